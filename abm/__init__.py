@@ -1,0 +1,1 @@
+"""abm: an agent-based market microstructure simulator."""

@@ -1,0 +1,1 @@
+"""Trader agents: one module per kind; base.py holds the trader account."""

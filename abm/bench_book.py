@@ -1,0 +1,252 @@
+"""Order-book benchmark: ``OrderBook`` against a plain baseline on the same operation stream.
+
+The stream is generated up front from a seed (so generation is not timed): about 60%
+limit orders near the touch (some marketable), 10% market orders and 30% cancels of
+recently submitted orders, from 200 owners, around a mid that random-walks.
+
+The baseline is what a careful engineer writes in an afternoon: a
+``sortedcontainers.SortedDict`` of ``deque``s per side with lazy cancels, no input
+validation, and bare tuples for fills. It applies the same matching rules (including
+self-trade prevention), so both books must report the same traded volume; the
+benchmark checks that before it reports anything.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sortedcontainers import SortedDict
+
+from abm.orderbook import OrderBook
+
+OP_LIMIT, OP_MARKET, OP_CANCEL = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class OpStream:
+    """Columns of a pre-generated operation stream (plain lists: cheapest to index)."""
+
+    kind: list[int]
+    owner: list[int]
+    is_buy: list[bool]
+    price_ticks: list[int]
+    qty: list[int]
+    cancel_id: list[int]
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+def make_stream(n_ops: int, seed: int) -> OpStream:
+    """Generate ``n_ops`` operations from ``seed`` (see the module docstring for the mix)."""
+    rng = np.random.default_rng(seed)
+    kind = rng.choice([OP_LIMIT, OP_MARKET, OP_CANCEL], size=n_ops, p=[0.6, 0.1, 0.3])
+    is_buy = rng.random(n_ops) < 0.5
+    owner = rng.integers(0, 200, size=n_ops)
+    qty = rng.integers(1, 10, size=n_ops)
+    mid = 10_000 + np.cumsum(rng.choice([-1, 0, 1], size=n_ops, p=[0.05, 0.9, 0.05]))
+    # distance from the mid: mostly passive within a few ticks; 10% cross by up to 3 ticks
+    passive = rng.geometric(0.3, size=n_ops)
+    crossing = rng.random(n_ops) < 0.1
+    offset = np.where(crossing, -rng.integers(0, 4, size=n_ops), passive)
+    price = np.where(is_buy, mid - offset, mid + offset)
+    # cancels target one of the ~50 most recently submitted orders (ids count submissions)
+    back = rng.geometric(0.05, size=n_ops)
+    submitted = np.cumsum(kind != OP_CANCEL)
+    cancel_id = np.maximum(submitted - back + 1, 1)
+    return OpStream(
+        kind.tolist(),
+        owner.tolist(),
+        is_buy.tolist(),
+        price.tolist(),
+        qty.tolist(),
+        cancel_id.tolist(),
+    )
+
+
+class BaselineBook:
+    """SortedDict of deques with lazy cancels; no validation; fills as tuples."""
+
+    def __init__(self) -> None:
+        self.bids: SortedDict = SortedDict()
+        self.asks: SortedDict = SortedDict()
+        self.orders: dict[int, list[int]] = {}
+        self.next_id = 1
+
+    def submit(self, owner: int, is_buy: bool, price: int | None, qty: int, rest: bool) -> list:
+        """Match, then rest the remainder if ``rest``; return fills as tuples."""
+        oid = self.next_id
+        self.next_id += 1
+        fills = []
+        book = self.asks if is_buy else self.bids
+        while qty and book:
+            best, queue = book.peekitem(0 if is_buy else -1)
+            if price is not None and (best > price if is_buy else best < price):
+                break
+            while qty and queue:
+                maker = queue[0]
+                if maker[2] == 0:
+                    queue.popleft()
+                    continue
+                if maker[1] == owner:
+                    queue.popleft()
+                    maker[2] = 0
+                    del self.orders[maker[0]]
+                    continue
+                traded = min(qty, maker[2])
+                fills.append((best, traded, maker[0], oid, maker[1], owner))
+                qty -= traded
+                maker[2] -= traded
+                if maker[2] == 0:
+                    queue.popleft()
+                    del self.orders[maker[0]]
+            if not queue:
+                del book[best]
+        if qty and rest and price is not None:
+            order = [oid, owner, qty]
+            side = self.bids if is_buy else self.asks
+            queue = side.get(price)
+            if queue is None:
+                queue = side[price] = deque()
+            queue.append(order)
+            self.orders[oid] = order
+        return fills
+
+    def cancel(self, oid: int) -> int:
+        """Mark an order cancelled (lazily); return the quantity cancelled."""
+        order = self.orders.pop(oid, None)
+        if order is None:
+            return 0
+        qty = order[2]
+        order[2] = 0
+        return qty
+
+
+def replay_ours(stream: OpStream) -> int:
+    """Replay the stream on ``OrderBook`` through its validating public API; return volume."""
+    book = OrderBook(tick_size=0.01)
+    limit, market, cancel = book.limit_ticks, book.market, book.cancel
+    volume = 0
+    for kind, owner, is_buy, price, qty, cid in zip(
+        stream.kind,
+        stream.owner,
+        stream.is_buy,
+        stream.price_ticks,
+        stream.qty,
+        stream.cancel_id,
+        strict=True,
+    ):
+        if kind == OP_CANCEL:
+            cancel(cid)
+            continue
+        side = "buy" if is_buy else "sell"
+        res = limit(owner, side, price, qty) if kind == OP_LIMIT else market(owner, side, qty)
+        for fill in res.fills:
+            volume += fill.qty
+    return volume
+
+
+def replay_baseline(stream: OpStream) -> int:
+    """Replay the stream on the baseline; return volume."""
+    book = BaselineBook()
+    submit, cancel = book.submit, book.cancel
+    volume = 0
+    for kind, owner, is_buy, price, qty, cid in zip(
+        stream.kind,
+        stream.owner,
+        stream.is_buy,
+        stream.price_ticks,
+        stream.qty,
+        stream.cancel_id,
+        strict=True,
+    ):
+        if kind == OP_CANCEL:
+            cancel(cid)
+            continue
+        fills = submit(owner, is_buy, price if kind == OP_LIMIT else None, qty, True)
+        for fill in fills:
+            volume += fill[1]
+    return volume
+
+
+@dataclass(frozen=True, slots=True)
+class BookBenchResult:
+    """Throughput (operations per second, best of the repeats) and peak traced memory."""
+
+    n_ops: int
+    ours_ops_per_s: float
+    baseline_ops_per_s: float
+    ours_peak_mib: float | None
+    baseline_peak_mib: float | None
+    volume: int
+
+    @property
+    def ratio(self) -> float:
+        """Our throughput over the baseline's, measured in the same run."""
+        return self.ours_ops_per_s / self.baseline_ops_per_s
+
+
+def _best_time(fn: Callable[[OpStream], int], stream: OpStream) -> tuple[float, int]:
+    gc.collect()
+    start = time.perf_counter()
+    volume = fn(stream)
+    return time.perf_counter() - start, volume
+
+
+def _peak_mib(fn: Callable[[OpStream], int], stream: OpStream) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn(stream)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20
+
+
+def run_book_bench(
+    n_ops: int = 1_000_000, seed: int = 7, repeats: int = 3, memory: bool = True
+) -> BookBenchResult:
+    """Time both books on the same stream, interleaved, keeping the best of ``repeats``.
+
+    Raises:
+        RuntimeError: If the two books disagree on traded volume (a correctness bug).
+    """
+    stream = make_stream(n_ops, seed)
+    ours_t, base_t = float("inf"), float("inf")
+    volumes: set[tuple[str, int]] = set()
+    for _ in range(repeats):
+        t, v = _best_time(replay_baseline, stream)
+        base_t, volumes = min(base_t, t), volumes | {("baseline", v)}
+        t, v = _best_time(replay_ours, stream)
+        ours_t, volumes = min(ours_t, t), volumes | {("ours", v)}
+    traded = {v for _, v in volumes}
+    if len(traded) != 1:
+        raise RuntimeError(f"books disagree on traded volume: {sorted(volumes)}")
+    ours_mem = _peak_mib(replay_ours, stream) if memory else None
+    base_mem = _peak_mib(replay_baseline, stream) if memory else None
+    return BookBenchResult(n_ops, n_ops / ours_t, n_ops / base_t, ours_mem, base_mem, traded.pop())
+
+
+def format_book_bench(r: BookBenchResult) -> str:
+    """A short human-readable report."""
+
+    def mem(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:8.1f} MiB"
+
+    lines = [
+        f"order book benchmark: {r.n_ops:,} operations (60% limit, 10% market, 30% cancel), "
+        f"traded volume {r.volume:,} lots",
+        f"  abm OrderBook (validating) : {r.ours_ops_per_s:12,.0f} ops/s   "
+        f"peak {mem(r.ours_peak_mib)}",
+        f"  baseline SortedDict+deque  : {r.baseline_ops_per_s:12,.0f} ops/s   "
+        f"peak {mem(r.baseline_peak_mib)}",
+        f"  ratio (ours / baseline)    : {r.ratio:.2f}x",
+    ]
+    return "\n".join(lines)

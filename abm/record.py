@@ -1,0 +1,595 @@
+"""Run recording: a columnar `Recorder` during the run, a `RunResult` of DataFrames after it.
+
+The model appends one row per step (and per fill, per agent, per event) to plain Python lists;
+no pandas object is touched until `Recorder.finish` builds the tables with fixed dtypes. A
+`RunResult` is saved as a run directory (DESIGN.md section 7)::
+
+    market.parquet trades.parquet agents.parquet events.parquet network.parquet
+    summary.json scenario.yaml meta.json
+
+Table and column names are public contracts. Dtypes are fixed so that empty tables and round
+trips are well typed: ``int64`` for steps, ids, quantities and depths; ``float64`` for times,
+prices and amounts (NaN where missing); nullable ``Int64`` for the optional ids of an event;
+pandas ``string`` for labels.
+
+JSON conventions (``summary.json`` and ``meta.json``): numpy scalars become Python scalars,
+numpy arrays and tuples become lists, and non-finite floats (NaN, +inf, -inf) become ``null``
+(``None`` in memory), because JSON has no spelling for them. `RunResult` applies this on
+construction, so a saved and reloaded result compares equal to the original.
+
+This module does I/O and tables only; it never imports the model or the agents.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+MARKET_COLUMNS = (
+    "step",
+    "time",
+    "fundamental",
+    "best_bid",
+    "best_ask",
+    "mid",
+    "spread",
+    "bid_depth",
+    "ask_depth",
+    "last_price",
+    "volume",
+)
+TRADE_COLUMNS = ("step", "time", "price", "qty", "aggressor", "buyer", "seller", "venue")
+AGENT_COLUMNS = (
+    "step",
+    "agent_id",
+    "kind",
+    "inventory",
+    "cash",
+    "equity",
+    "pnl",
+    "bid",
+    "ask",
+    "regime",
+    "status",
+)
+EVENT_COLUMNS = ("step", "kind", "agent_id", "counterparty", "amount", "detail")
+NETWORK_COLUMNS = ("source", "target", "exposure", "capacity")
+
+_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "market": MARKET_COLUMNS,
+        "trades": TRADE_COLUMNS,
+        "agents": AGENT_COLUMNS,
+        "events": EVENT_COLUMNS,
+        "network": NETWORK_COLUMNS,
+    }
+)
+# Dtype rule: steps, ids, quantities and depths int64; labels string; everything else float64;
+# the two ids of an event may be absent, hence nullable Int64 there.
+_INT64_COLUMNS = frozenset(
+    {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
+    | {"inventory", "source", "target"}
+)
+_TEXT_COLUMNS = frozenset({"aggressor", "venue", "kind", "regime", "status", "detail"})
+_INT, _FLOAT, _NULLABLE_INT, _TEXT = "int64", "float64", "Int64", "string"
+
+AGGRESSOR_SIDES = ("buy", "sell")
+VENUES = ("book", "interdealer")
+TABLES = tuple(_COLUMNS)
+RUN_FILES = (
+    *(f"{table}.parquet" for table in TABLES),
+    "summary.json",
+    "scenario.yaml",
+    "meta.json",
+)
+WALL_TIME_KEYS = ("wall_time_s",)
+"""Top-level `meta` keys that differ between identical runs and that `RunResult.equals` skips."""
+
+_META_PACKAGES = ("abm", "mesa", "numpy", "pandas", "networkx", "pydantic", "pyarrow")
+
+
+class RunResultError(ValueError):
+    """A run directory or a `RunResult` table does not match the run format of DESIGN.md 7."""
+
+
+class Recorder:
+    """Columnar accumulation of one run: plain Python lists per column, appended per row.
+
+    Nothing here allocates pandas objects per step; `finish` builds every table once. Label
+    arguments must be `str` (pass ``enum.value`` for enum states) and are checked on append, so a
+    bad value fails at the step that produced it rather than at the end of the run.
+    """
+
+    def __init__(self) -> None:
+        self._columns: dict[str, tuple[list[Any], ...]] = {
+            table: tuple([] for _ in columns) for table, columns in _COLUMNS.items()
+        }
+
+    def _append(self, table: str, row: tuple[Any, ...]) -> None:
+        for column, value in zip(self._columns[table], row, strict=True):
+            column.append(value)
+
+    def market(
+        self,
+        step: int,
+        time: float,
+        fundamental: float,
+        best_bid: float | None,
+        best_ask: float | None,
+        bid_depth: int,
+        ask_depth: int,
+        last_price: float | None,
+        volume: int,
+    ) -> None:
+        """Record the end-of-step market state: one row per step ``n`` at model time ``n * dt``.
+
+        Prices are in price units; depths (resting quantity per side) and ``volume`` (traded
+        this step) in lots. An empty side (``None``) and no trade yet (``last_price=None``) are
+        stored as NaN. ``mid = (best_bid + best_ask) / 2`` and ``spread = best_ask - best_bid``
+        are derived when both sides exist, and are NaN otherwise.
+        """
+        bid = _price(best_bid)
+        ask = _price(best_ask)
+        both = best_bid is not None and best_ask is not None
+        mid = 0.5 * (bid + ask) if both else math.nan
+        spread = ask - bid if both else math.nan
+        row = (step, time, fundamental, bid, ask, mid, spread, bid_depth, ask_depth)
+        self._append("market", (*row, _price(last_price), volume))
+
+    def trade(
+        self,
+        step: int,
+        time: float,
+        price: float,
+        qty: int,
+        aggressor: str,
+        buyer: int,
+        seller: int,
+        venue: str = "book",
+    ) -> None:
+        """Record one fill: ``qty`` lots at ``price`` between agent ids ``buyer`` and ``seller``.
+
+        ``aggressor`` is the taker's side, one of `AGGRESSOR_SIDES`; ``venue`` is one of `VENUES`
+        (``"interdealer"`` for trades passed between linked market makers).
+
+        Raises:
+            ValueError: If ``qty`` is not positive or ``aggressor``/``venue`` is not a known value.
+        """
+        if qty <= 0:
+            raise ValueError(f"trade qty must be a positive number of lots, got {qty}")
+        if aggressor not in AGGRESSOR_SIDES:
+            raise ValueError(f"trade aggressor must be one of {AGGRESSOR_SIDES}, got {aggressor!r}")
+        if venue not in VENUES:
+            raise ValueError(f"trade venue must be one of {VENUES}, got {venue!r}")
+        self._append("trades", (step, time, price, qty, aggressor, buyer, seller, venue))
+
+    def agent(
+        self,
+        step: int,
+        agent_id: int,
+        kind: str,
+        inventory: int,
+        cash: float,
+        equity: float,
+        pnl: float,
+        bid: float | None,
+        ask: float | None,
+        regime: str,
+        status: str,
+    ) -> None:
+        """Record one agent's state at one step.
+
+        ``inventory`` is the signed position in lots; ``cash``, ``equity``, ``pnl`` and the quotes
+        are in price units, a side not quoted (``None``) stored as NaN. ``kind``, ``regime`` and
+        ``status`` are labels (an enum's ``.value``).
+
+        Raises:
+            TypeError: If a label is not a `str`.
+        """
+        for name, label in (("kind", kind), ("regime", regime), ("status", status)):
+            _require_str("agent", name, label)
+        row = (step, agent_id, kind, inventory, cash, equity, pnl, _price(bid), _price(ask))
+        self._append("agents", (*row, regime, status))
+
+    def event(
+        self,
+        step: int,
+        kind: str,
+        agent_id: int | None,
+        counterparty: int | None,
+        amount: float,
+        detail: str,
+    ) -> None:
+        """Record one risk or contagion event (for example ``kind="default"``).
+
+        ``agent_id`` and ``counterparty`` may be None (market-wide event, no counterparty) and are
+        stored as ``<NA>``; ``amount`` is in price units (NaN when not applicable).
+
+        Raises:
+            TypeError: If ``kind`` or ``detail`` is not a `str`.
+        """
+        _require_str("event", "kind", kind)
+        _require_str("event", "detail", detail)
+        self._append("events", (step, kind, agent_id, counterparty, amount, detail))
+
+    def network_edge(self, source: int, target: int, exposure: float, capacity: float) -> None:
+        """Record one contagion-graph edge: ``source`` is exposed to ``target`` (price units)."""
+        self._append("network", (source, target, exposure, capacity))
+
+    def finish(
+        self, *, scenario_yaml: str, summary: Mapping[str, Any], meta: Mapping[str, Any]
+    ) -> RunResult:
+        """Build the `RunResult`: one DataFrame per table with the fixed dtypes.
+
+        The recorder keeps its rows, so calling `finish` again returns an equal result.
+
+        Args:
+            scenario_yaml: The resolved scenario as YAML text.
+            summary: Headline metrics; converted by the module's JSON conventions.
+            meta: Run metadata, normally from `collect_meta`; same conventions.
+
+        Raises:
+            TypeError: If a recorded value cannot take its column's dtype, or ``summary``/``meta``
+                hold a value JSON cannot represent.
+        """
+        tables = {table: _build_table(table, self._columns[table]) for table in TABLES}
+        return RunResult(
+            market=tables["market"],
+            trades=tables["trades"],
+            agents=tables["agents"],
+            events=tables["events"],
+            network=tables["network"],
+            summary=dict(summary),
+            scenario_yaml=scenario_yaml,
+            meta=dict(meta),
+        )
+
+
+@dataclass(eq=False)
+class RunResult:
+    """Everything one run produced. Compare two results with `equals`, not ``==``.
+
+    Attributes:
+        market: One row per step, columns `MARKET_COLUMNS`.
+        trades: One row per fill, columns `TRADE_COLUMNS`.
+        agents: Agent states, columns `AGENT_COLUMNS`.
+        events: Risk and contagion events, columns `EVENT_COLUMNS`.
+        network: Contagion graph edges, columns `NETWORK_COLUMNS`.
+        summary: Headline metrics (JSON conventions of this module applied on construction).
+        scenario_yaml: The resolved scenario, as YAML text.
+        meta: Versions, seed, scenario digest, wall time (JSON conventions applied).
+    """
+
+    market: pd.DataFrame
+    trades: pd.DataFrame
+    agents: pd.DataFrame
+    events: pd.DataFrame
+    network: pd.DataFrame
+    summary: dict[str, Any]
+    scenario_yaml: str
+    meta: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scenario_yaml, str):
+            raise TypeError(
+                f"scenario_yaml must be YAML text, got {type(self.scenario_yaml).__name__}"
+            )
+        self.summary = _jsonable(self.summary, "summary")
+        self.meta = _jsonable(self.meta, "meta")
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Return the tables by name, in `TABLES` order."""
+        return {table: getattr(self, table) for table in TABLES}
+
+    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Write the run directory atomically and return its absolute path.
+
+        Every file is written and fsync'd in a hidden temporary sibling directory (same parent,
+        so the final rename is atomic), then renamed into place. An existing run directory is
+        replaced only after the new one is complete: it is renamed aside, the new one renamed
+        in, and the old one deleted. On any exception the temporary directory is removed and an
+        existing directory is left as it was. A crash can leave only a hidden ``.<name>.tmp-*``
+        sibling, never a partial directory under the final name.
+
+        Args:
+            directory: The run directory to create; its parent is created if needed.
+            overwrite: Replace an existing run directory. Only a directory holding a
+                ``meta.json`` (a run) or an empty one is ever replaced.
+
+        Raises:
+            FileExistsError: If the directory exists and ``overwrite`` is False, or it exists
+                but is not an empty directory or a run directory.
+            RunResultError: If a table does not have its contract columns and dtypes.
+            ValueError: If ``directory`` has no final name component (for example ``"."``).
+        """
+        target = Path(directory).absolute()
+        if target.name in ("", ".", ".."):
+            raise ValueError(f"run directory needs a name, got {os.fspath(directory)!r}")
+        for table, frame in self.tables().items():
+            _check_table(table, frame)
+        exists = target.exists() or target.is_symlink()
+        if exists:
+            _check_replaceable(target, overwrite)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            for table, frame in self.tables().items():
+                _write_parquet(frame, staging / f"{table}.parquet")
+            _write_text(_dump_json(self.summary), staging / "summary.json")
+            _write_text(self.scenario_yaml, staging / "scenario.yaml")
+            _write_text(_dump_json(self.meta), staging / "meta.json")
+            _fsync_directory(staging)
+            aside = staging.with_name(f"{staging.name}.old")
+            if exists:
+                os.rename(target, aside)
+            try:
+                os.rename(staging, target)
+            except BaseException:
+                if exists:
+                    os.rename(aside, target)
+                raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _fsync_directory(target.parent)
+        if exists:
+            try:
+                shutil.rmtree(aside)
+            except OSError as error:
+                # The new run is already complete in place; a leftover hidden directory is
+                # harmless, so failing the save here would misreport what happened.
+                warnings.warn(
+                    f"could not delete the replaced run at {aside}: {error}", stacklevel=2
+                )
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> RunResult:
+        """Read a run directory written by `save`.
+
+        Raises:
+            RunResultError: If the directory does not exist, misses any of `RUN_FILES` (the
+                message names them), or a file cannot be read or has the wrong columns.
+        """
+        root = Path(directory)
+        if not root.is_dir():
+            raise RunResultError(f"{root} is not a directory; pass a run directory from save()")
+        missing = [name for name in RUN_FILES if not (root / name).is_file()]
+        if missing:
+            raise RunResultError(
+                f"run directory {root} is missing {', '.join(missing)}; "
+                "it was not written by RunResult.save or has been altered"
+            )
+        tables = {table: _read_table(table, root / f"{table}.parquet") for table in TABLES}
+        return cls(
+            market=tables["market"],
+            trades=tables["trades"],
+            agents=tables["agents"],
+            events=tables["events"],
+            network=tables["network"],
+            summary=_read_json_object(root / "summary.json"),
+            scenario_yaml=_read_text(root / "scenario.yaml"),
+            meta=_read_json_object(root / "meta.json"),
+        )
+
+    def equals(self, other: RunResult, *, ignore_wall_time: bool = True) -> bool:
+        """Return whether two results hold the same run.
+
+        Tables must have identical columns and dtypes and be equal by `pandas.DataFrame.equals`
+        (NaNs in the same places count as equal); summary and scenario text must be identical;
+        meta must be identical except the `WALL_TIME_KEYS` when ``ignore_wall_time``.
+        """
+        for table, frame in self.tables().items():
+            theirs = getattr(other, table)
+            if not (frame.columns.equals(theirs.columns) and frame.dtypes.equals(theirs.dtypes)):
+                return False
+            if not frame.equals(theirs):
+                return False
+        if self.summary != other.summary or self.scenario_yaml != other.scenario_yaml:
+            return False
+        skip = set(WALL_TIME_KEYS) if ignore_wall_time else set()
+        mine = {key: value for key, value in self.meta.items() if key not in skip}
+        theirs_meta = {key: value for key, value in other.meta.items() if key not in skip}
+        return mine == theirs_meta
+
+
+def collect_meta(*, seed: int, scenario_digest: str, wall_time_s: float) -> dict[str, Any]:
+    """Return run metadata: seed, scenario digest, wall time, interpreter and package versions.
+
+    Keys: ``seed``, ``scenario_digest``, ``wall_time_s`` (seconds), ``python`` (version),
+    ``platform`` (`platform.platform`), and ``versions``, a mapping from each of abm, mesa, numpy,
+    pandas, networkx, pydantic and pyarrow to its installed version (``"unknown"`` if absent).
+    """
+    versions: dict[str, str] = {}
+    for package in _META_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return {
+        "seed": int(seed),
+        "scenario_digest": str(scenario_digest),
+        "wall_time_s": float(wall_time_s),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+    }
+
+
+def _schema(table: str) -> tuple[tuple[str, str], ...]:
+    """Return ``(column, dtype)`` pairs of ``table`` by the dtype rule above."""
+    pairs = []
+    for column in _COLUMNS[table]:
+        if table == "events" and column in ("agent_id", "counterparty"):
+            dtype = _NULLABLE_INT
+        elif column in _INT64_COLUMNS:
+            dtype = _INT
+        elif column in _TEXT_COLUMNS:
+            dtype = _TEXT
+        else:
+            dtype = _FLOAT
+        pairs.append((column, dtype))
+    return tuple(pairs)
+
+
+def _price(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _require_str(table: str, column: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{table} {column} must be a str (use an enum's .value), got {type(value).__name__}"
+        )
+
+
+def _build_table(table: str, columns: tuple[list[Any], ...]) -> pd.DataFrame:
+    data: dict[str, Any] = {}
+    for (name, dtype), values in zip(_schema(table), columns, strict=True):
+        try:
+            data[name] = _column(values, dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"{table}.{name} values do not fit dtype {dtype}: {error}") from error
+    return pd.DataFrame(data)
+
+
+def _column(values: list[Any], dtype: str) -> Any:
+    if dtype in (_INT, _FLOAT):
+        raw = np.asarray(values)
+        # Checked before casting because numpy would silently truncate 1.5 to 1 or parse "1.5".
+        allowed = "iu" if dtype == _INT else "iuf"
+        if raw.size and raw.dtype.kind not in allowed:
+            raise TypeError(f"got values of dtype {raw.dtype}")
+        return raw.astype(dtype)
+    if dtype == _NULLABLE_INT:
+        return pd.array(values, dtype="Int64")
+    return pd.array(values, dtype="string")
+
+
+def _check_table(table: str, frame: pd.DataFrame) -> None:
+    expected = list(_COLUMNS[table])
+    if list(frame.columns) != expected:
+        raise RunResultError(
+            f"table {table} has columns {list(frame.columns)}; expected {expected}"
+        )
+    for name, dtype in _schema(table):
+        if frame[name].dtype != dtype:
+            raise RunResultError(
+                f"column {table}.{name} has dtype {frame[name].dtype}; expected {dtype} "
+                "(build tables with Recorder.finish)"
+            )
+
+
+def _read_table(table: str, path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow")
+    except (OSError, ValueError) as error:
+        raise RunResultError(f"cannot read {path}: {error}") from error
+    expected = list(_COLUMNS[table])
+    if list(frame.columns) != expected:
+        raise RunResultError(f"{path} has columns {list(frame.columns)}; expected {expected}")
+    try:
+        # Files written by other pandas versions may spell a dtype differently; the schema wins.
+        return frame.astype(dict(_schema(table)))
+    except (TypeError, ValueError) as error:
+        raise RunResultError(f"{path} does not fit the {table} dtypes: {error}") from error
+
+
+def _check_replaceable(target: Path, overwrite: bool) -> None:
+    if not overwrite:
+        raise FileExistsError(f"{target} exists; pass overwrite=True or choose another directory")
+    if target.is_symlink() or not target.is_dir():
+        raise FileExistsError(f"{target} exists and is not a run directory; remove it first")
+    if not (target / "meta.json").is_file() and any(target.iterdir()):
+        raise FileExistsError(
+            f"{target} is a non-empty directory without meta.json, so not a run; "
+            "refusing to replace it, choose another directory"
+        )
+
+
+def _jsonable(value: Any, path: str) -> Any:
+    """Convert ``value`` to plain JSON types by the module's conventions; ``path`` names it."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if value is pd.NA:
+        return None
+    if isinstance(value, Mapping):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path} keys must be str for JSON, got {key!r}")
+            result[key] = _jsonable(item, f"{path}.{key}")
+        return result
+    if isinstance(value, list | tuple | np.ndarray):
+        items = value.tolist() if isinstance(value, np.ndarray) else value
+        return [_jsonable(item, f"{path}[{index}]") for index, item in enumerate(items)]
+    raise TypeError(f"{path} holds a {type(value).__name__}, which JSON cannot represent")
+
+
+def _dump_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, indent=2, allow_nan=False) + "\n"
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise RunResultError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise RunResultError(f"{path} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    with open(path, "xb") as handle:
+        frame.to_parquet(handle, engine="pyarrow")
+        _sync(handle)
+
+
+def _write_text(text: str, path: Path) -> None:
+    with open(path, "x", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        _sync(handle)
+
+
+def _read_text(path: Path) -> str:
+    # newline="" keeps the text byte-identical to what _write_text wrote (no \r\n translation).
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
+def _sync(handle: IO[Any]) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _fsync_directory(path: Path) -> None:
+    # Persisting a rename needs the directory entry flushed; only POSIX can open a directory.
+    if os.name != "posix":
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

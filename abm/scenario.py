@@ -1,0 +1,814 @@
+"""Scenario schema, YAML loading and dotted-path overrides.
+
+A scenario is the single source of everything a run needs (DESIGN.md section 1). It is
+validated by frozen pydantic models that forbid unknown keys and non-finite floats. Every
+problem a user can make in a scenario file surfaces as one :class:`ScenarioError` whose
+message has one line per problem, shaped ``<file>: <field path>: <problem>``, where the
+field path is the dotted path into the YAML document (the same path ``override`` takes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from collections.abc import Hashable, Mapping
+from hashlib import sha256
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+_SOURCE = "<scenario>"
+_ROW_SUM_TOLERANCE = 1e-9
+_MIX_SUM_TOLERANCE = 1e-9
+
+
+class ScenarioError(ValueError):
+    """A scenario could not be read or is invalid; the message says where and what to change."""
+
+
+def _reject_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true/false as 1/0; in a scenario that is always a typo.
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
+    return value
+
+
+_NO_BOOL = BeforeValidator(_reject_bool)
+Int = Annotated[int, _NO_BOOL]
+Float = Annotated[float, _NO_BOOL]
+NonNegInt = Annotated[int, _NO_BOOL, Field(ge=0)]
+PosInt = Annotated[int, _NO_BOOL, Field(ge=1)]
+NonNegFloat = Annotated[float, _NO_BOOL, Field(ge=0.0)]
+PosFloat = Annotated[float, _NO_BOOL, Field(gt=0.0)]
+Probability = Annotated[float, _NO_BOOL, Field(ge=0.0, le=1.0)]
+PriceReference = Literal["mid", "fundamental"]
+
+
+class _Spec(BaseModel):
+    """Shared configuration: immutable, no unknown keys, finite floats only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class _KindSpec(_Spec):
+    """A spec selected by its ``kind``; ``kind_noun`` names the family in error messages."""
+
+    kind_noun: ClassVar[str] = ""
+
+
+class _FactorySpec(_KindSpec):
+    """A kind spec whose fields are the keyword arguments of a factory function."""
+
+    def params(self) -> dict[str, Any]:
+        """Return the fields except ``kind``, as keyword arguments for the matching factory."""
+        return self.model_dump(exclude={"kind"})
+
+
+def _must_exceed(value: float, info: ValidationInfo, other: str) -> float:
+    """Check ``value > info.data[other]`` when ``other`` itself validated."""
+    bound = info.data.get(other)
+    if bound is not None and not value > bound:
+        raise ValueError(f"must be greater than {other} ({bound!r}), got {value!r}")
+    return value
+
+
+def _must_reach(value: float, info: ValidationInfo, other: str) -> float:
+    """Check ``value >= info.data[other]`` when ``other`` itself validated."""
+    bound = info.data.get(other)
+    if bound is not None and value < bound:
+        raise ValueError(f"must be at least {other} ({bound!r}), got {value!r}")
+    return value
+
+
+# --- fundamental value processes (keyword arguments of abm.fundamental.make_fundamental) ---
+
+
+class _FundamentalBase(_FactorySpec):
+    kind_noun: ClassVar[str] = "fundamental"
+
+
+class ArithmeticSpec(_FundamentalBase):
+    """Arithmetic Brownian motion (Bachelier): dS = mu dt + sigma dW, in price units."""
+
+    kind: Literal["arithmetic"]
+    s0: PosFloat
+    sigma: NonNegFloat
+    mu: Float = 0.0
+    step_kind: Literal["gaussian", "binomial"] = "gaussian"
+
+
+class GBMSpec(_FundamentalBase):
+    """Geometric Brownian motion: dS/S = mu dt + sigma dW (sigma per unit time)."""
+
+    kind: Literal["gbm"]
+    s0: PosFloat
+    sigma: NonNegFloat
+    mu: Float = 0.0
+
+
+class MertonSpec(_FundamentalBase):
+    """Merton (1976) jump-diffusion: GBM plus Poisson jumps with normal log-sizes."""
+
+    kind: Literal["merton"]
+    s0: PosFloat
+    sigma: NonNegFloat
+    mu: Float = 0.0
+    jump_intensity: NonNegFloat
+    jump_mean: Float
+    jump_sd: NonNegFloat
+
+
+class RegimeSwitchingSpec(_FundamentalBase):
+    """Markov regime-switching volatility; ``transition_rates`` is the generator matrix Q."""
+
+    kind: Literal["regime_switching"]
+    s0: PosFloat
+    sigmas: list[NonNegFloat] = Field(min_length=1)
+    transition_rates: list[list[Float]]
+    mu: Float = 0.0
+    initial_regime: NonNegInt = 0
+
+    @field_validator("transition_rates")
+    @classmethod
+    def _check_generator(cls, rates: list[list[float]], info: ValidationInfo) -> list[list[float]]:
+        sigmas = info.data.get("sigmas")
+        size = len(sigmas) if sigmas is not None else len(rates)
+        if len(rates) != size or any(len(row) != size for row in rates):
+            raise ValueError(f"must be a {size}x{size} matrix (one row and column per sigma)")
+        for i, row in enumerate(rates):
+            if any(rate < 0.0 for j, rate in enumerate(row) if j != i):
+                raise ValueError(f"row {i}: off-diagonal rates must be >= 0")
+            if abs(sum(row)) > _ROW_SUM_TOLERANCE:
+                raise ValueError(f"row {i} must sum to 0 (got {sum(row)!r})")
+        return rates
+
+    @field_validator("initial_regime")
+    @classmethod
+    def _check_regime(cls, regime: int, info: ValidationInfo) -> int:
+        sigmas = info.data.get("sigmas")
+        if sigmas is not None and regime >= len(sigmas):
+            raise ValueError(f"must index sigmas (0..{len(sigmas) - 1}), got {regime}")
+        return regime
+
+
+class HestonSpec(_FundamentalBase):
+    """Heston (1993) stochastic variance: dv = kappa (theta - v) dt + xi sqrt(v) dW_v."""
+
+    kind: Literal["heston"]
+    s0: PosFloat
+    v0: NonNegFloat
+    kappa: PosFloat
+    theta: NonNegFloat
+    xi: NonNegFloat
+    rho: Annotated[float, _NO_BOOL, Field(ge=-1.0, le=1.0)]
+    mu: Float = 0.0
+
+
+class BinarySpec(_FundamentalBase):
+    """Two-point value (Glosten and Milgrom 1985): ``high`` with probability ``p_high``."""
+
+    kind: Literal["binary"]
+    low: Float
+    high: Float
+    p_high: Probability = 0.5
+
+    @field_validator("high")
+    @classmethod
+    def _check_high(cls, high: float, info: ValidationInfo) -> float:
+        return _must_exceed(high, info, "low")
+
+
+FundamentalSpec = Annotated[
+    ArithmeticSpec | GBMSpec | MertonSpec | RegimeSwitchingSpec | HestonSpec | BinarySpec,
+    Field(discriminator="kind"),
+]
+
+# --- market-maker quoting policies (keyword arguments of abm.policies.make_policy) ---
+
+
+class _PolicyBase(_FactorySpec):
+    kind_noun: ClassVar[str] = "policy"
+
+
+class SymmetricSpec(_PolicyBase):
+    """Fixed spread (price units) centred on the reference price."""
+
+    kind: Literal["symmetric"]
+    spread: NonNegFloat
+
+
+class AvellanedaStoikovSpec(_PolicyBase):
+    """Avellaneda and Stoikov (2008): risk aversion gamma, order-flow decay k, horizon T."""
+
+    kind: Literal["avellaneda_stoikov"]
+    gamma: PosFloat
+    k: PosFloat
+    T: PosFloat
+
+
+class GLFTSpec(_PolicyBase):
+    """Gueant, Lehalle and Fernandez-Tapia (2013) asymptotic quotes; xi=None means xi=gamma."""
+
+    kind: Literal["glft"]
+    gamma: PosFloat
+    k: PosFloat
+    A: PosFloat
+    xi: PosFloat | None = None
+
+
+class HoStollSpec(_PolicyBase):
+    """Ho and Stoll (1981): half spread plus an inventory skew per lot."""
+
+    kind: Literal["ho_stoll"]
+    half_spread: NonNegFloat
+    skew: NonNegFloat
+
+
+class GlostenMilgromSpec(_PolicyBase):
+    """Glosten and Milgrom (1985) zero-profit quotes on a two-point value."""
+
+    kind: Literal["glosten_milgrom"]
+    v_low: Float
+    v_high: Float
+    informed_fraction: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)]
+    prior_high: Annotated[float, _NO_BOOL, Field(gt=0.0, lt=1.0)] = 0.5
+
+    @field_validator("v_high")
+    @classmethod
+    def _check_high(cls, v_high: float, info: ValidationInfo) -> float:
+        return _must_exceed(v_high, info, "v_low")
+
+
+PolicySpec = Annotated[
+    SymmetricSpec | AvellanedaStoikovSpec | GLFTSpec | HoStollSpec | GlostenMilgromSpec,
+    Field(discriminator="kind"),
+]
+
+# --- building blocks of agent groups ---
+
+
+class GivenVolatility(_KindSpec):
+    """A fixed volatility estimate ``sigma`` (price units per sqrt(unit time))."""
+
+    kind_noun: ClassVar[str] = "volatility"
+    kind: Literal["given"]
+    sigma: NonNegFloat
+
+
+class EWMAVolatility(_KindSpec):
+    """Exponentially weighted estimate of mid-price volatility, started at ``initial_sigma``."""
+
+    kind_noun: ClassVar[str] = "volatility"
+    kind: Literal["ewma"]
+    halflife_steps: PosFloat = 50.0
+    initial_sigma: NonNegFloat = 0.0
+
+
+VolatilitySpec = Annotated[GivenVolatility | EWMAVolatility, Field(discriminator="kind")]
+
+
+class ArrivalSpec(_KindSpec):
+    """When a trader acts: per step, Bernoulli(rate) or Poisson(rate) arrivals.
+
+    ``per_side=True`` draws buy and sell arrivals independently, each at ``rate``.
+    """
+
+    kind_noun: ClassVar[str] = "arrival"
+    kind: Literal["bernoulli", "poisson"]
+    rate: NonNegFloat
+    per_side: bool = False
+
+    @field_validator("rate")
+    @classmethod
+    def _check_rate(cls, rate: float, info: ValidationInfo) -> float:
+        if info.data.get("kind") == "bernoulli" and rate > 1.0:
+            raise ValueError(f"a bernoulli rate is a probability and must be <= 1, got {rate!r}")
+        return rate
+
+
+class ExponentialDistance(_KindSpec):
+    """Distance from the reference, in ticks, exponential with mean ``mean_ticks``."""
+
+    kind_noun: ClassVar[str] = "distance"
+    kind: Literal["exponential"]
+    mean_ticks: PosFloat
+
+
+class UniformDistance(_KindSpec):
+    """Distance uniform on the integers ``low_ticks..high_ticks``."""
+
+    kind_noun: ClassVar[str] = "distance"
+    kind: Literal["uniform"]
+    low_ticks: NonNegInt
+    high_ticks: NonNegInt
+
+    @field_validator("high_ticks")
+    @classmethod
+    def _check_high(cls, high: int, info: ValidationInfo) -> int:
+        return int(_must_reach(high, info, "low_ticks"))
+
+
+class PowerLawDistance(_KindSpec):
+    """Distance with P(d) proportional to d**-alpha on ``min_ticks..max_ticks``."""
+
+    kind_noun: ClassVar[str] = "distance"
+    kind: Literal["power_law"]
+    alpha: Annotated[float, _NO_BOOL, Field(gt=1.0)]
+    min_ticks: PosInt
+    max_ticks: PosInt
+
+    @field_validator("max_ticks")
+    @classmethod
+    def _check_max(cls, high: int, info: ValidationInfo) -> int:
+        return int(_must_reach(high, info, "min_ticks"))
+
+
+DistanceSpec = Annotated[
+    ExponentialDistance | UniformDistance | PowerLawDistance, Field(discriminator="kind")
+]
+
+
+class FixedSize(_KindSpec):
+    """Every order is ``qty`` lots."""
+
+    kind_noun: ClassVar[str] = "size"
+    kind: Literal["fixed"]
+    qty: PosInt
+
+
+class UniformSize(_KindSpec):
+    """Order size uniform on the integers ``low..high`` lots."""
+
+    kind_noun: ClassVar[str] = "size"
+    kind: Literal["uniform"]
+    low: PosInt
+    high: PosInt
+
+    @field_validator("high")
+    @classmethod
+    def _check_high(cls, high: int, info: ValidationInfo) -> int:
+        return int(_must_reach(high, info, "low"))
+
+
+SizeSpec = Annotated[FixedSize | UniformSize, Field(discriminator="kind")]
+
+
+class MixSpec(_Spec):
+    """Probabilities that a noise-trader action is a market order, a limit order or a cancel."""
+
+    market: NonNegFloat = 0.1
+    limit: NonNegFloat = 0.6
+    cancel: NonNegFloat = 0.3
+
+    @model_validator(mode="after")
+    def _check_sum(self) -> MixSpec:
+        total = self.market + self.limit + self.cancel
+        if abs(total - 1.0) > _MIX_SUM_TOLERANCE:
+            raise ValueError(f"market + limit + cancel must sum to 1, got {total!r}")
+        return self
+
+
+class RecordSpec(_Spec):
+    """What the recorder keeps: non-market-maker traders every ``other_agents_stride`` steps.
+
+    ``None`` records them only at step 0 and at the end of the run.
+    """
+
+    other_agents_stride: PosInt | None = None
+
+
+# --- agent groups ---
+
+
+class _GroupBase(_KindSpec):
+    """Fields every group has: ``count`` agents, each starting with ``cash`` and ``inventory``."""
+
+    kind_noun: ClassVar[str] = "agent"
+    kind: str
+    count: NonNegInt
+    cash: Float = 0.0
+    inventory: Int = 0
+
+
+class MarketMakerGroup(_GroupBase):
+    """Market makers that requote every step with ``policy`` around ``reference``."""
+
+    kind: Literal["market_maker"]
+    count: NonNegInt = 2
+    policy: PolicySpec
+    quote_size: PosInt = 1
+    max_inventory: NonNegInt | None = None
+    reference: PriceReference = "mid"
+    volatility: VolatilitySpec = Field(default_factory=lambda: EWMAVolatility(kind="ewma"))
+
+
+class InformedGroup(_GroupBase):
+    """Traders who see the fundamental (with noise and lag) and take liquidity on an edge."""
+
+    kind: Literal["informed"]
+    count: NonNegInt = 5
+    arrival: ArrivalSpec
+    noise_sd: NonNegFloat = 0.0
+    lag_steps: NonNegInt = 0
+    threshold: NonNegFloat = 0.05
+    order_type: Literal["market", "marketable_limit"] = "market"
+    limit_offset_ticks: NonNegInt = 0
+    base_size: PosInt = 1
+    size_per_edge: NonNegFloat = 0.0
+    max_size: PosInt = Field(default=10, validate_default=True)  # checked against base_size
+    position_limit: NonNegInt = 100
+
+    @field_validator("max_size")
+    @classmethod
+    def _check_max_size(cls, max_size: int, info: ValidationInfo) -> int:
+        return int(_must_reach(max_size, info, "base_size"))
+
+
+class NoiseGroup(_GroupBase):
+    """Zero-intelligence traders: random market orders, limit orders and cancels."""
+
+    kind: Literal["noise"]
+    count: NonNegInt = 100
+    arrival: ArrivalSpec
+    mix: MixSpec = Field(default_factory=MixSpec)
+    reference: PriceReference = "mid"
+    placement: Literal["passive", "aggressive"] = "passive"
+    distance: DistanceSpec = Field(
+        default_factory=lambda: ExponentialDistance(kind="exponential", mean_ticks=5.0)
+    )
+    size: SizeSpec = Field(default_factory=lambda: FixedSize(kind="fixed", qty=1))
+    ioc_prob: Probability = 0.0
+    buy_prob: Probability = 0.5
+
+
+AgentGroup = Annotated[MarketMakerGroup | InformedGroup | NoiseGroup, Field(discriminator="kind")]
+
+
+# --- the scenario ---
+
+
+class Scenario(_Spec):
+    """Everything one run needs: clock, tick size, fundamental process, agents, recording.
+
+    Attributes:
+        name: Non-empty label; names the run.
+        description: Free text.
+        seed: Root of the run's ``numpy.random.SeedSequence`` (>= 0).
+        steps: Number of model steps (> 0).
+        dt: Model time per step (> 0); step ``n`` is time ``n * dt``.
+        tick_size: Price of one tick (> 0).
+        mark: Price at which equity and pnl are marked: ``"mid"`` or ``"fundamental"``.
+        fundamental: The exogenous value process.
+        agents: Group name -> group, in document order (at least one group). Group names
+            use letters, digits, ``_`` and ``-`` so that they can appear in dotted paths.
+        record: Recording options.
+    """
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: NonNegInt = 0
+    steps: PosInt = 2000
+    dt: PosFloat = 1.0
+    tick_size: PosFloat = 0.01
+    mark: PriceReference = "mid"
+    fundamental: FundamentalSpec
+    agents: dict[str, AgentGroup]
+    record: RecordSpec = Field(default_factory=RecordSpec)
+
+    @field_validator("agents")
+    @classmethod
+    def _check_groups(cls, agents: dict[str, Any]) -> dict[str, Any]:
+        if not agents:
+            raise ValueError("at least one agent group is required")
+        for name in agents:
+            if not name or not all(c.isalnum() or c in "_-" for c in name):
+                raise ValueError(
+                    f"group name {name!r} may only use letters, digits, '_' and '-' "
+                    "(dots separate override paths)"
+                )
+        return agents
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = _SOURCE) -> Scenario:
+        """Validate a plain document (as parsed from YAML).
+
+        Args:
+            data: The scenario document.
+            source: Where the document came from; starts every error line.
+
+        Raises:
+            ScenarioError: One line ``source: field.path: problem`` per problem.
+        """
+        if not isinstance(data, Mapping):
+            raise ScenarioError(
+                f"{source}: <top level>: must be a mapping of scenario fields, got {_show(data)}"
+            )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            lines = [f"{source}: {path}: {problem}" for path, problem in _explain(exc)]
+            raise ScenarioError("\n".join(lines)) from exc
+
+    @classmethod
+    def from_yaml_text(cls, text: str, *, source: str = _SOURCE) -> Scenario:
+        """Parse and validate a YAML scenario document.
+
+        Duplicate keys in a mapping are an error (plain YAML loaders keep the last one).
+
+        Raises:
+            ScenarioError: On a YAML syntax error (with line and column), an empty
+                document, a top level that is not a mapping, or any validation problem.
+        """
+        data = _parse_yaml(text, source)
+        if data is None:
+            raise ScenarioError(
+                f"{source}: <top level>: the document is empty; "
+                "expected a mapping of scenario fields (name, fundamental, agents, ...)"
+            )
+        return cls.from_dict(data, source=source)
+
+    def to_yaml(self) -> str:
+        """Return a YAML document that ``from_yaml_text`` reads back to an equal scenario."""
+        return yaml.safe_dump(
+            self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+        )
+
+    def digest(self) -> str:
+        """Return the sha256 hex digest of a canonical JSON dump of the scenario.
+
+        Fields appear in schema order and agent groups in document order (group order
+        decides agent creation order, so it is part of what a run depends on). Validated
+        numbers are normalised (``100`` and ``100.0`` for a float field hash the same).
+        """
+        canonical = json.dumps(
+            self.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+        return sha256(canonical.encode("ascii")).hexdigest()
+
+    def override(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a copy with values replaced at dotted document paths, re-validated.
+
+        Example: ``{"agents.mm.policy.gamma": 0.01}`` sets a leaf and
+        ``{"agents.mm.policy": {"kind": "symmetric", "spread": 1.0}}`` replaces a whole
+        sub-document. Changes apply in order on ``model_dump()``. List items are addressed
+        by index (``fundamental.sigmas.0``). A new last key is allowed here (a new agent
+        group, say) and judged by validation.
+
+        Raises:
+            ScenarioError: If an intermediate key does not exist, a path is malformed, or
+                the changed document is invalid.
+        """
+        document = self.model_dump()
+        for path, value in changes.items():
+            _assign(document, path, value)
+        return type(self).from_dict(document)
+
+    def groups_of(self, kind: str) -> dict[str, AgentGroup]:
+        """Return the groups of one agent kind (e.g. ``"market_maker"``), in document order.
+
+        Raises:
+            ScenarioError: If ``kind`` is not an agent kind.
+        """
+        known = _variants(AgentGroup)
+        if known is None or kind not in known:
+            raise ScenarioError(
+                f"{_SOURCE}: agents: unknown agent kind {kind!r}; "
+                f"expected one of: {', '.join(sorted(known or ()))}"
+            )
+        return {name: group for name, group in self.agents.items() if group.kind == kind}
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a YAML scenario file.
+
+    Raises:
+        ScenarioError: Naming ``path`` if the file is missing, a directory, unreadable,
+            not UTF-8, empty, not valid YAML, or not a valid scenario.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{source}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ScenarioError(f"{source}: is a directory, expected a YAML scenario file") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
+    if not text.strip():
+        raise ScenarioError(
+            f"{source}: the file is empty; expected a mapping of scenario fields "
+            "(name, fundamental, agents, ...)"
+        )
+    return Scenario.from_yaml_text(text, source=source)
+
+
+def parse_set_option(text: str) -> tuple[str, Any]:
+    """Split a ``PATH=VALUE`` option; VALUE is read as YAML (``true``, ``0.01``, ``[1, 2]``).
+
+    Raises:
+        ScenarioError: If there is no ``=``, the path is malformed, or VALUE is not YAML.
+    """
+    path, sep, raw = text.partition("=")
+    path = path.strip()
+    if not sep:
+        raise ScenarioError(f"{_SOURCE}: {text!r}: expected PATH=VALUE, e.g. steps=100")
+    _split_path(path)
+    return path, _parse_yaml(raw, f"{_SOURCE}: {path}")
+
+
+# --- YAML parsing ---
+
+
+class _StrictKeysLoader(yaml.SafeLoader):
+    """A safe loader that rejects duplicate keys instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictKeysLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "unreadable"
+        raise ScenarioError(f"{source}: {where}invalid YAML: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}: invalid YAML: {exc}") from exc
+
+
+# --- dotted paths ---
+
+
+def _split_path(path: str) -> list[str]:
+    keys = path.split(".")
+    if not path or any(not key for key in keys):
+        raise ScenarioError(
+            f"{_SOURCE}: {path!r}: malformed path; expected dotted keys like agents.mm.count"
+        )
+    return keys
+
+
+def _assign(document: dict[str, Any], path: str, value: Any) -> None:
+    if not isinstance(path, str):
+        raise ScenarioError(f"{_SOURCE}: {path!r}: override paths must be strings")
+    keys = _split_path(path)
+    node: Any = document
+    for depth, key in enumerate(keys):
+        here = ".".join(keys[: depth + 1])
+        last = depth == len(keys) - 1
+        if isinstance(node, dict):
+            if last:
+                node[key] = value
+            elif key in node:
+                node = node[key]
+            else:
+                allowed = ", ".join(map(str, node)) or "none"
+                raise ScenarioError(f"{_SOURCE}: {here}: unknown path (keys here: {allowed})")
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        else:
+            parent = ".".join(keys[:depth])
+            what = f"a list of {len(node)}" if isinstance(node, list) else _show(node)
+            raise ScenarioError(f"{_SOURCE}: {here}: unknown path ({parent} is {what})")
+
+
+# --- turning pydantic errors into document paths ---
+
+
+def _strip(annotation: Any) -> Any:
+    """Remove ``Annotated`` wrappers and ``| None`` from a type."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+            continue
+        if origin in (Union, types.UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+        return annotation
+
+
+def _variants(annotation: Any) -> dict[str, type[_KindSpec]] | None:
+    """Map kind -> class if ``annotation`` is a union of kind specs, else None."""
+    annotation = _strip(annotation)
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return None
+    members = get_args(annotation)
+    if not all(isinstance(m, type) and issubclass(m, _KindSpec) for m in members):
+        return None
+    return {get_args(m.model_fields["kind"].annotation)[0]: m for m in members}
+
+
+def _child(annotation: Any, key: str | int) -> Any:
+    """Return the type found under ``key`` inside a value of type ``annotation``."""
+    annotation = _strip(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(key))
+        return field.annotation if field is not None else None
+    args = get_args(annotation)
+    if get_origin(annotation) is dict and len(args) == 2:
+        return args[1]
+    if get_origin(annotation) is list and args:
+        return args[0]
+    return None
+
+
+def _show(value: Any) -> str:
+    """Render an input value the way a YAML author wrote it."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items" if value else "an empty list"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return repr(value)
+
+
+def _explain(exc: ValidationError) -> list[tuple[str, str]]:
+    """Return ``(document path, problem)`` for every error, without discriminator tags."""
+    return [_explain_one(error) for error in exc.errors()]
+
+
+def _explain_one(error: ErrorDetails) -> tuple[str, str]:
+    parts: list[str] = []
+    annotation: Any = Scenario
+    parent: Any = None
+    for item in error["loc"]:
+        variants = _variants(annotation)
+        if variants is not None and str(item) in variants:
+            # pydantic puts the chosen tag in the location; it is not a document key.
+            annotation = variants[str(item)]
+            continue
+        parts.append(str(item))
+        parent = _strip(annotation)
+        annotation = _child(annotation, item)
+    kind, message = error["type"], error["msg"]
+    if parts[-1:] == ["[key]"]:
+        # pydantic flags a bad dict key with a pseudo-segment after the key itself.
+        parts.pop()
+        message = f"key: {message}"
+    variants = _variants(annotation)
+    if kind in ("union_tag_invalid", "union_tag_not_found") and variants:
+        noun = next(iter(variants.values())).kind_noun
+        expected = ", ".join(sorted(variants))
+        parts.append("kind")
+        if kind == "union_tag_not_found":
+            problem = f"missing {noun} kind; expected one of: {expected}"
+        else:
+            tag = (error.get("ctx") or {}).get("tag")
+            problem = f"unknown {noun} kind {tag!r}; expected one of: {expected}"
+    elif kind in ("literal_error", "missing") and parts[-1:] == ["kind"]:
+        # a kind that is a plain Literal field (arrival) rather than a union discriminator
+        noun = getattr(parent, "kind_noun", "")
+        expected = ", ".join(sorted(get_args(_strip(annotation))))
+        if kind == "missing":
+            problem = f"missing {noun} kind; expected one of: {expected}"
+        else:
+            problem = f"unknown {noun} kind {error['input']!r}; expected one of: {expected}"
+    elif kind == "missing":
+        problem = "required field is missing"
+    elif kind == "extra_forbidden":
+        is_model = isinstance(parent, type) and issubclass(parent, BaseModel)
+        allowed = sorted(parent.model_fields) if is_model else []
+        problem = f"unknown key (allowed: {', '.join(allowed)})"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        problem = f"must be a mapping, got {_show(error['input'])}"
+    elif kind == "value_error":
+        problem = message.removeprefix("Value error, ")
+    else:
+        problem = message.replace("Input should be", "must be", 1)
+        problem = f"{problem[:1].lower()}{problem[1:]} (got {_show(error['input'])})"
+    return ".".join(parts) or "<top level>", problem

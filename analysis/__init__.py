@@ -1,0 +1,1 @@
+"""Analysis of abm runs: pure functions over RunResult tables."""

@@ -1,0 +1,407 @@
+"""Tests for abm.record: the columnar Recorder, RunResult tables and atomic run directories."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abm import record
+from abm.record import (
+    AGENT_COLUMNS,
+    EVENT_COLUMNS,
+    MARKET_COLUMNS,
+    NETWORK_COLUMNS,
+    RUN_FILES,
+    TRADE_COLUMNS,
+    Recorder,
+    RunResult,
+    RunResultError,
+    collect_meta,
+)
+
+# The dtype contract, written out by hand from the task brief (not derived from the module).
+EXPECTED_DTYPES: dict[str, dict[str, str]] = {
+    "market": {
+        "step": "int64",
+        "time": "float64",
+        "fundamental": "float64",
+        "best_bid": "float64",
+        "best_ask": "float64",
+        "mid": "float64",
+        "spread": "float64",
+        "bid_depth": "int64",
+        "ask_depth": "int64",
+        "last_price": "float64",
+        "volume": "int64",
+    },
+    "trades": {
+        "step": "int64",
+        "time": "float64",
+        "price": "float64",
+        "qty": "int64",
+        "aggressor": "string",
+        "buyer": "int64",
+        "seller": "int64",
+        "venue": "string",
+    },
+    "agents": {
+        "step": "int64",
+        "agent_id": "int64",
+        "kind": "string",
+        "inventory": "int64",
+        "cash": "float64",
+        "equity": "float64",
+        "pnl": "float64",
+        "bid": "float64",
+        "ask": "float64",
+        "regime": "string",
+        "status": "string",
+    },
+    "events": {
+        "step": "int64",
+        "kind": "string",
+        "agent_id": "Int64",
+        "counterparty": "Int64",
+        "amount": "float64",
+        "detail": "string",
+    },
+    "network": {"source": "int64", "target": "int64", "exposure": "float64", "capacity": "float64"},
+}
+TABLE_NAMES = tuple(EXPECTED_DTYPES)
+SCENARIO_YAML = "name: test\nseed: 7\n# unicode and CRLF survive: σ=0.2\r\ndt: 0.01\n"
+
+
+def _meta(wall_time_s: float = 1.5) -> dict[str, Any]:
+    return collect_meta(seed=7, scenario_digest="abc123", wall_time_s=wall_time_s)
+
+
+def _empty_result() -> RunResult:
+    return Recorder().finish(scenario_yaml=SCENARIO_YAML, summary={}, meta=_meta())
+
+
+def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
+    """A result with every table filled from a seeded generator, with gaps (None/NaN) included."""
+    rng = np.random.default_rng(seed)
+    recorder = Recorder()
+    regimes = ("normal", "stressed", "liquidating")
+    for step in range(steps):
+        bid = None if rng.random() < 0.1 else float(rng.normal(100.0, 1.0))
+        ask = None if rng.random() < 0.1 else float(rng.normal(100.5, 1.0))
+        last = None if step == 0 else float(rng.normal(100.0, 1.0))
+        bid_depth, ask_depth, volume = (int(x) for x in rng.integers(0, 500, size=3))
+        fundamental = float(rng.normal(100.0, 2.0))
+        recorder.market(
+            step, step * 0.01, fundamental, bid, ask, bid_depth, ask_depth, last, volume
+        )
+        for _ in range(int(rng.integers(0, 4))):
+            side = "buy" if rng.random() < 0.5 else "sell"
+            venue = "book" if rng.random() < 0.8 else "interdealer"
+            price = float(rng.normal(100.0, 1.0))
+            qty, buyer, seller = (int(x) for x in rng.integers(1, 20, size=3))
+            recorder.trade(step, step * 0.01, price, qty, side, buyer, seller, venue)
+        for agent_id in range(3):
+            quote = None if rng.random() < 0.2 else float(rng.normal(100.0, 1.0))
+            regime = regimes[int(rng.integers(0, 3))]
+            cash, equity, pnl = (float(x) for x in rng.normal(0.0, 1e3, size=3))
+            inventory = int(rng.integers(-50, 50))
+            state = (inventory, cash, equity, pnl, quote, None, regime, "active")
+            recorder.agent(step, agent_id, "market_maker", *state)
+        if rng.random() < 0.2:
+            counterparty = None if rng.random() < 0.5 else int(rng.integers(0, 3))
+            amount = math.nan if rng.random() < 0.3 else float(rng.exponential(1e3))
+            recorder.event(step, "margin_call", 1, counterparty, amount, "détail ✓")
+    recorder.event(steps, "shock", None, None, -5.0, "market-wide")
+    for source in range(3):
+        recorder.network_edge(source, (source + 1) % 3, float(rng.random()), 10.0)
+    summary = {"sharpe": np.float64(rng.normal()), "n_trades": np.int64(12), "nan_metric": np.nan}
+    return recorder.finish(scenario_yaml=SCENARIO_YAML, summary=summary, meta=_meta())
+
+
+def test_record_columns_match_design() -> None:
+    """Column names and order are the public contract of DESIGN.md section 7."""
+    assert MARKET_COLUMNS == (
+        "step", "time", "fundamental", "best_bid", "best_ask", "mid", "spread", "bid_depth",
+        "ask_depth", "last_price", "volume",
+    )  # fmt: skip
+    assert TRADE_COLUMNS == (
+        "step",
+        "time",
+        "price",
+        "qty",
+        "aggressor",
+        "buyer",
+        "seller",
+        "venue",
+    )
+    assert AGENT_COLUMNS == (
+        "step", "agent_id", "kind", "inventory", "cash", "equity", "pnl", "bid", "ask", "regime",
+        "status",
+    )  # fmt: skip
+    assert EVENT_COLUMNS == ("step", "kind", "agent_id", "counterparty", "amount", "detail")
+    assert NETWORK_COLUMNS == ("source", "target", "exposure", "capacity")
+
+
+@pytest.mark.parametrize("table", TABLE_NAMES)
+def test_recorder_empty_tables_have_contract_dtypes(table: str) -> None:
+    """An empty run still has every column, with the dtype fixed by the contract."""
+    frame = getattr(_empty_result(), table)
+    assert len(frame) == 0
+    assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == EXPECTED_DTYPES[table]
+
+
+@pytest.mark.parametrize("table", TABLE_NAMES)
+def test_recorder_filled_tables_have_contract_dtypes(table: str) -> None:
+    """Filled tables (with None ids and missing prices) keep the contract dtypes."""
+    frame = getattr(_random_result(), table)
+    assert len(frame) > 0
+    assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == EXPECTED_DTYPES[table]
+
+
+def test_recorder_market_derives_mid_and_spread() -> None:
+    """Mid = (bid + ask) / 2 and spread = ask - bid when both sides exist."""
+    recorder = Recorder()
+    recorder.market(3, 0.03, 100.0, 99.5, 100.25, 10, 20, 100.0, 5)
+    row = recorder.finish(scenario_yaml="", summary={}, meta={}).market.iloc[0]
+    assert row["mid"] == pytest.approx(99.875)
+    assert row["spread"] == pytest.approx(0.75)
+    assert (row["step"], row["bid_depth"], row["ask_depth"], row["volume"]) == (3, 10, 20, 5)
+
+
+@pytest.mark.parametrize(("bid", "ask"), [(None, 100.0), (99.0, None), (None, None)])
+def test_recorder_market_missing_side_gives_nan(bid: float | None, ask: float | None) -> None:
+    """A missing side is NaN, and so are mid and spread; the present side is kept."""
+    recorder = Recorder()
+    recorder.market(0, 0.0, 100.0, bid, ask, 0, 0, None, 0)
+    row = recorder.finish(scenario_yaml="", summary={}, meta={}).market.iloc[0]
+    assert math.isnan(row["mid"]) and math.isnan(row["spread"]) and math.isnan(row["last_price"])
+    assert (math.isnan(row["best_bid"]), math.isnan(row["best_ask"])) == (bid is None, ask is None)
+
+
+def test_recorder_event_none_ids_are_na() -> None:
+    """Absent event ids are stored as <NA> in the nullable Int64 columns."""
+    recorder = Recorder()
+    recorder.event(1, "default", 4, None, 12.5, "x")
+    events = recorder.finish(scenario_yaml="", summary={}, meta={}).events
+    assert events["agent_id"].iloc[0] == 4
+    assert events["counterparty"].isna().tolist() == [True]
+
+
+@pytest.mark.parametrize(
+    ("qty", "aggressor", "venue"), [(0, "buy", "book"), (1, "BUY", "book"), (1, "sell", "dark")]
+)
+def test_recorder_trade_rejects_invalid_fill(qty: int, aggressor: str, venue: str) -> None:
+    """Non-positive qty, an unknown aggressor side or an unknown venue raise ValueError."""
+    with pytest.raises(ValueError):
+        Recorder().trade(0, 0.0, 100.0, qty, aggressor, 1, 2, venue)
+
+
+def test_recorder_agent_rejects_non_str_label() -> None:
+    """A label that is not a str (an enum member, say) is refused instead of stringified."""
+    with pytest.raises(TypeError, match="regime"):
+        Recorder().agent(0, 1, "market_maker", 0, 0.0, 0.0, 0.0, None, None, 3, "active")  # type: ignore[arg-type]
+
+
+def test_recorder_finish_rejects_fractional_integer() -> None:
+    """A fractional value in an int64 column fails instead of being truncated by numpy."""
+    recorder = Recorder()
+    recorder.market(0, 0.0, 100.0, None, None, 1.5, 0, None, 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="bid_depth"):
+        recorder.finish(scenario_yaml="", summary={}, meta={})
+
+
+def test_run_result_round_trip_random(tmp_path: Path) -> None:
+    """Save then load gives back identical tables (values and dtypes), summary, scenario, meta."""
+    original = _random_result()
+    loaded = RunResult.load(original.save(tmp_path / "run"))
+    assert loaded.equals(original, ignore_wall_time=False)
+    for table in TABLE_NAMES:
+        pd.testing.assert_frame_equal(getattr(loaded, table), getattr(original, table))
+    assert loaded.scenario_yaml == SCENARIO_YAML
+
+
+def test_run_result_round_trip_empty(tmp_path: Path) -> None:
+    """Empty tables survive a round trip with all columns and dtypes."""
+    original = _empty_result()
+    loaded = RunResult.load(original.save(tmp_path / "run"))
+    assert loaded.equals(original, ignore_wall_time=False)
+    for table in TABLE_NAMES:
+        pd.testing.assert_frame_equal(getattr(loaded, table), getattr(original, table))
+
+
+def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
+    """The run directory holds the eight files of DESIGN.md 7 and nothing is left beside it."""
+    path = _empty_result().save(tmp_path / "runs" / "a")
+    assert path == (tmp_path / "runs" / "a").absolute()
+    assert sorted(p.name for p in path.iterdir()) == sorted(RUN_FILES)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["a"]
+
+
+def test_run_result_summary_json_converts_numpy_and_nan(tmp_path: Path) -> None:
+    """Numpy scalars become Python numbers and NaN/inf become null, in memory and on disk."""
+    summary = {"a": np.float32(0.5), "b": np.int64(3), "c": np.nan, "d": [np.inf, np.bool_(True)]}
+    result = Recorder().finish(scenario_yaml="", summary=summary, meta={})
+    assert result.summary == {"a": 0.5, "b": 3, "c": None, "d": [None, True]}
+    assert type(result.summary["b"]) is int
+    path = result.save(tmp_path / "run")
+    assert json.loads((path / "summary.json").read_text(encoding="utf-8")) == result.summary
+    assert "NaN" not in (path / "summary.json").read_text(encoding="utf-8")
+
+
+def test_run_result_summary_rejects_unserialisable_value() -> None:
+    """A summary value JSON cannot represent raises TypeError naming where it is."""
+    with pytest.raises(TypeError, match=r"summary\.bad"):
+        Recorder().finish(scenario_yaml="", summary={"bad": object()}, meta={})
+
+
+def _fail_on(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the Parquet writer raise when it reaches ``name``, after writing earlier files."""
+    real_writer = record._write_parquet
+
+    def failing_writer(frame: pd.DataFrame, path: Path) -> None:
+        if path.name == name:
+            raise OSError("injected disk failure")
+        real_writer(frame, path)
+
+    monkeypatch.setattr(record, "_write_parquet", failing_writer)
+
+
+def test_run_result_save_failure_leaves_no_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure mid-save leaves neither the target nor a temporary sibling behind."""
+    _fail_on("events.parquet", monkeypatch)
+    with pytest.raises(OSError, match="injected"):
+        _random_result().save(tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_result_save_failure_keeps_existing_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed overwrite leaves the existing run byte-for-byte loadable and unchanged."""
+    first = _empty_result()
+    first.save(tmp_path / "run")
+    _fail_on("agents.parquet", monkeypatch)
+    with pytest.raises(OSError, match="injected"):
+        _random_result().save(tmp_path / "run", overwrite=True)
+    assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_failed_swap_restores_existing_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If renaming the new run into place fails, the old run is renamed back."""
+    first = _empty_result()
+    first.save(tmp_path / "run")
+    real_rename = os.rename
+
+    def failing_rename(src: Any, dst: Any) -> None:
+        if Path(dst).name == "run" and ".tmp-" in Path(src).name and not str(src).endswith(".old"):
+            raise OSError("injected rename failure")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="injected"):
+        _random_result().save(tmp_path / "run")
+    assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_overwrite_replaces_existing_run(tmp_path: Path) -> None:
+    """With overwrite=True the new run replaces the old one and no aside copy remains."""
+    _empty_result().save(tmp_path / "run")
+    second = _random_result()
+    second.save(tmp_path / "run")
+    assert RunResult.load(tmp_path / "run").equals(second, ignore_wall_time=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_without_overwrite_raises(tmp_path: Path) -> None:
+    """overwrite=False on an existing directory raises FileExistsError and changes nothing."""
+    first = _empty_result()
+    first.save(tmp_path / "run")
+    with pytest.raises(FileExistsError):
+        _random_result().save(tmp_path / "run", overwrite=False)
+    assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
+
+
+def test_run_result_save_refuses_to_replace_non_run_directory(tmp_path: Path) -> None:
+    """A non-empty directory without meta.json is never deleted by an overwrite."""
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("keep me", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="not a run"):
+        _empty_result().save(tmp_path / "precious")
+    assert (tmp_path / "precious" / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+
+
+def test_run_result_save_rejects_wrong_dtype(tmp_path: Path) -> None:
+    """A table that breaks the dtype contract is refused before anything is written."""
+    result = _empty_result()
+    result.market = result.market.astype({"volume": "float64"})
+    with pytest.raises(RunResultError, match=r"market\.volume"):
+        result.save(tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", RUN_FILES)
+def test_run_result_load_missing_file_raises_naming_it(tmp_path: Path, name: str) -> None:
+    """Loading a directory that lacks one run file raises RunResultError naming that file."""
+    path = _empty_result().save(tmp_path / "run")
+    (path / name).unlink()
+    with pytest.raises(RunResultError, match=name.replace(".", r"\.")):
+        RunResult.load(path)
+
+
+def test_run_result_load_missing_directory_raises(tmp_path: Path) -> None:
+    """Loading a path that is not a directory raises RunResultError."""
+    with pytest.raises(RunResultError):
+        RunResult.load(tmp_path / "nowhere")
+
+
+def test_run_result_equals_ignores_wall_time() -> None:
+    """Two results differing only in wall time are equal unless wall time is compared."""
+    fast = Recorder().finish(scenario_yaml="a", summary={"x": 1.0}, meta=_meta(1.0))
+    slow = Recorder().finish(scenario_yaml="a", summary={"x": 1.0}, meta=_meta(9.0))
+    assert fast.equals(slow)
+    assert not fast.equals(slow, ignore_wall_time=False)
+
+
+def test_run_result_equals_detects_table_difference() -> None:
+    """One changed cell, or a changed dtype with equal values, makes results unequal."""
+    base = _random_result()
+    changed = _random_result()
+    prices = changed.trades["price"].to_numpy(copy=True)
+    prices[0] += 0.01
+    changed.trades["price"] = prices
+    assert base.equals(_random_result())
+    assert not base.equals(changed)
+    retyped = _random_result()
+    retyped.network = retyped.network.astype({"source": "float64"})
+    assert not base.equals(retyped)
+
+
+def test_run_result_equals_detects_summary_difference() -> None:
+    """Results whose summaries differ are unequal even if the tables match."""
+    one = Recorder().finish(scenario_yaml="a", summary={"x": 1.0}, meta={})
+    two = Recorder().finish(scenario_yaml="a", summary={"x": 2.0}, meta={})
+    assert not one.equals(two)
+
+
+def test_collect_meta_has_versions_and_run_keys() -> None:
+    """Meta carries seed, digest, wall time, python, platform and the seven package versions."""
+    meta = collect_meta(seed=42, scenario_digest="d", wall_time_s=0.25)
+    assert set(meta) == {"seed", "scenario_digest", "wall_time_s", "python", "platform", "versions"}
+    assert (meta["seed"], meta["scenario_digest"], meta["wall_time_s"]) == (42, "d", 0.25)
+    packages = {"abm", "mesa", "numpy", "pandas", "networkx", "pydantic", "pyarrow"}
+    assert set(meta["versions"]) == packages
+    assert meta["versions"]["numpy"] == np.__version__
+    assert all(isinstance(version, str) and version for version in meta["versions"].values())
+    json.dumps(meta)
