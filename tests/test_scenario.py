@@ -29,6 +29,7 @@ from abm.scenario import (
 )
 
 FULL = Path(__file__).parent / "data" / "scenarios" / "full.yaml"
+SHIPPED = sorted((Path(__file__).parents[1] / "scenarios").glob("*.yaml"))
 
 MINIMAL = """\
 name: minimal
@@ -36,12 +37,15 @@ fundamental: {kind: arithmetic, s0: 100.0, sigma: 0.5}
 agents:
   mm:
     kind: market_maker
+    count: 2
     policy: {kind: avellaneda_stoikov, gamma: 0.1, k: 1.5, T: 1.0}
   informed:
     kind: informed
+    count: 5
     arrival: {kind: bernoulli, rate: 0.1}
   noise:
     kind: noise
+    count: 100
     arrival: {kind: poisson, rate: 0.05}
 """
 
@@ -97,6 +101,7 @@ def test_load_scenario_full_fixture_keeps_every_value() -> None:
         "aggressive",
     )
     assert s.record.other_agents_stride == 25
+    assert [group.count for group in s.agents.values()] == [3, 4, 0, 10]
 
 
 def test_scenario_defaults_match_documented_schema() -> None:
@@ -127,6 +132,22 @@ def test_scenario_defaults_match_documented_schema() -> None:
     assert noise.distance == ExponentialDistance(kind="exponential", mean_ticks=5.0)
     assert noise.size == FixedSize(kind="fixed", qty=1)
     assert (noise.ioc_prob, noise.buy_prob, noise.arrival.per_side) == (0.0, 0.5, False)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_load_scenario_every_shipped_scenario_is_valid(path: Path) -> None:
+    """Every ready-to-run file in scenarios/ validates (DESIGN.md section 2)."""
+    assert load_scenario(path).name
+
+
+@pytest.mark.parametrize("group", ["mm", "informed", "noise"])
+def test_load_scenario_group_count_is_required(tmp_path: Path, group: str) -> None:
+    """No agent kind has a default population size: a group without count is an error."""
+    doc = minimal_doc()
+    del doc["agents"][group]["count"]
+    message = error_of(tmp_path, doc)
+    assert f": agents.{group}.count: required field is missing" in message
+    assert len(message.splitlines()) == 1
 
 
 def test_scenario_count_zero_is_allowed() -> None:
@@ -319,7 +340,7 @@ BAD_DOCUMENTS = [
     case("int_group_name", _with("agents", {1: NOISE}), "agents.1: key: must be a valid string"),
     case(
         "missing_policy",
-        _with("agents.mm", {"kind": "market_maker"}),
+        _with("agents.mm", {"kind": "market_maker", "count": 1}),
         "agents.mm.policy: required field is missing",
     ),
     case(
@@ -531,7 +552,7 @@ def test_load_scenario_duplicate_key_is_an_error(tmp_path: Path) -> None:
     """A repeated key would silently drop a group in plain YAML; here it is an error."""
     message = error_of(tmp_path, MINIMAL + "  mm:\n    kind: noise\n")
     assert "duplicate key 'mm'" in message
-    assert "line 13" in message
+    assert f"line {len(MINIMAL.splitlines()) + 1}," in message
 
 
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n"])
@@ -584,7 +605,13 @@ def test_override_list_item_by_index() -> None:
 def test_override_can_add_a_group() -> None:
     """A new last key under agents adds a group, validated like any other."""
     s = Scenario.from_yaml_text(MINIMAL).override(
-        {"agents.extra": {"kind": "noise", "arrival": {"kind": "poisson", "rate": 0.1}}}
+        {
+            "agents.extra": {
+                "kind": "noise",
+                "count": 3,
+                "arrival": {"kind": "poisson", "rate": 0.1},
+            }
+        }
     )
     assert list(s.agents) == ["mm", "informed", "noise", "extra"]
 

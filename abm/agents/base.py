@@ -1,0 +1,76 @@
+"""The trader account shared by every agent kind.
+
+Cash is kept as an integer number of ``tick_size`` price units times lots, so that
+settlement is exact: a fill of ``qty`` lots at ``price_ticks`` moves exactly
+``price_ticks * qty`` from the buyer's cash to the seller's, and the sum of all cash
+(and of all inventory) is conserved to the last unit, whatever the run length.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import mesa
+
+if TYPE_CHECKING:
+    from abm.model import MarketModel
+
+
+class Regime(StrEnum):
+    """A market maker's risk regime (transitions arrive with the inventory-risk layer)."""
+
+    NORMAL = "NORMAL"
+    STRESSED = "STRESSED"
+    CRISIS = "CRISIS"
+
+
+class Status(StrEnum):
+    """Whether a trader is still in the market."""
+
+    ACTIVE = "ACTIVE"
+    DEFAULTED = "DEFAULTED"
+
+
+class Trader(mesa.Agent):
+    """A Mesa agent with an exact account (cash in ticks x lots, inventory in lots).
+
+    Args:
+        model: The market model.
+        group: Name of the scenario group the trader belongs to (e.g. ``"mm"``).
+        cash: Initial cash in price units; rounded to the nearest tick unit.
+        inventory: Initial inventory in lots.
+
+    Attributes:
+        kind: Agent kind as written in scenarios (``"market_maker"``, ...).
+        cash_ticks: Cash in units of ``tick_size`` (exact integer).
+        inventory: Signed position in lots.
+    """
+
+    kind: str = "trader"
+    model: MarketModel
+
+    def __init__(self, model: MarketModel, group: str, cash: float, inventory: int) -> None:
+        super().__init__(model)
+        self.group = group
+        self.cash_ticks = round(cash / model.tick_size)
+        self.inventory = int(inventory)
+        self.status = Status.ACTIVE
+        self.regime = Regime.NORMAL
+        self.initial_equity = 0.0  # set by the model once the opening mark is known
+
+    @property
+    def cash(self) -> float:
+        """Cash in price units."""
+        return self.cash_ticks * self.model.tick_size
+
+    def equity(self, mark: float) -> float:
+        """Cash plus inventory marked at ``mark`` (price units)."""
+        return self.cash + self.inventory * mark
+
+    def quotes(self) -> tuple[float | None, float | None]:
+        """The trader's current bid and ask (None where it has none).
+
+        Traders that do not quote return (None, None).
+        """
+        return None, None

@@ -1,0 +1,75 @@
+"""Informed traders: trade on a (noisy, lagged) view of the fundamental value."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from abm.agents.base import Trader
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from abm.model import MarketModel
+    from abm.scenario import InformedGroup
+
+
+class InformedTrader(Trader):
+    """Takes liquidity when its estimate of the value beats the quote by a threshold.
+
+    On arrival the trader observes the fundamental ``lag_steps`` steps ago plus
+    Gaussian noise of sd ``noise_sd``. Its edge on a buy is ``estimate - best_ask``,
+    on a sell ``best_bid - estimate``; it trades the side with an edge above
+    ``threshold`` (only the side its arrival allows, if arrivals are per side), with
+    size ``min(max_size, base_size + floor(size_per_edge * edge))``, cut so that
+    ``|inventory|`` never exceeds ``position_limit``. Orders are market orders, or
+    with ``order_type: marketable_limit`` immediate-or-cancel limits at the touch
+    plus ``limit_offset_ticks`` (so it never pays beyond that price). The number and
+    intensity of informed traders set how toxic the flow is for market makers.
+    """
+
+    kind = "informed"
+
+    def __init__(self, model: MarketModel, group: str, spec: InformedGroup) -> None:
+        super().__init__(model, group, spec.cash, spec.inventory)
+        self.spec = spec
+
+    def estimate(self, rng: np.random.Generator) -> float:
+        """The trader's noisy, lagged view of the fundamental value."""
+        history = self.model.fundamental_history
+        value = history[max(0, len(history) - 1 - self.spec.lag_steps)]
+        if self.spec.noise_sd > 0:
+            value += self.spec.noise_sd * rng.standard_normal()
+        return value
+
+    def act(self, rng: np.random.Generator, side: bool | None) -> None:
+        """One arrival: trade if the edge exceeds the threshold (see the class docstring)."""
+        spec = self.spec
+        book = self.model.book
+        tick = self.model.tick_size
+        estimate = self.estimate(rng)
+        ask_t, bid_t = book.best_ask_ticks(), book.best_bid_ticks()
+        buy_edge = -math.inf
+        sell_edge = -math.inf
+        if ask_t is not None and side is not False:
+            buy_edge = estimate - ask_t * tick
+        if bid_t is not None and side is not True:
+            sell_edge = bid_t * tick - estimate
+        is_buy = buy_edge >= sell_edge
+        edge = buy_edge if is_buy else sell_edge
+        if edge <= spec.threshold:
+            return
+        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge))
+        room = spec.position_limit - (self.inventory if is_buy else -self.inventory)
+        size = min(size, room)
+        if size <= 0:
+            return
+        exchange = self.model.exchange
+        if spec.order_type == "market":
+            exchange.market(self, is_buy, size)
+        else:
+            offset = spec.limit_offset_ticks
+            touch = ask_t if is_buy else bid_t
+            assert touch is not None  # a finite edge implies a quote on that side
+            price_t = touch + offset if is_buy else max(1, touch - offset)
+            exchange.limit(self, is_buy, price_t, size, ioc=True)

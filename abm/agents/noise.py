@@ -1,0 +1,112 @@
+"""Noise traders: zero-intelligence order flow (Gode & Sunder 1993; Farmer et al. 2005)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from abm.agents.base import Trader
+from abm.scenario import (
+    DistanceSpec,
+    ExponentialDistance,
+    NoiseGroup,
+    PowerLawDistance,
+    SizeSpec,
+    UniformDistance,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from abm.model import MarketModel
+
+_PRUNE_AT = 16  # resting ids kept before finished orders are pruned from the list
+
+
+def draw_distance_ticks(spec: DistanceSpec, rng: np.random.Generator) -> float:
+    """Distance from the reference price, in ticks (not necessarily an integer).
+
+    * exponential: ``Exp(mean_ticks)``;
+    * uniform: an integer uniform on ``[low_ticks, high_ticks]``;
+    * power_law: a Pareto law with density proportional to ``x**-alpha`` truncated to
+      ``[min_ticks, max_ticks]``, drawn by inverting its CDF.
+    """
+    if isinstance(spec, ExponentialDistance):
+        return float(rng.exponential(spec.mean_ticks))
+    if isinstance(spec, UniformDistance):
+        return float(rng.integers(spec.low_ticks, spec.high_ticks + 1))
+    assert isinstance(spec, PowerLawDistance)
+    a = spec.alpha - 1.0
+    lo, hi = float(spec.min_ticks), float(spec.max_ticks)
+    tail = 1.0 - (lo / hi) ** a
+    return lo * (1.0 - rng.random() * tail) ** (-1.0 / a)
+
+
+def draw_size(spec: SizeSpec, rng: np.random.Generator) -> int:
+    """Order size in lots: fixed, or an integer uniform on ``[low, high]``."""
+    if spec.kind == "fixed":
+        return spec.qty
+    return int(rng.integers(spec.low, spec.high + 1))
+
+
+class NoiseTrader(Trader):
+    """Random order flow around a reference price.
+
+    On each arrival the trader picks an action from ``mix`` (market, limit, cancel)
+    and a side (buy with probability ``buy_prob``, or the side of a per-side arrival):
+
+    * market: a market order of a random size;
+    * limit: a limit order at the reference price (mid, or the fundamental) minus a
+      random distance for a buy and plus it for a sell (``placement: passive``), or the
+      other way round (``aggressive``); prices are rounded away from the reference for
+      passive orders and towards it for aggressive ones, so a buy never bids above,
+      nor a sell offers below, its drawn price. With probability ``ioc_prob`` the order
+      is immediate-or-cancel;
+    * cancel: cancel one of its own resting orders, chosen uniformly (nothing if none).
+    """
+
+    kind = "noise"
+
+    def __init__(self, model: MarketModel, group: str, spec: NoiseGroup) -> None:
+        super().__init__(model, group, spec.cash, spec.inventory)
+        self.spec = spec
+        mix = spec.mix
+        self._p_market = mix.market
+        self._p_limit = mix.market + mix.limit
+        self.resting: list[int] = []
+
+    def act(self, rng: np.random.Generator, side: bool | None) -> None:
+        """One arrival (see the class docstring)."""
+        spec = self.spec
+        u = rng.random()
+        if u >= self._p_limit:
+            self._cancel_one(rng)
+            return
+        is_buy = side if side is not None else bool(rng.random() < spec.buy_prob)
+        qty = draw_size(spec.size, rng)
+        exchange = self.model.exchange
+        if u < self._p_market:
+            exchange.market(self, is_buy, qty)
+            return
+        model = self.model
+        ref_ticks = model.reference_price(spec.reference) / model.tick_size
+        distance = draw_distance_ticks(spec.distance, rng)
+        below = is_buy == (spec.placement == "passive")
+        target = ref_ticks - distance if below else ref_ticks + distance
+        price_t = math.floor(target + 1e-9) if is_buy else math.ceil(target - 1e-9)
+        ioc = spec.ioc_prob > 0 and bool(rng.random() < spec.ioc_prob)
+        result = exchange.limit(self, is_buy, max(price_t, 1), qty, ioc=ioc)
+        if result.resting_qty:
+            resting = self.resting
+            if len(resting) >= _PRUNE_AT:
+                book = model.book
+                resting[:] = [oid for oid in resting if oid in book]
+            resting.append(result.order_id)
+
+    def _cancel_one(self, rng: np.random.Generator) -> None:
+        book = self.model.book
+        resting = [oid for oid in self.resting if oid in book]
+        self.resting = resting
+        if resting:
+            oid = resting.pop(int(rng.integers(len(resting))))
+            self.model.exchange.cancel(oid)

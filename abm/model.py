@@ -1,0 +1,231 @@
+"""MarketModel: wiring and the step order, nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from abm.agents.base import Trader
+from abm.agents.informed import InformedTrader
+from abm.agents.market_maker import MarketMaker
+from abm.agents.noise import NoiseTrader
+from abm.arrivals import GroupArrivals
+from abm.exchange import Exchange
+from abm.fundamental import FundamentalProcess, make_fundamental
+from abm.orderbook import OrderBook
+from abm.record import Recorder
+from abm.scenario import InformedGroup, MarketMakerGroup, NoiseGroup, Scenario
+
+# Taker kinds are activated in this order within a step (market makers go first).
+TAKER_KIND_ORDER = ("informed", "noise")
+
+
+@dataclass(slots=True)
+class TakerGroup:
+    """One scenario group of traders that act only when they arrive."""
+
+    name: str
+    kind: str
+    agents: list[InformedTrader] | list[NoiseTrader]
+    arrivals: GroupArrivals
+    rng: np.random.Generator
+
+
+class MarketModel(mesa.Model):
+    """Market makers, informed and noise traders trading through one limit order book.
+
+    Randomness: the run's root ``numpy.random.SeedSequence(seed)`` is spawned into
+    three children: Mesa's generators (``model.rng``, ``model.random``: activation
+    order), the fundamental process, and the trader groups (one grandchild per group,
+    in scenario order, used for that group's arrivals and decisions). Changing one
+    group's size or parameters therefore leaves the fundamental path, and every other
+    group's random stream, unchanged: common random numbers across scenarios.
+
+    Step ``n`` (``n = 1, 2, ...``; model time ``t = n * dt``) does, in this order:
+
+    1. advance the fundamental value to time ``t``;
+    2. apply scheduled shocks (none yet: the shock layer arrives with its own issue);
+    3. activate traders: every market maker requotes, in random order; then the
+       informed traders, then the noise traders, that arrive this step (one
+       vectorised draw per group), in random order within each kind. Each order goes
+       through the exchange, which matches it at once and settles both sides of every
+       fill;
+    4. risk: mark to market (hard inventory limits are enforced when quoting;
+       margin, regimes and defaults arrive with the inventory-risk issue);
+    5. record the ``market`` row and the traders' ``agents`` rows.
+
+    Step 0 is recorded at construction: the state before any trading.
+
+    Args:
+        scenario: The validated scenario.
+        seed: Overrides ``scenario.seed`` if given.
+    """
+
+    def __init__(self, scenario: Scenario, *, seed: int | None = None) -> None:
+        self.seed = scenario.seed if seed is None else seed
+        root = np.random.SeedSequence(self.seed)
+        mesa_seq, fundamental_seq, groups_seq = root.spawn(3)
+        super().__init__(rng=mesa_seq)
+        self.scenario = scenario
+        self.dt = scenario.dt
+        self.tick_size = scenario.tick_size
+        self.step_index = 0
+        self.time = 0.0
+        self.book = OrderBook(tick_size=scenario.tick_size)
+        self.recorder = Recorder()
+        self.exchange = Exchange(self.book, self.recorder)
+        fund = scenario.fundamental
+        self.fundamental: FundamentalProcess = make_fundamental(
+            fund.kind, np.random.default_rng(fundamental_seq), dt=scenario.dt, **fund.params()
+        )
+        self.fundamental_history: list[float] = [self.fundamental.value]
+        self.market_makers: list[MarketMaker] = []
+        self.takers: list[TakerGroup] = []
+        self._build_groups(groups_seq)
+        self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
+        self._other_traders: list[Trader] = [a for g in self.takers for a in g.agents]
+        self._stride = scenario.record.other_agents_stride
+        mark = self.mark_price()
+        for trader in self.exchange.traders.values():
+            trader.initial_equity = trader.equity(mark)
+        self.initial_totals = self.totals()
+        self._record(final=False)
+
+    def _build_groups(self, groups_seq: np.random.SeedSequence) -> None:
+        seqs = groups_seq.spawn(len(self.scenario.agents))
+        takers: dict[str, list[TakerGroup]] = {kind: [] for kind in TAKER_KIND_ORDER}
+        for (name, spec), seq in zip(self.scenario.agents.items(), seqs, strict=True):
+            rng = np.random.default_rng(seq)
+            if isinstance(spec, MarketMakerGroup):
+                for _ in range(spec.count):
+                    self.exchange.register(mm := MarketMaker(self, name, spec))
+                    self.market_makers.append(mm)
+            elif isinstance(spec, InformedGroup):
+                informed = [InformedTrader(self, name, spec) for _ in range(spec.count)]
+                for informed_trader in informed:
+                    self.exchange.register(informed_trader)
+                arrivals = GroupArrivals(spec.arrival, spec.count)
+                takers["informed"].append(TakerGroup(name, spec.kind, informed, arrivals, rng))
+            else:
+                assert isinstance(spec, NoiseGroup)
+                noise = [NoiseTrader(self, name, spec) for _ in range(spec.count)]
+                for noise_trader in noise:
+                    self.exchange.register(noise_trader)
+                arrivals = GroupArrivals(spec.arrival, spec.count)
+                takers["noise"].append(TakerGroup(name, spec.kind, noise, arrivals, rng))
+        self.takers = [group for kind in TAKER_KIND_ORDER for group in takers[kind]]
+
+    # ----- prices -----------------------------------------------------------------
+
+    def mid_price(self) -> float | None:
+        """Mid of the best bid and ask, or None unless both sides are quoted."""
+        bid, ask = self.book.best_bid_ticks(), self.book.best_ask_ticks()
+        if bid is None or ask is None:
+            return None
+        return (bid + ask) * 0.5 * self.tick_size
+
+    def reference_price(self, kind: str) -> float:
+        """The price a trader anchors on: ``"fundamental"``, or ``"mid"``.
+
+        ``"mid"`` falls back to the last trade price, then to the fundamental value,
+        while one side of the book is empty.
+        """
+        if kind == "fundamental":
+            return self.fundamental.value
+        mid = self.mid_price()
+        if mid is not None:
+            return mid
+        last = self.exchange.last_price_ticks
+        return last * self.tick_size if last is not None else self.fundamental.value
+
+    def mark_price(self) -> float:
+        """The price at which equity is marked (the scenario's ``mark``)."""
+        return self.reference_price(self.scenario.mark)
+
+    # ----- the step ---------------------------------------------------------------
+
+    def step(self) -> None:
+        """Advance one step (the order is in the class docstring)."""
+        self.step_index += 1
+        self.time = self.step_index * self.dt
+        self.exchange.start_step(self.step_index, self.time)
+        # 1. fundamental
+        self.fundamental_history.append(self.fundamental.step())
+        # 2. shocks: none scheduled in this version
+        # 3. traders
+        self._mm_set.shuffle_do("step")
+        for kind in TAKER_KIND_ORDER:
+            self._activate_takers(kind)
+        # 4. risk: marking happens in _record
+        # 5. record
+        self._record(final=self.step_index >= self.scenario.steps)
+
+    def _activate_takers(self, kind: str) -> None:
+        arrivals: list[tuple[Trader, np.random.Generator, bool | None]] = []
+        for group in self.takers:
+            if group.kind != kind:
+                continue
+            agents, rng = group.agents, group.rng
+            arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
+        if len(arrivals) > 1:
+            order = self.rng.permutation(len(arrivals))
+            arrivals = [arrivals[i] for i in order]
+        for trader, rng, side in arrivals:
+            trader.act(rng, side)  # type: ignore[attr-defined]
+
+    # ----- recording --------------------------------------------------------------
+
+    def _record(self, *, final: bool) -> None:
+        book = self.book
+        bid, ask = book.best_bid(), book.best_ask()
+        last = self.exchange.last_price_ticks
+        step = self.step_index
+        self.recorder.market(
+            step,
+            self.time,
+            self.fundamental.value,
+            bid,
+            ask,
+            book.total_qty("buy"),
+            book.total_qty("sell"),
+            None if last is None else book.to_price(last),
+            self.exchange.step_volume,
+        )
+        mark = self.mark_price()
+        for mm in self.market_makers:
+            self._record_trader(mm, step, mark)
+        stride = self._stride
+        if step == 0 or final or (stride is not None and step % stride == 0):
+            for trader in self._other_traders:
+                self._record_trader(trader, step, mark)
+
+    def _record_trader(self, trader: Trader, step: int, mark: float) -> None:
+        equity = trader.equity(mark)
+        bid, ask = trader.quotes()
+        self.recorder.agent(
+            step,
+            trader.unique_id,
+            trader.kind,
+            trader.inventory,
+            trader.cash,
+            equity,
+            equity - trader.initial_equity,
+            bid,
+            ask,
+            trader.regime.value,
+            trader.status.value,
+        )
+
+    # ----- invariants -------------------------------------------------------------
+
+    def totals(self) -> tuple[int, int]:
+        """Sum of all traders' cash (tick units) and inventory (lots): conserved exactly."""
+        traders = self.exchange.traders.values()
+        return sum(t.cash_ticks for t in traders), sum(t.inventory for t in traders)
+
+    @property
+    def finished(self) -> bool:
+        """True once the scenario's number of steps has run."""
+        return self.step_index >= self.scenario.steps

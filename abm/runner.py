@@ -1,0 +1,175 @@
+"""Running a scenario end to end, headline metrics, and the determinism checker."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import math
+import multiprocessing
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from abm.model import MarketModel
+from abm.record import RunResult, collect_meta
+from abm.scenario import Scenario
+
+
+def run(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    steps: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Run ``scenario`` to the end and return its tables and summary.
+
+    Args:
+        scenario: A validated scenario.
+        seed: Overrides ``scenario.seed``.
+        steps: Overrides ``scenario.steps``.
+        progress: Called as ``progress(done, total)`` every few hundred steps.
+
+    Returns:
+        The run's :class:`~abm.record.RunResult`; its ``scenario_yaml`` is the resolved
+        scenario (with the seed and steps actually used).
+    """
+    changes: dict[str, Any] = {}
+    if seed is not None:
+        changes["seed"] = seed
+    if steps is not None:
+        changes["steps"] = steps
+    if changes:
+        scenario = scenario.override(changes)
+    start = time.perf_counter()
+    model = MarketModel(scenario)
+    total = scenario.steps
+    every = max(1, min(500, total // 100))
+    for n in range(1, total + 1):
+        model.step()
+        if progress is not None and (n % every == 0 or n == total):
+            progress(n, total)
+    wall = time.perf_counter() - start
+    meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
+    result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta=meta)
+    return dataclasses.replace(result, summary=summarize(model, result.market, wall))
+
+
+def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> dict[str, Any]:
+    """Headline metrics of a finished model (the contents of ``summary.json``).
+
+    Keys: run size and counts (``steps``, ``orders``, ``cancels``, ``fills``,
+    ``volume``, ``wall_time_s``, ``steps_per_s``); market quality (``spread_mean``
+    and ``spread_median`` over steps with both sides quoted, ``two_sided_fraction``,
+    ``mid_final``, ``fundamental_final``, ``mispricing_mean``: mean |mid -
+    fundamental|); market makers (``mm_pnl_mean``, ``mm_pnl_std``,
+    ``mm_inventory_final_mean``, ``mm_abs_inventory_final_mean``); per group
+    (``pnl_by_group``: mean final pnl of each scenario group); ``defaults`` (count of
+    defaulted traders); and the conservation check (``cash_conserved``,
+    ``inventory_conserved``).
+    """
+    spread = market["spread"].to_numpy(dtype=float)
+    mid = market["mid"].to_numpy(dtype=float)
+    fundamental = market["fundamental"].to_numpy(dtype=float)
+    quoted = np.isfinite(spread)
+    mark = model.mark_price()
+    mms = model.market_makers
+    mm_pnl = np.array([mm.equity(mark) - mm.initial_equity for mm in mms], dtype=float)
+    mm_inv = np.array([mm.inventory for mm in mms], dtype=float)
+    groups: dict[str, list[float]] = {}
+    for trader in model.exchange.traders.values():
+        groups.setdefault(trader.group, []).append(trader.equity(mark) - trader.initial_equity)
+    cash, inventory = model.totals()
+    initial_cash, initial_inventory = model.initial_totals
+    steps = model.step_index
+    return {
+        "steps": steps,
+        "seed": model.seed,
+        "orders": model.exchange.orders,
+        "cancels": model.exchange.cancels,
+        "fills": model.exchange.fills,
+        "volume": model.exchange.volume,
+        "wall_time_s": wall_time_s,
+        "steps_per_s": steps / wall_time_s if wall_time_s > 0 else math.nan,
+        "spread_mean": _mean(spread[quoted]),
+        "spread_median": float(np.median(spread[quoted])) if quoted.any() else math.nan,
+        "two_sided_fraction": float(quoted.mean()) if len(quoted) else math.nan,
+        "mid_final": model.mid_price(),
+        "fundamental_final": model.fundamental.value,
+        "mispricing_mean": _mean(np.abs(mid[quoted] - fundamental[quoted])),
+        "mm_count": len(mms),
+        "mm_pnl_mean": _mean(mm_pnl),
+        "mm_pnl_std": float(mm_pnl.std(ddof=1)) if len(mm_pnl) > 1 else math.nan,
+        "mm_inventory_final_mean": _mean(mm_inv),
+        "mm_abs_inventory_final_mean": _mean(np.abs(mm_inv)),
+        "pnl_by_group": {name: _mean(np.array(v)) for name, v in groups.items()},
+        "defaults": sum(1 for t in model.exchange.traders.values() if t.status != "ACTIVE"),
+        "cash_conserved": cash == initial_cash,
+        "inventory_conserved": inventory == initial_inventory,
+    }
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class DeterminismReport:
+    """Outcome of :func:`check_determinism`: ``identical`` and, if not, what differed."""
+
+    identical: bool
+    differences: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.identical
+
+
+def _run_tables(scenario_yaml: str, steps: int | None) -> RunResult:
+    """Top-level (picklable) worker: run a scenario given as YAML text."""
+    return run(Scenario.from_yaml_text(scenario_yaml), steps=steps)
+
+
+def check_determinism(
+    scenario: Scenario, *, steps: int | None = None, other_process: bool = True
+) -> DeterminismReport:
+    """Run ``scenario`` twice (the second time in a fresh process) and compare every output.
+
+    Use it on your own variants: a model change that reads a global RNG, iterates a
+    set or depends on object addresses shows up here as a difference.
+
+    Args:
+        scenario: The scenario (its seed is used).
+        steps: Run only this many steps (a short run usually suffices).
+        other_process: Make the second run in a new spawned interpreter (default) rather
+            than in this process.
+
+    Returns:
+        A report whose ``identical`` is True when every table, the summary (less wall
+        time) and the resolved scenario are identical.
+    """
+    first = run(scenario, steps=steps)
+    if other_process:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            second = pool.submit(_run_tables, scenario.to_yaml(), steps).result()
+    else:
+        second = run(scenario, steps=steps)
+    differences = []
+    for name, table in first.tables().items():
+        other = second.tables()[name]
+        if not table.equals(other) or list(table.dtypes) != list(other.dtypes):
+            differences.append(f"table {name!r} differs")
+    volatile = {"wall_time_s", "steps_per_s"}
+    for key in sorted(set(first.summary) | set(second.summary)):
+        if key in volatile:
+            continue
+        if first.summary.get(key) != second.summary.get(key):
+            a, b = first.summary.get(key), second.summary.get(key)
+            differences.append(f"summary[{key!r}]: {a!r} != {b!r}")
+    if first.scenario_yaml != second.scenario_yaml:
+        differences.append("resolved scenario differs")
+    return DeterminismReport(not differences, differences)

@@ -1,0 +1,446 @@
+"""Scenario building blocks: the validated specs a :class:`abm.scenario.Scenario` is made of.
+
+Each spec is a frozen pydantic model that forbids unknown keys and non-finite floats, and
+numbers never accept booleans. A spec chosen by its ``kind`` (fundamental process, quoting
+policy, volatility estimate, order distance, order size, agent group) subclasses
+:class:`KindSpec`, whose ``kind_noun`` names the family in error messages. Validators raise
+plain ``ValueError`` (or ``PydanticCustomError``); :mod:`abm.scenario` turns them into one
+``ScenarioError`` line per problem with the dotted document path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+_ROW_SUM_TOLERANCE = 1e-9
+_MIX_SUM_TOLERANCE = 1e-9
+
+
+def _reject_bool(value: Any) -> Any:
+    # pydantic's lax mode reads true/false as 1/0; in a scenario that is always a typo.
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
+    return value
+
+
+_NO_BOOL = BeforeValidator(_reject_bool)
+Int = Annotated[int, _NO_BOOL]
+Float = Annotated[float, _NO_BOOL]
+NonNegInt = Annotated[int, _NO_BOOL, Field(ge=0)]
+PosInt = Annotated[int, _NO_BOOL, Field(ge=1)]
+NonNegFloat = Annotated[float, _NO_BOOL, Field(ge=0.0)]
+PosFloat = Annotated[float, _NO_BOOL, Field(gt=0.0)]
+Probability = Annotated[float, _NO_BOOL, Field(ge=0.0, le=1.0)]
+PriceReference = Literal["mid", "fundamental"]
+
+
+class Spec(BaseModel):
+    """Shared configuration: immutable, no unknown keys, finite floats only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class KindSpec(Spec):
+    """A spec selected by its ``kind``; ``kind_noun`` names the family in error messages."""
+
+    kind_noun: ClassVar[str] = ""
+
+
+class FactorySpec(KindSpec):
+    """A kind spec whose fields are the keyword arguments of a factory function."""
+
+    def params(self) -> dict[str, Any]:
+        """Return the fields except ``kind``, as keyword arguments for the matching factory."""
+        return self.model_dump(exclude={"kind"})
+
+
+def _must_exceed(value: float, info: ValidationInfo, other: str) -> float:
+    """Check ``value > info.data[other]`` when ``other`` itself validated."""
+    bound = info.data.get(other)
+    if bound is not None and not value > bound:
+        raise ValueError(f"must be greater than {other} ({bound!r}), got {value!r}")
+    return value
+
+
+def _must_reach(value: float, info: ValidationInfo, other: str) -> float:
+    """Check ``value >= info.data[other]`` when ``other`` itself validated."""
+    bound = info.data.get(other)
+    if bound is not None and value < bound:
+        raise ValueError(f"must be at least {other} ({bound!r}), got {value!r}")
+    return value
+
+
+# --- fundamental value processes (keyword arguments of abm.fundamental.make_fundamental) ---
+
+
+class _FundamentalBase(FactorySpec):
+    kind_noun: ClassVar[str] = "fundamental"
+
+
+class ArithmeticSpec(_FundamentalBase):
+    """Arithmetic Brownian motion (Bachelier): dS = mu dt + sigma dW, in price units."""
+
+    kind: Literal["arithmetic"]
+    s0: PosFloat
+    sigma: NonNegFloat
+    mu: Float = 0.0
+    step_kind: Literal["gaussian", "binomial"] = "gaussian"
+
+
+class GBMSpec(_FundamentalBase):
+    """Geometric Brownian motion: dS/S = mu dt + sigma dW (sigma per unit time)."""
+
+    kind: Literal["gbm"]
+    s0: PosFloat
+    sigma: NonNegFloat
+    mu: Float = 0.0
+
+
+class MertonSpec(_FundamentalBase):
+    """Merton (1976) jump-diffusion: GBM plus Poisson jumps with normal log-sizes."""
+
+    kind: Literal["merton"]
+    s0: PosFloat
+    sigma: NonNegFloat
+    mu: Float = 0.0
+    jump_intensity: NonNegFloat
+    jump_mean: Float
+    jump_sd: NonNegFloat
+
+
+class RegimeSwitchingSpec(_FundamentalBase):
+    """Markov regime-switching volatility; ``transition_rates`` is the generator matrix Q."""
+
+    kind: Literal["regime_switching"]
+    s0: PosFloat
+    sigmas: list[NonNegFloat] = Field(min_length=1)
+    transition_rates: list[list[Float]]
+    mu: Float = 0.0
+    initial_regime: NonNegInt = 0
+
+    @field_validator("transition_rates")
+    @classmethod
+    def _check_generator(cls, rates: list[list[float]], info: ValidationInfo) -> list[list[float]]:
+        sigmas = info.data.get("sigmas")
+        size = len(sigmas) if sigmas is not None else len(rates)
+        if len(rates) != size or any(len(row) != size for row in rates):
+            raise ValueError(f"must be a {size}x{size} matrix (one row and column per sigma)")
+        for i, row in enumerate(rates):
+            if any(rate < 0.0 for j, rate in enumerate(row) if j != i):
+                raise ValueError(f"row {i}: off-diagonal rates must be >= 0")
+            if abs(sum(row)) > _ROW_SUM_TOLERANCE:
+                raise ValueError(f"row {i} must sum to 0 (got {sum(row)!r})")
+        return rates
+
+    @field_validator("initial_regime")
+    @classmethod
+    def _check_regime(cls, regime: int, info: ValidationInfo) -> int:
+        sigmas = info.data.get("sigmas")
+        if sigmas is not None and regime >= len(sigmas):
+            raise ValueError(f"must index sigmas (0..{len(sigmas) - 1}), got {regime}")
+        return regime
+
+
+class HestonSpec(_FundamentalBase):
+    """Heston (1993) stochastic variance: dv = kappa (theta - v) dt + xi sqrt(v) dW_v."""
+
+    kind: Literal["heston"]
+    s0: PosFloat
+    v0: NonNegFloat
+    kappa: PosFloat
+    theta: NonNegFloat
+    xi: NonNegFloat
+    rho: Annotated[float, _NO_BOOL, Field(ge=-1.0, le=1.0)]
+    mu: Float = 0.0
+
+
+class BinarySpec(_FundamentalBase):
+    """Two-point value (Glosten and Milgrom 1985): ``high`` with probability ``p_high``."""
+
+    kind: Literal["binary"]
+    low: Float
+    high: Float
+    p_high: Probability = 0.5
+
+    @field_validator("high")
+    @classmethod
+    def _check_high(cls, high: float, info: ValidationInfo) -> float:
+        return _must_exceed(high, info, "low")
+
+
+FundamentalSpec = Annotated[
+    ArithmeticSpec | GBMSpec | MertonSpec | RegimeSwitchingSpec | HestonSpec | BinarySpec,
+    Field(discriminator="kind"),
+]
+
+# --- market-maker quoting policies (keyword arguments of abm.policies.make_policy) ---
+
+
+class _PolicyBase(FactorySpec):
+    kind_noun: ClassVar[str] = "policy"
+
+
+class SymmetricSpec(_PolicyBase):
+    """Fixed spread (price units) centred on the reference price."""
+
+    kind: Literal["symmetric"]
+    spread: NonNegFloat
+
+
+class AvellanedaStoikovSpec(_PolicyBase):
+    """Avellaneda and Stoikov (2008): risk aversion gamma, order-flow decay k, horizon T."""
+
+    kind: Literal["avellaneda_stoikov"]
+    gamma: PosFloat
+    k: PosFloat
+    T: PosFloat
+
+
+class GLFTSpec(_PolicyBase):
+    """Gueant, Lehalle and Fernandez-Tapia (2013) asymptotic quotes; xi=None means xi=gamma."""
+
+    kind: Literal["glft"]
+    gamma: PosFloat
+    k: PosFloat
+    A: PosFloat
+    xi: PosFloat | None = None
+
+
+class HoStollSpec(_PolicyBase):
+    """Ho and Stoll (1981): half spread plus an inventory skew per lot."""
+
+    kind: Literal["ho_stoll"]
+    half_spread: NonNegFloat
+    skew: NonNegFloat
+
+
+class GlostenMilgromSpec(_PolicyBase):
+    """Glosten and Milgrom (1985) zero-profit quotes on a two-point value."""
+
+    kind: Literal["glosten_milgrom"]
+    v_low: Float
+    v_high: Float
+    informed_fraction: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)]
+    prior_high: Annotated[float, _NO_BOOL, Field(gt=0.0, lt=1.0)] = 0.5
+
+    @field_validator("v_high")
+    @classmethod
+    def _check_high(cls, v_high: float, info: ValidationInfo) -> float:
+        return _must_exceed(v_high, info, "v_low")
+
+
+PolicySpec = Annotated[
+    SymmetricSpec | AvellanedaStoikovSpec | GLFTSpec | HoStollSpec | GlostenMilgromSpec,
+    Field(discriminator="kind"),
+]
+
+# --- building blocks of agent groups ---
+
+
+class GivenVolatility(KindSpec):
+    """A fixed volatility estimate ``sigma`` (price units per sqrt(unit time))."""
+
+    kind_noun: ClassVar[str] = "volatility"
+    kind: Literal["given"]
+    sigma: NonNegFloat
+
+
+class EWMAVolatility(KindSpec):
+    """Exponentially weighted estimate of mid-price volatility, started at ``initial_sigma``."""
+
+    kind_noun: ClassVar[str] = "volatility"
+    kind: Literal["ewma"]
+    halflife_steps: PosFloat = 50.0
+    initial_sigma: NonNegFloat = 0.0
+
+
+VolatilitySpec = Annotated[GivenVolatility | EWMAVolatility, Field(discriminator="kind")]
+
+
+class ArrivalSpec(KindSpec):
+    """When a trader acts: per step, Bernoulli(rate) or Poisson(rate) arrivals.
+
+    ``per_side=True`` draws buy and sell arrivals independently, each at ``rate``.
+    """
+
+    kind_noun: ClassVar[str] = "arrival"
+    kind: Literal["bernoulli", "poisson"]
+    rate: NonNegFloat
+    per_side: bool = False
+
+    @field_validator("rate")
+    @classmethod
+    def _check_rate(cls, rate: float, info: ValidationInfo) -> float:
+        if info.data.get("kind") == "bernoulli" and rate > 1.0:
+            raise ValueError(f"a bernoulli rate is a probability and must be <= 1, got {rate!r}")
+        return rate
+
+
+class ExponentialDistance(KindSpec):
+    """Distance from the reference, in ticks, exponential with mean ``mean_ticks``."""
+
+    kind_noun: ClassVar[str] = "distance"
+    kind: Literal["exponential"]
+    mean_ticks: PosFloat
+
+
+class UniformDistance(KindSpec):
+    """Distance uniform on the integers ``low_ticks..high_ticks``."""
+
+    kind_noun: ClassVar[str] = "distance"
+    kind: Literal["uniform"]
+    low_ticks: NonNegInt
+    high_ticks: NonNegInt
+
+    @field_validator("high_ticks")
+    @classmethod
+    def _check_high(cls, high: int, info: ValidationInfo) -> int:
+        return int(_must_reach(high, info, "low_ticks"))
+
+
+class PowerLawDistance(KindSpec):
+    """Distance with P(d) proportional to d**-alpha on ``min_ticks..max_ticks``."""
+
+    kind_noun: ClassVar[str] = "distance"
+    kind: Literal["power_law"]
+    alpha: Annotated[float, _NO_BOOL, Field(gt=1.0)]
+    min_ticks: PosInt
+    max_ticks: PosInt
+
+    @field_validator("max_ticks")
+    @classmethod
+    def _check_max(cls, high: int, info: ValidationInfo) -> int:
+        return int(_must_reach(high, info, "min_ticks"))
+
+
+DistanceSpec = Annotated[
+    ExponentialDistance | UniformDistance | PowerLawDistance, Field(discriminator="kind")
+]
+
+
+class FixedSize(KindSpec):
+    """Every order is ``qty`` lots."""
+
+    kind_noun: ClassVar[str] = "size"
+    kind: Literal["fixed"]
+    qty: PosInt
+
+
+class UniformSize(KindSpec):
+    """Order size uniform on the integers ``low..high`` lots."""
+
+    kind_noun: ClassVar[str] = "size"
+    kind: Literal["uniform"]
+    low: PosInt
+    high: PosInt
+
+    @field_validator("high")
+    @classmethod
+    def _check_high(cls, high: int, info: ValidationInfo) -> int:
+        return int(_must_reach(high, info, "low"))
+
+
+SizeSpec = Annotated[FixedSize | UniformSize, Field(discriminator="kind")]
+
+
+class MixSpec(Spec):
+    """Probabilities that a noise-trader action is a market order, a limit order or a cancel."""
+
+    market: NonNegFloat = 0.1
+    limit: NonNegFloat = 0.6
+    cancel: NonNegFloat = 0.3
+
+    @model_validator(mode="after")
+    def _check_sum(self) -> MixSpec:
+        total = self.market + self.limit + self.cancel
+        if abs(total - 1.0) > _MIX_SUM_TOLERANCE:
+            raise ValueError(f"market + limit + cancel must sum to 1, got {total!r}")
+        return self
+
+
+class RecordSpec(Spec):
+    """What the recorder keeps: non-market-maker traders every ``other_agents_stride`` steps.
+
+    ``None`` records them only at step 0 and at the end of the run.
+    """
+
+    other_agents_stride: PosInt | None = None
+
+
+# --- agent groups ---
+
+
+class _GroupBase(KindSpec):
+    """Fields every group has: ``count`` agents, each starting with ``cash`` and ``inventory``.
+
+    ``count`` (>= 0; 0 switches the group off) is required for every kind: population sizes
+    shape every result, so the scenario author states them rather than inheriting a default.
+    """
+
+    kind_noun: ClassVar[str] = "agent"
+    kind: str
+    count: NonNegInt
+    cash: Float = 0.0
+    inventory: Int = 0
+
+
+class MarketMakerGroup(_GroupBase):
+    """Market makers that requote every step with ``policy`` around ``reference``."""
+
+    kind: Literal["market_maker"]
+    policy: PolicySpec
+    quote_size: PosInt = 1
+    max_inventory: NonNegInt | None = None
+    reference: PriceReference = "mid"
+    volatility: VolatilitySpec = Field(default_factory=lambda: EWMAVolatility(kind="ewma"))
+
+
+class InformedGroup(_GroupBase):
+    """Traders who see the fundamental (with noise and lag) and take liquidity on an edge."""
+
+    kind: Literal["informed"]
+    arrival: ArrivalSpec
+    noise_sd: NonNegFloat = 0.0
+    lag_steps: NonNegInt = 0
+    threshold: NonNegFloat = 0.05
+    order_type: Literal["market", "marketable_limit"] = "market"
+    limit_offset_ticks: NonNegInt = 0
+    base_size: PosInt = 1
+    size_per_edge: NonNegFloat = 0.0
+    max_size: PosInt = Field(default=10, validate_default=True)  # checked against base_size
+    position_limit: NonNegInt = 100
+
+    @field_validator("max_size")
+    @classmethod
+    def _check_max_size(cls, max_size: int, info: ValidationInfo) -> int:
+        return int(_must_reach(max_size, info, "base_size"))
+
+
+class NoiseGroup(_GroupBase):
+    """Zero-intelligence traders: random market orders, limit orders and cancels."""
+
+    kind: Literal["noise"]
+    arrival: ArrivalSpec
+    mix: MixSpec = Field(default_factory=MixSpec)
+    reference: PriceReference = "mid"
+    placement: Literal["passive", "aggressive"] = "passive"
+    distance: DistanceSpec = Field(
+        default_factory=lambda: ExponentialDistance(kind="exponential", mean_ticks=5.0)
+    )
+    size: SizeSpec = Field(default_factory=lambda: FixedSize(kind="fixed", qty=1))
+    ioc_prob: Probability = 0.0
+    buy_prob: Probability = 0.5
+
+
+AgentGroup = Annotated[MarketMakerGroup | InformedGroup | NoiseGroup, Field(discriminator="kind")]
