@@ -17,14 +17,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/abm bench book --ops 200000 --repeats 1
+	$(BIN)/abm run $(SCENARIO) --out $(OUT)
+	$(BIN)/abm report $(OUT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check abm analysis tests
 	$(BIN)/ruff format --check abm analysis tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy abm
+	$(BIN)/mypy abm analysis
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
@@ -34,6 +35,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/abm bench book
+	$(BIN)/abm bench model
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

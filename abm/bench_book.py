@@ -6,9 +6,12 @@ recently submitted orders, from 200 owners, around a mid that random-walks.
 
 The baseline is what a careful engineer writes in an afternoon: a
 ``sortedcontainers.SortedDict`` of ``deque``s per side with lazy cancels, no input
-validation, and bare tuples for fills. It applies the same matching rules (including
-self-trade prevention), so both books must report the same traded volume; the
-benchmark checks that before it reports anything.
+validation, no per-level quantities (so no O(1) depth), and bare tuples for fills.
+Both books are driven through the same loop with the same arguments (sides as the
+strings ``"buy"``/``"sell"``, prices in ticks), and both loops read every fill's
+quantity. The baseline applies the same matching rules (including self-trade
+prevention), so both books must report the same traded volume; the benchmark checks
+that before it reports anything.
 """
 
 from __future__ import annotations
@@ -79,8 +82,9 @@ class BaselineBook:
         self.orders: dict[int, list[int]] = {}
         self.next_id = 1
 
-    def submit(self, owner: int, is_buy: bool, price: int | None, qty: int, rest: bool) -> list:
+    def submit(self, owner: int, side: str, price: int | None, qty: int, rest: bool) -> list:
         """Match, then rest the remainder if ``rest``; return fills as tuples."""
+        is_buy = side == "buy"
         oid = self.next_id
         self.next_id += 1
         fills = []
@@ -110,10 +114,10 @@ class BaselineBook:
                 del book[best]
         if qty and rest and price is not None:
             order = [oid, owner, qty]
-            side = self.bids if is_buy else self.asks
-            queue = side.get(price)
+            own_side = self.bids if is_buy else self.asks
+            queue = own_side.get(price)
             if queue is None:
-                queue = side[price] = deque()
+                queue = own_side[price] = deque()
             queue.append(order)
             self.orders[oid] = order
         return fills
@@ -169,7 +173,8 @@ def replay_baseline(stream: OpStream) -> int:
         if kind == OP_CANCEL:
             cancel(cid)
             continue
-        fills = submit(owner, is_buy, price if kind == OP_LIMIT else None, qty, True)
+        side = "buy" if is_buy else "sell"
+        fills = submit(owner, side, price if kind == OP_LIMIT else None, qty, True)
         for fill in fills:
             volume += fill[1]
     return volume

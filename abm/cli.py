@@ -9,6 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from abm.fundamental import FundamentalError
+from abm.policies import PolicyError
+from abm.runner import run as run_scenario
+from abm.scenario import Scenario, ScenarioError, load_scenario, parse_set_option
 
 EXIT_USAGE = 2
 
@@ -17,18 +25,100 @@ class CliError(Exception):
     """A user error to print as one line (exit code 2)."""
 
 
+def _load(path: str, sets: Sequence[str]) -> Scenario:
+    """Load a scenario and apply ``--set`` overrides; ScenarioError becomes CliError."""
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        if sets:
+            scenario = scenario.override(dict(parse_set_option(text) for text in sets))
+    except ScenarioError as exc:
+        raise CliError(str(exc).replace("<scenario>", f"{path} (--set)")) from exc
+    return scenario
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise CliError(f"{name}: must be a positive integer, got {value}")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    scenario = _load(args.scenario, args.set)
+    _positive("--steps", args.steps)
+    if args.seed is not None and args.seed < 0:
+        raise CliError(f"--seed: must be a non-negative integer, got {args.seed}")
+    out = Path(args.out) if args.out else Path("runs") / scenario.name
+    if out.exists() and not (out / "meta.json").exists() and any(out.iterdir()):
+        raise CliError(f"--out: {out} exists and is not a run directory; choose another path")
+    total = args.steps or scenario.steps
+    with tqdm(total=total, unit="step", disable=args.quiet or total < 5000, file=sys.stderr) as bar:
+
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        try:
+            result = run_scenario(scenario, seed=args.seed, steps=args.steps, progress=progress)
+        except (FundamentalError, PolicyError) as exc:  # parameters the schema cannot judge
+            raise CliError(f"{args.scenario}: {exc}") from exc
+    path = result.save(out)
+    if not args.quiet:
+        from analysis.report import summary_lines
+
+        for line in summary_lines(result):
+            print(line)
+        print(f"results: {path}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    scenario = _load(args.scenario, args.set)
+    groups = ", ".join(
+        f"{name} ({group.kind} x{group.count})" for name, group in scenario.agents.items()
+    )
+    print(
+        f"ok: {args.scenario}: scenario {scenario.name!r}, {scenario.steps} steps of dt "
+        f"{scenario.dt}, fundamental {scenario.fundamental.kind}; groups: {groups}"
+    )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import ReportError, write_report  # matplotlib: import only when used
+
+    try:
+        path = write_report(args.run_dir)
+    except ReportError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"report: {path}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "book":
         from abm.bench_book import format_book_bench, run_book_bench
 
-        if args.ops <= 0:
-            raise CliError(f"--ops: must be a positive integer, got {args.ops}")
+        _positive("--ops", args.ops)
+        _positive("--repeats", args.repeats)
         result = run_book_bench(
-            n_ops=args.ops, seed=args.seed, repeats=args.repeats, memory=not args.no_memory
+            n_ops=args.ops,
+            seed=7 if args.seed is None else args.seed,
+            repeats=args.repeats,
+            memory=not args.no_memory,
         )
         print(format_book_bench(result))
         return 0
-    raise CliError(f"unknown benchmark {args.target!r}")
+    from abm.bench_model import format_model_bench, run_model_bench
+
+    _positive("--steps", args.steps)
+    if args.scenario is not None:
+        _load(args.scenario, [])  # validate first: a bad file is a clean error
+    model_result = run_model_bench(
+        scenario_path=args.scenario, steps=args.steps, seed=args.seed, memory=not args.no_memory
+    )
+    print(format_model_bench(model_result))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,11 +128,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("target", choices=["book"])
+    run_p = sub.add_parser("run", help="run a scenario and save its results")
+    run_p.add_argument("scenario", help="scenario YAML file")
+    run_p.add_argument("--out", help="run directory (default: runs/<scenario name>)")
+    run_p.add_argument("--seed", type=int, help="override the scenario's seed")
+    run_p.add_argument("--steps", type=int, help="override the scenario's number of steps")
+    run_p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value by dotted path, e.g. agents.mm.policy.gamma=0.01",
+    )
+    run_p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run_p.set_defaults(func=_cmd_run)
+
+    val = sub.add_parser("validate", help="check a scenario file")
+    val.add_argument("scenario")
+    val.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
+    val.set_defaults(func=_cmd_validate)
+
+    rep = sub.add_parser("report", help="write report.md and figures for a run directory")
+    rep.add_argument("run_dir")
+    rep.set_defaults(func=_cmd_report)
+
+    bench = sub.add_parser("bench", help="benchmarks: the order book, the model")
+    bench.add_argument("target", choices=["book", "model"])
     bench.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
     bench.add_argument("--repeats", type=int, default=3, help="book: timed repeats (best kept)")
-    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--steps", type=int, default=None, help="model: steps (default 5000)")
+    bench.add_argument("--scenario", default=None, help="model: scenario (default baseline)")
+    bench.add_argument("--seed", type=int, default=None)
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     bench.set_defaults(func=_cmd_bench)
 
@@ -52,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``abm`` console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # argparse itself exits 2 on a malformed command line
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -73,6 +73,7 @@ class MarketModel(mesa.Model):
         self.tick_size = scenario.tick_size
         self.step_index = 0
         self.time = 0.0
+        self.activations = 0  # trader actions so far: market-maker requotes plus arrivals
         self.book = OrderBook(tick_size=scenario.tick_size)
         self.recorder = Recorder()
         self.exchange = Exchange(self.book, self.recorder)
@@ -156,6 +157,7 @@ class MarketModel(mesa.Model):
         # 2. shocks: none scheduled in this version
         # 3. traders
         self._mm_set.shuffle_do("step")
+        self.activations += len(self.market_makers)
         for kind in TAKER_KIND_ORDER:
             self._activate_takers(kind)
         # 4. risk: marking happens in _record
@@ -172,6 +174,7 @@ class MarketModel(mesa.Model):
         if len(arrivals) > 1:
             order = self.rng.permutation(len(arrivals))
             arrivals = [arrivals[i] for i in order]
+        self.activations += len(arrivals)
         for trader, rng, side in arrivals:
             trader.act(rng, side)  # type: ignore[attr-defined]
 

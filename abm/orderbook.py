@@ -354,42 +354,52 @@ class OrderBook:
                 continue
             queue = level.orders
             price = level.price
-            level_qty = level.qty
-            while remaining and queue:
+            level_ticks = sign * key
+            before = remaining
+            self_cancelled = 0
+            while queue:
                 maker = queue[0]
                 avail = maker[_REM]
                 if avail == 0:  # lazily cancelled
                     queue.popleft()
                     level.dead -= 1
                     continue
-                maker_id = maker[_OID]
                 maker_owner = maker[_OWNER]
-                if prevent and maker_owner == owner:
+                if maker_owner == owner and prevent:
                     queue.popleft()
                     maker[_REM] = 0
-                    level_qty -= avail
-                    del orders[maker_id]
-                    stp.append((maker_id, avail))
+                    self_cancelled += avail
+                    del orders[maker[_OID]]
+                    stp.append((maker[_OID], avail))
                     continue
+                maker_id = maker[_OID]
                 if avail <= remaining:
-                    traded = avail
-                    maker[_REM] = 0
                     queue.popleft()
+                    maker[_REM] = 0
                     del orders[maker_id]
-                else:
-                    traded = remaining
-                    maker[_REM] = avail - traded
-                append_fill(
-                    _new_tuple(
-                        Fill, (price, traded, maker_id, order_id, maker_owner, owner, sign * key)
+                    append_fill(
+                        _new_tuple(
+                            Fill,
+                            (price, avail, maker_id, order_id, maker_owner, owner, level_ticks),
+                        )
                     )
-                )
-                remaining -= traded
-                level_qty -= traded
-            level.qty = level_qty
-            if level_qty == 0:
+                    remaining -= avail
+                    if not remaining:
+                        break
+                else:
+                    maker[_REM] = avail - remaining
+                    append_fill(
+                        _new_tuple(
+                            Fill,
+                            (price, remaining, maker_id, order_id, maker_owner, owner, level_ticks),
+                        )
+                    )
+                    remaining = 0
+                    break
+            level.qty -= before - remaining + self_cancelled
+            if level.qty == 0:
                 keys.pop()
-                del levels[sign * key]
+                del levels[level_ticks]
         if keys and levels[sign * keys[-1]].qty == 0:
             self._drop_empty_top(keys, levels, sign)
         if remaining and rest and price_ticks is not None:

@@ -38,6 +38,9 @@ class PolicyError(ValueError):
 
 
 def _finite(name: str, value: float) -> float:
+    # fast path: plain floats and ints, what the simulator passes on every quote
+    if (type(value) is float or type(value) is int) and math.isfinite(value):
+        return value
     if isinstance(value, bool) or not isinstance(value, Real):
         raise PolicyError(f"{name} must be a real number, got {value!r}")
     if not math.isfinite(value):

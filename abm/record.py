@@ -96,8 +96,9 @@ RUN_FILES = (
     "scenario.yaml",
     "meta.json",
 )
-WALL_TIME_KEYS = ("wall_time_s",)
-"""Top-level `meta` keys that differ between identical runs and that `RunResult.equals` skips."""
+WALL_TIME_KEYS = ("wall_time_s", "steps_per_s")
+"""Top-level `summary` and `meta` keys that differ between identical runs (timings), which
+`RunResult.equals` skips when ``ignore_wall_time``."""
 
 _META_PACKAGES = ("abm", "mesa", "numpy", "pandas", "networkx", "pydantic", "pyarrow")
 
@@ -115,13 +116,18 @@ class Recorder:
     """
 
     def __init__(self) -> None:
-        self._columns: dict[str, tuple[list[Any], ...]] = {
-            table: tuple([] for _ in columns) for table, columns in _COLUMNS.items()
-        }
+        # rows are appended as tuples (one list append per row, the cheapest record on the
+        # hot path) and transposed into columns once, in `finish`
+        self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in _COLUMNS}
 
     def _append(self, table: str, row: tuple[Any, ...]) -> None:
-        for column, value in zip(self._columns[table], row, strict=True):
-            column.append(value)
+        self._rows[table].append(row)
+
+    def _columns_of(self, table: str) -> tuple[list[Any], ...]:
+        rows = self._rows[table]
+        if not rows:
+            return tuple([] for _ in _COLUMNS[table])
+        return tuple(list(column) for column in zip(*rows, strict=True))
 
     def market(
         self,
@@ -200,8 +206,9 @@ class Recorder:
         Raises:
             TypeError: If a label is not a `str`.
         """
-        for name, label in (("kind", kind), ("regime", regime), ("status", status)):
-            _require_str("agent", name, label)
+        if type(kind) is not str or type(regime) is not str or type(status) is not str:
+            for name, label in (("kind", kind), ("regime", regime), ("status", status)):
+                _require_str("agent", name, label)
         row = (step, agent_id, kind, inventory, cash, equity, pnl, _price(bid), _price(ask))
         self._append("agents", (*row, regime, status))
 
@@ -246,7 +253,7 @@ class Recorder:
             TypeError: If a recorded value cannot take its column's dtype, or ``summary``/``meta``
                 hold a value JSON cannot represent.
         """
-        tables = {table: _build_table(table, self._columns[table]) for table in TABLES}
+        tables = {table: _build_table(table, self._columns_of(table)) for table in TABLES}
         return RunResult(
             market=tables["market"],
             trades=tables["trades"],
@@ -390,7 +397,7 @@ class RunResult:
         """Return whether two results hold the same run.
 
         Tables must have identical columns and dtypes and be equal by `pandas.DataFrame.equals`
-        (NaNs in the same places count as equal); summary and scenario text must be identical;
+        (NaNs in the same places count as equal); scenario text must be identical; summary and
         meta must be identical except the `WALL_TIME_KEYS` when ``ignore_wall_time``.
         """
         for table, frame in self.tables().items():
@@ -399,12 +406,14 @@ class RunResult:
                 return False
             if not frame.equals(theirs):
                 return False
-        if self.summary != other.summary or self.scenario_yaml != other.scenario_yaml:
+        if self.scenario_yaml != other.scenario_yaml:
             return False
         skip = set(WALL_TIME_KEYS) if ignore_wall_time else set()
-        mine = {key: value for key, value in self.meta.items() if key not in skip}
-        theirs_meta = {key: value for key, value in other.meta.items() if key not in skip}
-        return mine == theirs_meta
+
+        def kept(mapping: Mapping[str, Any]) -> dict[str, Any]:
+            return {key: value for key, value in mapping.items() if key not in skip}
+
+        return kept(self.summary) == kept(other.summary) and kept(self.meta) == kept(other.meta)
 
 
 def collect_meta(*, seed: int, scenario_digest: str, wall_time_s: float) -> dict[str, Any]:

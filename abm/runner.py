@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from abm.model import MarketModel
-from abm.record import RunResult, collect_meta
+from abm.record import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario import Scenario
 
 
@@ -163,7 +163,7 @@ def check_determinism(
         other = second.tables()[name]
         if not table.equals(other) or list(table.dtypes) != list(other.dtypes):
             differences.append(f"table {name!r} differs")
-    volatile = {"wall_time_s", "steps_per_s"}
+    volatile = set(WALL_TIME_KEYS)
     for key in sorted(set(first.summary) | set(second.summary)):
         if key in volatile:
             continue

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from abm.scenario import InformedGroup
 
 
+_EPS = 1e-9
+
+
 class InformedTrader(Trader):
     """Takes liquidity when its estimate of the value beats the quote by a threshold.
 
@@ -57,9 +60,10 @@ class InformedTrader(Trader):
             sell_edge = bid_t * tick - estimate
         is_buy = buy_edge >= sell_edge
         edge = buy_edge if is_buy else sell_edge
-        if edge <= spec.threshold:
+        # edges come from float prices: a hair of tolerance keeps exact grid cases exact
+        if edge <= spec.threshold + _EPS:
             return
-        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge))
+        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge + _EPS))
         room = spec.position_limit - (self.inventory if is_buy else -self.inventory)
         size = min(size, room)
         if size <= 0:

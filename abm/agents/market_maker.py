@@ -124,8 +124,11 @@ class MarketMaker(Trader):
                 bid_t = None
             if self.inventory - size < -self.max_inventory:
                 ask_t = None
+        # a price below one tick cannot be quoted: drop that side rather than clamp it
         if bid_t is not None and bid_t < 1:
             bid_t = None
+        if ask_t is not None and ask_t < 1:
+            ask_t = None
         self.bid_id, self.bid_ticks = self._replace(True, self.bid_id, self.bid_ticks, bid_t)
         self.ask_id, self.ask_ticks = self._replace(False, self.ask_id, self.ask_ticks, ask_t)
 

@@ -74,6 +74,7 @@ class NoiseTrader(Trader):
         self._p_market = mix.market
         self._p_limit = mix.market + mix.limit
         self.resting: list[int] = []
+        self._prune_at = _PRUNE_AT
 
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
         """One arrival (see the class docstring)."""
@@ -98,9 +99,11 @@ class NoiseTrader(Trader):
         result = exchange.limit(self, is_buy, max(price_t, 1), qty, ioc=ioc)
         if result.resting_qty:
             resting = self.resting
-            if len(resting) >= _PRUNE_AT:
+            if len(resting) >= self._prune_at:
                 book = model.book
                 resting[:] = [oid for oid in resting if oid in book]
+                # prune again only once the list has doubled: amortised O(1) per order
+                self._prune_at = max(_PRUNE_AT, 2 * len(resting))
             resting.append(result.order_id)
 
     def _cancel_one(self, rng: np.random.Generator) -> None:
