@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
 from abm.agents.base import Trader
+from abm.agents.chartist import ChartistFundamentalist
 from abm.agents.informed import InformedTrader
 from abm.agents.market_maker import MarketMaker
 from abm.agents.noise import NoiseTrader
@@ -16,10 +18,16 @@ from abm.exchange import Exchange
 from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.orderbook import OrderBook
 from abm.record import Recorder
-from abm.scenario import InformedGroup, MarketMakerGroup, NoiseGroup, Scenario
+from abm.scenario import (
+    ChartistFundamentalistGroup,
+    InformedGroup,
+    MarketMakerGroup,
+    NoiseGroup,
+    Scenario,
+)
 
 # Taker kinds are activated in this order within a step (market makers go first).
-TAKER_KIND_ORDER = ("informed", "noise")
+TAKER_KIND_ORDER = ("informed", "chartist_fundamentalist", "noise")
 
 
 @dataclass(slots=True)
@@ -28,7 +36,7 @@ class TakerGroup:
 
     name: str
     kind: str
-    agents: list[InformedTrader] | list[NoiseTrader]
+    agents: list[InformedTrader] | list[NoiseTrader] | list[ChartistFundamentalist]
     arrivals: GroupArrivals
     rng: np.random.Generator
 
@@ -47,9 +55,11 @@ class MarketModel(mesa.Model):
 
     1. advance the fundamental value to time ``t``;
     2. apply scheduled shocks (none yet: the shock layer arrives with its own issue);
-    3. activate traders: every market maker requotes, in random order; then the
-       informed traders, then the noise traders, that arrive this step (one
-       vectorised draw per group), in random order within each kind. Each order goes
+    3. activate traders: orders whose good-till step has come are cancelled; every
+       market maker requotes, in random order; then the informed traders, the
+       chartist-fundamentalist traders and the noise traders that arrive this step
+       (one vectorised draw per group), kind by kind in that order, in random order
+       within each kind. Each order goes
        through the exchange, which matches it at once and settles both sides of every
        fill;
     4. risk: mark to market (hard inventory limits are enforced when quoting;
@@ -82,6 +92,7 @@ class MarketModel(mesa.Model):
             fund.kind, np.random.default_rng(fundamental_seq), dt=scenario.dt, **fund.params()
         )
         self.fundamental_history: list[float] = [self.fundamental.value]
+        self._expiries: dict[int, list[int]] = {}
         self.market_makers: list[MarketMaker] = []
         self.takers: list[TakerGroup] = []
         self._build_groups(groups_seq)
@@ -92,6 +103,7 @@ class MarketModel(mesa.Model):
         for trader in self.exchange.traders.values():
             trader.initial_equity = trader.equity(mark)
         self.initial_totals = self.totals()
+        self.log_price_history: list[float] = []  # log of the "last" reference, one per step
         self._record(final=False)
 
     def _build_groups(self, groups_seq: np.random.SeedSequence) -> None:
@@ -107,14 +119,20 @@ class MarketModel(mesa.Model):
                 informed = [InformedTrader(self, name, spec) for _ in range(spec.count)]
                 for informed_trader in informed:
                     self.exchange.register(informed_trader)
-                arrivals = GroupArrivals(spec.arrival, spec.count)
+                arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
                 takers["informed"].append(TakerGroup(name, spec.kind, informed, arrivals, rng))
+            elif isinstance(spec, ChartistFundamentalistGroup):
+                mixed = [ChartistFundamentalist(self, name, spec, rng) for _ in range(spec.count)]
+                for mixed_trader in mixed:
+                    self.exchange.register(mixed_trader)
+                arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
+                takers[spec.kind].append(TakerGroup(name, spec.kind, mixed, arrivals, rng))
             else:
                 assert isinstance(spec, NoiseGroup)
                 noise = [NoiseTrader(self, name, spec) for _ in range(spec.count)]
                 for noise_trader in noise:
                     self.exchange.register(noise_trader)
-                arrivals = GroupArrivals(spec.arrival, spec.count)
+                arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
                 takers["noise"].append(TakerGroup(name, spec.kind, noise, arrivals, rng))
         self.takers = [group for kind in TAKER_KIND_ORDER for group in takers[kind]]
 
@@ -128,13 +146,17 @@ class MarketModel(mesa.Model):
         return (bid + ask) * 0.5 * self.tick_size
 
     def reference_price(self, kind: str) -> float:
-        """The price a trader anchors on: ``"fundamental"``, or ``"mid"``.
+        """The price a trader anchors on: ``"fundamental"``, ``"mid"`` or ``"last"``.
 
         ``"mid"`` falls back to the last trade price, then to the fundamental value,
-        while one side of the book is empty.
+        while one side of the book is empty; ``"last"`` (the last trade price) falls
+        back to the mid, then to the fundamental, before the first trade.
         """
         if kind == "fundamental":
             return self.fundamental.value
+        last = self.exchange.last_price_ticks
+        if kind == "last" and last is not None:
+            return last * self.tick_size
         mid = self.mid_price()
         if mid is not None:
             return mid
@@ -155,7 +177,9 @@ class MarketModel(mesa.Model):
         # 1. fundamental
         self.fundamental_history.append(self.fundamental.step())
         # 2. shocks: none scheduled in this version
-        # 3. traders
+        # 3. traders: expired good-till orders leave first, then market makers requote
+        for order_id in self._expiries.pop(self.step_index, ()):
+            self.exchange.cancel(order_id)
         self._mm_set.shuffle_do("step")
         self.activations += len(self.market_makers)
         for kind in TAKER_KIND_ORDER:
@@ -180,8 +204,13 @@ class MarketModel(mesa.Model):
 
     # ----- recording --------------------------------------------------------------
 
+    def schedule_expiry(self, order_id: int, step: int) -> None:
+        """Cancel ``order_id`` at the start of step ``step``'s trading (good-till-step)."""
+        self._expiries.setdefault(step, []).append(order_id)
+
     def _record(self, *, final: bool) -> None:
         book = self.book
+        self.log_price_history.append(math.log(self.reference_price("last")))
         bid, ask = book.best_bid(), book.best_ask()
         last = self.exchange.last_price_ticks
         step = self.step_index
@@ -203,6 +232,12 @@ class MarketModel(mesa.Model):
         if step == 0 or final or (stride is not None and step % stride == 0):
             for trader in self._other_traders:
                 self._record_trader(trader, step, mark)
+        levels = self.scenario.record.depth_levels
+        if levels and step % self.scenario.record.depth_stride == 0:
+            record_level = self.recorder.depth_level
+            for side, book_side in (("bid", "buy"), ("ask", "sell")):
+                for level, (price, qty) in enumerate(book.depth(book_side, levels), start=1):
+                    record_level(step, side, level, price, qty)
 
     def _record_trader(self, trader: Trader, step: int, mark: float) -> None:
         equity = trader.equity(mark)
@@ -219,6 +254,7 @@ class MarketModel(mesa.Model):
             ask,
             trader.regime.value,
             trader.status.value,
+            trader.group,
         )
 
     # ----- invariants -------------------------------------------------------------

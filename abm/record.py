@@ -65,9 +65,11 @@ AGENT_COLUMNS = (
     "ask",
     "regime",
     "status",
+    "group",
 )
 EVENT_COLUMNS = ("step", "kind", "agent_id", "counterparty", "amount", "detail")
 NETWORK_COLUMNS = ("source", "target", "exposure", "capacity")
+DEPTH_COLUMNS = ("step", "side", "level", "price", "qty")
 
 _COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -76,15 +78,18 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "agents": AGENT_COLUMNS,
         "events": EVENT_COLUMNS,
         "network": NETWORK_COLUMNS,
+        "depth": DEPTH_COLUMNS,
     }
 )
 # Dtype rule: steps, ids, quantities and depths int64; labels string; everything else float64;
 # the two ids of an event may be absent, hence nullable Int64 there.
 _INT64_COLUMNS = frozenset(
     {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
-    | {"inventory", "source", "target"}
+    | {"inventory", "source", "target", "level"}
 )
-_TEXT_COLUMNS = frozenset({"aggressor", "venue", "kind", "regime", "status", "detail"})
+_TEXT_COLUMNS = frozenset(
+    {"aggressor", "venue", "kind", "regime", "status", "detail", "group", "side"}
+)
 _INT, _FLOAT, _NULLABLE_INT, _TEXT = "int64", "float64", "Int64", "string"
 
 AGGRESSOR_SIDES = ("buy", "sell")
@@ -196,21 +201,29 @@ class Recorder:
         ask: float | None,
         regime: str,
         status: str,
+        group: str,
     ) -> None:
         """Record one agent's state at one step.
 
         ``inventory`` is the signed position in lots; ``cash``, ``equity``, ``pnl`` and the quotes
-        are in price units, a side not quoted (``None``) stored as NaN. ``kind``, ``regime`` and
-        ``status`` are labels (an enum's ``.value``).
+        are in price units, a side not quoted (``None``) stored as NaN. ``kind``, ``regime``,
+        ``status`` and ``group`` (the scenario group the agent belongs to) are labels (an enum's
+        ``.value``).
 
         Raises:
             TypeError: If a label is not a `str`.
         """
-        if type(kind) is not str or type(regime) is not str or type(status) is not str:
-            for name, label in (("kind", kind), ("regime", regime), ("status", status)):
+        if (
+            type(kind) is not str
+            or type(regime) is not str
+            or type(status) is not str
+            or type(group) is not str
+        ):
+            labels = (("kind", kind), ("regime", regime), ("status", status), ("group", group))
+            for name, label in labels:
                 _require_str("agent", name, label)
         row = (step, agent_id, kind, inventory, cash, equity, pnl, _price(bid), _price(ask))
-        self._append("agents", (*row, regime, status))
+        self._append("agents", (*row, regime, status, group))
 
     def event(
         self,
@@ -237,6 +250,10 @@ class Recorder:
         """Record one contagion-graph edge: ``source`` is exposed to ``target`` (price units)."""
         self._append("network", (source, target, exposure, capacity))
 
+    def depth_level(self, step: int, side: str, level: int, price: float, qty: int) -> None:
+        """Record one aggregated book level: ``side`` "bid" or "ask", ``level`` 1 = the touch."""
+        self._append("depth", (step, side, level, price, qty))
+
     def finish(
         self, *, scenario_yaml: str, summary: Mapping[str, Any], meta: Mapping[str, Any]
     ) -> RunResult:
@@ -260,6 +277,7 @@ class Recorder:
             agents=tables["agents"],
             events=tables["events"],
             network=tables["network"],
+            depth=tables["depth"],
             summary=dict(summary),
             scenario_yaml=scenario_yaml,
             meta=dict(meta),
@@ -276,6 +294,8 @@ class RunResult:
         agents: Agent states, columns `AGENT_COLUMNS`.
         events: Risk and contagion events, columns `EVENT_COLUMNS`.
         network: Contagion graph edges, columns `NETWORK_COLUMNS`.
+        depth: Order-book snapshots (top levels of each side at a stride; empty unless the
+            scenario asks for them), columns `DEPTH_COLUMNS`; level 1 is the touch.
         summary: Headline metrics (JSON conventions of this module applied on construction).
         scenario_yaml: The resolved scenario, as YAML text.
         meta: Versions, seed, scenario digest, wall time (JSON conventions applied).
@@ -286,6 +306,7 @@ class RunResult:
     agents: pd.DataFrame
     events: pd.DataFrame
     network: pd.DataFrame
+    depth: pd.DataFrame
     summary: dict[str, Any]
     scenario_yaml: str
     meta: dict[str, Any]
@@ -388,6 +409,7 @@ class RunResult:
             agents=tables["agents"],
             events=tables["events"],
             network=tables["network"],
+            depth=tables["depth"],
             summary=_read_json_object(root / "summary.json"),
             scenario_yaml=_read_text(root / "scenario.yaml"),
             meta=_read_json_object(root / "meta.json"),

@@ -26,9 +26,11 @@ from pydantic_core import ErrorDetails
 from abm.scenario_specs import (
     AgentGroup,
     ArithmeticSpec,
+    ArrivalLaw,
     ArrivalSpec,
     AvellanedaStoikovSpec,
     BinarySpec,
+    ChartistFundamentalistGroup,
     DistanceSpec,
     EWMAVolatility,
     ExponentialDistance,
@@ -39,6 +41,7 @@ from abm.scenario_specs import (
     GivenVolatility,
     GLFTSpec,
     GlostenMilgromSpec,
+    HawkesArrivalSpec,
     HestonSpec,
     HoStollSpec,
     InformedGroup,
@@ -69,9 +72,11 @@ from abm.scenario_specs import (
 __all__ = [
     "AgentGroup",
     "ArithmeticSpec",
+    "ArrivalLaw",
     "ArrivalSpec",
     "AvellanedaStoikovSpec",
     "BinarySpec",
+    "ChartistFundamentalistGroup",
     "DistanceSpec",
     "EWMAVolatility",
     "ExponentialDistance",
@@ -82,6 +87,7 @@ __all__ = [
     "GLFTSpec",
     "GivenVolatility",
     "GlostenMilgromSpec",
+    "HawkesArrivalSpec",
     "HestonSpec",
     "HoStollSpec",
     "InformedGroup",
@@ -387,7 +393,7 @@ def _variants(annotation: Any) -> dict[str, type[KindSpec]] | None:
     members = get_args(annotation)
     if not all(isinstance(m, type) and issubclass(m, KindSpec) for m in members):
         return None
-    return {get_args(m.model_fields["kind"].annotation)[0]: m for m in members}
+    return {kind: m for m in members for kind in get_args(m.model_fields["kind"].annotation)}
 
 
 def _child(annotation: Any, key: str | int) -> Any:

@@ -287,6 +287,26 @@ class ArrivalSpec(KindSpec):
         return rate
 
 
+class HawkesArrivalSpec(KindSpec):
+    """Self-exciting arrivals of the whole group (Hawkes 1971) with an exponential kernel.
+
+    The group's intensity, per unit of model time, is
+    ``lambda(t) = mu + branching * beta * sum_{t_i < t} exp(-beta * (t - t_i))`` over its past
+    arrivals ``t_i``; each arrival goes to a trader of the group drawn uniformly. ``branching``
+    (the mean number of arrivals each arrival triggers) must be below 1 for stationarity; the
+    long-run rate is ``mu / (1 - branching)``.
+    """
+
+    kind_noun: ClassVar[str] = "arrival"
+    kind: Literal["hawkes"]
+    mu: PosFloat
+    branching: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)]
+    beta: PosFloat
+
+
+ArrivalLaw = Annotated[ArrivalSpec | HawkesArrivalSpec, Field(discriminator="kind")]
+
+
 class ExponentialDistance(KindSpec):
     """Distance from the reference, in ticks, exponential with mean ``mean_ticks``."""
 
@@ -370,12 +390,16 @@ class MixSpec(Spec):
 
 
 class RecordSpec(Spec):
-    """What the recorder keeps: non-market-maker traders every ``other_agents_stride`` steps.
+    """What the recorder keeps beyond the per-step market table and market makers' rows.
 
-    ``None`` records them only at step 0 and at the end of the run.
+    ``other_agents_stride``: non-market-maker traders every that many steps (``None``: only at
+    step 0 and at the end of the run). ``depth_levels``: how many price levels of each side go
+    into the ``depth`` table (0: none), every ``depth_stride`` steps.
     """
 
     other_agents_stride: PosInt | None = None
+    depth_levels: NonNegInt = 0
+    depth_stride: PosInt = 1
 
 
 # --- agent groups ---
@@ -410,7 +434,7 @@ class InformedGroup(_GroupBase):
     """Traders who see the fundamental (with noise and lag) and take liquidity on an edge."""
 
     kind: Literal["informed"]
-    arrival: ArrivalSpec
+    arrival: ArrivalLaw
     noise_sd: NonNegFloat = 0.0
     lag_steps: NonNegInt = 0
     threshold: NonNegFloat = 0.05
@@ -431,7 +455,7 @@ class NoiseGroup(_GroupBase):
     """Zero-intelligence traders: random market orders, limit orders and cancels."""
 
     kind: Literal["noise"]
-    arrival: ArrivalSpec
+    arrival: ArrivalLaw
     mix: MixSpec = Field(default_factory=MixSpec)
     reference: PriceReference = "mid"
     placement: Literal["passive", "aggressive"] = "passive"
@@ -443,4 +467,39 @@ class NoiseGroup(_GroupBase):
     buy_prob: Probability = 0.5
 
 
-AgentGroup = Annotated[MarketMakerGroup | InformedGroup | NoiseGroup, Field(discriminator="kind")]
+class ChartistFundamentalistGroup(_GroupBase):
+    """Heterogeneous traders mixing fundamentalist, chartist and noise forecasts.
+
+    In the spirit of Chiarella & Iori (2002): each trader draws, once, a fundamentalist weight
+    ``|N(0, fundamentalist_sd)|``, a chartist weight ``N(0, chartist_sd)`` (negative:
+    contrarian), a noise weight ``|N(0, noise_sd)|``, a horizon uniform on
+    ``[horizon_min_steps, horizon_max_steps]`` and a look-back uniform on
+    ``[1, lookback_max_steps]``; see `abm.agents.chartist.ChartistFundamentalist`.
+    """
+
+    kind: Literal["chartist_fundamentalist"]
+    arrival: ArrivalLaw
+    fundamentalist_sd: NonNegFloat = 1.0
+    chartist_sd: NonNegFloat = 1.0
+    noise_sd: NonNegFloat = 1.0
+    noise_return_sd: NonNegFloat = 0.0005
+    horizon_min_steps: PosInt = 10
+    horizon_max_steps: PosInt = 100
+    lookback_max_steps: PosInt = 50
+    max_markup: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)] = 0.005
+    size: SizeSpec = Field(default_factory=lambda: FixedSize(kind="fixed", qty=1))
+
+    @model_validator(mode="after")
+    def _check_horizons(self) -> ChartistFundamentalistGroup:
+        if self.horizon_max_steps < self.horizon_min_steps:
+            raise ValueError(
+                f"horizon_max_steps ({self.horizon_max_steps}) must be >= horizon_min_steps "
+                f"({self.horizon_min_steps})"
+            )
+        return self
+
+
+AgentGroup = Annotated[
+    MarketMakerGroup | InformedGroup | NoiseGroup | ChartistFundamentalistGroup,
+    Field(discriminator="kind"),
+]

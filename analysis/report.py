@@ -151,11 +151,8 @@ def market_maker_groups(result: RunResult) -> pd.DataFrame:
     step (price units); ``abs_inventory_final_mean`` the mean of |inventory| there (lots);
     ``abs_inventory_max`` the largest |inventory| any agent of the group held at a recorded step.
 
-    The ``agents`` table carries no group column, so agents are matched to groups through the
-    scenario: groups are created in scenario order with increasing agent ids, so the sorted
-    market-maker ids split into consecutive runs of each group's ``count``. If the scenario cannot
-    be read or its counts do not add up to the recorded market makers, all of them form one row
-    named ``market_maker`` whose ``policy`` is ``n/a``.
+    Agents are matched to groups by the ``agents`` table's ``group`` column; the policy kind comes
+    from the scenario (``n/a`` if it cannot be read).
     """
     return _groups_table(result, _membership(result))
 
@@ -286,34 +283,20 @@ def summary_lines(result: RunResult) -> list[str]:
     ]
 
 
-def _match_groups(scenario_yaml: str, ids: list[int]) -> dict[tuple[str, str], list[int]]:
-    """Map ``(group, policy kind)`` to its agent ids; see `market_maker_groups` for the rule."""
-    if not ids:
-        return {}
-    agents = _scenario_mapping(scenario_yaml).get("agents")
-    specs: list[tuple[str, str, int]] = []
-    if isinstance(agents, Mapping):
-        for name, spec in agents.items():
-            if isinstance(spec, Mapping) and spec.get("kind") == MARKET_MAKER_KIND:
-                policy = spec.get("policy")
-                kind = policy.get("kind") if isinstance(policy, Mapping) else None
-                count = spec.get("count")
-                # A malformed count can match no id split, which selects the one-row fallback.
-                size = count if isinstance(count, int) and not isinstance(count, bool) else -1
-                specs.append((str(name), str(kind or MISSING), size))
-    if not specs or sum(count for _, _, count in specs) != len(ids):
-        return {(MARKET_MAKER_KIND, MISSING): ids}
-    membership: dict[tuple[str, str], list[int]] = {}
-    start = 0
-    for name, kind, count in specs:
-        membership[(name, kind)] = ids[start : start + count]
-        start += count
-    return membership
-
-
 def _membership(result: RunResult) -> dict[tuple[str, str], list[int]]:
-    makers = result.agents.loc[result.agents["kind"] == MARKET_MAKER_KIND, "agent_id"]
-    return _match_groups(result.scenario_yaml, sorted(int(i) for i in makers.unique()))
+    """Map ``(group, policy kind)`` to the market makers' agent ids, in scenario order."""
+    makers = result.agents.loc[result.agents["kind"] == MARKET_MAKER_KIND, ["agent_id", "group"]]
+    agents = _scenario_mapping(result.scenario_yaml).get("agents")
+    agents = agents if isinstance(agents, Mapping) else {}
+    membership: dict[tuple[str, str], list[int]] = {}
+    for group, rows in makers.groupby("group", sort=False):
+        spec = agents.get(group)
+        policy = spec.get("policy") if isinstance(spec, Mapping) else None
+        kind = policy.get("kind") if isinstance(policy, Mapping) else None
+        membership[(str(group), str(kind or MISSING))] = sorted(
+            int(i) for i in rows["agent_id"].unique()
+        )
+    return membership
 
 
 def _groups_table(

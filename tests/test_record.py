@@ -15,10 +15,12 @@ import pytest
 from abm import record
 from abm.record import (
     AGENT_COLUMNS,
+    DEPTH_COLUMNS,
     EVENT_COLUMNS,
     MARKET_COLUMNS,
     NETWORK_COLUMNS,
     RUN_FILES,
+    TABLES,
     TRADE_COLUMNS,
     Recorder,
     RunResult,
@@ -63,6 +65,7 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "ask": "float64",
         "regime": "string",
         "status": "string",
+        "group": "string",
     },
     "events": {
         "step": "int64",
@@ -73,8 +76,38 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "detail": "string",
     },
     "network": {"source": "int64", "target": "int64", "exposure": "float64", "capacity": "float64"},
+    "depth": {
+        "step": "int64",
+        "side": "string",
+        "level": "int64",
+        "price": "float64",
+        "qty": "int64",
+    },
 }
 TABLE_NAMES = tuple(EXPECTED_DTYPES)
+# DESIGN.md section 7 column lists, copied by hand (the file lives outside the repository).
+DESIGN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "market": (
+        "step", "time", "fundamental", "best_bid", "best_ask", "mid", "spread", "bid_depth",
+        "ask_depth", "last_price", "volume",
+    ),
+    "trades": ("step", "time", "price", "qty", "aggressor", "buyer", "seller", "venue"),
+    "agents": (
+        "step", "agent_id", "kind", "inventory", "cash", "equity", "pnl", "bid", "ask", "regime",
+        "status",
+    ),
+    "events": ("step", "kind", "agent_id", "counterparty", "amount", "detail"),
+    "network": ("source", "target", "exposure", "capacity"),
+}  # fmt: skip
+# Columns we append after DESIGN's, per table (an extension, never a reordering).
+EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "market": (),
+    "trades": (),
+    "agents": ("group",),
+    "events": (),
+    "network": (),
+}
+GROUPS = ("makers", "noise", "informed")
 SCENARIO_YAML = "name: test\nseed: 7\n# unicode and CRLF survive: σ=0.2\r\ndt: 0.01\n"
 
 
@@ -111,8 +144,10 @@ def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
             regime = regimes[int(rng.integers(0, 3))]
             cash, equity, pnl = (float(x) for x in rng.normal(0.0, 1e3, size=3))
             inventory = int(rng.integers(-50, 50))
-            state = (inventory, cash, equity, pnl, quote, None, regime, "active")
+            state = (inventory, cash, equity, pnl, quote, None, regime, "active", GROUPS[agent_id])
             recorder.agent(step, agent_id, "market_maker", *state)
+        if step % 5 == 0:
+            _record_random_depth(recorder, rng, step)
         if rng.random() < 0.2:
             counterparty = None if rng.random() < 0.5 else int(rng.integers(0, 3))
             amount = math.nan if rng.random() < 0.3 else float(rng.exponential(1e3))
@@ -124,28 +159,37 @@ def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
     return recorder.finish(scenario_yaml=SCENARIO_YAML, summary=summary, meta=_meta())
 
 
-def test_record_columns_match_design() -> None:
-    """Column names and order are the public contract of DESIGN.md section 7."""
-    assert MARKET_COLUMNS == (
-        "step", "time", "fundamental", "best_bid", "best_ask", "mid", "spread", "bid_depth",
-        "ask_depth", "last_price", "volume",
-    )  # fmt: skip
-    assert TRADE_COLUMNS == (
-        "step",
-        "time",
-        "price",
-        "qty",
-        "aggressor",
-        "buyer",
-        "seller",
-        "venue",
-    )
-    assert AGENT_COLUMNS == (
-        "step", "agent_id", "kind", "inventory", "cash", "equity", "pnl", "bid", "ask", "regime",
-        "status",
-    )  # fmt: skip
-    assert EVENT_COLUMNS == ("step", "kind", "agent_id", "counterparty", "amount", "detail")
-    assert NETWORK_COLUMNS == ("source", "target", "exposure", "capacity")
+def _record_random_depth(recorder: Recorder, rng: np.random.Generator, step: int) -> None:
+    """Record 0-3 levels per side, bids falling and asks rising away from the touch."""
+    for side, sign, touch in (("bid", -1.0, 99.75), ("ask", 1.0, 100.25)):
+        for level in range(1, int(rng.integers(0, 4)) + 1):
+            price = touch + sign * 0.25 * (level - 1)
+            recorder.depth_level(step, side, level, price, int(rng.integers(1, 200)))
+
+
+@pytest.mark.parametrize("table", tuple(DESIGN_COLUMNS))
+def test_record_columns_extend_design_in_order(table: str) -> None:
+    """DESIGN.md section 7's columns come first, in order; only the known extension follows."""
+    ours = {
+        "market": MARKET_COLUMNS,
+        "trades": TRADE_COLUMNS,
+        "agents": AGENT_COLUMNS,
+        "events": EVENT_COLUMNS,
+        "network": NETWORK_COLUMNS,
+    }[table]
+    design = DESIGN_COLUMNS[table]
+    assert ours[: len(design)] == design
+    assert ours[len(design) :] == EXTENSION_COLUMNS[table]
+
+
+def test_record_depth_columns_are_exactly_the_contract() -> None:
+    """The depth table (not in DESIGN.md) has exactly step, side, level, price, qty."""
+    assert DEPTH_COLUMNS == ("step", "side", "level", "price", "qty")
+
+
+def test_record_tables_are_design_tables_then_depth() -> None:
+    """Table order is DESIGN.md section 7's five tables, then the depth extension."""
+    assert (*DESIGN_COLUMNS, "depth") == TABLES
 
 
 @pytest.mark.parametrize("table", TABLE_NAMES)
@@ -202,10 +246,48 @@ def test_recorder_trade_rejects_invalid_fill(qty: int, aggressor: str, venue: st
         Recorder().trade(0, 0.0, 100.0, qty, aggressor, 1, 2, venue)
 
 
-def test_recorder_agent_rejects_non_str_label() -> None:
-    """A label that is not a str (an enum member, say) is refused instead of stringified."""
-    with pytest.raises(TypeError, match="regime"):
-        Recorder().agent(0, 1, "market_maker", 0, 0.0, 0.0, 0.0, None, None, 3, "active")  # type: ignore[arg-type]
+@pytest.mark.parametrize("label", ["kind", "regime", "status", "group"])
+def test_recorder_agent_rejects_non_str_label(label: str) -> None:
+    """A label that is not a str (an enum member, say) is refused, naming it, not stringified."""
+    labels: dict[str, Any] = {"kind": "market_maker", "regime": "normal", "status": "active"}
+    labels["group"] = "makers"
+    labels[label] = 3
+    numbers: dict[str, Any] = {"inventory": 0, "cash": 0.0, "equity": 0.0, "pnl": 0.0}
+    recorder = Recorder()
+    with pytest.raises(TypeError, match=label):
+        recorder.agent(0, 1, bid=None, ask=None, **numbers, **labels)
+    assert recorder.finish(scenario_yaml="", summary={}, meta={}).agents.empty
+
+
+def test_recorder_agent_records_group_label() -> None:
+    """The group label is stored verbatim in the trailing group column."""
+    recorder = Recorder()
+    recorder.agent(2, 7, "noise", 1, 0.0, 0.0, 0.0, None, None, "normal", "active", "noise ✓")
+    agents = recorder.finish(scenario_yaml="", summary={}, meta={}).agents
+    assert agents["group"].tolist() == ["noise ✓"]
+    assert (agents["regime"].iloc[0], agents["status"].iloc[0]) == ("normal", "active")
+
+
+def test_recorder_depth_level_records_rows_in_order() -> None:
+    """Each depth_level call is one row, in call order, with the values given."""
+    recorder = Recorder()
+    recorder.depth_level(4, "bid", 1, 99.5, 30)
+    recorder.depth_level(4, "bid", 2, 99.25, 5)
+    recorder.depth_level(4, "ask", 1, 100.5, 12)
+    depth = recorder.finish(scenario_yaml="", summary={}, meta={}).depth
+    assert depth["side"].tolist() == ["bid", "bid", "ask"]
+    assert depth["level"].tolist() == [1, 2, 1]
+    assert depth["price"].tolist() == [99.5, 99.25, 100.5]
+    assert depth["qty"].tolist() == [30, 5, 12]
+    assert depth["step"].tolist() == [4, 4, 4]
+
+
+def test_recorder_finish_rejects_fractional_depth_qty() -> None:
+    """A fractional depth quantity fails at finish instead of being truncated to int64."""
+    recorder = Recorder()
+    recorder.depth_level(0, "ask", 1, 100.0, 2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"depth\.qty"):
+        recorder.finish(scenario_yaml="", summary={}, meta={})
 
 
 def test_recorder_finish_rejects_fractional_integer() -> None:
@@ -224,6 +306,18 @@ def test_run_result_round_trip_random(tmp_path: Path) -> None:
     for table in TABLE_NAMES:
         pd.testing.assert_frame_equal(getattr(loaded, table), getattr(original, table))
     assert loaded.scenario_yaml == SCENARIO_YAML
+    assert len(loaded.depth) > 0
+    assert set(loaded.agents["group"]) == set(GROUPS)
+
+
+def test_run_result_depth_parquet_holds_the_depth_table(tmp_path: Path) -> None:
+    """depth.parquet alone (read without RunResult.load) has the depth rows and columns."""
+    original = _random_result()
+    path = original.save(tmp_path / "run")
+    on_disk = pd.read_parquet(path / "depth.parquet", engine="pyarrow")
+    assert tuple(on_disk.columns) == ("step", "side", "level", "price", "qty")
+    assert on_disk["qty"].tolist() == original.depth["qty"].tolist()
+    assert on_disk["side"].astype(str).tolist() == original.depth["side"].astype(str).tolist()
 
 
 def test_run_result_round_trip_empty(tmp_path: Path) -> None:
@@ -236,10 +330,13 @@ def test_run_result_round_trip_empty(tmp_path: Path) -> None:
 
 
 def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
-    """The run directory holds the eight files of DESIGN.md 7 and nothing is left beside it."""
+    """The run holds DESIGN.md 7's eight files plus depth.parquet, and nothing beside it."""
     path = _empty_result().save(tmp_path / "runs" / "a")
     assert path == (tmp_path / "runs" / "a").absolute()
-    assert sorted(p.name for p in path.iterdir()) == sorted(RUN_FILES)
+    expected = [f"{table}.parquet" for table in (*DESIGN_COLUMNS, "depth")]
+    expected += ["summary.json", "scenario.yaml", "meta.json"]
+    assert sorted(RUN_FILES) == sorted(expected)
+    assert sorted(p.name for p in path.iterdir()) == sorted(expected)
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["a"]
 
 
@@ -342,11 +439,17 @@ def test_run_result_save_refuses_to_replace_non_run_directory(tmp_path: Path) ->
     assert (tmp_path / "precious" / "thesis.tex").read_text(encoding="utf-8") == "keep me"
 
 
-def test_run_result_save_rejects_wrong_dtype(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "column", "dtype"),
+    [("market", "volume", "float64"), ("depth", "level", "float64"), ("agents", "group", "object")],
+)
+def test_run_result_save_rejects_wrong_dtype(
+    tmp_path: Path, table: str, column: str, dtype: str
+) -> None:
     """A table that breaks the dtype contract is refused before anything is written."""
-    result = _empty_result()
-    result.market = result.market.astype({"volume": "float64"})
-    with pytest.raises(RunResultError, match=r"market\.volume"):
+    result = _random_result()
+    setattr(result, table, getattr(result, table).astype({column: dtype}))
+    with pytest.raises(RunResultError, match=rf"{table}\.{column}"):
         result.save(tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
 
@@ -386,6 +489,16 @@ def test_run_result_equals_detects_table_difference() -> None:
     retyped = _random_result()
     retyped.network = retyped.network.astype({"source": "float64"})
     assert not base.equals(retyped)
+
+
+def test_run_result_equals_detects_depth_difference() -> None:
+    """A changed depth quantity makes results unequal: depth is part of the comparison."""
+    base = _random_result()
+    changed = _random_result()
+    quantities = changed.depth["qty"].to_numpy(copy=True)
+    quantities[-1] += 1
+    changed.depth["qty"] = quantities
+    assert not base.equals(changed)
 
 
 def test_run_result_equals_detects_summary_difference() -> None:

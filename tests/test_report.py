@@ -156,15 +156,21 @@ def test_market_maker_groups_max_inventory_bounds_final(result: RunResult) -> No
     assert (groups["abs_inventory_max"] >= groups["abs_inventory_final_mean"]).all()
 
 
-def test_market_maker_groups_falls_back_to_one_row_on_count_mismatch(result: RunResult) -> None:
-    """Scenario counts that do not add up to the recorded makers give one unlabelled row."""
+def test_market_maker_groups_follow_the_group_column(result: RunResult) -> None:
+    """Groups come from the agents table's group column, whatever the scenario text says."""
     altered = dataclasses.replace(
         result, scenario_yaml=result.scenario_yaml.replace("count: 4", "count: 5", 1)
     )
     groups = market_maker_groups(altered)
-    assert list(groups["group"]) == ["market_maker"]
-    assert list(groups["policy"]) == ["n/a"]
-    assert groups.loc[0, "n_agents"] == sum(count for _, count in BASELINE_GROUPS.values())
+    assert list(groups["group"]) == list(BASELINE_GROUPS)
+    assert list(groups["n_agents"]) == [count for _, count in BASELINE_GROUPS.values()]
+
+
+def test_market_maker_groups_policy_unknown_without_scenario(result: RunResult) -> None:
+    """An unreadable scenario leaves the groups but labels their policy n/a."""
+    groups = market_maker_groups(dataclasses.replace(result, scenario_yaml="{: not yaml"))
+    assert list(groups["group"]) == list(BASELINE_GROUPS)
+    assert set(groups["policy"]) == {"n/a"}
 
 
 def test_write_report_figures_are_valid_pngs(run_dir: Path, report_path: Path) -> None:

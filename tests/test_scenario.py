@@ -259,7 +259,7 @@ def regime(sigmas: list[float], rates: list[list[float]], **extra: Any) -> dict[
 
 GM = {"kind": "glosten_milgrom", "v_low": 1.0, "v_high": 3.0, "informed_fraction": 0.1}
 NOISE = minimal_doc()["agents"]["noise"]
-KNOWN_AGENTS = "expected one of: informed, market_maker, noise"
+KNOWN_AGENTS = "expected one of: chartist_fundamentalist, informed, market_maker, noise"
 
 BAD_DOCUMENTS = [
     case(
@@ -306,9 +306,9 @@ BAD_DOCUMENTS = [
     ),
     case(
         "unknown_arrival_kind",
-        _with("agents.noise.arrival.kind", "hawkes"),
-        "agents.noise.arrival.kind: unknown arrival kind 'hawkes'; ",
-        "expected one of: bernoulli, poisson",
+        _with("agents.noise.arrival.kind", "cox"),
+        "agents.noise.arrival.kind: unknown arrival kind 'cox'; ",
+        "expected one of: bernoulli, hawkes, poisson",
     ),
     case(
         "unknown_volatility_kind",
@@ -335,7 +335,8 @@ BAD_DOCUMENTS = [
     case(
         "missing_arrival_kind",
         _with("agents.noise.arrival", {"rate": 0.1}),
-        "agents.noise.arrival.kind: missing arrival kind; expected one of: bernoulli, poisson",
+        "agents.noise.arrival.kind: missing arrival kind; "
+        "expected one of: bernoulli, hawkes, poisson",
     ),
     case("int_group_name", _with("agents", {1: NOISE}), "agents.1: key: must be a valid string"),
     case(
@@ -755,7 +756,10 @@ def test_groups_of_returns_kind_in_document_order() -> None:
 
 def test_groups_of_unknown_kind_errors() -> None:
     """Asking for a kind that does not exist is a typo, not an empty answer."""
-    with pytest.raises(ScenarioError, match="expected one of: informed, market_maker, noise"):
+    with pytest.raises(
+        ScenarioError,
+        match="expected one of: chartist_fundamentalist, informed, market_maker, noise",
+    ):
         load_scenario(FULL).groups_of("market-maker")
 
 
