@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from abm.scenario import ChartistFundamentalistGroup
 
 
+_MAX_LOG_MOVE = 0.2  # largest expected log price move over a horizon
+
+
 class ChartistFundamentalist(Trader):
     """A trader whose return forecast mixes a fundamentalist, a chartist and a noise view.
 
@@ -30,7 +33,8 @@ class ChartistFundamentalist(Trader):
     where ``rbar_L`` is the mean log return of ``p`` over the last ``L`` steps and
     ``eps ~ N(0, 1)``; a fundamentalist expects the gap to the fundamental to close
     over its horizon (our reading: the paper's fundamental term is not per step). Its
-    expected price is ``p_hat = p * exp(r * tau)``. If ``p_hat > p`` it bids
+    expected price is ``p_hat = p * exp(r * tau)``, with ``|r * tau|`` capped at 0.2 so
+    that a strong trend cannot produce an infinite forecast. If ``p_hat > p`` it bids
     ``p_hat * (1 - k)``, else it offers ``p_hat * (1 + k)``, with ``k`` uniform on
     ``[0, max_markup]``; the order is good for ``tau`` steps, after which the
     exchange cancels what is left of it. Heterogeneous chartist weights are what
@@ -71,7 +75,10 @@ class ChartistFundamentalist(Trader):
         """One arrival: place a limit order around the expected price, good for ``tau`` steps."""
         model = self.model
         price = model.reference_price("last")
-        expected = price * math.exp(self.forecast_return(rng, price) * self.horizon)
+        move = self.forecast_return(rng, price) * self.horizon
+        # a forecast is an opinion about the next few hundred steps, not a bubble: cap it
+        move = max(-_MAX_LOG_MOVE, min(_MAX_LOG_MOVE, move))
+        expected = price * math.exp(move)
         markup = self.spec.max_markup * rng.random()
         is_buy = expected > price if side is None else side
         tick = model.tick_size

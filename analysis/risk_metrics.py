@@ -1,0 +1,402 @@
+"""Tail risk of P&L: value at risk, expected shortfall and drawdowns, for one run or an ensemble.
+
+Sign convention: risk measures take *losses*, positive numbers for money lost. A P&L series
+becomes losses by ``loss = -(pnl[t + h] - pnl[t])`` (`losses_from_pnl`); an ensemble of final
+P&Ls by ``loss = -pnl``. VaR and ES at level ``alpha`` (for example 0.95) are then upper-tail
+numbers of the loss distribution, positive when the tail loses money:
+
+- ``VaR_alpha = inf{l : P(L <= l) >= alpha}``, the alpha-quantile of the loss;
+- ``ES_alpha = (1 / (1 - alpha)) * integral_alpha^1 VaR_u du``, the mean of the worst
+  ``1 - alpha`` of outcomes (Acerbi & Tasche 2002, which makes it coherent for any sample).
+
+Estimators (``method``): ``"historical"`` (the empirical distribution of the sample),
+``"normal"``, ``"t"`` (Student-t scaled to the sample variance) and ``"cornish_fisher"`` (normal
+quantile corrected for sample skewness and excess kurtosis). Distribution functions come from
+`analysis.distributions` (numpy only). Pure functions over arrays; nothing imports the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.distributions import normal_pdf, normal_ppf, student_t_pdf, student_t_ppf
+
+Method = Literal["historical", "normal", "t", "cornish_fisher"]
+METHODS: tuple[Method, ...] = ("historical", "normal", "t", "cornish_fisher")
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha is a confidence level strictly between 0 and 1, got {alpha}")
+
+
+def _losses(losses: Any) -> np.ndarray:
+    values = np.asarray(losses, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"losses must be a non-empty 1-D sequence, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("losses must be finite; drop NaN P&L values first")
+    return values
+
+
+def losses_from_pnl(pnl: Any, *, horizon_steps: int = 1) -> np.ndarray:
+    """Losses over consecutive, non-overlapping windows of ``horizon_steps`` of a P&L path.
+
+    ``loss_k = -(pnl[(k + 1) h] - pnl[k h])``: a fall in P&L is a positive loss. Works the same
+    for an equity path. Raises `ValueError` for ``horizon_steps < 1`` or a non-finite value.
+    """
+    if horizon_steps < 1:
+        raise ValueError(f"horizon_steps must be >= 1, got {horizon_steps}")
+    path = np.asarray(pnl, dtype=float)
+    if path.ndim != 1 or not np.isfinite(path).all():
+        raise ValueError("pnl must be a finite 1-D series")
+    return -np.diff(path[::horizon_steps])
+
+
+# --- closed forms ------------------------------------------------------------------------------
+
+
+def normal_var(alpha: float, loc: float = 0.0, scale: float = 1.0) -> float:
+    """VaR of normal losses: ``loc + scale * z_alpha`` (1.6449 at 95%, 2.3263 at 99%)."""
+    _check_alpha(alpha)
+    return loc + scale * float(normal_ppf(alpha))
+
+
+def normal_es(alpha: float, loc: float = 0.0, scale: float = 1.0) -> float:
+    """ES of normal losses: ``loc + scale * phi(z_alpha) / (1 - alpha)`` (2.0627 at 95%)."""
+    _check_alpha(alpha)
+    return loc + scale * float(normal_pdf(normal_ppf(alpha))) / (1.0 - alpha)
+
+
+def student_t_var(alpha: float, dof: float, loc: float = 0.0, scale: float = 1.0) -> float:
+    """VaR of losses ``loc + scale * T`` with ``T`` standard Student-t(``dof``)."""
+    _check_alpha(alpha)
+    return loc + scale * student_t_ppf(alpha, dof)
+
+
+def student_t_es(alpha: float, dof: float, loc: float = 0.0, scale: float = 1.0) -> float:
+    """ES of losses ``loc + scale * T``, ``T ~ t(dof)``, ``dof > 1``.
+
+    Closed form ``loc + scale * f(q) (dof + q^2) / ((dof - 1)(1 - alpha))`` with ``q`` the
+    t quantile and ``f`` the t density (for example McNeil, Frey & Embrechts, Quantitative
+    Risk Management, 2015).
+
+    Raises:
+        ValueError: If ``dof <= 1`` (the mean, hence ES, does not exist).
+    """
+    _check_alpha(alpha)
+    if not dof > 1:
+        raise ValueError(f"Student-t ES needs dof > 1 (a finite mean), got {dof}")
+    if math.isinf(dof):
+        return normal_es(alpha, loc, scale)
+    q = student_t_ppf(alpha, dof)
+    return loc + scale * student_t_pdf(q, dof) * (dof + q * q) / ((dof - 1.0) * (1.0 - alpha))
+
+
+def cornish_fisher_var(
+    alpha: float,
+    loc: float = 0.0,
+    scale: float = 1.0,
+    skew: float = 0.0,
+    excess_kurtosis: float = 0.0,
+) -> float:
+    """VaR from the Cornish-Fisher expansion of the quantile (Cornish & Fisher 1938).
+
+    ``w(z) = z + (z^2 - 1) S / 6 + (z^3 - 3 z) K / 24 - (2 z^3 - 5 z) S^2 / 36`` at
+    ``z = Phi^{-1}(alpha)``, VaR ``= loc + scale * w``. The expansion is a monotone quantile
+    function only for moderate skewness ``S`` and excess kurtosis ``K`` (Maillard 2012); outside
+    that domain its numbers are not a distribution's quantiles.
+    """
+    _check_alpha(alpha)
+    z = float(normal_ppf(alpha))
+    w = z + (z * z - 1.0) * skew / 6.0 + (z**3 - 3.0 * z) * excess_kurtosis / 24.0
+    return loc + scale * (w - (2.0 * z**3 - 5.0 * z) * skew * skew / 36.0)
+
+
+def cornish_fisher_es(
+    alpha: float,
+    loc: float = 0.0,
+    scale: float = 1.0,
+    skew: float = 0.0,
+    excess_kurtosis: float = 0.0,
+) -> float:
+    """ES as the exact average of Cornish-Fisher quantiles over the tail ``(alpha, 1)``.
+
+    Substituting ``u = Phi(z)`` turns the average of the cubic ``w(z)`` into moments of the
+    normal beyond ``c = Phi^{-1}(alpha)``, which are closed form; the result is
+    ``loc + scale * phi(c) / (1 - alpha) * (1 + S c / 6 + K (c^2 - 1) / 24 - S^2 (2 c^2 - 1) / 36)``
+    and reduces to `normal_es` when ``S = K = 0``. Same validity domain as `cornish_fisher_var`.
+    """
+    _check_alpha(alpha)
+    c = float(normal_ppf(alpha))
+    bracket = 1.0 + skew * c / 6.0 + excess_kurtosis * (c * c - 1.0) / 24.0
+    bracket -= skew * skew * (2.0 * c * c - 1.0) / 36.0
+    return loc + scale * float(normal_pdf(c)) / (1.0 - alpha) * bracket
+
+
+# --- estimators --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StudentTFit:
+    """A location-scale Student-t: losses ``= loc + scale * T``, ``T ~ t(dof)``."""
+
+    dof: float
+    loc: float
+    scale: float
+
+
+def fit_student_t(losses: Any, *, dof: float | None = None) -> StudentTFit:
+    """Fit a Student-t to losses by the method of moments.
+
+    ``loc`` is the sample mean. Without ``dof``, it comes from the sample excess kurtosis
+    ``K = 6 / (dof - 4)``, so ``dof = 4 + 6 / K``; a sample no heavier-tailed than the normal
+    (``K <= 0``) gets ``dof = inf``, the normal. ``scale = s * sqrt((dof - 2) / dof)`` makes the
+    variance equal the sample variance ``s^2`` (ddof 1).
+
+    Raises:
+        ValueError: If a given ``dof <= 2`` (no finite variance to match) or fewer than 4 losses.
+    """
+    values = _losses(losses)
+    if values.size < 4:
+        raise ValueError(f"fitting a Student-t needs at least 4 losses, got {values.size}")
+    mean, std, _, kurtosis = _sample_moments(values)
+    if dof is None:
+        dof = 4.0 + 6.0 / kurtosis if kurtosis > 0 else math.inf
+    elif not dof > 2:
+        raise ValueError(f"a variance-matched Student-t needs dof > 2, got {dof}")
+    ratio = 1.0 if math.isinf(dof) else math.sqrt((dof - 2.0) / dof)
+    return StudentTFit(dof, mean, std * ratio)
+
+
+def _sample_moments(values: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, standard deviation (ddof 1), skewness and excess kurtosis (moment ratios)."""
+    centred = values - values.mean()
+    m2 = float(np.mean(centred**2))
+    if m2 == 0.0:
+        return float(values.mean()), 0.0, 0.0, 0.0
+    skew = float(np.mean(centred**3)) / m2**1.5
+    kurtosis = float(np.mean(centred**4)) / (m2 * m2) - 3.0
+    return float(values.mean()), float(values.std(ddof=1)), skew, kurtosis
+
+
+def _historical(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    ordered = np.sort(values)
+    n = ordered.size
+    rank = np.arange(1, n + 1)
+    # smallest loss whose empirical cdf reaches alpha; the 1e-12 absorbs n * alpha rounding
+    var = float(ordered[min(n, max(1, math.ceil(n * alpha - 1e-12))) - 1])
+    # weight of each order statistic in the integral of the empirical quantile over (alpha, 1]
+    weight = np.clip(rank / n - np.maximum((rank - 1) / n, alpha), 0.0, None)
+    return var, float(weight @ ordered) / (1.0 - alpha)
+
+
+def _var_es(
+    values: np.ndarray, alpha: float, method: str, dof: float | None
+) -> tuple[float, float]:
+    _check_alpha(alpha)
+    if method == "historical":
+        return _historical(values, alpha)
+    if method == "t":
+        fit = fit_student_t(values, dof=dof)
+        return (
+            student_t_var(alpha, fit.dof, fit.loc, fit.scale),
+            student_t_es(alpha, fit.dof, fit.loc, fit.scale),
+        )
+    mean, std, skew, kurtosis = _sample_moments(values)
+    if method == "normal":
+        return normal_var(alpha, mean, std), normal_es(alpha, mean, std)
+    if method == "cornish_fisher":
+        return (
+            cornish_fisher_var(alpha, mean, std, skew, kurtosis),
+            cornish_fisher_es(alpha, mean, std, skew, kurtosis),
+        )
+    raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
+
+
+def value_at_risk(
+    losses: Any, alpha: float = 0.95, *, method: Method = "historical", dof: float | None = None
+) -> float:
+    """Value at risk of a loss sample at confidence ``alpha`` (see the module docstring).
+
+    Args:
+        losses: Loss sample (positive = money lost), finite, 1-D, non-empty.
+        alpha: Confidence level in (0, 1).
+        method: ``"historical"`` (empirical alpha-quantile, no interpolation), ``"normal"``
+            (sample mean and standard deviation), ``"t"`` (`fit_student_t`; ``dof`` fixes
+            the degrees of freedom instead of fitting them) or ``"cornish_fisher"``.
+        dof: Student-t degrees of freedom for ``method="t"``; ignored otherwise.
+
+    Raises:
+        ValueError: For an unknown method, alpha outside (0, 1) or bad losses.
+    """
+    return _var_es(_losses(losses), alpha, method, dof)[0]
+
+
+def expected_shortfall(
+    losses: Any, alpha: float = 0.95, *, method: Method = "historical", dof: float | None = None
+) -> float:
+    """Expected shortfall of a loss sample at confidence ``alpha``; arguments as `value_at_risk`.
+
+    Historical: the average of the empirical quantile function over ``(alpha, 1]``, which
+    weighs the order statistic straddling ``alpha`` by its share of the tail (Acerbi & Tasche
+    2002). ``"t"``: `student_t_es` (needs a fitted or given ``dof > 2``). Cornish-Fisher:
+    `cornish_fisher_es`.
+    """
+    return _var_es(_losses(losses), alpha, method, dof)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class TailRisk:
+    """Tail risk of a loss sample (price units).
+
+    Attributes:
+        alpha: Confidence level.
+        method: Estimator of `var` and `es`.
+        n: Number of losses.
+        var: Value at risk.
+        es: Expected shortfall.
+        mean_loss: Mean loss (negative when the sample makes money on average).
+        worst_loss: Largest loss.
+        loss_probability: Fraction of strictly positive losses.
+    """
+
+    alpha: float
+    method: str
+    n: int
+    var: float
+    es: float
+    mean_loss: float
+    worst_loss: float
+    loss_probability: float
+
+
+def tail_risk(
+    losses: Any, alpha: float = 0.95, *, method: Method = "historical", dof: float | None = None
+) -> TailRisk:
+    """VaR, ES and loss statistics of a loss sample in one record; arguments as `value_at_risk`."""
+    values = _losses(losses)
+    var, es = _var_es(values, alpha, method, dof)
+    return TailRisk(
+        alpha=alpha,
+        method=method,
+        n=values.size,
+        var=var,
+        es=es,
+        mean_loss=float(values.mean()),
+        worst_loss=float(values.max()),
+        loss_probability=float(np.mean(values > 0)),
+    )
+
+
+def ensemble_tail_risk(
+    final_pnls: Any, alpha: float = 0.95, *, method: Method = "historical", dof: float | None = None
+) -> TailRisk:
+    """Tail risk across an ensemble of runs from their final P&Ls (``loss = -pnl``)."""
+    return tail_risk(-np.asarray(final_pnls, dtype=float), alpha, method=method, dof=dof)
+
+
+# --- drawdowns ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Drawdown:
+    """The maximum drawdown of a series (positions are 0-based; units of the series).
+
+    Attributes:
+        depth: Largest fall from a running peak, ``max_t (max_{s<=t} x_s - x_t) >= 0``.
+        peak_index: Position of the peak the deepest fall started from (its last visit).
+        trough_index: Position of the deepest point (first one if tied).
+        recovery_index: First position after the trough back at the peak level, or None.
+        time_to_recover: ``recovery_index - trough_index``, or None if never recovered.
+        duration: Steps from the peak to recovery, or to the end of the series if unrecovered.
+        longest_underwater: Longest such peak-to-recovery (or peak-to-end) time over every
+            drawdown of the series, not only the deepest.
+    """
+
+    depth: float
+    peak_index: int
+    trough_index: int
+    recovery_index: int | None
+    time_to_recover: int | None
+    duration: int
+    longest_underwater: int
+
+
+def max_drawdown(series: Any) -> Drawdown:
+    """Maximum drawdown of an equity or P&L path (absolute, in the series' units).
+
+    Raises:
+        ValueError: If the series is empty, not 1-D or holds a non-finite value.
+    """
+    x = np.asarray(series, dtype=float)
+    if x.ndim != 1 or x.size == 0 or not np.isfinite(x).all():
+        raise ValueError("max_drawdown needs a non-empty, finite 1-D series")
+    peak_level = np.maximum.accumulate(x)
+    drawdown = peak_level - x
+    trough = int(np.argmax(drawdown))
+    peak = trough - int(np.argmax(x[trough::-1] == peak_level[trough]))
+    recovery: int | None = trough  # a series that never falls has recovered at once
+    if drawdown[trough] > 0:
+        back = np.flatnonzero(x[trough + 1 :] >= peak_level[trough])
+        recovery = trough + 1 + int(back[0]) if back.size else None
+    last = x.size - 1
+    # underwater spells: runs of positive drawdown; each starts right after its peak
+    flags = np.concatenate(([0], (drawdown > 0).astype(np.int8), [0]))
+    starts = np.flatnonzero(np.diff(flags) == 1)
+    ends = np.flatnonzero(np.diff(flags) == -1)  # first position after each spell
+    spell = np.minimum(ends, last) - (starts - 1)
+    return Drawdown(
+        depth=float(drawdown[trough]),
+        peak_index=peak,
+        trough_index=trough,
+        recovery_index=recovery,
+        time_to_recover=None if recovery is None else recovery - trough,
+        duration=(last if recovery is None else recovery) - peak,
+        longest_underwater=int(spell.max()) if spell.size else 0,
+    )
+
+
+def agent_tail_risk(
+    agents: pd.DataFrame, alpha: float = 0.95, *, method: Method = "historical"
+) -> pd.DataFrame:
+    """Per-agent tail risk of per-row P&L changes and drawdown, from an ``agents`` table.
+
+    Rows of each agent are taken in step order, rows with a NaN ``pnl`` dropped (an agent with
+    none is left out); losses are `losses_from_pnl` of its ``pnl`` column. Market makers are
+    recorded every step, so theirs are one-step losses; other traders are recorded at a
+    stride, so theirs are losses per stride.
+
+    Returns:
+        One row per agent: ``agent_id, kind, n, pnl_final, var, es, max_drawdown,
+        drawdown_duration, longest_underwater``; ``var``/``es`` NaN for an agent with fewer than
+        two rows.
+    """
+    rows = []
+    for agent_id, group in agents.sort_values(["agent_id", "step"]).groupby("agent_id"):
+        pnl = group["pnl"].to_numpy(dtype=float)
+        pnl = pnl[np.isfinite(pnl)]
+        if pnl.size == 0:
+            continue
+        losses = losses_from_pnl(pnl)
+        var, es = _var_es(losses, alpha, method, None) if losses.size else (math.nan, math.nan)
+        drawdown = max_drawdown(pnl)
+        rows.append(
+            {
+                "agent_id": agent_id,
+                "kind": group["kind"].iloc[0],
+                "n": losses.size,
+                "pnl_final": float(pnl[-1]),
+                "var": var,
+                "es": es,
+                "max_drawdown": drawdown.depth,
+                "drawdown_duration": drawdown.duration,
+                "longest_underwater": drawdown.longest_underwater,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,229 @@
+"""Tests for analysis.price_formation: Kyle lambda, Amihud, order-flow imbalance, variance ratio."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.price_formation import (
+    InsufficientDataError,
+    amihud_illiquidity,
+    depth_ofi,
+    interval_flow,
+    kyle_lambda,
+    ofi_regression,
+    ols,
+    order_flow_imbalance,
+    touch_from_depth,
+    variance_ratio,
+)
+
+SEED = 20260101
+
+
+def _market(mid: list[float]) -> pd.DataFrame:
+    """A market table with the given end-of-step mids and a one-tick spread."""
+    mids = np.asarray(mid, dtype=float)
+    return pd.DataFrame(
+        {
+            "step": np.arange(mids.size),
+            "time": np.arange(mids.size, dtype=float),
+            "fundamental": mids,
+            "best_bid": mids - 0.005,
+            "best_ask": mids + 0.005,
+            "mid": mids,
+            "spread": np.full(mids.size, 0.01),
+            "bid_depth": np.full(mids.size, 10),
+            "ask_depth": np.full(mids.size, 10),
+            "last_price": mids,
+            "volume": np.zeros(mids.size, dtype=np.int64),
+        }
+    )
+
+
+def _trades(rows: list[tuple[int, float, int, str]], venue: str = "book") -> pd.DataFrame:
+    """A trades table from (step, price, qty, aggressor) rows."""
+    step, price, qty, side = zip(*rows, strict=True)
+    n = len(rows)
+    return pd.DataFrame(
+        {
+            "step": np.asarray(step, dtype=np.int64),
+            "time": np.asarray(step, dtype=float),
+            "price": np.asarray(price, dtype=float),
+            "qty": np.asarray(qty, dtype=np.int64),
+            "aggressor": pd.array(side, dtype="string"),
+            "buyer": np.ones(n, dtype=np.int64),
+            "seller": np.full(n, 2, dtype=np.int64),
+            "venue": pd.array([venue] * n, dtype="string"),
+        }
+    )
+
+
+def test_ols_recovers_exact_line() -> None:
+    """Noise-free y = 2 + 3x: slope 3, intercept 2, R^2 1, standard error 0."""
+    x = np.array([0.0, 1.0, 2.0, 5.0, math.nan])
+    fit = ols(x, 2.0 + 3.0 * x)
+    assert (fit.slope, fit.intercept, fit.n) == (pytest.approx(3.0), pytest.approx(2.0), 4)
+    assert fit.r_squared == pytest.approx(1.0) and fit.slope_se == pytest.approx(0.0, abs=1e-12)
+
+
+def test_ols_rejects_too_few_points_and_constant_regressor() -> None:
+    """Fewer than 3 pairs or a constant x cannot identify a slope with a standard error."""
+    with pytest.raises(InsufficientDataError, match="at least 3"):
+        ols([1.0, 2.0], [1.0, 2.0])
+    with pytest.raises(InsufficientDataError, match="no variation"):
+        ols([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+
+
+def test_kyle_lambda_recovers_known_slope_within_standard_error() -> None:
+    """Data dm = 0.002 * flow + noise: the estimate is within 3 SE of 0.002, SE as in theory."""
+    rng = np.random.default_rng(SEED)
+    flow = rng.integers(-50, 51, 5000).astype(float)
+    dm = 0.002 * flow + rng.normal(0.0, 0.02, flow.size)
+    fit = kyle_lambda(dm, flow)
+    assert abs(fit.slope - 0.002) < 3.0 * fit.slope_se
+    # OLS standard error: sigma / sqrt(n Var(flow)), Var of a uniform on -50..50 = 850
+    assert fit.slope_se == pytest.approx(0.02 / math.sqrt(5000 * 850.0), rel=0.05)
+
+
+def test_kyle_lambda_standard_error_matches_sampling_spread() -> None:
+    """Across 300 replicates, the spread of the estimates equals the mean reported SE (±15%)."""
+    rng = np.random.default_rng(SEED)
+    slopes, errors = [], []
+    for _ in range(300):
+        flow = rng.normal(0.0, 10.0, 200)
+        fit = kyle_lambda(0.01 * flow + rng.normal(0.0, 0.05, flow.size), flow)
+        slopes.append(fit.slope)
+        errors.append(fit.slope_se)
+    assert np.std(slopes, ddof=1) == pytest.approx(np.mean(errors), rel=0.15)
+
+
+def test_interval_flow_aggregates_hand_made_tables() -> None:
+    """Blocks of 2 steps: end mids, their changes, signed/total/dollar volume per block."""
+    market = _market([100.0, 100.1, 100.2, 100.0, 100.4, 100.5, 100.6])
+    trades = _trades([(1, 100.1, 2, "buy"), (2, 100.2, 3, "sell"), (3, 100.0, 1, "sell")])
+    flow = interval_flow(market, trades, interval_steps=2)
+    np.testing.assert_array_equal(flow["step"], [1, 3, 5])  # step 6 is an incomplete block
+    np.testing.assert_allclose(flow["mid_change"], [math.nan, -0.1, 0.5], atol=1e-12)
+    np.testing.assert_allclose(flow["log_return"][1:], np.log([100.0 / 100.1, 100.5 / 100.0]))
+    np.testing.assert_array_equal(flow["signed_flow"], [2.0, -4.0, 0.0])
+    np.testing.assert_array_equal(flow["volume"], [2.0, 4.0, 0.0])
+    np.testing.assert_allclose(flow["dollar_volume"], [200.2, 400.6, 0.0])
+
+
+def test_interval_flow_skips_other_venues() -> None:
+    """Interdealer trades are not book order flow and are left out by default."""
+    market = _market([100.0, 100.1, 100.2])
+    trades = _trades([(1, 100.1, 2, "buy")], venue="interdealer")
+    assert interval_flow(market, trades)["volume"].sum() == 0.0
+    assert interval_flow(market, trades, venue=None)["volume"].sum() == 2.0
+
+
+def test_amihud_illiquidity_hand_computed() -> None:
+    """Mean of |r| / dollar volume over intervals with volume: (0.01/100 + 0.03/300) / 2."""
+    returns = [math.nan, 0.01, -0.03, 0.5]
+    volume = [50.0, 100.0, 300.0, 0.0]
+    assert amihud_illiquidity(returns, volume) == pytest.approx((1e-4 + 1e-4) / 2)
+    with pytest.raises(InsufficientDataError, match="volume"):
+        amihud_illiquidity([0.1, 0.2], [0.0, 0.0])
+
+
+def test_order_flow_imbalance_hand_computed_cks_sequence() -> None:
+    """CKS e_n by hand: bid queue +2; bid up (+3) and ask queue -2 (+2); both down (-3, -1)."""
+    bid = [10.0, 10.0, 10.5, 10.0]
+    bid_qty = [5, 7, 3, 6]
+    ask = [11.0, 11.0, 11.0, 10.5]
+    ask_qty = [4, 4, 2, 1]
+    np.testing.assert_array_equal(order_flow_imbalance(bid, bid_qty, ask, ask_qty), [2, 5, -4])
+
+
+def test_order_flow_imbalance_nan_when_a_touch_is_missing() -> None:
+    """An empty side has no touch price; its two transitions have no e_n."""
+    ofi = order_flow_imbalance([10.0, math.nan, 10.0], [1, 0, 1], [11.0, 11.0, 11.0], [1, 1, 1])
+    assert np.isnan(ofi).all()
+
+
+def _depth_rows(rows: list[tuple[int, str, int, float, int]]) -> pd.DataFrame:
+    step, side, level, price, qty = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {
+            "step": np.asarray(step, dtype=np.int64),
+            "side": pd.array(side, dtype="string"),
+            "level": np.asarray(level, dtype=np.int64),
+            "price": np.asarray(price, dtype=float),
+            "qty": np.asarray(qty, dtype=np.int64),
+        }
+    )
+
+
+def test_touch_from_depth_and_depth_ofi_use_level_one_rows() -> None:
+    """The depth table's level-1 rows give the touch; OFI and mid change per snapshot pair."""
+    depth = _depth_rows(
+        [
+            (0, "bid", 1, 10.0, 5),
+            (0, "bid", 2, 9.5, 50),
+            (0, "ask", 1, 11.0, 4),
+            (5, "bid", 1, 10.0, 7),
+            (5, "ask", 1, 11.0, 4),
+            (10, "ask", 1, 11.0, 2),
+            (10, "bid", 1, 10.5, 3),
+            (15, "ask", 2, 12.0, 9),
+        ]
+    )
+    touch = touch_from_depth(depth)
+    np.testing.assert_array_equal(touch["step"], [0, 5, 10, 15])
+    np.testing.assert_array_equal(touch["bid_qty"], [5, 7, 3, 0])
+    assert math.isnan(touch["best_bid"].iloc[3])
+    frame = depth_ofi(depth)
+    np.testing.assert_array_equal(frame["step"], [5, 10, 15])
+    np.testing.assert_array_equal(frame["ofi"][:2], [2.0, 5.0])
+    np.testing.assert_allclose(frame["mid_change"][:2], [0.0, 0.25])
+    assert math.isnan(frame["ofi"].iloc[2])
+
+
+def test_ofi_regression_recovers_linear_impact() -> None:
+    """Data dP = 0.01 * OFI + noise with signal variance 9x noise: beta 0.01, R^2 near 0.9."""
+    rng = np.random.default_rng(SEED)
+    ofi = rng.normal(0.0, 30.0, 4000)
+    fit = ofi_regression(ofi, 0.01 * ofi + rng.normal(0.0, 0.1, ofi.size))
+    assert abs(fit.slope - 0.01) < 3.0 * fit.slope_se
+    assert fit.r_squared == pytest.approx(0.9, abs=0.02)
+
+
+def test_variance_ratio_near_one_for_random_walk() -> None:
+    """An iid Gaussian random walk has VR(q) = 1; z stays within N(0, 1) range."""
+    rng = np.random.default_rng(SEED)
+    prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 1e-3, 20_000)))
+    for q in (2, 5, 10):
+        result = variance_ratio(prices, q)
+        assert result.ratio == pytest.approx(1.0, abs=0.05)
+        assert abs(result.z) < 3.5
+        assert result.n_returns == 19_999
+
+
+def test_variance_ratio_of_ar1_returns_is_one_plus_phi() -> None:
+    """AR(1) returns with phi = 0.3: VR(2) = 1 + phi, and the test rejects the random walk."""
+    rng = np.random.default_rng(SEED)
+    noise = rng.normal(0.0, 1e-3, 20_000)
+    returns = np.empty_like(noise)
+    returns[0] = noise[0]
+    for t in range(1, noise.size):
+        returns[t] = 0.3 * returns[t - 1] + noise[t]
+    prices = 100.0 * np.exp(np.concatenate(([0.0], np.cumsum(returns))))
+    result = variance_ratio(prices, 2)
+    assert result.ratio == pytest.approx(1.3, abs=0.03)
+    assert result.z > 10 and result.p_value < 1e-6
+    assert variance_ratio(prices, 10).ratio > 1.5
+
+
+def test_variance_ratio_rejects_short_or_non_finite_series() -> None:
+    """A q < 2, NaN prices and fewer than 2q returns are errors with a fix in the message."""
+    with pytest.raises(ValueError, match="q must be >= 2"):
+        variance_ratio([1.0, 2.0, 3.0], 1)
+    with pytest.raises(ValueError, match="drop steps"):
+        variance_ratio([1.0, math.nan, 3.0, 4.0, 5.0], 2)
+    with pytest.raises(InsufficientDataError, match="at least 4 returns"):
+        variance_ratio([1.0, 2.0, 3.0], 2)
