@@ -95,6 +95,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from abm.studies import avellaneda_stoikov_table, format_avellaneda_stoikov_table
+
+    _positive("--seeds", args.seeds)
+    if not args.gamma > 0:
+        raise CliError(f"--gamma: must be a positive number, got {args.gamma}")
+    table = avellaneda_stoikov_table(args.seeds, gamma=args.gamma)
+    print(format_avellaneda_stoikov_table(table))
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "book":
         from abm.bench_book import format_book_bench, run_book_bench
@@ -151,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write report.md and figures for a run directory")
     rep.add_argument("run_dir")
     rep.set_defaults(func=_cmd_report)
+
+    study = sub.add_parser("study", help="validation studies against published results")
+    study.add_argument("name", choices=["avellaneda-stoikov"])
+    study.add_argument("--seeds", type=int, default=1000, help="replicate runs per strategy")
+    study.add_argument("--gamma", type=float, default=0.1, help="risk aversion (0.01, 0.1 or 1)")
+    study.set_defaults(func=_cmd_study)
 
     bench = sub.add_parser("bench", help="benchmarks: the order book, the model")
     bench.add_argument("target", choices=["book", "model"])

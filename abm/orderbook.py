@@ -573,6 +573,11 @@ class OrderBook:
             o[_ORIG],
         )
 
+    def remaining(self, order_id: int) -> int:
+        """Quantity still resting for ``order_id``; 0 if unknown or finished (no view built)."""
+        order = self._orders.get(order_id)
+        return 0 if order is None else order[_REM]
+
     def level_orders(self, side: Side | str, price: float) -> list[OrderView]:
         """The live orders at one price level, in time priority (first = next to trade)."""
         ticks = self.to_ticks(price)

@@ -137,13 +137,10 @@ class MarketMaker(Trader):
     ) -> tuple[int | None, int | None]:
         """Keep, cancel, or cancel-and-replace one side's quote."""
         exchange = self.model.exchange
-        book = self.model.book
-        live = order_id is not None and order_id in book
-        if live and wanted == current:
-            view_qty = book.order(order_id).qty  # type: ignore[arg-type, union-attr]
-            if view_qty == self.quote_size:
-                return order_id, current
-        if live:
+        resting = 0 if order_id is None else self.model.book.remaining(order_id)
+        if resting and wanted == current and resting == self.quote_size:
+            return order_id, current
+        if resting:
             exchange.cancel(order_id)  # type: ignore[arg-type]
         if wanted is None:
             return None, None
