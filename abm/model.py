@@ -16,6 +16,7 @@ from abm.agents.noise import NoiseTrader
 from abm.arrivals import GroupArrivals
 from abm.exchange import Exchange
 from abm.fundamental import FundamentalProcess, make_fundamental
+from abm.hedge import HedgeVenue
 from abm.orderbook import OrderBook
 from abm.record import Recorder
 from abm.scenario import (
@@ -25,6 +26,7 @@ from abm.scenario import (
     NoiseGroup,
     Scenario,
 )
+from abm.shocks import ShockSchedule
 
 # Taker kinds are activated in this order within a step (market makers go first).
 TAKER_KIND_ORDER = ("informed", "chartist_fundamentalist", "noise")
@@ -54,7 +56,8 @@ class MarketModel(mesa.Model):
     Step ``n`` (``n = 1, 2, ...``; model time ``t = n * dt``) does, in this order:
 
     1. advance the fundamental value to time ``t``;
-    2. apply scheduled shocks (none yet: the shock layer arrives with its own issue);
+    2. apply scheduled shocks (`abm.shocks`: price gaps, volatility spikes), logging
+       each gap and each market maker's exposure to it; draw the hedge price;
     3. activate traders: orders whose good-till step has come are cancelled; every
        market maker requotes, in random order; then the informed traders, the
        chartist-fundamentalist traders and the noise traders that arrive this step
@@ -62,8 +65,8 @@ class MarketModel(mesa.Model):
        within each kind. Each order goes
        through the exchange, which matches it at once and settles both sides of every
        fill;
-    4. risk: mark to market (hard inventory limits are enforced when quoting;
-       margin, regimes and defaults arrive with the inventory-risk issue);
+    4. risk: mark to market (market makers manage their own risk, regimes, rebalancing
+       and hedging when they act in 3; see `abm.agents.market_maker`);
     5. record the ``market`` row and the traders' ``agents`` rows.
 
     Step 0 is recorded at construction: the state before any trading.
@@ -76,7 +79,8 @@ class MarketModel(mesa.Model):
     def __init__(self, scenario: Scenario, *, seed: int | None = None) -> None:
         self.seed = scenario.seed if seed is None else seed
         root = np.random.SeedSequence(self.seed)
-        mesa_seq, fundamental_seq, groups_seq = root.spawn(3)
+        # spawn children are indexed: adding a fourth left the first three streams unchanged
+        mesa_seq, fundamental_seq, groups_seq, hedge_seq = root.spawn(4)
         super().__init__(rng=mesa_seq)
         self.scenario = scenario
         self.dt = scenario.dt
@@ -93,6 +97,11 @@ class MarketModel(mesa.Model):
         )
         self.fundamental_history: list[float] = [self.fundamental.value]
         self._expiries: dict[int, list[int]] = {}
+        self.shocks = ShockSchedule(scenario.shocks)
+        self.hedge_venue = HedgeVenue(
+            scenario.hedge_instrument, scenario.tick_size, np.random.default_rng(hedge_seq)
+        )
+        self.hedge_venue.update_price(self.fundamental.value)
         self.market_makers: list[MarketMaker] = []
         self.takers: list[TakerGroup] = []
         self._build_groups(groups_seq)
@@ -101,7 +110,7 @@ class MarketModel(mesa.Model):
         self._stride = scenario.record.other_agents_stride
         mark = self.mark_price()
         for trader in self.exchange.traders.values():
-            trader.initial_equity = trader.equity(mark)
+            trader.initial_equity = trader.equity(mark, self.hedge_venue.price)
         self.initial_totals = self.totals()
         self.log_price_history: list[float] = []  # log of the "last" reference, one per step
         self._record(final=False)
@@ -175,8 +184,24 @@ class MarketModel(mesa.Model):
         self.time = self.step_index * self.dt
         self.exchange.start_step(self.step_index, self.time)
         # 1. fundamental
-        self.fundamental_history.append(self.fundamental.step())
-        # 2. shocks: none scheduled in this version
+        previous = self.fundamental.value
+        self.fundamental.step()
+        # 2. shocks: gaps hit standing inventory before anyone can requote
+        gap = self.shocks.apply(self.step_index, self.fundamental, previous)
+        if gap:
+            self.log_event("price_gap", None, None, gap, f"fundamental={self.fundamental.value!r}")
+            for mm in self.market_makers:
+                if mm.inventory or mm.hedge:
+                    exposure = (mm.inventory + mm.hedge) * gap
+                    self.log_event(
+                        "gap_exposure",
+                        mm.unique_id,
+                        None,
+                        exposure,
+                        f"net_delta={mm.inventory + mm.hedge}",
+                    )
+        self.fundamental_history.append(self.fundamental.value)
+        self.hedge_venue.update_price(self.fundamental.value)
         # 3. traders: expired good-till orders leave first, then market makers requote
         for order_id in self._expiries.pop(self.step_index, ()):
             self.exchange.cancel(order_id)
@@ -204,6 +229,17 @@ class MarketModel(mesa.Model):
 
     # ----- recording --------------------------------------------------------------
 
+    def log_event(
+        self,
+        kind: str,
+        agent_id: int | None,
+        counterparty: int | None,
+        amount: float,
+        detail: str = "",
+    ) -> None:
+        """Append one row to the ``events`` table at the current step."""
+        self.recorder.event(self.step_index, kind, agent_id, counterparty, amount, detail)
+
     def schedule_expiry(self, order_id: int, step: int) -> None:
         """Cancel ``order_id`` at the start of step ``step``'s trading (good-till-step)."""
         self._expiries.setdefault(step, []).append(order_id)
@@ -224,6 +260,7 @@ class MarketModel(mesa.Model):
             book.total_qty("sell"),
             None if last is None else book.to_price(last),
             self.exchange.step_volume,
+            self.hedge_venue.price,
         )
         mark = self.mark_price()
         for mm in self.market_makers:
@@ -240,7 +277,7 @@ class MarketModel(mesa.Model):
                     record_level(step, side, level, price, qty)
 
     def _record_trader(self, trader: Trader, step: int, mark: float) -> None:
-        equity = trader.equity(mark)
+        equity = trader.equity(mark, self.hedge_venue.price)
         bid, ask = trader.quotes()
         self.recorder.agent(
             step,
@@ -255,14 +292,24 @@ class MarketModel(mesa.Model):
             trader.regime.value,
             trader.status.value,
             trader.group,
+            trader.hedge,
+            trader.inventory + trader.hedge,
         )
 
     # ----- invariants -------------------------------------------------------------
 
     def totals(self) -> tuple[int, int]:
-        """Sum of all traders' cash (tick units) and inventory (lots): conserved exactly."""
+        """Cash (tick units) and book inventory (lots), over all traders and the hedge venue.
+
+        Both are conserved exactly, whatever trades happen.
+        """
         traders = self.exchange.traders.values()
-        return sum(t.cash_ticks for t in traders), sum(t.inventory for t in traders)
+        cash = sum(t.cash_ticks for t in traders) + self.hedge_venue.cash_ticks
+        return cash, sum(t.inventory for t in traders)
+
+    def hedge_totals(self) -> int:
+        """Hedge positions of all traders plus the venue's: conserved (zero) exactly."""
+        return sum(t.hedge for t in self.exchange.traders.values()) + self.hedge_venue.position
 
     @property
     def finished(self) -> bool:

@@ -51,6 +51,7 @@ MARKET_COLUMNS = (
     "ask_depth",
     "last_price",
     "volume",
+    "hedge_price",
 )
 TRADE_COLUMNS = ("step", "time", "price", "qty", "aggressor", "buyer", "seller", "venue")
 AGENT_COLUMNS = (
@@ -66,6 +67,8 @@ AGENT_COLUMNS = (
     "regime",
     "status",
     "group",
+    "hedge",
+    "net_delta",
 )
 EVENT_COLUMNS = ("step", "kind", "agent_id", "counterparty", "amount", "detail")
 NETWORK_COLUMNS = ("source", "target", "exposure", "capacity")
@@ -85,7 +88,7 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 # the two ids of an event may be absent, hence nullable Int64 there.
 _INT64_COLUMNS = frozenset(
     {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
-    | {"inventory", "source", "target", "level"}
+    | {"inventory", "source", "target", "level", "hedge", "net_delta"}
 )
 _TEXT_COLUMNS = frozenset(
     {"aggressor", "venue", "kind", "regime", "status", "detail", "group", "side"}
@@ -145,6 +148,7 @@ class Recorder:
         ask_depth: int,
         last_price: float | None,
         volume: int,
+        hedge_price: float = math.nan,
     ) -> None:
         """Record the end-of-step market state: one row per step ``n`` at model time ``n * dt``.
 
@@ -159,7 +163,7 @@ class Recorder:
         mid = 0.5 * (bid + ask) if both else math.nan
         spread = ask - bid if both else math.nan
         row = (step, time, fundamental, bid, ask, mid, spread, bid_depth, ask_depth)
-        self._append("market", (*row, _price(last_price), volume))
+        self._append("market", (*row, _price(last_price), volume, hedge_price))
 
     def trade(
         self,
@@ -202,13 +206,16 @@ class Recorder:
         regime: str,
         status: str,
         group: str,
+        hedge: int = 0,
+        net_delta: int | None = None,
     ) -> None:
         """Record one agent's state at one step.
 
         ``inventory`` is the signed position in lots; ``cash``, ``equity``, ``pnl`` and the quotes
         are in price units, a side not quoted (``None``) stored as NaN. ``kind``, ``regime``,
         ``status`` and ``group`` (the scenario group the agent belongs to) are labels (an enum's
-        ``.value``).
+        ``.value``). ``hedge`` is the position in the hedge instrument (lots) and ``net_delta``
+        the directional exposure ``inventory + hedge`` (the default).
 
         Raises:
             TypeError: If a label is not a `str`.
@@ -223,7 +230,8 @@ class Recorder:
             for name, label in labels:
                 _require_str("agent", name, label)
         row = (step, agent_id, kind, inventory, cash, equity, pnl, _price(bid), _price(ask))
-        self._append("agents", (*row, regime, status, group))
+        delta = inventory + hedge if net_delta is None else net_delta
+        self._append("agents", (*row, regime, status, group, hedge, delta))
 
     def event(
         self,

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
+from abm.risk_specs import HedgeInstrumentSpec, ShockSpec
 from abm.scenario_specs import (
     AgentGroup,
     ArithmeticSpec,
@@ -138,6 +139,8 @@ class Scenario(Spec):
         fundamental: The exogenous value process.
         agents: Group name -> group, in document order (at least one group). Group names
             use letters, digits, ``_`` and ``-`` so that they can appear in dotted paths.
+        hedge_instrument: The hedge instrument outside the book (basis noise, fee, impact).
+        shocks: Scheduled shocks (price gaps, volatility spikes), applied in step order.
         record: Recording options.
     """
 
@@ -150,6 +153,8 @@ class Scenario(Spec):
     mark: PriceReference = "mid"
     fundamental: FundamentalSpec
     agents: dict[str, AgentGroup]
+    hedge_instrument: HedgeInstrumentSpec = Field(default_factory=HedgeInstrumentSpec)
+    shocks: list[ShockSpec] = Field(default_factory=list)
     record: RecordSpec = Field(default_factory=RecordSpec)
 
     @field_validator("agents")

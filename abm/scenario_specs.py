@@ -10,59 +10,40 @@ plain ``ValueError`` (or ``PydanticCustomError``); :mod:`abm.scenario` turns the
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+
+from abm.risk_specs import (
+    GapControlSpec,
+    HedgeSpec,
+    NoHedge,
+    NoRebalance,
+    RebalanceSpec,
+    RegimeSpec,
+)
+from abm.scenario_types import (
+    _NO_BOOL,
+    FactorySpec,
+    Float,
+    Int,
+    KindSpec,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    PriceReference,
+    Probability,
+    Spec,
+)
 
 _ROW_SUM_TOLERANCE = 1e-9
 _MIX_SUM_TOLERANCE = 1e-9
-
-
-def _reject_bool(value: Any) -> Any:
-    # pydantic's lax mode reads true/false as 1/0; in a scenario that is always a typo.
-    if isinstance(value, bool):
-        raise PydanticCustomError("bool_not_number", "must be a number, not a boolean")
-    return value
-
-
-_NO_BOOL = BeforeValidator(_reject_bool)
-Int = Annotated[int, _NO_BOOL]
-Float = Annotated[float, _NO_BOOL]
-NonNegInt = Annotated[int, _NO_BOOL, Field(ge=0)]
-PosInt = Annotated[int, _NO_BOOL, Field(ge=1)]
-NonNegFloat = Annotated[float, _NO_BOOL, Field(ge=0.0)]
-PosFloat = Annotated[float, _NO_BOOL, Field(gt=0.0)]
-Probability = Annotated[float, _NO_BOOL, Field(ge=0.0, le=1.0)]
-PriceReference = Literal["mid", "fundamental"]
-
-
-class Spec(BaseModel):
-    """Shared configuration: immutable, no unknown keys, finite floats only."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-
-class KindSpec(Spec):
-    """A spec selected by its ``kind``; ``kind_noun`` names the family in error messages."""
-
-    kind_noun: ClassVar[str] = ""
-
-
-class FactorySpec(KindSpec):
-    """A kind spec whose fields are the keyword arguments of a factory function."""
-
-    def params(self) -> dict[str, Any]:
-        """Return the fields except ``kind``, as keyword arguments for the matching factory."""
-        return self.model_dump(exclude={"kind"})
 
 
 def _must_exceed(value: float, info: ValidationInfo, other: str) -> float:
@@ -428,6 +409,10 @@ class MarketMakerGroup(_GroupBase):
     max_inventory: NonNegInt | None = None
     reference: PriceReference = "mid"
     volatility: VolatilitySpec = Field(default_factory=lambda: EWMAVolatility(kind="ewma"))
+    rebalance: RebalanceSpec = Field(default_factory=lambda: NoRebalance(kind="none"))
+    hedge: HedgeSpec = Field(default_factory=lambda: NoHedge(kind="none"))
+    regimes: RegimeSpec | None = None
+    gap_controls: GapControlSpec | None = None
 
 
 class InformedGroup(_GroupBase):

@@ -42,6 +42,7 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "ask_depth": "int64",
         "last_price": "float64",
         "volume": "int64",
+        "hedge_price": "float64",
     },
     "trades": {
         "step": "int64",
@@ -66,6 +67,8 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "regime": "string",
         "status": "string",
         "group": "string",
+        "hedge": "int64",
+        "net_delta": "int64",
     },
     "events": {
         "step": "int64",
@@ -101,9 +104,9 @@ DESIGN_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # Columns we append after DESIGN's, per table (an extension, never a reordering).
 EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "market": (),
+    "market": ("hedge_price",),
     "trades": (),
-    "agents": ("group",),
+    "agents": ("group", "hedge", "net_delta"),
     "events": (),
     "network": (),
 }

@@ -44,7 +44,8 @@ class Trader(mesa.Agent):
     Attributes:
         kind: Agent kind as written in scenarios (``"market_maker"``, ...).
         cash_ticks: Cash in units of ``tick_size`` (exact integer).
-        inventory: Signed position in lots.
+        inventory: Signed position in lots (the book's instrument only).
+        hedge: Signed position in the hedge instrument (lots).
     """
 
     kind: str = "trader"
@@ -55,6 +56,7 @@ class Trader(mesa.Agent):
         self.group = group
         self.cash_ticks = round(cash / model.tick_size)
         self.inventory = int(inventory)
+        self.hedge = 0  # position in the hedge instrument (lots), traded at the hedge venue
         self.status = Status.ACTIVE
         self.regime = Regime.NORMAL
         self.initial_equity = 0.0  # set by the model once the opening mark is known
@@ -64,9 +66,10 @@ class Trader(mesa.Agent):
         """Cash in price units."""
         return self.cash_ticks * self.model.tick_size
 
-    def equity(self, mark: float) -> float:
-        """Cash plus inventory marked at ``mark`` (price units)."""
-        return self.cash + self.inventory * mark
+    def equity(self, mark: float, hedge_mark: float = 0.0) -> float:
+        """Cash plus inventory marked at ``mark`` plus the hedge marked at ``hedge_mark``."""
+        equity = self.cash + self.inventory * mark
+        return equity + self.hedge * hedge_mark if self.hedge else equity
 
     def quotes(self) -> tuple[float | None, float | None]:
         """The trader's current bid and ask (None where it has none).

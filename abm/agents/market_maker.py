@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from abm.agents.base import Trader
+from abm.hedge import hedge_trade
 from abm.policies import QuoteContext, QuotingPolicy, make_policy
+from abm.rebalance import Rebalancer
+from abm.risk import RegimeMachine, RiskReading
 
 if TYPE_CHECKING:
     from abm.model import MarketModel
@@ -46,15 +50,41 @@ class VolatilityEstimate:
         return self.given if self.given is not None else math.sqrt(self._var)
 
 
+@dataclass(frozen=True, slots=True)
+class QuoteLimits:
+    """What risk management allows this step: multipliers, inventory limit, withdrawal."""
+
+    spread_mult: float
+    size_mult: float
+    max_inventory: int | None
+    withdraw: bool
+
+
+def _tighter(limit: int | None, other: int | None) -> int | None:
+    """The stricter of two optional inventory limits."""
+    if limit is None:
+        return other
+    return limit if other is None else min(limit, other)
+
+
 class MarketMaker(Trader):
     """Quotes a bid and an ask every step, replacing only the sides that changed.
 
-    Each step: observe the trades printed since the last quote (policies that learn
-    from order flow, such as Glosten-Milgrom, update on them), update the volatility
-    estimate, ask the policy for (bid, ask) given the reference price, inventory,
-    time and volatility, round outward to the tick grid (bid down, ask up, so a quote
-    is never tighter than the policy asked), drop any side that would breach the hard
-    inventory limit, and cancel/replace a side only if its price or size changed.
+    Each step:
+
+    1. observe the trades printed since the last quote (policies that learn from order
+       flow, such as Glosten-Milgrom, update on them) and update the volatility estimate;
+    2. risk: update the risk regime (if configured; `abm.risk.RegimeMachine`) and the
+       gap-risk window (announced gaps, `GapControlSpec`), which set this step's spread
+       and size multipliers, inventory limit and whether to withdraw;
+    3. rebalance: trade inventory back towards target with a market order
+       (`abm.rebalance`), logged as a ``rebalance`` event;
+    4. hedge: trade the hedge instrument (`abm.hedge`), logged as a ``hedge`` event;
+    5. quote: ask the policy for (bid, ask) given the reference price, inventory, time
+       and volatility; widen around its centre by the spread multiplier; round outward
+       to the tick grid (bid down, ask up, so a quote is never tighter than asked);
+       drop any side that would breach the inventory limit; cancel/replace a side only
+       if its price or size changed. A withdrawing market maker cancels both sides.
 
     Quotes are ordinary limit orders: one that crosses the book trades on arrival.
     """
@@ -80,6 +110,12 @@ class MarketMaker(Trader):
                 dt=model.dt,
             )
         self._learns = type(self.policy).observe_trade is not QuotingPolicy.observe_trade
+        self.rebalancer = Rebalancer(spec.rebalance)
+        self.hedge_spec = spec.hedge
+        self._hedges = spec.hedge.kind != "none"
+        self.regimes = RegimeMachine(spec.regimes) if spec.regimes is not None else None
+        self.gap_controls = spec.gap_controls
+        self.peak_equity = -math.inf
         self._tape_cursor = 0
         self.bid_id: int | None = None
         self.ask_id: int | None = None
@@ -100,7 +136,7 @@ class MarketMaker(Trader):
         return order_id is not None and order_id in self.model.book
 
     def step(self) -> None:
-        """Requote both sides (see the class docstring)."""
+        """Manage risk, rebalance, hedge and requote (see the class docstring)."""
         model = self.model
         if self._learns:
             tape = model.exchange.tape
@@ -110,41 +146,119 @@ class MarketMaker(Trader):
             self._tape_cursor = len(tape)
         reference = model.reference_price(self.reference_kind)
         self.volatility.update(reference)
+        limits = self._risk_limits()
+        if self.rebalancer.active:
+            qty = self.rebalancer.order(self.inventory)
+            if qty:
+                self._rebalance(qty)
+        if self._hedges:
+            qty = hedge_trade(self.hedge_spec, self.inventory, self.hedge)
+            if qty:
+                price, cost = model.hedge_venue.trade(self, qty)
+                model.log_event(
+                    "hedge", self.unique_id, None, qty, f"price={price!r}; cost={cost!r}"
+                )
+        if limits.withdraw:
+            self.withdraw()
+            return
+        self._quote(reference, limits)
+
+    def _risk_limits(self) -> QuoteLimits:
+        """This step's spread and size multipliers, inventory limit and withdrawal flag."""
+        model = self.model
+        spread_mult, size_mult, limit, withdraw = 1.0, 1.0, self.max_inventory, False
+        if self.regimes is not None:
+            equity = self.equity(model.mark_price(), model.hedge_venue.price)
+            self.peak_equity = max(self.peak_equity, equity)
+            utilisation = abs(self.inventory) / self.max_inventory if self.max_inventory else 0.0
+            before = self.regime
+            changed = self.regimes.update(
+                RiskReading(self.volatility.sigma, self.peak_equity - equity, utilisation)
+            )
+            if changed is not None:
+                self.regime = changed
+                model.log_event(
+                    "regime", self.unique_id, None, float(self.inventory), f"{before}->{changed}"
+                )
+            params = self.regimes.params()
+            spread_mult *= params.spread_mult
+            size_mult *= params.size_mult
+            limit = _tighter(limit, params.max_inventory)
+            withdraw = params.withdraw
+        gap = self.gap_controls
+        if gap is not None and model.shocks.in_gap_window(
+            model.step_index, gap.before_steps, gap.after_steps
+        ):
+            spread_mult *= gap.spread_mult
+            size_mult *= gap.size_mult
+            limit = _tighter(limit, gap.max_exposure)
+        return QuoteLimits(spread_mult, size_mult, limit, withdraw)
+
+    def _rebalance(self, qty: int) -> None:
+        """Send a marketable order of ``qty`` lots (signed) and log what it did."""
+        model = self.model
+        mid = model.mid_price()
+        result = model.exchange.market(self, qty > 0, abs(qty))
+        filled = sum(fill.qty for fill in result.fills)
+        if not filled:
+            return
+        notional = sum(fill.price_ticks * fill.qty for fill in result.fills) * model.tick_size
+        signed = filled if qty > 0 else -filled
+        model.log_event(
+            "rebalance",
+            self.unique_id,
+            None,
+            float(signed),
+            f"notional={notional!r}; mid={mid!r}; requested={qty}",
+        )
+
+    def _quote(self, reference: float, limits: QuoteLimits) -> None:
+        """Ask the policy, apply the risk limits, round to the grid and replace changed sides."""
+        model = self.model
         quote = self.policy.quote(
             QuoteContext(reference, self.inventory, model.time, self.volatility.sigma)
         )
+        bid, ask = quote.bid, quote.ask
+        if limits.spread_mult != 1.0 and bid is not None and ask is not None:
+            center, half = (bid + ask) / 2, (ask - bid) / 2 * limits.spread_mult
+            bid, ask = center - half, center + half
         tick = model.tick_size
-        bid_t = None if quote.bid is None else math.floor(quote.bid / tick + 1e-9)
-        ask_t = None if quote.ask is None else math.ceil(quote.ask / tick - 1e-9)
+        bid_t = None if bid is None else math.floor(bid / tick + 1e-9)
+        ask_t = None if ask is None else math.ceil(ask / tick - 1e-9)
         if bid_t is not None and ask_t is not None and bid_t >= ask_t:
             ask_t = bid_t + 1  # a quote of zero width on the grid: keep one tick
-        size = self.quote_size
-        if self.max_inventory is not None:
-            if self.inventory + size > self.max_inventory:
+        size = max(1, round(self.quote_size * limits.size_mult))
+        if limits.max_inventory is not None:
+            if self.inventory + size > limits.max_inventory:
                 bid_t = None
-            if self.inventory - size < -self.max_inventory:
+            if self.inventory - size < -limits.max_inventory:
                 ask_t = None
         # a price below one tick cannot be quoted: drop that side rather than clamp it
         if bid_t is not None and bid_t < 1:
             bid_t = None
         if ask_t is not None and ask_t < 1:
             ask_t = None
-        self.bid_id, self.bid_ticks = self._replace(True, self.bid_id, self.bid_ticks, bid_t)
-        self.ask_id, self.ask_ticks = self._replace(False, self.ask_id, self.ask_ticks, ask_t)
+        self.bid_id, self.bid_ticks = self._replace(True, self.bid_id, self.bid_ticks, bid_t, size)
+        self.ask_id, self.ask_ticks = self._replace(False, self.ask_id, self.ask_ticks, ask_t, size)
 
     def _replace(
-        self, is_buy: bool, order_id: int | None, current: int | None, wanted: int | None
+        self,
+        is_buy: bool,
+        order_id: int | None,
+        current: int | None,
+        wanted: int | None,
+        size: int,
     ) -> tuple[int | None, int | None]:
         """Keep, cancel, or cancel-and-replace one side's quote."""
         exchange = self.model.exchange
         resting = 0 if order_id is None else self.model.book.remaining(order_id)
-        if resting and wanted == current and resting == self.quote_size:
+        if resting and wanted == current and resting == size:
             return order_id, current
         if resting:
             exchange.cancel(order_id)  # type: ignore[arg-type]
         if wanted is None:
             return None, None
-        result = exchange.limit(self, is_buy, wanted, self.quote_size)
+        result = exchange.limit(self, is_buy, wanted, size)
         if result.resting_qty:
             return result.order_id, wanted
         return None, None

@@ -1,0 +1,235 @@
+"""Scenario schema for inventory-risk tools and shocks.
+
+What each tool does is documented where it lives: abm/risk.py (regimes, gap controls),
+abm/hedge.py, abm/rebalance.py and abm/shocks.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from abm.scenario_types import (
+    Float,
+    Int,
+    KindSpec,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Spec,
+    UnitFraction,
+)
+
+# --- rebalancing -------------------------------------------------------------------
+
+
+class _RebalanceBase(KindSpec):
+    kind_noun: ClassVar[str] = "rebalance"
+    band: NonNegInt = 0
+    target: Int = 0
+
+
+class NoRebalance(_RebalanceBase):
+    """Skew only: never trade inventory back actively."""
+
+    kind: Literal["none"]
+
+
+class ThresholdRebalance(_RebalanceBase):
+    """When ``|inventory - target| > band``, trade all the way back to ``target``."""
+
+    kind: Literal["threshold"]
+
+
+class ProportionalRebalance(_RebalanceBase):
+    """When ``|inventory - target| > band``, unwind ``fraction`` of the gap each step."""
+
+    kind: Literal["proportional"]
+    fraction: UnitFraction
+
+
+class ScheduledRebalance(_RebalanceBase):
+    """When ``|inventory - target| > band``, unwind the gap in equal slices (TWAP)."""
+
+    kind: Literal["scheduled"]
+    horizon_steps: PosInt
+
+
+RebalanceSpec = Annotated[
+    NoRebalance | ThresholdRebalance | ProportionalRebalance | ScheduledRebalance,
+    Field(discriminator="kind"),
+]
+
+# --- hedging -----------------------------------------------------------------------
+
+
+class _HedgeBase(KindSpec):
+    kind_noun: ClassVar[str] = "hedge"
+
+
+class NoHedge(_HedgeBase):
+    """Carry the book inventory unhedged."""
+
+    kind: Literal["none"]
+
+
+class FullHedge(_HedgeBase):
+    """Delta-neutral every step: hedge position = -inventory."""
+
+    kind: Literal["full"]
+
+
+class BandHedge(_HedgeBase):
+    """Trade back to the band edge only when ``|net delta| > band`` (a no-trade band)."""
+
+    kind: Literal["band"]
+    band: PosFloat
+
+
+class PartialHedge(_HedgeBase):
+    """Hedge ``fraction`` of the inventory every step: hedge = -round(fraction * inventory)."""
+
+    kind: Literal["partial"]
+    fraction: UnitFraction
+
+
+HedgeSpec = Annotated[NoHedge | FullHedge | BandHedge | PartialHedge, Field(discriminator="kind")]
+
+
+class HedgeInstrumentSpec(Spec):
+    """A liquid hedge outside the book (a future or perpetual).
+
+    Its price each step is the fundamental plus i.i.d. Gaussian basis noise of sd
+    ``basis_sd`` (price units). Buying ``q`` units costs, per unit, the price plus
+    ``fee`` plus ``impact * q`` (a linear temporary impact); selling receives the price
+    minus the same; execution prices are rounded to the tick grid against the trader.
+    """
+
+    basis_sd: NonNegFloat = 0.0
+    fee: NonNegFloat = 0.0
+    impact: NonNegFloat = 0.0
+
+
+# --- risk regimes --------------------------------------------------------------------
+
+
+class RegimeParams(Spec):
+    """How a market maker quotes in one regime: multipliers on its normal quotes."""
+
+    spread_mult: PosFloat = 1.0
+    size_mult: PosFloat = 1.0
+    max_inventory: NonNegInt | None = None
+    withdraw: bool = False
+
+
+class TriggerThresholds(Spec):
+    """Levels of one risk measure at which a market maker enters STRESSED and CRISIS."""
+
+    stressed: PosFloat
+    crisis: PosFloat
+
+    @model_validator(mode="after")
+    def _check_order(self) -> TriggerThresholds:
+        if self.crisis < self.stressed:
+            raise ValueError(f"crisis ({self.crisis}) must be >= stressed ({self.stressed})")
+        return self
+
+
+class RegimeSpec(Spec):
+    """Risk regimes (NORMAL, STRESSED, CRISIS) with triggers and hysteresis.
+
+    Triggers: ``volatility`` (the market maker's volatility estimate, price units per
+    sqrt(time)), ``drawdown`` (equity below its running peak, price units) and
+    ``inventory_utilisation`` (``|inventory| / max_inventory``). The regime a trigger
+    asks for is the highest whose threshold it reaches; the market maker escalates at
+    once to the highest regime any trigger asks for, and steps down one regime only
+    when every trigger is below ``exit_fraction`` times the thresholds of its current
+    regime and it has spent at least ``min_steps`` steps there (hysteresis).
+    """
+
+    volatility: TriggerThresholds | None = None
+    drawdown: TriggerThresholds | None = None
+    inventory_utilisation: TriggerThresholds | None = None
+    exit_fraction: UnitFraction = 0.8
+    min_steps: NonNegInt = 10
+    stressed: RegimeParams = Field(
+        default_factory=lambda: RegimeParams(spread_mult=2.0, size_mult=0.5)
+    )
+    crisis: RegimeParams = Field(
+        default_factory=lambda: RegimeParams(spread_mult=4.0, size_mult=0.25)
+    )
+
+
+class GapControlSpec(Spec):
+    """Gap-risk controls around announced shocks.
+
+    From ``before_steps`` steps before an announced price gap to ``after_steps`` after
+    it, the market maker multiplies its spread by ``spread_mult`` and its size by
+    ``size_mult``, and keeps ``|inventory| <= max_exposure`` (the hard limit then).
+    """
+
+    before_steps: NonNegInt = 5
+    after_steps: NonNegInt = 5
+    spread_mult: PosFloat = 1.0
+    size_mult: PosFloat = 1.0
+    max_exposure: NonNegInt | None = None
+
+
+# --- shocks ---------------------------------------------------------------------------
+
+
+class _ShockBase(KindSpec):
+    kind_noun: ClassVar[str] = "shock"
+    step: PosInt
+
+
+class PriceGapShock(_ShockBase):
+    """The fundamental jumps by ``size`` (price units; log size if ``relative``) at ``step``.
+
+    ``announced`` gap times are known in advance to market makers with gap controls.
+    """
+
+    kind: Literal["price_gap"]
+    size: Float
+    relative: bool = False
+    announced: bool = True
+
+
+class VolatilityShock(_ShockBase):
+    """From ``step`` to ``until_step`` (exclusive), fundamental moves are ``multiplier`` x."""
+
+    kind: Literal["volatility"]
+    until_step: PosInt
+    multiplier: PosFloat
+
+    @model_validator(mode="after")
+    def _check_window(self) -> VolatilityShock:
+        if self.until_step <= self.step:
+            raise ValueError(f"until_step ({self.until_step}) must be > step ({self.step})")
+        return self
+
+
+ShockSpec = Annotated[PriceGapShock | VolatilityShock, Field(discriminator="kind")]
+
+__all__ = [
+    "BandHedge",
+    "FullHedge",
+    "GapControlSpec",
+    "HedgeInstrumentSpec",
+    "HedgeSpec",
+    "NoHedge",
+    "NoRebalance",
+    "PartialHedge",
+    "PriceGapShock",
+    "ProportionalRebalance",
+    "RebalanceSpec",
+    "RegimeParams",
+    "RegimeSpec",
+    "ScheduledRebalance",
+    "ShockSpec",
+    "ThresholdRebalance",
+    "TriggerThresholds",
+    "VolatilityShock",
+]
