@@ -38,6 +38,7 @@ class GroupArrivals:
         self.kind = spec.kind
         self.n = n
         self.dt = dt
+        self.intensity = 1.0  # multiplies the arrival rate (toxic-flow shocks)
         self.last_times: list[float] = []
         if isinstance(spec, HawkesArrivalSpec):
             self.rate = spec.mu
@@ -50,15 +51,16 @@ class GroupArrivals:
             self.per_side = spec.per_side
 
     def _draw(self, rng: np.random.Generator) -> np.ndarray:
+        rate = self.rate * self.intensity
         if self.kind == "bernoulli":
-            return np.flatnonzero(rng.random(self.n) < self.rate)
-        counts = rng.poisson(self.rate, self.n)
+            return np.flatnonzero(rng.random(self.n) < min(rate, 1.0))
+        counts = rng.poisson(rate, self.n)
         return np.repeat(np.arange(self.n), counts)
 
     def _hawkes_times(self, rng: np.random.Generator) -> list[float]:
         t = self._clock
         end = t + self.dt
-        mu, jump, beta = self.mu, self.branching * self.beta, self.beta
+        mu, jump, beta = self.mu * self.intensity, self.branching * self.beta, self.beta
         excitation = self._excitation
         times: list[float] = []
         while True:

@@ -32,7 +32,9 @@ class Exchange:
             observers (e.g. a Glosten-Milgrom market maker) keep a cursor into it.
         last_price_ticks: Price of the most recent fill, or None before the first.
         step_volume: Lots traded in the current step (reset by :meth:`start_step`).
-        orders, cancels, fills, volume: Run totals for the summary.
+        orders, cancels, fills, volume: Run totals for the summary (fills include
+            inter-dealer trades; ``volume`` is book volume only).
+        interdealer_volume: Lots passed between dealers outside the book.
     """
 
     def __init__(self, book: OrderBook, recorder: Recorder) -> None:
@@ -46,6 +48,7 @@ class Exchange:
         self.cancels = 0
         self.fills = 0
         self.volume = 0
+        self.interdealer_volume = 0
         self._step = 0
         self._time = 0.0
 
@@ -87,6 +90,30 @@ class Exchange:
         if qty:
             self.cancels += 1
         return qty
+
+    def interdealer(self, seller: Trader, buyer: Trader, price_ticks: int, qty: int) -> None:
+        """Settle a bilateral trade between two dealers outside the book.
+
+        It is taped like a book fill (the seller is the aggressor: it passes inventory
+        on) with ``venue="interdealer"``, and settled with the same exact accounting.
+        """
+        notional = price_ticks * qty
+        seller.cash_ticks += notional
+        seller.inventory -= qty
+        buyer.cash_ticks -= notional
+        buyer.inventory += qty
+        self.recorder.trade(
+            self._step,
+            self._time,
+            self.book.to_price(price_ticks),
+            qty,
+            "sell",
+            buyer.unique_id,
+            seller.unique_id,
+            "interdealer",
+        )
+        self.fills += 1
+        self.interdealer_volume += qty
 
     # ----- settlement -------------------------------------------------------------
 

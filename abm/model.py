@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import mesa
+import networkx as nx
 import numpy as np
 
 from abm.agents.base import Trader
@@ -14,6 +15,7 @@ from abm.agents.informed import InformedTrader
 from abm.agents.market_maker import MarketMaker
 from abm.agents.noise import NoiseTrader
 from abm.arrivals import GroupArrivals
+from abm.contagion import ContagionEngine
 from abm.exchange import Exchange
 from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.hedge import HedgeVenue
@@ -65,8 +67,10 @@ class MarketModel(mesa.Model):
        within each kind. Each order goes
        through the exchange, which matches it at once and settles both sides of every
        fill;
-    4. risk: mark to market (market makers manage their own risk, regimes, rebalancing
-       and hedging when they act in 3; see `abm.agents.market_maker`);
+    4. risk and contagion (`abm.contagion`): liquidations of defaulted market makers,
+       margin calls, credit-line calls, default waves within the step (creditors
+       written down), hot-potato inventory passing, confidence (market makers also
+       manage their own regimes, rebalancing and hedging when they act in 3);
     5. record the ``market`` row and the traders' ``agents`` rows.
 
     Step 0 is recorded at construction: the state before any trading.
@@ -80,7 +84,7 @@ class MarketModel(mesa.Model):
         self.seed = scenario.seed if seed is None else seed
         root = np.random.SeedSequence(self.seed)
         # spawn children are indexed: adding a fourth left the first three streams unchanged
-        mesa_seq, fundamental_seq, groups_seq, hedge_seq = root.spawn(4)
+        mesa_seq, fundamental_seq, groups_seq, hedge_seq, network_seq = root.spawn(5)
         super().__init__(rng=mesa_seq)
         self.scenario = scenario
         self.dt = scenario.dt
@@ -106,6 +110,8 @@ class MarketModel(mesa.Model):
         self.takers: list[TakerGroup] = []
         self._build_groups(groups_seq)
         self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
+        self.network = self._build_network(network_seq)
+        self.contagion = ContagionEngine(self, scenario.network, self.network)
         self._other_traders: list[Trader] = [a for g in self.takers for a in g.agents]
         self._stride = scenario.record.other_agents_stride
         mark = self.mark_price()
@@ -114,6 +120,21 @@ class MarketModel(mesa.Model):
         self.initial_totals = self.totals()
         self.log_price_history: list[float] = []  # log of the "last" reference, one per step
         self._record(final=False)
+
+    def _build_network(self, seq: np.random.SeedSequence) -> nx.DiGraph:
+        """The market makers' network (empty without a ``network`` section)."""
+        spec = self.scenario.network
+        if spec is None:
+            graph = nx.DiGraph()
+            graph.add_nodes_from(range(len(self.market_makers)))
+            return graph
+        from abm.network import build_network, network_table_rows
+
+        capital = [mm.cash for mm in self.market_makers]
+        graph = build_network(spec, len(self.market_makers), capital, np.random.default_rng(seq))
+        for source, target, exposure, capacity in network_table_rows(graph):
+            self.recorder.network_edge(source, target, exposure, capacity)
+        return graph
 
     def _build_groups(self, groups_seq: np.random.SeedSequence) -> None:
         seqs = groups_seq.spawn(len(self.scenario.agents))
@@ -202,6 +223,11 @@ class MarketModel(mesa.Model):
                     )
         self.fundamental_history.append(self.fundamental.value)
         self.hedge_venue.update_price(self.fundamental.value)
+        self.contagion.apply_shocks(self.step_index)
+        toxic = self.shocks.window_multiplier("toxic_flow", self.step_index)
+        for group in self.takers:
+            if group.kind == "informed":
+                group.arrivals.intensity = toxic
         # 3. traders: expired good-till orders leave first, then market makers requote
         for order_id in self._expiries.pop(self.step_index, ()):
             self.exchange.cancel(order_id)
@@ -209,7 +235,8 @@ class MarketModel(mesa.Model):
         self.activations += len(self.market_makers)
         for kind in TAKER_KIND_ORDER:
             self._activate_takers(kind)
-        # 4. risk: marking happens in _record
+        # 4. risk: liquidations, margin and credit calls, default waves, hot potato
+        self.contagion.step()
         # 5. record
         self._record(final=self.step_index >= self.scenario.steps)
 
@@ -304,8 +331,9 @@ class MarketModel(mesa.Model):
         Both are conserved exactly, whatever trades happen.
         """
         traders = self.exchange.traders.values()
-        cash = sum(t.cash_ticks for t in traders) + self.hedge_venue.cash_ticks
-        return cash, sum(t.inventory for t in traders)
+        outside = self.contagion.outside
+        cash = sum(t.cash_ticks for t in traders) + self.hedge_venue.cash_ticks + outside.cash_ticks
+        return cash, sum(t.inventory for t in traders) + outside.inventory
 
     def hedge_totals(self) -> int:
         """Hedge positions of all traders plus the venue's: conserved (zero) exactly."""

@@ -211,14 +211,89 @@ class VolatilityShock(_ShockBase):
         return self
 
 
-ShockSpec = Annotated[PriceGapShock | VolatilityShock, Field(discriminator="kind")]
+class _TargetedShock(_ShockBase):
+    """A shock to named market makers: ``targets`` are node indices (creation order)."""
+
+    targets: list[NonNegInt] = Field(min_length=1)
+
+
+class LossShock(_TargetedShock):
+    """Each target loses ``amount`` of cash (price units) to the outside world."""
+
+    kind: Literal["loss"]
+    amount: PosFloat
+
+
+class DefaultShock(_TargetedShock):
+    """The targets default at ``step`` (as if their equity had hit the threshold)."""
+
+    kind: Literal["default"]
+
+
+class InventoryShock(_TargetedShock):
+    """Each target takes ``qty`` lots (signed) from an outside client at the mid."""
+
+    kind: Literal["inventory"]
+    qty: Int
+
+
+class _WindowShock(_ShockBase):
+    duration_steps: PosInt
+
+
+class MarginHikeShock(_WindowShock):
+    """Margin rates are multiplied by ``multiplier`` for ``duration_steps`` steps."""
+
+    kind: Literal["margin_hike"]
+    multiplier: PosFloat
+
+
+class LiquidityWithdrawalShock(_WindowShock):
+    """A ``fraction`` of market makers (drawn once) stop quoting for ``duration_steps``."""
+
+    kind: Literal["liquidity_withdrawal"]
+    fraction: UnitFraction
+
+
+class ToxicFlowShock(_WindowShock):
+    """Informed traders' arrival intensity is multiplied by ``multiplier`` for a while."""
+
+    kind: Literal["toxic_flow"]
+    multiplier: PosFloat
+
+
+class CreditFreezeShock(_ShockBase):
+    """All link capacities and undrawn credit are multiplied by ``factor`` from ``step`` on."""
+
+    kind: Literal["credit_freeze"]
+    factor: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+ShockSpec = Annotated[
+    PriceGapShock
+    | VolatilityShock
+    | LossShock
+    | DefaultShock
+    | InventoryShock
+    | MarginHikeShock
+    | LiquidityWithdrawalShock
+    | ToxicFlowShock
+    | CreditFreezeShock,
+    Field(discriminator="kind"),
+]
 
 __all__ = [
     "BandHedge",
+    "CreditFreezeShock",
+    "DefaultShock",
     "FullHedge",
     "GapControlSpec",
     "HedgeInstrumentSpec",
     "HedgeSpec",
+    "InventoryShock",
+    "LiquidityWithdrawalShock",
+    "LossShock",
+    "MarginHikeShock",
     "NoHedge",
     "NoRebalance",
     "PartialHedge",
@@ -230,6 +305,7 @@ __all__ = [
     "ScheduledRebalance",
     "ShockSpec",
     "ThresholdRebalance",
+    "ToxicFlowShock",
     "TriggerThresholds",
     "VolatilityShock",
 ]

@@ -68,9 +68,12 @@ def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> d
     ``mid_final``, ``fundamental_final``, ``mispricing_mean``: mean |mid -
     fundamental|); market makers (``mm_pnl_mean``, ``mm_pnl_std``,
     ``mm_inventory_final_mean``, ``mm_abs_inventory_final_mean``); per group
-    (``pnl_by_group``: mean final pnl of each scenario group); ``defaults`` (count of
-    defaulted traders); and the conservation check (``cash_conserved``,
-    ``inventory_conserved``).
+    (``pnl_by_group``: mean final pnl of each scenario group); contagion
+    (``defaults``: defaulted traders, ``cascade_waves``: deepest default wave in a step,
+    ``forced_sale_volume``, ``losses_by_channel``, ``interdealer_volume``,
+    ``max_dislocation``: max |mid - fundamental|); and the conservation check
+    (``cash_conserved``, ``inventory_conserved``: over traders, hedge venue and the
+    outside world).
     """
     spread = market["spread"].to_numpy(dtype=float)
     mid = market["mid"].to_numpy(dtype=float)
@@ -108,6 +111,13 @@ def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> d
         "mm_abs_inventory_final_mean": _mean(np.abs(mm_inv)),
         "pnl_by_group": {name: _mean(np.array(v)) for name, v in groups.items()},
         "defaults": sum(1 for t in model.exchange.traders.values() if t.status != "ACTIVE"),
+        "cascade_waves": model.contagion.stats.cascade_waves,
+        "forced_sale_volume": model.contagion.stats.forced_sale_volume,
+        "losses_by_channel": dict(model.contagion.stats.losses_by_channel),
+        "interdealer_volume": model.exchange.interdealer_volume,
+        "max_dislocation": float(np.nanmax(np.abs(mid - fundamental)))
+        if quoted.any()
+        else math.nan,
         "cash_conserved": cash == initial_cash,
         "inventory_conserved": inventory == initial_inventory,
     }

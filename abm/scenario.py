@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
+from abm.network_specs import NetworkSpec
 from abm.risk_specs import HedgeInstrumentSpec, ShockSpec
 from abm.scenario_specs import (
     AgentGroup,
@@ -140,7 +141,8 @@ class Scenario(Spec):
         agents: Group name -> group, in document order (at least one group). Group names
             use letters, digits, ``_`` and ``-`` so that they can appear in dotted paths.
         hedge_instrument: The hedge instrument outside the book (basis noise, fee, impact).
-        shocks: Scheduled shocks (price gaps, volatility spikes), applied in step order.
+        shocks: Scheduled shocks (price gaps, volatility spikes, losses, defaults, ...).
+        network: The market makers' contagion network and channels (None: no links).
         record: Recording options.
     """
 
@@ -155,6 +157,7 @@ class Scenario(Spec):
     agents: dict[str, AgentGroup]
     hedge_instrument: HedgeInstrumentSpec = Field(default_factory=HedgeInstrumentSpec)
     shocks: list[ShockSpec] = Field(default_factory=list)
+    network: NetworkSpec | None = None
     record: RecordSpec = Field(default_factory=RecordSpec)
 
     @field_validator("agents")

@@ -413,6 +413,7 @@ class MarketMakerGroup(_GroupBase):
     hedge: HedgeSpec = Field(default_factory=lambda: NoHedge(kind="none"))
     regimes: RegimeSpec | None = None
     gap_controls: GapControlSpec | None = None
+    default_threshold: Float | None = None
 
 
 class InformedGroup(_GroupBase):

@@ -1,4 +1,8 @@
-"""Scheduled shocks: price gaps and volatility spikes applied to the fundamental.
+"""Scheduled shocks: price gaps and volatility spikes, and the schedule of the others.
+
+Shocks to market makers' balance sheets and to the network (losses, defaults,
+inventory, margin hikes, liquidity withdrawal, toxic flow, credit freezes) are applied
+by the contagion layer (`abm.contagion`) and the model; this module only indexes them.
 
 A price gap moves the fundamental at the start of its step (step 2 of the model's step
 order), after the fundamental's own move and before any trader acts: standing
@@ -13,7 +17,21 @@ import math
 from collections.abc import Sequence
 
 from abm.fundamental import FundamentalProcess
-from abm.risk_specs import PriceGapShock, ShockSpec, VolatilityShock
+from abm.risk_specs import (
+    CreditFreezeShock,
+    DefaultShock,
+    InventoryShock,
+    LiquidityWithdrawalShock,
+    LossShock,
+    MarginHikeShock,
+    PriceGapShock,
+    ShockSpec,
+    ToxicFlowShock,
+    VolatilityShock,
+)
+
+TargetedShock = LossShock | DefaultShock | InventoryShock
+WindowShock = MarginHikeShock | LiquidityWithdrawalShock | ToxicFlowShock
 
 
 class ShockSchedule:
@@ -26,11 +44,20 @@ class ShockSchedule:
     def __init__(self, shocks: Sequence[ShockSpec]) -> None:
         self.gaps: dict[int, list[PriceGapShock]] = {}
         self.volatility: list[VolatilityShock] = []
+        self.targeted: dict[int, list[TargetedShock]] = {}
+        self.windows: list[WindowShock] = []
+        self.credit_freezes: dict[int, list[CreditFreezeShock]] = {}
         for shock in shocks:
             if isinstance(shock, PriceGapShock):
                 self.gaps.setdefault(shock.step, []).append(shock)
-            else:
+            elif isinstance(shock, VolatilityShock):
                 self.volatility.append(shock)
+            elif isinstance(shock, LossShock | DefaultShock | InventoryShock):
+                self.targeted.setdefault(shock.step, []).append(shock)
+            elif isinstance(shock, CreditFreezeShock):
+                self.credit_freezes.setdefault(shock.step, []).append(shock)
+            else:
+                self.windows.append(shock)
         self.announced_gap_steps = sorted(
             {s.step for shocks_at in self.gaps.values() for s in shocks_at if s.announced}
         )
@@ -61,6 +88,22 @@ class ShockSchedule:
                 fundamental.value = before + shock.size
             gap += fundamental.value - before
         return gap
+
+    def window_multiplier(self, kind: str, step: int) -> float:
+        """Product of the multipliers of active ``margin_hike`` or ``toxic_flow`` shocks."""
+        multiplier = 1.0
+        for shock in self.windows:
+            if (
+                shock.kind == kind
+                and shock.step <= step < shock.step + shock.duration_steps
+                and not isinstance(shock, LiquidityWithdrawalShock)
+            ):
+                multiplier *= shock.multiplier
+        return multiplier
+
+    def withdrawals(self) -> list[LiquidityWithdrawalShock]:
+        """All liquidity-withdrawal shocks."""
+        return [s for s in self.windows if isinstance(s, LiquidityWithdrawalShock)]
 
     def in_gap_window(self, step: int, before_steps: int, after_steps: int) -> bool:
         """True if an announced gap falls within ``[step - after, step + before]``."""

@@ -265,7 +265,7 @@ BAD_DOCUMENTS = [
     case(
         "unknown_key",
         _with("agents.mm.gama", 0.1),
-        "agents.mm.gama: unknown key (allowed: cash, count, gap_controls, hedge, inventory, kind,",
+        "agents.mm.gama: unknown key (allowed: cash, count, default_threshold, gap_controls, ",
         "policy",
     ),
     case("unknown_top_key", _with("stpes", 10), "stpes: unknown key (allowed: agents,"),

@@ -57,6 +57,8 @@ class Trader(mesa.Agent):
         self.cash_ticks = round(cash / model.tick_size)
         self.inventory = int(inventory)
         self.hedge = 0  # position in the hedge instrument (lots), traded at the hedge venue
+        self.claims_ticks = 0  # interbank claims (credit lines granted), tick units
+        self.debts_ticks = 0  # interbank debts (credit lines drawn), tick units
         self.status = Status.ACTIVE
         self.regime = Regime.NORMAL
         self.initial_equity = 0.0  # set by the model once the opening mark is known
@@ -67,9 +69,13 @@ class Trader(mesa.Agent):
         return self.cash_ticks * self.model.tick_size
 
     def equity(self, mark: float, hedge_mark: float = 0.0) -> float:
-        """Cash plus inventory marked at ``mark`` plus the hedge marked at ``hedge_mark``."""
+        """Cash + inventory at ``mark`` + hedge at ``hedge_mark`` + claims - debts."""
         equity = self.cash + self.inventory * mark
-        return equity + self.hedge * hedge_mark if self.hedge else equity
+        if self.hedge:
+            equity += self.hedge * hedge_mark
+        if self.claims_ticks or self.debts_ticks:
+            equity += (self.claims_ticks - self.debts_ticks) * self.model.tick_size
+        return equity
 
     def quotes(self) -> tuple[float | None, float | None]:
         """The trader's current bid and ask (None where it has none).

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Trader
+from abm.agents.base import Status, Trader
 from abm.hedge import hedge_trade
 from abm.policies import QuoteContext, QuotingPolicy, make_policy
 from abm.rebalance import Rebalancer
@@ -116,6 +116,12 @@ class MarketMaker(Trader):
         self.regimes = RegimeMachine(spec.regimes) if spec.regimes is not None else None
         self.gap_controls = spec.gap_controls
         self.peak_equity = -math.inf
+        # balance-sheet and contagion state (abm.contagion)
+        self.default_threshold = spec.default_threshold
+        self.margin_requirement = 0.0
+        self.confidence_state: str | None = None
+        self.withdrawn_until = 0
+        self.potato_hops: int | None = None
         self._tape_cursor = 0
         self.bid_id: int | None = None
         self.ask_id: int | None = None
@@ -138,6 +144,8 @@ class MarketMaker(Trader):
     def step(self) -> None:
         """Manage risk, rebalance, hedge and requote (see the class docstring)."""
         model = self.model
+        if self.status is Status.DEFAULTED:
+            return
         if self._learns:
             tape = model.exchange.tape
             tick = model.tick_size
@@ -185,6 +193,13 @@ class MarketMaker(Trader):
             size_mult *= params.size_mult
             limit = _tighter(limit, params.max_inventory)
             withdraw = params.withdraw
+        if self.confidence_state == "withdraw" or model.step_index < self.withdrawn_until:
+            withdraw = True
+        elif self.confidence_state == "stressed":
+            channel = model.contagion.channels.confidence
+            if channel is not None:
+                spread_mult *= channel.spread_mult
+                size_mult *= channel.size_mult
         gap = self.gap_controls
         if gap is not None and model.shocks.in_gap_window(
             model.step_index, gap.before_steps, gap.after_steps
