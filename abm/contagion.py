@@ -118,16 +118,21 @@ class ContagionEngine:
 
         With the fire-sale channel on, a market order into the book (price impact); off,
         the outside world takes it at the fundamental (rounded to the tick against the
-        seller).
+        seller). Logged as a ``channel`` event (``liquidation`` or ``margin_call``) whose
+        amount is the signed quantity done and whose detail gives ``notional`` (price
+        units, unsigned), the ``mid`` before and the ``venue`` (book or outside).
         """
         if qty == 0:
             return 0
         model = self.model
+        tick = model.tick_size
+        mid = model.mid_price()
         if self.channels.fire_sale is not None and self.channels.fire_sale.enabled:
             result = model.exchange.market(mm, qty > 0, abs(qty))
             done = sum(fill.qty for fill in result.fills)
+            notional_ticks = sum(fill.price_ticks * fill.qty for fill in result.fills)
+            venue = "book"
         else:
-            tick = model.tick_size
             value = model.fundamental.value / tick
             price_ticks = math.ceil(value - 1e-9) if qty > 0 else math.floor(value + 1e-9)
             mm.cash_ticks -= price_ticks * qty
@@ -135,8 +140,17 @@ class ContagionEngine:
             self.outside.cash_ticks += price_ticks * qty
             self.outside.inventory -= qty
             done = abs(qty)
+            notional_ticks = price_ticks * done
+            venue = "outside"
         self.stats.forced_sale_volume += done
-        self._log(channel, mm.unique_id, None, float(done if qty > 0 else -done), "forced")
+        if done:
+            self._log(
+                channel,
+                mm.unique_id,
+                None,
+                float(done if qty > 0 else -done),
+                f"notional={notional_ticks * tick!r}; mid={mid!r}; venue={venue}",
+            )
         return done
 
     # ----- shocks (step 2) -------------------------------------------------------------
@@ -168,7 +182,13 @@ class ContagionEngine:
                     self.outside.inventory -= shock.qty
                     self.outside.cash_ticks += price_ticks * shock.qty
                     mm.potato_hops = 0
-                    self._log("inventory_shock", mm.unique_id, None, float(shock.qty))
+                    self._log(
+                        "inventory_shock",
+                        mm.unique_id,
+                        None,
+                        float(shock.qty),
+                        f"notional={abs(price_ticks * shock.qty) * tick!r}",
+                    )
         for freeze in model.shocks.credit_freezes.get(step, ()):
             for _, _, data in self.network.edges(data=True):
                 data["capacity"] = int(data["capacity"] * freeze.factor)
