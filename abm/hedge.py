@@ -63,6 +63,8 @@ class HedgeVenue:
         self.tick_size = tick_size
         self.rng = rng
         self.price = math.nan
+        # decimals enough to print every grid price exactly, as the order book does
+        self._decimals = max(0, -math.floor(math.log10(tick_size)) + 2)
         self.cash_ticks = 0
         self.position = 0
         self.trades = 0
@@ -95,7 +97,7 @@ class HedgeVenue:
         self.cash_ticks += notional
         self.position -= qty
         self.trades += 1
-        price = price_ticks * self.tick_size
-        cost = (price - self.price) * qty
+        price = round(price_ticks * self.tick_size, self._decimals)
+        cost = max(0.0, (price - self.price) * qty)  # >= 0 by construction; clip float noise
         self.fees += cost
         return price, cost

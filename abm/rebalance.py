@@ -50,16 +50,16 @@ class Rebalancer:
         if isinstance(spec, NoRebalance):
             return 0
         if isinstance(spec, ScheduledRebalance):
+            # order flow may have closed or crossed the gap: drop a schedule that no
+            # longer points towards the target, and start afresh if needed
+            if self._slices and (gap == 0 or self._slices[0] * gap > 0):
+                self._slices.clear()
             if not self._slices and abs(gap) > spec.band:
                 self._slices = _twap_slices(-gap, spec.horizon_steps)
             if not self._slices:
                 return 0
             qty = self._slices.pop(0)
-            # order flow may have done part of the job: never trade past the target
-            if gap == 0 or qty * gap > 0:
-                self._slices.clear()
-                return 0
-            if abs(qty) > abs(gap):
+            if abs(qty) > abs(gap):  # never trade past the target
                 self._slices.clear()
                 return -gap
             return qty

@@ -58,6 +58,7 @@ class QuoteLimits:
     size_mult: float
     max_inventory: int | None
     withdraw: bool
+    exposure_cap: int | None = None  # gap controls' max_exposure, enforced on inventory
 
 
 def _tighter(limit: int | None, other: int | None) -> int | None:
@@ -155,6 +156,10 @@ class MarketMaker(Trader):
         reference = model.reference_price(self.reference_kind)
         self.volatility.update(reference)
         limits = self._risk_limits()
+        if limits.exposure_cap is not None and abs(self.inventory) > limits.exposure_cap:
+            # gap controls bound the inventory itself, not only new quotes
+            excess = abs(self.inventory) - limits.exposure_cap
+            self._rebalance(-excess if self.inventory > 0 else excess)
         if self.rebalancer.active:
             qty = self.rebalancer.order(self.inventory)
             if qty:
@@ -201,13 +206,15 @@ class MarketMaker(Trader):
                 spread_mult *= channel.spread_mult
                 size_mult *= channel.size_mult
         gap = self.gap_controls
+        cap = None
         if gap is not None and model.shocks.in_gap_window(
             model.step_index, gap.before_steps, gap.after_steps
         ):
             spread_mult *= gap.spread_mult
             size_mult *= gap.size_mult
             limit = _tighter(limit, gap.max_exposure)
-        return QuoteLimits(spread_mult, size_mult, limit, withdraw)
+            cap = gap.max_exposure
+        return QuoteLimits(spread_mult, size_mult, limit, withdraw, cap)
 
     def _rebalance(self, qty: int) -> None:
         """Send a marketable order of ``qty`` lots (signed) and log what it did."""
