@@ -9,23 +9,33 @@ fundamental, or the mid, which falls back to the last trade price and then to th
 while a side of the book is empty (the model's rule, rebuilt from the ``market`` columns by
 `mark_prices`). A fill ``i`` at step ``t`` has signed quantity ``s_i`` (``+qty`` when the market
 maker buys) and price ``p_i``; a hedge trade ``j`` has signed quantity ``k_j``, price ``x_j``
-and cost ``c_j = k_j (x_j - y_t) >= 0`` (``hedge`` events).
+and cost ``c_j = k_j (x_j - y_t) >= 0`` (``hedge`` events). "Fills" here are every exchange of
+lots for cash: book fills, inter-dealer trades, forced sales absorbed outside the book and
+inventory shocks (an outside client's lots at a price ``p = notional / |qty|``).
 
 Identity. Within step ``t`` the fundamental moves and the hedge price ``y_t`` is drawn first,
 and every trade follows, so the mark that prevailed when the step began is ``m_{t-1}`` and the
 step's hedge trades are costed against ``y_t``. Cash changes by
-``-sum_i s_i p_i - sum_j k_j x_j``, inventory by ``sum_i s_i`` and the hedge by ``sum_j k_j``;
-with equity ``E_t = cash_t + q_t m_t + h_t y_t``, expanding ``q_t m_t - q_{t-1} m_{t-1}`` and
-``h_t y_t - h_{t-1} y_{t-1}`` gives, exactly,
+``-sum_i s_i p_i - sum_j k_j x_j - L_t``, inventory by ``sum_i s_i``, the hedge by ``sum_j k_j``
+and claims on other dealers by ``-W_t``, where ``L_t`` is the step's loss shocks and ``W_t``
+its write-downs as a creditor (``loss`` and ``writedown`` events). With equity
+``E_t = cash_t + q_t m_t + h_t y_t + claims_t - debts_t``, expanding ``q_t m_t - q_{t-1} m_{t-1}``
+and ``h_t y_t - h_{t-1} y_{t-1}`` gives, exactly,
 
     E_t - E_{t-1} = sum_i s_i (m_{t-1} - p_i) + q_t (m_t - m_{t-1})
-                    + h_{t-1} (y_t - y_{t-1}) - sum_j c_j.
+                    + h_{t-1} (y_t - y_{t-1}) - sum_j c_j - L_t - W_t.
+
+Credit-line funding (before step 0) and credit-line calls (``credit_call`` events) move cash
+and claims or debts by the same amount, so they leave equity unchanged and have no term.
 
 Summing over ``t = 1..T`` (``pnl_0 = 0``, so ``pnl_T = E_T - E_0``) and splitting the fills
-into quoting fills (passive or crossing quotes) and rebalancing fills (``rebalance`` events):
+into quoting fills (passive or crossing quotes on the book), rebalancing fills (``rebalance``
+events), forced sales (``liquidation`` and ``margin_call`` events, on the book or absorbed
+outside it), inter-dealer trades (``trades`` rows with ``venue == "interdealer"``, the hot-potato
+channel) and inventory shocks (``inventory_shock`` events):
 
-    pnl_T = spread_capture + adverse_selection + rebalancing_cost + inventory_pnl
-            + hedging_pnl + hedge_costs
+    pnl_T = spread_capture + adverse_selection + rebalancing_cost + forced_sales + interdealer
+            + inventory_pnl + hedging_pnl + hedge_costs + credit_losses + external
 
 with, for a horizon of ``H = horizon_steps`` steps and ``u(t) = min(t - 1 + H, T)``,
 
@@ -33,12 +43,19 @@ with, for a horizon of ``H = horizon_steps`` steps and ``u(t) = min(t - 1 + H, T
 - ``adverse_selection = sum_quoting s_i (m_{u(t)} - m_{t-1})``: the mark move after the fills,
   a signed contribution (negative when the flow was informed);
 - ``rebalancing_cost = sum_rebalancing s_i (m_{t-1} - p_i)``: usually negative;
+- ``forced_sales = sum_forced s_i (m_{t-1} - p_i)``: the price concession of forced selling;
+- ``interdealer = sum_interdealer s_i (m_{t-1} - p_i)``: the hot-potato concession (positive
+  for the receiver, negative for the passer);
 - ``inventory_pnl = sum_t q_t (m_t - m_{t-1}) - adverse_selection``: mark-to-market of the
   inventory held, net of the part already attributed to adverse selection;
-- ``hedging_pnl = sum_t h_{t-1} (y_t - y_{t-1})`` and ``hedge_costs = -sum_j c_j <= 0``.
+- ``hedging_pnl = sum_t h_{t-1} (y_t - y_{t-1})`` and ``hedge_costs = -sum_j c_j <= 0``;
+- ``credit_losses = -sum_t W_t <= 0``: write-downs of claims on defaulted borrowers;
+- ``external = -sum_t L_t + sum_inventory-shock s_i (m_{t-1} - p_i)``: exogenous shocks.
 
 The identity holds to rounding on every run, because market makers have an ``agents`` row every
-step. Fills between linked market makers (``venue == "interdealer"``) count as quoting fills.
+step and every forced sale and inventory shock logs its signed quantity and notional. Loss
+shocks move cash by whole ticks, so their logged amount is rounded to the scenario's
+``tick_size`` as the model does.
 
 The decomposition is an accounting identity, not a model. The efficiency measures of
 `efficiency_metrics` are descriptive statistics; where the tables force an approximation (quote
@@ -49,6 +66,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,9 +83,13 @@ DECOMPOSITION_COLUMNS = (
     "spread_capture",
     "adverse_selection",
     "rebalancing_cost",
+    "forced_sales",
+    "interdealer",
     "inventory_pnl",
     "hedging_pnl",
     "hedge_costs",
+    "credit_losses",
+    "external",
     "total",
     "pnl",
 )
@@ -145,14 +167,21 @@ def per_step_sharpe(pnl: Any) -> float:
 
 # --- per-step flows ----------------------------------------------------------------------------
 
+_FORCED_SALE_KINDS = ("liquidation", "margin_call")
 
-def _detail_value(detail: str, key: str) -> float:
-    """The float after ``key=`` in an event detail such as ``"price=1.0; cost=0.01"``."""
+
+def _detail_field(detail: str, key: str) -> str:
+    """The text after ``key=`` in an event detail such as ``"price=1.0; cost=0.01"``."""
     for part in detail.split(";"):
         name, _, value = part.strip().partition("=")
         if name == key:
-            return float(value)
+            return value
     raise ValueError(f"event detail {detail!r} has no {key!r} field")
+
+
+def _detail_value(detail: str, key: str) -> float:
+    """The float after ``key=`` in an event detail."""
+    return float(_detail_field(detail, key))
 
 
 def _scenario(result: RunResult) -> Mapping[str, Any]:
@@ -170,37 +199,85 @@ def _steps_array(values: Any, steps: pd.Series, n_steps: int) -> np.ndarray:
     return np.bincount(steps.to_numpy(dtype=np.int64), weights=weights, minlength=n_steps)
 
 
-def _notional(trades: pd.DataFrame) -> np.ndarray:
-    return trades["qty"].to_numpy(dtype=float) * trades["price"].to_numpy(dtype=float)
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """One kind of fill, per step: signed lots ``sum s``, cash paid ``sum s p``, bought, sold."""
+
+    qty: np.ndarray
+    cash: np.ndarray
+    bought: np.ndarray
+    sold: np.ndarray
+
+    def __sub__(self, other: _Leg) -> _Leg:
+        return _Leg(
+            self.qty - other.qty,
+            self.cash - other.cash,
+            self.bought - other.bought,
+            self.sold - other.sold,
+        )
+
+    def edge(self, before: np.ndarray) -> float:
+        """``sum_t sum_i s_i (m_{t-1} - p_i)`` over ``t = 1..T``; ``before`` is ``m_0..m_{T-1}``."""
+        return float((self.qty[1:] * before - self.cash[1:]).sum())
+
+
+def _trade_leg(trades: pd.DataFrame, agent_id: int, n_steps: int) -> _Leg:
+    bought = trades[trades["buyer"] == agent_id]
+    sold = trades[trades["seller"] == agent_id]
+    buy_qty = _steps_array(bought["qty"], bought["step"], n_steps)
+    sell_qty = _steps_array(sold["qty"], sold["step"], n_steps)
+    buy_cash = _steps_array(bought["qty"] * bought["price"], bought["step"], n_steps)
+    sell_cash = _steps_array(sold["qty"] * sold["price"], sold["step"], n_steps)
+    return _Leg(buy_qty - sell_qty, buy_cash - sell_cash, buy_qty, sell_qty)
+
+
+def _event_leg(events: pd.DataFrame, n_steps: int) -> _Leg:
+    """Fills logged as events: signed lots in ``amount``, unsigned ``notional`` in the detail."""
+    amount = events["amount"].to_numpy(dtype=float)
+    cash = np.sign(amount) * _detail_values(events, "notional")
+    steps = events["step"]
+    return _Leg(
+        _steps_array(amount, steps, n_steps),
+        _steps_array(cash, steps, n_steps),
+        _steps_array(np.maximum(amount, 0.0), steps, n_steps),
+        _steps_array(np.maximum(-amount, 0.0), steps, n_steps),
+    )
 
 
 class _Flows:
-    """One market maker's per-step book and hedge flows, split into quoting and rebalancing."""
+    """One market maker's per-step flows, split by kind of fill, and its lump-sum losses.
+
+    Book fills that are neither rebalancing nor forced sales are quoting fills; forced sales
+    absorbed outside the book have no ``trades`` row, so only the on-book ones are taken out.
+    """
 
     def __init__(
         self, agent_id: int, trades: pd.DataFrame, events: pd.DataFrame, n_steps: int
     ) -> None:
-        bought = trades[trades["buyer"] == agent_id]
-        sold = trades[trades["seller"] == agent_id]
-        buy_qty = _steps_array(bought["qty"], bought["step"], n_steps)
-        sell_qty = _steps_array(sold["qty"], sold["step"], n_steps)
-        buy_cash = _steps_array(_notional(bought), bought["step"], n_steps)
-        sell_cash = _steps_array(_notional(sold), sold["step"], n_steps)
+        venue = trades["venue"]
+        on_book = trades[venue == "book"]
+        book = _trade_leg(on_book, agent_id, n_steps)
+        self.interdealer = _trade_leg(trades[venue == "interdealer"], agent_id, n_steps)
         mine = events[events["agent_id"] == agent_id]
-        rebalance = mine[mine["kind"] == "rebalance"]
-        amount = rebalance["amount"].to_numpy(dtype=float)
-        notional = _detail_values(rebalance, "notional")
-        self.rebalance_qty = _steps_array(amount, rebalance["step"], n_steps)
-        self.rebalance_cash = _steps_array(np.sign(amount) * notional, rebalance["step"], n_steps)
-        # rebalancing is one market order a step, so its fills sit on one side of that step
-        self.quote_qty = buy_qty - sell_qty - self.rebalance_qty
-        self.quote_cash = buy_cash - sell_cash - self.rebalance_cash
-        self.quote_bid_lots = buy_qty - np.maximum(self.rebalance_qty, 0.0)
-        self.quote_ask_lots = sell_qty - np.maximum(-self.rebalance_qty, 0.0)
-        self.volume = int(bought["qty"].sum() + sold["qty"].sum())
-        self.n_fills = len(bought) + len(sold)
-        hedges = mine[mine["kind"] == "hedge"]
-        self.hedge_costs = math.fsum(_detail_values(hedges, "cost"))
+        kind = mine["kind"]
+        self.rebalance = _event_leg(mine[kind == "rebalance"], n_steps)
+        forced = mine[kind.isin(_FORCED_SALE_KINDS)]
+        booked = np.array([_detail_field(str(d), "venue") == "book" for d in forced["detail"]])
+        self.forced = _event_leg(forced, n_steps)
+        self.quote = book - self.rebalance - _event_leg(forced[booked.astype(bool)], n_steps)
+        self.inventory_shock = _event_leg(mine[kind == "inventory_shock"], n_steps)
+        self.volume = int(book.bought.sum() + book.sold.sum())
+        mine_on_book = (on_book["buyer"] == agent_id).sum() + (on_book["seller"] == agent_id).sum()
+        self.n_fills = int(mine_on_book)
+        self.hedge_costs = math.fsum(_detail_values(mine[kind == "hedge"], "cost"))
+        self.writedowns = math.fsum(mine.loc[kind == "writedown", "amount"].to_numpy(dtype=float))
+        self.losses = mine.loc[kind == "loss", "amount"].to_numpy(dtype=float)
+
+    def loss_shocks(self, tick_size: float | None) -> float:
+        """Cash lost to loss shocks; the model moves whole ticks, ``round(amount / tick)``."""
+        if tick_size is None:
+            return math.fsum(self.losses)
+        return math.fsum(round(amount / tick_size) * tick_size for amount in self.losses.tolist())
 
 
 def _checked_market(result: RunResult) -> pd.DataFrame:
@@ -234,27 +311,31 @@ def _horizon_index(n_steps: int, horizon_steps: int) -> np.ndarray:
 
 
 def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataFrame:
-    """Attribute each market maker's final P&L to quoting, inventory, rebalancing and hedging.
+    """Attribute each market maker's final P&L to quoting, inventory, hedging and contagion.
 
-    One row per market maker, ordered by ``agent_id``, columns `DECOMPOSITION_COLUMNS`: the six
+    One row per market maker, ordered by ``agent_id``, columns `DECOMPOSITION_COLUMNS`: the ten
     components of the module docstring's identity (price units), their ``total``, and ``pnl``,
     the final ``pnl`` of the ``agents`` table, which ``total`` equals up to floating-point
     rounding.
 
     Args:
-        result: A run; its ``scenario_yaml`` gives ``mark`` (``"mid"`` when absent).
+        result: A run; its ``scenario_yaml`` gives ``mark`` (``"mid"`` when absent) and
+            ``tick_size`` (loss shocks are taken as logged when absent).
         horizon_steps: Steps after the fill's starting mark at which adverse selection is read;
             0 attributes every mark move to ``inventory_pnl``.
 
     Raises:
-        ValueError: If ``horizon_steps`` is negative, the scenario's mark is unknown, or the
-            ``market`` table or a market maker's ``agents`` rows do not cover every step.
+        ValueError: If ``horizon_steps`` is negative, the scenario's mark is unknown, the
+            ``market`` table or a market maker's ``agents`` rows do not cover every step, or a
+            forced-sale or inventory-shock event lacks its ``notional`` (or ``venue``).
     """
     if horizon_steps < 0:
         raise ValueError(f"horizon_steps must be >= 0, got {horizon_steps}")
     market = _checked_market(result)
     n_steps = len(market)
-    mark = mark_prices(market, str(_scenario(result).get("mark", "mid")))
+    scenario = _scenario(result)
+    mark = mark_prices(market, str(scenario.get("mark", "mid")))
+    tick = scenario.get("tick_size")
     hedge_price = market["hedge_price"].to_numpy(dtype=float)
     before = mark[:-1]
     mark_change = np.diff(mark)
@@ -264,19 +345,22 @@ def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataF
         flows = _Flows(agent_id, result.trades, result.events, n_steps)
         inventory = frame["inventory"].to_numpy(dtype=float)
         hedge = frame["hedge"].to_numpy(dtype=float)
-        quote_qty, quote_cash = flows.quote_qty[1:], flows.quote_cash[1:]
-        adverse = float(quote_qty @ after)
+        adverse = float(flows.quote.qty[1:] @ after)
         # a flat hedge contributes nothing even where no hedge price was recorded
         hedge_moves = np.where(hedge[:-1] != 0.0, hedge[:-1] * np.diff(hedge_price), 0.0)
+        losses = flows.loss_shocks(None if tick is None else float(tick))
         parts = {
-            "spread_capture": float((quote_qty * before - quote_cash).sum()),
+            "spread_capture": flows.quote.edge(before),
             "adverse_selection": adverse,
-            "rebalancing_cost": float(
-                (flows.rebalance_qty[1:] * before - flows.rebalance_cash[1:]).sum()
-            ),
+            "rebalancing_cost": flows.rebalance.edge(before),
+            "forced_sales": flows.forced.edge(before),
+            "interdealer": flows.interdealer.edge(before),
             "inventory_pnl": float(inventory[1:] @ mark_change) - adverse,
             "hedging_pnl": float(hedge_moves.sum()),
-            "hedge_costs": 0.0 - flows.hedge_costs,  # 0.0, not -0.0, without hedging
+            # 0.0 - x, not -x: 0.0 rather than -0.0 when there is nothing to subtract
+            "hedge_costs": 0.0 - flows.hedge_costs,
+            "credit_losses": 0.0 - flows.writedowns,
+            "external": flows.inventory_shock.edge(before) - losses,
         }
         total = math.fsum(parts.values())
         pnl = float(frame["pnl"].iloc[-1])
@@ -290,7 +374,9 @@ def efficiency_metrics(result: RunResult) -> pd.DataFrame:
 
     Per-step measures run over steps ``1..T`` (step 0 is the state before trading).
 
-    - ``fill_ratio``: quoting lots filled over quoting lots offered. The tables do not hold
+    - ``fill_ratio``: quoting lots filled over quoting lots offered (quoting fills as in
+      `pnl_decomposition`: book fills that are neither rebalancing nor forced sales; inter-dealer
+      trades are not quoting fills). The tables do not hold
       quote sizes, so a side counts as offered ``quote_size`` lots (the group's, from the
       scenario) in every step where it rests at the end of the step or received a quoting fill
       during it (a quote lifted in full leaves the book before the row is written). Size
@@ -300,9 +386,11 @@ def efficiency_metrics(result: RunResult) -> pd.DataFrame:
     - ``inventory_half_life``: `ar1_half_life` of the inventory ``q_0..q_T`` (steps).
     - ``time_at_limit``: fraction of steps with ``|q_t| >= max_inventory`` (the group's); NaN
       when the group has no limit.
-    - ``pnl_per_volume``: final pnl per lot traded on the book (quoting and rebalancing).
+    - ``pnl_per_volume``: final pnl per lot traded on the book (quoting, rebalancing and forced
+      sales on the book; inter-dealer trades and off-book forced sales are left out).
     - ``sharpe``: `per_step_sharpe` of the pnl path (not annualised).
-    - ``volume`` (lots) and ``n_fills``: all of the market maker's book fills.
+    - ``volume`` (lots) and ``n_fills``: all of the market maker's fills on the book
+      (``venue == "book"``).
     - ``max_drawdown``: largest fall of the pnl path from its running peak (price units, >= 0).
 
     Raises:
@@ -317,11 +405,11 @@ def efficiency_metrics(result: RunResult) -> pd.DataFrame:
         group = str(frame["group"].iloc[0])
         spec = groups.get(group) or {}
         flows = _Flows(agent_id, result.trades, result.events, n_steps)
-        bid_on = frame["bid"].notna().to_numpy()[1:] | (flows.quote_bid_lots[1:] > 0)
-        ask_on = frame["ask"].notna().to_numpy()[1:] | (flows.quote_ask_lots[1:] > 0)
+        bid_on = frame["bid"].notna().to_numpy()[1:] | (flows.quote.bought[1:] > 0)
+        ask_on = frame["ask"].notna().to_numpy()[1:] | (flows.quote.sold[1:] > 0)
         quote_size = spec.get("quote_size")
         offered = (bid_on.sum() + ask_on.sum()) * quote_size if quote_size else 0
-        filled = flows.quote_bid_lots.sum() + flows.quote_ask_lots.sum()
+        filled = flows.quote.bought.sum() + flows.quote.sold.sum()
         inventory = frame["inventory"].to_numpy(dtype=float)
         limit = spec.get("max_inventory")
         pnl = frame["pnl"].to_numpy(dtype=float)

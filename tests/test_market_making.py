@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,84 @@ HEDGED = {
     "hedge_instrument": {"basis_sd": 0.005, "fee": 0.001, "impact": 0.0001},
     "agents.mm_symmetric.hedge": {"kind": "band", "band": 20},
     "agents.mm_symmetric.rebalance": {"kind": "threshold", "band": 30},
+}
+
+# A small crisis market (10 market makers, every contagion channel on) and variants of it.
+CRISIS_YAML = """\
+name: crisis_test
+seed: 7
+steps: 300
+tick_size: 0.01
+mark: mid
+fundamental: {kind: arithmetic, s0: 100.0, sigma: 0.02}
+agents:
+  mm:
+    kind: market_maker
+    count: 10
+    cash: 400.0
+    policy: {kind: glft, gamma: 0.5, k: 60.0, A: 1.0}
+    quote_size: 5
+    max_inventory: 100
+    reference: mid
+    default_threshold: 0.0
+  informed:
+    kind: informed
+    count: 10
+    arrival: {kind: bernoulli, rate: 0.02}
+    noise_sd: 0.02
+    lag_steps: 3
+    threshold: 0.03
+    size_per_edge: 20.0
+  noise:
+    kind: noise
+    count: 150
+    arrival: {kind: poisson, rate: 0.03}
+    mix: {market: 0.3, limit: 0.35, cancel: 0.35}
+    size: {kind: uniform, low: 1, high: 5}
+network:
+  topology: {kind: erdos_renyi, mean_degree: 3}
+  exposure: {kind: proportional, fraction: 0.9}
+  capacity: 10
+  channels:
+    default: {recovery_rate: 0.2, liquidation_steps: 5}
+    fire_sale: {}
+    margin: {base_rate: 0.1, vol_linked: true, vol_coefficient: 5.0}
+    hot_potato: {trigger: 0.5}
+    confidence: {}
+    credit_lines: {}
+shocks:
+  - {kind: loss, step: 150, targets: [0, 1], amount: 420.0}
+"""
+# variant: (overrides, decomposition columns that must be non-zero somewhere)
+CRISIS_VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "defaults_fire_sale": ({}, ("forced_sales", "credit_losses", "external")),
+    "defaults_off_book": (
+        {"network.channels.fire_sale": None},
+        ("forced_sales", "credit_losses", "external"),
+    ),
+    "hot_potato": (
+        {"shocks": [{"kind": "inventory", "step": 150, "targets": [3], "qty": 200}]},
+        ("interdealer", "forced_sales"),
+    ),
+    "margin_calls": (
+        {
+            "shocks": [
+                {"kind": "margin_hike", "step": 100, "duration_steps": 100, "multiplier": 20.0},
+                {"kind": "inventory", "step": 110, "targets": [1, 2], "qty": -60},
+            ]
+        },
+        ("forced_sales",),
+    ),
+    "default_shock_off_tick_loss": (
+        {
+            "shocks": [
+                {"kind": "default", "step": 150, "targets": [0]},
+                {"kind": "loss", "step": 160, "targets": [4], "amount": 123.456},
+            ]
+        },
+        ("forced_sales", "credit_losses", "external"),
+    ),
+    "fundamental_mark": ({"mark": "fundamental"}, ("forced_sales", "credit_losses", "external")),
 }
 
 # The hand-made run: steps 0..3, mids 100, 101, 99, 100 (two-sided book), hedge prices below.
@@ -92,6 +171,48 @@ def _tiny_run(scenario_yaml: str = SCENARIO_YAML) -> RunResult:
     return rec.finish(scenario_yaml=scenario_yaml, summary={}, meta={})
 
 
+# The hand-made crisis run: steps 0..2, mids 100, 102, 101, tick 0.01. Market maker 1 lent 100 to
+# market maker 2; trader 3 is the counterparty of every book fill.
+CRISIS_MIDS = (100.0, 102.0, 101.0)
+CRISIS_SCENARIO = "mark: mid\ntick_size: 0.01\nagents:\n  mm: {kind: market_maker}\n"
+
+
+def _crisis_tiny_run() -> RunResult:
+    """Every contagion flow once, by hand.
+
+    Step 1, market maker 1: a 10.004 loss shock (10.00 in whole ticks), an inventory shock of
+    +5 for 501, a margin-call sale of 2 @ 99 on the book, a quoting buy of 1 @ 99.5, and a
+    hot-potato sale of 3 @ 99.9 to market maker 2. Step 2: market maker 2 defaults, 1 writes
+    down 40 and calls 20 of the line; 2's liquidation sells 2 for 203 outside the book.
+    """
+    rec = Recorder()
+    for step, mid in enumerate(CRISIS_MIDS):
+        rec.market(step, float(step), 100.0, mid - 0.5, mid + 0.5, 10, 10, None, 0)
+    rec.trade(1, 1.0, 99.0, 2, "sell", 3, 1)
+    rec.trade(1, 1.0, 99.5, 1, "sell", 1, 3)
+    rec.trade(1, 1.0, 99.9, 3, "sell", 2, 1, "interdealer")
+    rec.event(1, "loss", 1, None, 10.004, "")
+    rec.event(1, "inventory_shock", 1, None, 5.0, "notional=501.0")
+    rec.event(1, "margin_call", 1, None, -2.0, "notional=198.0; mid=100.0; venue=book")
+    rec.event(1, "hot_potato", 1, 2, -3.0, "hop=1")
+    rec.event(2, "default", 2, None, 0.0, "wave=1")
+    rec.event(2, "writedown", 1, 2, 40.0, "wave=1")
+    rec.event(2, "credit_call", 1, 2, 20.0, "")
+    rec.event(2, "liquidation", 2, None, -2.0, "notional=203.0; mid=102.0; venue=outside")
+    # agent: step -> (inventory, cash, claims - debts, status)
+    states = {
+        1: {0: (0, 900.0, 100.0), 1: (1, 787.2, 100.0), 2: (1, 807.2, 40.0)},
+        2: {0: (0, 1100.0, -100.0), 1: (3, 800.3, -100.0), 2: (1, 983.3, -80.0)},
+    }
+    for agent_id, path in states.items():
+        for step, (inventory, cash, net_claims) in path.items():
+            equity = cash + inventory * CRISIS_MIDS[step] + net_claims
+            status = "DEFAULTED" if agent_id == 2 and step == 2 else "ACTIVE"
+            state = (inventory, cash, equity, equity - 1000.0, None, None, "NORMAL", status, "mm")
+            rec.agent(step, agent_id, "market_maker", *state)
+    return rec.finish(scenario_yaml=CRISIS_SCENARIO, summary={}, meta={})
+
+
 def _row(frame: pd.DataFrame, agent_id: int) -> pd.Series:
     return frame.set_index("agent_id").loc[agent_id]
 
@@ -106,6 +227,10 @@ def _assert_sums_to_pnl(result: RunResult) -> pd.DataFrame:
         pnl = float(final_pnl.loc[agent_id])
         assert abs(total - pnl) <= 1e-9 * max(1.0, abs(pnl)), (agent_id, total, pnl)
     return table
+
+
+def _crisis_run(changes: dict[str, Any]) -> RunResult:
+    return abm.run(abm.Scenario.from_yaml_text(CRISIS_YAML).override(changes))
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +284,38 @@ def test_pnl_decomposition_market_maker_without_fills_has_zero_spread_capture() 
     table = _assert_sums_to_pnl(result).set_index("group").loc["mm_symmetric"]
     assert (table[["spread_capture", "adverse_selection", "total"]] == 0.0).all(axis=None)
     assert (efficiency_metrics(result).set_index("group").loc["mm_symmetric", "n_fills"] == 0).all()
+
+
+@pytest.mark.parametrize("variant", sorted(CRISIS_VARIANTS))
+def test_pnl_decomposition_sums_to_final_pnl_on_crisis_runs(variant: str) -> None:
+    """Conservation: the ten components add up to the pnl in every crisis variant.
+
+    The variants cover defaults and write-downs, fire sales on and off the book, margin calls,
+    hot-potato trades, default shocks, loss shocks (one not a whole number of ticks) and
+    inventory shocks, marked at the mid and at the fundamental.
+    """
+    changes, active = CRISIS_VARIANTS[variant]
+    result = _crisis_run(changes)
+    table = _assert_sums_to_pnl(result)
+    for column in active:
+        assert (table[column] != 0.0).any(), column
+
+
+def test_pnl_decomposition_contagion_columns_match_the_run_summary() -> None:
+    """Write-downs and loss shocks are the losses summary.json books under default and loss."""
+    result = _crisis_run({})
+    table = _assert_sums_to_pnl(result)
+    losses = result.summary["losses_by_channel"]
+    assert table["credit_losses"].sum() == pytest.approx(-losses["default"], abs=1e-9)
+    assert table["external"].sum() == pytest.approx(-losses["loss"], abs=1e-9)
+
+
+def test_pnl_decomposition_interdealer_terms_cancel_between_dealers() -> None:
+    """An inter-dealer trade moves the same edge from one market maker to the other: sum 0."""
+    changes, _ = CRISIS_VARIANTS["hot_potato"]
+    table = _assert_sums_to_pnl(_crisis_run(changes))
+    assert (table["interdealer"] != 0.0).sum() >= 2
+    assert table["interdealer"].sum() == pytest.approx(0.0, abs=1e-9)
 
 
 # --- hand-computed components --------------------------------------------------------------------
@@ -241,6 +398,62 @@ def test_pnl_decomposition_rejects_unknown_mark() -> None:
         pnl_decomposition(_tiny_run("mark: vwap\n"))
 
 
+def test_pnl_decomposition_hand_computed_contagion_components() -> None:
+    """Each contagion column by hand at H=1 (m = 100, 102, 101); totals -51.8 and 4.3.
+
+    Dealer 1: spread 1*(100-99.5); adverse 1*(102-100); forced -2*(100-99); inter-dealer
+    -3*(100-99.9); inventory 1*2 + 1*(-1) - 2; credit -40; external 5*(100-100.2) - 10.00.
+    Dealer 2: forced -2*(102-101.5); inter-dealer +0.3; inventory 3*2 + 1*(-1).
+    """
+    table = pnl_decomposition(_crisis_tiny_run(), horizon_steps=1)
+    expected = {
+        1: {
+            "spread_capture": 0.5,
+            "adverse_selection": 2.0,
+            "rebalancing_cost": 0.0,
+            "forced_sales": -2.0,
+            "interdealer": -0.3,
+            "inventory_pnl": -1.0,
+            "hedging_pnl": 0.0,
+            "hedge_costs": 0.0,
+            "credit_losses": -40.0,
+            "external": -11.0,
+            "total": -51.8,
+            "pnl": -51.8,
+        },
+        2: {
+            "spread_capture": 0.0,
+            "adverse_selection": 0.0,
+            "forced_sales": -1.0,
+            "interdealer": 0.3,
+            "inventory_pnl": 5.0,
+            "credit_losses": 0.0,
+            "external": 0.0,
+            "total": 4.3,
+            "pnl": 4.3,
+        },
+    }
+    for agent_id, columns in expected.items():
+        row = _row(table, agent_id)
+        for column, value in columns.items():
+            assert row[column] == pytest.approx(value, abs=1e-9), (agent_id, column)
+
+
+def test_pnl_decomposition_contagion_columns_vanish_without_contagion(tiny: RunResult) -> None:
+    """No forced sales, inter-dealer trades, write-downs or shocks: those columns are 0.0."""
+    table = pnl_decomposition(tiny)
+    columns = ["forced_sales", "interdealer", "credit_losses", "external"]
+    assert (table[columns] == 0.0).all(axis=None)
+
+
+def test_pnl_decomposition_loss_shock_taken_as_logged_without_tick_size() -> None:
+    """Without a tick size in the scenario the loss shock is 10.004 as logged, not 10.00."""
+    result = _crisis_tiny_run()
+    untick = RunResult(**{**vars(result), "scenario_yaml": "mark: mid\n"})
+    row = _row(pnl_decomposition(untick, horizon_steps=1), 1)
+    assert row["external"] == pytest.approx(-1.0 - 10.004, abs=1e-12)
+
+
 def test_mark_prices_mid_falls_back_to_last_then_fundamental() -> None:
     """The model's rule: mid if two-sided, else last trade price, else fundamental."""
     market = pd.DataFrame(
@@ -298,6 +511,14 @@ def test_efficiency_metrics_on_a_run_are_in_range(hedged_run: RunResult) -> None
     assert (table["quote_uptime_both"] <= table["quote_uptime_any"]).all()
     assert (table["max_drawdown"] >= 0).all()
     assert (table["volume"] >= table["n_fills"]).all()
+
+
+def test_efficiency_metrics_leave_out_forced_and_interdealer_fills() -> None:
+    """Dealer 1's book fills are the margin sale (2) and a quote (1); inter-dealer 3 is not."""
+    row = _row(efficiency_metrics(_crisis_tiny_run()), 1)
+    assert row["volume"] == 3
+    assert row["n_fills"] == 2
+    assert _row(efficiency_metrics(_crisis_tiny_run()), 2)["volume"] == 0
 
 
 def test_ar1_half_life_recovers_simulated_phi() -> None:
