@@ -115,8 +115,8 @@ def eisenberg_noe(
 
     With nominal liabilities ``p_bar_i = sum_j L_ij`` and relative liabilities
     ``Pi_ij = L_ij / p_bar_i`` (zero row when ``p_bar_i = 0``), a clearing vector satisfies
-    ``p = min(p_bar, e + Pi^T p)`` (Eisenberg and Noe 2001, Definition 1 / eq. 1). The
-    algorithm (their Section 3) starts from ``p = p_bar``; at each round the nodes that
+    ``p = min(p_bar, e + Pi^T p)`` (Eisenberg and Noe 2001, Definition 1). Their fictitious
+    default algorithm starts from ``p = p_bar``; at each round the nodes that
     cannot pay in full given the others' current payments join the default set ``D``, and
     the payments of ``D`` are re-solved from the linear system
     ``(I - Pi^T_DD) p_D = e_D + Pi^T_{D,S} p_bar_S`` (``S`` the solvent nodes). It stops when
@@ -130,8 +130,8 @@ def eisenberg_noe(
         tol: Relative tolerance: node ``i`` defaults when its available funds fall below
             ``p_bar_i * (1 - tol)``; also the convergence tolerance of the fallback below.
         max_iter: Iteration cap of the fallback used when the linear system of a round is
-            singular (a closed group of defaulters; Picard iteration from the current
-            payments then converges to the greatest fixed point from above).
+            singular (a closed group of defaulters): Picard iteration of the clearing map
+            from ``p_bar``, which converges to the greatest fixed point from above.
 
     Returns:
         ClearingResult with payments, equity (unclipped and clipped), waves and defaulted.
@@ -189,31 +189,27 @@ def _solve_defaulters(
     s = np.flatnonzero(~in_default)
     inner = received_from[np.ix_(d, d)]
     rhs = external[d] + received_from[np.ix_(d, s)] @ p_bar[s]
-    payments = p_bar.copy()
-    slack = 1e-9 * max(1.0, float(p_bar.max()))
+    scale = max(1.0, float(p_bar.max()))
+    slack = 1e-9 * scale
     try:
         solved = np.linalg.solve(np.eye(d.size) - inner, rhs)
     except np.linalg.LinAlgError:
         solved = None
     # A near-singular system can "solve" to garbage without raising; the theory bounds the
     # defaulters' payments to [0, p_bar], so anything outside that is treated as singular.
-    if (
-        solved is None
-        or not np.all(np.isfinite(solved))
-        or np.any(solved < -slack)
-        or np.any(solved > p_bar[d] + slack)
-    ):
-        solved = payments[d]
+    if solved is None or not np.all((solved >= -slack) & (solved <= p_bar[d] + slack)):
+        solved = p_bar[d]
         for _ in range(max_iter):
             step = np.minimum(p_bar[d], rhs + inner @ solved)
-            if np.max(np.abs(step - solved), initial=0.0) <= tol * max(1.0, float(p_bar.max())):
-                solved = step
-                break
+            converged = np.max(np.abs(step - solved)) <= tol * scale
             solved = step
+            if converged:
+                break
         else:
             raise ContagionError(
                 f"clearing iteration did not converge in {max_iter} steps; raise max_iter or tol"
             )
+    payments = p_bar.copy()
     # rounding can leave payments a few ulps outside [0, p_bar]
     payments[d] = np.clip(solved, 0.0, p_bar[d])
     return payments
@@ -252,7 +248,7 @@ class DebtRankResult:
 def impact_matrix(exposures: npt.ArrayLike, capital: npt.ArrayLike) -> FloatArray:
     """``W_ij = min(1, exposures[i, j] / capital[i])``: loss of ``i`` per unit distress of ``j``.
 
-    Battiston et al. (2012), eq. for ``W_ij`` (their indices are transposed: their ``W_ij``
+    Battiston et al. (2012), impact matrix (indices transposed: their ``W_ij``
     is the impact of ``i`` on ``j``). A node with zero capital loses everything on any
     positive exposure (``W = 1``).
 
