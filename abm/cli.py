@@ -85,13 +85,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import ReportError, write_report  # matplotlib: import only when used
+    # matplotlib and seaborn load only when a report is asked for
+    from analysis.report import HTML_REPORT_NAME, ReportError, write_report
 
     try:
         path = write_report(args.run_dir)
     except ReportError as exc:
         raise CliError(str(exc)) from exc
     print(f"report: {path}")
+    print(f"html: {path.with_name(HTML_REPORT_NAME)}")
     return 0
 
 
@@ -159,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     val.set_defaults(func=_cmd_validate)
 
-    rep = sub.add_parser("report", help="write report.md and figures for a run directory")
+    rep = sub.add_parser("report", help="write report.md, report.html and figures for a run")
     rep.add_argument("run_dir")
     rep.set_defaults(func=_cmd_report)
 

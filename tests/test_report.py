@@ -1,34 +1,56 @@
-"""Tests for analysis.report and analysis.plots on a short real run of the baseline scenario."""
+"""Tests for analysis.report (Markdown and HTML run reports) on short real runs of the baseline."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
 import math
 import re
 import shutil
-from collections.abc import Callable
+import sys
+from functools import partial
+from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image
 import numpy as np
-import pandas as pd
 import pytest
-from matplotlib.figure import Figure
+import yaml
 
 import abm
-from abm.record import AGENT_COLUMNS, MARKET_COLUMNS, RUN_FILES, RunResult
-from analysis.plots import inventory_figure, pnl_figure, price_figure, spread_depth_figure
+import analysis.report as report_module
+from abm.record import RUN_FILES, RunResult
+from analysis.market_making import pnl_decomposition
 from analysis.report import (
     FIGURE_FILES,
+    HTML_REPORT_NAME,
     ReportError,
     market_maker_groups,
     summary_lines,
+    write_html_report,
     write_report,
 )
+from analysis.report_document import (
+    Document,
+    FigureBlock,
+    Section,
+    render_html,
+    render_markdown,
+)
+from analysis.report_sections import build_document
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SECTIONS = ("## Market quality", "## Activity", "## Market makers", "## Accounting", "## Figures")
+SECTIONS = (
+    "## Scenario",
+    "## Market quality",
+    "## Activity",
+    "## Market makers",
+    "## Stylized facts",
+    "## Accounting",
+    "## Figures",
+)
 # The baseline's market-maker groups, written out by hand from scenarios/baseline.yaml.
 BASELINE_GROUPS = {
     "mm": ("avellaneda_stoikov", 4),
@@ -45,7 +67,7 @@ def _fmt(value: float) -> str:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scenario = abm.load_scenario(BASELINE).override({"steps": 200})
+    scenario = abm.load_scenario(BASELINE).override({"steps": 200, "record.depth_levels": 5})
     return abm.run(scenario).save(tmp_path_factory.mktemp("runs") / "baseline_200")
 
 
@@ -64,8 +86,18 @@ def report_text(report_path: Path) -> str:
     return report_path.read_text(encoding="utf-8")
 
 
+def _markdown(result: RunResult) -> str:
+    """The report's Markdown without rendering figures (fast)."""
+    return render_markdown(build_document(result, figures=False), {})
+
+
+def _html(result: RunResult) -> str:
+    return render_html(build_document(result, figures=False))
+
+
 def _copy_run(run_dir: Path, target: Path) -> Path:
-    shutil.copytree(run_dir, target, ignore=shutil.ignore_patterns("figures", "report.md"))
+    ignore = shutil.ignore_patterns("figures", "report.md", HTML_REPORT_NAME)
+    shutil.copytree(run_dir, target, ignore=ignore)
     return target
 
 
@@ -197,24 +229,34 @@ def test_write_report_links_every_figure(report_path: Path, report_text: str) ->
 def test_write_report_leaves_no_temporary_files(run_dir: Path, report_path: Path) -> None:
     """Atomic writes rename their temporaries away: only final names remain."""
     names = {p.name for p in run_dir.iterdir()} | {p.name for p in (run_dir / "figures").iterdir()}
-    assert names == {*RUN_FILES, "report.md", "figures", *FIGURE_FILES}
+    assert names == {*RUN_FILES, "report.md", HTML_REPORT_NAME, "figures", *FIGURE_FILES}
 
 
-def test_write_report_out_dir_leaves_run_dir_untouched(run_dir: Path, tmp_path: Path) -> None:
-    """With out_dir, report and figures go there and the run directory is only read."""
+def _stub_figures(result: RunResult) -> Document:
+    """The report with placeholder figures: file placement tests need no real rendering."""
+    document = build_document(result, figures=False)
+    stubs = tuple(FigureBlock(name, name, PNG_SIGNATURE) for name in FIGURE_FILES)
+    return dataclasses.replace(document, sections=(*document.sections, Section("Figures", stubs)))
+
+
+def test_write_report_out_dir_leaves_run_dir_untouched(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With out_dir, both reports and the figures go there and the run directory is only read."""
+    monkeypatch.setattr(report_module, "build_document", _stub_figures)
     source = _copy_run(run_dir, tmp_path / "run")
     out = tmp_path / "out" / "nested"
     report = write_report(source, out_dir=out)
     assert report == out.absolute() / "report.md"
-    assert {p.name for p in out.iterdir()} == {"report.md", *FIGURE_FILES}
+    assert {p.name for p in out.iterdir()} == {"report.md", HTML_REPORT_NAME, *FIGURE_FILES}
     assert {p.name for p in source.iterdir()} == set(RUN_FILES)
     assert f"({FIGURE_FILES[0]})" in report.read_text(encoding="utf-8")
 
 
-def test_write_report_says_no_when_conservation_failed(result: RunResult, tmp_path: Path) -> None:
+def test_report_says_no_when_conservation_failed(result: RunResult) -> None:
     """A summary with cash_conserved False is reported as "no", not hidden."""
     broken = dataclasses.replace(result, summary={**result.summary, "cash_conserved": False})
-    text = write_report(broken.save(tmp_path / "broken")).read_text(encoding="utf-8")
+    text = _markdown(broken)
     assert "| Cash | no |" in text
     assert "| Inventory | yes |" in text
 
@@ -265,51 +307,182 @@ def test_summary_lines_show_missing_values_as_na(result: RunResult) -> None:
     assert "spread mean: n/a (n/a ticks)" in summary_lines(empty)
 
 
-FigureFunction = Callable[[pd.DataFrame], Figure]
-MARKET_FIGURES: list[FigureFunction] = [price_figure, spread_depth_figure]
-AGENT_FIGURES: list[FigureFunction] = [inventory_figure, pnl_figure]
+@pytest.fixture(scope="module")
+def html_text(report_path: Path) -> str:
+    return (report_path.parent / HTML_REPORT_NAME).read_text(encoding="utf-8")
 
 
-def _empty(columns: tuple[str, ...], like: pd.DataFrame) -> pd.DataFrame:
-    frame = pd.DataFrame({column: pd.Series(dtype=like[column].dtype) for column in columns})
-    assert list(frame.columns) == list(columns)
-    return frame
+def test_write_report_writes_html_next_to_markdown(report_path: Path) -> None:
+    """report.html is written beside report.md, which stays the returned path."""
+    assert (report_path.parent / HTML_REPORT_NAME).is_file()
 
 
-@pytest.mark.parametrize("draw", MARKET_FIGURES + AGENT_FIGURES, ids=lambda f: f.__name__)
-def test_figure_functions_accept_empty_tables(
-    draw: FigureFunction, result: RunResult, tmp_path: Path
+def test_html_report_is_self_contained(html_text: str) -> None:
+    """No external resources or scripts: every image is an inline PNG data URI."""
+    assert not re.search(r"https?://", html_text)
+    assert "<script" not in html_text
+    assert "<link" not in html_text
+    sources = re.findall(r'src="([^"]*)"', html_text)
+    assert len(sources) == len(FIGURE_FILES)
+    for source in sources:
+        prefix = "data:image/png;base64,"
+        assert source.startswith(prefix)
+        assert base64.b64decode(source[len(prefix) :])[:8] == PNG_SIGNATURE
+
+
+def test_html_report_is_well_formed(html_text: str) -> None:
+    """Every opened element is closed in order (void elements aside)."""
+    checker = _TagBalance()
+    checker.feed(html_text)
+    checker.close()
+    assert checker.errors == []
+    assert checker.stack == []
+
+
+def test_html_report_has_the_markdown_sections(html_text: str) -> None:
+    """The HTML page has the same sections as report.md, in the same order."""
+    headings = re.findall(r"<h2>(.*?)</h2>", html_text)
+    assert [f"## {h}" for h in headings] == list(SECTIONS)
+
+
+def test_html_report_escapes_text(result: RunResult) -> None:
+    """Markup in the scenario's description shows as text, in the intro and in the YAML."""
+    hostile = '<script>alert("x")</script> & <b>bold</b>'
+    scenario = yaml.safe_load(result.scenario_yaml)
+    scenario["description"] = hostile
+    page = _html(dataclasses.replace(result, scenario_yaml=yaml.safe_dump(scenario)))
+    assert "<script" not in page and "<b>" not in page
+    assert html.escape(hostile) in page
+
+
+def test_markdown_tables_escape_pipes(report_text: str) -> None:
+    """A "|" inside a cell is escaped, so every row of a table has its header's cell count."""
+    assert "\\|returns\\|" in report_text
+    separator = re.compile(r"(?<!\\)\|")
+    for table in re.findall(r"(?:^\|.*\n)+", report_text, flags=re.MULTILINE):
+        counts = {len(separator.findall(row)) for row in table.splitlines()}
+        assert len(counts) == 1, table
+
+
+def test_write_html_report_writes_only_the_page(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An empty table with the contract columns gives a figure that renders to PNG."""
-    market = draw in MARKET_FIGURES
-    columns, like = (MARKET_COLUMNS, result.market) if market else (AGENT_COLUMNS, result.agents)
-    figure = draw(_empty(columns, like))
-    assert isinstance(figure, Figure)
-    figure.savefig(tmp_path / "empty.png")
-    assert (tmp_path / "empty.png").read_bytes()[:8] == PNG_SIGNATURE
+    """write_html_report writes report.html alone into out_dir and returns its path."""
+    # Placement is under test, not the figures: skip rendering them.
+    monkeypatch.setattr(report_module, "build_document", partial(build_document, figures=False))
+    out = tmp_path / "html"
+    page = write_html_report(run_dir, out_dir=out)
+    assert page == out.absolute() / HTML_REPORT_NAME
+    assert [p.name for p in out.iterdir()] == [HTML_REPORT_NAME]
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
-@pytest.mark.parametrize("draw", MARKET_FIGURES, ids=lambda f: f.__name__)
-def test_market_figures_accept_one_sided_book(draw: FigureFunction, result: RunResult) -> None:
-    """Steps with an empty side (NaN quotes, spread and mid) are drawn as gaps, not errors."""
-    market = result.market.copy()
-    market[["best_bid", "mid", "spread"]] = math.nan
-    assert isinstance(draw(market), Figure)
+def test_report_shows_scenario_parameters_and_yaml(report_text: str, result: RunResult) -> None:
+    """The scenario section lists key parameters and holds the resolved YAML, collapsed."""
+    assert "| Tick size (price units) | 0.01 |" in report_text
+    assert (
+        "| mm | market_maker | 4 | avellaneda_stoikov (gamma=0.01, k=60, T=2000) |" in report_text
+    )
+    assert "<details><summary>Resolved scenario (scenario.yaml)</summary>" in report_text
+    assert result.scenario_yaml.strip() in report_text
 
 
-@pytest.mark.parametrize("draw", AGENT_FIGURES, ids=lambda f: f.__name__)
-def test_agent_figures_draw_one_line_per_market_maker(
-    draw: FigureFunction, result: RunResult
+def test_report_shows_detailed_market_quality(report_text: str) -> None:
+    """market_quality_summary rows appear with units, including depth-table measures."""
+    assert "| Effective spread (ticks) |" in report_text
+    assert "| Bid depth at the touch, mean (lots) |" in report_text
+
+
+def test_report_decomposition_final_pnl_matches_model_summary(
+    report_text: str, result: RunResult
 ) -> None:
-    """Only market makers are drawn, one line each (the baseline has ten)."""
-    figure = draw(result.agents)
-    # The pnl figure's zero line has two points; agent lines have one per recorded step.
-    lines = [line for line in figure.axes[0].get_lines() if len(np.asarray(line.get_xydata())) > 2]
-    assert len(lines) == sum(count for _, count in BASELINE_GROUPS.values())
+    """The decomposition's final pnl per group is the model's own pnl_by_group."""
+    table = pnl_decomposition(result).groupby("group")["pnl"].mean()
+    for group in BASELINE_GROUPS:
+        expected = result.summary["pnl_by_group"][group]
+        assert table[group] == pytest.approx(expected, abs=1e-9)
+        row = next(
+            line
+            for line in report_text.split("### P&L decomposition")[1].splitlines()
+            if line.startswith(f"| {group} |")
+        )
+        assert row.rstrip(" |").endswith(_fmt(table[group]))
 
 
-@pytest.mark.parametrize("draw", MARKET_FIGURES + AGENT_FIGURES, ids=lambda f: f.__name__)
-def test_figure_functions_reject_missing_columns(draw: FigureFunction) -> None:
-    """A table without the needed columns raises ValueError naming a missing column."""
-    with pytest.raises(ValueError, match="lacks column"):
-        draw(pd.DataFrame({"step": [0, 1]}))
+def test_report_has_efficiency_table(report_text: str) -> None:
+    """The efficiency table has one row per market-maker group."""
+    section = report_text.split("### Quoting efficiency and risk")[1].split("##")[0]
+    groups = [line.split("|")[1].strip() for line in section.splitlines()[4:] if line]
+    assert groups == list(BASELINE_GROUPS)
+
+
+def test_report_flags_short_series_in_stylized_facts(report_text: str) -> None:
+    """200 steps are fewer than 1000 returns: the scorecard is shown but flagged indicative."""
+    section = report_text.split("## Stylized facts")[1].split("## Accounting")[0]
+    assert "Only 199 mid returns" in section
+    for fact in ("absence of autocorrelation", "heavy tails", "volatility clustering"):
+        assert f"| {fact} |" in section
+
+
+def test_report_has_no_contagion_section_without_network(report_text: str) -> None:
+    """The baseline has neither defaults nor a network, so no contagion section."""
+    assert "## Contagion" not in report_text
+
+
+@pytest.fixture(scope="module")
+def networked() -> RunResult:
+    overrides = {
+        "steps": 60,
+        "network": {"topology": {"kind": "complete"}},
+        "shocks": [{"kind": "default", "step": 30, "targets": [0]}],
+    }
+    return abm.run(abm.load_scenario(BASELINE).override(overrides))
+
+
+def test_report_contagion_section_for_networked_run(networked: RunResult) -> None:
+    """A complete network on 10 market makers has 10 x 9 = 90 edges, reported with its size."""
+    text = _markdown(networked)
+    section = text.split("## Contagion")[1].split("## Accounting")[0]
+    assert "| Network edges | 90 |" in section
+    assert "| Network nodes | 10 |" in section
+
+
+def test_report_contagion_section_lists_defaults_and_crisis(networked: RunResult) -> None:
+    """A default shock to node 0 at step 30 is listed and is the crisis summary's shock step."""
+    section = _markdown(networked).split("## Contagion")[1].split("## Accounting")[0]
+    defaults = section.split("### Defaults")[1].split("###")[0]
+    first = next(line for line in defaults.splitlines() if line.startswith("| 30 |"))
+    assert first.split("|")[3].strip() == "0"  # network node
+    assert "wave=0" in first
+    assert "| shock step | 30 |" in section.split("### Crisis summary")[1]
+
+
+def test_report_contagion_section_without_contagion_module(
+    networked: RunResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If analysis.contagion cannot be imported the section still renders and says so."""
+    monkeypatch.setitem(sys.modules, "analysis.contagion", None)
+    section = _markdown(networked).split("## Contagion")[1]
+    assert "analysis.contagion (absent)" in section
+    assert "| Network edges | 90 |" in section
+
+
+class _TagBalance(HTMLParser):
+    """Records elements closed out of order; void elements never open a scope."""
+
+    VOID = frozenset({"meta", "img", "br", "hr", "link", "input"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.errors.append(tag)

@@ -1,0 +1,277 @@
+"""The run report as a document of blocks, and its two renderings: Markdown and standalone HTML.
+
+`analysis.report_sections` builds a `Document` from a run; `render_markdown` and `render_html`
+turn it into text. Blocks hold display strings only (numbers are formatted by `format_value`
+before they get here), so the two renderings show the same numbers.
+
+Escaping. HTML: every piece of text goes through `html.escape` (quotes too), so a scenario
+description or group name containing markup shows as text. Markdown: table cells escape ``|``
+and newlines; preformatted text is fenced with more backticks than it contains.
+
+The HTML page is self-contained: an inline style sheet, figures as ``data:image/png;base64``
+URIs, no scripts and no external resources, so it can be mailed or archived as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import yaml
+from matplotlib.figure import Figure
+
+MISSING = "n/a"
+"""How a missing value (None, NaN, pandas NA) is shown."""
+FIGURE_DPI = 110
+"""Resolution of the report's PNG figures."""
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table of display strings; ``caption`` (optional) is a heading above it."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Collapsible:
+    """Preformatted text (for example YAML) hidden under a one-line ``summary`` until opened."""
+
+    summary: str
+    text: str
+    language: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FigureBlock:
+    """A rendered figure: its title, the PNG file name it is saved under, and the PNG bytes."""
+
+    title: str
+    file_name: str
+    png: bytes
+
+
+Block = Paragraph | Table | Collapsible | FigureBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled section of the report."""
+
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """The whole report: a title, blocks before the first section, then the sections."""
+
+    title: str
+    intro: tuple[Block, ...]
+    sections: tuple[Section, ...]
+
+    def figures(self) -> list[FigureBlock]:
+        """Every figure of the document, in reading order."""
+        blocks = [*self.intro, *(b for section in self.sections for b in section.blocks)]
+        return [block for block in blocks if isinstance(block, FigureBlock)]
+
+
+def format_value(value: Any) -> str:
+    """Display string of a value: six significant digits for floats, integers in full.
+
+    None, NaN, infinities and pandas NA show as `MISSING`; booleans as ``yes``/``no``;
+    anything else as ``str(value)``.
+    """
+    if value is None or value is pd.NA:
+        return MISSING
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return format(number, ".6g") if math.isfinite(number) else MISSING
+    return str(value)
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """Render ``figure`` as PNG at `FIGURE_DPI`."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    return buffer.getvalue()
+
+
+def scenario_mapping(scenario_yaml: str) -> dict[str, Any]:
+    """The resolved scenario as a dict; empty if the YAML is unreadable or not a mapping."""
+    # A report is still useful without the scenario's labels, so unreadable YAML is not fatal.
+    try:
+        value = yaml.safe_load(scenario_yaml)
+    except yaml.YAMLError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def tick_size_of(scenario: Mapping[str, Any]) -> float | None:
+    """The scenario's positive ``tick_size`` (price units per tick), or None."""
+    tick = scenario.get("tick_size")
+    if isinstance(tick, int | float) and not isinstance(tick, bool) and tick > 0:
+        return float(tick)
+    return None
+
+
+def ticks(value: Any, tick: float | None) -> float | None:
+    """``value / tick`` for a number and a tick size; None when either is missing."""
+    if tick is None or not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return value / tick
+
+
+def attempt(compute: Callable[[], _T]) -> tuple[_T | None, str]:
+    """``(compute(), "")``, or ``(None, message)`` when the run cannot support the analysis."""
+    try:
+        return compute(), ""
+    except ValueError as error:
+        return None, str(error)
+
+
+def render_markdown(document: Document, figure_links: Mapping[str, str]) -> str:
+    """Return the document as Markdown; figures link to files by relative path.
+
+    Args:
+        document: The report.
+        figure_links: Relative path (from the Markdown file) of each figure's ``file_name``.
+
+    Raises:
+        KeyError: If a figure of the document has no entry in ``figure_links``.
+    """
+    lines = [f"# {document.title}", ""]
+    for block in document.intro:
+        lines += _markdown_block(block, figure_links)
+    for section in document.sections:
+        lines += [f"## {section.title}", ""]
+        for block in section.blocks:
+            lines += _markdown_block(block, figure_links)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _markdown_block(block: Block, figure_links: Mapping[str, str]) -> list[str]:
+    if isinstance(block, Paragraph):
+        return [block.text, ""]
+    if isinstance(block, Table):
+        lines = [f"### {block.caption}", ""] if block.caption else []
+        lines += ["| " + " | ".join(_cell(c) for c in block.header) + " |"]
+        lines += ["|" + "---|" * len(block.header)]
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in block.rows]
+        return [*lines, ""]
+    if isinstance(block, Collapsible):
+        runs = [len(run) for run in re.findall(r"`+", block.text)]
+        fence = "`" * max(3, max(runs, default=0) + 1)
+        return [
+            f"<details><summary>{html.escape(block.summary)}</summary>",
+            "",
+            f"{fence}{block.language}",
+            block.text.rstrip("\n"),
+            fence,
+            "",
+            "</details>",
+            "",
+        ]
+    link = figure_links[block.file_name]
+    return [f"### {block.title}", "", f"![{block.title}]({link})", ""]
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #ccc; padding-bottom: .3rem; }
+h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+details { margin: .5rem 0 1rem; }
+pre { background: #f7f7f7; padding: .8rem; overflow-x: auto; font-size: .85rem; }
+figure { margin: 1rem 0 2rem; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-weight: 600; margin-bottom: .3rem; }
+""".strip()
+
+_NUMBER = re.compile(r"^[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?$|^n/a$", re.IGNORECASE)
+
+
+def render_html(document: Document) -> str:
+    """Return the document as one self-contained HTML5 page (see the module docstring)."""
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(document.title)}</title>",
+        f"<style>\n{_STYLE}\n</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(document.title)}</h1>",
+    ]
+    parts += [_html_block(block) for block in document.intro]
+    for section in document.sections:
+        parts.append(f"<section>\n<h2>{esc(section.title)}</h2>")
+        parts += [_html_block(block) for block in section.blocks]
+        parts.append("</section>")
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def _html_block(block: Block) -> str:
+    esc = html.escape
+    if isinstance(block, Paragraph):
+        return f"<p>{esc(block.text)}</p>"
+    if isinstance(block, Table):
+        caption = f"<h3>{esc(block.caption)}</h3>\n" if block.caption else ""
+        head = "".join(f"<th>{esc(c)}</th>" for c in block.header)
+        body = "\n".join(f"<tr>{_html_cells(row)}</tr>" for row in block.rows)
+        return (
+            f"{caption}<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+        )
+    if isinstance(block, Collapsible):
+        return (
+            f"<details><summary>{esc(block.summary)}</summary>\n"
+            f"<pre>{esc(block.text)}</pre>\n</details>"
+        )
+    data = base64.b64encode(block.png).decode("ascii")
+    return (
+        f"<figure>\n<figcaption>{esc(block.title)}</figcaption>\n"
+        f'<img src="data:image/png;base64,{data}" alt="{esc(block.title)}">\n</figure>'
+    )
+
+
+def _html_cells(row: Sequence[str]) -> str:
+    cells = []
+    for text in row:
+        number = ' class="num"' if _NUMBER.match(text.strip()) else ""
+        cells.append(f"<td{number}>{html.escape(text)}</td>")
+    return "".join(cells)

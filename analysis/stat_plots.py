@@ -1,0 +1,268 @@
+"""Statistical figures of one run: P&L and return distributions, autocorrelations, P&L attribution.
+
+The time-series figures live in `analysis.plots`; the conventions are the same. Every function
+takes a `RunResult` table (or a table computed from one) and returns a new
+`matplotlib.figure.Figure` built without ``pyplot``. A table with too little data gives a figure
+whose panels say why; a table without a needed column raises `ValueError` naming it.
+
+Units: prices and pnl in price units, lags in steps; log returns are dimensionless.
+
+- `pnl_distribution_figure`: market makers' one-step pnl changes, with historical VaR and
+  expected shortfall (`analysis.risk_metrics`, Acerbi & Tasche 2002) marked.
+- `return_distribution_figure`: mid log returns against the normal of the same mean and variance,
+  on a log density scale, where heavy tails (Cont 2001, fact 2) show as excess over the parabola.
+- `acf_figure`: autocorrelation of returns and of absolute returns with the 95% band of i.i.d.
+  data, ``1.96 / sqrt(n)`` (Bartlett; Cont 2001, facts 1 and 7).
+- `pnl_decomposition_figure`: the per-group mean of each term of the P&L identity of
+  `analysis.market_making.pnl_decomposition`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from analysis.distributions import normal_pdf
+from analysis.plots import MARKET_MAKER_KIND, finish_axes, require_columns
+from analysis.risk_metrics import expected_shortfall, value_at_risk
+from analysis.stylized_facts import acf_table, excess_kurtosis, log_returns
+
+MAX_BINS = 120
+"""Most histogram bins: enough to show a tail, few enough that each bin is wider than a pixel."""
+
+ACF_MAX_LAG = 50
+"""Default largest lag of `acf_figure` (steps)."""
+
+IDENTITY_COLUMNS = ("agent_id", "group", "total", "pnl")
+"""Columns of a P&L decomposition that are not terms of the identity."""
+
+_WIDE = (10.0, 4.0)
+_TALL = (10.0, 6.0)
+
+
+def pnl_distribution_figure(agents: pd.DataFrame, *, alpha: float = 0.95) -> Figure:
+    """Histogram of the market makers' one-step pnl changes, pooled over makers, with VaR and ES.
+
+    A change is ``pnl[t] - pnl[t - 1]`` between consecutive recorded steps of one market maker.
+    The losses ``-change`` give the historical `value_at_risk` and `expected_shortfall` at
+    ``alpha``; they are drawn at ``-VaR`` and ``-ES`` on the pnl axis. Counts are on a log
+    scale, so the tail the two lines summarise stays visible next to the bulk.
+
+    Args:
+        agents: The ``agents`` table; rows whose ``kind`` is `MARKET_MAKER_KIND` are used, with
+            ``step``, ``agent_id`` and ``pnl``. Non-finite pnl values are dropped first.
+        alpha: Confidence level of VaR and ES, in (0, 1).
+
+    Returns:
+        A one-panel figure (pnl change in price units against a count).
+
+    Raises:
+        ValueError: If a needed column is missing or ``alpha`` is outside (0, 1).
+    """
+    require_columns(agents, ("step", "agent_id", "kind", "pnl"), "agents")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha is a confidence level strictly between 0 and 1, got {alpha}")
+    makers = agents.loc[agents["kind"] == MARKET_MAKER_KIND, ["step", "agent_id", "pnl"]]
+    makers = makers.astype({"agent_id": "int64", "pnl": "float64"})
+    makers = makers.loc[np.isfinite(makers["pnl"].to_numpy())].sort_values(["agent_id", "step"])
+    changes = np.concatenate(
+        [np.diff(group.to_numpy(dtype=float)) for _, group in makers.groupby("agent_id")["pnl"]]
+        or [np.empty(0)]
+    )
+    figure = Figure(figsize=_WIDE, layout="constrained")
+    ax = figure.add_subplot()
+    title = "Market-maker pnl change per step"
+    xlabel, ylabel = "pnl change over one step (price units)", "agent-steps (count, log scale)"
+    if changes.size < 2:
+        finish_axes(ax, title, xlabel, ylabel, has_data=False)
+        return figure
+    var = value_at_risk(-changes, alpha)
+    es = expected_shortfall(-changes, alpha)
+    ax.hist(changes, bins=_bin_count(changes), color="tab:blue", alpha=0.7, label="pnl changes")
+    ax.set_yscale("log")
+    level = f"{alpha:.0%}"
+    ax.axvline(-var, color="tab:orange", lw=1.5, label=f"VaR {level}: loss of {var:.4g}")
+    ax.axvline(-es, color="tab:red", lw=1.5, ls="--", label=f"ES {level}: loss of {es:.4g}")
+    n_makers = makers["agent_id"].nunique()
+    title += f" ({n_makers} makers, {changes.size} agent-steps)"
+    finish_axes(ax, title, xlabel, ylabel, has_data=True)
+    return figure
+
+
+def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1) -> Figure:
+    """Density of the mid's log returns against the fitted normal, on a log density axis.
+
+    The normal has the sample mean and standard deviation of the returns (its log density is a
+    parabola); heavy tails show as bars above it far from the centre. Returns touching a
+    missing mid (a one-sided book) are dropped; exact zeros are kept and counted in the panel's
+    note, since on a tick grid they form a spike at zero.
+
+    Args:
+        market: The ``market`` table; uses ``mid``, one row per step.
+        interval_steps: Steps per return (non-overlapping windows, as `log_returns`).
+
+    Returns:
+        A one-panel figure (log return against density per unit log return).
+
+    Raises:
+        ValueError: If ``mid`` is missing or ``interval_steps < 1``.
+    """
+    require_columns(market, ("mid",), "market")
+    mid = market["mid"].to_numpy(dtype=float)
+    raw = log_returns(mid, interval_steps)
+    returns = raw[np.isfinite(raw)]
+    figure = Figure(figsize=_WIDE, layout="constrained")
+    ax = figure.add_subplot()
+    title = "Distribution of mid log returns"
+    xlabel = f"log return over {interval_steps} step(s) (dimensionless)"
+    ylabel = "density (per unit log return, log scale)"
+    sd = float(returns.std()) if returns.size > 1 else 0.0
+    if sd == 0.0:
+        finish_axes(ax, title, xlabel, ylabel, has_data=False)
+        return figure
+    mean = float(returns.mean())
+    density, edges = np.histogram(returns, bins=_return_edges(returns, mid), density=True)
+    ax.stairs(np.where(density > 0, density, np.nan), edges, fill=True, alpha=0.6, label="sample")
+    grid = np.linspace(edges[0], edges[-1], 400)
+    ax.plot(grid, normal_pdf((grid - mean) / sd) / sd, color="black", lw=1.2, label="fitted normal")
+    ax.set_yscale("log")
+    # The normal's density far out is many decades below any bar; keep the bars' range.
+    ax.set_ylim(0.5 * density[density > 0].min(), 2.0 * max(density.max(), 1.0 / sd))
+    note = (
+        f"n = {returns.size}, excess kurtosis = {excess_kurtosis(returns):.3g}, "
+        f"exact zeros = {np.mean(returns == 0):.1%}"
+    )
+    ax.text(0.01, 0.97, note, transform=ax.transAxes, va="top", fontsize="small")
+    finish_axes(ax, title, xlabel, ylabel, has_data=True)
+    ax.legend(loc="upper right", fontsize="small")
+    return figure
+
+
+def acf_figure(market: pd.DataFrame, *, max_lag: int = ACF_MAX_LAG) -> Figure:
+    """Autocorrelation of mid log returns (top) and of their absolute values (bottom).
+
+    One-step returns with missing values dropped (which joins the segments either side of a
+    gap). The shaded band is ``+-1.96 / sqrt(n)``: values outside it are significant at 5% for
+    i.i.d. returns. Fewer returns than ``max_lag + 1`` shorten the lag range.
+
+    Args:
+        market: The ``market`` table; uses ``mid``.
+        max_lag: Largest lag in steps, at least 1.
+
+    Returns:
+        A two-panel figure sharing the lag axis (lags ``1..max_lag``).
+
+    Raises:
+        ValueError: If ``mid`` is missing or ``max_lag < 1``.
+    """
+    require_columns(market, ("mid",), "market")
+    if max_lag < 1:
+        raise ValueError(f"max_lag must be at least 1, got {max_lag}")
+    raw = log_returns(market["mid"].to_numpy(dtype=float))
+    returns = raw[np.isfinite(raw)]
+    figure = Figure(figsize=_TALL, layout="constrained")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    lags = min(max_lag, returns.size - 1)
+    table = acf_table(returns, lags) if lags >= 1 and returns.std() > 0 else None
+    for ax, column, title in (
+        (top, "acf_returns", "Autocorrelation of mid log returns"),
+        (bottom, "acf_abs_returns", "Autocorrelation of absolute mid log returns"),
+    ):
+        xlabel = "lag (steps)" if ax is bottom else None
+        has_data = table is not None and bool(np.isfinite(table[column]).any())
+        if table is not None and has_data:
+            _draw_acf(ax, table["lag"].to_numpy(), table[column].to_numpy(), table["band"].iloc[0])
+        # one legend serves both panels
+        legend = ax is top
+        finish_axes(
+            ax, title, xlabel, "autocorrelation (dimensionless)", has_data=has_data, legend=legend
+        )
+    return figure
+
+
+def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
+    """Mean P&L attribution per market maker in each group, one bar per term of the identity.
+
+    Every column other than `IDENTITY_COLUMNS` is a term, drawn in table order. Terms that are
+    zero for every group (for example hedging when nobody hedges) are left out and named under
+    the axis. A black diamond marks each group's mean final pnl, which the bars sum to.
+
+    Args:
+        decomposition: A table like `analysis.market_making.pnl_decomposition`'s: ``group``,
+            ``pnl`` and the terms, one row per market maker.
+
+    Returns:
+        A one-panel figure (group against mean pnl per maker in price units).
+
+    Raises:
+        ValueError: If a needed column is missing.
+    """
+    require_columns(decomposition, ("group", "pnl"), "pnl decomposition")
+    terms = [c for c in decomposition.columns if c not in IDENTITY_COLUMNS]
+    figure = Figure(figsize=_WIDE, layout="constrained")
+    ax = figure.add_subplot()
+    means = decomposition.groupby("group", sort=False)[[*terms, "pnl"]].mean()
+    shown = [c for c in terms if bool((means[c].abs() > 0).any())]
+    title = "Market-maker pnl decomposition (mean per maker)"
+    xlabel, ylabel = "market-maker group", "pnl per maker (price units)"
+    if means.empty:
+        finish_axes(ax, title, xlabel, ylabel, has_data=False)
+        return figure
+    positions = np.arange(len(means))
+    width = 0.8 / max(len(shown), 1)
+    for i, component in enumerate(shown):
+        offsets = positions - 0.4 + (i + 0.5) * width
+        label = component.replace("_", " ")
+        ax.bar(offsets, means[component].to_numpy(dtype=float), width, label=label)
+    ax.scatter(positions, means["pnl"], marker="D", color="black", zorder=3, label="final pnl")
+    ax.axhline(0.0, color="0.4", lw=0.8, zorder=0)
+    ax.set_xticks(positions, [str(group) for group in means.index])
+    omitted = [c.replace("_", " ") for c in terms if c not in shown]
+    if omitted:
+        xlabel += f"\nnot drawn, zero for every group: {', '.join(omitted)}"
+    finish_axes(ax, title, xlabel, ylabel, has_data=True, legend=False)
+    # Outside the axes: bars of opposite sign leave no corner free of data.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.grid(False, axis="x")
+    return figure
+
+
+def _draw_acf(ax: Axes, lags: np.ndarray, acf: np.ndarray, band: float) -> None:
+    ax.axhspan(-band, band, color="tab:blue", alpha=0.15, label=f"95% band (\u00b1{band:.3g})")
+    ax.vlines(lags, 0.0, acf, color="tab:blue", lw=1.5)
+    ax.plot(lags, acf, "o", color="tab:blue", ms=3, label="sample ACF")
+    ax.axhline(0.0, color="0.4", lw=0.8)
+
+
+def _return_edges(returns: np.ndarray, mid: np.ndarray) -> np.ndarray | int:
+    """Bin edges for mid log returns: one bin per price increment on a tick grid, else FD bins.
+
+    On a tick grid the mid moves in multiples of a quantum ``q`` (half a tick), so log returns
+    sit near ``k q / m`` for the typical mid ``m``; bins narrower than that spacing would
+    alternate between empty and overfull and misstate the density. The lattice bins are used
+    when every return lies within a quarter spacing of its lattice point (the price level did
+    not drift far) and the range needs at most `MAX_BINS` of them.
+    """
+    finite = mid[np.isfinite(mid)]
+    # Price differences carry float noise around exact multiples of the quantum.
+    moves = np.unique(np.round(np.abs(np.diff(finite)), 9))
+    moves = moves[moves > 0]
+    if moves.size and finite.size:
+        spacing = float(moves.min()) / float(np.median(finite))
+        index = returns / spacing
+        low, high = math.floor(index.min() + 0.5), math.floor(index.max() + 0.5)
+        on_grid = np.abs(index - np.rint(index)).max() < 0.25
+        if on_grid and high - low + 1 <= MAX_BINS:
+            return spacing * (np.arange(low, high + 2) - 0.5)
+    return _bin_count(returns)
+
+
+def _bin_count(values: np.ndarray) -> int:
+    """Freedman-Diaconis bin count, kept between 10 and `MAX_BINS`."""
+    edges = np.histogram_bin_edges(values, bins="fd")
+    return int(min(max(len(edges) - 1, 10), MAX_BINS)) if math.isfinite(edges[-1]) else 10
