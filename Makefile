@@ -36,6 +36,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/abm bench book
 	$(BIN)/abm bench model
+	$(BIN)/abm bench crisis
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

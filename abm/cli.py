@@ -122,9 +122,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         )
         print(format_book_bench(result))
         return 0
+    _positive("--steps", args.steps)
+    if args.target == "crisis":
+        from abm.bench_crisis import format_crisis_bench, run_crisis_bench
+
+        crisis = run_crisis_bench(steps=args.steps or 5000, seed=args.seed)
+        print(format_crisis_bench(crisis))
+        return 0
     from abm.bench_model import format_model_bench, run_model_bench
 
-    _positive("--steps", args.steps)
     if args.scenario is not None:
         _load(args.scenario, [])  # validate first: a bad file is a clean error
     model_result = run_model_bench(
@@ -171,11 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--gamma", type=float, default=0.1, help="risk aversion (0.01, 0.1 or 1)")
     study.set_defaults(func=_cmd_study)
 
-    bench = sub.add_parser("bench", help="benchmarks: the order book, the model")
-    bench.add_argument("target", choices=["book", "model"])
+    bench = sub.add_parser("bench", help="benchmarks: the order book, the model, a crisis")
+    bench.add_argument("target", choices=["book", "model", "crisis"])
     bench.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
     bench.add_argument("--repeats", type=int, default=3, help="book: timed repeats (best kept)")
-    bench.add_argument("--steps", type=int, default=None, help="model: steps (default 5000)")
+    bench.add_argument(
+        "--steps", type=int, default=None, help="model/crisis: steps (default 5000)"
+    )
     bench.add_argument("--scenario", default=None, help="model: scenario (default baseline)")
     bench.add_argument("--seed", type=int, default=None)
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")

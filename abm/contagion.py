@@ -81,6 +81,7 @@ class ContagionEngine:
         self._node_of = {mm.unique_id: i for i, mm in enumerate(self.nodes)}
         self._called: set[tuple[int, int]] = set()
         self._liquidations: dict[int, int] = {}  # node -> steps left to liquidate
+        self._mark = math.nan
         self._fund_credit_lines()
 
     def _fund_credit_lines(self) -> None:
@@ -101,8 +102,12 @@ class ContagionEngine:
     ) -> None:
         self.model.log_event(kind, source, target, amount, detail)
 
+    def _refresh_mark(self) -> None:
+        """Re-read the mark (after anything that may have moved the book)."""
+        self._mark = self.model.mark_price()
+
     def _equity(self, mm: MarketMaker) -> float:
-        return mm.equity(self.model.mark_price(), self.model.hedge_venue.price)
+        return mm.equity(self._mark, self.model.hedge_venue.price)
 
     def distress(self, mm: MarketMaker) -> float:
         """Relative equity loss since the start, in [0, 1] (1 for a defaulted dealer)."""
@@ -143,6 +148,7 @@ class ContagionEngine:
             notional_ticks = price_ticks * done
             venue = "outside"
         self.stats.forced_sale_volume += done
+        self._refresh_mark()
         if done:
             self._log(
                 channel,
@@ -159,6 +165,7 @@ class ContagionEngine:
         """Apply this step's loss, default, inventory and credit-freeze shocks."""
         model = self.model
         tick = model.tick_size
+        self._refresh_mark()
         for shock in model.shocks.targeted.get(step, ()):
             for node in shock.targets:
                 if node >= len(self.nodes):
@@ -210,22 +217,30 @@ class ContagionEngine:
 
     def step(self) -> None:
         """Liquidations, margin calls, credit-line calls, default waves, hot potato, confidence."""
-        self._liquidate()
+        self._refresh_mark()
+        self._liquidate(count_step=True)
         self._margin_calls()
         self._credit_calls()
         self._default_waves()
         self._hot_potato()
         self._confidence()
 
-    def _liquidate(self) -> None:
+    def _liquidate(self, *, count_step: bool) -> None:
+        """Sell each defaulted dealer's next slice; ``count_step`` once per model step.
+
+        Slices are ``|inventory| / steps left``; once the schedule has run out, the rest
+        is offered every step until it is gone (a book without bids can delay, not
+        cancel, a liquidation).
+        """
         for node, steps_left in list(self._liquidations.items()):
             mm = self.nodes[node]
-            if mm.inventory == 0 or steps_left <= 0:
+            if mm.inventory == 0:
                 del self._liquidations[node]
                 continue
-            slice_qty = math.ceil(abs(mm.inventory) / steps_left)
+            slice_qty = math.ceil(abs(mm.inventory) / max(steps_left, 1))
             self.forced_sale(mm, -slice_qty if mm.inventory > 0 else slice_qty, "liquidation")
-            self._liquidations[node] = steps_left - 1
+            if count_step:
+                self._liquidations[node] = max(steps_left - 1, 1)
 
     def _margin_calls(self) -> None:
         margin = self.channels.margin
@@ -233,9 +248,10 @@ class ContagionEngine:
             return
         model = self.model
         hike = model.shocks.window_multiplier("margin_hike", model.step_index)
-        mark = model.mark_price()
+        mark = self._mark
         for mm in self.nodes:
             if mm.status is Status.DEFAULTED or mm.inventory == 0:
+                mm.margin_requirement = 0.0
                 continue
             rate = margin.base_rate
             if margin.vol_linked:
@@ -295,13 +311,14 @@ class ContagionEngine:
                 self._default(mm, wave)
             fire = self.channels.fire_sale
             if fire is not None and fire.enabled:
-                self._liquidate()  # forced sales now, marks move, more may fail
+                self._liquidate(count_step=False)  # forced sales now, marks move, more may fail
         self.stats.cascade_waves = max(self.stats.cascade_waves, wave)
 
     def _default(self, mm: MarketMaker, wave: int) -> None:
         """Default ``mm``: cancel its orders, schedule liquidation, write down its creditors."""
         mm.status = Status.DEFAULTED
         mm.withdraw()
+        self._refresh_mark()  # its quotes may have been the touch
         self.stats.defaults += 1
         node = self._node_of[mm.unique_id]
         self._log("default", mm.unique_id, None, self._equity(mm), f"wave={wave}")
