@@ -19,7 +19,7 @@ from pathlib import Path
 import mesa
 
 from abm.agents.base import Trader
-from abm.model import MarketModel
+from abm.model import TAKER_KIND_ORDER, MarketModel
 from abm.scenario import Scenario, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
@@ -38,7 +38,7 @@ class NaiveActivationModel(MarketModel):
             kind: mesa.agent.AgentSet(
                 [a for g in self.takers if g.kind == kind for a in g.agents], random=self.random
             )
-            for kind in ("informed", "noise")
+            for kind in TAKER_KIND_ORDER
         }
         self._group_of = {id(a): g for g in self.takers for a in g.agents}
 

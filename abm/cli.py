@@ -84,6 +84,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    print(json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     # matplotlib and seaborn load only when a report is asked for
     from analysis.report import HTML_REPORT_NAME, ReportError, write_report
@@ -167,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     val.set_defaults(func=_cmd_validate)
 
+    schema = sub.add_parser(
+        "schema", help="print the scenario JSON schema (from the pydantic models)"
+    )
+    schema.set_defaults(func=_cmd_schema)
+
     rep = sub.add_parser("report", help="write report.md, report.html and figures for a run")
     rep.add_argument("run_dir")
     rep.set_defaults(func=_cmd_report)
@@ -181,9 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("target", choices=["book", "model", "crisis"])
     bench.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
     bench.add_argument("--repeats", type=int, default=3, help="book: timed repeats (best kept)")
-    bench.add_argument(
-        "--steps", type=int, default=None, help="model/crisis: steps (default 5000)"
-    )
+    bench.add_argument("--steps", type=int, default=None, help="model/crisis: steps (default 5000)")
     bench.add_argument("--scenario", default=None, help="model: scenario (default baseline)")
     bench.add_argument("--seed", type=int, default=None)
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
