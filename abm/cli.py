@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--gamma", type=float, default=0.1, help="risk aversion (0.01, 0.1 or 1)")
     study.set_defaults(func=_cmd_study)
 
+    from abm import dashboard_cli
+
+    dashboard_cli.register(sub)
+
     bench = sub.add_parser("bench", help="benchmarks: the order book, the model, a crisis")
     bench.add_argument("target", choices=["book", "model", "crisis"])
     bench.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
