@@ -95,6 +95,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
     # matplotlib and seaborn load only when a report is asked for
     from analysis.report import HTML_REPORT_NAME, ReportError, write_report
 
+    if (Path(args.run_dir) / "sweep.json").is_file():  # a sweep directory: ensemble report
+        from analysis.ensemble import write_sweep_report
+
+        try:
+            print(f"report: {write_sweep_report(args.run_dir)}")
+        except (ValueError, OSError) as exc:
+            raise CliError(str(exc)) from exc
+        return 0
     try:
         path = write_report(args.run_dir)
     except ReportError as exc:
@@ -124,12 +132,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         result = run_book_bench(
             n_ops=args.ops,
             seed=7 if args.seed is None else args.seed,
-            repeats=args.repeats,
+            repeats=3 if args.repeats is None else args.repeats,
             memory=not args.no_memory,
         )
         print(format_book_bench(result))
         return 0
     _positive("--steps", args.steps)
+    if args.target == "sweep":
+        from abm.sweep_cli import bench_sweep
+
+        return bench_sweep(args)
     if args.target == "crisis":
         from abm.bench_crisis import format_crisis_bench, run_crisis_bench
 
@@ -189,18 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--gamma", type=float, default=0.1, help="risk aversion (0.01, 0.1 or 1)")
     study.set_defaults(func=_cmd_study)
 
-    from abm import dashboard_cli
+    from abm import dashboard_cli, sweep_cli
 
     dashboard_cli.register(sub)
+    sweep_cli.register(sub)
 
     bench = sub.add_parser("bench", help="benchmarks: the order book, the model, a crisis")
-    bench.add_argument("target", choices=["book", "model", "crisis"])
+    bench.add_argument("target", choices=["book", "model", "crisis", "sweep"])
     bench.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
-    bench.add_argument("--repeats", type=int, default=3, help="book: timed repeats (best kept)")
+    bench.add_argument(
+        "--repeats", type=int, default=None, help="book: timed repeats, best kept (default 3)"
+    )
     bench.add_argument("--steps", type=int, default=None, help="model/crisis: steps (default 5000)")
     bench.add_argument("--scenario", default=None, help="model: scenario (default baseline)")
     bench.add_argument("--seed", type=int, default=None)
     bench.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    sweep_cli.add_bench_sweep_arguments(bench)
     bench.set_defaults(func=_cmd_bench)
 
     return parser

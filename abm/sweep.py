@@ -316,7 +316,7 @@ def run_sweep(
     with _SweepDirectory.open(out_dir, plan) as store:
         records = store.records()
         _check_metrics(plan, records.values())
-        keep = {RunStatus.OK.value} if retry_failed else {RunStatus.OK.value, "failed"}
+        keep = {RunStatus.OK.value} if retry_failed else {s.value for s in RunStatus}
         todo = [
             k
             for k in plan.runs()
@@ -516,13 +516,9 @@ class _SweepDirectory:
         root = Path(out_dir).absolute()
         if root.exists() and not root.is_dir():
             raise SweepError(f"{root} exists and is not a directory; choose another --out")
-        definition = root / SWEEP_FILE
-        if root.is_dir() and not definition.exists() and any(root.iterdir()):
-            raise SweepError(
-                f"{root} is not empty and holds no {SWEEP_FILE}, so it is not a sweep directory; "
-                "choose another --out"
-            )
-        (root / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+        if root.is_dir():
+            _refuse_foreign(root)  # before the lock file is created in someone else's directory
+        root.mkdir(parents=True, exist_ok=True)
         with open(root / LOCK_FILE, "a+", encoding="utf-8") as lock:
             if fcntl is not None:
                 try:
@@ -532,11 +528,12 @@ class _SweepDirectory:
                         f"{root} is in use by another abm sweep; wait for it or stop it first"
                     ) from exc
             store = cls(root, plan)
-            store._adopt(definition)
+            store._adopt(root / SWEEP_FILE)
             yield store
 
     def _adopt(self, definition: Path) -> None:
         new = self.plan.definition()
+        _refuse_foreign(self.root)
         if definition.exists():
             try:
                 old = json.loads(definition.read_text(encoding="utf-8"))
@@ -551,6 +548,7 @@ class _SweepDirectory:
                     "sweep file, or choose another --out"
                 )
         _write_atomic(definition, lambda h: h.write(json.dumps(new, indent=1) + "\n"))
+        self.runs.mkdir(exist_ok=True)
         for stale in self.runs.glob(".*.tmp-*"):  # left by a killed parent; we hold the lock
             stale.unlink(missing_ok=True)
 
@@ -576,6 +574,19 @@ class _SweepDirectory:
         target = self.root / RESULTS_FILE
         _write_atomic(target, lambda h: table.to_parquet(h, index=False), binary=True)
         return target
+
+
+def _refuse_foreign(root: Path) -> None:
+    """Raise unless ``root`` is a sweep directory or holds only what a sweep start leaves."""
+    if (root / SWEEP_FILE).exists():
+        return
+    for entry in root.iterdir():
+        started = entry.name == LOCK_FILE or (entry.name == RUNS_DIR and not any(entry.iterdir()))
+        if not started:
+            raise SweepError(
+                f"{root} is not empty and holds no {SWEEP_FILE}, so it is not a sweep "
+                "directory; choose another --out"
+            )
 
 
 def _write_atomic(target: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
@@ -612,7 +623,7 @@ def dask_executor(
     if (scheduler is None) == (local_workers is None):
         raise SweepError("give exactly one of a Dask scheduler address and a local worker count")
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster  # type: ignore[import-not-found, unused-ignore]
     except ImportError as exc:
         raise SweepError("Dask is not installed: pip install 'abm[dist]'") from exc
     cluster = None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import contextlib
+import math
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from abm.sweep import SweepOutcome
 
 DEFAULT_BENCH_STEPS = 3000
@@ -70,7 +74,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     Raises:
         abm.cli.CliError: On a bad sweep file, a bad flag value, a directory holding another
-            sweep, or an unreachable Dask scheduler.
+            sweep or that cannot be written, or an unreachable Dask scheduler.
     """
     from abm.sweep import dask_executor, run_sweep
     from abm.sweep_spec import SweepError, load_sweep
@@ -96,6 +100,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             outcome = run_sweep(plan, args.out, workers=args.workers, **options)
     except SweepError as exc:
         _fail(str(exc))
+    except OSError as exc:  # e.g. --out on a read-only or full file system
+        _fail(f"--out {args.out}: {exc}")
     if not args.quiet:
         for line in outcome_lines(outcome):
             print(line)
@@ -135,8 +141,8 @@ def _fail(message: str) -> NoReturn:
 def add_bench_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``abm bench sweep`` to the ``bench`` parser.
 
-    Adds ``--runs`` and ``--workers``; ``--steps``, ``--scenario`` and ``--seed`` are added
-    only if the parser lacks them (``abm bench`` shares them between its targets).
+    Adds ``--runs`` and ``--workers``; ``--steps``, ``--scenario``, ``--seed`` and ``--repeats``
+    are added only if the parser lacks them (``abm bench`` shares them between its targets).
     """
     parser.add_argument(
         "--runs", type=int, default=DEFAULT_BENCH_RUNS, help="sweep: runs per configuration"
@@ -148,6 +154,7 @@ def add_bench_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         ("--steps", int, f"steps per run (sweep default {DEFAULT_BENCH_STEPS})"),
         ("--scenario", str, "scenario file (default baseline)"),
         ("--seed", int, "root seed"),
+        ("--repeats", int, "timed repeats, best kept (sweep default 1)"),
     )
     for flag, kind, help_text in shared:
         with contextlib.suppress(argparse.ArgumentError):  # already there: shared, fine
@@ -183,6 +190,7 @@ def bench_sweep(args: argparse.Namespace) -> int:
             runs=runs,
             workers=workers,
             seed=DEFAULT_BENCH_SEED if seed is None else seed,
+            repeats=getattr(args, "repeats", None) or 1,
         )
     except SweepError as exc:
         _fail(str(exc))
@@ -202,6 +210,10 @@ class SweepBenchResult:
         many_workers_s: Sweep wall time on ``workers`` warm worker processes.
         fresh_process_s: Sweep wall time on ``workers`` workers, one new process per run.
         identical: Whether the three sweeps gave identical results (timings aside).
+        cpus: CPUs available to this process.
+        load_before: One-minute load average before the benchmark (NaN where unknown): other
+            processes competing for the CPUs lower the speed-up.
+        repeats: Measurements of each configuration; the times are the best of them.
     """
 
     scenario: str
@@ -214,6 +226,9 @@ class SweepBenchResult:
     many_workers_s: float
     fresh_process_s: float
     identical: bool
+    cpus: int = 0
+    load_before: float = math.nan
+    repeats: int = 1
 
     @property
     def speedup(self) -> float:
@@ -231,45 +246,50 @@ class SweepBenchResult:
         return (self.fresh_process_s * self.workers - self.in_process_s) / self.runs
 
 
-def run_sweep_bench(scenario: Any, *, runs: int, workers: int, seed: int) -> SweepBenchResult:
+def run_sweep_bench(
+    scenario: Any, *, runs: int, workers: int, seed: int, repeats: int = 1
+) -> SweepBenchResult:
     """Time ``runs`` runs of ``scenario`` in process, on 1 worker, on ``workers`` workers.
 
     Pools are started (and timed) before the sweeps, so the sweep times are those of a warm
-    pool, as in a long sweep where start-up is paid once. A last sweep uses a new process per
-    run (``fresh_process``) to show what that costs. Each sweep writes to a temporary directory
+    pool, as in a long sweep where start-up is paid once. The three measurements are repeated
+    ``repeats`` times, interleaved, and the best of each is kept (other load on the machine
+    only ever slows a measurement down). A last sweep uses a new process per run
+    (``fresh_process``) to show what that costs. Each sweep writes to a temporary directory
     through `abm.sweep.run_sweep`, record files included.
 
     Raises:
         SweepError: If a sweep did not complete (its first error is in the message).
     """
-    from abm.sweep import RunTask, _local_pool, execute_run, read_results, run_sweep
-    from abm.sweep_spec import SweepError, SweepPlan
+    from abm.sweep import RunTask, _available_cpus, _local_pool, execute_run, run_sweep
+    from abm.sweep_spec import SweepPlan
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     plan = SweepPlan(scenario, (), ((),), runs, seed, source="<bench>")
     yaml_text = plan.scenario.to_yaml()
-    start = time.perf_counter()
-    for key in plan.runs():
-        execute_run(RunTask(key.run_id, key.point, key.replicate, key.seed, yaml_text, ()))
-    in_process = time.perf_counter() - start
-    tables, outcomes = [], []
+    best: dict[str, float] = {}
+
+    def keep(name: str, seconds: float) -> None:
+        best[name] = min(seconds, best.get(name, math.inf))
+
+    tables = []
     with tempfile.TemporaryDirectory(prefix="abm-bench-sweep-") as tmp:
-        timings = []
-        for n_workers in (1, workers):
-            with _warm_pool(_local_pool(n_workers, fresh_process=False), n_workers) as (pool, up):
-                start = time.perf_counter()
-                outcomes.append(run_sweep(plan, Path(tmp) / f"w{n_workers}", executor=pool))
-                timings.append((up, time.perf_counter() - start))
-            tables.append(read_results(Path(tmp) / f"w{n_workers}"))
+        for repeat in range(max(1, repeats)):
+            start = time.perf_counter()
+            for key in plan.runs():
+                execute_run(RunTask(key.run_id, key.point, key.replicate, key.seed, yaml_text, ()))
+            keep("in_process", time.perf_counter() - start)
+            for n in (1, workers):
+                with _warm_pool(_local_pool(n, fresh_process=False), n) as (pool, up):
+                    start = time.perf_counter()
+                    out = Path(tmp) / f"w{n}-{repeat}"
+                    tables.append(_complete(run_sweep(plan, out, executor=pool)))
+                    keep(f"w{n}", time.perf_counter() - start)
+                    keep(f"up{n}", up)
         start = time.perf_counter()
-        outcomes.append(run_sweep(plan, Path(tmp) / "fresh", workers=workers, fresh_process=True))
+        out = Path(tmp) / "fresh"
+        tables.append(_complete(run_sweep(plan, out, workers=workers, fresh_process=True)))
         fresh = time.perf_counter() - start
-        tables.append(read_results(Path(tmp) / "fresh"))
-    broken = [o for o in outcomes if not o.complete]
-    if broken:
-        raise SweepError(
-            f"benchmark sweep incomplete ({broken[0].ok} of {broken[0].total} runs ok): "
-            f"{'; '.join(broken[0].errors) or 'see the run errors'}"
-        )
     volatile = ["wall_time_s", "worker", "steps_per_s"]
     kept = [t.drop(columns=[c for c in t.columns if c in volatile]) for t in tables]
     return SweepBenchResult(
@@ -277,13 +297,29 @@ def run_sweep_bench(scenario: Any, *, runs: int, workers: int, seed: int) -> Swe
         steps=scenario.steps,
         runs=runs,
         workers=workers,
-        in_process_s=in_process,
-        startup_s=timings[1][0],
-        one_worker_s=timings[0][1],
-        many_workers_s=timings[1][1],
+        in_process_s=best["in_process"],
+        startup_s=best[f"up{workers}"],
+        one_worker_s=best["w1"],
+        many_workers_s=best[f"w{workers}"],
         fresh_process_s=fresh,
         identical=all(k.equals(kept[0]) for k in kept[1:]),
+        cpus=_available_cpus(),
+        load_before=load,
+        repeats=max(1, repeats),
     )
+
+
+def _complete(outcome: SweepOutcome) -> pd.DataFrame:
+    """Return the outcome's results table, or raise if a run is not ``ok``."""
+    from abm.sweep import read_results
+    from abm.sweep_spec import SweepError
+
+    if not outcome.complete:
+        raise SweepError(
+            f"benchmark sweep incomplete ({outcome.ok} of {outcome.total} runs ok): "
+            f"{'; '.join(outcome.errors) or 'see the run errors in ' + str(outcome.results)}"
+        )
+    return read_results(outcome.out_dir)
 
 
 @contextlib.contextmanager
@@ -310,7 +346,7 @@ def format_sweep_bench(r: SweepBenchResult) -> str:
     return "\n".join(
         [
             f"sweep benchmark: scenario {r.scenario!r}, {r.runs} runs of {r.steps:,} steps "
-            f"({per_run:.2f} s each in process)",
+            f"({per_run:.2f} s each in process); best of {r.repeats}",
             f"  in process, one after another : {r.in_process_s:8.2f} s",
             f"  worker start-up ({r.workers} processes)  : {r.startup_s:8.2f} s (once per sweep)",
             f"  1 worker                      : {r.one_worker_s:8.2f} s",
@@ -320,5 +356,7 @@ def format_sweep_bench(r: SweepBenchResult) -> str:
             f"  new process per run ({r.workers} w.)   : {r.fresh_process_s:8.2f} s "
             f"({r.fresh_overhead_per_run_s * 1000:,.0f} ms overhead per run)",
             f"  identical results             : {'yes' if r.identical else 'NO'}",
+            f"  machine                       : {r.cpus} CPUs, load average {r.load_before:.2f} "
+            "before the benchmark",
         ]
     )

@@ -351,9 +351,10 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
         points = tuple(
             tuple(r.scale_unit(float(u)) for r, u in zip(ranges, row, strict=True)) for row in unit
         )
-    for index, point in enumerate(points):
-        changes = dict(zip(parameters, point, strict=True))
+    points = tuple(
         _check_point(base, changes, f"{source}: point {index} {_show_point(changes)}")
+        for index, changes in enumerate(dict(zip(parameters, p, strict=True)) for p in points)
+    )
     metrics = None if spec.metrics is None else tuple(spec.metrics)
     clash = sorted(set(metrics or ()) & (set(parameters) | set(RESERVED_COLUMNS)))
     if clash:
@@ -437,11 +438,23 @@ def _check_paths(parameters: Sequence[str], source: str, field: str) -> None:
                 )
 
 
-def _check_point(base: Scenario, changes: Mapping[str, Any], where: str) -> None:
+def _check_point(base: Scenario, changes: Mapping[str, Any], where: str) -> tuple[Any, ...]:
+    """Validate ``changes`` on ``base``; return the values as the scenario holds them.
+
+    The validated values are the ones a run uses (YAML's ``1e-2`` is text until a float field
+    reads it as 0.01), so they are what the results should show.
+    """
     try:
-        base.override(changes)
+        document = base.override(changes).model_dump(mode="json")
     except ScenarioError as exc:
         raise SweepError(_relabel(exc, where)) from exc
+    values = []
+    for path in changes:
+        node: Any = document
+        for key in path.split("."):
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        values.append(node)
+    return tuple(values)
 
 
 def _relabel(exc: ScenarioError, where: str) -> str:
