@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--gamma", type=float, default=0.1, help="risk aversion (0.01, 0.1 or 1)")
     study.set_defaults(func=_cmd_study)
 
-    from abm import dashboard_cli, sweep_cli
+    from abm import compare, dashboard_cli, sweep_cli
 
+    compare.register(sub)
     dashboard_cli.register(sub)
     sweep_cli.register(sub)
 
