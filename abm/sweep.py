@@ -541,7 +541,8 @@ class _SweepDirectory:
                 raise SweepError(f"{definition} is not valid JSON; delete the directory") from exc
             if old.get("fingerprint") != new["fingerprint"]:
                 mine = json.loads(json.dumps(self.plan.identity()))
-                differ = [key for key in mine if old.get(key) != mine[key]]
+                labels = {"scenario_digest": "scenario", "points": "parameter values"}
+                differ = [labels.get(k, k) for k in mine if old.get(k) != mine[k]]
                 raise SweepError(
                     f"{self.root} holds a different sweep (from {old.get('source')}; its "
                     f"{', '.join(differ) or 'definition'} differ); resume it with the same "

@@ -214,6 +214,9 @@ class SweepBenchResult:
         load_before: One-minute load average before the benchmark (NaN where unknown): other
             processes competing for the CPUs lower the speed-up.
         repeats: Measurements of each configuration; the times are the best of them.
+        machine_speedup: The same ratio for a plain CPU-bound loop (no abm, no I/O): what the
+            machine allows at that moment; a shared or throttled machine gives less than
+            ``workers``.
     """
 
     scenario: str
@@ -229,6 +232,7 @@ class SweepBenchResult:
     cpus: int = 0
     load_before: float = math.nan
     repeats: int = 1
+    machine_speedup: float = math.nan
 
     @property
     def speedup(self) -> float:
@@ -286,6 +290,9 @@ def run_sweep_bench(
                     tables.append(_complete(run_sweep(plan, out, executor=pool)))
                     keep(f"w{n}", time.perf_counter() - start)
                     keep(f"up{n}", up)
+                    start = time.perf_counter()
+                    cf.wait([pool.submit(_spin, _SPIN_LOOPS) for _ in range(workers)])
+                    keep(f"spin{n}", time.perf_counter() - start)
         start = time.perf_counter()
         out = Path(tmp) / "fresh"
         tables.append(_complete(run_sweep(plan, out, workers=workers, fresh_process=True)))
@@ -306,6 +313,7 @@ def run_sweep_bench(
         cpus=_available_cpus(),
         load_before=load,
         repeats=max(1, repeats),
+        machine_speedup=best["spin1"] / best[f"spin{workers}"],
     )
 
 
@@ -334,6 +342,17 @@ def _warm_pool(pool: cf.ProcessPoolExecutor, n: int) -> Iterator[tuple[cf.Execut
         pool.shutdown(wait=True)
 
 
+_SPIN_LOOPS = 5_000_000
+
+
+def _spin(loops: int) -> int:
+    """A fixed amount of pure-Python work: the machine's parallel capacity, without abm."""
+    total = 0
+    for i in range(loops):
+        total += i
+    return total
+
+
 def _pause(seconds: float) -> None:
     import abm.sweep  # noqa: F401  (what a worker imports to run a task)
 
@@ -351,7 +370,8 @@ def format_sweep_bench(r: SweepBenchResult) -> str:
             f"  worker start-up ({r.workers} processes)  : {r.startup_s:8.2f} s (once per sweep)",
             f"  1 worker                      : {r.one_worker_s:8.2f} s",
             f"  {r.workers} workers                     : {r.many_workers_s:8.2f} s",
-            f"  speed-up ({r.workers} vs 1 worker)        : {r.speedup:8.2f}x",
+            f"  speed-up ({r.workers} vs 1 worker)        : {r.speedup:8.2f}x "
+            f"(a plain CPU loop: {r.machine_speedup:.2f}x on this machine now)",
             f"  overhead per run (1 worker)   : {r.overhead_per_run_s * 1000:8.1f} ms",
             f"  new process per run ({r.workers} w.)   : {r.fresh_process_s:8.2f} s "
             f"({r.fresh_overhead_per_run_s * 1000:,.0f} ms overhead per run)",

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from scipy import stats  # type: ignore[import-untyped, unused-ignore]  # scipy has no stubs
 
 from abm.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
+from analysis.distributions import student_t_ppf
 from analysis.report import FIGURE_DPI, FIGURES_DIR, REPORT_NAME, ReportError
 
 CONFIDENCE = 0.95
@@ -112,7 +112,7 @@ def t_interval(
     if n < 2:
         return n, mean, math.nan, math.nan, math.nan
     std = float(data.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * std / math.sqrt(n)
+    half = student_t_ppf(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
     return n, mean, std, mean - half, mean + half
 
 
