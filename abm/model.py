@@ -14,7 +14,10 @@ from abm.agents.chartist import ChartistFundamentalist
 from abm.agents.informed import InformedTrader
 from abm.agents.market_maker import MarketMaker
 from abm.agents.noise import NoiseTrader
+from abm.agents.paddrik import PaddrikTrader
+from abm.agents.pov import PovTrader
 from abm.arrivals import GroupArrivals
+from abm.circuit_breaker import CircuitBreaker
 from abm.contagion import ContagionEngine
 from abm.exchange import Exchange
 from abm.fundamental import FundamentalProcess, make_fundamental
@@ -22,16 +25,19 @@ from abm.hedge import HedgeVenue
 from abm.orderbook import OrderBook
 from abm.record import Recorder
 from abm.scenario import (
+    ArrivalSpec,
     ChartistFundamentalistGroup,
     InformedGroup,
     MarketMakerGroup,
     NoiseGroup,
+    PaddrikGroup,
+    PovGroup,
     Scenario,
 )
 from abm.shocks import ShockSchedule
 
 # Taker kinds are activated in this order within a step (market makers go first).
-TAKER_KIND_ORDER = ("informed", "chartist_fundamentalist", "noise")
+TAKER_KIND_ORDER = ("informed", "chartist_fundamentalist", "noise", "paddrik")
 
 
 @dataclass(slots=True)
@@ -40,7 +46,12 @@ class TakerGroup:
 
     name: str
     kind: str
-    agents: list[InformedTrader] | list[NoiseTrader] | list[ChartistFundamentalist]
+    agents: (
+        list[InformedTrader]
+        | list[NoiseTrader]
+        | list[ChartistFundamentalist]
+        | list[PaddrikTrader]
+    )
     arrivals: GroupArrivals
     rng: np.random.Generator
 
@@ -60,13 +71,16 @@ class MarketModel(mesa.Model):
     1. advance the fundamental value to time ``t``;
     2. apply scheduled shocks (`abm.shocks`: price gaps, volatility spikes), logging
        each gap and each market maker's exposure to it; draw the hedge price;
-    3. activate traders: orders whose good-till step has come are cancelled; every
-       market maker requotes, in random order; then the informed traders, the
-       chartist-fundamentalist traders and the noise traders that arrive this step
-       (one vectorised draw per group), kind by kind in that order, in random order
-       within each kind. Each order goes
-       through the exchange, which matches it at once and settles both sides of every
-       fill;
+    3. activate traders: orders whose good-till step has come are cancelled; a trading
+       halt of the circuit breaker (`abm.circuit_breaker`) that is over ends and its
+       queued orders are submitted in arrival order; every market maker requotes, in
+       random order; execution programs (``pov``) work their schedules, in scenario
+       order; then the informed traders, the chartist-fundamentalist traders, the noise
+       traders and the Paddrik et al. (2012) classes that arrive this step (one
+       vectorised draw per group), kind by kind in that order, in random order within
+       each kind. Each order goes through the exchange, which matches it at once and
+       settles both sides of every fill (or, during a halt, queues or rejects an order
+       that would trade);
     4. risk and contagion (`abm.contagion`): liquidations of defaulted market makers,
        margin calls, credit-line calls, default waves within the step (creditors
        written down), hot-potato inventory passing, confidence (market makers also
@@ -94,7 +108,13 @@ class MarketModel(mesa.Model):
         self.activations = 0  # trader actions so far: market-maker requotes plus arrivals
         self.book = OrderBook(tick_size=scenario.tick_size)
         self.recorder = Recorder()
-        self.exchange = Exchange(self.book, self.recorder)
+        breaker = scenario.circuit_breaker
+        self.exchange = Exchange(
+            self.book,
+            self.recorder,
+            CircuitBreaker(breaker) if breaker is not None and breaker.enabled else None,
+        )
+        self.cumulative_volume: list[int] = [0]  # book volume up to the end of each step
         fund = scenario.fundamental
         self.fundamental: FundamentalProcess = make_fundamental(
             fund.kind, np.random.default_rng(fundamental_seq), dt=scenario.dt, **fund.params()
@@ -108,11 +128,13 @@ class MarketModel(mesa.Model):
         self.hedge_venue.update_price(self.fundamental.value)
         self.market_makers: list[MarketMaker] = []
         self.takers: list[TakerGroup] = []
+        self.executors: list[PovTrader] = []
         self._build_groups(groups_seq)
         self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
         self.network = self._build_network(network_seq)
         self.contagion = ContagionEngine(self, scenario.network, self.network)
         self._other_traders: list[Trader] = [a for g in self.takers for a in g.agents]
+        self._other_traders.extend(self.executors)
         self._stride = scenario.record.other_agents_stride
         mark = self.mark_price()
         for trader in self.exchange.traders.values():
@@ -151,6 +173,20 @@ class MarketModel(mesa.Model):
                     self.exchange.register(informed_trader)
                 arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
                 takers["informed"].append(TakerGroup(name, spec.kind, informed, arrivals, rng))
+            elif isinstance(spec, PaddrikGroup):
+                population = [PaddrikTrader(self, name, spec) for _ in range(spec.count)]
+                for member in population:
+                    self.exchange.register(member)
+                # Bernoulli arrivals with a mean of mean_interarrival_s between orders; the
+                # scenario guarantees dt <= mean_interarrival_s, so the rate is a probability
+                rate = self.dt / spec.mean_interarrival_s
+                law = ArrivalSpec(kind="bernoulli", rate=rate)
+                arrivals = GroupArrivals(law, spec.count, self.dt)
+                takers["paddrik"].append(TakerGroup(name, spec.kind, population, arrivals, rng))
+            elif isinstance(spec, PovGroup):
+                for _ in range(spec.count):
+                    self.exchange.register(executor := PovTrader(self, name, spec))
+                    self.executors.append(executor)
             elif isinstance(spec, ChartistFundamentalistGroup):
                 mixed = [ChartistFundamentalist(self, name, spec, rng) for _ in range(spec.count)]
                 for mixed_trader in mixed:
@@ -231,12 +267,16 @@ class MarketModel(mesa.Model):
         # 3. traders: expired good-till orders leave first, then market makers requote
         for order_id in self._expiries.pop(self.step_index, ()):
             self.exchange.cancel(order_id)
+        self.exchange.reopen_if_due(self.step_index)
         self._mm_set.shuffle_do("step")
         self.activations += len(self.market_makers)
+        for executor in self.executors:
+            executor.step()
         for kind in TAKER_KIND_ORDER:
             self._activate_takers(kind)
         # 4. risk: liquidations, margin and credit calls, default waves, hot potato
         self.contagion.step()
+        self.cumulative_volume.append(self.exchange.volume)
         # 5. record
         self._record(final=self.step_index >= self.scenario.steps)
 

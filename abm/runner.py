@@ -56,7 +56,13 @@ def run(
     wall = time.perf_counter() - start
     meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
     result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta=meta)
-    return dataclasses.replace(result, summary=summarize(model, result.market, wall))
+    summary = summarize(model, result.market, wall)
+    if any(group.kind == "pov" for group in scenario.agents.values()):
+        # the flash-crash measures are pure functions of the run's tables
+        from analysis.flash_crash import flash_crash_summary
+
+        summary.update(flash_crash_summary(result))
+    return dataclasses.replace(result, summary=summary)
 
 
 def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> dict[str, Any]:
@@ -71,9 +77,12 @@ def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> d
     (``pnl_by_group``: mean final pnl of each scenario group); contagion
     (``defaults``: defaulted traders, ``cascade_waves``: deepest default wave in a step,
     ``forced_sale_volume``, ``losses_by_channel``, ``interdealer_volume``,
-    ``max_dislocation``: max |mid - fundamental|); and the conservation check
+    ``max_dislocation``: max |mid - fundamental|); the circuit breaker
+    (``circuit_breaker``: whether one was on, ``halts``, ``halted_steps``,
+    ``halt_queued_orders``, ``halt_rejected_orders``); and the conservation check
     (``cash_conserved``, ``inventory_conserved``: over traders, hedge venue and the
-    outside world).
+    outside world). `run` adds `analysis.flash_crash.flash_crash_summary` for a scenario
+    with an execution program (a ``pov`` group).
     """
     spread = market["spread"].to_numpy(dtype=float)
     mid = market["mid"].to_numpy(dtype=float)
@@ -89,6 +98,7 @@ def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> d
     cash, inventory = model.totals()
     initial_cash, initial_inventory = model.initial_totals
     steps = model.step_index
+    breaker = model.exchange.breaker
     return {
         "steps": steps,
         "seed": model.seed,
@@ -118,6 +128,11 @@ def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> d
         "max_dislocation": float(np.nanmax(np.abs(mid - fundamental)))
         if quoted.any()
         else math.nan,
+        "circuit_breaker": breaker is not None,
+        "halts": 0 if breaker is None else breaker.halts,
+        "halted_steps": 0 if breaker is None else breaker.halted_steps,
+        "halt_queued_orders": model.exchange.queued_orders,
+        "halt_rejected_orders": model.exchange.rejected_orders,
         "cash_conserved": cash == initial_cash,
         "inventory_conserved": inventory == initial_inventory,
     }

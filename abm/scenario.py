@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from abm.circuit_breaker import CircuitBreakerSpec
 from abm.network_specs import NetworkSpec
 from abm.risk_specs import HedgeInstrumentSpec, ShockSpec
 from abm.scenario_specs import (
@@ -33,6 +34,7 @@ from abm.scenario_specs import (
     AvellanedaStoikovSpec,
     BinarySpec,
     ChartistFundamentalistGroup,
+    DiscreteSize,
     DistanceSpec,
     EWMAVolatility,
     ExponentialDistance,
@@ -55,9 +57,13 @@ from abm.scenario_specs import (
     NoiseGroup,
     NonNegFloat,
     NonNegInt,
+    PaddrikGroup,
+    PaddrikRole,
     PolicySpec,
+    PopulationSizeSpec,
     PosFloat,
     PosInt,
+    PovGroup,
     PowerLawDistance,
     PriceReference,
     Probability,
@@ -69,6 +75,7 @@ from abm.scenario_specs import (
     UniformDistance,
     UniformSize,
     VolatilitySpec,
+    paddrik_role_defaults,
 )
 
 __all__ = [
@@ -79,6 +86,8 @@ __all__ = [
     "AvellanedaStoikovSpec",
     "BinarySpec",
     "ChartistFundamentalistGroup",
+    "CircuitBreakerSpec",
+    "DiscreteSize",
     "DistanceSpec",
     "EWMAVolatility",
     "ExponentialDistance",
@@ -100,9 +109,13 @@ __all__ = [
     "NoiseGroup",
     "NonNegFloat",
     "NonNegInt",
+    "PaddrikGroup",
+    "PaddrikRole",
     "PolicySpec",
+    "PopulationSizeSpec",
     "PosFloat",
     "PosInt",
+    "PovGroup",
     "PowerLawDistance",
     "PriceReference",
     "Probability",
@@ -116,6 +129,7 @@ __all__ = [
     "UniformSize",
     "VolatilitySpec",
     "load_scenario",
+    "paddrik_role_defaults",
     "parse_set_option",
 ]
 
@@ -143,6 +157,7 @@ class Scenario(Spec):
         hedge_instrument: The hedge instrument outside the book (basis noise, fee, impact).
         shocks: Scheduled shocks (price gaps, volatility spikes, losses, defaults, ...).
         network: The market makers' contagion network and channels (None: no links).
+        circuit_breaker: The exchange's trading halts (`abm.circuit_breaker`; None: none).
         record: Recording options.
     """
 
@@ -158,6 +173,7 @@ class Scenario(Spec):
     hedge_instrument: HedgeInstrumentSpec = Field(default_factory=HedgeInstrumentSpec)
     shocks: list[ShockSpec] = Field(default_factory=list)
     network: NetworkSpec | None = None
+    circuit_breaker: CircuitBreakerSpec | None = None
     record: RecordSpec = Field(default_factory=RecordSpec)
 
     @field_validator("agents")
@@ -172,6 +188,18 @@ class Scenario(Spec):
                     "(dots separate override paths)"
                 )
         return agents
+
+    @model_validator(mode="after")
+    def _check_step_resolves_arrivals(self) -> Scenario:
+        # one arrival per step at most: a step longer than a class's mean gap would slow it
+        for name, group in self.agents.items():
+            if isinstance(group, PaddrikGroup) and group.mean_interarrival_s < self.dt:
+                raise ValueError(
+                    f"agents.{name}.mean_interarrival_s ({group.mean_interarrival_s!r} s) is "
+                    f"shorter than dt ({self.dt!r} s); lower dt so that one step resolves the "
+                    "fastest traders"
+                )
+        return self
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = _SOURCE) -> Scenario:

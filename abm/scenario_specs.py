@@ -40,6 +40,7 @@ from abm.scenario_types import (
     PriceReference,
     Probability,
     Spec,
+    UnitFraction,
 )
 
 _ROW_SUM_TOLERANCE = 1e-9
@@ -485,7 +486,198 @@ class ChartistFundamentalistGroup(_GroupBase):
         return self
 
 
+class DiscreteSize(KindSpec):
+    """Order size drawn from ``sizes`` (lots) with probabilities proportional to ``weights``.
+
+    A few large sizes with small weights give the heavy tail of futures order sizes (most
+    E-mini orders are one or two lots; Paddrik et al. 2012, section 3).
+    """
+
+    kind_noun: ClassVar[str] = "size"
+    kind: Literal["discrete"]
+    sizes: list[PosInt] = Field(min_length=1)
+    weights: list[PosFloat] = Field(min_length=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _check_weights(cls, weights: list[float], info: ValidationInfo) -> list[float]:
+        sizes = info.data.get("sizes")
+        if sizes is not None and len(weights) != len(sizes):
+            raise ValueError(f"must have one weight per size ({len(sizes)}), got {len(weights)}")
+        return weights
+
+
+PopulationSizeSpec = Annotated[FixedSize | UniformSize | DiscreteSize, Field(discriminator="kind")]
+
+PaddrikRole = Literal[
+    "small", "fundamental_buyer", "fundamental_seller", "market_maker", "opportunistic", "hft"
+]
+
+
+def paddrik_role_defaults(role: str) -> dict[str, object] | None:
+    """The parameters a `PaddrikGroup` of ``role`` takes when its document leaves them out.
+
+    Speeds (mean seconds between orders) and position limits are the published ones of
+    Paddrik et al. (2012, Table 1); placement, taking and skew are ours, set so that the calm
+    market keeps a one-tick spread and each class's share of volume is near the shares
+    Kirilenko et al. (2017, Table II) measured on May 3-5, 2010 (high-frequency traders about
+    a third, intermediaries a tenth to a sixth, fundamental buyers and sellers about an eighth
+    each, opportunistic traders under a third, small traders a few percent). None for an
+    unknown role. A fresh dict each call.
+    """
+
+    def exponential(mean_ticks: float) -> dict[str, object]:
+        return {"kind": "exponential", "mean_ticks": mean_ticks}
+
+    def fundamental(side: str) -> dict[str, object]:
+        return {
+            "mean_interarrival_s": 40.0,
+            "side": side,
+            "take_prob": 0.3,
+            "value_sensitivity": 20.0,
+            "distance": exponential(2.0),
+        }
+
+    roles: dict[str, dict[str, object]] = {
+        "small": {
+            "mean_interarrival_s": 1500.0,
+            "side": "either",
+            "take_prob": 0.5,
+            "distance": exponential(3.0),
+            "order_lifetime_s": 300.0,
+        },
+        "fundamental_buyer": fundamental("buy"),
+        "fundamental_seller": fundamental("sell"),
+        "market_maker": {
+            "mean_interarrival_s": 3.0,
+            "side": "both",
+            "inventory_take": 0.1,
+            "position_limit": 30,
+            "skew_ticks": 2.0,
+            "distance": exponential(2.0),
+        },
+        "opportunistic": {
+            "mean_interarrival_s": 30.0,
+            "side": "either",
+            "take_prob": 0.4,
+            "position_limit": 30,
+            "distance": exponential(3.0),
+        },
+        "hft": {
+            "mean_interarrival_s": 0.35,
+            "side": "both",
+            "reference": "mid",
+            "take_prob": 0.1,
+            "inventory_take": 0.2,
+            "position_limit": 150,
+            "skew_ticks": 2.0,
+            "distance": exponential(0.5),
+        },
+    }
+    return roles.get(role)
+
+
+def _tail_sizes() -> DiscreteSize:
+    return DiscreteSize(kind="discrete", sizes=[1, 2, 3, 5, 10, 20], weights=[55, 25, 8, 6, 4, 2])
+
+
+class PaddrikGroup(_GroupBase):
+    """A trader class of the E-mini model of Paddrik et al. (2012), acting on random arrivals.
+
+    ``role`` names the class and fills every parameter the document leaves out with that
+    class's defaults (`paddrik_role_defaults`; the resolved scenario shows them all). Each
+    trader arrives with probability ``dt / mean_interarrival_s`` per step (so ``dt`` must not
+    exceed the fastest class's ``mean_interarrival_s``). On arrival it cancels its resting
+    orders and then, with ``p`` the ``reference`` price (the last trade, or the mid) and ``q``
+    its position:
+
+    * ``side``: ``buy`` or ``sell`` (one-sided: fundamental buyers and sellers), ``either``
+      (a fair coin), or ``both`` (a bid and an ask: market makers, high-frequency traders);
+    * with probability ``take_prob`` it takes liquidity with a market order instead of
+      resting; a buy's probability rises by ``value_sensitivity * (F - p) / F`` below the
+      fundamental value ``F`` (a sell's falls by as much), and a two-sided trader's by
+      ``inventory_take * |q| / position_limit`` on the side that reduces ``|q|``;
+    * a resting order goes ``distance`` ticks behind ``p`` (never through the opposite
+      touch); a two-sided trader shifts both quotes by ``-skew_ticks * q / position_limit``
+      and keeps a resting quote whose price it wants again (and so its queue position);
+    * sizes come from ``size``; resting orders expire after ``order_lifetime_s`` if set;
+    * past ``position_limit`` (``|q| > limit``) the trader only trades to reduce ``|q|``
+      (a market order with probability ``reduce_take_prob``, else a limit at the touch) until
+      ``|q|`` is back under half its limit.
+    """
+
+    kind: Literal["paddrik"]
+    role: PaddrikRole
+    mean_interarrival_s: PosFloat
+    side: Literal["buy", "sell", "either", "both"]
+    reference: Literal["last", "mid"] = "last"
+    take_prob: Probability = 0.0
+    value_sensitivity: NonNegFloat = 0.0
+    inventory_take: NonNegFloat = 0.0
+    distance: DistanceSpec
+    size: PopulationSizeSpec = Field(default_factory=_tail_sizes)
+    position_limit: PosInt | None = None
+    reduce_take_prob: Probability = 1.0
+    skew_ticks: NonNegFloat = 0.0
+    order_lifetime_s: PosFloat | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        defaults = paddrik_role_defaults(str(data.get("role")))
+        if defaults is None:
+            return data  # the role field reports the unknown role
+        return {**defaults, **data}
+
+    @model_validator(mode="after")
+    def _check_limit_use(self) -> PaddrikGroup:
+        if self.position_limit is None and (self.inventory_take > 0 or self.skew_ticks > 0):
+            raise ValueError(
+                "inventory_take and skew_ticks scale with position_limit; set a position_limit "
+                "or set them to 0"
+            )
+        return self
+
+
+class PovGroup(_GroupBase):
+    """A percentage-of-volume execution program: trades a block at a share of market volume.
+
+    From ``start_step`` on, every ``interval_steps`` steps, the program's schedule grows by
+    ``participation * V * interval_steps / window_steps`` lots, where ``V`` is the book volume
+    of the previous ``window_steps`` steps (all traders, the program included), regardless of
+    price; it trades the part of the schedule not yet done until ``target_qty`` lots are done.
+    ``mode: aggressive`` sends market orders; ``mode: passive`` keeps one limit order at the
+    touch of its own side (the best ask for a seller), re-pegged every interval. The SEC/CFTC
+    (2010) report describes a 75,000-contract sale at 9% of the previous minute's volume; the
+    record disputes whether its orders took or made liquidity, hence both modes.
+    """
+
+    kind: Literal["pov"]
+    side: Literal["buy", "sell"] = "sell"
+    target_qty: PosInt
+    participation: UnitFraction
+    window_steps: PosInt
+    interval_steps: PosInt = 1
+    start_step: NonNegInt = 0
+    mode: Literal["aggressive", "passive"] = "aggressive"
+
+    @field_validator("interval_steps")
+    @classmethod
+    def _check_interval(cls, interval: int, info: ValidationInfo) -> int:
+        window = info.data.get("window_steps")
+        if window is not None and interval > window:
+            raise ValueError(f"must be at most window_steps ({window}), got {interval}")
+        return interval
+
+
 AgentGroup = Annotated[
-    MarketMakerGroup | InformedGroup | NoiseGroup | ChartistFundamentalistGroup,
+    MarketMakerGroup
+    | InformedGroup
+    | NoiseGroup
+    | ChartistFundamentalistGroup
+    | PaddrikGroup
+    | PovGroup,
     Field(discriminator="kind"),
 ]

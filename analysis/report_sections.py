@@ -6,8 +6,8 @@ renders to Markdown and HTML. Sources of the numbers:
 - run facts, the headline market-quality rows, activity counts and conservation checks:
   ``summary.json`` (the model's own metrics);
 - detailed market quality: `analysis.market_quality.market_quality_summary`;
-- market makers, and contagion (only for runs with defaults or a network): see
-  `analysis.report_market_makers`;
+- market makers, contagion (only for runs with defaults or a network) and the flash crash
+  (only for runs with an execution program): see `analysis.report_market_makers`;
 - stylized facts: `analysis.stylized_facts.scorecard` on the mid (Cont 2001);
 - figures: `analysis.plots` and `analysis.stat_plots`.
 
@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.record import RunResult
+from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
 from analysis.plots import (
@@ -51,7 +52,12 @@ from analysis.report_document import (
     tick_size_of,
     ticks,
 )
-from analysis.report_market_makers import contagion_section, has_contagion, market_maker_section
+from analysis.report_market_makers import (
+    contagion_section,
+    flash_crash_section,
+    has_contagion,
+    market_maker_section,
+)
 from analysis.stat_plots import (
     acf_figure,
     pnl_decomposition_figure,
@@ -138,6 +144,8 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         market_maker_section(result, decomposition, decomposition_error),
         _stylized_facts_section(result.market),
     ]
+    if is_flash_crash_run(result):
+        sections.append(flash_crash_section(result, figures=figures))
     if has_contagion(result):
         sections.append(contagion_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))

@@ -15,6 +15,7 @@ import mesa
 
 if TYPE_CHECKING:
     from abm.model import MarketModel
+    from abm.orderbook import OrderResult
 
 
 class Regime(StrEnum):
@@ -83,3 +84,14 @@ class Trader(mesa.Agent):
         Traders that do not quote return (None, None).
         """
         return None, None
+
+    def order_released(self, result: OrderResult) -> None:
+        """Hear what became of an order the exchange queued during a trading halt.
+
+        Called when the halt ends and the order is submitted (`abm.exchange`). Fills are
+        already settled. By default any remainder that rests is cancelled: a kind that
+        does not track released orders would otherwise leave them in the book, forgotten
+        (it decides afresh when it next acts). Kinds that track their orders adopt them.
+        """
+        if result.resting_qty:
+            self.model.exchange.cancel(result.order_id)

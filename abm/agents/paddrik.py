@@ -1,0 +1,241 @@
+"""The trader classes of the E-mini flash-crash model of Paddrik et al. (2012).
+
+Paddrik, Hayes, Todd, Yang, Beling and Scherer (2012), "An agent based model of the
+E-Mini S&P 500 applied to flash crash analysis", IEEE CIFEr: six near-zero-intelligence
+classes (small traders, fundamental buyers and sellers, market makers, opportunistic
+traders, high-frequency traders) that differ in how often they trade, where they place
+orders relative to the last trade, and how much inventory they may carry. One agent kind,
+``paddrik``, covers them all; its ``role`` picks a class's defaults and every parameter
+can be changed in the scenario (`abm.scenario.PaddrikGroup` documents the rule).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from itertools import accumulate
+from typing import TYPE_CHECKING
+
+from abm.agents.base import Trader
+from abm.agents.noise import draw_distance_ticks
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from abm.model import MarketModel
+    from abm.orderbook import OrderResult
+    from abm.scenario import PaddrikGroup, PopulationSizeSpec
+
+_EPS = 1e-9
+
+
+class SizeDraw:
+    """Order sizes (lots) from a fixed, uniform or discrete size spec.
+
+    The discrete law is drawn by inverting its cumulative weights with one uniform, so
+    every spec costs at most one random number per order.
+    """
+
+    __slots__ = ("_cumulative", "_sizes", "_spec")
+
+    def __init__(self, spec: PopulationSizeSpec) -> None:
+        self._spec = spec
+        self._sizes: list[int] = []
+        self._cumulative: list[float] = []
+        if spec.kind == "discrete":
+            total = sum(spec.weights)
+            self._sizes = list(spec.sizes)
+            self._cumulative = [w / total for w in accumulate(spec.weights)]
+
+    def __call__(self, rng: np.random.Generator) -> int:
+        """One order size in lots (>= 1)."""
+        spec = self._spec
+        if spec.kind == "fixed":
+            return spec.qty
+        if spec.kind == "uniform":
+            return int(rng.integers(spec.low, spec.high + 1))
+        index = bisect.bisect_right(self._cumulative, float(rng.random()))
+        return self._sizes[min(index, len(self._sizes) - 1)]
+
+
+class PaddrikTrader(Trader):
+    """One trader of a Paddrik et al. (2012) class; the behaviour is `PaddrikGroup`'s.
+
+    Attributes:
+        reducing: True from when ``|inventory|`` passes ``position_limit`` until it is back
+            under half of it; meanwhile the trader only trades to reduce its position.
+        resting: Ids of its orders that may still rest in the book; all are cancelled at
+            its next arrival, except that a two-sided trader keeps a quote whose price
+            has not changed (keeping its place in the queue).
+    """
+
+    kind = "paddrik"
+
+    def __init__(self, model: MarketModel, group: str, spec: PaddrikGroup) -> None:
+        super().__init__(model, group, spec.cash, spec.inventory)
+        self.spec = spec
+        self.role = spec.role
+        self.draw_size = SizeDraw(spec.size)
+        self.reducing = False
+        self.resting: list[int] = []
+        lifetime = spec.order_lifetime_s
+        self._lifetime_steps = None if lifetime is None else max(1, math.ceil(lifetime / model.dt))
+
+    # ----- one arrival ------------------------------------------------------------
+
+    def act(self, rng: np.random.Generator, side: bool | None) -> None:
+        """One arrival: cancel resting orders, then reduce, quote, take or rest.
+
+        Args:
+            rng: The group's generator.
+            side: A side imposed by per-side arrivals (True: buy), or None.
+        """
+        spec = self.spec
+        if spec.side != "both":
+            self._cancel_resting()
+        q = self.inventory
+        limit = spec.position_limit
+        if limit is not None:
+            if abs(q) > limit:
+                self.reducing = True
+            elif self.reducing and 2 * abs(q) < limit:
+                self.reducing = False
+        model = self.model
+        ref = model.reference_price(spec.reference) / model.tick_size
+        if self.reducing:
+            self._cancel_resting()
+            self._reduce(rng, q, ref)
+        elif spec.side == "both":
+            self._two_sided(rng, q, ref)
+        else:
+            self._one_sided(rng, q, ref, side)
+
+    def _one_sided(self, rng: np.random.Generator, q: int, ref: float, side: bool | None) -> None:
+        spec = self.spec
+        if spec.side == "buy" or spec.side == "sell":
+            is_buy = spec.side == "buy"
+        elif side is not None:
+            is_buy = side
+        else:
+            is_buy = bool(rng.random() < 0.5)
+        qty = self.draw_size(rng)
+        if spec.position_limit is not None:
+            qty = min(qty, spec.position_limit - (q if is_buy else -q))
+            if qty <= 0:
+                return
+        take = spec.take_prob
+        if spec.value_sensitivity:
+            value = self.model.fundamental.value
+            discount = (value - ref * self.model.tick_size) / value
+            take += spec.value_sensitivity * (discount if is_buy else -discount)
+        if take > 0 and rng.random() < take:
+            self.model.exchange.market(self, is_buy, qty)
+            return
+        distance = draw_distance_ticks(spec.distance, rng)
+        self._rest(is_buy, ref - distance if is_buy else ref + distance, qty)
+
+    def _two_sided(self, rng: np.random.Generator, q: int, ref: float) -> None:
+        spec = self.spec
+        limit = spec.position_limit
+        fraction = q / limit if limit else 0.0
+        take = spec.take_prob + spec.inventory_take * abs(fraction)
+        if take > 0 and rng.random() < take:
+            self._cancel_resting()
+            is_buy = q < 0 if q else bool(rng.random() < 0.5)
+            qty = self.draw_size(rng)
+            if q:
+                qty = min(qty, abs(q))  # taking to reduce never flips the position
+            elif limit is not None:
+                qty = min(qty, limit)
+            self.model.exchange.market(self, is_buy, qty)
+            return
+        shift = spec.skew_ticks * fraction
+        bid = ref - draw_distance_ticks(spec.distance, rng) - shift
+        ask = ref + draw_distance_ticks(spec.distance, rng) - shift
+        bid_qty, ask_qty = self.draw_size(rng), self.draw_size(rng)
+        if limit is not None:
+            bid_qty, ask_qty = min(bid_qty, limit - q), min(ask_qty, limit + q)
+        bid_ticks = self._price(True, bid) if bid_qty > 0 else None
+        ask_ticks = self._price(False, ask) if ask_qty > 0 else None
+        keep_bid, keep_ask = self._keep_quotes(bid_ticks, ask_ticks)
+        if bid_qty > 0 and not keep_bid:
+            self._rest(True, bid, bid_qty)
+        if ask_qty > 0 and not keep_ask:
+            self._rest(False, ask, ask_qty)
+
+    def _keep_quotes(self, bid_ticks: int | None, ask_ticks: int | None) -> tuple[bool, bool]:
+        """Cancel resting quotes except one per side already at the wanted price (None: none)."""
+        book = self.model.book
+        cancel = self.model.exchange.cancel
+        kept_bid = kept_ask = False
+        kept: list[int] = []
+        for order_id in self.resting:
+            order = book.order(order_id)
+            if order is None:
+                continue
+            is_buy = order.side == "buy"
+            if is_buy and not kept_bid and order.price_ticks == bid_ticks:
+                kept_bid = True
+            elif not is_buy and not kept_ask and order.price_ticks == ask_ticks:
+                kept_ask = True
+            else:
+                cancel(order_id)
+                continue
+            kept.append(order_id)
+        self.resting = kept
+        return kept_bid, kept_ask
+
+    def _reduce(self, rng: np.random.Generator, q: int, ref: float) -> None:
+        """Trade towards zero only: a market order, or a limit at the touch."""
+        is_buy = q < 0
+        qty = min(self.draw_size(rng), abs(q))
+        if qty <= 0:
+            return
+        p = self.spec.reduce_take_prob
+        if p >= 1.0 or (p > 0.0 and rng.random() < p):
+            self.model.exchange.market(self, is_buy, qty)
+            return
+        book = self.model.book
+        touch = book.best_bid_ticks() if is_buy else book.best_ask_ticks()
+        self._rest(is_buy, ref if touch is None else float(touch), qty)
+
+    # ----- orders -----------------------------------------------------------------
+
+    def _price(self, is_buy: bool, target_ticks: float) -> int:
+        """``target_ticks`` on the grid, rounded away from the market, never crossing."""
+        book = self.model.book
+        if is_buy:
+            price = math.floor(target_ticks + _EPS)
+            ask = book.best_ask_ticks()
+            return ask - 1 if ask is not None and price >= ask else price
+        price = math.ceil(target_ticks - _EPS)
+        bid = book.best_bid_ticks()
+        return bid + 1 if bid is not None and price <= bid else price
+
+    def _rest(self, is_buy: bool, target_ticks: float, qty: int) -> None:
+        """Rest a limit at ``target_ticks`` (see `_price`); nothing below one tick."""
+        price = self._price(is_buy, target_ticks)
+        if price < 1:
+            return
+        result = self.model.exchange.limit(self, is_buy, price, qty)
+        if result.resting_qty:
+            self._track(result.order_id)
+
+    def _track(self, order_id: int) -> None:
+        self.resting.append(order_id)
+        if self._lifetime_steps is not None:
+            model = self.model
+            model.schedule_expiry(order_id, model.step_index + self._lifetime_steps)
+
+    def _cancel_resting(self) -> None:
+        if not self.resting:
+            return
+        cancel = self.model.exchange.cancel
+        for order_id in self.resting:
+            cancel(order_id)
+        self.resting.clear()
+
+    def order_released(self, result: OrderResult) -> None:
+        """Adopt what rests of an order released after a halt (cancelled at the next arrival)."""
+        if result.resting_qty:
+            self._track(result.order_id)
