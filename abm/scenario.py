@@ -291,6 +291,31 @@ class Scenario(Spec):
         return {name: group for name, group in self.agents.items() if group.kind == kind}
 
 
+def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> str:
+    """Return the text of a YAML file (a ``what`` file: scenario, sweep, ...).
+
+    Raises:
+        ScenarioError: Naming ``path`` if the file is missing, a directory, unreadable or
+            not UTF-8.
+    """
+    source = os.fspath(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{source}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ScenarioError(f"{source}: is a directory, expected a YAML {what} file") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
+
+
+def parse_yaml_strict(text: str, source: str) -> Any:
+    """Parse YAML text, rejecting duplicate keys (plain YAML would silently drop one)."""
+    return _parse_yaml(text, source)
+
+
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a YAML scenario file.
 
@@ -299,16 +324,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             not UTF-8, empty, not valid YAML, or not a valid scenario.
     """
     source = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"{source}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise ScenarioError(f"{source}: is a directory, expected a YAML scenario file") from exc
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
+    text = read_yaml_file(path, what="scenario")
     if not text.strip():
         raise ScenarioError(
             f"{source}: the file is empty; expected a mapping of scenario fields "

@@ -42,8 +42,13 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from abm.scenario import Scenario, ScenarioError, load_scenario
-from abm.scenario import _parse_yaml as parse_yaml_strict  # rejects duplicate keys
+from abm.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_yaml_strict,
+    read_yaml_file,
+)
 from abm.scenario_specs import Float, NonNegInt, PosInt, Spec
 
 SWEEP_FILE = "sweep.json"
@@ -367,16 +372,7 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
 
 def _read_spec(path: Path, source: str) -> SweepSpec:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise SweepError(f"{source}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise SweepError(f"{source}: is a directory, expected a YAML sweep file") from exc
-    except UnicodeDecodeError as exc:
-        raise SweepError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise SweepError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
-    try:
+        text = read_yaml_file(path, what="sweep")
         data = parse_yaml_strict(text, source)
     except ScenarioError as exc:
         raise SweepError(str(exc)) from exc

@@ -33,51 +33,9 @@ HEDGED = {
 }
 
 # A small crisis market (10 market makers, every contagion channel on) and variants of it.
-CRISIS_YAML = """\
-name: crisis_test
-seed: 7
-steps: 300
-tick_size: 0.01
-mark: mid
-fundamental: {kind: arithmetic, s0: 100.0, sigma: 0.02}
-agents:
-  mm:
-    kind: market_maker
-    count: 10
-    cash: 400.0
-    policy: {kind: glft, gamma: 0.5, k: 60.0, A: 1.0}
-    quote_size: 5
-    max_inventory: 100
-    reference: mid
-    default_threshold: 0.0
-  informed:
-    kind: informed
-    count: 10
-    arrival: {kind: bernoulli, rate: 0.02}
-    noise_sd: 0.02
-    lag_steps: 3
-    threshold: 0.03
-    size_per_edge: 20.0
-  noise:
-    kind: noise
-    count: 150
-    arrival: {kind: poisson, rate: 0.03}
-    mix: {market: 0.3, limit: 0.35, cancel: 0.35}
-    size: {kind: uniform, low: 1, high: 5}
-network:
-  topology: {kind: erdos_renyi, mean_degree: 3}
-  exposure: {kind: proportional, fraction: 0.9}
-  capacity: 10
-  channels:
-    default: {recovery_rate: 0.2, liquidation_steps: 5}
-    fire_sale: {}
-    margin: {base_rate: 0.1, vol_linked: true, vol_coefficient: 5.0}
-    hot_potato: {trigger: 0.5}
-    confidence: {}
-    credit_lines: {}
-shocks:
-  - {kind: loss, step: 150, targets: [0, 1], amount: 420.0}
-"""
+CRISIS_YAML = (Path(__file__).parent / "data" / "scenarios" / "crisis_small.yaml").read_text(
+    encoding="utf-8"
+)
 # variant: (overrides, decomposition columns that must be non-zero somewhere)
 CRISIS_VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "defaults_fire_sale": ({}, ("forced_sales", "credit_losses", "external")),
