@@ -34,10 +34,9 @@ from __future__ import annotations
 
 import math
 from bisect import insort
-from collections import deque
 from collections.abc import Hashable, Sequence
 from enum import StrEnum
-from typing import NamedTuple, SupportsIndex
+from typing import Final, NamedTuple, SupportsFloat, SupportsIndex
 
 __all__ = [
     "Fill",
@@ -114,37 +113,60 @@ class OrderView(NamedTuple):
     original_qty: int
 
 
-# A resting order is a small list, [remaining, order_id, owner, price_ticks, is_buy,
-# original_qty, level]: building a list is several times cheaper than instantiating a
-# class, and orders are created on the hot path. Only the fields below are indexed.
-_REM, _OID, _OWNER, _TICKS, _IS_BUY, _ORIG, _LEVEL = range(7)
-
-
 class _Level:
-    """Orders resting at one price, FIFO.
+    """Orders resting at one price, in time priority.
 
-    Cancelled orders are removed lazily: their remaining quantity drops to zero and
-    they are popped when matching reaches them. ``qty`` counts live quantity only (so
-    the level is empty exactly when ``qty == 0``); ``dead`` counts lazily cancelled
-    entries still in the deque, which is compacted when they dominate it. A level
-    emptied by a cancel stays in the book, empty, until it reaches the top of its
-    side or a purge (see ``OrderBook``): quotes that are cancelled and re-placed at
-    the same price, the commonest pattern, then cost no level churn.
+    ``key`` is the level's key in the book: ``+ticks`` for a bid, ``-ticks`` for an ask
+    (so each side's keys sort with the best price last, and one dict holds both sides).
+    The queue is ``orders[head:]``: matching advances ``head`` instead of popping the
+    front, and the consumed prefix is cut off once it is most of the list. Cancelled
+    orders are removed lazily: their remaining quantity drops to zero and matching
+    skips them. ``qty`` counts live quantity only (so the level is empty exactly when
+    ``qty == 0``); ``dead`` counts lazily cancelled entries still queued, which are
+    compacted away when they dominate the queue. A level emptied by a cancel stays in
+    the book, empty, until it reaches the top of its side or a purge (see
+    ``OrderBook``): quotes cancelled and re-placed at the same price, the commonest
+    pattern, then cost no level churn.
     """
 
-    __slots__ = ("dead", "orders", "price", "qty")
+    __slots__ = ("dead", "head", "key", "orders", "price", "qty", "ticks")
 
-    def __init__(self, price: float) -> None:
+    def __init__(self, key: int, price: float) -> None:
+        self.key = key
+        self.ticks = key if key > 0 else -key
         self.price = price
-        self.orders: deque[list] = deque()
+        self.orders: list[_Order] = []
+        self.head = 0
         self.qty = 0
         self.dead = 0
 
+    def live_orders(self) -> list[_Order]:
+        """The queued orders that still rest, first to trade first."""
+        return [o for o in self.orders[self.head :] if o.rem]
+
+
+class _Order:
+    """A resting order; ``rem`` drops to 0 when it is filled or cancelled."""
+
+    __slots__ = ("level", "oid", "orig", "owner", "rem")
+
+    def __init__(self, rem: int, oid: int, owner: Hashable, level: _Level, orig: int) -> None:
+        self.rem = rem
+        self.oid = oid
+        self.owner = owner
+        self.level = level
+        self.orig = orig
+
+
+# Below every level key: a market order's limit key, so that it may take any level
+_NO_LIMIT: Final = -(1 << 62)
+# Queue compaction thresholds: consumed or dead entries tolerated before a cut
+_COMPACT_MIN: Final = 32
 
 # NamedTuple.__new__ is a Python-level wrapper; tuple.__new__ skips it on the hot path
-_new_tuple = tuple.__new__
-_NO_FILLS: tuple[Fill, ...] = ()
-_NO_CANCELS: tuple[tuple[int, int], ...] = ()
+_new_tuple: Final = tuple.__new__
+_NO_FILLS: Final[tuple[Fill, ...]] = ()
+_NO_CANCELS: Final[tuple[tuple[int, int], ...]] = ()
 
 
 def _is_buy(side: object) -> bool:
@@ -181,16 +203,35 @@ def _check_ticks(price_ticks: object) -> int:
     return price_ticks
 
 
+def _check_price(price: object) -> float:
+    """Return ``price`` as a float if it is a positive finite number, else raise."""
+    if type(price) is not float and (
+        isinstance(price, str | bytes | bool) or not isinstance(price, SupportsFloat)
+    ):
+        raise InvalidOrderError(f"price: must be a positive number, got {price!r}")
+    value = float(price)
+    if not value > 0:  # also false for NaN
+        raise InvalidOrderError(f"price: must be a positive number, got {price!r}")
+    if not math.isfinite(value):
+        raise InvalidOrderError(f"price: must be a finite number, got {price!r}")
+    return value
+
+
 class OrderBook:
     """A single-instrument limit order book.
 
-    Internals: each side is a dict ``ticks -> _Level`` plus a sorted list of keys
-    (bids as ticks, asks as negated ticks, both ascending, so the best price is the
-    last element and the levels traded most sit where list edits are cheapest).
-    Levels emptied by cancels are kept and skipped lazily; the top key of each side is
-    always live (empty levels are dropped as soon as they surface there), and all
-    empty levels are dropped at once when they outnumber the live ones
-    (``_purge_empty``), so memory stays proportional to the live book.
+    Internals: one dict ``key -> _Level`` holds both sides, keyed ``+ticks`` for bids
+    and ``-ticks`` for asks, and each side keeps a sorted list of its keys (ascending,
+    so the best price is the last element and the levels traded most sit where list
+    edits are cheapest). Levels emptied by cancels are kept and skipped lazily; the
+    top key of each side is always live (empty levels are dropped as soon as they
+    surface there), and all empty levels are dropped at once when levels outnumber
+    twice the resting orders (``_purge_empty``; a live level holds at least one
+    order), so memory stays proportional to the live book.
+
+    Public methods take ``object`` arguments where the book validates them itself
+    (sides, prices, quantities): a wrong type is an ``InvalidOrderError`` like any
+    other bad order, also when this module runs compiled (see the README).
 
     Args:
         tick_size: Price grid spacing; every limit price must be a multiple of it.
@@ -207,32 +248,27 @@ class OrderBook:
                 f"tick_size: must be a positive finite number, got {tick_size!r}"
             )
         self.tick_size = float(tick_size)
-        self.self_trade_prevention = self_trade_prevention
+        self.self_trade_prevention = bool(self_trade_prevention)
         # decimals enough to print every grid price exactly (0.01 -> 4, 0.25 -> 3)
         self._decimals = max(0, -math.floor(math.log10(self.tick_size)) + 2)
-        self._levels_bid: dict[int, _Level] = {}
-        self._levels_ask: dict[int, _Level] = {}
+        self._levels: dict[int, _Level] = {}  # +ticks for bids, -ticks for asks
         self._bid_keys: list[int] = []  # bid ticks ascending -> best bid last
         self._ask_keys: list[int] = []  # negated ask ticks ascending -> best ask last
-        self._orders: dict[int, list] = {}
+        self._orders: dict[int, _Order] = {}
         self._next_id = 1
-        self._n_empty = 0  # empty levels still held (both sides)
 
     # ----- price conversion -------------------------------------------------------
 
-    def to_ticks(self, price: float) -> int:
+    def to_ticks(self, price: object) -> int:
         """Convert a price to integer ticks.
 
         Raises:
             InvalidOrderError: For NaN, infinite, non-positive or off-grid prices.
         """
-        try:
-            if not price > 0:  # also false for NaN
-                raise InvalidOrderError(f"price: must be a positive number, got {price!r}")
-            ratio = price / self.tick_size
-            ticks = round(ratio)
-        except (TypeError, OverflowError, ValueError) as exc:
-            raise InvalidOrderError(f"price: must be a finite number, got {price!r}") from exc
+        ratio = _check_price(price) / self.tick_size
+        if not math.isfinite(ratio):  # a finite price can overflow in ticks
+            raise InvalidOrderError(f"price: {price!r} is too large for the tick grid")
+        ticks = round(ratio)
         if abs(ratio - ticks) > 1e-6:
             raise InvalidOrderError(
                 f"price: {price!r} is not on the tick grid (tick_size {self.tick_size})"
@@ -246,13 +282,13 @@ class OrderBook:
     # ----- order entry ------------------------------------------------------------
 
     def limit(
-        self, owner: Hashable, side: Side | str, price: float, qty: int, *, ioc: bool = False
+        self, owner: Hashable, side: object, price: object, qty: object, *, ioc: bool = False
     ) -> OrderResult:
         """Submit a limit order at a float price.
 
         Args:
             owner: Any hashable id of the submitter (used for fills and self-trade prevention).
-            side: ``"buy"`` or ``"sell"``.
+            side: ``"buy"`` or ``"sell"`` (or a :class:`Side`).
             price: Limit price, a positive multiple of ``tick_size``.
             qty: Positive integer number of lots.
             ioc: Immediate-or-cancel: trade what is possible now, never rest.
@@ -263,10 +299,17 @@ class OrderBook:
         Raises:
             InvalidOrderError: For a bad side, price or quantity; the book is unchanged.
         """
+        _is_buy(side)  # a bad side is reported before a bad price
         return self.limit_ticks(owner, side, self.to_ticks(price), qty, ioc=ioc)
 
     def limit_ticks(
-        self, owner: Hashable, side: Side | str, price_ticks: int, qty: int, *, ioc: bool = False
+        self,
+        owner: Hashable,
+        side: object,
+        price_ticks: object,
+        qty: object,
+        *,
+        ioc: bool = False,
     ) -> OrderResult:
         """Submit a limit order with its price in integer ticks (the fast path for agents).
 
@@ -278,37 +321,39 @@ class OrderBook:
             is_buy = False
         else:
             is_buy = _is_buy(side)  # raises
-        if type(qty) is not int or qty <= 0:
-            qty = _check_qty(qty)
-        if type(price_ticks) is not int or price_ticks <= 0:
-            price_ticks = _check_ticks(price_ticks)
+        lots = qty if type(qty) is int and qty > 0 else _check_qty(qty)
+        ticks = (
+            price_ticks
+            if type(price_ticks) is int and price_ticks > 0
+            else _check_ticks(price_ticks)
+        )
         # Fast path: most limit orders do not cross and go straight to the book. The
         # top key of each side is always a live level (see _drop_empty_top), so one
         # comparison decides whether the order crosses.
         if is_buy:
             keys = self._ask_keys
-            if keys and -keys[-1] <= price_ticks:
-                return self._match(owner, is_buy, price_ticks, qty, not ioc)
-            levels = self._levels_bid
+            if keys and -keys[-1] <= ticks:
+                return self._match(owner, True, ticks, lots, not ioc)
+            key = ticks
         else:
             keys = self._bid_keys
-            if keys and keys[-1] >= price_ticks:
-                return self._match(owner, is_buy, price_ticks, qty, not ioc)
-            levels = self._levels_ask
+            if keys and keys[-1] >= ticks:
+                return self._match(owner, False, ticks, lots, not ioc)
+            key = -ticks
         order_id = self._next_id
         self._next_id = order_id + 1
         if ioc:
-            return _new_tuple(OrderResult, (order_id, _NO_FILLS, 0, qty, _NO_CANCELS))
-        level = levels.get(price_ticks)
-        if level is None or level.qty == 0:
-            level = self._open_level(is_buy, price_ticks)
-        order = [qty, order_id, owner, price_ticks, is_buy, qty, level]
+            return _new_tuple(OrderResult, (order_id, _NO_FILLS, 0, lots, _NO_CANCELS))
+        level = self._levels.get(key)
+        if level is None:
+            level = self._new_level(key)
+        order = _Order(lots, order_id, owner, level, lots)
         level.orders.append(order)
-        level.qty += qty
+        level.qty += lots
         self._orders[order_id] = order
-        return _new_tuple(OrderResult, (order_id, _NO_FILLS, qty, 0, _NO_CANCELS))
+        return _new_tuple(OrderResult, (order_id, _NO_FILLS, lots, 0, _NO_CANCELS))
 
-    def market(self, owner: Hashable, side: Side | str, qty: int) -> OrderResult:
+    def market(self, owner: Hashable, side: object, qty: object) -> OrderResult:
         """Submit a market order: walk the opposite side; drop what cannot be filled.
 
         Raises:
@@ -320,168 +365,169 @@ class OrderBook:
             is_buy = False
         else:
             is_buy = _is_buy(side)  # raises
-        if type(qty) is not int or qty <= 0:
-            qty = _check_qty(qty)
-        return self._match(owner, is_buy, None, qty, False)
+        lots = qty if type(qty) is int and qty > 0 else _check_qty(qty)
+        return self._match(owner, is_buy, 0, lots, False)
 
     def _match(
-        self, owner: Hashable, is_buy: bool, price_ticks: int | None, qty: int, rest: bool
+        self, owner: Hashable, is_buy: bool, price_ticks: int, qty: int, rest: bool
     ) -> OrderResult:
-        """Match an incoming order against the opposite side; rest or drop the remainder."""
+        """Match an incoming order against the opposite side; rest or drop the remainder.
+
+        ``price_ticks`` is the limit price, or 0 for a market order (which never rests).
+        """
         order_id = self._next_id
         self._next_id = order_id + 1
-        fills: list[Fill] = []
-        stp: list[tuple[int, int]] = []
-        remaining = qty
+        # the opposite side's keys ascend to its best price; the order may take every
+        # key >= limit_key (asks are keyed -ticks, so a buy at p takes keys >= -p)
         if is_buy:
-            keys, levels, sign = self._ask_keys, self._levels_ask, -1
+            keys = self._ask_keys
+            limit_key = -price_ticks if price_ticks else _NO_LIMIT
         else:
-            keys, levels, sign = self._bid_keys, self._levels_bid, 1
-        # keys hold sign * ticks ascending, so the order may take every key >= limit_key
-        limit_key = None if price_ticks is None else sign * price_ticks
+            keys = self._bid_keys
+            limit_key = price_ticks if price_ticks else _NO_LIMIT
+        levels = self._levels
         orders = self._orders
         prevent = self.self_trade_prevention
-        append_fill = fills.append
-        while remaining and keys:
+        fills: list[Fill] = []
+        stp: list[tuple[int, int]] | None = None  # self-trade cancels, rarely any
+        remaining = qty
+        while keys:
             key = keys[-1]
-            if limit_key is not None and key < limit_key:
-                break
-            level = levels[sign * key]
-            if level.qty == 0:  # an empty level kept from a cancel
+            level = levels[key]
+            if not level.qty:  # an empty level kept from a cancel
                 keys.pop()
-                del levels[sign * key]
-                self._n_empty -= 1
+                del levels[key]
                 continue
+            if key < limit_key:
+                break
             queue = level.orders
+            head = level.head
+            end = len(queue)
             price = level.price
-            level_ticks = sign * key
+            ticks = level.ticks
             before = remaining
-            self_cancelled = 0
-            while queue:
-                maker = queue[0]
-                avail = maker[_REM]
-                if avail == 0:  # lazily cancelled
-                    queue.popleft()
+            while head < end:
+                maker = queue[head]
+                avail = maker.rem
+                if not avail:  # lazily cancelled
+                    head += 1
                     level.dead -= 1
                     continue
-                maker_owner = maker[_OWNER]
-                if maker_owner == owner and prevent:
-                    queue.popleft()
-                    maker[_REM] = 0
-                    self_cancelled += avail
-                    del orders[maker[_OID]]
-                    stp.append((maker[_OID], avail))
-                    continue
-                maker_id = maker[_OID]
-                if avail <= remaining:
-                    queue.popleft()
-                    maker[_REM] = 0
+                maker_owner = maker.owner
+                maker_id = maker.oid
+                if prevent and maker_owner == owner:
+                    head += 1
+                    maker.rem = 0
                     del orders[maker_id]
-                    append_fill(
+                    if stp is None:
+                        stp = []
+                    stp.append((maker_id, avail))
+                    level.qty -= avail
+                    continue
+                if avail <= remaining:
+                    head += 1
+                    maker.rem = 0
+                    del orders[maker_id]
+                    fills.append(
                         _new_tuple(
-                            Fill,
-                            (price, avail, maker_id, order_id, maker_owner, owner, level_ticks),
+                            Fill, (price, avail, maker_id, order_id, maker_owner, owner, ticks)
                         )
                     )
                     remaining -= avail
                     if not remaining:
                         break
                 else:
-                    maker[_REM] = avail - remaining
-                    append_fill(
+                    maker.rem = avail - remaining
+                    fills.append(
                         _new_tuple(
-                            Fill,
-                            (price, remaining, maker_id, order_id, maker_owner, owner, level_ticks),
+                            Fill, (price, remaining, maker_id, order_id, maker_owner, owner, ticks)
                         )
                     )
                     remaining = 0
                     break
-            level.qty -= before - remaining + self_cancelled
-            if level.qty == 0:
-                keys.pop()
-                del levels[level_ticks]
-        if keys and levels[sign * keys[-1]].qty == 0:
-            self._drop_empty_top(keys, levels, sign)
-        if remaining and rest and price_ticks is not None:
-            resting_level = (self._levels_bid if is_buy else self._levels_ask).get(price_ticks)
-            if resting_level is None or resting_level.qty == 0:
-                resting_level = self._open_level(is_buy, price_ticks)
-            level = resting_level
-            order = [remaining, order_id, owner, price_ticks, is_buy, qty, level]
-            level.orders.append(order)
-            level.qty += remaining
+            left = level.qty - (before - remaining)
+            level.qty = left
+            if left:  # the order is done and this level stays on top
+                if head > _COMPACT_MIN and 2 * head > end:
+                    del queue[:head]
+                    head = 0
+                level.head = head
+                break
+            keys.pop()
+            del levels[key]
+            if not remaining:
+                if keys and not levels[keys[-1]].qty:
+                    self._drop_empty_top(keys)
+                break
+        cancels = _NO_CANCELS if stp is None else stp
+        if remaining and rest:
+            key = price_ticks if is_buy else -price_ticks
+            own = levels.get(key)
+            if own is None:
+                own = self._new_level(key)
+            order = _Order(remaining, order_id, owner, own, qty)
+            own.orders.append(order)
+            own.qty += remaining
             orders[order_id] = order
-            return _new_tuple(OrderResult, (order_id, fills, remaining, 0, stp))
-        return _new_tuple(OrderResult, (order_id, fills, 0, remaining, stp))
+            return _new_tuple(OrderResult, (order_id, fills, remaining, 0, cancels))
+        return _new_tuple(OrderResult, (order_id, fills, 0, remaining, cancels))
 
-    def _open_level(self, is_buy: bool, ticks: int) -> _Level:
-        """Return the level at ``ticks`` ready for a first live order, creating it if needed."""
-        levels = self._levels_bid if is_buy else self._levels_ask
-        level = levels.get(ticks)
-        if level is None:
-            level = levels[ticks] = _Level(self.to_price(ticks))
-            insort(self._bid_keys if is_buy else self._ask_keys, ticks if is_buy else -ticks)
-        else:  # an empty level kept from a cancel comes back to life
-            self._n_empty -= 1
+    def _new_level(self, key: int) -> _Level:
+        """Create the level at ``key`` and insert its key in its side's sorted list."""
+        level = self._levels[key] = _Level(key, self.to_price(key if key > 0 else -key))
+        insort(self._bid_keys if key > 0 else self._ask_keys, key)
         return level
 
-    def _drop_empty_top(self, keys: list[int], levels: dict[int, _Level], sign: int) -> None:
+    def _drop_empty_top(self, keys: list[int]) -> None:
         """Pop empty levels off the top of one side so that its last key is live."""
-        while keys and levels[sign * keys[-1]].qty == 0:
-            del levels[sign * keys.pop()]
-            self._n_empty -= 1
+        levels = self._levels
+        while keys and not levels[keys[-1]].qty:
+            del levels[keys.pop()]
 
     def _purge_empty(self) -> None:
         """Drop every empty level (called when they outnumber the live ones)."""
-        for keys, levels, sign in (
-            (self._bid_keys, self._levels_bid, 1),
-            (self._ask_keys, self._levels_ask, -1),
-        ):
-            live = [k for k in keys if levels[sign * k].qty]
-            for k in keys:
-                if not levels[sign * k].qty:
-                    del levels[sign * k]
-            keys[:] = live
-        self._n_empty = 0
+        levels = self._levels
+        for keys in (self._bid_keys, self._ask_keys):
+            keys[:] = [k for k in keys if levels[k].qty]
+        for key in [k for k, level in levels.items() if not level.qty]:
+            del levels[key]
 
     # ----- cancel and amend -------------------------------------------------------
 
-    def cancel(self, order_id: int) -> int:
+    def cancel(self, order_id: object) -> int:
         """Cancel a resting order.
 
         Returns:
             The quantity cancelled; 0 if the order is unknown or already finished.
         """
-        order = self._orders.pop(order_id, None)
+        order = self._orders.pop(order_id, None)  # type: ignore[call-overload]
         if order is None:
             return 0
-        qty = order[_REM]
-        order[_REM] = 0
-        level = order[_LEVEL]
-        level.qty -= qty
-        if level.qty == 0:
-            ticks = order[_TICKS]
-            if order[_IS_BUY]:
-                levels, keys, key, sign = self._levels_bid, self._bid_keys, ticks, 1
-            else:
-                levels, keys, key, sign = self._levels_ask, self._ask_keys, -ticks, -1
-            level.orders.clear()
-            level.dead = 0
-            self._n_empty += 1
-            if keys[-1] == key:
-                self._drop_empty_top(keys, levels, sign)
-            elif self._n_empty > 64 and 2 * self._n_empty > len(self._levels_bid) + len(
-                self._levels_ask
-            ):
-                self._purge_empty()
-        else:
-            level.dead += 1
-            if level.dead > 32 and 2 * level.dead > len(level.orders):
-                level.orders = deque(o for o in level.orders if o[_REM])
+        qty = order.rem
+        order.rem = 0
+        level = order.level
+        left = level.qty - qty
+        level.qty = left
+        if left:
+            dead = level.dead + 1
+            level.dead = dead
+            if dead > _COMPACT_MIN and 2 * dead > len(level.orders) - level.head:
+                level.orders = level.live_orders()
+                level.head = 0
                 level.dead = 0
+            return qty
+        level.orders.clear()
+        level.head = 0
+        level.dead = 0
+        key = level.key
+        keys = self._bid_keys if key > 0 else self._ask_keys
+        if keys[-1] == key:
+            self._drop_empty_top(keys)
+        elif len(self._levels) > 2 * len(self._orders) + 2 * _COMPACT_MIN:
+            self._purge_empty()
         return qty
 
-    def amend(self, order_id: int, qty: int) -> int:
+    def amend(self, order_id: object, qty: object) -> int:
         """Reduce a resting order's quantity to ``qty``, keeping its time priority.
 
         Args:
@@ -496,18 +542,18 @@ class OrderBook:
                 remaining quantity (an increase would need a new order; to remove the
                 order entirely, use :meth:`cancel`).
         """
-        qty = _check_qty(qty)
-        order = self._orders.get(order_id)
+        lots = _check_qty(qty)
+        order = self._orders.get(order_id)  # type: ignore[call-overload]
         if order is None:
             return 0
-        if qty > order[_REM]:
+        if lots > order.rem:
             raise InvalidOrderError(
-                f"qty: amend can only reduce an order ({order[_REM]} resting, {qty} asked); "
+                f"qty: amend can only reduce an order ({order.rem} resting, {lots} asked); "
                 "submit a new order to increase"
             )
-        removed = order[_REM] - qty
-        order[_REM] = qty
-        order[_LEVEL].qty -= removed
+        removed = order.rem - lots
+        order.rem = lots
+        order.level.qty -= removed
         return removed
 
     # ----- views ------------------------------------------------------------------
@@ -522,76 +568,67 @@ class OrderBook:
 
     def best_bid(self) -> float | None:
         """Highest bid price, or None if there are no bids."""
-        ticks = self.best_bid_ticks()
-        return None if ticks is None else self._levels_bid[ticks].price
+        keys = self._bid_keys
+        return self._levels[keys[-1]].price if keys else None
 
     def best_ask(self) -> float | None:
         """Lowest ask price, or None if there are no asks."""
-        ticks = self.best_ask_ticks()
-        return None if ticks is None else self._levels_ask[ticks].price
+        keys = self._ask_keys
+        return self._levels[keys[-1]].price if keys else None
 
-    def depth(self, side: Side | str, levels: int = 10) -> list[tuple[float, int]]:
+    def _side_keys(self, side: object) -> list[int]:
+        """The sorted level keys of one side (best last); raises for an unknown side."""
+        return self._bid_keys if _is_buy(side) else self._ask_keys
+
+    def depth(self, side: object, levels: int = 10) -> list[tuple[float, int]]:
         """Aggregated price levels of one side, best first, as ``(price, qty)``."""
-        if _is_buy(side):
-            book, keys, sign = self._levels_bid, self._bid_keys, 1
-        else:
-            book, keys, sign = self._levels_ask, self._ask_keys, -1
+        book = self._levels
         out: list[tuple[float, int]] = []
-        for key in reversed(keys):
+        for key in reversed(self._side_keys(side)):
             if len(out) >= levels:
                 break
-            lvl = book[sign * key]
+            lvl = book[key]
             if lvl.qty:
                 out.append((lvl.price, lvl.qty))
         return out
 
-    def touch_qty(self, side: Side | str) -> int:
+    def touch_qty(self, side: object) -> int:
         """Quantity at the best price of one side (0 if empty)."""
-        if _is_buy(side):
-            ticks = self.best_bid_ticks()
-            return 0 if ticks is None else self._levels_bid[ticks].qty
-        ticks = self.best_ask_ticks()
-        return 0 if ticks is None else self._levels_ask[ticks].qty
+        keys = self._side_keys(side)
+        return self._levels[keys[-1]].qty if keys else 0
 
-    def total_qty(self, side: Side | str) -> int:
+    def total_qty(self, side: object) -> int:
         """Total resting quantity of one side."""
-        book = self._levels_bid if _is_buy(side) else self._levels_ask
-        return sum(level.qty for level in book.values())
+        book = self._levels
+        return sum(book[key].qty for key in self._side_keys(side))
 
-    def order(self, order_id: int) -> OrderView | None:
-        """A snapshot of a resting order, or None if unknown or finished."""
-        o = self._orders.get(order_id)
-        if o is None:
-            return None
+    @staticmethod
+    def _view(order: _Order) -> OrderView:
+        level = order.level
+        side = Side.BUY if level.key > 0 else Side.SELL
         return OrderView(
-            o[_OID],
-            o[_OWNER],
-            Side.BUY if o[_IS_BUY] else Side.SELL,
-            self.to_price(o[_TICKS]),
-            o[_TICKS],
-            o[_REM],
-            o[_ORIG],
+            order.oid, order.owner, side, level.price, level.ticks, order.rem, order.orig
         )
 
-    def remaining(self, order_id: int) -> int:
-        """Quantity still resting for ``order_id``; 0 if unknown or finished (no view built)."""
-        order = self._orders.get(order_id)
-        return 0 if order is None else order[_REM]
+    def order(self, order_id: object) -> OrderView | None:
+        """A snapshot of a resting order, or None if unknown or finished."""
+        order = self._orders.get(order_id)  # type: ignore[call-overload]
+        return None if order is None else self._view(order)
 
-    def level_orders(self, side: Side | str, price: float) -> list[OrderView]:
+    def remaining(self, order_id: object) -> int:
+        """Quantity still resting for ``order_id``; 0 if unknown or finished (no view built)."""
+        order = self._orders.get(order_id)  # type: ignore[call-overload]
+        return 0 if order is None else order.rem
+
+    def level_orders(self, side: object, price: object) -> list[OrderView]:
         """The live orders at one price level, in time priority (first = next to trade)."""
         ticks = self.to_ticks(price)
-        book = self._levels_bid if _is_buy(side) else self._levels_ask
-        level = book.get(ticks)
-        if level is None:
-            return []
-        views = [self.order(o[_OID]) for o in level.orders if o[_REM]]
-        return [v for v in views if v is not None]
+        level = self._levels.get(ticks if _is_buy(side) else -ticks)
+        return [] if level is None else [self._view(o) for o in level.live_orders()]
 
     def owner_orders(self, owner: Hashable) -> list[OrderView]:
         """All resting orders of one owner (a linear scan: for inspection, not hot paths)."""
-        views = [self.order(oid) for oid, o in self._orders.items() if o[_OWNER] == owner]
-        return [v for v in views if v is not None]
+        return [self._view(o) for o in self._orders.values() if o.owner == owner]
 
     def __len__(self) -> int:
         """Number of resting orders."""

@@ -224,9 +224,36 @@ def test_orderbook_many_cancels_keep_level_compact():
     book.limit("keeper", "buy", 99.0, 1)
     for _ in range(1000):
         book.cancel(book.limit("x", "buy", 99.0, 1).order_id)
-    level = book._levels_bid[book.to_ticks(99.0)]
+    level = book._levels[book.to_ticks(99.0)]
     assert len(level.orders) < 100
     assert book.depth("buy", 1) == [(99.0, 1)]
+
+
+def test_orderbook_matching_cuts_consumed_queue_prefix():
+    """A level traded through many times keeps a short queue (the consumed prefix is cut)."""
+    book = OrderBook()
+    for i in range(1000):
+        book.limit(f"s{i}", "sell", 101.0, 1)
+        if i >= 10:
+            book.market("b", "buy", 1)
+    level = book._levels[-book.to_ticks(101.0)]
+    assert len(level.orders) <= 64
+    assert [v.owner for v in book.level_orders("sell", 101.0)] == [
+        f"s{i}" for i in range(990, 1000)
+    ]
+    assert book.depth("sell", 1) == [(101.0, 10)]
+
+
+def test_orderbook_levels_emptied_away_from_top_are_purged():
+    """Levels emptied by cancels below the touch are dropped once they dominate the book."""
+    book = OrderBook()
+    book.limit("keeper", "buy", 100.0, 1)
+    for i in range(1, 2001):
+        book.cancel(book.limit("x", "buy", 100.0 - 0.01 * i, 1).order_id)
+    assert len(book._levels) <= 2 * len(book) + 64
+    assert book.depth("buy", 5) == [(100.0, 1)]
+    assert book.limit("y", "buy", 99.5, 2).resting_qty == 2
+    assert book.depth("buy", 2) == [(100.0, 1), (99.5, 2)]
 
 
 # ----- naive reference model ----------------------------------------------------------
