@@ -39,6 +39,7 @@ from enum import StrEnum
 from typing import Final, NamedTuple, SupportsFloat, SupportsIndex
 
 __all__ = [
+    "COMPILED",
     "Fill",
     "InvalidOrderError",
     "OrderBook",
@@ -46,6 +47,11 @@ __all__ = [
     "OrderView",
     "Side",
 ]
+
+
+# True when this module runs as the C extension that mypyc builds from this file at
+# install time (see the README); False when it runs as Python source
+COMPILED: Final = not __file__.endswith(".py")
 
 
 class InvalidOrderError(ValueError):
@@ -160,11 +166,15 @@ class _Order:
 
 # Below every level key: a market order's limit key, so that it may take any level
 _NO_LIMIT: Final = -(1 << 62)
-# Queue compaction thresholds: consumed or dead entries tolerated before a cut
+# Consumed or dead queue entries tolerated before a level's queue is compacted
 _COMPACT_MIN: Final = 32
 
 # NamedTuple.__new__ is a Python-level wrapper; tuple.__new__ skips it on the hot path
 _new_tuple: Final = tuple.__new__
+# Final module constants become C statics when mypyc compiles this module (see the
+# README): no globals-dict lookup per fill
+_FILL: Final = Fill
+_RESULT: Final = OrderResult
 _NO_FILLS: Final[tuple[Fill, ...]] = ()
 _NO_CANCELS: Final[tuple[tuple[int, int], ...]] = ()
 
@@ -343,7 +353,7 @@ class OrderBook:
         order_id = self._next_id
         self._next_id = order_id + 1
         if ioc:
-            return _new_tuple(OrderResult, (order_id, _NO_FILLS, 0, lots, _NO_CANCELS))
+            return _new_tuple(_RESULT, (order_id, _NO_FILLS, 0, lots, _NO_CANCELS))
         level = self._levels.get(key)
         if level is None:
             level = self._new_level(key)
@@ -351,7 +361,7 @@ class OrderBook:
         level.orders.append(order)
         level.qty += lots
         self._orders[order_id] = order
-        return _new_tuple(OrderResult, (order_id, _NO_FILLS, lots, 0, _NO_CANCELS))
+        return _new_tuple(_RESULT, (order_id, _NO_FILLS, lots, 0, _NO_CANCELS))
 
     def market(self, owner: Hashable, side: object, qty: object) -> OrderResult:
         """Submit a market order: walk the opposite side; drop what cannot be filled.
@@ -430,7 +440,7 @@ class OrderBook:
                     del orders[maker_id]
                     fills.append(
                         _new_tuple(
-                            Fill, (price, avail, maker_id, order_id, maker_owner, owner, ticks)
+                            _FILL, (price, avail, maker_id, order_id, maker_owner, owner, ticks)
                         )
                     )
                     remaining -= avail
@@ -440,7 +450,7 @@ class OrderBook:
                     maker.rem = avail - remaining
                     fills.append(
                         _new_tuple(
-                            Fill, (price, remaining, maker_id, order_id, maker_owner, owner, ticks)
+                            _FILL, (price, remaining, maker_id, order_id, maker_owner, owner, ticks)
                         )
                     )
                     remaining = 0
@@ -469,8 +479,8 @@ class OrderBook:
             own.orders.append(order)
             own.qty += remaining
             orders[order_id] = order
-            return _new_tuple(OrderResult, (order_id, fills, remaining, 0, cancels))
-        return _new_tuple(OrderResult, (order_id, fills, 0, remaining, cancels))
+            return _new_tuple(_RESULT, (order_id, fills, remaining, 0, cancels))
+        return _new_tuple(_RESULT, (order_id, fills, 0, remaining, cancels))
 
     def _new_level(self, key: int) -> _Level:
         """Create the level at ``key`` and insert its key in its side's sorted list."""

@@ -335,9 +335,11 @@ QTY = st.integers(min_value=1, max_value=6)
 class BookMachine(RuleBasedStateMachine):
     """Same random operations on OrderBook and ReferenceBook; compare after each."""
 
+    book_class: type = OrderBook  # test_orderbook_backends.py reruns this on the source
+
     def __init__(self):
         super().__init__()
-        self.book = OrderBook(tick_size=0.5)
+        self.book = self.book_class(tick_size=0.5)
         self.ref = ReferenceBook()
         self.ids: list[int] = []
         self.submitted = self.filled = self.cancelled = self.dropped = 0
