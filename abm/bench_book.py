@@ -7,6 +7,10 @@ recently submitted orders, from 200 owners, around a mid that random-walks.
 The baseline is what a careful engineer writes in an afternoon: a
 ``sortedcontainers.SortedDict`` of ``deque``s per side with lazy cancels, no input
 validation, no per-level quantities (so no O(1) depth), and bare tuples for fills.
+When the installed ``abm.orderbook`` is the C extension that mypyc builds from
+``abm/orderbook.py``, the same source is also timed as plain Python (loaded beside
+it), so one run shows both builds against the baseline.
+
 Both books are driven through the same loop with the same arguments (sides as the
 strings ``"buy"``/``"sell"``, prices in ticks), and both loops read every fill's
 quantity. The baseline applies the same matching rules (including self-trade
@@ -17,16 +21,20 @@ that before it reports anything.
 from __future__ import annotations
 
 import gc
+import importlib.util
+import sys
 import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from sortedcontainers import SortedDict
 
-from abm.orderbook import OrderBook
+import abm.orderbook
 
 OP_LIMIT, OP_MARKET, OP_CANCEL = 0, 1, 2
 
@@ -132,9 +140,32 @@ class BaselineBook:
         return qty
 
 
-def replay_ours(stream: OpStream) -> int:
-    """Replay the stream on ``OrderBook`` through its validating public API; return volume."""
-    book = OrderBook(tick_size=0.01)
+def load_orderbook_source() -> ModuleType:
+    """``abm/orderbook.py`` run as Python source, whether or not the installed build is compiled.
+
+    Loaded under its own module name (``abm_orderbook_source``), so it does not replace
+    ``abm.orderbook``; its classes are distinct from the installed build's.
+    """
+    name = "abm_orderbook_source"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    path = Path(abm.orderbook.__file__).with_name("orderbook.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - the file ships with abm
+        raise ImportError(f"cannot load the order book source {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # NamedTuple and enum machinery look modules up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def replay_ours(stream: OpStream, module: ModuleType = abm.orderbook) -> int:
+    """Replay the stream on ``OrderBook`` through its validating public API; return volume.
+
+    ``module`` is the order book module to use (the installed build by default).
+    """
+    book = module.OrderBook(tick_size=0.01)
     limit, market, cancel = book.limit_ticks, book.market, book.cancel
     volume = 0
     for kind, owner, is_buy, price, qty, cid in zip(
@@ -190,11 +221,24 @@ class BookBenchResult:
     ours_peak_mib: float | None
     baseline_peak_mib: float | None
     volume: int
+    compiled: bool = False
+    source_ops_per_s: float | None = None  # the Python source, when the build is compiled
 
     @property
     def ratio(self) -> float:
         """Our throughput over the baseline's, measured in the same run."""
         return self.ours_ops_per_s / self.baseline_ops_per_s
+
+    @property
+    def source_ratio(self) -> float | None:
+        """The Python source's throughput over the baseline's (compiled builds only)."""
+        if self.source_ops_per_s is None:
+            return None
+        return self.source_ops_per_s / self.baseline_ops_per_s
+
+
+def _replay_source(stream: OpStream) -> int:
+    return replay_ours(stream, load_orderbook_source())
 
 
 def _best_time(fn: Callable[[OpStream], int], stream: OpStream) -> tuple[float, int]:
@@ -224,19 +268,35 @@ def run_book_bench(
         RuntimeError: If the two books disagree on traded volume (a correctness bug).
     """
     stream = make_stream(n_ops, seed)
-    ours_t, base_t = float("inf"), float("inf")
+    contenders: dict[str, Callable[[OpStream], int]] = {
+        "baseline": replay_baseline,
+        "ours": replay_ours,
+    }
+    compiled = bool(abm.orderbook.COMPILED)
+    if compiled:
+        contenders["source"] = _replay_source
+    best = dict.fromkeys(contenders, float("inf"))
     volumes: set[tuple[str, int]] = set()
     for _ in range(repeats):
-        t, v = _best_time(replay_baseline, stream)
-        base_t, volumes = min(base_t, t), volumes | {("baseline", v)}
-        t, v = _best_time(replay_ours, stream)
-        ours_t, volumes = min(ours_t, t), volumes | {("ours", v)}
+        for name, fn in contenders.items():
+            t, v = _best_time(fn, stream)
+            best[name] = min(best[name], t)
+            volumes.add((name, v))
     traded = {v for _, v in volumes}
     if len(traded) != 1:
         raise RuntimeError(f"books disagree on traded volume: {sorted(volumes)}")
     ours_mem = _peak_mib(replay_ours, stream) if memory else None
     base_mem = _peak_mib(replay_baseline, stream) if memory else None
-    return BookBenchResult(n_ops, n_ops / ours_t, n_ops / base_t, ours_mem, base_mem, traded.pop())
+    return BookBenchResult(
+        n_ops,
+        n_ops / best["ours"],
+        n_ops / best["baseline"],
+        ours_mem,
+        base_mem,
+        traded.pop(),
+        compiled,
+        n_ops / best["source"] if compiled else None,
+    )
 
 
 def format_book_bench(r: BookBenchResult) -> str:
@@ -245,13 +305,24 @@ def format_book_bench(r: BookBenchResult) -> str:
     def mem(x: float | None) -> str:
         return "n/a" if x is None else f"{x:8.1f} MiB"
 
+    build = "compiled" if r.compiled else "Python source"
     lines = [
         f"order book benchmark: {r.n_ops:,} operations (60% limit, 10% market, 30% cancel), "
         f"traded volume {r.volume:,} lots",
-        f"  abm OrderBook (validating) : {r.ours_ops_per_s:12,.0f} ops/s   "
+        f"  abm OrderBook ({build:>13}) : {r.ours_ops_per_s:12,.0f} ops/s   "
         f"peak {mem(r.ours_peak_mib)}",
-        f"  baseline SortedDict+deque  : {r.baseline_ops_per_s:12,.0f} ops/s   "
-        f"peak {mem(r.baseline_peak_mib)}",
-        f"  ratio (ours / baseline)    : {r.ratio:.2f}x",
     ]
+    if r.source_ops_per_s is not None:
+        lines.append(f"  abm OrderBook (Python source) : {r.source_ops_per_s:12,.0f} ops/s")
+    lines += [
+        f"  baseline SortedDict+deque     : {r.baseline_ops_per_s:12,.0f} ops/s   "
+        f"peak {mem(r.baseline_peak_mib)}",
+        f"  ratio (ours / baseline)       : {r.ratio:.2f}x",
+    ]
+    if r.source_ratio is not None:
+        lines.append(f"  ratio (Python source / base.) : {r.source_ratio:.2f}x")
+    if not r.compiled:
+        lines.append(
+            "  (the installed order book is not compiled; see the README on the mypyc build)"
+        )
     return "\n".join(lines)

@@ -10,8 +10,6 @@ the tests that need a compiled build are skipped.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -22,25 +20,11 @@ from test_orderbook import BookMachine  # tests/ is on sys.path under pytest
 import abm
 import abm.model
 import abm.orderbook
-from abm.bench_book import OP_CANCEL, OP_LIMIT, make_stream
+from abm.bench_book import OP_CANCEL, OP_LIMIT, load_orderbook_source, make_stream
 
-SOURCE = Path(abm.orderbook.__file__).with_name("orderbook.py")
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 
-
-def _load_source() -> ModuleType:
-    name = "abm_orderbook_source"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SOURCE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclass/NamedTuple machinery looks modules up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-source = _load_source()
+source = load_orderbook_source()
 needs_compiled = pytest.mark.skipif(
     not abm.orderbook.COMPILED, reason="the installed order book is the pure-Python source"
 )
