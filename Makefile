@@ -3,20 +3,33 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EXT_STAMP := $(VENV)/.orderbook-ext
+READY := $(STAMP) $(EXT_STAMP)
 SCENARIO ?= scenarios/baseline.yaml
 OUT ?= runs/baseline
 
-.PHONY: run test test-slow lint typecheck bench clean venv
+.PHONY: run test test-slow lint typecheck bench clean venv ext
 
-venv: $(STAMP)
+venv: $(READY)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,viz,dist]'
-	touch $(STAMP)
+	touch $(STAMP) $(EXT_STAMP)
 
-run: $(STAMP)
+# `pip install -e .` compiles abm/orderbook.py with mypyc (see setup.py) to
+# abm/orderbook*.so, which Python imports instead of the .py: rebuild after edits.
+# ABM_PURE_PYTHON=1 removes them instead.
+$(EXT_STAMP): abm/orderbook.py | $(STAMP)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $@
+
+ext: $(STAMP)
+	$(BIN)/python setup.py --quiet build_ext --inplace
+	touch $(EXT_STAMP)
+
+run: $(READY)
 	$(BIN)/abm run $(SCENARIO) --out $(OUT)
 	$(BIN)/abm report $(OUT)
 
@@ -27,16 +40,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy abm analysis
 
-test: $(STAMP) lint typecheck
+test: $(READY) lint typecheck
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
 
-test-slow: $(STAMP)
+test-slow: $(READY)
 	$(BIN)/python -m pytest -m slow -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(READY)
 	$(BIN)/abm bench book
 	$(BIN)/abm bench model
 	$(BIN)/abm bench crisis
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache build abm/orderbook*.so

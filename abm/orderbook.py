@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 from bisect import insort
 from collections.abc import Hashable, Sequence
 from enum import StrEnum
@@ -285,9 +286,9 @@ class OrderBook:
             )
         return ticks
 
-    def to_price(self, ticks: int) -> float:
-        """Convert integer ticks to a price on the grid."""
-        return round(ticks * self.tick_size, self._decimals)
+    def to_price(self, ticks: SupportsIndex) -> float:
+        """Convert integer ticks (an int or a numpy integer) to a price on the grid."""
+        return round(operator.index(ticks) * self.tick_size, self._decimals)
 
     # ----- order entry ------------------------------------------------------------
 
@@ -465,6 +466,7 @@ class OrderBook:
                 break
             keys.pop()
             del levels[key]
+            queue.clear()  # its orders point back at the level: free them by refcount, not GC
             if not remaining:
                 if keys and not levels[keys[-1]].qty:
                     self._drop_empty_top(keys)
@@ -590,12 +592,13 @@ class OrderBook:
         """The sorted level keys of one side (best last); raises for an unknown side."""
         return self._bid_keys if _is_buy(side) else self._ask_keys
 
-    def depth(self, side: object, levels: int = 10) -> list[tuple[float, int]]:
+    def depth(self, side: object, levels: SupportsIndex = 10) -> list[tuple[float, int]]:
         """Aggregated price levels of one side, best first, as ``(price, qty)``."""
         book = self._levels
+        n_levels = operator.index(levels)
         out: list[tuple[float, int]] = []
         for key in reversed(self._side_keys(side)):
-            if len(out) >= levels:
+            if len(out) >= n_levels:
                 break
             lvl = book[key]
             if lvl.qty:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from hypothesis import settings
 from test_orderbook import BookMachine  # tests/ is on sys.path under pytest
@@ -97,6 +98,26 @@ def test_orderbook_installed_build_rejects_bad_input_like_source(method, args):
         messages.append(str(info.value))
         assert len(book) == 0
     assert messages[0] == messages[1]
+
+
+def test_orderbook_installed_build_accepts_numpy_integers_like_source():
+    """Ids, tick prices and level counts may be numpy integers in both builds."""
+    views = []
+    for module in (abm.orderbook, source):
+        book = module.OrderBook()
+        oid = book.limit_ticks("a", "buy", np.int64(9_900), np.int32(4)).order_id
+        views.append(
+            (
+                book.to_price(np.int64(9_900)),
+                book.depth("buy", np.int64(1)),
+                tuple(book.order(np.int64(oid))),
+                book.remaining(np.int64(oid)),
+                book.amend(np.int64(oid), np.int64(3)),
+                book.cancel(np.int64(oid)),
+            )
+        )
+    assert views[0] == views[1]
+    assert views[0][:2] == (99.0, [(99.0, 4)]) and views[0][-2:] == (1, 3)
 
 
 def test_orderbook_installed_build_gives_identical_model_run(monkeypatch):
