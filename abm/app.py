@@ -25,7 +25,6 @@ from collections.abc import Callable, Sequence
 from html import escape
 from typing import Any
 
-import mesa
 import networkx as nx
 import numpy as np
 import solara
@@ -391,7 +390,7 @@ def dashboard_view(
 def _release(model: MarketModel) -> None:
     # Mesa 3.3's class-level Agent._ids keeps every model alive (PITFALLS.md); a dashboard
     # that is reset many times would hold all of them until the server stops
-    mesa.agent.Agent._ids.pop(model, None)
+    model.release()
 
 
 def release_replaced_models(model: solara.Reactive[DashboardModel]) -> Callable[[], None]:

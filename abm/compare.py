@@ -23,12 +23,10 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import mesa
 import numpy as np
 import pandas as pd
 import yaml
@@ -202,22 +200,6 @@ def _shock_window_pnl(result: RunResult, rows: pd.DataFrame) -> float:
 ScenarioLike = str | os.PathLike[str] | Scenario
 
 
-@contextmanager
-def _released_models() -> Iterator[None]:
-    """Drop models created inside from Mesa's class-level registry ``Agent._ids``.
-
-    Mesa 3.3 keeps every model alive through it (DESIGN.md section 6); a comparison of many
-    runs would otherwise hold all of them until the process ends.
-    """
-    registry = mesa.agent.Agent._ids
-    known = {id(model) for model in registry}
-    try:
-        yield
-    finally:
-        for model in [model for model in registry if id(model) not in known]:
-            del registry[model]
-
-
 def _resolve(scenarios: Sequence[ScenarioLike]) -> list[tuple[str, Scenario]]:
     """Load scenario files and label each by its name (``name#2`` for a second use)."""
     if not scenarios:
@@ -275,8 +257,7 @@ def compare_runs(
     rows = []
     for label, scenario in resolved:
         for seed in replicates:
-            with _released_models():
-                result = run(scenario, seed=seed, steps=steps)
+            result = run(scenario, seed=seed, steps=steps)  # frees its model (Mesa 3.3)
             rows.append({"scenario": label, "seed": seed, **run_metrics(result)})
             if progress is not None:
                 progress(len(rows), len(resolved) * seeds)

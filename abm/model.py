@@ -233,6 +233,16 @@ class MarketModel(mesa.Model):
         """The price at which equity is marked (the scenario's ``mark``)."""
         return self.reference_price(self.scenario.mark)
 
+    def release(self) -> None:
+        """Let the garbage collector free this model once nothing else refers to it.
+
+        Mesa 3.3 keeps every model alive through the class-level registry
+        ``mesa.agent.Agent._ids`` (fixed upstream in 3.4.2; see PITFALLS.md). Call this
+        when done with a model that will not create agents again: :func:`abm.run` does,
+        so that many runs in one process do not accumulate.
+        """
+        mesa.agent.Agent._ids.pop(self, None)
+
     # ----- the step ---------------------------------------------------------------
 
     def step(self) -> None:

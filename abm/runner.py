@@ -47,16 +47,19 @@ def run(
         scenario = scenario.override(changes)
     start = time.perf_counter()
     model = MarketModel(scenario)
-    total = scenario.steps
-    every = max(1, min(500, total // 100))
-    for n in range(1, total + 1):
-        model.step()
-        if progress is not None and (n % every == 0 or n == total):
-            progress(n, total)
-    wall = time.perf_counter() - start
-    meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
-    result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta=meta)
-    summary = summarize(model, result.market, wall)
+    try:
+        total = scenario.steps
+        every = max(1, min(500, total // 100))
+        for n in range(1, total + 1):
+            model.step()
+            if progress is not None and (n % every == 0 or n == total):
+                progress(n, total)
+        wall = time.perf_counter() - start
+        meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
+        result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta=meta)
+        summary = summarize(model, result.market, wall)
+    finally:
+        model.release()  # the result holds tables, not the model
     if any(group.kind == "pov" for group in scenario.agents.values()):
         # the flash-crash measures are pure functions of the run's tables
         from analysis.flash_crash import flash_crash_summary

@@ -21,9 +21,8 @@ down are submitted again, for at most `MAX_ROUNDS` rounds, then reported missing
 from `abm.sweep_spec.run_seed`, so results do not depend on the executor or the worker count.
 
 Mesa 3.3 keeps every model alive through the class-level ``mesa.agent.Agent._ids``;
-`execute_run` removes the models it created, so long-lived workers (local or Dask) do not grow.
-That clean-up assumes one task at a time per process: Dask workers must run one thread each
-(threads would not speed up pure-Python runs anyway).
+`abm.run` releases the model it created, so long-lived workers (local or Dask) do not grow.
+Dask workers run one thread each (threads would not speed up pure-Python runs anyway).
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-import mesa
 import pandas as pd
 from tqdm import tqdm
 
@@ -154,10 +152,9 @@ def execute_run(task: RunTask) -> RunRecord:
 
     An exception of the run (a parameter the schema cannot judge, a model error) becomes a
     ``failed`` record; only KeyboardInterrupt and SystemExit propagate. The models created here
-    are removed from ``mesa.agent.Agent._ids`` afterwards, so they can be freed.
+    are freed (``abm.run`` releases its model from Mesa 3.3's class-level registry).
     """
     start = time.perf_counter()
-    known = {id(model) for model in mesa.agent.Agent._ids}
     status, error, summary = RunStatus.OK, None, {}
     try:
         scenario = Scenario.from_yaml_text(task.scenario_yaml).override(dict(task.overrides))
@@ -167,10 +164,6 @@ def execute_run(task: RunTask) -> RunRecord:
         summary = flatten(result.summary)
     except Exception as exc:
         status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
-    finally:
-        ids = mesa.agent.Agent._ids
-        for model in [model for model in ids if id(model) not in known]:
-            del ids[model]
     return RunRecord(
         task.run_id,
         task.point,

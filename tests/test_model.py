@@ -8,6 +8,7 @@ a scenario that exercises every order path.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -379,6 +380,18 @@ def test_model_market_maker_quotes_within_the_touch(baseline: Run) -> None:
     ask_ok = mm["ask"].isna() | (mm["ask"] >= mm["step"].map(best["best_ask"]) - 1e-9)
     assert bid_ok.all()
     assert ask_ok.all()
+
+
+def test_runner_run_frees_its_model() -> None:
+    """abm.run leaves no model alive: Mesa 3.3's Agent._ids would otherwise keep each one."""
+
+    def alive() -> set[int]:
+        gc.collect()
+        return {id(o) for o in gc.get_objects() if isinstance(o, MarketModel)}
+
+    before = alive()
+    abm.run(abm.load_scenario(BASELINE), steps=20)
+    assert alive() <= before
 
 
 # ----- determinism and common random numbers ---------------------------------------------
