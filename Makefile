@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml setup.py
 # `pip install -e .` compiles abm/orderbook.py with mypyc (see setup.py) to
 # abm/orderbook*.so, which Python imports instead of the .py: rebuild after edits.
 # ABM_PURE_PYTHON=1 removes them instead.
+BUILD_EXT := $(BIN)/python setup.py --quiet build_ext --inplace
+
 $(EXT_STAMP): abm/orderbook.py | $(STAMP)
-	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BUILD_EXT)
 	touch $@
 
 ext: $(STAMP)
-	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BUILD_EXT)
 	touch $(EXT_STAMP)
 
 run: $(READY)

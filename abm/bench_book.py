@@ -26,7 +26,7 @@ import sys
 import time
 import tracemalloc
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +52,18 @@ class OpStream:
 
     def __len__(self) -> int:
         return len(self.kind)
+
+    def rows(self) -> Iterator[tuple[int, int, bool, int, int, int]]:
+        """The operations as ``(kind, owner, is_buy, price_ticks, qty, cancel_id)`` rows."""
+        return zip(
+            self.kind,
+            self.owner,
+            self.is_buy,
+            self.price_ticks,
+            self.qty,
+            self.cancel_id,
+            strict=True,
+        )
 
 
 def make_stream(n_ops: int, seed: int) -> OpStream:
@@ -168,15 +180,7 @@ def replay_ours(stream: OpStream, module: ModuleType = abm.orderbook) -> int:
     book = module.OrderBook(tick_size=0.01)
     limit, market, cancel = book.limit_ticks, book.market, book.cancel
     volume = 0
-    for kind, owner, is_buy, price, qty, cid in zip(
-        stream.kind,
-        stream.owner,
-        stream.is_buy,
-        stream.price_ticks,
-        stream.qty,
-        stream.cancel_id,
-        strict=True,
-    ):
+    for kind, owner, is_buy, price, qty, cid in stream.rows():
         if kind == OP_CANCEL:
             cancel(cid)
             continue
@@ -192,15 +196,7 @@ def replay_baseline(stream: OpStream) -> int:
     book = BaselineBook()
     submit, cancel = book.submit, book.cancel
     volume = 0
-    for kind, owner, is_buy, price, qty, cid in zip(
-        stream.kind,
-        stream.owner,
-        stream.is_buy,
-        stream.price_ticks,
-        stream.qty,
-        stream.cancel_id,
-        strict=True,
-    ):
+    for kind, owner, is_buy, price, qty, cid in stream.rows():
         if kind == OP_CANCEL:
             cancel(cid)
             continue

@@ -189,17 +189,15 @@ def _is_buy(side: object) -> bool:
     raise InvalidOrderError(f"side: unknown side {side!r}; expected 'buy' or 'sell'")
 
 
-def _check_qty(qty: object, what: str = "qty") -> int:
+def _check_qty(qty: object) -> int:
     """Return ``qty`` as an int if it is a positive integer, else raise."""
     if type(qty) is not int:
         # numpy integers are fine; bools, floats (even integral ones) and NaN are not
         if isinstance(qty, bool) or not isinstance(qty, SupportsIndex):
-            raise InvalidOrderError(
-                f"{what}: must be a positive integer number of lots, got {qty!r}"
-            )
+            raise InvalidOrderError(f"qty: must be a positive integer number of lots, got {qty!r}")
         qty = int(qty.__index__())
     if qty <= 0:
-        raise InvalidOrderError(f"{what}: must be a positive integer number of lots, got {qty!r}")
+        raise InvalidOrderError(f"qty: must be a positive integer number of lots, got {qty!r}")
     return qty
 
 

@@ -41,15 +41,7 @@ def _replay(module: ModuleType, n_ops: int, seed: int) -> list[tuple]:
     stream = make_stream(n_ops, seed)
     book = module.OrderBook(tick_size=0.01)
     out: list[tuple] = []
-    for kind, owner, is_buy, price, qty, cid in zip(
-        stream.kind,
-        stream.owner,
-        stream.is_buy,
-        stream.price_ticks,
-        stream.qty,
-        stream.cancel_id,
-        strict=True,
-    ):
+    for kind, owner, is_buy, price, qty, cid in stream.rows():
         side = "buy" if is_buy else "sell"
         if kind == OP_CANCEL:
             out.append(("cancel", book.cancel(cid)))
