@@ -30,17 +30,11 @@ import pandas as pd
 import yaml
 
 from abm.record import RunResult
-from analysis.contagion_network import (
-    detail_field,
-    detail_int,
-    events_of_kind,
-    network_figure,
-    shock_debtrank,
-)
+from analysis.contagion_network import network_figure, shock_debtrank
+from analysis.tables import FORCED_SALE_KINDS, detail_field, detail_int, events_of_kind
 
 SHOCK_EVENT_KINDS = ("loss", "inventory_shock", "price_gap", "credit_freeze", "withdrawal")
 """Event kinds that scheduled shocks write (with ``default`` events of wave 0)."""
-FORCED_SALE_KINDS = ("liquidation", "margin_call")
 
 
 @dataclass(frozen=True, slots=True)

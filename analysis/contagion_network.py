@@ -23,44 +23,12 @@ from matplotlib.patches import Patch
 
 from abm.network import debtrank
 from abm.record import RunResult
+from analysis.tables import DEFAULTED, MARKET_MAKER_KIND, detail_field, detail_int, events_of_kind
 
 if TYPE_CHECKING:
     from abm.contagion_math import DebtRankResult
 
-MARKET_MAKER_KIND = "market_maker"
-"""The ``agents.kind`` label of market makers."""
-DEFAULTED = "DEFAULTED"
-"""The ``agents.status`` label of a defaulted trader."""
 _ACTIVE, _NO_WAVE = "lightgrey", "black"
-
-# --- event parsing ---------------------------------------------------------------------------
-
-
-def detail_field(detail: object, key: str) -> str | None:
-    """The text after ``key=`` in a detail such as ``"notional=1.0; mid=2.0"``, or None."""
-    for part in str(detail).split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == key:
-            return value
-    return None
-
-
-def detail_int(detail: object, key: str) -> int:
-    """The integer after ``key=`` in an event detail (``wave=``, ``hop=``).
-
-    Raises:
-        ValueError: If the detail has no such field.
-    """
-    value = detail_field(detail, key)
-    if value is None:
-        raise ValueError(f"event detail {detail!r} has no {key!r} field")
-    return int(value)
-
-
-def events_of_kind(events: pd.DataFrame, *kinds: str) -> pd.DataFrame:
-    """The rows of ``events`` whose ``kind`` is one of ``kinds``."""
-    return events[events["kind"].isin(kinds).to_numpy(dtype=bool)]
-
 
 # --- network ----------------------------------------------------------------------------------
 

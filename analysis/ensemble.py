@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,8 @@ from matplotlib.figure import Figure
 
 from abm.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
 from analysis.distributions import student_t_ppf
-from analysis.report import FIGURE_DPI, FIGURES_DIR, REPORT_NAME, ReportError
+from analysis.report import FIGURES_DIR, REPORT_NAME, ReportError, write_atomic
+from analysis.report_document import png_bytes
 
 CONFIDENCE = 0.95
 SUMMARY_COLUMNS = ("metric", "n", "mean", "std", "ci_low", "ci_high")
@@ -260,11 +260,11 @@ def write_sweep_report(
         for metric in shown:
             figure = metric_figure(data.results, metric, x, None if points else hue, points=points)
             target = figure_dir / f"{_slug(metric)}.png"
-            _write_atomic(target, _png_writer(figure))
+            write_atomic(target, png_bytes(figure))
             links.append((metric, Path(os.path.relpath(target, root)).as_posix()))
     text = _render(data, shown, links)
     report = root / REPORT_NAME
-    _write_atomic(report, lambda h: h.write(text.encode("utf-8")))
+    write_atomic(report, text)
     return report
 
 
@@ -372,24 +372,5 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [*lines, ""]
 
 
-def _png_writer(figure: Figure) -> Callable[[IO[bytes]], object]:
-    def write(handle: IO[bytes]) -> None:
-        figure.savefig(handle, format="png", dpi=FIGURE_DPI)
-
-    return write
-
-
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-
-
-def _write_atomic(target: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write ``target`` through a temporary sibling renamed into place."""
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        with open(temporary, "xb") as handle:
-            write(handle)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

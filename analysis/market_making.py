@@ -1,6 +1,7 @@
 """Market makers' P&L attribution and quoting efficiency, from the tables of one run.
 
-Pure functions over a `RunResult` (DESIGN.md section 7); nothing here imports the model.
+Pure functions over a `RunResult` (DESIGN.md section 7); nothing here imports the model. The
+per-step fills of each market maker are rebuilt by `analysis.market_maker_flows`.
 
 Notation, for one market maker over steps ``t = 0..T``: ``q_t`` its inventory and ``h_t`` its
 hedge position at the end of step ``t`` (``agents`` table), ``m_t`` the end-of-step mark and
@@ -66,7 +67,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,7 @@ import pandas as pd
 import yaml
 
 from abm.record import RunResult
+from analysis.market_maker_flows import MarketMakerFlows, checked_market, market_maker_rows
 from analysis.risk_metrics import max_drawdown
 
 MARKS = ("mid", "fundamental")
@@ -107,7 +108,6 @@ EFFICIENCY_COLUMNS = (
     "n_fills",
     "max_drawdown",
 )
-_MARKET_MAKER = "market_maker"
 
 
 # --- pure helpers --------------------------------------------------------------------------------
@@ -165,141 +165,12 @@ def per_step_sharpe(pnl: Any) -> float:
     return float(changes.mean()) / sd if sd > 0.0 else math.nan
 
 
-# --- per-step flows ----------------------------------------------------------------------------
-
-_FORCED_SALE_KINDS = ("liquidation", "margin_call")
-
-
-def _detail_field(detail: str, key: str) -> str:
-    """The text after ``key=`` in an event detail such as ``"price=1.0; cost=0.01"``."""
-    for part in detail.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == key:
-            return value
-    raise ValueError(f"event detail {detail!r} has no {key!r} field")
-
-
-def _detail_value(detail: str, key: str) -> float:
-    """The float after ``key=`` in an event detail."""
-    return float(_detail_field(detail, key))
+# --- scenario and horizon ------------------------------------------------------------------------
 
 
 def _scenario(result: RunResult) -> Mapping[str, Any]:
     loaded = yaml.safe_load(result.scenario_yaml) if result.scenario_yaml else None
     return loaded if isinstance(loaded, Mapping) else {}
-
-
-def _detail_values(events: pd.DataFrame, key: str) -> np.ndarray:
-    return np.array([_detail_value(str(d), key) for d in events["detail"]], dtype=float)
-
-
-def _steps_array(values: Any, steps: pd.Series, n_steps: int) -> np.ndarray:
-    """Per-step sums of ``values`` over ``steps`` (0..n_steps-1)."""
-    weights = np.asarray(values, dtype=float)
-    return np.bincount(steps.to_numpy(dtype=np.int64), weights=weights, minlength=n_steps)
-
-
-@dataclass(frozen=True, slots=True)
-class _Leg:
-    """One kind of fill, per step: signed lots ``sum s``, cash paid ``sum s p``, bought, sold."""
-
-    qty: np.ndarray
-    cash: np.ndarray
-    bought: np.ndarray
-    sold: np.ndarray
-
-    def __sub__(self, other: _Leg) -> _Leg:
-        return _Leg(
-            self.qty - other.qty,
-            self.cash - other.cash,
-            self.bought - other.bought,
-            self.sold - other.sold,
-        )
-
-    def edge(self, before: np.ndarray) -> float:
-        """``sum_t sum_i s_i (m_{t-1} - p_i)`` over ``t = 1..T``; ``before`` is ``m_0..m_{T-1}``."""
-        return float((self.qty[1:] * before - self.cash[1:]).sum())
-
-
-def _trade_leg(trades: pd.DataFrame, agent_id: int, n_steps: int) -> _Leg:
-    bought = trades[trades["buyer"] == agent_id]
-    sold = trades[trades["seller"] == agent_id]
-    buy_qty = _steps_array(bought["qty"], bought["step"], n_steps)
-    sell_qty = _steps_array(sold["qty"], sold["step"], n_steps)
-    buy_cash = _steps_array(bought["qty"] * bought["price"], bought["step"], n_steps)
-    sell_cash = _steps_array(sold["qty"] * sold["price"], sold["step"], n_steps)
-    return _Leg(buy_qty - sell_qty, buy_cash - sell_cash, buy_qty, sell_qty)
-
-
-def _event_leg(events: pd.DataFrame, n_steps: int) -> _Leg:
-    """Fills logged as events: signed lots in ``amount``, unsigned ``notional`` in the detail."""
-    amount = events["amount"].to_numpy(dtype=float)
-    cash = np.sign(amount) * _detail_values(events, "notional")
-    steps = events["step"]
-    return _Leg(
-        _steps_array(amount, steps, n_steps),
-        _steps_array(cash, steps, n_steps),
-        _steps_array(np.maximum(amount, 0.0), steps, n_steps),
-        _steps_array(np.maximum(-amount, 0.0), steps, n_steps),
-    )
-
-
-class _Flows:
-    """One market maker's per-step flows, split by kind of fill, and its lump-sum losses.
-
-    Book fills that are neither rebalancing nor forced sales are quoting fills; forced sales
-    absorbed outside the book have no ``trades`` row, so only the on-book ones are taken out.
-    """
-
-    def __init__(
-        self, agent_id: int, trades: pd.DataFrame, events: pd.DataFrame, n_steps: int
-    ) -> None:
-        venue = trades["venue"]
-        on_book = trades[venue == "book"]
-        book = _trade_leg(on_book, agent_id, n_steps)
-        self.interdealer = _trade_leg(trades[venue == "interdealer"], agent_id, n_steps)
-        mine = events[events["agent_id"] == agent_id]
-        kind = mine["kind"]
-        self.rebalance = _event_leg(mine[kind == "rebalance"], n_steps)
-        forced = mine[kind.isin(_FORCED_SALE_KINDS)]
-        booked = np.array([_detail_field(str(d), "venue") == "book" for d in forced["detail"]])
-        self.forced = _event_leg(forced, n_steps)
-        self.quote = book - self.rebalance - _event_leg(forced[booked.astype(bool)], n_steps)
-        self.inventory_shock = _event_leg(mine[kind == "inventory_shock"], n_steps)
-        self.volume = int(book.bought.sum() + book.sold.sum())
-        mine_on_book = (on_book["buyer"] == agent_id).sum() + (on_book["seller"] == agent_id).sum()
-        self.n_fills = int(mine_on_book)
-        self.hedge_costs = math.fsum(_detail_values(mine[kind == "hedge"], "cost"))
-        self.writedowns = math.fsum(mine.loc[kind == "writedown", "amount"].to_numpy(dtype=float))
-        self.losses = mine.loc[kind == "loss", "amount"].to_numpy(dtype=float)
-
-    def loss_shocks(self, tick_size: float | None) -> float:
-        """Cash lost to loss shocks; the model moves whole ticks, ``round(amount / tick)``."""
-        if tick_size is None:
-            return math.fsum(self.losses)
-        return math.fsum(round(amount / tick_size) * tick_size for amount in self.losses.tolist())
-
-
-def _checked_market(result: RunResult) -> pd.DataFrame:
-    market = result.market.sort_values("step", kind="stable")
-    steps = market["step"].to_numpy()
-    if steps.size == 0 or not np.array_equal(steps, np.arange(steps.size)):
-        raise ValueError("the market table must hold one row per step 0..T with no gaps")
-    return market
-
-
-def _market_makers(result: RunResult, n_steps: int) -> dict[int, pd.DataFrame]:
-    agents = result.agents[result.agents["kind"] == _MARKET_MAKER]
-    rows: dict[int, pd.DataFrame] = {}
-    ids = agents["agent_id"].to_numpy(dtype=np.int64)
-    for agent_id in np.unique(ids).tolist():
-        ordered = agents[ids == agent_id].sort_values("step", kind="stable")
-        if not np.array_equal(ordered["step"].to_numpy(), np.arange(n_steps)):
-            raise ValueError(
-                f"market maker {agent_id} needs an agents row at every step 0..{n_steps - 1}"
-            )
-        rows[agent_id] = ordered
-    return rows
 
 
 def _horizon_index(n_steps: int, horizon_steps: int) -> np.ndarray:
@@ -331,7 +202,7 @@ def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataF
     """
     if horizon_steps < 0:
         raise ValueError(f"horizon_steps must be >= 0, got {horizon_steps}")
-    market = _checked_market(result)
+    market = checked_market(result)
     n_steps = len(market)
     scenario = _scenario(result)
     mark = mark_prices(market, str(scenario.get("mark", "mid")))
@@ -341,8 +212,8 @@ def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataF
     mark_change = np.diff(mark)
     after = mark[_horizon_index(n_steps, horizon_steps)] - before
     rows: list[dict[str, Any]] = []
-    for agent_id, frame in _market_makers(result, n_steps).items():
-        flows = _Flows(agent_id, result.trades, result.events, n_steps)
+    for agent_id, frame in market_maker_rows(result, n_steps).items():
+        flows = MarketMakerFlows(agent_id, result.trades, result.events, n_steps)
         inventory = frame["inventory"].to_numpy(dtype=float)
         hedge = frame["hedge"].to_numpy(dtype=float)
         adverse = float(flows.quote.qty[1:] @ after)
@@ -397,14 +268,14 @@ def efficiency_metrics(result: RunResult) -> pd.DataFrame:
         ValueError: If the ``market`` table or a market maker's ``agents`` rows do not cover
             every step.
     """
-    market = _checked_market(result)
+    market = checked_market(result)
     n_steps = len(market)
     groups = _scenario(result).get("agents") or {}
     rows = []
-    for agent_id, frame in _market_makers(result, n_steps).items():
+    for agent_id, frame in market_maker_rows(result, n_steps).items():
         group = str(frame["group"].iloc[0])
         spec = groups.get(group) or {}
-        flows = _Flows(agent_id, result.trades, result.events, n_steps)
+        flows = MarketMakerFlows(agent_id, result.trades, result.events, n_steps)
         bid_on = frame["bid"].notna().to_numpy()[1:] | (flows.quote.bought[1:] > 0)
         ask_on = frame["ask"].notna().to_numpy()[1:] | (flows.quote.sold[1:] > 0)
         quote_size = spec.get("quote_size")

@@ -30,8 +30,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-MARKET_MAKER_KIND = "market_maker"
-"""The ``agents.kind`` label of market makers."""
+from analysis.tables import MARKET_MAKER_KIND
 
 MAX_LEGEND_ENTRIES = 12
 """Above this many agents a legend would hide the data, so per-agent figures omit it."""

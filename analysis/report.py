@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
 
 from abm.record import RUN_FILES, RunResult, RunResultError
 from analysis.report_document import (
     FIGURE_DPI,
     MISSING,
-    Document,
     format_value,
     render_html,
     render_markdown,
     scenario_mapping,
     tick_size_of,
     ticks,
+    yes_no,
 )
 from analysis.report_market_makers import MM_GROUP_COLUMNS, NETWORK_FIGURE, market_maker_groups
 from analysis.report_sections import FIGURE_FILES, build_document
@@ -57,6 +55,7 @@ __all__ = [
     "load_run",
     "market_maker_groups",
     "summary_lines",
+    "write_atomic",
     "write_html_report",
     "write_report",
 ]
@@ -102,12 +101,11 @@ def write_report(
     links = {}
     for figure in document.figures():
         target = figure_dir / figure.file_name
-        _write_atomic(target, "wb", _bytes_writer(figure.png))
+        write_atomic(target, figure.png)
         links[figure.file_name] = Path(os.path.relpath(target, report_dir)).as_posix()
     report = report_dir / REPORT_NAME
-    markdown = render_markdown(document, links)
-    _write_atomic(report, "w", lambda handle: handle.write(markdown))
-    _write_html(document, report_dir / HTML_REPORT_NAME)
+    write_atomic(report, render_markdown(document, links))
+    write_atomic(report_dir / HTML_REPORT_NAME, render_html(document))
     return report
 
 
@@ -126,16 +124,8 @@ def write_html_report(
     document = build_document(load_run(run_dir))
     report_dir = Path(run_dir if out_dir is None else out_dir).absolute()
     report_dir.mkdir(parents=True, exist_ok=True)
-    return _write_html(document, report_dir / HTML_REPORT_NAME)
-
-
-def _bytes_writer(data: bytes) -> Callable[[IO[Any]], object]:
-    return lambda handle: handle.write(data)
-
-
-def _write_html(document: Document, target: Path) -> Path:
-    page = render_html(document)
-    _write_atomic(target, "w", lambda handle: handle.write(page))
+    target = report_dir / HTML_REPORT_NAME
+    write_atomic(target, render_html(document))
     return target
 
 
@@ -172,8 +162,8 @@ def summary_lines(result: RunResult) -> list[str]:
     summary = result.summary
     tick = tick_size_of(scenario_mapping(result.scenario_yaml))
     spread = summary.get("spread_mean")
-    cash = _yes_no(summary.get("cash_conserved"))
-    inventory = _yes_no(summary.get("inventory_conserved"))
+    cash = yes_no(summary.get("cash_conserved"))
+    inventory = yes_no(summary.get("inventory_conserved"))
     fmt = format_value
     return [
         f"steps: {fmt(summary.get('steps'))} in {fmt(summary.get('wall_time_s'))} s "
@@ -185,29 +175,25 @@ def summary_lines(result: RunResult) -> list[str]:
     ]
 
 
-def _yes_no(value: Any) -> str:
-    if value is None:
-        return "unknown"
-    return "yes" if value else "no"
+def write_atomic(target: Path, content: str | bytes) -> None:
+    """Write ``content`` (text as UTF-8, unchanged line ends) to ``target`` atomically.
 
+    The bytes go to a temporary sibling (same filesystem), are synced, and the sibling is renamed
+    onto ``target`` with `os.replace`, so ``target`` is never seen half-written.
 
-def _write_atomic(target: Path, mode: str, write: Callable[[IO[Any]], object]) -> None:
-    """Write ``target`` through a temporary sibling renamed into place (same filesystem)."""
+    Raises:
+        OSError: If the file cannot be written; the temporary sibling is removed.
+    """
     # Exclusive creation under a random name (rather than mkstemp, which makes files 0600) gives
     # the final file the permissions of the user's umask.
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    binary = "b" in mode
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with open(
-            temporary,
-            f"x{mode.replace('w', '')}",
-            encoding=None if binary else "utf-8",
-            newline=None if binary else "",
-        ) as handle:
-            write(handle)
+        with open(temporary, "xb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise

@@ -113,6 +113,11 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def yes_no(value: Any) -> str:
+    """``yes`` or ``no`` for a recorded check (truthiness), ``unknown`` when it is None."""
+    return "unknown" if value is None else format_value(bool(value))
+
+
 def png_bytes(figure: Figure) -> bytes:
     """Render ``figure`` as PNG at `FIGURE_DPI`."""
     buffer = io.BytesIO()

@@ -26,7 +26,6 @@ from analysis.flash_crash import (
     flash_crash_windows,
 )
 from analysis.market_making import efficiency_metrics
-from analysis.plots import MARKET_MAKER_KIND
 from analysis.report_document import (
     MISSING,
     Block,
@@ -40,6 +39,7 @@ from analysis.report_document import (
     scenario_mapping,
 )
 from analysis.stat_plots import IDENTITY_COLUMNS
+from analysis.tables import MARKET_MAKER_KIND
 
 MM_GROUP_COLUMNS = (
     "group",

@@ -29,7 +29,6 @@ from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
 from analysis.plots import (
-    MARKET_MAKER_KIND,
     depth_heatmap_figure,
     inventory_figure,
     pnl_figure,
@@ -51,6 +50,7 @@ from analysis.report_document import (
     scenario_mapping,
     tick_size_of,
     ticks,
+    yes_no,
 )
 from analysis.report_market_makers import (
     contagion_section,
@@ -65,6 +65,7 @@ from analysis.stat_plots import (
     return_distribution_figure,
 )
 from analysis.stylized_facts import scorecard
+from analysis.tables import MARKET_MAKER_KIND
 
 STYLIZED_FACTS_MIN_RETURNS = 1000
 """Below this many mid returns the scorecard is flagged as indicative: its longest sampling
@@ -323,11 +324,7 @@ def _stylized_facts_section(market: pd.DataFrame) -> Section:
 
 def _accounting_section(summary: Mapping[str, Any]) -> Section:
     rows = (
-        ("Cash", _yes_no(summary.get("cash_conserved"))),
-        ("Inventory", _yes_no(summary.get("inventory_conserved"))),
+        ("Cash", yes_no(summary.get("cash_conserved"))),
+        ("Inventory", yes_no(summary.get("inventory_conserved"))),
     )
     return Section("Accounting", (Table(("Check", "Conserved"), rows),))
-
-
-def _yes_no(value: Any) -> str:
-    return "unknown" if value is None else format_value(bool(value))

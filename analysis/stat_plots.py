@@ -27,9 +27,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.distributions import normal_pdf
-from analysis.plots import MARKET_MAKER_KIND, finish_axes, require_columns
+from analysis.plots import finish_axes, require_columns
 from analysis.risk_metrics import expected_shortfall, value_at_risk
 from analysis.stylized_facts import acf_table, excess_kurtosis, log_returns
+from analysis.tables import MARKET_MAKER_KIND
 
 MAX_BINS = 120
 """Most histogram bins: enough to show a tail, few enough that each bin is wider than a pixel."""
