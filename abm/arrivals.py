@@ -87,9 +87,9 @@ class GroupArrivals:
             if not self.last_times:
                 return []
             who = rng.integers(0, self.n, size=len(self.last_times))
-            return [(int(i), None) for i in who]
+            return [(i, None) for i in who.tolist()]
         if not self.per_side:
-            return [(int(i), None) for i in self._draw(rng)]
-        buys: list[tuple[int, bool | None]] = [(int(i), True) for i in self._draw(rng)]
-        sells: list[tuple[int, bool | None]] = [(int(i), False) for i in self._draw(rng)]
+            return [(i, None) for i in self._draw(rng).tolist()]
+        buys: list[tuple[int, bool | None]] = [(i, True) for i in self._draw(rng).tolist()]
+        sells: list[tuple[int, bool | None]] = [(i, False) for i in self._draw(rng).tolist()]
         return buys + sells

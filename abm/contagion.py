@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -102,6 +102,25 @@ class ContagionEngine:
     ) -> None:
         self.model.log_event(kind, source, target, amount, detail)
 
+    def _trade_outside(self, mm: MarketMaker, price_ticks: int, qty: int) -> None:
+        """``mm`` buys ``qty`` lots (signed) from the outside world at ``price_ticks``."""
+        notional = price_ticks * qty
+        mm.cash_ticks -= notional
+        mm.inventory += qty
+        self.outside.cash_ticks += notional
+        self.outside.inventory -= qty
+
+    def _reduce_claim(self, lender: MarketMaker, edge: dict[str, Any], ticks: int) -> None:
+        """Lower ``lender``'s claim along ``edge`` by ``ticks``, keeping ``exposure`` in step."""
+        lender.claims_ticks -= ticks
+        edge["claim_ticks"] -= ticks
+        edge["exposure"] = edge["claim_ticks"] * self.model.tick_size
+
+    def _neighbours(self, node: int) -> set[int]:
+        """Nodes linked to ``node`` in either direction."""
+        graph = self.network
+        return set(graph.successors(node)) | set(graph.predecessors(node))
+
     def _refresh_mark(self) -> None:
         """Re-read the mark (after anything that may have moved the book)."""
         self._mark = self.model.mark_price()
@@ -134,16 +153,13 @@ class ContagionEngine:
         mid = model.mid_price()
         if self.channels.fire_sale is not None and self.channels.fire_sale.enabled:
             result = model.exchange.market(mm, qty > 0, abs(qty))
-            done = sum(fill.qty for fill in result.fills)
+            done = result.filled_qty
             notional_ticks = sum(fill.price_ticks * fill.qty for fill in result.fills)
             venue = "book"
         else:
             value = model.fundamental.value / tick
             price_ticks = math.ceil(value - 1e-9) if qty > 0 else math.floor(value + 1e-9)
-            mm.cash_ticks -= price_ticks * qty
-            mm.inventory += qty
-            self.outside.cash_ticks += price_ticks * qty
-            self.outside.inventory -= qty
+            self._trade_outside(mm, price_ticks, qty)
             done = abs(qty)
             notional_ticks = price_ticks * done
             venue = "outside"
@@ -184,10 +200,7 @@ class ContagionEngine:
                 else:
                     assert isinstance(shock, InventoryShock)
                     price_ticks = round(model.reference_price("mid") / tick)
-                    mm.inventory += shock.qty
-                    mm.cash_ticks -= price_ticks * shock.qty
-                    self.outside.inventory -= shock.qty
-                    self.outside.cash_ticks += price_ticks * shock.qty
+                    self._trade_outside(mm, price_ticks, shock.qty)
                     mm.potato_hops = 0
                     self._log(
                         "inventory_shock",
@@ -285,9 +298,7 @@ class ContagionEngine:
                 borrower.cash_ticks -= paid
                 borrower.debts_ticks -= paid
                 lender.cash_ticks += paid
-                lender.claims_ticks -= paid
-                data["claim_ticks"] -= paid
-                data["exposure"] = data["claim_ticks"] * self.model.tick_size
+                self._reduce_claim(lender, data, paid)
                 self._log(
                     "credit_call", lender.unique_id, borrower.unique_id, paid * self.model.tick_size
                 )
@@ -332,9 +343,7 @@ class ContagionEngine:
             if loss <= 0:
                 continue
             creditor = self.nodes[i]
-            creditor.claims_ticks -= loss
-            data["claim_ticks"] -= loss
-            data["exposure"] = data["claim_ticks"] * tick
+            self._reduce_claim(creditor, data, loss)
             self.stats.add_loss("default", loss * tick)
             self._log("writedown", creditor.unique_id, mm.unique_id, loss * tick, f"wave={wave}")
 
@@ -364,7 +373,7 @@ class ContagionEngine:
             if excess <= 0:
                 continue
             selling = passer.inventory > 0
-            neighbours = sorted(set(graph.successors(i)) | set(graph.predecessors(i)))
+            neighbours = sorted(self._neighbours(i))
             for j in neighbours:
                 receiver = self.nodes[j]
                 if excess <= 0:
@@ -412,7 +421,7 @@ class ContagionEngine:
         for i, mm in enumerate(self.nodes):
             if mm.status is Status.DEFAULTED or i not in graph:
                 continue
-            neighbours = set(graph.successors(i)) | set(graph.predecessors(i))
+            neighbours = self._neighbours(i)
             if not neighbours:
                 continue
             share = len(neighbours & distressed) / len(neighbours)

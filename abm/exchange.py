@@ -230,6 +230,7 @@ class Exchange:
         aggressor = "buy" if taker_is_buy else "sell"
         step, time = self._step, self._time
         taker_id = taker.unique_id
+        traded = 0
         for fill in fills:
             maker = traders[fill.maker_owner]  # type: ignore[index]
             qty = fill.qty
@@ -248,9 +249,10 @@ class Exchange:
                 buyer, seller = maker.unique_id, taker_id
             self.tape.append((taker_is_buy, fill.price_ticks, qty))
             record(step, time, fill.price, qty, aggressor, buyer, seller)
-            self.step_volume += qty
-            self.volume += qty
-            self.fills += 1
+            traded += qty
+        self.step_volume += traded
+        self.volume += traded
+        self.fills += len(fills)
         self.last_price_ticks = fills[-1].price_ticks
         if self.breaker is not None and not self.halted:
             self._check_breaker(self.breaker, fills)

@@ -25,6 +25,7 @@ from abm.hedge import HedgeVenue
 from abm.orderbook import OrderBook
 from abm.record import Recorder
 from abm.scenario import (
+    ArrivalLaw,
     ArrivalSpec,
     ChartistFundamentalistGroup,
     InformedGroup,
@@ -39,6 +40,10 @@ from abm.shocks import ShockSchedule
 # Taker kinds are activated in this order within a step (market makers go first).
 TAKER_KIND_ORDER = ("informed", "chartist_fundamentalist", "noise", "paddrik")
 
+TakerAgents = (
+    list[InformedTrader] | list[NoiseTrader] | list[ChartistFundamentalist] | list[PaddrikTrader]
+)
+
 
 @dataclass(slots=True)
 class TakerGroup:
@@ -46,12 +51,7 @@ class TakerGroup:
 
     name: str
     kind: str
-    agents: (
-        list[InformedTrader]
-        | list[NoiseTrader]
-        | list[ChartistFundamentalist]
-        | list[PaddrikTrader]
-    )
+    agents: TakerAgents
     arrivals: GroupArrivals
     rng: np.random.Generator
 
@@ -167,39 +167,35 @@ class MarketModel(mesa.Model):
                 for _ in range(spec.count):
                     self.exchange.register(mm := MarketMaker(self, name, spec))
                     self.market_makers.append(mm)
-            elif isinstance(spec, InformedGroup):
-                informed = [InformedTrader(self, name, spec) for _ in range(spec.count)]
-                for informed_trader in informed:
-                    self.exchange.register(informed_trader)
-                arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
-                takers["informed"].append(TakerGroup(name, spec.kind, informed, arrivals, rng))
-            elif isinstance(spec, PaddrikGroup):
-                population = [PaddrikTrader(self, name, spec) for _ in range(spec.count)]
-                for member in population:
-                    self.exchange.register(member)
-                # Bernoulli arrivals with a mean of mean_interarrival_s between orders; the
-                # scenario guarantees dt <= mean_interarrival_s, so the rate is a probability
-                rate = self.dt / spec.mean_interarrival_s
-                law = ArrivalSpec(kind="bernoulli", rate=rate)
-                arrivals = GroupArrivals(law, spec.count, self.dt)
-                takers["paddrik"].append(TakerGroup(name, spec.kind, population, arrivals, rng))
-            elif isinstance(spec, PovGroup):
+                continue
+            if isinstance(spec, PovGroup):
                 for _ in range(spec.count):
                     self.exchange.register(executor := PovTrader(self, name, spec))
                     self.executors.append(executor)
+                continue
+            population: TakerAgents
+            if isinstance(spec, InformedGroup):
+                population = [InformedTrader(self, name, spec) for _ in range(spec.count)]
+                law: ArrivalLaw = spec.arrival
+            elif isinstance(spec, PaddrikGroup):
+                population = [PaddrikTrader(self, name, spec) for _ in range(spec.count)]
+                # Bernoulli arrivals with a mean of mean_interarrival_s between orders; the
+                # scenario guarantees dt <= mean_interarrival_s, so the rate is a probability
+                law = ArrivalSpec(kind="bernoulli", rate=self.dt / spec.mean_interarrival_s)
             elif isinstance(spec, ChartistFundamentalistGroup):
-                mixed = [ChartistFundamentalist(self, name, spec, rng) for _ in range(spec.count)]
-                for mixed_trader in mixed:
-                    self.exchange.register(mixed_trader)
-                arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
-                takers[spec.kind].append(TakerGroup(name, spec.kind, mixed, arrivals, rng))
+                population = [
+                    ChartistFundamentalist(self, name, spec, rng) for _ in range(spec.count)
+                ]
+                law = spec.arrival
             else:
                 assert isinstance(spec, NoiseGroup)
-                noise = [NoiseTrader(self, name, spec) for _ in range(spec.count)]
-                for noise_trader in noise:
-                    self.exchange.register(noise_trader)
-                arrivals = GroupArrivals(spec.arrival, spec.count, self.dt)
-                takers["noise"].append(TakerGroup(name, spec.kind, noise, arrivals, rng))
+                population = [NoiseTrader(self, name, spec) for _ in range(spec.count)]
+                law = spec.arrival
+            for trader in population:
+                self.exchange.register(trader)
+            arrivals = GroupArrivals(law, spec.count, self.dt)
+            takers[spec.kind].append(TakerGroup(name, spec.kind, population, arrivals, rng))
+        self._takers_by_kind = takers
         self.takers = [group for kind in TAKER_KIND_ORDER for group in takers[kind]]
 
     # ----- prices -----------------------------------------------------------------
@@ -271,9 +267,8 @@ class MarketModel(mesa.Model):
         self.hedge_venue.update_price(self.fundamental.value)
         self.contagion.apply_shocks(self.step_index)
         toxic = self.shocks.window_multiplier("toxic_flow", self.step_index)
-        for group in self.takers:
-            if group.kind == "informed":
-                group.arrivals.intensity = toxic
+        for group in self._takers_by_kind["informed"]:
+            group.arrivals.intensity = toxic
         # 3. traders: expired good-till orders leave first, then market makers requote
         for order_id in self._expiries.pop(self.step_index, ()):
             self.exchange.cancel(order_id)
@@ -292,9 +287,7 @@ class MarketModel(mesa.Model):
 
     def _activate_takers(self, kind: str) -> None:
         arrivals: list[tuple[Trader, np.random.Generator, bool | None]] = []
-        for group in self.takers:
-            if group.kind != kind:
-                continue
+        for group in self._takers_by_kind[kind]:
             agents, rng = group.agents, group.rng
             arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
         if len(arrivals) > 1:

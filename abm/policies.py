@@ -105,7 +105,11 @@ class QuoteContext:
         _finite("reference", self.reference)
         _finite("time", self.time)
         _nonnegative("sigma", self.sigma)
-        if isinstance(self.inventory, bool) or not isinstance(self.inventory, Integral):
+        inventory = self.inventory
+        # plain int first: the ABC check against Integral is slow, and this runs on every quote
+        if type(inventory) is not int and (
+            isinstance(inventory, bool) or not isinstance(inventory, Integral)
+        ):
             raise PolicyError(
                 f"inventory must be an integer number of lots, got {self.inventory!r}"
             )

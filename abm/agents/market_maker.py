@@ -221,7 +221,7 @@ class MarketMaker(Trader):
         model = self.model
         mid = model.mid_price()
         result = model.exchange.market(self, qty > 0, abs(qty))
-        filled = sum(fill.qty for fill in result.fills)
+        filled = result.filled_qty
         if not filled:
             return
         notional = sum(fill.price_ticks * fill.qty for fill in result.fills) * model.tick_size
