@@ -34,7 +34,7 @@ import yaml
 from abm.record import RunResult
 from abm.runner import run
 from abm.scenario import Scenario, load_scenario
-from abm.studies import replicate_seeds
+from abm.studies import mean_and_std_se, replicate_seeds
 from analysis.market_making import DECOMPOSITION_COLUMNS, efficiency_metrics, pnl_decomposition
 
 MM_GROUP = "mm"
@@ -269,7 +269,8 @@ def _mean_se(values: np.ndarray) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
     if finite.size < 2:
         return (float(finite.mean()) if finite.size else math.nan), math.nan
-    return float(finite.mean()), float(finite.std(ddof=1)) / math.sqrt(finite.size)
+    mean, mean_se, _, _ = mean_and_std_se(finite)
+    return mean, mean_se
 
 
 def _std_se(values: np.ndarray) -> tuple[float, float]:
@@ -277,10 +278,8 @@ def _std_se(values: np.ndarray) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
     if finite.size < 2:
         return math.nan, math.nan
-    std = float(finite.std(ddof=1))
-    second = float(np.mean((finite - finite.mean()) ** 2))
-    kurtosis = float(np.mean((finite - finite.mean()) ** 4)) / second**2 if second > 0 else 3.0
-    return std, std * math.sqrt(max(kurtosis - 1.0, 0.0) / (4 * finite.size))
+    _, _, std, std_se = mean_and_std_se(finite)
+    return std, std_se
 
 
 def summarize_runs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -232,7 +232,7 @@ class Scenario(Spec):
             ScenarioError: On a YAML syntax error (with line and column), an empty
                 document, a top level that is not a mapping, or any validation problem.
         """
-        data = _parse_yaml(text, source)
+        data = parse_yaml_strict(text, source)
         if data is None:
             raise ScenarioError(
                 f"{source}: <top level>: the document is empty; "
@@ -311,11 +311,6 @@ def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> str:
         raise ScenarioError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
 
 
-def parse_yaml_strict(text: str, source: str) -> Any:
-    """Parse YAML text, rejecting duplicate keys (plain YAML would silently drop one)."""
-    return _parse_yaml(text, source)
-
-
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a YAML scenario file.
 
@@ -344,7 +339,7 @@ def parse_set_option(text: str) -> tuple[str, Any]:
     if not sep:
         raise ScenarioError(f"{_SOURCE}: {text!r}: expected PATH=VALUE, e.g. steps=100")
     _split_path(path)
-    return path, _parse_yaml(raw, f"{_SOURCE}: {path}")
+    return path, parse_yaml_strict(raw, f"{_SOURCE}: {path}")
 
 
 # --- YAML parsing ---
@@ -368,7 +363,13 @@ class _StrictKeysLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _parse_yaml(text: str, source: str) -> Any:
+def parse_yaml_strict(text: str, source: str) -> Any:
+    """Parse YAML text, rejecting duplicate keys (plain YAML would silently drop one).
+
+    Raises:
+        ScenarioError: ``source: [line L, column C: ]invalid YAML: problem`` on a syntax error
+            or a duplicate key.
+    """
     try:
         return yaml.load(text, Loader=_StrictKeysLoader)
     except yaml.MarkedYAMLError as exc:

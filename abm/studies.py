@@ -175,11 +175,13 @@ def market_maker_quotes(result: RunResult) -> pd.DataFrame:
     )
 
 
-def _mean_and_std_se(values: np.ndarray) -> tuple[float, float, float, float]:
+def mean_and_std_se(values: np.ndarray) -> tuple[float, float, float, float]:
     """Mean, its standard error, sd (ddof=1), its standard error (delta method, kurtosis).
 
     ``Var(s) ~ s**2 (kappa - 1) / (4 n)`` with ``kappa`` the (non-excess) kurtosis; for a
-    normal sample (kappa = 3) that is the familiar ``s / sqrt(2 n)``.
+    normal sample (kappa = 3) that is the familiar ``s / sqrt(2 n)`` (Casella & Berger 2002,
+    section 5.5.4). ``values`` should hold at least two finite numbers: a NaN spreads to every
+    result, and the standard deviation needs two values.
     """
     n = len(values)
     mean = float(values.mean())
@@ -280,8 +282,8 @@ def avellaneda_stoikov_table(
                 strategy.value,
                 n_seeds,
                 spread,
-                *_mean_and_std_se(pnl),
-                *_mean_and_std_se(final_q),
+                *mean_and_std_se(pnl),
+                *mean_and_std_se(final_q),
                 published.average_spread,
                 published.profit_mean,
                 published.profit_std,

@@ -49,7 +49,7 @@ from abm.scenario import (
     parse_yaml_strict,
     read_yaml_file,
 )
-from abm.scenario_specs import Float, NonNegInt, PosInt, Spec
+from abm.scenario_types import Float, NonNegInt, PosInt, Spec
 
 SWEEP_FILE = "sweep.json"
 """The sweep definition, written when a sweep directory is created (`SweepPlan.definition`)."""
