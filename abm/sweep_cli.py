@@ -319,8 +319,8 @@ def run_sweep_bench(
 
 def _complete(outcome: SweepOutcome) -> pd.DataFrame:
     """Return the outcome's results table, or raise if a run is not ``ok``."""
-    from abm.sweep import read_results
     from abm.sweep_spec import SweepError
+    from abm.sweep_store import read_results
 
     if not outcome.complete:
         raise SweepError(

@@ -20,9 +20,9 @@ This module reads run files and tables only; it never imports the model or the a
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
+from abm.atomic import write_atomic
 from abm.record import RUN_FILES, RunResult, RunResultError
 from analysis.report_document import (
     FIGURE_DPI,
@@ -173,27 +173,3 @@ def summary_lines(result: RunResult) -> list[str]:
         f"market-maker pnl mean: {fmt(summary.get('mm_pnl_mean'))}",
         f"conserved: cash {cash}, inventory {inventory}",
     ]
-
-
-def write_atomic(target: Path, content: str | bytes) -> None:
-    """Write ``content`` (text as UTF-8, unchanged line ends) to ``target`` atomically.
-
-    The bytes go to a temporary sibling (same filesystem), are synced, and the sibling is renamed
-    onto ``target`` with `os.replace`, so ``target`` is never seen half-written.
-
-    Raises:
-        OSError: If the file cannot be written; the temporary sibling is removed.
-    """
-    # Exclusive creation under a random name (rather than mkstemp, which makes files 0600) gives
-    # the final file the permissions of the user's umask.
-    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        with open(temporary, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
