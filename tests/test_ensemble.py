@@ -14,9 +14,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import PNG_SIGNATURE, run_record
 from matplotlib.figure import Figure
 
-from abm.sweep import RunRecord, _SweepDirectory
+from abm.sweep import _SweepDirectory
 from abm.sweep_spec import RESULTS_FILE, SweepPlan, load_sweep
 from analysis.ensemble import (
     SUMMARY_COLUMNS,
@@ -31,7 +32,6 @@ from analysis.report import ReportError
 
 GRID = Path(__file__).resolve().parent / "data" / "sweeps" / "grid.yaml"
 T_975_DF4 = 2.776  # Student t table, two-sided 95%, 4 degrees of freedom
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _sweep_dir(
@@ -44,30 +44,9 @@ def _sweep_dir(
     with _SweepDirectory.open(out, plan) as store:
         for index, key in enumerate(sorted(plan.runs(), key=lambda k: (k.point, k.replicate))):
             if key.run_id in failed:
-                record = RunRecord(
-                    key.run_id,
-                    key.point,
-                    key.replicate,
-                    key.seed,
-                    "failed",
-                    "ValueError: boom",
-                    0.1,
-                    "h:1",
-                    {},
-                )
+                record = run_record(key, {}, status="failed", error="ValueError: boom")
             else:
-                value = values[index % len(values)]
-                record = RunRecord(
-                    key.run_id,
-                    key.point,
-                    key.replicate,
-                    key.seed,
-                    "ok",
-                    None,
-                    0.1,
-                    "h:1",
-                    {"fills": value},
-                )
+                record = run_record(key, {"fills": values[index % len(values)]})
             store.write(record)
         store.write_results()
     return out, plan

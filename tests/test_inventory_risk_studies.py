@@ -61,8 +61,7 @@ def _budgets(fast: Budget, slow: Budget) -> list[object]:
 
 def _paired_t(better: pd.Series, worse: pd.Series) -> float:
     """Student's t of the mean paired difference ``better - worse`` across common seeds."""
-    diff = (better - worse).to_numpy(dtype=float)
-    return float(diff.mean() / (diff.std(ddof=1) / np.sqrt(diff.size)))
+    return _t(better - worse)
 
 
 def _t(values: pd.Series) -> float:

@@ -26,6 +26,14 @@ from abm.scenario import Scenario
 
 TICK = 0.01
 NOISE = {"kind": "noise", "count": 30, "arrival": {"kind": "poisson", "rate": 0.15}}
+# Ten noise traders that only sell at market, each with probability 0.5 a step.
+SELLERS = {
+    "kind": "noise",
+    "count": 10,
+    "arrival": {"kind": "bernoulli", "rate": 0.5},
+    "mix": {"market": 1.0, "limit": 0.0, "cancel": 0.0},
+    "buy_prob": 0.0,
+}
 
 
 def _document(agents: dict[str, Any], **top: Any) -> dict[str, Any]:
@@ -313,15 +321,8 @@ def _gap_controls_run(gap_controls: dict[str, Any] | None) -> _Quotes:
     mm = _mm(quote_size=4)
     if gap_controls is not None:
         mm["gap_controls"] = gap_controls
-    sellers = {
-        "kind": "noise",
-        "count": 10,
-        "arrival": {"kind": "bernoulli", "rate": 0.5},
-        "mix": {"market": 1.0, "limit": 0.0, "cancel": 0.0},
-        "buy_prob": 0.0,
-    }
     document = _document(
-        {"mm": mm, "sellers": sellers},
+        {"mm": mm, "sellers": SELLERS},
         shocks=[{"kind": "price_gap", "step": WINDOW_GAP, "size": -1.0}],
     )
     model = MarketModel(Scenario.from_dict(document))
@@ -396,17 +397,10 @@ def test_market_maker_gap_controls_bring_inventory_within_cap() -> None:
     A wider liquidity provider gives it bids to sell into; the window is steps 9..15.
     """
     mm = _mm(quote_size=4, gap_controls={"before_steps": 3, "after_steps": 3, "max_exposure": 6})
-    sellers = {
-        "kind": "noise",
-        "count": 10,
-        "arrival": {"kind": "bernoulli", "rate": 0.5},
-        "mix": {"market": 1.0, "limit": 0.0, "cancel": 0.0},
-        "buy_prob": 0.0,
-    }
     agents = {
         "mm": mm,
         "lp": _mm(policy={"kind": "symmetric", "spread": 0.3}, quote_size=20),
-        "sellers": sellers,
+        "sellers": SELLERS,
     }
     document = _document(agents, shocks=[{"kind": "price_gap", "step": 12, "size": -1.0}])
     result = _run(document)[1]

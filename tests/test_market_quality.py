@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import market_table, run_baseline
+from _helpers import trades_table as _trades
 
-import abm
 from abm.record import RunResult
 from analysis.market_quality import (
     depth_profile,
@@ -25,47 +25,12 @@ from analysis.market_quality import (
 )
 from analysis.price_formation import InsufficientDataError
 
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 MIDS = [100.00, 100.02, 100.04, 100.00, 99.98]
 
 
 def _market(mid: list[float], spread: float = 0.02) -> pd.DataFrame:
     """A market table with the given end-of-step mids, a constant spread, fundamental 100."""
-    mids = np.asarray(mid, dtype=float)
-    n = mids.size
-    return pd.DataFrame(
-        {
-            "step": np.arange(n),
-            "time": np.arange(n, dtype=float),
-            "fundamental": np.full(n, 100.0),
-            "best_bid": mids - spread / 2,
-            "best_ask": mids + spread / 2,
-            "mid": mids,
-            "spread": np.full(n, spread),
-            "bid_depth": np.full(n, 10),
-            "ask_depth": np.full(n, 20),
-            "last_price": mids,
-            "volume": np.zeros(n, dtype=np.int64),
-        }
-    )
-
-
-def _trades(rows: list[tuple[int, float, int, str, str]]) -> pd.DataFrame:
-    """A trades table from (step, price, qty, aggressor, venue) rows."""
-    step, price, qty, side, venue = zip(*rows, strict=True)
-    n = len(rows)
-    return pd.DataFrame(
-        {
-            "step": np.asarray(step, dtype=np.int64),
-            "time": np.asarray(step, dtype=float),
-            "price": np.asarray(price, dtype=float),
-            "qty": np.asarray(qty, dtype=np.int64),
-            "aggressor": pd.array(side, dtype="string"),
-            "buyer": np.ones(n, dtype=np.int64),
-            "seller": np.full(n, 2, dtype=np.int64),
-            "venue": pd.array(venue, dtype="string"),
-        }
-    )
+    return market_table(mid, spread=spread, fundamental=100.0, ask_depth=20)
 
 
 @pytest.fixture
@@ -244,8 +209,7 @@ def test_market_quality_summary_on_hand_tables(
 
 @pytest.fixture(scope="module")
 def baseline_result() -> RunResult:
-    scenario = abm.load_scenario(BASELINE).override({"steps": 300, "record.depth_levels": 5})
-    return abm.run(scenario)
+    return run_baseline({"steps": 300, "record.depth_levels": 5})
 
 
 def test_market_quality_summary_finite_on_baseline_run(baseline_result: RunResult) -> None:

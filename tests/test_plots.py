@@ -9,11 +9,11 @@ import io
 import math
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import PNG_SIGNATURE, run_baseline
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -21,7 +21,6 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle, StepPatch
 from matplotlib.ticker import FixedLocator
 
-import abm
 from abm.record import AGENT_COLUMNS, DEPTH_COLUMNS, MARKET_COLUMNS, RunResult
 from analysis.market_making import pnl_decomposition
 from analysis.plots import (
@@ -39,16 +38,13 @@ from analysis.stat_plots import (
 )
 from analysis.stylized_facts import autocorrelation
 
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BASELINE_MARKET_MAKERS = 10  # 4 + 3 + 3 in scenarios/baseline.yaml
 UNIT = re.compile(r"\([^()]+\)")  # a unit in parentheses, e.g. "price (price units)"
 
 
 @pytest.fixture(scope="module")
 def result() -> RunResult:
-    scenario = abm.load_scenario(BASELINE).override({"steps": 200, "record.depth_levels": 5})
-    return abm.run(scenario)
+    return run_baseline({"steps": 200, "record.depth_levels": 5})
 
 
 FigureOf = Callable[[RunResult], Figure]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import market_table, trades_table
 
 from analysis.price_formation import (
     InsufficientDataError,
@@ -26,40 +27,12 @@ SEED = 20260101
 
 def _market(mid: list[float]) -> pd.DataFrame:
     """A market table with the given end-of-step mids and a one-tick spread."""
-    mids = np.asarray(mid, dtype=float)
-    return pd.DataFrame(
-        {
-            "step": np.arange(mids.size),
-            "time": np.arange(mids.size, dtype=float),
-            "fundamental": mids,
-            "best_bid": mids - 0.005,
-            "best_ask": mids + 0.005,
-            "mid": mids,
-            "spread": np.full(mids.size, 0.01),
-            "bid_depth": np.full(mids.size, 10),
-            "ask_depth": np.full(mids.size, 10),
-            "last_price": mids,
-            "volume": np.zeros(mids.size, dtype=np.int64),
-        }
-    )
+    return market_table(mid, spread=0.01)
 
 
 def _trades(rows: list[tuple[int, float, int, str]], venue: str = "book") -> pd.DataFrame:
     """A trades table from (step, price, qty, aggressor) rows."""
-    step, price, qty, side = zip(*rows, strict=True)
-    n = len(rows)
-    return pd.DataFrame(
-        {
-            "step": np.asarray(step, dtype=np.int64),
-            "time": np.asarray(step, dtype=float),
-            "price": np.asarray(price, dtype=float),
-            "qty": np.asarray(qty, dtype=np.int64),
-            "aggressor": pd.array(side, dtype="string"),
-            "buyer": np.ones(n, dtype=np.int64),
-            "seller": np.full(n, 2, dtype=np.int64),
-            "venue": pd.array([venue] * n, dtype="string"),
-        }
-    )
+    return trades_table([(*row, venue) for row in rows])
 
 
 def test_ols_recovers_exact_line() -> None:

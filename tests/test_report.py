@@ -17,8 +17,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 import yaml
+from _helpers import PNG_SIGNATURE, run_baseline
 
-import abm
 import analysis.report as report_module
 from abm.record import RUN_FILES, RunResult
 from analysis.market_making import pnl_decomposition
@@ -40,8 +40,6 @@ from analysis.report_document import (
 )
 from analysis.report_sections import build_document
 
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = (
     "## Scenario",
     "## Market quality",
@@ -67,8 +65,8 @@ def _fmt(value: float) -> str:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    scenario = abm.load_scenario(BASELINE).override({"steps": 200, "record.depth_levels": 5})
-    return abm.run(scenario).save(tmp_path_factory.mktemp("runs") / "baseline_200")
+    result = run_baseline({"steps": 200, "record.depth_levels": 5})
+    return result.save(tmp_path_factory.mktemp("runs") / "baseline_200")
 
 
 @pytest.fixture(scope="module")
@@ -436,7 +434,7 @@ def networked() -> RunResult:
         "network": {"topology": {"kind": "complete"}},
         "shocks": [{"kind": "default", "step": 30, "targets": [0]}],
     }
-    return abm.run(abm.load_scenario(BASELINE).override(overrides))
+    return run_baseline(overrides)
 
 
 def test_report_contagion_section_for_networked_run(networked: RunResult) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import FACTS, run_baseline
+from _helpers import passed_by_fact as _passed
 
-import abm
 from analysis.stylized_facts import (
     SCORECARD_COLUMNS,
     acf_table,
@@ -22,14 +22,6 @@ from analysis.stylized_facts import (
     ljung_box,
     log_returns,
     scorecard,
-)
-
-BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
-FACTS = (
-    "absence_of_autocorrelation",
-    "heavy_tails",
-    "volatility_clustering",
-    "aggregational_gaussianity",
 )
 
 
@@ -54,10 +46,6 @@ def _garch(n: int, rng: np.random.Generator, *, nu: float | None = None) -> np.n
         returns[t] = math.sqrt(variance) * shock
         variance = omega + alpha * returns[t] ** 2 + beta * variance
     return 0.01 * returns
-
-
-def _passed(card: pd.DataFrame) -> dict[str, bool]:
-    return dict(zip(card["fact"], card["passed"], strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -271,7 +259,7 @@ def test_scorecard_drops_missing_prices() -> None:
 
 def test_scorecard_runs_on_simulated_mid() -> None:
     """The scorecard accepts a real ``market.mid`` (NaN at step 0, many zero returns)."""
-    result = abm.run(abm.load_scenario(BASELINE).override({"steps": 300}))
+    result = run_baseline({"steps": 300})
     card = scorecard(result.market["mid"], intervals=(1, 5))
     assert tuple(card["fact"]) == FACTS
     assert "exactly zero" in card["note"].iloc[1]

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import FACTS
+from _helpers import passed_by_fact as _passed
 
 import abm
 from abm.record import RunResult
@@ -21,22 +23,12 @@ from abm.scenario import ArithmeticSpec, Scenario
 from analysis.stylized_facts import autocorrelation, log_returns, scorecard
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "stylized_facts.yaml"
-FACTS = (
-    "absence_of_autocorrelation",
-    "heavy_tails",
-    "volatility_clustering",
-    "aggregational_gaussianity",
-)
 SWEEP_SEEDS = tuple(range(1, 11))
 MIN_PASSES = 8  # of the ten sweep seeds, for every fact
 MAX_MEAN_DEVIATION_TICKS = 10.0
 # Same long-run arrival rate as the shipped law (0.15 / (1 - 0.95) = 3 per step), no excitation.
 NO_BURSTS = {"agents.noise.arrival": {"kind": "hawkes", "mu": 3.0, "branching": 0.0, "beta": 0.3}}
 PERSISTENCE_LAGS = (5, 10)
-
-
-def _passed(card: pd.DataFrame) -> dict[str, bool]:
-    return {fact: bool(ok) for fact, ok in zip(card["fact"], card["passed"], strict=True)}
 
 
 def _mean_abs_return_acf(result: RunResult, lags: tuple[int, int]) -> float:

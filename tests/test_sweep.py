@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import gc
 import json
 import os
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _helpers import run_record
 
 from abm.cli import CliError
 from abm.model import MarketModel
@@ -238,15 +241,8 @@ def test_run_sweep_does_not_rerun_finished_runs(tmp_path: Path, grid_plan: Sweep
     key = grid_plan.runs()[3]
     with _SweepDirectory.open(out, grid_plan) as store:
         store.write(
-            RunRecord(
-                key.run_id,
-                key.point,
-                key.replicate,
-                key.seed,
-                "ok",
-                None,
-                0.0,
-                "x:1",
+            run_record(
+                key,
                 {"fills": -1, "mm_pnl_mean": 0.0, "spread_mean": 0.0, "pnl_by_group.informed": 0.0},
             )
         )
@@ -499,6 +495,17 @@ def _start(sweep: Path, out: Path) -> subprocess.Popen[bytes]:
     )
 
 
+@contextlib.contextmanager
+def _running(sweep: Path, out: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`_start` the sweep; on the way out SIGKILL its process group if the parent still runs."""
+    process = _start(sweep, out)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def _wait_for_records(out: Path, count: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while len(_run_ids(out)) < count:
@@ -574,15 +581,11 @@ def test_sweep_resumes_after_killed_parent(tmp_path: Path) -> None:
 def test_sweep_ctrl_c_stops_workers_and_keeps_finished_runs(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT to the process group) ends parent and workers, keeping finished runs."""
     sweep, out = _long_sweep(tmp_path), tmp_path / "out"
-    process = _start(sweep, out)
-    try:
+    with _running(sweep, out) as process:
         _wait_for_records(out, 1, process)
         workers = _workers(process.pid)
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode != 0
     assert workers
     assert not _alive(workers)
@@ -593,16 +596,12 @@ def test_sweep_ctrl_c_stops_workers_and_keeps_finished_runs(tmp_path: Path) -> N
 def test_sweep_survives_a_killed_worker(tmp_path: Path) -> None:
     """Killing one worker process mid-sweep loses no run: the pool is restarted, all finish."""
     sweep, out = _long_sweep(tmp_path), tmp_path / "out"
-    process = _start(sweep, out)
-    try:
+    with _running(sweep, out) as process:
         _wait_for_records(out, 2, process)
         workers = _workers(process.pid)
         assert workers
         os.kill(workers[0], signal.SIGKILL)
         assert process.wait(timeout=120) == 0
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     results = read_results(out)
     assert len(results) == load_sweep(sweep).n_runs
     assert results["run_id"].is_unique
