@@ -42,11 +42,21 @@ class CircuitBreakerSpec(Spec):
             in arrival order at the reopening) or ``reject`` (dropped, reported to its sender).
     """
 
-    enabled: bool = True
-    fall_pct: Annotated[float, _NO_BOOL, Field(gt=0.0, lt=100.0)]
-    window_steps: PosInt
-    halt_steps: PosInt
-    on_halt: Literal["queue", "reject"] = "queue"
+    enabled: bool = Field(
+        default=True, description="False keeps the breaker in the document but never halts."
+    )
+    fall_pct: Annotated[float, Field(gt=0.0, lt=100.0), _NO_BOOL] = Field(
+        description="Trigger: a trade at least this many percent below the window's high."
+    )
+    window_steps: PosInt = Field(
+        description="Look-back of the highest trade, steps (the trigger step included)."
+    )
+    halt_steps: PosInt = Field(description="Full steps without matching after the trigger step.")
+    on_halt: Literal["queue", "reject"] = Field(
+        default="queue",
+        description="An order that would trade in a halt: `queue` (sent at the reopening) or "
+        "`reject`.",
+    )
 
 
 class CircuitBreaker:

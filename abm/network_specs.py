@@ -31,7 +31,7 @@ class _TopologyBase(KindSpec):
 class CompleteTopology(_TopologyBase):
     """Every market maker lends to every other (both directions)."""
 
-    kind: Literal["complete"]
+    kind: Literal["complete"] = Field(description="Every market maker lends to every other.")
 
 
 class ErdosRenyiTopology(_TopologyBase):
@@ -40,9 +40,13 @@ class ErdosRenyiTopology(_TopologyBase):
     Exactly one of ``p`` and ``mean_degree`` (expected out-degree) must be given.
     """
 
-    kind: Literal["erdos_renyi"]
-    p: Probability | None = None
-    mean_degree: NonNegFloat | None = None
+    kind: Literal["erdos_renyi"] = Field(description="Independent random directed links.")
+    p: Probability | None = Field(
+        default=None, description="Probability of each directed link (or give mean_degree)."
+    )
+    mean_degree: NonNegFloat | None = Field(
+        default=None, description="Expected out-degree (or give p)."
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> ErdosRenyiTopology:
@@ -54,8 +58,8 @@ class ErdosRenyiTopology(_TopologyBase):
 class BarabasiAlbertTopology(_TopologyBase):
     """Preferential attachment with ``m`` links per new node; each link lends both ways."""
 
-    kind: Literal["barabasi_albert"]
-    m: PosInt
+    kind: Literal["barabasi_albert"] = Field(description="Preferential attachment.")
+    m: PosInt = Field(description="Links each new node makes (each lends both ways).")
 
 
 class CorePeripheryTopology(_TopologyBase):
@@ -65,25 +69,29 @@ class CorePeripheryTopology(_TopologyBase):
     ``p_core_periphery``, periphery-periphery ``p_periphery``.
     """
 
-    kind: Literal["core_periphery"]
-    core: PosInt
-    p_core: Probability = 1.0
-    p_core_periphery: Probability = 0.5
-    p_periphery: Probability = 0.0
+    kind: Literal["core_periphery"] = Field(description="A dense core and a sparse periphery.")
+    core: PosInt = Field(description="Number of core nodes (the first ones).")
+    p_core: Probability = Field(default=1.0, description="Core-core link probability.")
+    p_core_periphery: Probability = Field(
+        default=0.5, description="Core-periphery link probability (each direction)."
+    )
+    p_periphery: Probability = Field(
+        default=0.0, description="Periphery-periphery link probability."
+    )
 
 
 class RingTopology(_TopologyBase):
     """Node i lends to node i+1 (mod n); ``bidirectional`` adds the reverse links."""
 
-    kind: Literal["ring"]
-    bidirectional: bool = False
+    kind: Literal["ring"] = Field(description="Node i lends to node i+1 (mod n).")
+    bidirectional: bool = Field(default=False, description="Add the reverse links.")
 
 
 class StarTopology(_TopologyBase):
     """A hub (node ``center``) linked both ways to every other node."""
 
-    kind: Literal["star"]
-    center: NonNegInt = 0
+    kind: Literal["star"] = Field(description="A hub linked both ways to every other node.")
+    center: NonNegInt = Field(default=0, description="Node index of the hub.")
 
 
 class EdgeListTopology(_TopologyBase):
@@ -93,8 +101,12 @@ class EdgeListTopology(_TopologyBase):
     numbered 0..n-1 in the order market makers are created.
     """
 
-    kind: Literal["edge_list"]
-    path: str = Field(min_length=1)
+    kind: Literal["edge_list"] = Field(description="Edges read from a CSV file.")
+    path: str = Field(
+        min_length=1,
+        description="CSV with columns source,target[,exposure,capacity], relative to the "
+        "working directory.",
+    )
 
 
 TopologySpec = Annotated[
@@ -118,29 +130,33 @@ class _ExposureBase(KindSpec):
 class UniformExposure(_ExposureBase):
     """Every edge carries ``value`` (price units)."""
 
-    kind: Literal["uniform"]
-    value: NonNegFloat
+    kind: Literal["uniform"] = Field(description="The same exposure on every edge.")
+    value: NonNegFloat = Field(description="Exposure per edge, price units.")
 
 
 class ProportionalExposure(_ExposureBase):
     """A lender lends ``fraction`` of its capital, split equally over its out-edges."""
 
-    kind: Literal["proportional"]
-    fraction: UnitFraction
+    kind: Literal["proportional"] = Field(
+        description="A share of the lender's capital, split over its out-edges."
+    )
+    fraction: UnitFraction = Field(description="Share of capital lent, in (0, 1].")
 
 
 class LognormalExposure(_ExposureBase):
     """Exposures i.i.d. lognormal with median ``median`` and log-sd ``sigma``."""
 
-    kind: Literal["lognormal"]
-    median: PosFloat
-    sigma: NonNegFloat
+    kind: Literal["lognormal"] = Field(description="I.i.d. lognormal exposures.")
+    median: PosFloat = Field(description="Median exposure, price units.")
+    sigma: NonNegFloat = Field(description="Standard deviation of the log exposure.")
 
 
 class GivenExposure(_ExposureBase):
     """Exposures from the edge list's ``exposure`` column (edge_list topology only)."""
 
-    kind: Literal["given"]
+    kind: Literal["given"] = Field(
+        description="The exposure column of the edge list (edge_list topology only)."
+    )
 
 
 ExposureSpec = Annotated[
@@ -160,10 +176,16 @@ class HotPotatoChannel(Spec):
     ``concession_ticks`` ticks from the mid in the receiver's favour.
     """
 
-    enabled: bool = True
-    trigger: UnitFraction = 0.5
-    trigger_lots: PosInt = 50
-    concession_ticks: NonNegInt = 1
+    enabled: bool = Field(default=True, description="Run this channel.")
+    trigger: UnitFraction = Field(
+        default=0.5, description="Share of the inventory limit above which inventory is passed on."
+    )
+    trigger_lots: PosInt = Field(
+        default=50, description="The trigger, lots, for a market maker without an inventory limit."
+    )
+    concession_ticks: NonNegInt = Field(
+        default=1, description="Price concession to the receiver, ticks from the mid."
+    )
 
 
 class DefaultChannel(Spec):
@@ -174,9 +196,13 @@ class DefaultChannel(Spec):
     ``recovery_rate``), in waves within the step.
     """
 
-    enabled: bool = True
-    recovery_rate: Probability = 0.0
-    liquidation_steps: PosInt = 10
+    enabled: bool = Field(default=True, description="Run this channel.")
+    recovery_rate: Probability = Field(
+        default=0.0, description="Share of an exposure creditors recover, in [0, 1]."
+    )
+    liquidation_steps: PosInt = Field(
+        default=10, description="Steps over which the defaulter's inventory is sold."
+    )
 
 
 class FireSaleChannel(Spec):
@@ -186,7 +212,7 @@ class FireSaleChannel(Spec):
     the new marks can trigger further margin calls and defaults within the same step.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Run this channel.")
 
 
 class MarginChannel(Spec):
@@ -197,11 +223,20 @@ class MarginChannel(Spec):
     market maker cuts ``pace`` of its inventory per step with market orders.
     """
 
-    enabled: bool = True
-    base_rate: NonNegFloat = 0.1
-    vol_linked: bool = False
-    vol_coefficient: NonNegFloat = 0.0
-    pace: UnitFraction = 0.25
+    enabled: bool = Field(default=True, description="Run this channel.")
+    base_rate: NonNegFloat = Field(
+        default=0.1, description="Margin rate, a share of the position's value."
+    )
+    vol_linked: bool = Field(
+        default=False, description="Add vol_coefficient * sigma_hat to the rate."
+    )
+    vol_coefficient: NonNegFloat = Field(
+        default=0.0,
+        description="Rate per unit of the volatility estimate (price units per sqrt(time)).",
+    )
+    pace: UnitFraction = Field(
+        default=0.25, description="Share of inventory cut per step while under margin."
+    )
 
 
 class CreditLineChannel(Spec):
@@ -212,9 +247,13 @@ class CreditLineChannel(Spec):
     repays in cash or sells inventory.
     """
 
-    enabled: bool = True
-    distress_threshold: UnitFraction = 0.5
-    call_fraction: UnitFraction = 0.5
+    enabled: bool = Field(default=True, description="Run this channel.")
+    distress_threshold: UnitFraction = Field(
+        default=0.5, description="Relative equity loss above which lenders call lines."
+    )
+    call_fraction: UnitFraction = Field(
+        default=0.5, description="Share of a line each lender calls."
+    )
 
 
 class ConfidenceChannel(Spec):
@@ -225,23 +264,43 @@ class ConfidenceChannel(Spec):
     it quotes with the STRESSED multipliers below; at ``withdraw_share`` it withdraws.
     """
 
-    enabled: bool = True
-    distress_threshold: UnitFraction = 0.3
-    stress_share: UnitFraction = 0.25
-    withdraw_share: UnitFraction = 0.5
-    spread_mult: PosFloat = 2.0
-    size_mult: PosFloat = 0.5
+    enabled: bool = Field(default=True, description="Run this channel.")
+    distress_threshold: UnitFraction = Field(
+        default=0.3,
+        description="Relative equity loss above which a neighbour counts as distressed.",
+    )
+    stress_share: UnitFraction = Field(
+        default=0.25, description="Share of distressed neighbours at which it becomes STRESSED."
+    )
+    withdraw_share: UnitFraction = Field(
+        default=0.5, description="Share of distressed neighbours at which it withdraws."
+    )
+    spread_mult: PosFloat = Field(default=2.0, description="Spread multiplier when STRESSED.")
+    size_mult: PosFloat = Field(default=0.5, description="Size multiplier when STRESSED.")
 
 
 class ChannelsSpec(Spec):
     """Which contagion channels run (each off unless listed)."""
 
-    hot_potato: HotPotatoChannel | None = None
-    default: DefaultChannel | None = Field(default_factory=DefaultChannel)
-    fire_sale: FireSaleChannel | None = None
-    margin: MarginChannel | None = None
-    credit_lines: CreditLineChannel | None = None
-    confidence: ConfidenceChannel | None = None
+    hot_potato: HotPotatoChannel | None = Field(
+        default=None, description="Inter-dealer inventory passing (null: off)."
+    )
+    default: DefaultChannel | None = Field(
+        default_factory=DefaultChannel,
+        description="Default handling: liquidation and creditor write-downs (null: off).",
+    )
+    fire_sale: FireSaleChannel | None = Field(
+        default=None, description="Marking everyone to forced sales at once (null: off)."
+    )
+    margin: MarginChannel | None = Field(
+        default=None, description="Margin calls and forced deleveraging (null: off)."
+    )
+    credit_lines: CreditLineChannel | None = Field(
+        default=None, description="Lenders calling the lines of distressed borrowers (null: off)."
+    )
+    confidence: ConfidenceChannel | None = Field(
+        default=None, description="Stress spreading through distressed neighbours (null: off)."
+    )
 
 
 class NetworkSpec(Spec):
@@ -252,12 +311,17 @@ class NetworkSpec(Spec):
     ``capacity`` (lots) for hot-potato trades.
     """
 
-    topology: TopologySpec
+    topology: TopologySpec = Field(description="Who lends to whom.")
     exposure: ExposureSpec = Field(
-        default_factory=lambda: UniformExposure(kind="uniform", value=100.0)
+        description="How much each edge lends, price units.",
+        default_factory=lambda: UniformExposure(kind="uniform", value=100.0),
     )
-    capacity: NonNegInt = 10
-    channels: ChannelsSpec = Field(default_factory=ChannelsSpec)
+    capacity: NonNegInt = Field(
+        default=10, description="Per-step inventory an edge can carry in hot-potato trades, lots."
+    )
+    channels: ChannelsSpec = Field(
+        default_factory=ChannelsSpec, description="Which contagion channels run."
+    )
 
 
 __all__ = [

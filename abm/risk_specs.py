@@ -18,6 +18,7 @@ from abm.scenario_types import (
     NonNegInt,
     PosFloat,
     PosInt,
+    Probability,
     Spec,
     UnitFraction,
 )
@@ -27,34 +28,36 @@ from abm.scenario_types import (
 
 class _RebalanceBase(KindSpec):
     kind_noun: ClassVar[str] = "rebalance"
-    band: NonNegInt = 0
-    target: Int = 0
+    band: NonNegInt = Field(
+        default=0, description="No-trade band: act only when |inventory - target| > band, lots."
+    )
+    target: Int = Field(default=0, description="Inventory to trade back to, lots.")
 
 
 class NoRebalance(_RebalanceBase):
     """Skew only: never trade inventory back actively."""
 
-    kind: Literal["none"]
+    kind: Literal["none"] = Field(description="Never trade inventory back.")
 
 
 class ThresholdRebalance(_RebalanceBase):
     """When ``|inventory - target| > band``, trade all the way back to ``target``."""
 
-    kind: Literal["threshold"]
+    kind: Literal["threshold"] = Field(description="Trade the whole gap back at once.")
 
 
 class ProportionalRebalance(_RebalanceBase):
     """When ``|inventory - target| > band``, unwind ``fraction`` of the gap each step."""
 
-    kind: Literal["proportional"]
-    fraction: UnitFraction
+    kind: Literal["proportional"] = Field(description="Unwind a fraction of the gap each step.")
+    fraction: UnitFraction = Field(description="Share of the gap traded per step, in (0, 1].")
 
 
 class ScheduledRebalance(_RebalanceBase):
     """When ``|inventory - target| > band``, unwind the gap in equal slices (TWAP)."""
 
-    kind: Literal["scheduled"]
-    horizon_steps: PosInt
+    kind: Literal["scheduled"] = Field(description="Unwind the gap in equal slices (TWAP).")
+    horizon_steps: PosInt = Field(description="Number of slices (steps) the unwind takes.")
 
 
 RebalanceSpec = Annotated[
@@ -72,27 +75,29 @@ class _HedgeBase(KindSpec):
 class NoHedge(_HedgeBase):
     """Carry the book inventory unhedged."""
 
-    kind: Literal["none"]
+    kind: Literal["none"] = Field(description="No hedge.")
 
 
 class FullHedge(_HedgeBase):
     """Delta-neutral every step: hedge position = -inventory."""
 
-    kind: Literal["full"]
+    kind: Literal["full"] = Field(description="Hedge position = -inventory every step.")
 
 
 class BandHedge(_HedgeBase):
     """Trade back to the band edge only when ``|net delta| > band`` (a no-trade band)."""
 
-    kind: Literal["band"]
-    band: PosFloat
+    kind: Literal["band"] = Field(
+        description="Hedge back to the band edge outside a no-trade band."
+    )
+    band: PosFloat = Field(description="Largest |net delta| left unhedged, lots.")
 
 
 class PartialHedge(_HedgeBase):
     """Hedge ``fraction`` of the inventory every step: hedge = -round(fraction * inventory)."""
 
-    kind: Literal["partial"]
-    fraction: UnitFraction
+    kind: Literal["partial"] = Field(description="Hedge a fraction of the inventory every step.")
+    fraction: UnitFraction = Field(description="Share of the inventory hedged, in (0, 1].")
 
 
 HedgeSpec = Annotated[NoHedge | FullHedge | BandHedge | PartialHedge, Field(discriminator="kind")]
@@ -107,9 +112,13 @@ class HedgeInstrumentSpec(Spec):
     minus the same; execution prices are rounded to the tick grid against the trader.
     """
 
-    basis_sd: NonNegFloat = 0.0
-    fee: NonNegFloat = 0.0
-    impact: NonNegFloat = 0.0
+    basis_sd: NonNegFloat = Field(
+        default=0.0, description="Sd of the i.i.d. basis (hedge price - fundamental), price units."
+    )
+    fee: NonNegFloat = Field(default=0.0, description="Fee per unit traded, price units.")
+    impact: NonNegFloat = Field(
+        default=0.0, description="Linear temporary impact, price units per unit per unit traded."
+    )
 
 
 # --- risk regimes --------------------------------------------------------------------
@@ -118,17 +127,21 @@ class HedgeInstrumentSpec(Spec):
 class RegimeParams(Spec):
     """How a market maker quotes in one regime: multipliers on its normal quotes."""
 
-    spread_mult: PosFloat = 1.0
-    size_mult: PosFloat = 1.0
-    max_inventory: NonNegInt | None = None
-    withdraw: bool = False
+    spread_mult: PosFloat = Field(default=1.0, description="Multiplier on the quoted spread.")
+    size_mult: PosFloat = Field(default=1.0, description="Multiplier on the quote size.")
+    max_inventory: NonNegInt | None = Field(
+        default=None, description="Inventory limit in this regime, lots (null: the normal one)."
+    )
+    withdraw: bool = Field(default=False, description="Cancel both quotes while in this regime.")
 
 
 class TriggerThresholds(Spec):
     """Levels of one risk measure at which a market maker enters STRESSED and CRISIS."""
 
-    stressed: PosFloat
-    crisis: PosFloat
+    stressed: PosFloat = Field(description="Level of the measure that asks for STRESSED.")
+    crisis: PosFloat = Field(
+        description="Level of the measure that asks for CRISIS; at least stressed."
+    )
 
     @model_validator(mode="after")
     def _check_order(self) -> TriggerThresholds:
@@ -149,16 +162,31 @@ class RegimeSpec(Spec):
     regime and it has spent at least ``min_steps`` steps there (hysteresis).
     """
 
-    volatility: TriggerThresholds | None = None
-    drawdown: TriggerThresholds | None = None
-    inventory_utilisation: TriggerThresholds | None = None
-    exit_fraction: UnitFraction = 0.8
-    min_steps: NonNegInt = 10
+    volatility: TriggerThresholds | None = Field(
+        default=None,
+        description="Trigger on the volatility estimate, price units per sqrt(time) (null: off).",
+    )
+    drawdown: TriggerThresholds | None = Field(
+        default=None,
+        description="Trigger on equity below its running peak, price units (null: off).",
+    )
+    inventory_utilisation: TriggerThresholds | None = Field(
+        default=None, description="Trigger on |inventory| / max_inventory (null: off)."
+    )
+    exit_fraction: UnitFraction = Field(
+        default=0.8,
+        description="Step down when every trigger is below this share of its current thresholds.",
+    )
+    min_steps: NonNegInt = Field(
+        default=10, description="Fewest steps spent in a regime before stepping down."
+    )
     stressed: RegimeParams = Field(
-        default_factory=lambda: RegimeParams(spread_mult=2.0, size_mult=0.5)
+        description="How the market maker quotes when STRESSED.",
+        default_factory=lambda: RegimeParams(spread_mult=2.0, size_mult=0.5),
     )
     crisis: RegimeParams = Field(
-        default_factory=lambda: RegimeParams(spread_mult=4.0, size_mult=0.25)
+        description="How the market maker quotes in CRISIS.",
+        default_factory=lambda: RegimeParams(spread_mult=4.0, size_mult=0.25),
     )
 
 
@@ -170,11 +198,21 @@ class GapControlSpec(Spec):
     ``size_mult``, and keeps ``|inventory| <= max_exposure`` (the hard limit then).
     """
 
-    before_steps: NonNegInt = 5
-    after_steps: NonNegInt = 5
-    spread_mult: PosFloat = 1.0
-    size_mult: PosFloat = 1.0
-    max_exposure: NonNegInt | None = None
+    before_steps: NonNegInt = Field(
+        default=5, description="Steps before an announced gap when the controls start."
+    )
+    after_steps: NonNegInt = Field(
+        default=5, description="Steps after the gap when the controls end."
+    )
+    spread_mult: PosFloat = Field(
+        default=1.0, description="Multiplier on the quoted spread in the window."
+    )
+    size_mult: PosFloat = Field(
+        default=1.0, description="Multiplier on the quote size in the window."
+    )
+    max_exposure: NonNegInt | None = Field(
+        default=None, description="Hard |inventory| limit in the window, lots (null: none)."
+    )
 
 
 # --- shocks ---------------------------------------------------------------------------
@@ -182,7 +220,7 @@ class GapControlSpec(Spec):
 
 class _ShockBase(KindSpec):
     kind_noun: ClassVar[str] = "shock"
-    step: PosInt
+    step: PosInt = Field(description="Step at which the shock applies.")
 
 
 class PriceGapShock(_ShockBase):
@@ -191,18 +229,20 @@ class PriceGapShock(_ShockBase):
     ``announced`` gap times are known in advance to market makers with gap controls.
     """
 
-    kind: Literal["price_gap"]
-    size: Float
-    relative: bool = False
-    announced: bool = True
+    kind: Literal["price_gap"] = Field(description="A jump of the fundamental.")
+    size: Float = Field(description="Size of the jump: price units, or a log size if relative.")
+    relative: bool = Field(default=False, description="Read size as a log (relative) jump.")
+    announced: bool = Field(
+        default=True, description="Known in advance to market makers with gap controls."
+    )
 
 
 class VolatilityShock(_ShockBase):
     """From ``step`` to ``until_step`` (exclusive), fundamental moves are ``multiplier`` x."""
 
-    kind: Literal["volatility"]
-    until_step: PosInt
-    multiplier: PosFloat
+    kind: Literal["volatility"] = Field(description="Scaled fundamental moves for a while.")
+    until_step: PosInt = Field(description="First step after the shock (exclusive end); > step.")
+    multiplier: PosFloat = Field(description="Factor on the fundamental's moves.")
 
     @model_validator(mode="after")
     def _check_window(self) -> VolatilityShock:
@@ -214,59 +254,65 @@ class VolatilityShock(_ShockBase):
 class _TargetedShock(_ShockBase):
     """A shock to named market makers: ``targets`` are node indices (creation order)."""
 
-    targets: list[NonNegInt] = Field(min_length=1)
+    targets: list[NonNegInt] = Field(
+        min_length=1, description="Market makers hit, as node indices (creation order)."
+    )
 
 
 class LossShock(_TargetedShock):
     """Each target loses ``amount`` of cash (price units) to the outside world."""
 
-    kind: Literal["loss"]
-    amount: PosFloat
+    kind: Literal["loss"] = Field(description="A cash loss to the outside world.")
+    amount: PosFloat = Field(description="Cash each target loses, price units.")
 
 
 class DefaultShock(_TargetedShock):
     """The targets default at ``step`` (as if their equity had hit the threshold)."""
 
-    kind: Literal["default"]
+    kind: Literal["default"] = Field(description="The targets default.")
 
 
 class InventoryShock(_TargetedShock):
     """Each target takes ``qty`` lots (signed) from an outside client at the mid."""
 
-    kind: Literal["inventory"]
-    qty: Int
+    kind: Literal["inventory"] = Field(description="A block from an outside client at the mid.")
+    qty: Int = Field(description="Lots each target receives (negative: delivers).")
 
 
 class _WindowShock(_ShockBase):
-    duration_steps: PosInt
+    duration_steps: PosInt = Field(description="How many steps the shock lasts.")
 
 
 class MarginHikeShock(_WindowShock):
     """Margin rates are multiplied by ``multiplier`` for ``duration_steps`` steps."""
 
-    kind: Literal["margin_hike"]
-    multiplier: PosFloat
+    kind: Literal["margin_hike"] = Field(description="Margin rates multiplied for a while.")
+    multiplier: PosFloat = Field(description="Factor on the margin rates.")
 
 
 class LiquidityWithdrawalShock(_WindowShock):
     """A ``fraction`` of market makers (drawn once) stop quoting for ``duration_steps``."""
 
-    kind: Literal["liquidity_withdrawal"]
-    fraction: UnitFraction
+    kind: Literal["liquidity_withdrawal"] = Field(
+        description="Some market makers stop quoting for a while."
+    )
+    fraction: UnitFraction = Field(description="Share of market makers withdrawn, in (0, 1].")
 
 
 class ToxicFlowShock(_WindowShock):
     """Informed traders' arrival intensity is multiplied by ``multiplier`` for a while."""
 
-    kind: Literal["toxic_flow"]
-    multiplier: PosFloat
+    kind: Literal["toxic_flow"] = Field(description="More informed flow for a while.")
+    multiplier: PosFloat = Field(description="Factor on informed traders' arrival intensity.")
 
 
 class CreditFreezeShock(_ShockBase):
     """All link capacities and undrawn credit are multiplied by ``factor`` from ``step`` on."""
 
-    kind: Literal["credit_freeze"]
-    factor: Annotated[float, Field(ge=0.0, le=1.0)]
+    kind: Literal["credit_freeze"] = Field(description="Credit capacity cut from step on.")
+    factor: Probability = Field(
+        description="Factor on link capacities and undrawn credit, in [0, 1]."
+    )
 
 
 ShockSpec = Annotated[

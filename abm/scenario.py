@@ -161,20 +161,34 @@ class Scenario(Spec):
         record: Recording options.
     """
 
-    name: str = Field(min_length=1)
-    description: str = ""
-    seed: NonNegInt = 0
-    steps: PosInt = 2000
-    dt: PosFloat = 1.0
-    tick_size: PosFloat = 0.01
+    name: str = Field(min_length=1, description="Label of the run; names its directory.")
+    description: str = Field(default="", description="Free text.")
+    seed: NonNegInt = Field(
+        default=0, description="Root of the run's numpy SeedSequence: same seed, same run."
+    )
+    steps: PosInt = Field(default=2000, description="Number of model steps.")
+    dt: PosFloat = Field(default=1.0, description="Model time per step; step n is time n * dt.")
+    tick_size: PosFloat = Field(default=0.01, description="Price of one tick, price units.")
     mark: PriceReference = "mid"
-    fundamental: FundamentalSpec
-    agents: dict[str, AgentGroup]
-    hedge_instrument: HedgeInstrumentSpec = Field(default_factory=HedgeInstrumentSpec)
-    shocks: list[ShockSpec] = Field(default_factory=list)
-    network: NetworkSpec | None = None
-    circuit_breaker: CircuitBreakerSpec | None = None
-    record: RecordSpec = Field(default_factory=RecordSpec)
+    fundamental: FundamentalSpec = Field(description="The exogenous value process.")
+    agents: dict[str, AgentGroup] = Field(
+        description="Group name -> group, in document order (at least one). Names use letters, "
+        "digits, _ and - (dots separate override paths)."
+    )
+    hedge_instrument: HedgeInstrumentSpec = Field(
+        default_factory=HedgeInstrumentSpec,
+        description="The hedge instrument outside the book (basis noise, fee, impact).",
+    )
+    shocks: list[ShockSpec] = Field(
+        default_factory=list, description="Scheduled shocks (price gaps, losses, defaults, ...)."
+    )
+    network: NetworkSpec | None = Field(
+        default=None, description="The market makers' contagion network (null: no links)."
+    )
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        default=None, description="The exchange's trading halts (null: none)."
+    )
+    record: RecordSpec = Field(default_factory=RecordSpec, description="Recording options.")
 
     @field_validator("agents")
     @classmethod

@@ -10,9 +10,11 @@ plain ``ValueError`` (or ``PydanticCustomError``); :mod:`abm.scenario` turns the
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+import json
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
+    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -29,12 +31,15 @@ from abm.risk_specs import (
 )
 from abm.scenario_types import (
     _NO_BOOL,
+    BelowOne,
+    Correlation,
     FactorySpec,
     Float,
     Int,
     KindSpec,
     NonNegFloat,
     NonNegInt,
+    OpenUnitInterval,
     PosFloat,
     PosInt,
     PriceReference,
@@ -65,6 +70,9 @@ def _must_reach(value: float, info: ValidationInfo, other: str) -> float:
 
 # --- fundamental value processes (keyword arguments of abm.fundamental.make_fundamental) ---
 
+_S0 = "Value at time 0, price units."
+_MU = "Drift per unit of model time (price units for arithmetic, a log rate otherwise)."
+
 
 class _FundamentalBase(FactorySpec):
     kind_noun: ClassVar[str] = "fundamental"
@@ -73,43 +81,56 @@ class _FundamentalBase(FactorySpec):
 class ArithmeticSpec(_FundamentalBase):
     """Arithmetic Brownian motion (Bachelier): dS = mu dt + sigma dW, in price units."""
 
-    kind: Literal["arithmetic"]
-    s0: PosFloat
-    sigma: NonNegFloat
-    mu: Float = 0.0
-    step_kind: Literal["gaussian", "binomial"] = "gaussian"
+    kind: Literal["arithmetic"] = Field(description="Arithmetic Brownian motion.")
+    s0: PosFloat = Field(description=_S0)
+    sigma: NonNegFloat = Field(description="Volatility, price units per sqrt(unit of time).")
+    mu: Float = Field(default=0.0, description="Drift, price units per unit of model time.")
+    step_kind: Literal["gaussian", "binomial"] = Field(
+        default="gaussian",
+        description="Increments: `gaussian` (normal) or `binomial` (+/- sigma sqrt(dt), "
+        "the discretisation of Avellaneda and Stoikov 2008).",
+    )
 
 
 class GBMSpec(_FundamentalBase):
     """Geometric Brownian motion: dS/S = mu dt + sigma dW (sigma per unit time)."""
 
-    kind: Literal["gbm"]
-    s0: PosFloat
-    sigma: NonNegFloat
-    mu: Float = 0.0
+    kind: Literal["gbm"] = Field(description="Geometric Brownian motion, stepped exactly.")
+    s0: PosFloat = Field(description=_S0)
+    sigma: NonNegFloat = Field(description="Volatility of log price per sqrt(unit of time).")
+    mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
 
 
 class MertonSpec(_FundamentalBase):
     """Merton (1976) jump-diffusion: GBM plus Poisson jumps with normal log-sizes."""
 
-    kind: Literal["merton"]
-    s0: PosFloat
-    sigma: NonNegFloat
-    mu: Float = 0.0
-    jump_intensity: NonNegFloat
-    jump_mean: Float
-    jump_sd: NonNegFloat
+    kind: Literal["merton"] = Field(description="GBM with compound Poisson log jumps.")
+    s0: PosFloat = Field(description=_S0)
+    sigma: NonNegFloat = Field(description="Diffusion volatility of log price per sqrt(time).")
+    mu: Float = Field(
+        default=0.0, description="Drift of S/S per unit of time (jumps are compensated)."
+    )
+    jump_intensity: NonNegFloat = Field(description="Mean number of jumps per unit of time.")
+    jump_mean: Float = Field(description="Mean of one jump's log size.")
+    jump_sd: NonNegFloat = Field(description="Standard deviation of one jump's log size.")
 
 
 class RegimeSwitchingSpec(_FundamentalBase):
     """Markov regime-switching volatility; ``transition_rates`` is the generator matrix Q."""
 
-    kind: Literal["regime_switching"]
-    s0: PosFloat
-    sigmas: list[NonNegFloat] = Field(min_length=1)
-    transition_rates: list[list[Float]]
-    mu: Float = 0.0
-    initial_regime: NonNegInt = 0
+    kind: Literal["regime_switching"] = Field(description="GBM whose sigma follows a Markov chain.")
+    s0: PosFloat = Field(description=_S0)
+    sigmas: list[NonNegFloat] = Field(
+        min_length=1, description="Volatility of log price per sqrt(time), one per regime."
+    )
+    transition_rates: list[list[Float]] = Field(
+        description="Generator matrix Q, per unit of time: off-diagonal rates >= 0, each row "
+        "sums to 0; one row and column per sigma."
+    )
+    mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
+    initial_regime: NonNegInt = Field(
+        default=0, description="Index into sigmas of the regime at time 0."
+    )
 
     @field_validator("transition_rates")
     @classmethod
@@ -137,23 +158,25 @@ class RegimeSwitchingSpec(_FundamentalBase):
 class HestonSpec(_FundamentalBase):
     """Heston (1993) stochastic variance: dv = kappa (theta - v) dt + xi sqrt(v) dW_v."""
 
-    kind: Literal["heston"]
-    s0: PosFloat
-    v0: NonNegFloat
-    kappa: PosFloat
-    theta: NonNegFloat
-    xi: NonNegFloat
-    rho: Annotated[float, _NO_BOOL, Field(ge=-1.0, le=1.0)]
-    mu: Float = 0.0
+    kind: Literal["heston"] = Field(description="Heston (1993) stochastic variance.")
+    s0: PosFloat = Field(description=_S0)
+    v0: NonNegFloat = Field(description="Variance of log price at time 0, per unit of time.")
+    kappa: PosFloat = Field(
+        description="Speed of mean reversion of the variance, per unit of time."
+    )
+    theta: NonNegFloat = Field(description="Long-run variance, per unit of time.")
+    xi: NonNegFloat = Field(description="Volatility of the variance.")
+    rho: Correlation = Field(description="Correlation of the price and variance shocks.")
+    mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
 
 
 class BinarySpec(_FundamentalBase):
     """Two-point value (Glosten and Milgrom 1985): ``high`` with probability ``p_high``."""
 
-    kind: Literal["binary"]
-    low: Float
-    high: Float
-    p_high: Probability = 0.5
+    kind: Literal["binary"] = Field(description="A value drawn once from two points.")
+    low: Float = Field(description="The low value, price units.")
+    high: Float = Field(description="The high value, price units; greater than low.")
+    p_high: Probability = Field(default=0.5, description="Probability that the value is high.")
 
     @field_validator("high")
     @classmethod
@@ -167,6 +190,13 @@ FundamentalSpec = Annotated[
 ]
 
 # --- market-maker quoting policies (keyword arguments of abm.policies.make_policy) ---
+# One vocabulary across policies: `spread` is the full quoted spread ask - bid (price units);
+# `gamma` a risk aversion per price unit; `k` the decay, per price unit of distance, of the
+# fill intensity A exp(-k delta); `A` that intensity at zero distance (fills per unit of time).
+# sigma is not a policy parameter: it is the market maker's volatility estimate (`volatility`).
+
+_GAMMA = "Risk aversion, per price unit (larger: stronger inventory skew)."
+_K = "Decay of the fill intensity A exp(-k delta) with the quote distance delta, per price unit."
 
 
 class _PolicyBase(FactorySpec):
@@ -174,47 +204,64 @@ class _PolicyBase(FactorySpec):
 
 
 class SymmetricSpec(_PolicyBase):
-    """Fixed spread (price units) centred on the reference price."""
+    """Fixed spread centred on the reference price, blind to inventory."""
 
-    kind: Literal["symmetric"]
-    spread: NonNegFloat
+    kind: Literal["symmetric"] = Field(description="Constant spread around the reference.")
+    spread: NonNegFloat = Field(description="Full quoted spread ask - bid, price units.")
 
 
 class AvellanedaStoikovSpec(_PolicyBase):
-    """Avellaneda and Stoikov (2008): risk aversion gamma, order-flow decay k, horizon T."""
+    """Avellaneda and Stoikov (2008): reservation price and spread, eqs. 29-30."""
 
-    kind: Literal["avellaneda_stoikov"]
-    gamma: PosFloat
-    k: PosFloat
-    T: PosFloat
+    kind: Literal["avellaneda_stoikov"] = Field(
+        description="Avellaneda and Stoikov (2008) finite-horizon quotes."
+    )
+    gamma: PosFloat = Field(description=_GAMMA)
+    k: PosFloat = Field(description=_K)
+    T: PosFloat = Field(description="Horizon, in model time; the time to horizon is max(T - t, 0).")
 
 
 class GLFTSpec(_PolicyBase):
-    """Gueant, Lehalle and Fernandez-Tapia (2013) asymptotic quotes; xi=None means xi=gamma."""
+    """Gueant, Lehalle and Fernandez-Tapia (2013) closed-form asymptotic quotes."""
 
-    kind: Literal["glft"]
-    gamma: PosFloat
-    k: PosFloat
-    A: PosFloat
-    xi: PosFloat | None = None
+    kind: Literal["glft"] = Field(
+        description="Gueant, Lehalle and Fernandez-Tapia (2013) stationary quotes."
+    )
+    gamma: PosFloat = Field(description=_GAMMA)
+    k: PosFloat = Field(description=_K)
+    A: PosFloat = Field(
+        description="Fill intensity at zero distance, fills per unit of model time."
+    )
+    xi: PosFloat | None = Field(
+        default=None,
+        description="Exponent of the objective (Gueant 2017), per price unit; null: gamma.",
+    )
 
 
 class HoStollSpec(_PolicyBase):
-    """Ho and Stoll (1981): half spread plus an inventory skew per lot."""
+    """Ho and Stoll (1981): a fixed spread around a midpoint skewed against inventory."""
 
-    kind: Literal["ho_stoll"]
-    half_spread: NonNegFloat
-    skew: NonNegFloat
+    kind: Literal["ho_stoll"] = Field(description="Ho and Stoll (1981) linear inventory skew.")
+    spread: NonNegFloat = Field(description="Full quoted spread ask - bid, price units.")
+    skew: NonNegFloat = Field(
+        description="Shift of the quote midpoint against inventory, price units per lot."
+    )
 
 
 class GlostenMilgromSpec(_PolicyBase):
     """Glosten and Milgrom (1985) zero-profit quotes on a two-point value."""
 
-    kind: Literal["glosten_milgrom"]
-    v_low: Float
-    v_high: Float
-    informed_fraction: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)]
-    prior_high: Annotated[float, _NO_BOOL, Field(gt=0.0, lt=1.0)] = 0.5
+    kind: Literal["glosten_milgrom"] = Field(
+        description="Glosten and Milgrom (1985) Bayesian dealer."
+    )
+    v_low: Float = Field(description="The low value, price units.")
+    v_high: Float = Field(description="The high value, price units; greater than v_low.")
+    informed_fraction: BelowOne = Field(
+        description="Share mu of traders who know the value, in [0, 1)."
+    )
+    prior_high: OpenUnitInterval = Field(
+        default=0.5, description="Belief at time 0 that the value is v_high, in (0, 1)."
+    )
 
     @field_validator("v_high")
     @classmethod
@@ -229,22 +276,28 @@ PolicySpec = Annotated[
 
 # --- building blocks of agent groups ---
 
+_SIGMA_UNITS = "price units per sqrt(unit of model time)"
+
 
 class GivenVolatility(KindSpec):
     """A fixed volatility estimate ``sigma`` (price units per sqrt(unit time))."""
 
     kind_noun: ClassVar[str] = "volatility"
-    kind: Literal["given"]
-    sigma: NonNegFloat
+    kind: Literal["given"] = Field(description="A constant volatility estimate.")
+    sigma: NonNegFloat = Field(description=f"The volatility, {_SIGMA_UNITS}.")
 
 
 class EWMAVolatility(KindSpec):
-    """Exponentially weighted estimate of mid-price volatility, started at ``initial_sigma``."""
+    """Exponentially weighted estimate of the reference price's volatility."""
 
     kind_noun: ClassVar[str] = "volatility"
-    kind: Literal["ewma"]
-    halflife_steps: PosFloat = 50.0
-    initial_sigma: NonNegFloat = 0.0
+    kind: Literal["ewma"] = Field(description="An EWMA of squared reference-price changes.")
+    halflife_steps: PosFloat = Field(
+        default=50.0, description="Half-life of the weights, in steps."
+    )
+    initial_sigma: NonNegFloat = Field(
+        default=0.0, description=f"The estimate before the first change, {_SIGMA_UNITS}."
+    )
 
 
 VolatilitySpec = Annotated[GivenVolatility | EWMAVolatility, Field(discriminator="kind")]
@@ -257,9 +310,18 @@ class ArrivalSpec(KindSpec):
     """
 
     kind_noun: ClassVar[str] = "arrival"
-    kind: Literal["bernoulli", "poisson"]
-    rate: NonNegFloat
-    per_side: bool = False
+    kind: Literal["bernoulli", "poisson"] = Field(
+        description="`bernoulli`: at most one arrival per trader per step; `poisson`: a "
+        "Poisson number of them."
+    )
+    rate: NonNegFloat = Field(
+        description="Arrivals per trader per step (a probability, <= 1, for bernoulli)."
+    )
+    per_side: bool = Field(
+        default=False,
+        description="Draw buy and sell arrivals independently, each at rate; each arrival "
+        "then carries its side.",
+    )
 
     @field_validator("rate")
     @classmethod
@@ -280,10 +342,12 @@ class HawkesArrivalSpec(KindSpec):
     """
 
     kind_noun: ClassVar[str] = "arrival"
-    kind: Literal["hawkes"]
-    mu: PosFloat
-    branching: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)]
-    beta: PosFloat
+    kind: Literal["hawkes"] = Field(description="Self-exciting group arrivals.")
+    mu: PosFloat = Field(description="Baseline intensity, arrivals per unit of model time.")
+    branching: BelowOne = Field(
+        description="Mean number of arrivals each arrival triggers, in [0, 1)."
+    )
+    beta: PosFloat = Field(description="Decay rate of the excitation, per unit of model time.")
 
 
 ArrivalLaw = Annotated[ArrivalSpec | HawkesArrivalSpec, Field(discriminator="kind")]
@@ -293,17 +357,17 @@ class ExponentialDistance(KindSpec):
     """Distance from the reference, in ticks, exponential with mean ``mean_ticks``."""
 
     kind_noun: ClassVar[str] = "distance"
-    kind: Literal["exponential"]
-    mean_ticks: PosFloat
+    kind: Literal["exponential"] = Field(description="Exponentially distributed distance.")
+    mean_ticks: PosFloat = Field(description="Mean distance, ticks.")
 
 
 class UniformDistance(KindSpec):
     """Distance uniform on the integers ``low_ticks..high_ticks``."""
 
     kind_noun: ClassVar[str] = "distance"
-    kind: Literal["uniform"]
-    low_ticks: NonNegInt
-    high_ticks: NonNegInt
+    kind: Literal["uniform"] = Field(description="Distance uniform on a range of ticks.")
+    low_ticks: NonNegInt = Field(description="Smallest distance, ticks.")
+    high_ticks: NonNegInt = Field(description="Largest distance, ticks; at least low_ticks.")
 
     @field_validator("high_ticks")
     @classmethod
@@ -315,10 +379,10 @@ class PowerLawDistance(KindSpec):
     """Distance with P(d) proportional to d**-alpha on ``min_ticks..max_ticks``."""
 
     kind_noun: ClassVar[str] = "distance"
-    kind: Literal["power_law"]
-    alpha: Annotated[float, _NO_BOOL, Field(gt=1.0)]
-    min_ticks: PosInt
-    max_ticks: PosInt
+    kind: Literal["power_law"] = Field(description="Power-law distributed distance.")
+    alpha: Annotated[float, Field(gt=1.0), _NO_BOOL] = Field(description="Tail exponent, > 1.")
+    min_ticks: PosInt = Field(description="Smallest distance, ticks.")
+    max_ticks: PosInt = Field(description="Largest distance, ticks; at least min_ticks.")
 
     @field_validator("max_ticks")
     @classmethod
@@ -335,17 +399,17 @@ class FixedSize(KindSpec):
     """Every order is ``qty`` lots."""
 
     kind_noun: ClassVar[str] = "size"
-    kind: Literal["fixed"]
-    qty: PosInt
+    kind: Literal["fixed"] = Field(description="One order size.")
+    qty: PosInt = Field(description="Order size, lots.")
 
 
 class UniformSize(KindSpec):
     """Order size uniform on the integers ``low..high`` lots."""
 
     kind_noun: ClassVar[str] = "size"
-    kind: Literal["uniform"]
-    low: PosInt
-    high: PosInt
+    kind: Literal["uniform"] = Field(description="Order size uniform on a range of lots.")
+    low: PosInt = Field(description="Smallest order, lots.")
+    high: PosInt = Field(description="Largest order, lots; at least low.")
 
     @field_validator("high")
     @classmethod
@@ -359,9 +423,11 @@ SizeSpec = Annotated[FixedSize | UniformSize, Field(discriminator="kind")]
 class MixSpec(Spec):
     """Probabilities that a noise-trader action is a market order, a limit order or a cancel."""
 
-    market: NonNegFloat = 0.1
-    limit: NonNegFloat = 0.6
-    cancel: NonNegFloat = 0.3
+    market: NonNegFloat = Field(default=0.1, description="Probability of a market order.")
+    limit: NonNegFloat = Field(default=0.6, description="Probability of a limit order.")
+    cancel: NonNegFloat = Field(
+        default=0.3, description="Probability of a cancel; the three sum to 1."
+    )
 
     @model_validator(mode="after")
     def _check_sum(self) -> MixSpec:
@@ -372,16 +438,17 @@ class MixSpec(Spec):
 
 
 class RecordSpec(Spec):
-    """What the recorder keeps beyond the per-step market table and market makers' rows.
+    """What the recorder keeps beyond the per-step market table and market makers' rows."""
 
-    ``other_agents_stride``: non-market-maker traders every that many steps (``None``: only at
-    step 0 and at the end of the run). ``depth_levels``: how many price levels of each side go
-    into the ``depth`` table (0: none), every ``depth_stride`` steps.
-    """
-
-    other_agents_stride: PosInt | None = None
-    depth_levels: NonNegInt = 0
-    depth_stride: PosInt = 1
+    other_agents_stride: PosInt | None = Field(
+        default=None,
+        description="Record non-market-maker traders every this many steps (null: only at "
+        "step 0 and at the end of the run).",
+    )
+    depth_levels: NonNegInt = Field(
+        default=0, description="Price levels per side kept in the depth table (0: none)."
+    )
+    depth_stride: PosInt = Field(default=1, description="Steps between depth snapshots.")
 
 
 # --- agent groups ---
@@ -396,41 +463,92 @@ class _GroupBase(KindSpec):
 
     kind_noun: ClassVar[str] = "agent"
     kind: str
-    count: NonNegInt
-    cash: Float = 0.0
-    inventory: Int = 0
+    count: NonNegInt = Field(description="Number of traders in the group (0 switches it off).")
+    cash: Float = Field(
+        default=0.0,
+        description="Cash of each trader at step 0, price units (a market maker's capital).",
+    )
+    inventory: Int = Field(default=0, description="Position of each trader at step 0, lots.")
+
+
+_REFERENCE = "The price quotes centre on: `mid` (the book's mid) or `fundamental` (the value)."
 
 
 class MarketMakerGroup(_GroupBase):
     """Market makers that requote every step with ``policy`` around ``reference``."""
 
-    kind: Literal["market_maker"]
-    policy: PolicySpec
-    quote_size: PosInt = 1
-    max_inventory: NonNegInt | None = None
-    reference: PriceReference = "mid"
-    volatility: VolatilitySpec = Field(default_factory=lambda: EWMAVolatility(kind="ewma"))
-    rebalance: RebalanceSpec = Field(default_factory=lambda: NoRebalance(kind="none"))
-    hedge: HedgeSpec = Field(default_factory=lambda: NoHedge(kind="none"))
-    regimes: RegimeSpec | None = None
-    gap_controls: GapControlSpec | None = None
-    default_threshold: Float | None = None
+    kind: Literal["market_maker"] = Field(
+        description="Two-sided quotes every step through a quoting policy."
+    )
+    policy: PolicySpec = Field(description="The quoting policy (a formula and its parameters).")
+    quote_size: PosInt = Field(default=1, description="Size of each quote, lots.")
+    max_inventory: NonNegInt | None = Field(
+        default=None,
+        description="Inventory limit, lots: a side that could breach it is not quoted "
+        "(null: none).",
+    )
+    reference: PriceReference = Field(default="mid", description=_REFERENCE)
+    volatility: VolatilitySpec = Field(
+        default_factory=lambda: EWMAVolatility(kind="ewma"),
+        description="The volatility estimate the policy reads (sigma).",
+    )
+    rebalance: RebalanceSpec = Field(
+        default_factory=lambda: NoRebalance(kind="none"),
+        description="Trading inventory back towards a target with market orders.",
+    )
+    hedge: HedgeSpec = Field(
+        default_factory=lambda: NoHedge(kind="none"),
+        description="Hedging inventory in the hedge instrument outside the book.",
+    )
+    regimes: RegimeSpec | None = Field(
+        default=None, description="Risk regimes NORMAL, STRESSED, CRISIS (null: always NORMAL)."
+    )
+    gap_controls: GapControlSpec | None = Field(
+        default=None, description="Controls around announced price gaps (null: none)."
+    )
+    default_threshold: Float | None = Field(
+        default=None,
+        description="Equity, price units, at or below which the market maker defaults "
+        "(null: never).",
+    )
 
 
 class InformedGroup(_GroupBase):
     """Traders who see the fundamental (with noise and lag) and take liquidity on an edge."""
 
-    kind: Literal["informed"]
-    arrival: ArrivalLaw
-    noise_sd: NonNegFloat = 0.0
-    lag_steps: NonNegInt = 0
-    threshold: NonNegFloat = 0.05
-    order_type: Literal["market", "marketable_limit"] = "market"
-    limit_offset_ticks: NonNegInt = 0
-    base_size: PosInt = 1
-    size_per_edge: NonNegFloat = 0.0
-    max_size: PosInt = Field(default=10, validate_default=True)  # checked against base_size
-    position_limit: NonNegInt = 100
+    kind: Literal["informed"] = Field(
+        description="Takes liquidity when its view of the value beats the quote."
+    )
+    arrival: ArrivalLaw = Field(description="When the traders act.")
+    noise_sd: NonNegFloat = Field(
+        default=0.0, description="Standard deviation of the noise on its view, price units."
+    )
+    lag_steps: NonNegInt = Field(
+        default=0, description="Age of the fundamental value it sees, steps."
+    )
+    threshold: NonNegFloat = Field(
+        default=0.05, description="Smallest edge (view minus quote) it trades on, price units."
+    )
+    order_type: Literal["market", "marketable_limit"] = Field(
+        default="market",
+        description="`market` orders, or immediate-or-cancel limits at the touch plus "
+        "limit_offset_ticks (`marketable_limit`).",
+    )
+    limit_offset_ticks: NonNegInt = Field(
+        default=0, description="How far beyond the touch a marketable limit may trade, ticks."
+    )
+    base_size: PosInt = Field(default=1, description="Order size at zero edge, lots.")
+    size_per_edge: NonNegFloat = Field(
+        default=0.0, description="Extra lots per price unit of edge."
+    )
+    max_size: PosInt = Field(
+        default=10,
+        validate_default=True,  # checked against base_size
+        description="Largest order, lots; at least base_size.",
+    )
+    position_limit: NonNegInt = Field(
+        default=100, description="Largest |inventory| it will hold, lots."
+    )
 
     @field_validator("max_size")
     @classmethod
@@ -441,17 +559,33 @@ class InformedGroup(_GroupBase):
 class NoiseGroup(_GroupBase):
     """Zero-intelligence traders: random market orders, limit orders and cancels."""
 
-    kind: Literal["noise"]
-    arrival: ArrivalLaw
-    mix: MixSpec = Field(default_factory=MixSpec)
-    reference: PriceReference = "mid"
-    placement: Literal["passive", "aggressive"] = "passive"
-    distance: DistanceSpec = Field(
-        default_factory=lambda: ExponentialDistance(kind="exponential", mean_ticks=5.0)
+    kind: Literal["noise"] = Field(description="Zero-intelligence market, limit and cancel flow.")
+    arrival: ArrivalLaw = Field(description="When the traders act.")
+    mix: MixSpec = Field(
+        default_factory=MixSpec, description="Probabilities of a market order, limit, cancel."
     )
-    size: SizeSpec = Field(default_factory=lambda: FixedSize(kind="fixed", qty=1))
-    ioc_prob: Probability = 0.0
-    buy_prob: Probability = 0.5
+    reference: PriceReference = Field(
+        default="mid",
+        description="The price limit orders are placed around: `mid` or `fundamental`.",
+    )
+    placement: Literal["passive", "aggressive"] = Field(
+        default="passive",
+        description="`passive`: a buy rests below the reference (a sell above); "
+        "`aggressive`: the other way round.",
+    )
+    distance: DistanceSpec = Field(
+        default_factory=lambda: ExponentialDistance(kind="exponential", mean_ticks=5.0),
+        description="Distance of a limit order from the reference, ticks.",
+    )
+    size: SizeSpec = Field(
+        default_factory=lambda: FixedSize(kind="fixed", qty=1), description="Order sizes, lots."
+    )
+    ioc_prob: Probability = Field(
+        default=0.0, description="Probability that a limit order is immediate-or-cancel."
+    )
+    buy_prob: Probability = Field(
+        default=0.5, description="Probability that an action is a buy (without per-side arrivals)."
+    )
 
 
 class ChartistFundamentalistGroup(_GroupBase):
@@ -464,17 +598,34 @@ class ChartistFundamentalistGroup(_GroupBase):
     ``[1, lookback_max_steps]``; see `abm.agents.chartist.ChartistFundamentalist`.
     """
 
-    kind: Literal["chartist_fundamentalist"]
-    arrival: ArrivalLaw
-    fundamentalist_sd: NonNegFloat = 1.0
-    chartist_sd: NonNegFloat = 1.0
-    noise_sd: NonNegFloat = 1.0
-    noise_return_sd: NonNegFloat = 0.0005
-    horizon_min_steps: PosInt = 10
-    horizon_max_steps: PosInt = 100
-    lookback_max_steps: PosInt = 50
-    max_markup: Annotated[float, _NO_BOOL, Field(ge=0.0, lt=1.0)] = 0.005
-    size: SizeSpec = Field(default_factory=lambda: FixedSize(kind="fixed", qty=1))
+    kind: Literal["chartist_fundamentalist"] = Field(
+        description="Forecasts mixing fundamentalist, chartist and noise views."
+    )
+    arrival: ArrivalLaw = Field(description="When the traders act.")
+    fundamentalist_sd: NonNegFloat = Field(
+        default=1.0, description="Scale of the fundamentalist weights |N(0, sd)|."
+    )
+    chartist_sd: NonNegFloat = Field(
+        default=1.0, description="Scale of the chartist weights N(0, sd) (negative: contrarian)."
+    )
+    noise_sd: NonNegFloat = Field(default=1.0, description="Scale of the noise weights |N(0, sd)|.")
+    noise_return_sd: NonNegFloat = Field(
+        default=0.0005, description="Standard deviation of the noise view, log return per step."
+    )
+    horizon_min_steps: PosInt = Field(default=10, description="Shortest forecast horizon, steps.")
+    horizon_max_steps: PosInt = Field(
+        default=100, description="Longest forecast horizon, steps; at least horizon_min_steps."
+    )
+    lookback_max_steps: PosInt = Field(
+        default=50, description="Longest look-back of the chartist trend, steps."
+    )
+    max_markup: BelowOne = Field(
+        default=0.005,
+        description="Largest relative markup of an order over the forecast price, in [0, 1).",
+    )
+    size: SizeSpec = Field(
+        default_factory=lambda: FixedSize(kind="fixed", qty=1), description="Order sizes, lots."
+    )
 
     @model_validator(mode="after")
     def _check_horizons(self) -> ChartistFundamentalistGroup:
@@ -494,9 +645,11 @@ class DiscreteSize(KindSpec):
     """
 
     kind_noun: ClassVar[str] = "size"
-    kind: Literal["discrete"]
-    sizes: list[PosInt] = Field(min_length=1)
-    weights: list[PosFloat] = Field(min_length=1)
+    kind: Literal["discrete"] = Field(description="Order size drawn from a list.")
+    sizes: list[PosInt] = Field(min_length=1, description="The possible sizes, lots.")
+    weights: list[PosFloat] = Field(
+        min_length=1, description="Relative probability of each size (one per size)."
+    )
 
     @field_validator("weights")
     @classmethod
@@ -581,6 +734,28 @@ def _tail_sizes() -> DiscreteSize:
     return DiscreteSize(kind="discrete", sizes=[1, 2, 3, 5, 10, 20], weights=[55, 25, 8, 6, 4, 2])
 
 
+def _role_defaults_in_schema(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema what `PaddrikGroup`'s role validator fills in.
+
+    A field every role fills is not required; a field some role fills has no single
+    default, so its ``default`` gives way to the list of role defaults in its description.
+    """
+    by_field: dict[str, dict[str, object]] = {}
+    for role in get_args(PaddrikRole):
+        for name, value in (paddrik_role_defaults(role) or {}).items():
+            by_field.setdefault(name, {})[role] = value
+    every_role = len(get_args(PaddrikRole))
+    schema["required"] = [
+        name for name in schema.get("required", []) if len(by_field.get(name, ())) < every_role
+    ]
+    properties = schema.get("properties", {})
+    for name, values in by_field.items():
+        prop = properties[name]
+        fallback = f"; other roles: {json.dumps(prop.pop('default'))}" if "default" in prop else ""
+        shown = ", ".join(f"{role} {json.dumps(value)}" for role, value in values.items())
+        prop["description"] = f"{prop['description']} Role defaults: {shown}{fallback}."
+
+
 class PaddrikGroup(_GroupBase):
     """A trader class of the E-mini model of Paddrik et al. (2012), acting on random arrivals.
 
@@ -606,20 +781,57 @@ class PaddrikGroup(_GroupBase):
       ``|q|`` is back under half its limit.
     """
 
-    kind: Literal["paddrik"]
-    role: PaddrikRole
-    mean_interarrival_s: PosFloat
-    side: Literal["buy", "sell", "either", "both"]
-    reference: Literal["last", "mid"] = "last"
-    take_prob: Probability = 0.0
-    value_sensitivity: NonNegFloat = 0.0
-    inventory_take: NonNegFloat = 0.0
-    distance: DistanceSpec
-    size: PopulationSizeSpec = Field(default_factory=_tail_sizes)
-    position_limit: PosInt | None = None
-    reduce_take_prob: Probability = 1.0
-    skew_ticks: NonNegFloat = 0.0
-    order_lifetime_s: PosFloat | None = None
+    # the role validator below fills fields in; the JSON schema must not call them required
+    model_config = ConfigDict(json_schema_extra=_role_defaults_in_schema)
+
+    kind: Literal["paddrik"] = Field(
+        description="A trader class of the Paddrik et al. (2012) E-mini model."
+    )
+    role: PaddrikRole = Field(
+        description="The trader class; it supplies every parameter left out (see each one)."
+    )
+    mean_interarrival_s: PosFloat = Field(
+        description="Mean time between arrivals, seconds of model time (at least dt)."
+    )
+    side: Literal["buy", "sell", "either", "both"] = Field(
+        description="`buy` or `sell` (one-sided), `either` (a fair coin each arrival) or "
+        "`both` (a bid and an ask)."
+    )
+    reference: Literal["last", "mid"] = Field(
+        default="last", description="The price orders are placed around: `last` trade or `mid`."
+    )
+    take_prob: Probability = Field(
+        default=0.0, description="Probability of taking liquidity with a market order."
+    )
+    value_sensitivity: NonNegFloat = Field(
+        default=0.0,
+        description="Rise of a buy's take probability per unit of relative mispricing (F - p)/F.",
+    )
+    inventory_take: NonNegFloat = Field(
+        default=0.0,
+        description="Rise of the take probability, on the side reducing |q|, at |q| = "
+        "position_limit.",
+    )
+    distance: DistanceSpec = Field(description="Distance of a resting order behind p, ticks.")
+    size: PopulationSizeSpec = Field(default_factory=_tail_sizes, description="Order sizes, lots.")
+    position_limit: PosInt | None = Field(
+        default=None,
+        description="Largest |q|, lots; beyond it the trader only reduces |q| (null: none).",
+    )
+    reduce_take_prob: Probability = Field(
+        default=1.0,
+        description="Past the limit: probability of reducing with a market order (else a "
+        "limit at the touch).",
+    )
+    skew_ticks: NonNegFloat = Field(
+        default=0.0,
+        description="Shift of a two-sided trader's quotes against q, ticks at |q| = "
+        "position_limit.",
+    )
+    order_lifetime_s: PosFloat | None = Field(
+        default=None,
+        description="Resting orders expire after this many seconds of model time (null: never).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -654,14 +866,23 @@ class PovGroup(_GroupBase):
     record disputes whether its orders took or made liquidity, hence both modes.
     """
 
-    kind: Literal["pov"]
-    side: Literal["buy", "sell"] = "sell"
-    target_qty: PosInt
-    participation: UnitFraction
-    window_steps: PosInt
-    interval_steps: PosInt = 1
-    start_step: NonNegInt = 0
-    mode: Literal["aggressive", "passive"] = "aggressive"
+    kind: Literal["pov"] = Field(
+        description="A percentage-of-volume execution program trading one block."
+    )
+    side: Literal["buy", "sell"] = Field(default="sell", description="Direction of the block.")
+    target_qty: PosInt = Field(description="Size of the block, lots.")
+    participation: UnitFraction = Field(
+        description="Target share of the market's volume, in (0, 1]."
+    )
+    window_steps: PosInt = Field(description="Look-back of the volume measure, steps.")
+    interval_steps: PosInt = Field(
+        default=1, description="Steps between trading decisions; at most window_steps."
+    )
+    start_step: NonNegInt = Field(default=0, description="Step at which the program starts.")
+    mode: Literal["aggressive", "passive"] = Field(
+        default="aggressive",
+        description="`aggressive`: market orders; `passive`: one limit order at its own touch.",
+    )
 
     @field_validator("interval_steps")
     @classmethod

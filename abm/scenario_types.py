@@ -16,15 +16,27 @@ def _reject_bool(value: Any) -> Any:
 
 
 _NO_BOOL = BeforeValidator(_reject_bool)
+# Limits come before _NO_BOOL inside each Annotated: pydantic then attaches them to the number
+# schema itself, so the JSON schema carries the standard keywords (minimum, exclusiveMinimum,
+# maximum, exclusiveMaximum) that editors enforce. After a validator they would come out as
+# pydantic's own gt/ge/le keys, which no JSON-schema tool reads.
 Int = Annotated[int, _NO_BOOL]
 Float = Annotated[float, _NO_BOOL]
-NonNegInt = Annotated[int, _NO_BOOL, Field(ge=0)]
-PosInt = Annotated[int, _NO_BOOL, Field(ge=1)]
-NonNegFloat = Annotated[float, _NO_BOOL, Field(ge=0.0)]
-PosFloat = Annotated[float, _NO_BOOL, Field(gt=0.0)]
-Probability = Annotated[float, _NO_BOOL, Field(ge=0.0, le=1.0)]
-PriceReference = Literal["mid", "fundamental"]
-UnitFraction = Annotated[float, _NO_BOOL, Field(gt=0.0, le=1.0)]
+NonNegInt = Annotated[int, Field(ge=0), _NO_BOOL]
+PosInt = Annotated[int, Field(ge=1), _NO_BOOL]
+NonNegFloat = Annotated[float, Field(ge=0.0), _NO_BOOL]
+PosFloat = Annotated[float, Field(gt=0.0), _NO_BOOL]
+Probability = Annotated[float, Field(ge=0.0, le=1.0), _NO_BOOL]
+UnitFraction = Annotated[float, Field(gt=0.0, le=1.0), _NO_BOOL]
+BelowOne = Annotated[float, Field(ge=0.0, lt=1.0), _NO_BOOL]
+OpenUnitInterval = Annotated[float, Field(gt=0.0, lt=1.0), _NO_BOOL]
+Correlation = Annotated[float, Field(ge=-1.0, le=1.0), _NO_BOOL]
+PriceReference = Annotated[
+    Literal["mid", "fundamental"],
+    Field(
+        description="A price: `mid` (the book's mid price) or `fundamental` (the true value)."
+    ),
+]
 
 
 class Spec(BaseModel):
