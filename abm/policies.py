@@ -272,28 +272,27 @@ def glft_quotes(
     return _finite("s", s) - delta_b, s + delta_a
 
 
-def ho_stoll_quotes(
-    reference: float, q: float, half_spread: float, skew: float
-) -> tuple[float, float]:
+def ho_stoll_quotes(reference: float, q: float, spread: float, skew: float) -> tuple[float, float]:
     """Quotes with a linear inventory skew of the midpoint, after Ho & Stoll (1981).
 
-    ``mid' = reference - skew * q``; ``bid, ask = mid' -/+ half_spread``.
+    ``mid' = reference - skew * q``; ``bid, ask = mid' -/+ spread/2``. ``spread`` is the full
+    quoted spread, as in :func:`symmetric_quotes` (which this is at ``skew = 0``).
 
     Args:
         reference: Reference price, price units.
         q: Signed inventory, lots.
-        half_spread: Half of the quoted spread, price units, >= 0.
+        spread: Total quoted spread ``ask - bid``, price units, >= 0.
         skew: Midpoint shift per lot of inventory, price units per lot.
 
     Returns:
-        ``(mid' - half_spread, mid' + half_spread)``.
+        ``(mid' - spread/2, mid' + spread/2)``.
 
     Raises:
-        PolicyError: If an input is non-finite or ``half_spread < 0``.
+        PolicyError: If an input is non-finite or ``spread < 0``.
     """
-    _nonnegative("half_spread", half_spread)
+    half = _nonnegative("spread", spread) / 2
     mid = _finite("reference", reference) - _finite("skew", skew) * _finite("q", q)
-    return mid - half_spread, mid + half_spread
+    return mid - half, mid + half
 
 
 def _trade_likelihoods(side: str, informed_fraction: float) -> tuple[float, float]:
@@ -443,17 +442,17 @@ class GLFT(QuotingPolicy):
 
 
 class HoStoll(QuotingPolicy):
-    """Fixed half-spread around a midpoint skewed linearly against inventory (Ho & Stoll 1981)."""
+    """Fixed spread around a midpoint skewed linearly against inventory (Ho & Stoll 1981)."""
 
     name = "ho_stoll"
 
-    def __init__(self, *, half_spread: float, skew: float) -> None:
-        self.half_spread = float(_nonnegative("half_spread", half_spread))
+    def __init__(self, *, spread: float, skew: float) -> None:
+        self.spread = float(_nonnegative("spread", spread))
         self.skew = float(_finite("skew", skew))
 
     def quote(self, ctx: QuoteContext) -> Quote:
-        """Quote ``reference - skew * inventory -/+ half_spread``."""
-        return Quote(*ho_stoll_quotes(ctx.reference, ctx.inventory, self.half_spread, self.skew))
+        """Quote ``reference - skew * inventory -/+ spread/2``."""
+        return Quote(*ho_stoll_quotes(ctx.reference, ctx.inventory, self.spread, self.skew))
 
 
 class GlostenMilgrom(QuotingPolicy):

@@ -613,7 +613,7 @@ def test_market_maker_withdraws_bid_after_fills_reach_the_limit() -> None:
 
 def test_market_maker_skips_quotes_below_one_tick() -> None:
     """Ho-Stoll at ref 1.00, inventory 100, skew 0.02: both quotes < 0, so none may be sent."""
-    policy = {"kind": "ho_stoll", "half_spread": 0.01, "skew": 0.02}
+    policy = {"kind": "ho_stoll", "spread": 0.02, "skew": 0.02}
     model, mm = _mm_market(1.0, policy=policy, inventory=100)
     model.step()
     assert mm.quotes() == (None, None)

@@ -105,7 +105,7 @@ def test_market_maker_risk_conserves_cash_and_positions_every_step() -> None:
     noise, fees, impact, price gaps and a volatility spike are all active.
     """
     mm = {
-        "policy": {"kind": "ho_stoll", "half_spread": 0.04, "skew": 0.002},
+        "policy": {"kind": "ho_stoll", "spread": 0.08, "skew": 0.002},
         "quote_size": 3,
         "max_inventory": 25,
         "volatility": {"kind": "ewma", "halflife_steps": 10, "initial_sigma": 0.05},
@@ -456,7 +456,7 @@ BAND, QUOTE_SIZE = 6.0, 3
 def _hedging_run(hedge: dict[str, Any]) -> RunResult:
     """One inventory-skewed market maker against noise traders, 300 steps, random fundamental."""
     mm = _mm(
-        policy={"kind": "ho_stoll", "half_spread": 0.03, "skew": 0.001},
+        policy={"kind": "ho_stoll", "spread": 0.06, "skew": 0.001},
         quote_size=QUOTE_SIZE,
         hedge=hedge,
     )

@@ -68,7 +68,7 @@ KITCHEN_SINK: dict[str, Any] = {
         "mm": {
             "kind": "market_maker",
             "count": 3,
-            "policy": {"kind": "ho_stoll", "half_spread": 0.03, "skew": 0.001},
+            "policy": {"kind": "ho_stoll", "spread": 0.06, "skew": 0.001},
             "quote_size": 5,
             "max_inventory": 40,
             "reference": "fundamental",

@@ -229,14 +229,14 @@ def test_glft_policy_uses_context_reference_inventory_and_sigma() -> None:
 @pytest.mark.parametrize("q", [-10, 0, 4])
 def test_ho_stoll_midpoint_shifts_by_minus_skew_times_q(q: int) -> None:
     """Linear inventory skew: midpoint = reference - skew * q."""
-    bid, ask = ho_stoll_quotes(100.0, q, half_spread=0.25, skew=0.05)
+    bid, ask = ho_stoll_quotes(100.0, q, spread=0.5, skew=0.05)
     assert (bid + ask) / 2 == pytest.approx(100.0 - 0.05 * q, rel=REL)
 
 
 @pytest.mark.parametrize("q", [-10, 0, 4])
 def test_ho_stoll_spread_constant(q: int) -> None:
-    """The quoted spread is 2 * half_spread at every inventory."""
-    bid, ask = sides(HoStoll(half_spread=0.25, skew=0.05).quote(ctx(inventory=q)))
+    """The quoted spread is the spread parameter at every inventory."""
+    bid, ask = sides(HoStoll(spread=0.5, skew=0.05).quote(ctx(inventory=q)))
     assert ask - bid == pytest.approx(0.5, rel=REL)
 
 
@@ -332,7 +332,7 @@ VALID_PARAMS: dict[str, dict[str, Any]] = {
     "symmetric": {"spread": 0.5},
     "avellaneda_stoikov": {"gamma": 0.1, "k": 1.5, "T": 1.0},
     "glft": {"gamma": 0.1, "k": 1.5, "A": 140.0, "xi": 0.2},
-    "ho_stoll": {"half_spread": 0.25, "skew": 0.01},
+    "ho_stoll": {"spread": 0.5, "skew": 0.01},
     "glosten_milgrom": {"v_low": 1.0, "v_high": 11.0, "informed_fraction": 0.1, "prior_high": 0.4},
 }
 
@@ -390,7 +390,7 @@ BAD_PARAMS = [
     ("glft", "A", math.nan),
     ("symmetric", "spread", -0.01),
     ("symmetric", "spread", math.nan),
-    ("ho_stoll", "half_spread", -0.5),
+    ("ho_stoll", "spread", -0.5),
     ("ho_stoll", "skew", math.inf),
     ("glosten_milgrom", "informed_fraction", 1.0),
     ("glosten_milgrom", "informed_fraction", -0.1),

@@ -202,7 +202,7 @@ POLICIES = [
     {"kind": "symmetric", "spread": 1.49},
     {"kind": "avellaneda_stoikov", "gamma": 0.1, "k": 1.5, "T": 1.0},
     {"kind": "glft", "gamma": 0.1, "k": 1.5, "A": 0.9, "xi": 0.2},
-    {"kind": "ho_stoll", "half_spread": 0.5, "skew": 0.01},
+    {"kind": "ho_stoll", "spread": 1.0, "skew": 0.01},
     {
         "kind": "glosten_milgrom",
         "v_low": 99.0,
