@@ -33,9 +33,7 @@ OpenUnitInterval = Annotated[float, Field(gt=0.0, lt=1.0), _NO_BOOL]
 Correlation = Annotated[float, Field(ge=-1.0, le=1.0), _NO_BOOL]
 PriceReference = Annotated[
     Literal["mid", "fundamental"],
-    Field(
-        description="A price: `mid` (the book's mid price) or `fundamental` (the true value)."
-    ),
+    Field(description="A price: `mid` (the book's mid price) or `fundamental` (the true value)."),
 ]
 
 
