@@ -87,6 +87,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     import json
 
+    if args.markdown:
+        from abm.schema_docs import agents_markdown
+
+        print(agents_markdown(), end="")
+        return 0
     print(json.dumps(Scenario.model_json_schema(), indent=2, sort_keys=True))
     return 0
 
@@ -188,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser(
         "schema", help="print the scenario JSON schema (from the pydantic models)"
+    )
+    schema.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the README's tables of agent kinds, policies and arrivals instead",
     )
     schema.set_defaults(func=_cmd_schema)
 

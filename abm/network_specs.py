@@ -286,7 +286,7 @@ class ChannelsSpec(Spec):
         default=None, description="Inter-dealer inventory passing (null: off)."
     )
     default: DefaultChannel | None = Field(
-        default_factory=DefaultChannel,
+        default=DefaultChannel(),
         description="Default handling: liquidation and creditor write-downs (null: off).",
     )
     fire_sale: FireSaleChannel | None = Field(
@@ -314,13 +314,13 @@ class NetworkSpec(Spec):
     topology: TopologySpec = Field(description="Who lends to whom.")
     exposure: ExposureSpec = Field(
         description="How much each edge lends, price units.",
-        default_factory=lambda: UniformExposure(kind="uniform", value=100.0),
+        default=UniformExposure(kind="uniform", value=100.0),
     )
     capacity: NonNegInt = Field(
         default=10, description="Per-step inventory an edge can carry in hot-potato trades, lots."
     )
     channels: ChannelsSpec = Field(
-        default_factory=ChannelsSpec, description="Which contagion channels run."
+        default=ChannelsSpec(), description="Which contagion channels run."
     )
 
 

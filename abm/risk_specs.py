@@ -182,11 +182,11 @@ class RegimeSpec(Spec):
     )
     stressed: RegimeParams = Field(
         description="How the market maker quotes when STRESSED.",
-        default_factory=lambda: RegimeParams(spread_mult=2.0, size_mult=0.5),
+        default=RegimeParams(spread_mult=2.0, size_mult=0.5),
     )
     crisis: RegimeParams = Field(
         description="How the market maker quotes in CRISIS.",
-        default_factory=lambda: RegimeParams(spread_mult=4.0, size_mult=0.25),
+        default=RegimeParams(spread_mult=4.0, size_mult=0.25),
     )
 
 

@@ -176,11 +176,11 @@ class Scenario(Spec):
         "digits, _ and - (dots separate override paths)."
     )
     hedge_instrument: HedgeInstrumentSpec = Field(
-        default_factory=HedgeInstrumentSpec,
+        default=HedgeInstrumentSpec(),
         description="The hedge instrument outside the book (basis noise, fee, impact).",
     )
     shocks: list[ShockSpec] = Field(
-        default_factory=list, description="Scheduled shocks (price gaps, losses, defaults, ...)."
+        default=[], description="Scheduled shocks (price gaps, losses, defaults, ...)."
     )
     network: NetworkSpec | None = Field(
         default=None, description="The market makers' contagion network (null: no links)."
@@ -188,7 +188,7 @@ class Scenario(Spec):
     circuit_breaker: CircuitBreakerSpec | None = Field(
         default=None, description="The exchange's trading halts (null: none)."
     )
-    record: RecordSpec = Field(default_factory=RecordSpec, description="Recording options.")
+    record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
 
     @field_validator("agents")
     @classmethod

@@ -222,10 +222,10 @@ class AvellanedaStoikovSpec(_PolicyBase):
 
 
 class GLFTSpec(_PolicyBase):
-    """Gueant, Lehalle and Fernandez-Tapia (2013) closed-form asymptotic quotes."""
+    """Guéant, Lehalle and Fernandez-Tapia (2013) asymptotic quotes; xi from Guéant (2017)."""
 
     kind: Literal["glft"] = Field(
-        description="Gueant, Lehalle and Fernandez-Tapia (2013) stationary quotes."
+        description="Guéant, Lehalle and Fernandez-Tapia (2013) stationary quotes."
     )
     gamma: PosFloat = Field(description=_GAMMA)
     k: PosFloat = Field(description=_K)
@@ -234,7 +234,7 @@ class GLFTSpec(_PolicyBase):
     )
     xi: PosFloat | None = Field(
         default=None,
-        description="Exponent of the objective (Gueant 2017), per price unit; null: gamma.",
+        description="Exponent of the objective (Guéant 2017), per price unit; null: gamma.",
     )
 
 
@@ -332,7 +332,7 @@ class ArrivalSpec(KindSpec):
 
 
 class HawkesArrivalSpec(KindSpec):
-    """Self-exciting arrivals of the whole group (Hawkes 1971) with an exponential kernel.
+    """Self-exciting group arrivals (Hawkes 1971), simulated exactly by thinning (Ogata 1981).
 
     The group's intensity, per unit of model time, is
     ``lambda(t) = mu + branching * beta * sum_{t_i < t} exp(-beta * (t - t_i))`` over its past
@@ -489,15 +489,15 @@ class MarketMakerGroup(_GroupBase):
     )
     reference: PriceReference = Field(default="mid", description=_REFERENCE)
     volatility: VolatilitySpec = Field(
-        default_factory=lambda: EWMAVolatility(kind="ewma"),
+        default=EWMAVolatility(kind="ewma"),
         description="The volatility estimate the policy reads (sigma).",
     )
     rebalance: RebalanceSpec = Field(
-        default_factory=lambda: NoRebalance(kind="none"),
+        default=NoRebalance(kind="none"),
         description="Trading inventory back towards a target with market orders.",
     )
     hedge: HedgeSpec = Field(
-        default_factory=lambda: NoHedge(kind="none"),
+        default=NoHedge(kind="none"),
         description="Hedging inventory in the hedge instrument outside the book.",
     )
     regimes: RegimeSpec | None = Field(
@@ -557,12 +557,12 @@ class InformedGroup(_GroupBase):
 
 
 class NoiseGroup(_GroupBase):
-    """Zero-intelligence traders: random market orders, limit orders and cancels."""
+    """Zero-intelligence random orders and cancels (Gode and Sunder 1993; Farmer et al. 2005)."""
 
     kind: Literal["noise"] = Field(description="Zero-intelligence market, limit and cancel flow.")
     arrival: ArrivalLaw = Field(description="When the traders act.")
     mix: MixSpec = Field(
-        default_factory=MixSpec, description="Probabilities of a market order, limit, cancel."
+        default=MixSpec(), description="Probabilities of a market order, limit, cancel."
     )
     reference: PriceReference = Field(
         default="mid",
@@ -574,12 +574,10 @@ class NoiseGroup(_GroupBase):
         "`aggressive`: the other way round.",
     )
     distance: DistanceSpec = Field(
-        default_factory=lambda: ExponentialDistance(kind="exponential", mean_ticks=5.0),
+        default=ExponentialDistance(kind="exponential", mean_ticks=5.0),
         description="Distance of a limit order from the reference, ticks.",
     )
-    size: SizeSpec = Field(
-        default_factory=lambda: FixedSize(kind="fixed", qty=1), description="Order sizes, lots."
-    )
+    size: SizeSpec = Field(default=FixedSize(kind="fixed", qty=1), description="Order sizes, lots.")
     ioc_prob: Probability = Field(
         default=0.0, description="Probability that a limit order is immediate-or-cancel."
     )
@@ -589,9 +587,9 @@ class NoiseGroup(_GroupBase):
 
 
 class ChartistFundamentalistGroup(_GroupBase):
-    """Heterogeneous traders mixing fundamentalist, chartist and noise forecasts.
+    """Traders mixing fundamentalist, chartist and noise forecasts (Chiarella and Iori 2002).
 
-    In the spirit of Chiarella & Iori (2002): each trader draws, once, a fundamentalist weight
+    In the spirit of the paper, each trader draws, once, a fundamentalist weight
     ``|N(0, fundamentalist_sd)|``, a chartist weight ``N(0, chartist_sd)`` (negative:
     contrarian), a noise weight ``|N(0, noise_sd)|``, a horizon uniform on
     ``[horizon_min_steps, horizon_max_steps]`` and a look-back uniform on
@@ -623,9 +621,7 @@ class ChartistFundamentalistGroup(_GroupBase):
         default=0.005,
         description="Largest relative markup of an order over the forecast price, in [0, 1).",
     )
-    size: SizeSpec = Field(
-        default_factory=lambda: FixedSize(kind="fixed", qty=1), description="Order sizes, lots."
-    )
+    size: SizeSpec = Field(default=FixedSize(kind="fixed", qty=1), description="Order sizes, lots.")
 
     @model_validator(mode="after")
     def _check_horizons(self) -> ChartistFundamentalistGroup:
@@ -813,7 +809,7 @@ class PaddrikGroup(_GroupBase):
         "position_limit.",
     )
     distance: DistanceSpec = Field(description="Distance of a resting order behind p, ticks.")
-    size: PopulationSizeSpec = Field(default_factory=_tail_sizes, description="Order sizes, lots.")
+    size: PopulationSizeSpec = Field(default=_tail_sizes(), description="Order sizes, lots.")
     position_limit: PosInt | None = Field(
         default=None,
         description="Largest |q|, lots; beyond it the trader only reduces |q| (null: none).",

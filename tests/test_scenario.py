@@ -29,7 +29,7 @@ from abm.scenario import (
 )
 
 FULL = Path(__file__).parent / "data" / "scenarios" / "full.yaml"
-SHIPPED = sorted((Path(__file__).parents[1] / "scenarios").glob("*.yaml"))
+SHIPPED = sorted((Path(__file__).parents[1] / "scenarios").rglob("*.yaml"))
 
 MINIMAL = """\
 name: minimal
