@@ -246,11 +246,12 @@ def glft_quotes(
     Args:
         s: Reference price, price units.
         q: Signed inventory, lots.
-        gamma: Risk aversion, > 0.
+        gamma: Risk aversion, > 0, per price unit (as in :func:`avellaneda_stoikov_quotes`).
         sigma: Volatility, price units per sqrt(time unit), >= 0.
-        k: Fill-intensity decay, > 0, per price unit.
-        A: Fill-intensity scale at zero distance, > 0, fills per time unit.
-        xi: Exponent of the objective (Guéant 2017), > 0; ``None`` means ``gamma``.
+        k: Decay of the fill intensity ``A exp(-k delta)``, > 0, per price unit.
+        A: Fill intensity at zero distance, > 0, fills per time unit.
+        xi: Exponent of the objective (Guéant 2017), > 0, per price unit; ``None`` means
+            ``gamma``.
 
     Returns:
         ``(bid, ask)`` in price units.

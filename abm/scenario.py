@@ -173,7 +173,9 @@ class Scenario(Spec):
     fundamental: FundamentalSpec = Field(description="The exogenous value process.")
     agents: dict[str, AgentGroup] = Field(
         description="Group name -> group, in document order (at least one). Names use letters, "
-        "digits, _ and - (dots separate override paths)."
+        "digits, _ and - (dots separate override paths).",
+        # in the schema only: the validator below says it in its own words
+        json_schema_extra={"minProperties": 1},
     )
     hedge_instrument: HedgeInstrumentSpec = Field(
         default=HedgeInstrumentSpec(),

@@ -747,9 +747,16 @@ def _role_defaults_in_schema(schema: dict[str, Any]) -> None:
     properties = schema.get("properties", {})
     for name, values in by_field.items():
         prop = properties[name]
-        fallback = f"; other roles: {json.dumps(prop.pop('default'))}" if "default" in prop else ""
-        shown = ", ".join(f"{role} {json.dumps(value)}" for role, value in values.items())
+        fallback = f"; other roles: {_flow(prop.pop('default'))}" if "default" in prop else ""
+        shown = ", ".join(f"{role} {_flow(value)}" for role, value in values.items())
         prop["description"] = f"{prop['description']} Role defaults: {shown}{fallback}."
+
+
+def _flow(value: object) -> str:
+    """A value as a scenario author writes it in YAML flow style (``{kind: exponential}``)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class PaddrikGroup(_GroupBase):

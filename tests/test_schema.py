@@ -50,6 +50,7 @@ STANDARD_KEYWORDS = {
     "maximum",
     "minItems",
     "minLength",
+    "minProperties",
     "minimum",
     "oneOf",
     "properties",
@@ -140,6 +141,7 @@ INVALID = [
     pytest.param(_with("agents.mm.policy.gamma", 0.0), id="policy_bound"),
     pytest.param(_with("agents.noise.buy_prob", 1.5), id="probability_above_one"),
     pytest.param(_with("agents.mm.count", 2.5), id="fractional_count"),
+    pytest.param(_with("agents", {}), id="no_groups"),
 ]
 
 
