@@ -475,7 +475,10 @@ _REFERENCE = "The price quotes centre on: `mid` (the book's mid) or `fundamental
 
 
 class MarketMakerGroup(_GroupBase):
-    """Market makers that requote every step with ``policy`` around ``reference``."""
+    """Market makers quoting both sides every step with ``policy`` around ``reference``.
+
+    Optional tools: rebalancing, hedging, risk regimes, gap controls and a default threshold.
+    """
 
     kind: Literal["market_maker"] = Field(
         description="Two-sided quotes every step through a quoting policy."
