@@ -126,7 +126,7 @@ class ContagionEngine:
         self._mark = self.model.mark_price()
 
     def _equity(self, mm: MarketMaker) -> float:
-        return mm.equity(self._mark, self.model.hedge_venue.price)
+        return mm.equity(mark=self._mark, hedge_mark=self.model.hedge_venue.price)
 
     def distress(self, mm: MarketMaker) -> float:
         """Relative equity loss since the start, in [0, 1] (1 for a defaulted dealer)."""
