@@ -41,11 +41,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
-from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, PlainSerializer
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    ValidationError,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from abm.scenario_types import KindSpec, PosFloat, PosInt
+from abm.scenario_types import Float, Int, KindSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +213,7 @@ class VwapMark(MarkBase):
     """Volume-weighted price of the book trades of the last ``window_steps`` steps."""
 
     kind: Literal["vwap"] = Field(description="Mark to a trailing VWAP of book trades.")
-    window_steps: PosInt = Field(description="Steps in the VWAP window, this step included (>= 1).")
+    window_steps: Int = Field(ge=1, description="Steps in the VWAP window, this step included.")
 
     def build(self) -> MarkMethod:
         """The run-time method."""
@@ -247,7 +253,7 @@ class EmaMark(MarkBase):
     """Exponential moving average of the mid (held while one side of the book is empty)."""
 
     kind: Literal["ema"] = Field(description="Mark to an EMA of the mid.")
-    halflife_steps: PosFloat = Field(description="Half-life of the average, in steps (> 0).")
+    halflife_steps: Float = Field(gt=0.0, description="Half-life of the average, in steps.")
 
     def build(self) -> MarkMethod:
         """The run-time method."""
@@ -286,8 +292,8 @@ class IndexMark(MarkBase):
     kind: Literal["index"] = Field(
         description="Mark to the fundamental plus a smoothed basis (a liquidation index)."
     )
-    basis_halflife_steps: PosFloat = Field(
-        description="Half-life of the basis average, in steps (> 0)."
+    basis_halflife_steps: Float = Field(
+        gt=0.0, description="Half-life of the basis average, in steps."
     )
 
     def build(self) -> MarkMethod:
@@ -371,8 +377,7 @@ def parse_mark(spec: MarkBase | str | Mapping[str, Any]) -> MarkBase:
     """Validate a mark given as a spec, a plain kind string or a mapping.
 
     Raises:
-        ValueError: If the kind is unknown or its parameters are invalid (pydantic's
-            ``ValidationError`` is a ``ValueError``).
+        ValueError: If the kind is unknown or its parameters are invalid.
     """
     if isinstance(spec, MarkBase):
         return spec
@@ -381,7 +386,14 @@ def parse_mark(spec: MarkBase | str | Mapping[str, Any]) -> MarkBase:
     cls = MARK_KINDS.get(str(kind))
     if cls is None:
         raise ValueError(f"mark kind must be one of {tuple(MARK_KINDS)}, got {kind!r}")
-    return cls.model_validate(data)
+    try:
+        return cls.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or kind}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise ValueError(f"invalid mark {kind!r}: {problems}") from error
 
 
 def mark_path(

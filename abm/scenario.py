@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_core import ErrorDetails
 
 from abm.circuit_breaker import CircuitBreakerSpec
-from abm.mark import MarkSpec, MidMark
+from abm.mark import MarkSpec
 from abm.network_specs import NetworkSpec
 from abm.risk_specs import HedgeInstrumentSpec, ShockSpec
 from abm.scenario_specs import (
@@ -168,7 +168,11 @@ class Scenario(Spec):
     steps: PosInt = 2000
     dt: PosFloat = 1.0
     tick_size: PosFloat = 0.01
-    mark: MarkSpec = MidMark(kind="mid")
+    mark: MarkSpec = Field(
+        default="mid",
+        validate_default=True,
+        description="How positions are valued for equity, pnl, margin and defaults (abm.mark).",
+    )
     fundamental: FundamentalSpec
     agents: dict[str, AgentGroup]
     hedge_instrument: HedgeInstrumentSpec = Field(default_factory=HedgeInstrumentSpec)
