@@ -49,7 +49,7 @@ from pydantic import (
     ValidationError,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from abm.scenario_types import Float, Int, KindSpec
 
@@ -312,7 +312,15 @@ _PLAIN_KINDS = ("mid", "last", "fundamental")
 
 def _from_plain_string(value: Any) -> Any:
     # ``mark: mid`` is the short spelling of ``mark: {kind: mid}``
-    return {"kind": value} if isinstance(value, str) else value
+    if isinstance(value, str):
+        return {"kind": value}
+    if isinstance(value, Mapping | MarkBase):
+        return value
+    raise PydanticCustomError(
+        "mark_type",
+        "must be a mark kind ({plain}) or a mapping with a kind",
+        {"plain": ", ".join(_PLAIN_KINDS)},
+    )
 
 
 def _to_plain_string(spec: MarkBase) -> Any:
