@@ -86,7 +86,9 @@ class MarketModel(mesa.Model):
        margin calls, credit-line calls, default waves within the step (creditors
        written down), hot-potato inventory passing, confidence (market makers also
        manage their own regimes, rebalancing and hedging when they act in 3);
-    5. record the ``market`` row and the traders' ``agents`` rows.
+    5. commit the step's mark (the scenario's ``mark``, `abm.mark`) and record the
+       ``market`` row (with that ``mark``) and the traders' ``agents`` rows, whose equity
+       and pnl are at that mark and the hedge venue's price.
 
     Step 0 is recorded at construction: the state before any trading.
 
