@@ -264,7 +264,7 @@ def MarketMakerChart(model: DashboardModel) -> None:
     colours = [f"C{groups.index(mm.group) % 10}" for mm in makers]
     x = np.arange(len(makers))
     inventory = [mm.inventory for mm in makers]
-    pnl = [mm.equity(mark, hedge_mark) - mm.initial_equity for mm in makers]
+    pnl = [mm.equity(mark=mark, hedge_mark=hedge_mark) - mm.initial_equity for mm in makers]
     defaulted = sum(mm.status is Status.DEFAULTED for mm in makers)
     figure = Figure(figsize=(6.4, 3.4), layout="constrained")
     left, right = figure.subplots(1, 2)

@@ -1,12 +1,13 @@
 """The contagion layer at run time: balance sheets, defaults and the channels between dealers.
 
-Balance sheets. A market maker's equity is ``cash + inventory * mark + hedge * hedge
-price + claims - debts``. Credit lines are funded at the start: along each edge
-``i -> j`` of ``model.network``, ``i`` pays ``exposure`` in cash to ``j`` and holds a
-claim on it, ``j`` owes it (equity unchanged for both). All amounts are integer tick
-units, so cash stays exactly conserved across traders, the hedge venue and the
-outside world (`OutsideWorld`, which takes the other side of exogenous shocks and,
-with the fire-sale channel off, of forced sales).
+Balance sheets. A market maker's equity is ``cash + inventory * mark + hedge * hedge price
++ claims - debts``, the mark being the scenario's ``mark`` methodology (`abm.mark`),
+re-read after every forced sale; margin requirements and default tests use the same. Credit
+lines are funded at the start: along each edge ``i -> j`` of ``model.network``, ``i`` pays
+``exposure`` in cash to ``j`` and holds a claim on it, ``j`` owes it (equity unchanged for
+both). All amounts are integer tick units, so cash stays exactly conserved across traders,
+the hedge venue and the outside world (`OutsideWorld`, which takes the other side of
+exogenous shocks and, with the fire-sale channel off, of forced sales).
 
 Default rule. A market maker whose group sets ``default_threshold`` defaults when its
 equity falls to or below it; with no threshold it never defaults. A defaulted market
@@ -14,12 +15,12 @@ maker's orders are cancelled, it stops quoting, its inventory is liquidated over
 ``liquidation_steps`` steps, and its creditors write down ``exposure * (1 -
 recovery_rate)``, which may make them default in turn: waves within the step.
 
-Channels (each switchable in ``network.channels``; see `abm.network_specs`): default,
-fire sale (forced sales go into the book and move the mark; off: they are absorbed by
-the outside world at the fundamental), margin (Brunnermeier & Pedersen 2009), credit
-lines, confidence, hot potato (Lyons 1997). Every action is an ``events`` row whose
-``kind`` is the channel, with source (``agent_id``), target (``counterparty``) and
-amount.
+Channels (each switchable in ``network.channels``; see `abm.network_specs`): default, fire
+sale (forced sales go into the book and move its prices, and with them a mark that follows
+the book; off: they are absorbed by the outside world at the fundamental), margin
+(Brunnermeier & Pedersen 2009), credit lines, confidence, hot potato (Lyons 1997). Every
+action is an ``events`` row whose ``kind`` is the channel, with source (``agent_id``),
+target (``counterparty``) and amount.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class ContagionEngine:
         self._mark = self.model.mark_price()
 
     def _equity(self, mm: MarketMaker) -> float:
-        return mm.equity(self._mark, self.model.hedge_venue.price)
+        return mm.equity(mark=self._mark, hedge_mark=self.model.hedge_venue.price)
 
     def distress(self, mm: MarketMaker) -> float:
         """Relative equity loss since the start, in [0, 1] (1 for a defaulted dealer)."""

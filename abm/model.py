@@ -22,6 +22,7 @@ from abm.contagion import ContagionEngine
 from abm.exchange import Exchange
 from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.hedge import HedgeVenue
+from abm.mark import MarkInputs, build_mark
 from abm.orderbook import OrderBook
 from abm.record import Recorder
 from abm.scenario import (
@@ -85,7 +86,9 @@ class MarketModel(mesa.Model):
        margin calls, credit-line calls, default waves within the step (creditors
        written down), hot-potato inventory passing, confidence (market makers also
        manage their own regimes, rebalancing and hedging when they act in 3);
-    5. record the ``market`` row and the traders' ``agents`` rows.
+    5. commit the step's mark (the scenario's ``mark``, `abm.mark`) and record the
+       ``market`` row (with that ``mark``) and the traders' ``agents`` rows, whose equity
+       and pnl are at that mark and the hedge venue's price.
 
     Step 0 is recorded at construction: the state before any trading.
 
@@ -136,9 +139,12 @@ class MarketModel(mesa.Model):
         self._other_traders: list[Trader] = [a for g in self.takers for a in g.agents]
         self._other_traders.extend(self.executors)
         self._stride = scenario.record.other_agents_stride
+        self._mark_method = build_mark(scenario.mark)
+        self._tape_start = 0  # first tape entry of the current step
+        self._mark_committed: float | None = None  # the recorded mark, until the next step
         mark = self.mark_price()
         for trader in self.exchange.traders.values():
-            trader.initial_equity = trader.equity(mark, self.hedge_venue.price)
+            trader.initial_equity = trader.equity(mark=mark, hedge_mark=self.hedge_venue.price)
         self.initial_totals = self.totals()
         self.log_price_history: list[float] = []  # log of the "last" reference, one per step
         self._record(final=False)
@@ -226,8 +232,28 @@ class MarketModel(mesa.Model):
         return last * self.tick_size if last is not None else self.fundamental.value
 
     def mark_price(self) -> float:
-        """The price at which equity is marked (the scenario's ``mark``)."""
-        return self.reference_price(self.scenario.mark)
+        """The price at which equity is marked now: the scenario's ``mark`` (`abm.mark`).
+
+        During a step it reflects the book as it stands (margin calls and default waves
+        re-read it after forced sales); between steps it is the mark recorded for the last
+        step (the ``mark`` column of the ``market`` table).
+        """
+        if self._mark_committed is not None:
+            return self._mark_committed
+        return self._mark_method.value(self._mark_inputs())
+
+    def _mark_inputs(self) -> MarkInputs:
+        """What the mark methods see: fundamental, mid, last trade, this step's book trades."""
+        last = self.exchange.last_price_ticks
+        tick = self.tick_size
+        step_trades = self.exchange.tape[self._tape_start :]
+        return MarkInputs(
+            fundamental=self.fundamental.value,
+            mid=self.mid_price(),
+            last=None if last is None else last * tick,
+            step_qty=sum(qty for _, _, qty in step_trades),
+            step_notional=math.fsum(price * tick * qty for _, price, qty in step_trades),
+        )
 
     def release(self) -> None:
         """Let the garbage collector free this model once nothing else refers to it.
@@ -246,6 +272,8 @@ class MarketModel(mesa.Model):
         self.step_index += 1
         self.time = self.step_index * self.dt
         self.exchange.start_step(self.step_index, self.time)
+        self._tape_start = len(self.exchange.tape)
+        self._mark_committed = None
         # 1. fundamental
         previous = self.fundamental.value
         self.fundamental.step()
@@ -315,6 +343,8 @@ class MarketModel(mesa.Model):
         self._expiries.setdefault(step, []).append(order_id)
 
     def _record(self, *, final: bool) -> None:
+        mark = self._mark_method.commit(self._mark_inputs())
+        self._mark_committed = mark
         book = self.book
         self.log_price_history.append(math.log(self.reference_price("last")))
         bid, ask = book.best_bid(), book.best_ask()
@@ -331,8 +361,8 @@ class MarketModel(mesa.Model):
             None if last is None else book.to_price(last),
             self.exchange.step_volume,
             self.hedge_venue.price,
+            mark,
         )
-        mark = self.mark_price()
         for mm in self.market_makers:
             self._record_trader(mm, step, mark)
         stride = self._stride
@@ -347,7 +377,7 @@ class MarketModel(mesa.Model):
                     record_level(step, side, level, price, qty)
 
     def _record_trader(self, trader: Trader, step: int, mark: float) -> None:
-        equity = trader.equity(mark, self.hedge_venue.price)
+        equity = trader.equity(mark=mark, hedge_mark=self.hedge_venue.price)
         bid, ask = trader.quotes()
         self.recorder.agent(
             step,

@@ -52,6 +52,7 @@ MARKET_COLUMNS = (
     "last_price",
     "volume",
     "hedge_price",
+    "mark",
 )
 TRADE_COLUMNS = ("step", "time", "price", "qty", "aggressor", "buyer", "seller", "venue")
 AGENT_COLUMNS = (
@@ -149,13 +150,16 @@ class Recorder:
         last_price: float | None,
         volume: int,
         hedge_price: float = math.nan,
+        mark: float = math.nan,
     ) -> None:
         """Record the end-of-step market state: one row per step ``n`` at model time ``n * dt``.
 
         Prices are in price units; depths (resting quantity per side) and ``volume`` (traded
         this step) in lots. An empty side (``None``) and no trade yet (``last_price=None``) are
         stored as NaN. ``mid = (best_bid + best_ask) / 2`` and ``spread = best_ask - best_bid``
-        are derived when both sides exist, and are NaN otherwise.
+        are derived when both sides exist, and are NaN otherwise. ``mark`` is the step's mark
+        (the scenario's ``mark`` methodology, `abm.mark`), at which the ``agents`` rows of the
+        step value inventory; runs saved before the column existed load with NaN there.
         """
         bid = _price(best_bid)
         ask = _price(best_ask)
@@ -163,7 +167,7 @@ class Recorder:
         mid = 0.5 * (bid + ask) if both else math.nan
         spread = ask - bid if both else math.nan
         row = (step, time, fundamental, bid, ask, mid, spread, bid_depth, ask_depth)
-        self._append("market", (*row, _price(last_price), volume, hedge_price))
+        self._append("market", (*row, _price(last_price), volume, hedge_price, mark))
 
     def trade(
         self,
@@ -539,6 +543,9 @@ def _read_table(table: str, path: Path) -> pd.DataFrame:
     except (OSError, ValueError) as error:
         raise RunResultError(f"cannot read {path}: {error}") from error
     expected = list(_COLUMNS[table])
+    if table == "market" and list(frame.columns) == expected[:-1]:
+        # saved before the mark was recorded; readers rebuild it from the other columns
+        frame["mark"] = math.nan
     if list(frame.columns) != expected:
         raise RunResultError(f"{path} has columns {list(frame.columns)}; expected {expected}")
     try:

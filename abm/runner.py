@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from abm.agents.base import Trader
+from abm.mark import describe_mark
+from abm.market_measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
 from abm.record import WALL_TIME_KEYS, RunResult, collect_meta
-from abm.scenario import Scenario
+from abm.scenario import PaddrikGroup, Scenario
 
 
 def run(
@@ -57,7 +59,7 @@ def run(
         wall = time.perf_counter() - start
         meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
         result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta=meta)
-        summary = summarize(model, result.market, wall)
+        summary = summarize(model, result, wall)
     finally:
         model.release()  # the result holds tables, not the model
     if any(group.kind == "pov" for group in scenario.agents.values()):
@@ -68,36 +70,82 @@ def run(
     return dataclasses.replace(result, summary=summary)
 
 
-def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> dict[str, Any]:
+MARKET_MAKING_PADDRIK_ROLES = ("market_maker",)
+"""`PaddrikGroup` roles that make markets (besides every ``market_maker`` group)."""
+
+
+def market_making_groups(scenario: Scenario) -> list[str]:
+    """Names of the scenario's market-making groups, in document order.
+
+    A group makes markets when its kind is ``market_maker`` (quoting policies), or when it is a
+    ``paddrik`` group whose role is in `MARKET_MAKING_PADDRIK_ROLES` (Paddrik et al.'s market
+    makers). The ``hft`` role (high-frequency traders) is not counted: Kirilenko et al. (2017)
+    and the flash-crash measures treat HFTs as a class of their own.
+    """
+    return [
+        name
+        for name, group in scenario.agents.items()
+        if group.kind == "market_maker"
+        or (isinstance(group, PaddrikGroup) and group.role in MARKET_MAKING_PADDRIK_ROLES)
+    ]
+
+
+def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict[str, Any]:
     """Headline metrics of a finished model (the contents of ``summary.json``).
 
-    Keys: run size and counts (``steps``, ``orders``, ``cancels``, ``fills``,
-    ``volume``, ``wall_time_s``, ``steps_per_s``); market quality (``spread_mean``
-    and ``spread_median`` over steps with both sides quoted, ``two_sided_fraction``,
-    ``mid_final``, ``fundamental_final``, ``mispricing_mean``: mean |mid -
-    fundamental|); market makers (``mm_pnl_mean``, ``mm_pnl_std``,
-    ``mm_inventory_final_mean``, ``mm_abs_inventory_final_mean``); per group
-    (``pnl_by_group``: mean final pnl of each scenario group); contagion
-    (``defaults``: defaulted traders, ``cascade_waves``: deepest default wave in a step,
-    ``forced_sale_volume``, ``losses_by_channel``, ``interdealer_volume``,
-    ``max_dislocation``: max |mid - fundamental|); the circuit breaker
-    (``circuit_breaker``: whether one was on, ``halts``, ``halted_steps``,
-    ``halt_queued_orders``, ``halt_rejected_orders``); and the conservation check
-    (``cash_conserved``, ``inventory_conserved``: over traders, hedge venue and the
-    outside world). `run` adds `analysis.flash_crash.flash_crash_summary` for a scenario
-    with an execution program (a ``pov`` group).
+    Keys:
+
+    - run size and counts: ``steps``, ``seed``, ``orders``, ``cancels``, ``fills``, ``volume``,
+      ``wall_time_s``, ``steps_per_s``;
+    - the mark: ``mark``, a short description of the scenario's mark methodology
+      (`abm.mark.describe_mark`), the price at which every P&L, margin call and default test
+      of the run is valued;
+    - the book's sides, as fractions of all recorded steps (step 0 included; they sum to 1):
+      ``two_sided_fraction``, ``one_sided_fraction`` (exactly one side quoted),
+      ``empty_book_fraction`` (no side quoted);
+    - market quality over the ``two_sided_steps`` steps with both sides quoted (a one-sided
+      book has no spread and no mid): ``spread_mean``, ``spread_median``, ``mispricing_mean``
+      (mean |mid - fundamental|); ``mid_final`` (None unless the book ends two-sided),
+      ``fundamental_final``;
+    - crash measures over the whole run (`abm.market_measures.price_dislocations`):
+      ``max_dislocation``, the larger of ``max_mid_dislocation`` (largest |mid - fundamental|
+      over two-sided steps) and ``max_trade_dislocation`` (largest |book trade price -
+      fundamental of the trade's step|), so a crash through a one-sided book shows;
+    - market makers: every trader of a market-making group (`market_making_groups`: kind
+      ``market_maker``, and ``paddrik`` groups of role ``market_maker``): ``mm_count``,
+      ``mm_pnl_mean``, ``mm_pnl_std``, ``mm_inventory_final_mean``,
+      ``mm_abs_inventory_final_mean``;
+    - per group: ``pnl_by_group``, the mean final pnl of each scenario group;
+    - contagion: ``defaults`` (defaulted traders), ``cascade_waves`` (deepest default wave in
+      a step), ``forced_sale_volume``, ``losses_by_channel``, ``interdealer_volume``;
+    - the circuit breaker: ``circuit_breaker`` (whether one was on), ``halts``,
+      ``halted_steps``, ``halt_queued_orders``, ``halt_rejected_orders``;
+    - conservation: ``cash_conserved``, ``inventory_conserved`` (over traders, hedge venue and
+      the outside world).
+
+    Every pnl is equity at the final step's mark (the last ``mark`` of the ``market`` table)
+    and hedge price, minus the opening equity: the ``pnl`` of the trader's final ``agents`` row.
+    `run` adds `analysis.flash_crash.flash_crash_summary` for a scenario with an execution
+    program (a ``pov`` group).
     """
+    market = result.market
     spread = market["spread"].to_numpy(dtype=float)
     mid = market["mid"].to_numpy(dtype=float)
     fundamental = market["fundamental"].to_numpy(dtype=float)
     quoted = np.isfinite(spread)
-    mark = model.mark_price()
-    mms = model.market_makers
-    mm_pnl = np.array([mm.equity(mark) - mm.initial_equity for mm in mms], dtype=float)
+    mark, hedge_mark = model.mark_price(), model.hedge_venue.price
+
+    def pnl(trader: Trader) -> float:
+        return trader.equity(mark=mark, hedge_mark=hedge_mark) - trader.initial_equity
+
+    traders = list(model.exchange.traders.values())
+    making = set(market_making_groups(model.scenario))
+    mms = [trader for trader in traders if trader.group in making]
+    mm_pnl = np.array([pnl(mm) for mm in mms], dtype=float)
     mm_inv = np.array([mm.inventory for mm in mms], dtype=float)
     groups: dict[str, list[float]] = {}
-    for trader in model.exchange.traders.values():
-        groups.setdefault(trader.group, []).append(trader.equity(mark) - trader.initial_equity)
+    for trader in traders:
+        groups.setdefault(trader.group, []).append(pnl(trader))
     cash, inventory = model.totals()
     initial_cash, initial_inventory = model.initial_totals
     steps = model.step_index
@@ -111,26 +159,26 @@ def summarize(model: MarketModel, market: pd.DataFrame, wall_time_s: float) -> d
         "volume": model.exchange.volume,
         "wall_time_s": wall_time_s,
         "steps_per_s": steps / wall_time_s if wall_time_s > 0 else math.nan,
+        "mark": describe_mark(model.scenario.mark),
+        **book_sidedness(market),
+        "two_sided_steps": int(quoted.sum()),
         "spread_mean": _mean(spread[quoted]),
         "spread_median": float(np.median(spread[quoted])) if quoted.any() else math.nan,
-        "two_sided_fraction": float(quoted.mean()) if len(quoted) else math.nan,
         "mid_final": model.mid_price(),
         "fundamental_final": model.fundamental.value,
         "mispricing_mean": _mean(np.abs(mid[quoted] - fundamental[quoted])),
+        **price_dislocations(market, result.trades),
         "mm_count": len(mms),
         "mm_pnl_mean": _mean(mm_pnl),
         "mm_pnl_std": float(mm_pnl.std(ddof=1)) if len(mm_pnl) > 1 else math.nan,
         "mm_inventory_final_mean": _mean(mm_inv),
         "mm_abs_inventory_final_mean": _mean(np.abs(mm_inv)),
         "pnl_by_group": {name: _mean(np.array(v)) for name, v in groups.items()},
-        "defaults": sum(1 for t in model.exchange.traders.values() if t.status != "ACTIVE"),
+        "defaults": sum(1 for t in traders if t.status != "ACTIVE"),
         "cascade_waves": model.contagion.stats.cascade_waves,
         "forced_sale_volume": model.contagion.stats.forced_sale_volume,
         "losses_by_channel": dict(model.contagion.stats.losses_by_channel),
         "interdealer_volume": model.exchange.interdealer_volume,
-        "max_dislocation": float(np.nanmax(np.abs(mid - fundamental)))
-        if quoted.any()
-        else math.nan,
         "circuit_breaker": breaker is not None,
         "halts": 0 if breaker is None else breaker.halts,
         "halted_steps": 0 if breaker is None else breaker.halted_steps,

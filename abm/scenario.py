@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_core import ErrorDetails
 
 from abm.circuit_breaker import CircuitBreakerSpec
+from abm.mark import MarkSpec
 from abm.network_specs import NetworkSpec
 from abm.risk_specs import HedgeInstrumentSpec, ShockSpec
 from abm.scenario_specs import (
@@ -150,7 +151,7 @@ class Scenario(Spec):
         steps: Number of model steps (> 0).
         dt: Model time per step (> 0); step ``n`` is time ``n * dt``.
         tick_size: Price of one tick (> 0).
-        mark: Price at which equity and pnl are marked: ``"mid"`` or ``"fundamental"``.
+        mark: How equity, pnl, margin and defaults are marked (`abm.mark`; a kind or a spec).
         fundamental: The exogenous value process.
         agents: Group name -> group, in document order (at least one group). Group names
             use letters, digits, ``_`` and ``-`` so that they can appear in dotted paths.
@@ -169,7 +170,11 @@ class Scenario(Spec):
     steps: PosInt = Field(default=2000, description="Number of model steps.")
     dt: PosFloat = Field(default=1.0, description="Model time per step; step n is time n * dt.")
     tick_size: PosFloat = Field(default=0.01, description="Price of one tick, price units.")
-    mark: PriceReference = "mid"
+    mark: MarkSpec = Field(
+        default="mid",
+        validate_default=True,
+        description="How positions are valued for equity, pnl, margin and defaults (abm.mark).",
+    )
     fundamental: FundamentalSpec = Field(description="The exogenous value process.")
     agents: dict[str, AgentGroup] = Field(
         description="Group name -> group, in document order (at least one). Names use letters, "

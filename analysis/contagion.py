@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from abm.market_measures import price_dislocations
 from abm.record import RunResult
 from analysis.contagion_network import network_figure, shock_debtrank
 from analysis.tables import FORCED_SALE_KINDS, detail_field, detail_int, events_of_kind
@@ -236,11 +237,18 @@ def recovery_steps(
     return math.nan
 
 
-def max_dislocation(market: pd.DataFrame, from_step: int = 0) -> float:
-    """Largest ``|mid - fundamental|`` over steps ``>= from_step`` with a two-sided book."""
-    later = market[(market["step"] >= from_step).to_numpy(dtype=bool)]
-    gap = np.abs(later["mid"].to_numpy(dtype=float) - later["fundamental"].to_numpy(dtype=float))
-    return float(np.nanmax(gap)) if np.isfinite(gap).any() else math.nan
+def max_dislocation(
+    market: pd.DataFrame, from_step: int = 0, trades: pd.DataFrame | None = None
+) -> float:
+    """Largest ``|price - fundamental|`` over steps ``>= from_step``: mids and book trades.
+
+    Mids count where the book is two-sided; with ``trades``, every book trade counts against
+    the fundamental of its step (`abm.market_measures.price_dislocations`, the summary's
+    ``max_dislocation``), so a crash through a one-sided book shows.
+    """
+    if trades is None:
+        trades = pd.DataFrame({"step": [], "price": [], "venue": []})
+    return price_dislocations(market, trades, from_step)["max_dislocation"]
 
 
 # --- the summary ------------------------------------------------------------------------------
@@ -310,8 +318,8 @@ def crisis_summary(
         "debtrank_shock": rank.initial_distress if rank is not None else math.nan,
         **liquidity,
         "spread_recovery_steps": recovery,
-        "max_dislocation": max_dislocation(market),
-        "max_dislocation_after": max_dislocation(market, step),
+        "max_dislocation": max_dislocation(market, trades=trades),
+        "max_dislocation_after": max_dislocation(market, step, trades),
         "forced_sale_volume": volumes["liquidation"] + volumes["margin_call"],
         "liquidation_volume": volumes["liquidation"],
         "margin_call_volume": volumes["margin_call"],

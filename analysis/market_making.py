@@ -5,13 +5,13 @@ per-step fills of each market maker are rebuilt by `analysis.market_maker_flows`
 
 Notation, for one market maker over steps ``t = 0..T``: ``q_t`` its inventory and ``h_t`` its
 hedge position at the end of step ``t`` (``agents`` table), ``m_t`` the end-of-step mark and
-``y_t`` the hedge price (``market`` table). The mark follows the scenario's ``mark``: the
-fundamental, or the mid, which falls back to the last trade price and then to the fundamental
-while a side of the book is empty (the model's rule, rebuilt from the ``market`` columns by
-`mark_prices`). A fill ``i`` at step ``t`` has signed quantity ``s_i`` (``+qty`` when the market
-maker buys) and price ``p_i``; a hedge trade ``j`` has signed quantity ``k_j``, price ``x_j``
-and cost ``c_j = k_j (x_j - y_t) >= 0`` (``hedge`` events). "Fills" here are every exchange of
-lots for cash: book fills, inter-dealer trades, forced sales absorbed outside the book and
+``y_t`` the hedge price (``market`` table). The mark is the one the model used, by the
+scenario's ``mark`` methodology (`abm.mark`), read from the ``market`` table's ``mark`` column
+(rebuilt by `mark_prices` for runs saved before that column existed). A fill ``i`` at step
+``t`` has signed quantity ``s_i`` (``+qty`` when the market maker buys) and price ``p_i``; a
+hedge trade ``j`` has signed quantity ``k_j``, price ``x_j`` and cost
+``c_j = k_j (x_j - y_t) >= 0`` (``hedge`` events). "Fills" here are every exchange of lots for
+cash: book fills, inter-dealer trades, forced sales absorbed outside the book and
 inventory shocks (an outside client's lots at a price ``p = notional / |qty|``).
 
 Identity. Within step ``t`` the fundamental moves and the hedge price ``y_t`` is drawn first,
@@ -73,11 +73,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from abm.mark import MARK_KINDS, mark_path, parse_mark
+from abm.market_measures import BOOK_VENUE
 from abm.record import RunResult
 from analysis.market_maker_flows import MarketMakerFlows, checked_market, market_maker_rows
 from analysis.risk_metrics import max_drawdown
 
-MARKS = ("mid", "fundamental")
+MARKS = tuple(MARK_KINDS)
+"""The kinds a scenario's ``mark`` may take (`abm.mark`)."""
 DECOMPOSITION_COLUMNS = (
     "agent_id",
     "group",
@@ -113,23 +116,52 @@ EFFICIENCY_COLUMNS = (
 # --- pure helpers --------------------------------------------------------------------------------
 
 
-def mark_prices(market: pd.DataFrame, mark: str = "mid") -> np.ndarray:
-    """End-of-step mark per row of ``market``: the fundamental, or the mid with its fallbacks.
+def mark_prices(
+    market: pd.DataFrame,
+    mark: str | Mapping[str, Any] = "mid",
+    trades: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """End-of-step mark per row of ``market``, by the scenario's mark methodology.
 
-    ``mark="mid"`` takes the mid where both sides are quoted, else the last trade price, else
-    the fundamental (``MarketModel.reference_price``).
+    The model records the mark it used at each step (the ``market`` table's ``mark`` column);
+    that column is returned where it is filled. Rows without it (runs saved before the
+    column existed load with NaN there) are rebuilt from the other columns by the model's own
+    computation, `abm.mark.mark_path`: ``"mid"`` takes the mid where both sides are quoted,
+    else the last trade price, else the fundamental; ``"fundamental"`` the fundamental; the
+    other kinds as `abm.mark` documents (``vwap`` reads the book trades of ``trades``).
+
+    Args:
+        market: A run's ``market`` table.
+        mark: The scenario's ``mark``: a plain kind or a mapping as written in the scenario.
+        trades: The run's ``trades`` table; needed only to rebuild a ``vwap`` mark.
 
     Raises:
-        ValueError: If ``mark`` is not one of `MARKS`.
+        ValueError: If ``mark`` is not a valid mark (its kind not one of `MARKS`).
     """
-    if mark not in MARKS:
-        raise ValueError(f"mark must be one of {MARKS}, got {mark!r}")
-    fundamental = market["fundamental"].to_numpy(dtype=float)
-    if mark == "fundamental":
-        return fundamental
-    mid = market["mid"].to_numpy(dtype=float)
-    last = market["last_price"].to_numpy(dtype=float)
-    return np.where(np.isnan(mid), np.where(np.isnan(last), fundamental, last), mid)
+    recorded = (
+        market["mark"].to_numpy(dtype=float)
+        if "mark" in market.columns
+        else np.full(len(market), np.nan)
+    )
+    if np.isfinite(recorded).all():
+        parse_mark(mark)  # the methodology must still be a valid one
+        return recorded
+    qty = notional = None
+    if trades is not None:
+        book = trades[(trades["venue"] == BOOK_VENUE).to_numpy(dtype=bool)]
+        steps = market["step"].to_numpy()
+        grouped = book.assign(notional=book["price"] * book["qty"]).groupby("step")
+        qty = grouped["qty"].sum().reindex(steps, fill_value=0).to_numpy()
+        notional = grouped["notional"].sum().reindex(steps, fill_value=0.0).to_numpy()
+    rebuilt = mark_path(
+        mark,
+        market["fundamental"].to_numpy(dtype=float),
+        market["mid"].to_numpy(dtype=float),
+        market["last_price"].to_numpy(dtype=float),
+        qty,
+        notional,
+    )
+    return np.where(np.isfinite(recorded), recorded, rebuilt)
 
 
 def ar1_half_life(series: Any) -> float:
@@ -205,7 +237,7 @@ def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataF
     market = checked_market(result)
     n_steps = len(market)
     scenario = _scenario(result)
-    mark = mark_prices(market, str(scenario.get("mark", "mid")))
+    mark = mark_prices(market, scenario.get("mark", "mid"), result.trades)
     tick = scenario.get("tick_size")
     hedge_price = market["hedge_price"].to_numpy(dtype=float)
     before = mark[:-1]

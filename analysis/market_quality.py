@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from abm.market_measures import book_sidedness, price_dislocations
 from abm.record import RunResult
 from analysis.price_formation import (
     InsufficientDataError,
@@ -271,8 +272,24 @@ def spread_resiliency(spread: Any, *, k: float = 2.0, tolerance: float = 0.25) -
 
 
 def mean_abs_mispricing(market: pd.DataFrame) -> float:
-    """Mean ``|mid - fundamental|`` over steps with a two-sided book, in price units."""
+    """Mean ``|mid - fundamental|`` over steps with a two-sided book, in price units.
+
+    A one-sided book has no mid, so a crash through it does not show here: see
+    `max_dislocation`, which also reads trade prices.
+    """
     return _nanmean(np.abs(market["mid"].to_numpy(float) - market["fundamental"].to_numpy(float)))
+
+
+def max_dislocation(
+    market: pd.DataFrame, trades: pd.DataFrame, from_step: int = 0
+) -> dict[str, float]:
+    """Largest price-to-fundamental gaps from ``from_step`` on, mids and book trades alike.
+
+    ``max_mid_dislocation`` (two-sided steps), ``max_trade_dislocation`` (every book trade
+    against the fundamental of its step) and ``max_dislocation``, the larger: the numbers
+    of the run summary (`abm.market_measures.price_dislocations`).
+    """
+    return price_dislocations(market, trades, from_step)
 
 
 # --- summary -----------------------------------------------------------------------------------
@@ -304,6 +321,16 @@ def market_quality_summary(
         variance ratio with z; plus touch/within-N depth and OFI regression when a non-empty
         depth table is present. A measure the run cannot support (for example no trades) is NaN.
 
+        What each average is over: ``quoted_spread*``, ``mispricing_mean*`` and the variance
+        ratio over steps with a two-sided book (a one-sided book has neither spread nor mid),
+        whose share of all steps is ``two_sided_fraction``, beside ``one_sided_fraction`` and
+        ``empty_book_fraction`` (`abm.market_measures.book_sidedness`; the three sum to 1);
+        ``bid_depth_mean`` and ``ask_depth_mean`` (lots resting on the whole side) over every
+        step, an empty side counting 0; the ``depth_*`` keys over the depth snapshots; the
+        trade-based spreads over book trades, weighted by quantity. ``max_dislocation``,
+        ``max_mid_dislocation`` and ``max_trade_dislocation`` (`max_dislocation`) cover mids
+        and trade prices, so a crash through a one-sided book shows.
+
     Raises:
         ValueError: If ``tick_size`` is None and cannot be read from a `RunResult` scenario.
     """
@@ -323,7 +350,7 @@ def market_quality_summary(
     market, trades = tables["market"], tables["trades"]
     quoted = quoted_spread(market)
     out: dict[str, float] = {"horizon_steps": float(horizon_steps), "tick_size": float(tick_size)}
-    out["two_sided_fraction"] = float(np.isfinite(quoted["spread"]).mean())
+    out |= book_sidedness(market)
     out["quoted_spread"] = _nanmean(quoted["spread"])
     out["quoted_spread_ticks"] = out["quoted_spread"] / tick_size
     out["quoted_spread_bps"] = _nanmean(quoted["spread_bps"])
@@ -343,6 +370,7 @@ def market_quality_summary(
     out["resiliency_half_life_steps"] = math.nan if res is None else res.half_life_steps
     out["mispricing_mean"] = mean_abs_mispricing(market)
     out["mispricing_mean_ticks"] = out["mispricing_mean"] / tick_size
+    out |= max_dislocation(market, trades)
     mid = market["mid"].to_numpy(float)
     vr = _maybe(lambda: variance_ratio(mid[np.isfinite(mid)], variance_ratio_q))
     out["variance_ratio"] = math.nan if vr is None else vr.ratio

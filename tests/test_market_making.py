@@ -353,7 +353,7 @@ def test_pnl_decomposition_rejects_missing_market_maker_rows(tiny: RunResult) ->
 def test_pnl_decomposition_rejects_unknown_mark() -> None:
     """Only the marks the model implements are accepted."""
     with pytest.raises(ValueError, match="mark"):
-        pnl_decomposition(_tiny_run("mark: vwap\n"))
+        pnl_decomposition(_tiny_run("mark: median\n"))
 
 
 def test_pnl_decomposition_hand_computed_contagion_components() -> None:

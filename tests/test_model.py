@@ -361,14 +361,24 @@ def test_model_pnl_is_equity_minus_initial_equity(kitchen_sink: Run) -> None:
 
 
 def test_model_equity_is_cash_plus_inventory_at_mark(baseline: Run) -> None:
-    """Equity = cash + inventory * mark, the mark being the step's mid or fundamental column."""
+    """Equity = cash + inventory * mark + hedge * hedge price, at the step's recorded mark."""
     agents, market = baseline.result.agents, baseline.result.market
-    column = "mid" if baseline.model.scenario.mark == "mid" else "fundamental"
-    mark = agents["step"].map(market.set_index("step")[column])
-    rows = mark.notna()  # a missing mid falls back to the last price: not checked here
-    expected = agents["cash"] + agents["inventory"] * mark
-    assert rows.sum() > 0.9 * len(agents)
-    assert np.allclose(agents.loc[rows, "equity"], expected[rows], rtol=0, atol=1e-6)
+    by_step = market.set_index("step")
+    mark = agents["step"].map(by_step["mark"])
+    hedge_price = agents["step"].map(by_step["hedge_price"])
+    expected = agents["cash"] + agents["inventory"] * mark + agents["hedge"] * hedge_price
+    assert mark.notna().all()
+    assert np.allclose(agents["equity"], expected, rtol=0, atol=1e-6)
+
+
+def test_model_mid_mark_column_is_mid_then_last_then_fundamental(baseline: Run) -> None:
+    """The recorded mid mark is the mid where two-sided, else the last trade, else the value."""
+    market = baseline.result.market
+    mid, last = market["mid"], market["last_price"]
+    expected = mid.fillna(last).fillna(market["fundamental"])
+    assert baseline.model.scenario.mark.kind == "mid"
+    # the model's mid is (bid + ask) * tick / 2 in ticks, the table's from prices: rounding
+    assert np.allclose(market["mark"], expected, rtol=0, atol=1e-9)
 
 
 def test_model_market_maker_quotes_within_the_touch(baseline: Run) -> None:

@@ -43,6 +43,7 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "last_price": "float64",
         "volume": "int64",
         "hedge_price": "float64",
+        "mark": "float64",
     },
     "trades": {
         "step": "int64",
@@ -104,7 +105,7 @@ DESIGN_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # Columns we append after DESIGN's, per table (an extension, never a reordering).
 EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "market": ("hedge_price",),
+    "market": ("hedge_price", "mark"),
     "trades": (),
     "agents": ("group", "hedge", "net_delta"),
     "events": (),

@@ -78,7 +78,7 @@ def error_of(tmp_path: Path, doc: dict[str, Any] | str) -> str:
 def test_load_scenario_full_fixture_keeps_every_value() -> None:
     """Every explicitly written value of the reference document is what the model holds."""
     s = load_scenario(FULL)
-    assert (s.name, s.seed, s.steps, s.dt, s.tick_size, s.mark) == (
+    assert (s.name, s.seed, s.steps, s.dt, s.tick_size, s.mark.kind) == (
         "full",
         7,
         500,
@@ -107,7 +107,7 @@ def test_load_scenario_full_fixture_keeps_every_value() -> None:
 def test_scenario_defaults_match_documented_schema() -> None:
     """Omitted fields take the defaults written in the schema (DESIGN brief for scenario.py)."""
     s = Scenario.from_yaml_text(MINIMAL)
-    assert (s.description, s.seed, s.steps, s.dt, s.tick_size, s.mark) == (
+    assert (s.description, s.seed, s.steps, s.dt, s.tick_size, s.mark.kind) == (
         "",
         0,
         2000,
@@ -450,7 +450,8 @@ BAD_DOCUMENTS = [
         _with("record", {"other_agents_stride": 0}),
         "record.other_agents_stride: must be greater than or equal to 1",
     ),
-    case("bad_literal", _with("mark", "last"), "mark: must be 'mid' or 'fundamental' (got 'last')"),
+    case("bad_mark_kind", _with("mark", "median"), "mark.kind: unknown mark kind 'median'"),
+    case("bad_mark_type", _with("mark", 3), "mark: must be a mark kind (mid, last, fundamental)"),
 ]
 
 

@@ -69,8 +69,12 @@ class Trader(mesa.Agent):
         """Cash in price units."""
         return self.cash_ticks * self.model.tick_size
 
-    def equity(self, mark: float, hedge_mark: float = 0.0) -> float:
-        """Cash + inventory at ``mark`` + hedge at ``hedge_mark`` + claims - debts."""
+    def equity(self, *, mark: float, hedge_mark: float) -> float:
+        """Cash + inventory at ``mark`` + hedge at ``hedge_mark`` + claims - debts.
+
+        Both marks are required keywords: a position never silently takes a price of 0
+        (``MarketModel.mark_price()`` and ``MarketModel.hedge_venue.price`` give them).
+        """
         equity = self.cash + self.inventory * mark
         if self.hedge:
             equity += self.hedge * hedge_mark

@@ -181,7 +181,7 @@ class MarketMaker(Trader):
         model = self.model
         spread_mult, size_mult, limit, withdraw = 1.0, 1.0, self.max_inventory, False
         if self.regimes is not None:
-            equity = self.equity(model.mark_price(), model.hedge_venue.price)
+            equity = self.equity(mark=model.mark_price(), hedge_mark=model.hedge_venue.price)
             self.peak_equity = max(self.peak_equity, equity)
             utilisation = abs(self.inventory) / self.max_inventory if self.max_inventory else 0.0
             before = self.regime
