@@ -13,7 +13,8 @@ Directions checked (CFTC/SEC 2010; Kirilenko, Kyle, Samadi and Tuzun 2017):
 By default each direction is checked on the scenario's own seed, with a faster variant (0.25 s
 steps, 50 minutes: the same classes, block and rates, about 3 s a run); under ``-m slow``, on
 the full scenario for eight seeds. The thresholds sit well inside the ranges measured for the
-scenario headers.
+scenario headers. Under ``-m slow`` the shipped files at their own seed are also checked
+against the ranges their headers document.
 """
 
 from __future__ import annotations
@@ -63,6 +64,52 @@ def _summary(variant: str, seed: int | None = None, *, fast: bool = True) -> dic
 
 def _slow(variant: str) -> list[dict[str, Any]]:
     return [_summary(variant, seed, fast=False) for seed in SLOW_SEEDS]
+
+
+# The "Expected outcome" ranges of scenarios/crisis/flash_crash_2010.yaml (aggressive, passive,
+# breaker) and scenarios/crisis/flash_crash_calm.yaml (calm), measured on seeds 1-8 and the
+# shipped seed. Copied by hand, not parsed: change them together with the headers. A header
+# range is rounded to the digits it shows, so "3.9-5.7%" reads as [3.85, 5.75]; minutes are
+# converted to seconds, percentages of volume and depth to fractions.
+HEADER_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "calm": {
+        "hft_volume_share": (0.295, 0.315),  # HFTs 30-31% of volume
+        "hft_inventory_half_life_s": (4.5, 20.5),  # half-life 5-20 s
+        "fall_pct": (0.0, 0.3),  # within 0.3% of its level
+    },
+    "aggressive": {
+        "program_duration_s": (13.5 * 60, 16.5 * 60),  # done 14-16 minutes after it starts
+        "fall_pct": (3.85, 5.75),  # falls 3.9-5.7%
+        "fall_duration_s": (13.5 * 60, 17.5 * 60),  # a trough 14-17 minutes in
+        "recovery_fraction": (0.645, 0.775),  # regains 65-77% of it
+        "recovery_duration_s": (22.5 * 60, 28.5 * 60),  # 90% of that within 23-28 minutes
+        "bid_depth_fall_min_ratio": (0.0485, 0.135),  # bid depth drops to 4.9-13%
+        "hft_volume_share_fall": (0.285, 0.315),  # HFTs trade 29-31% of the volume
+        "hft_net_to_gross_fall": (0.0, 0.005),  # net change at most 0.5% of what they trade
+    },
+    "passive": {
+        "fall_pct": (1.15, 1.95),  # a fall of 1.2-1.9%
+        "program_duration_s": (25.5 * 60, 28.5 * 60),  # the program takes 26-28 minutes
+    },
+    "breaker": {
+        "halts": (4, 25),  # 4-25 halts
+        "fall_pct": (2.15, 4.35),  # 2.2-4.3%
+        "program_duration_s": (16.25 * 60, 27.75 * 60),  # 16.5-27.5 minutes
+    },
+}
+
+
+@cache
+def _shipped(variant: str) -> dict[str, Any]:
+    """The summary of the shipped file (the calm twin's own file for "calm") at its own seed."""
+    if variant == "calm":
+        scenario = load_scenario(CRISIS / "flash_crash_calm.yaml")
+    else:
+        scenario = _scenario(variant, fast=False)
+    summary = dict(run(scenario).summary)
+    if summary["program_end_s"] is not None:
+        summary["program_duration_s"] = summary["program_end_s"] - summary["program_start_s"]
+    return summary
 
 
 # ----- the scenario files --------------------------------------------------------------------
@@ -201,3 +248,16 @@ def test_flash_crash_passive_across_seeds() -> None:
     """Passive seller, eight seeds: every fall under half the aggressive seller's."""
     for passive, aggressive in zip(_slow("passive"), _slow("aggressive"), strict=True):
         assert passive["fall_pct"] < 0.5 * aggressive["fall_pct"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(HEADER_RANGES))
+def test_flash_crash_shipped_seed_lies_in_header_ranges(variant: str) -> None:
+    """The shipped seed's measures lie inside the ranges the scenario headers document."""
+    summary = _shipped(variant)
+    outside = {
+        key: (summary[key], bounds)
+        for key, bounds in HEADER_RANGES[variant].items()
+        if not bounds[0] <= summary[key] <= bounds[1]
+    }
+    assert not outside, outside

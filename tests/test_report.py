@@ -379,7 +379,7 @@ def test_report_shows_scenario_parameters_and_yaml(report_text: str, result: Run
     """The scenario section lists key parameters and holds the resolved YAML, collapsed."""
     assert "| Tick size (price units) | 0.01 |" in report_text
     assert (
-        "| mm | market_maker | 4 | avellaneda_stoikov (gamma=0.01, k=60, T=2000) |" in report_text
+        "| mm | market_maker | 4 | avellaneda_stoikov (gamma=0.01, k=60, T=4000) |" in report_text
     )
     assert "<details><summary>Resolved scenario (scenario.yaml)</summary>" in report_text
     assert result.scenario_yaml.strip() in report_text
