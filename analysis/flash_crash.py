@@ -52,8 +52,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.record import RunResult
+from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.market_making import ar1_half_life
-from analysis.plots import finish_axes, require_columns
 from analysis.report_document import scenario_mapping
 
 FLASH_CRASH_FIGURE = "flash_crash.png"
@@ -361,7 +361,7 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
     inventory = class_inventory(result)
     specs = _groups_of_kind(result, POPULATION_KIND)
     programs = [name for name in _groups_of_kind(result, PROGRAM_KIND) if name in inventory]
-    figure = Figure(figsize=(10.0, 10.0), layout="constrained")
+    figure = new_figure((10.0, 10.0))
     axes = figure.subplots(4, 1, sharex=True)
     axes[0].plot(time, price, lw=1.0, color="tab:blue", label="last trade (1 s mean)")
     axes[0].plot([w.trough * w.dt], [price[w.trough]], "v", color="tab:red", label="trough")
