@@ -150,6 +150,7 @@ def price_figure(
             ax.plot(time, ys, color=color, lw=lw, ls=ls, label=label, zorder=3)
             drawn = True
     if drawn:
+        shade_one_sided(ax, market)
         draw_event_marks(ax, event_marks(events, shocks), seconds)
     finish_axes(ax, "Price", "time (s)", "price (price units)", has_data=drawn, legend=False)
     if drawn:
@@ -241,24 +242,7 @@ def spread_depth_figure(
             lw=1.0,
             label=f"quoted spread, {window}-step rolling mean",
         )
-    bid = market["best_bid"].to_numpy(dtype=float)
-    ask = market["best_ask"].to_numpy(dtype=float)
-    one_sided = ~(np.isfinite(bid) & np.isfinite(ask))
-    if one_sided.any() and len(market):
-        transform = blended_transform_factory(top.transData, top.transAxes)
-        top.fill_between(
-            time,
-            0,
-            1,
-            where=one_sided,
-            step="mid",
-            transform=transform,
-            color="tab:red",
-            alpha=0.15,
-            lw=0,
-            label=f"one-sided or empty book ({one_sided.mean():.1%} of steps)",
-        )
-        drawn = True
+    drawn = shade_one_sided(top, market) or drawn
     xlabel = None if has_depth else "time (s)"
     finish_axes(top, "Quoted spread", xlabel, "spread (price units)", has_data=drawn)
     if has_depth and depth is not None:
@@ -279,6 +263,32 @@ def spread_depth_figure(
             has_data=len(near) > 0,
         )
     return figure
+
+
+def shade_one_sided(ax: Axes, market: pd.DataFrame) -> bool:
+    """Shade the steps where a side of the book (or both) is empty; return whether any was.
+
+    The legend entry gives their share of all steps.
+    """
+    bid = market["best_bid"].to_numpy(dtype=float)
+    ask = market["best_ask"].to_numpy(dtype=float)
+    one_sided = ~(np.isfinite(bid) & np.isfinite(ask))
+    if not one_sided.any():
+        return False
+    transform = blended_transform_factory(ax.transData, ax.transAxes)
+    ax.fill_between(
+        market["time"].to_numpy(dtype=float),
+        0,
+        1,
+        where=one_sided,
+        step="mid",
+        transform=transform,
+        color="tab:red",
+        alpha=0.12,
+        lw=0,
+        label=f"one-sided or empty book ({one_sided.mean():.1%} of steps)",
+    )
+    return True
 
 
 def depth_near_mid(
@@ -458,7 +468,7 @@ def inventory_figure(
     shown = {name: float(v) for name, v in (limits or {}).items() if name in colours and v > 0}
     for name, limit in shown.items():
         same = len(set(shown.values())) == 1
-        label = f"limit +-{limit:g} lots" + ("" if same else f" ({name})")
+        label = f"limit \u00b1{limit:g} lots" + ("" if same else f" ({name})")
         ax.axhline(limit, color=colours[name], ls="--", lw=1.0, label=label)
         ax.axhline(-limit, color=colours[name], ls="--", lw=1.0)
         if same:

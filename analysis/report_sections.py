@@ -25,14 +25,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.record import RunResult
-from analysis.flash_crash import is_flash_crash_run
+from analysis.flash_crash import FLASH_CRASH_FIGURE, flash_crash_figure, is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
 from analysis.plots import (
+    DEPTH_WITHIN_TICKS,
     depth_heatmap_figure,
     inventory_figure,
     pnl_figure,
     price_figure,
+    rolling_window,
     spread_depth_figure,
 )
 from analysis.report_document import (
@@ -48,6 +50,7 @@ from analysis.report_document import (
     format_value,
     png_bytes,
     scenario_mapping,
+    scenario_question_and_outcome,
     tick_size_of,
     ticks,
     yes_no,
@@ -56,6 +59,7 @@ from analysis.report_market_makers import (
     contagion_section,
     flash_crash_section,
     has_contagion,
+    market_maker_group_names,
     market_maker_section,
 )
 from analysis.stat_plots import (
@@ -71,19 +75,26 @@ STYLIZED_FACTS_MIN_RETURNS = 1000
 """Below this many mid returns the scorecard is flagged as indicative: its longest sampling
 interval (50 steps) then leaves fewer than 20 returns for the aggregational-Gaussianity test."""
 
-_FIGURES: tuple[tuple[str, str], ...] = (
-    ("price.png", "Price"),
-    ("spread_depth.png", "Spread and depth"),
-    ("depth_heatmap.png", "Order-book depth"),
+HEADLINE_FIGURES: tuple[tuple[str, str], ...] = (
+    ("price.png", "Price: quotes, trades, fundamental and events"),
+    ("spread_depth.png", "Spread and depth near the mid"),
     ("inventory.png", "Market-maker inventory"),
     ("pnl.png", "Market-maker pnl"),
+)
+"""The headline figures that open every report, in order (the flash crash adds its own)."""
+MORE_FIGURES: tuple[tuple[str, str], ...] = (
+    ("depth_heatmap.png", "Order-book depth"),
     ("pnl_distribution.png", "Market-maker pnl changes, VaR and ES"),
     ("pnl_decomposition.png", "Market-maker pnl decomposition"),
     ("return_distribution.png", "Return distribution"),
     ("return_acf.png", "Return autocorrelation"),
 )
-FIGURE_FILES = tuple(name for name, _ in _FIGURES)
-"""The PNG files of the "Figures" section, in report order."""
+"""The figures of the closing "More figures" section."""
+FIGURE_FILES = tuple(name for name, _ in (*HEADLINE_FIGURES, *MORE_FIGURES))
+"""Every PNG the figure sections can hold, in report order; a figure the run has no data for
+is left out (the report says why in one line), so a report may hold fewer."""
+MIN_AGENT_STEPS = 3
+"""Fewest recorded steps per market maker for a line over time to say anything."""
 
 _QUALITY_ROWS = (
     ("quoted_spread", "Quoted spread (price units)"),
@@ -103,19 +114,19 @@ _QUALITY_ROWS = (
     ("depth_bid_within_mean", "Bid depth within 5 ticks, mean (lots)"),
     ("depth_ask_within_mean", "Ask depth within 5 ticks, mean (lots)"),
     ("kyle_lambda", "Kyle's lambda (price units per lot)"),
-    ("kyle_lambda_se", "Kyle's lambda, standard error"),
-    ("kyle_lambda_r2", "Kyle's lambda, R^2"),
-    ("kyle_lambda_n", "Kyle's lambda, intervals"),
+    ("kyle_lambda_se", "Kyle's lambda, standard error (price units per lot)"),
+    ("kyle_lambda_r2", "Kyle's lambda, R^2 (dimensionless)"),
+    ("kyle_lambda_n", "Kyle's lambda, intervals (count)"),
     ("ofi", "Order-flow imbalance slope (price units per lot)"),
-    ("ofi_se", "Order-flow imbalance slope, standard error"),
-    ("ofi_r2", "Order-flow imbalance slope, R^2"),
-    ("ofi_n", "Order-flow imbalance slope, intervals"),
+    ("ofi_se", "Order-flow imbalance slope, standard error (price units per lot)"),
+    ("ofi_r2", "Order-flow imbalance slope, R^2 (dimensionless)"),
+    ("ofi_n", "Order-flow imbalance slope, intervals (count)"),
     ("amihud_illiquidity", "Amihud illiquidity (per price unit traded)"),
     ("resiliency_shocks", "Spread shocks (count)"),
     ("resiliency_mean_recovery_steps", "Spread recovery, mean (steps)"),
     ("resiliency_half_life_steps", "Spread recovery, half-life (steps)"),
-    ("variance_ratio", "Variance ratio of the mid"),
-    ("variance_ratio_z", "Variance ratio, z statistic"),
+    ("variance_ratio", "Variance ratio of the mid (dimensionless)"),
+    ("variance_ratio_z", "Variance ratio, z statistic (dimensionless)"),
 )
 # Parameters of the measures, and numbers the headline table already shows.
 _QUALITY_SKIPPED = frozenset(
@@ -124,7 +135,13 @@ _QUALITY_SKIPPED = frozenset(
 
 
 def build_document(result: RunResult, *, figures: bool = True) -> Document:
-    """The run report of ``result``: title, run facts, the sections of the module docstring.
+    """The run report of ``result``.
+
+    Order: the scenario's question and expected outcome (from its header comments), its
+    description and the mark; the headline figures; then the tables (run, scenario, market
+    quality, activity, market makers, stylized facts, flash crash and contagion where they
+    apply, accounting); then the remaining figures. A figure the run has no data for is left
+    out and one line says why.
 
     Args:
         result: The run.
@@ -135,10 +152,23 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
     tick = tick_size_of(scenario)
     decomposition, decomposition_error = attempt(lambda: pnl_decomposition(result))
     intro: list[Block] = []
+    question, outcome = scenario_question_and_outcome(result.scenario_yaml)
+    intro += [note for note in (question, outcome) if note is not None]
+    if question is None and outcome is None:
+        intro.append(
+            Paragraph(
+                "The scenario's header states no question or expected outcome (comment "
+                "paragraphs starting '# Question:' and '# Expected outcome')."
+            )
+        )
     if scenario.get("description"):
         intro.append(Paragraph(str(scenario["description"]).strip()))
-    intro.append(_run_table(result))
-    sections = [
+    intro.append(Paragraph(f"P&L and equity are marked to: {mark_description(result)}."))
+    sections = []
+    if figures:
+        sections.append(_figure_section("Headline figures", _headline(result, scenario)))
+    sections += [
+        Section("Run", (_run_table(result),)),
         _scenario_section(result, scenario),
         _market_quality_section(result, tick),
         _activity_section(result.summary),
@@ -146,36 +176,182 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         _stylized_facts_section(result.market),
     ]
     if is_flash_crash_run(result):
-        sections.append(flash_crash_section(result, figures=figures))
+        sections.append(flash_crash_section(result, figures=False))
     if has_contagion(result):
         sections.append(contagion_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))
     if figures:
-        makers = result.agents.loc[result.agents["kind"] == MARKET_MAKER_KIND]
-        makers = makers.drop_duplicates("agent_id")
-        labels = dict(zip(makers["agent_id"].astype(int), makers["group"].astype(str), strict=True))
-        empty = pd.DataFrame(columns=["group", "pnl"])
-        draw: dict[str, Callable[[], Figure]] = {
-            "price.png": lambda: price_figure(result.market),
-            "spread_depth.png": lambda: spread_depth_figure(result.market),
-            "depth_heatmap.png": lambda: depth_heatmap_figure(
-                result.depth, result.market, tick_size=tick
-            ),
-            "inventory.png": lambda: inventory_figure(result.agents, labels=labels),
-            "pnl.png": lambda: pnl_figure(result.agents, labels=labels),
-            "pnl_distribution.png": lambda: pnl_distribution_figure(result.agents),
-            "pnl_decomposition.png": lambda: pnl_decomposition_figure(
-                empty if decomposition is None else decomposition
-            ),
-            "return_distribution.png": lambda: return_distribution_figure(result.market),
-            "return_acf.png": lambda: acf_figure(result.market),
-        }
-        blocks = tuple(
-            FigureBlock(title, name, png_bytes(draw[name]())) for name, title in _FIGURES
-        )
-        sections.append(Section("Figures", blocks))
+        more = _more(result, tick, decomposition, decomposition_error)
+        sections.append(_figure_section("More figures", more))
     title = f"Run report: {scenario.get('name') or 'unnamed run'}"
     return Document(title, tuple(intro), tuple(sections))
+
+
+Drawn = tuple[str, str, Callable[[], Figure] | str]
+"""(file name, title, a function drawing the figure or the one-line reason it is left out)."""
+
+
+def _figure_section(title: str, figures: list[Drawn]) -> Section:
+    blocks: list[Block] = []
+    for name, caption, draw in figures:
+        if isinstance(draw, str):
+            blocks.append(Paragraph(f"{caption}: not drawn, {draw}."))
+            continue
+        figure, error = attempt(draw)
+        if figure is None:
+            blocks.append(Paragraph(f"{caption}: not drawn, {error}."))
+            continue
+        empty = getattr(figure, "empty_panels", [])
+        if empty:
+            why = "; ".join(f"{panel}: {message}" for panel, message in empty)
+            blocks.append(Paragraph(f"{caption}: not drawn, nothing to show ({why})."))
+            continue
+        blocks.append(FigureBlock(caption, name, png_bytes(figure)))
+    return Section(title, tuple(blocks))
+
+
+def _headline(result: RunResult, scenario: Mapping[str, Any]) -> list[Drawn]:
+    dt = _dt(scenario)
+    tick = tick_size_of(scenario)
+    shocks = scenario.get("shocks") if isinstance(scenario.get("shocks"), list) else None
+    market, depth = result.market, result.depth
+    window = rolling_window(len(market))
+    depth_caption = f"Spread ({window}-step rolling mean) and depth within "
+    depth_caption += f"{DEPTH_WITHIN_TICKS} ticks of the mid"
+    spread_caption = depth_caption if len(depth) else f"Spread ({window}-step rolling mean)"
+    drawn: list[Drawn] = [
+        (
+            "price.png",
+            "Price: best bid and ask, mid, trade range and VWAP, fundamental; events marked",
+            lambda: price_figure(market, result.trades, result.events, shocks=shocks),
+        ),
+        (
+            "spread_depth.png",
+            spread_caption,
+            lambda: spread_depth_figure(
+                market, depth, tick_size=tick, within_ticks=DEPTH_WITHIN_TICKS
+            ),
+        ),
+    ]
+    if not len(depth):
+        drawn.append(
+            (
+                "",
+                "Depth near the mid",
+                "the run recorded no order-book snapshots (record.depth_levels: 0)",
+            )
+        )
+    groups = market_maker_group_names(result)
+    makers = result.agents.loc[result.agents["group"].astype(str).isin(groups).to_numpy(bool)]
+    recorded = int(makers.groupby("agent_id")["step"].nunique().min()) if len(makers) else 0
+    limits = _inventory_limits(scenario)
+    mark = _mark_name(result)
+    if not groups:
+        reason: str | None = "the run has no market makers"
+    elif recorded < MIN_AGENT_STEPS:
+        reason = (
+            f"the agents table records these market makers at only {recorded} steps "
+            "(record.other_agents_stride)"
+        )
+    else:
+        reason = None
+    drawn.append(
+        (
+            "inventory.png",
+            "Market-maker inventory, by group, with the inventory limits",
+            reason
+            or (lambda: inventory_figure(result.agents, groups=groups, limits=limits, dt=dt)),
+        )
+    )
+    drawn.append(
+        (
+            "pnl.png",
+            f"Market-maker pnl, by group (marked to {mark})",
+            reason or (lambda: pnl_figure(result.agents, groups=groups, dt=dt, mark=mark)),
+        )
+    )
+    if is_flash_crash_run(result):
+        drawn.append(
+            (
+                FLASH_CRASH_FIGURE,
+                "Flash crash: price, bid depth and inventories through the event (program shaded)",
+                lambda: flash_crash_figure(result),
+            )
+        )
+    return drawn
+
+
+def _more(
+    result: RunResult,
+    tick: float | None,
+    decomposition: pd.DataFrame | None,
+    decomposition_error: str,
+) -> list[Drawn]:
+    has_makers = bool((result.agents["kind"] == MARKET_MAKER_KIND).any())
+    no_makers = "the run has no market makers of kind market_maker"
+    depth_reason = "the run recorded no order-book snapshots (record.depth_levels: 0)"
+    return [
+        (
+            "depth_heatmap.png",
+            "Order-book depth (resting lots per price level)",
+            (lambda: depth_heatmap_figure(result.depth, result.market, tick_size=tick))
+            if len(result.depth)
+            else depth_reason,
+        ),
+        (
+            "pnl_distribution.png",
+            "Market-maker pnl changes per step, VaR and ES",
+            (lambda: pnl_distribution_figure(result.agents)) if has_makers else no_makers,
+        ),
+        (
+            "pnl_decomposition.png",
+            "Market-maker pnl decomposition (mean per maker)",
+            (lambda: pnl_decomposition_figure(decomposition))
+            if decomposition is not None
+            else f"the decomposition failed: {decomposition_error}",
+        ),
+        (
+            "return_distribution.png",
+            "Distribution of mid log returns",
+            lambda: return_distribution_figure(result.market),
+        ),
+        ("return_acf.png", "Autocorrelation of mid log returns", lambda: acf_figure(result.market)),
+    ]
+
+
+def _dt(scenario: Mapping[str, Any]) -> float:
+    dt = scenario.get("dt", 1.0)
+    return float(dt) if isinstance(dt, int | float) and not isinstance(dt, bool) and dt > 0 else 1.0
+
+
+def _inventory_limits(scenario: Mapping[str, Any]) -> dict[str, float]:
+    """Each group's inventory limit (lots): ``max_inventory``, or a paddrik ``position_limit``."""
+    agents = scenario.get("agents")
+    limits = {}
+    for name, spec in agents.items() if isinstance(agents, Mapping) else ():
+        if not isinstance(spec, Mapping):
+            continue
+        limit = spec.get("max_inventory", spec.get("position_limit"))
+        if isinstance(limit, int | float) and not isinstance(limit, bool) and limit > 0:
+            limits[str(name)] = float(limit)
+    return limits
+
+
+def _mark_name(result: RunResult) -> str:
+    """The scenario's ``mark`` in a few words (``mid``, ``ema``, ...), for figure titles."""
+    mark = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+    if isinstance(mark, Mapping):
+        return str(mark.get("kind", "mark"))
+    return str(mark)
+
+
+def mark_description(result: RunResult) -> str:
+    """How the run marks positions: the summary's ``mark`` text, else the scenario's ``mark``."""
+    described = result.summary.get("mark")
+    if isinstance(described, str) and described.strip():
+        return described.strip()
+    mark = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+    return _inline(mark) if isinstance(mark, Mapping) else str(mark)
 
 
 def _run_table(result: RunResult) -> Table:
@@ -196,9 +372,9 @@ def _scenario_section(result: RunResult, scenario: Mapping[str, Any]) -> Section
         ("Name", "name"),
         ("Step length dt (s)", "dt"),
         ("Tick size (price units)", "tick_size"),
-        ("Mark", "mark"),
     )
     rows = [(label, format_value(scenario.get(key))) for label, key in keys]
+    rows.append(("Mark (equity, P&L, margin)", mark_description(result)))
     rows.append(("Fundamental", _inline(scenario.get("fundamental"))))
     network = scenario.get("network")
     if isinstance(network, Mapping):
@@ -250,16 +426,30 @@ def _inline(spec: Any) -> str:
 def _market_quality_section(result: RunResult, tick: float | None) -> Section:
     summary = result.summary
     metrics = (
-        ("Spread mean", "spread_mean"),
-        ("Spread median", "spread_median"),
-        ("Mispricing mean, abs(mid - fundamental)", "mispricing_mean"),
+        ("Quoted spread, mean over two-sided steps", "spread_mean"),
+        ("Quoted spread, median over two-sided steps", "spread_median"),
+        ("Mispricing, mean abs(mid - fundamental) over two-sided steps", "mispricing_mean"),
+        ("Largest abs(mid - fundamental)", "max_mid_dislocation"),
+        ("Largest abs(trade price - fundamental)", "max_trade_dislocation"),
+        ("Largest dislocation, mids and trades", "max_dislocation"),
     )
     rows = tuple(
         (label, format_value(summary.get(key)), format_value(ticks(summary.get(key), tick)))
         for label, key in metrics
+        if key in summary
     )
-    two_sided = f"Two-sided fraction of steps: {format_value(summary.get('two_sided_fraction'))}"
-    blocks: list[Block] = [Table(("Metric", "Price units", "Ticks"), rows), Paragraph(two_sided)]
+    shares = (
+        ("Two-sided book", "two_sided_fraction"),
+        ("One-sided book (one side empty)", "one_sided_fraction"),
+        ("Empty book (both sides empty)", "empty_book_fraction"),
+    )
+    share_rows = tuple(
+        (label, format_value(summary.get(key))) for label, key in shares if key in summary
+    )
+    blocks: list[Block] = [
+        Table(("Metric", "Price units", "Ticks"), rows, "Headline (summary.json)"),
+        Table(("Book state", "Share of steps"), share_rows, "How often the book was two-sided"),
+    ]
     quality, error = attempt(lambda: market_quality_summary(result, tick_size=tick))
     if quality is None:
         blocks.append(Paragraph(f"Detailed market-quality measures unavailable: {error}"))
@@ -276,11 +466,11 @@ def _market_quality_section(result: RunResult, tick: float | None) -> Section:
 
 def _activity_section(summary: Mapping[str, Any]) -> Section:
     counts = (
-        ("Orders", "orders"),
-        ("Cancels", "cancels"),
-        ("Fills", "fills"),
+        ("Orders (count)", "orders"),
+        ("Cancels (count)", "cancels"),
+        ("Fills (count)", "fills"),
         ("Volume (lots)", "volume"),
-        ("Defaults", "defaults"),
+        ("Defaults (count of traders)", "defaults"),
     )
     rows = tuple((label, format_value(summary.get(key))) for label, key in counts)
     return Section("Activity", (Table(("Count", "Value"), rows),))

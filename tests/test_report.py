@@ -41,13 +41,15 @@ from analysis.report_document import (
 from analysis.report_sections import build_document
 
 SECTIONS = (
+    "## Headline figures",
+    "## Run",
     "## Scenario",
     "## Market quality",
     "## Activity",
     "## Market makers",
     "## Stylized facts",
     "## Accounting",
-    "## Figures",
+    "## More figures",
 )
 # The baseline's market-maker groups, written out by hand from scenarios/baseline.yaml.
 BASELINE_GROUPS = {
@@ -126,14 +128,14 @@ def test_write_report_shows_market_quality_from_summary(
     """Spread and mispricing rows equal summary.json, in price units and in 0.01 ticks."""
     summary = result.summary
     for label, key in (
-        ("Spread mean", "spread_mean"),
-        ("Spread median", "spread_median"),
-        ("Mispricing mean, abs(mid - fundamental)", "mispricing_mean"),
+        ("Quoted spread, mean over two-sided steps", "spread_mean"),
+        ("Quoted spread, median over two-sided steps", "spread_median"),
+        ("Mispricing, mean abs(mid - fundamental) over two-sided steps", "mispricing_mean"),
     ):
         value = summary[key]
         row = f"| {label} | {_fmt(value)} | {_fmt(value / BASELINE_TICK)} |"
         assert row in report_text
-    assert f"Two-sided fraction of steps: {_fmt(summary['two_sided_fraction'])}" in report_text
+    assert f"| Two-sided book | {_fmt(summary['two_sided_fraction'])} |" in report_text
 
 
 def test_write_report_shows_activity_counts_from_summary(
@@ -141,9 +143,9 @@ def test_write_report_shows_activity_counts_from_summary(
 ) -> None:
     """Orders, cancels, fills and volume rows equal the integer counts of summary.json."""
     for label, key in (
-        ("Orders", "orders"),
-        ("Cancels", "cancels"),
-        ("Fills", "fills"),
+        ("Orders (count)", "orders"),
+        ("Cancels (count)", "cancels"),
+        ("Fills (count)", "fills"),
         ("Volume (lots)", "volume"),
     ):
         assert f"| {label} | {result.summary[key]} |" in report_text
@@ -452,7 +454,7 @@ def test_report_contagion_section_lists_defaults_and_crisis(networked: RunResult
     first = next(line for line in defaults.splitlines() if line.startswith("| 30 |"))
     assert first.split("|")[3].strip() == "0"  # network node
     assert "wave=0" in first
-    assert "| shock step | 30 |" in section.split("### Crisis summary")[1]
+    assert "| shock step (step) | 30 |" in section.split("### Crisis summary")[1]
 
 
 def test_report_contagion_section_without_contagion_module(
