@@ -8,10 +8,12 @@ to ``display``, is therefore shown as an image whether or not the inline backend
 It also keeps the titles of panels that had nothing to draw (`DisplayFigure.empty_panels`), so
 that the report can leave such a figure out and say why instead of showing an empty panel.
 
-`event_marks` collects the steps where something happened to the market (scheduled shocks,
-defaults, trading halts, market-maker regime changes, an execution program's start and end)
-from the ``events`` table and the scenario's ``shocks`` list; `draw_event_marks` draws them on
-a time axis, one style and one legend entry per category.
+`shade_one_sided` shades the steps where a side of the book was empty; `seconds_per_step`
+reads the step length from the ``market`` table. `event_marks` collects the steps where
+something happened to the market (scheduled shocks, defaults, trading halts, market-maker
+regime changes, an execution program's start and end) from the ``events`` table and the
+scenario's ``shocks`` list; `draw_event_marks` draws them on a time axis, one style and one
+legend entry per category.
 """
 
 from __future__ import annotations
@@ -41,6 +43,32 @@ class DisplayFigure(Figure):
         super().__init__(*args, **kwargs)
         self.empty_panels: list[tuple[str, str]] = []
         """``(panel title, why it is empty)`` for each panel drawn without data."""
+        self._empty_axes: list[Axes] = []
+
+    def drop_empty_panels(self) -> bool:
+        """Remove the panels drawn without data; return whether any panel is left.
+
+        The remaining panels of a one-column layout are re-stacked to fill the figure, and
+        the new bottom panel gets the x label and tick labels of the old one.
+        """
+        if not self._empty_axes:
+            return True
+        panels = [ax for ax in self.axes if ax.get_label() != "<colorbar>"]
+        kept = [ax for ax in panels if ax not in self._empty_axes]
+        if not kept:
+            return False
+        xlabel = next((ax.get_xlabel() for ax in reversed(panels) if ax.get_xlabel()), "")
+        for ax in self._empty_axes:
+            self.delaxes(ax)
+        specs = [ax.get_subplotspec() for ax in kept]
+        if all(spec is not None and spec.get_gridspec().ncols == 1 for spec in specs):
+            grid = self.add_gridspec(len(kept), 1)
+            for i, ax in enumerate(kept):
+                ax.set_subplotspec(grid[i, 0])
+            kept[-1].set_xlabel(xlabel)
+            kept[-1].tick_params(labelbottom=True)
+        self._empty_axes = []
+        return True
 
     def _repr_png_(self) -> bytes:
         """PNG bytes for IPython's display machinery (rendered with Agg at `NOTEBOOK_DPI`)."""
@@ -80,6 +108,7 @@ def finish_axes(
         figure = ax.get_figure()
         if isinstance(figure, DisplayFigure):
             figure.empty_panels.append((title, message.replace("\n", " ")))
+            figure._empty_axes.append(ax)
         return
     if legend:
         ax.legend(loc="best", fontsize="small")
@@ -198,3 +227,39 @@ def draw_event_marks(ax: Axes, marks: EventMarks, seconds_per_step: float) -> No
             transform=transform,
             label=f"regime change ({n} step{'s' if n != 1 else ''})",
         )
+
+
+def shade_one_sided(ax: Axes, market: pd.DataFrame) -> bool:
+    """Shade the steps where a side of the book (or both) is empty; return whether any was.
+
+    The legend entry gives their share of all steps.
+    """
+    bid = market["best_bid"].to_numpy(dtype=float)
+    ask = market["best_ask"].to_numpy(dtype=float)
+    one_sided = ~(np.isfinite(bid) & np.isfinite(ask))
+    if not one_sided.any():
+        return False
+    transform = blended_transform_factory(ax.transData, ax.transAxes)
+    ax.fill_between(
+        market["time"].to_numpy(dtype=float),
+        0,
+        1,
+        where=one_sided,
+        step="mid",
+        transform=transform,
+        color="tab:red",
+        alpha=0.12,
+        lw=0,
+        label=f"one-sided or empty book ({one_sided.mean():.1%} of steps)",
+    )
+    return True
+
+
+def seconds_per_step(market: pd.DataFrame) -> float:
+    """Model seconds per step, read from the ``market`` table (1.0 when it cannot tell)."""
+    step = market["step"].to_numpy(dtype=float)
+    time = market["time"].to_numpy(dtype=float)
+    moving = step > 0
+    if not moving.any():
+        return 1.0
+    return float(np.median(time[moving] / step[moving]))

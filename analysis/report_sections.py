@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.record import RunResult
+from analysis.figures import DisplayFigure
 from analysis.flash_crash import FLASH_CRASH_FIGURE, flash_crash_figure, is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
@@ -201,12 +202,14 @@ def _figure_section(title: str, figures: list[Drawn]) -> Section:
         if figure is None:
             blocks.append(Paragraph(f"{caption}: not drawn, {error}."))
             continue
-        empty = getattr(figure, "empty_panels", [])
-        if empty:
-            why = "; ".join(f"{panel}: {message}" for panel, message in empty)
+        empty = list(getattr(figure, "empty_panels", []))
+        why = "; ".join(f"{panel}: {message}" for panel, message in empty)
+        if isinstance(figure, DisplayFigure) and not figure.drop_empty_panels():
             blocks.append(Paragraph(f"{caption}: not drawn, nothing to show ({why})."))
             continue
         blocks.append(FigureBlock(caption, name, png_bytes(figure)))
+        if empty:
+            blocks.append(Paragraph(f"Panels left out of the figure above: {why}."))
     return Section(title, tuple(blocks))
 
 
@@ -431,7 +434,7 @@ def _market_quality_section(result: RunResult, tick: float | None) -> Section:
         ("Mispricing, mean abs(mid - fundamental) over two-sided steps", "mispricing_mean"),
         ("Largest abs(mid - fundamental)", "max_mid_dislocation"),
         ("Largest abs(trade price - fundamental)", "max_trade_dislocation"),
-        ("Largest dislocation, mids and trades", "max_dislocation"),
+        ("Largest abs(price - fundamental), summary max_dislocation", "max_dislocation"),
     )
     rows = tuple(
         (label, format_value(summary.get(key)), format_value(ticks(summary.get(key), tick)))

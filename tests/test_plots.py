@@ -22,7 +22,7 @@ from matplotlib.patches import Rectangle, StepPatch
 from matplotlib.ticker import FixedLocator
 
 from abm.record import AGENT_COLUMNS, DEPTH_COLUMNS, MARKET_COLUMNS, RunResult
-from analysis.figures import DisplayFigure, event_marks
+from analysis.figures import DisplayFigure, event_marks, finish_axes, new_figure
 from analysis.market_making import pnl_decomposition
 from analysis.plots import (
     depth_heatmap_figure,
@@ -483,3 +483,24 @@ def test_empty_panels_are_recorded_on_the_figure(result: RunResult) -> None:
     figure = inventory_figure(result.agents.iloc[0:0])
     assert isinstance(figure, DisplayFigure)
     assert figure.empty_panels == [("Market-maker inventory", "no data")]
+
+
+def test_drop_empty_panels_restacks_the_panels_with_data() -> None:
+    """The empty bottom panel goes; the top one fills the figure and gains the x label."""
+    figure = new_figure()
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    top.plot([0.0, 1.0], [1.0, 2.0])
+    finish_axes(top, "Top", None, "y (lots)", has_data=True, legend=False)
+    finish_axes(bottom, "Bottom", "time (s)", "y (lots)", has_data=False)
+    assert figure.empty_panels == [("Bottom", "no data")]
+    assert figure.drop_empty_panels()
+    assert figure.axes == [top]
+    assert top.get_xlabel() == "time (s)"
+    spec = top.get_subplotspec()
+    assert spec is not None and spec.get_gridspec().nrows == 1
+
+
+def test_drop_empty_panels_reports_a_figure_with_nothing_left(result: RunResult) -> None:
+    """A figure whose only panel is empty has nothing left to show."""
+    figure = inventory_figure(result.agents.iloc[0:0])
+    assert not figure.drop_empty_panels()
