@@ -35,8 +35,9 @@ from analysis.report_document import (
     ticks,
     yes_no,
 )
+from analysis.report_figures import FIGURE_FILES
 from analysis.report_market_makers import MM_GROUP_COLUMNS, NETWORK_FIGURE, market_maker_groups
-from analysis.report_sections import FIGURE_FILES, build_document
+from analysis.report_sections import build_document
 
 REPORT_NAME = "report.md"
 HTML_REPORT_NAME = "report.html"

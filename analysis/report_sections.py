@@ -9,7 +9,12 @@ renders to Markdown and HTML. Sources of the numbers:
 - market makers, contagion (only for runs with defaults or a network) and the flash crash
   (only for runs with an execution program): see `analysis.report_market_makers`;
 - stylized facts: `analysis.stylized_facts.scorecard` on the mid (Cont 2001);
-- figures: `analysis.plots` and `analysis.stat_plots`.
+- figures: `analysis.report_figures` (drawn by `analysis.plots` and `analysis.stat_plots`).
+
+Layout: the scenario's question and expected outcome (`scenario_question_and_outcome` reads them
+from the header comments that `abm.scenario.Scenario.to_yaml` keeps at the top of the run's
+scenario.yaml), its description and the mark; the headline figures; the tables; the other
+figures.
 
 A measure the run cannot support (an analysis raising `ValueError`) becomes a sentence saying
 why, so one unusual run never stops the whole report. This module never imports the model.
@@ -17,85 +22,48 @@ why, so one unusual run never stops the whole report. This module never imports 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from abm.record import RunResult
-from analysis.figures import DisplayFigure
-from analysis.flash_crash import FLASH_CRASH_FIGURE, flash_crash_figure, is_flash_crash_run
+from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
-from analysis.plots import (
-    DEPTH_WITHIN_TICKS,
-    depth_heatmap_figure,
-    inventory_figure,
-    pnl_figure,
-    price_figure,
-    rolling_window,
-    spread_depth_figure,
-)
 from analysis.report_document import (
     MISSING,
     Block,
     Collapsible,
     Document,
-    FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
     format_value,
-    png_bytes,
     scenario_mapping,
     scenario_question_and_outcome,
     tick_size_of,
     ticks,
     yes_no,
 )
+from analysis.report_figures import (
+    figure_section,
+    headline_figures,
+    more_figures,
+)
+from analysis.report_flash_crash import flash_crash_section
 from analysis.report_market_makers import (
     contagion_section,
-    flash_crash_section,
     has_contagion,
-    market_maker_group_names,
     market_maker_section,
 )
-from analysis.stat_plots import (
-    acf_figure,
-    pnl_decomposition_figure,
-    pnl_distribution_figure,
-    return_distribution_figure,
-)
 from analysis.stylized_facts import scorecard
-from analysis.tables import MARKET_MAKER_KIND
 
 STYLIZED_FACTS_MIN_RETURNS = 1000
 """Below this many mid returns the scorecard is flagged as indicative: its longest sampling
 interval (50 steps) then leaves fewer than 20 returns for the aggregational-Gaussianity test."""
-
-HEADLINE_FIGURES: tuple[tuple[str, str], ...] = (
-    ("price.png", "Price: quotes, trades, fundamental and events"),
-    ("spread_depth.png", "Spread and depth near the mid"),
-    ("inventory.png", "Market-maker inventory"),
-    ("pnl.png", "Market-maker pnl"),
-)
-"""The headline figures that open every report, in order (the flash crash adds its own)."""
-MORE_FIGURES: tuple[tuple[str, str], ...] = (
-    ("depth_heatmap.png", "Order-book depth"),
-    ("pnl_distribution.png", "Market-maker pnl changes, VaR and ES"),
-    ("pnl_decomposition.png", "Market-maker pnl decomposition"),
-    ("return_distribution.png", "Return distribution"),
-    ("return_acf.png", "Return autocorrelation"),
-)
-"""The figures of the closing "More figures" section."""
-FIGURE_FILES = tuple(name for name, _ in (*HEADLINE_FIGURES, *MORE_FIGURES))
-"""Every PNG the figure sections can hold, in report order; a figure the run has no data for
-is left out (the report says why in one line), so a report may hold fewer."""
-MIN_AGENT_STEPS = 3
-"""Fewest recorded steps per market maker for a line over time to say anything."""
 
 _QUALITY_ROWS = (
     ("quoted_spread", "Quoted spread (price units)"),
@@ -167,7 +135,7 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
     intro.append(Paragraph(f"P&L and equity are marked to: {mark_description(result)}."))
     sections = []
     if figures:
-        sections.append(_figure_section("Headline figures", _headline(result, scenario)))
+        sections.append(figure_section("Headline figures", headline_figures(result, scenario)))
     sections += [
         Section("Run", (_run_table(result),)),
         _scenario_section(result, scenario),
@@ -182,170 +150,10 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         sections.append(contagion_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))
     if figures:
-        more = _more(result, tick, decomposition, decomposition_error)
-        sections.append(_figure_section("More figures", more))
+        more = more_figures(result, tick, decomposition, decomposition_error)
+        sections.append(figure_section("More figures", more))
     title = f"Run report: {scenario.get('name') or 'unnamed run'}"
     return Document(title, tuple(intro), tuple(sections))
-
-
-Drawn = tuple[str, str, Callable[[], Figure] | str]
-"""(file name, title, a function drawing the figure or the one-line reason it is left out)."""
-
-
-def _figure_section(title: str, figures: list[Drawn]) -> Section:
-    blocks: list[Block] = []
-    for name, caption, draw in figures:
-        if isinstance(draw, str):
-            blocks.append(Paragraph(f"{caption}: not drawn, {draw}."))
-            continue
-        figure, error = attempt(draw)
-        if figure is None:
-            blocks.append(Paragraph(f"{caption}: not drawn, {error}."))
-            continue
-        empty = list(getattr(figure, "empty_panels", []))
-        why = "; ".join(f"{panel}: {message}" for panel, message in empty)
-        if isinstance(figure, DisplayFigure) and not figure.drop_empty_panels():
-            blocks.append(Paragraph(f"{caption}: not drawn, nothing to show ({why})."))
-            continue
-        blocks.append(FigureBlock(caption, name, png_bytes(figure)))
-        if empty:
-            blocks.append(Paragraph(f"Panels left out of the figure above: {why}."))
-    return Section(title, tuple(blocks))
-
-
-def _headline(result: RunResult, scenario: Mapping[str, Any]) -> list[Drawn]:
-    dt = _dt(scenario)
-    tick = tick_size_of(scenario)
-    shocks = scenario.get("shocks") if isinstance(scenario.get("shocks"), list) else None
-    market, depth = result.market, result.depth
-    window = rolling_window(len(market))
-    depth_caption = f"Spread ({window}-step rolling mean) and depth within "
-    depth_caption += f"{DEPTH_WITHIN_TICKS} ticks of the mid"
-    spread_caption = depth_caption if len(depth) else f"Spread ({window}-step rolling mean)"
-    drawn: list[Drawn] = [
-        (
-            "price.png",
-            "Price: best bid and ask, mid, trade range and VWAP, fundamental; events marked",
-            lambda: price_figure(market, result.trades, result.events, shocks=shocks),
-        ),
-        (
-            "spread_depth.png",
-            spread_caption,
-            lambda: spread_depth_figure(
-                market, depth, tick_size=tick, within_ticks=DEPTH_WITHIN_TICKS
-            ),
-        ),
-    ]
-    if not len(depth):
-        drawn.append(
-            (
-                "",
-                "Depth near the mid",
-                "the run recorded no order-book snapshots (record.depth_levels: 0)",
-            )
-        )
-    groups = market_maker_group_names(result)
-    makers = result.agents.loc[result.agents["group"].astype(str).isin(groups).to_numpy(bool)]
-    recorded = int(makers.groupby("agent_id")["step"].nunique().min()) if len(makers) else 0
-    limits = _inventory_limits(scenario)
-    mark = _mark_name(result)
-    if not groups:
-        reason: str | None = "the run has no market makers"
-    elif recorded < MIN_AGENT_STEPS:
-        reason = (
-            f"the agents table records these market makers at only {recorded} steps "
-            "(record.other_agents_stride)"
-        )
-    else:
-        reason = None
-    drawn.append(
-        (
-            "inventory.png",
-            "Market-maker inventory, by group, with the inventory limits",
-            reason
-            or (lambda: inventory_figure(result.agents, groups=groups, limits=limits, dt=dt)),
-        )
-    )
-    drawn.append(
-        (
-            "pnl.png",
-            f"Market-maker pnl, by group (marked to {mark})",
-            reason or (lambda: pnl_figure(result.agents, groups=groups, dt=dt, mark=mark)),
-        )
-    )
-    if is_flash_crash_run(result):
-        drawn.append(
-            (
-                FLASH_CRASH_FIGURE,
-                "Flash crash: price, bid depth and inventories through the event (program shaded)",
-                lambda: flash_crash_figure(result),
-            )
-        )
-    return drawn
-
-
-def _more(
-    result: RunResult,
-    tick: float | None,
-    decomposition: pd.DataFrame | None,
-    decomposition_error: str,
-) -> list[Drawn]:
-    has_makers = bool((result.agents["kind"] == MARKET_MAKER_KIND).any())
-    no_makers = "the run has no market makers of kind market_maker"
-    depth_reason = "the run recorded no order-book snapshots (record.depth_levels: 0)"
-    return [
-        (
-            "depth_heatmap.png",
-            "Order-book depth (resting lots per price level)",
-            (lambda: depth_heatmap_figure(result.depth, result.market, tick_size=tick))
-            if len(result.depth)
-            else depth_reason,
-        ),
-        (
-            "pnl_distribution.png",
-            "Market-maker pnl changes per step, VaR and ES",
-            (lambda: pnl_distribution_figure(result.agents)) if has_makers else no_makers,
-        ),
-        (
-            "pnl_decomposition.png",
-            "Market-maker pnl decomposition (mean per maker)",
-            (lambda: pnl_decomposition_figure(decomposition))
-            if decomposition is not None
-            else f"the decomposition failed: {decomposition_error}",
-        ),
-        (
-            "return_distribution.png",
-            "Distribution of mid log returns",
-            lambda: return_distribution_figure(result.market),
-        ),
-        ("return_acf.png", "Autocorrelation of mid log returns", lambda: acf_figure(result.market)),
-    ]
-
-
-def _dt(scenario: Mapping[str, Any]) -> float:
-    dt = scenario.get("dt", 1.0)
-    return float(dt) if isinstance(dt, int | float) and not isinstance(dt, bool) and dt > 0 else 1.0
-
-
-def _inventory_limits(scenario: Mapping[str, Any]) -> dict[str, float]:
-    """Each group's inventory limit (lots): ``max_inventory``, or a paddrik ``position_limit``."""
-    agents = scenario.get("agents")
-    limits = {}
-    for name, spec in agents.items() if isinstance(agents, Mapping) else ():
-        if not isinstance(spec, Mapping):
-            continue
-        limit = spec.get("max_inventory", spec.get("position_limit"))
-        if isinstance(limit, int | float) and not isinstance(limit, bool) and limit > 0:
-            limits[str(name)] = float(limit)
-    return limits
-
-
-def _mark_name(result: RunResult) -> str:
-    """The scenario's ``mark`` in a few words (``mid``, ``ema``, ...), for figure titles."""
-    mark = scenario_mapping(result.scenario_yaml).get("mark", "mid")
-    if isinstance(mark, Mapping):
-        return str(mark.get("kind", "mark"))
-    return str(mark)
 
 
 def mark_description(result: RunResult) -> str:
