@@ -102,9 +102,10 @@ def headline_figures(result: RunResult, scenario: Mapping[str, Any]) -> list[Dra
     shocks = scenario.get("shocks") if isinstance(scenario.get("shocks"), list) else None
     market, depth = result.market, result.depth
     window = rolling_window(len(market))
-    depth_caption = f"Spread ({window}-step rolling mean) and depth within "
+    mean = f"{window}-step ({window * dt:g} s) rolling mean"
+    depth_caption = f"Spread ({mean}) and depth within "
     depth_caption += f"{DEPTH_WITHIN_TICKS} ticks of the mid"
-    spread_caption = depth_caption if len(depth) else f"Spread ({window}-step rolling mean)"
+    spread_caption = depth_caption if len(depth) else f"Spread ({mean})"
     drawn: list[Drawn] = [
         (
             "price.png",
@@ -194,8 +195,12 @@ def more_figures(
             "pnl_decomposition.png",
             "Market-maker pnl decomposition (mean per maker)",
             (lambda: pnl_decomposition_figure(decomposition))
-            if decomposition is not None
-            else f"the decomposition failed: {decomposition_error}",
+            if decomposition is not None and not decomposition.empty
+            else (
+                f"the decomposition failed: {decomposition_error}"
+                if decomposition is None
+                else no_makers
+            ),
         ),
         (
             "return_distribution.png",
