@@ -32,7 +32,7 @@ from analysis.report_document import (
     scenario_mapping,
 )
 from analysis.stat_plots import IDENTITY_COLUMNS
-from analysis.tables import MARKET_MAKER_KIND
+from analysis.tables import MARKET_MAKER_KIND, quantity_label
 
 MM_GROUP_COLUMNS = (
     "group",
@@ -65,18 +65,6 @@ _EFFICIENCY_LABELS = {
 PADDRIK_KIND = "paddrik"
 """Agent kind of the Paddrik et al. (2012) trader classes; role ``market_maker`` makes markets."""
 MARKET_MAKER_ROLE = "market_maker"
-
-QUANTITY_LABELS = {
-    "default": "credit write-downs",
-    "writedown": "credit write-downs",
-    "credit_losses": "credit write-downs",
-    "forced_sale": "forced-sale losses",
-    "forced_sales": "forced-sale losses",
-    "loss_shock": "loss shocks",
-}
-"""One name per quantity: the summary calls the default channel's losses ``default``, the
-crisis summary ``writedown`` and the P&L decomposition ``credit_losses``; all are the
-write-downs creditors take on claims against defaulted dealers."""
 
 SIGN_CONVENTIONS = (
     "Sign convention: every term is a contribution to the market maker's P&L in price units, "
@@ -206,12 +194,12 @@ def market_maker_section(
         zero = [c for c in terms if not bool((means[c].abs() > 0).any())]
         shown = [c for c in means.columns if c not in zero]
         caption = "P&L decomposition (mean per maker, price units)"
-        labels = {c: _quantity(c).capitalize() for c in shown}
+        labels = {c: quantity_label(c).capitalize() for c in shown}
         labels["pnl"] = "Final pnl"
         blocks.append(_group_table(means[shown], labels, caption))
         note = "Terms of the identity pnl = sum of terms (analysis.market_making)."
         if zero:
-            note += f" Zero for every group, not shown: {', '.join(map(_quantity, zero))}."
+            note += f" Zero for every group, not shown: {', '.join(map(quantity_label, zero))}."
         blocks.append(Paragraph(note))
         blocks.append(Paragraph(SIGN_CONVENTIONS))
     efficiency, error = attempt(lambda: efficiency_metrics(result))
@@ -225,11 +213,6 @@ def market_maker_section(
         caption = "Quoting efficiency and risk (mean per maker)"
         blocks.append(_group_table(means, _EFFICIENCY_LABELS, caption))
     return Section("Market makers", tuple(blocks))
-
-
-def _quantity(name: str) -> str:
-    """The report's one name for a quantity (`QUANTITY_LABELS`), else the name spelled out."""
-    return QUANTITY_LABELS.get(name, name.replace("_", " "))
 
 
 def _group_table(means: pd.DataFrame, labels: Mapping[str, str], caption: str) -> Table:
@@ -267,7 +250,7 @@ def contagion_section(result: RunResult, *, figures: bool) -> Section:
     losses = summary.get("losses_by_channel")
     if isinstance(losses, Mapping):
         rows += [
-            (f"Losses: {_quantity(channel)} (price units)", format_value(v))
+            (f"Losses: {quantity_label(channel)} (price units)", format_value(v))
             for channel, v in losses.items()
         ]
     network = result.network
@@ -366,7 +349,7 @@ def _crisis_rows(crisis: Mapping[str, Any]) -> dict[str, Any]:
         if key in _CRISIS_SHOWN_ABOVE:
             continue
         unit = _CRISIS_UNITS.get(key, "lots" if key.endswith("_volume") else None)
-        label = _quantity(key) + (f" ({unit})" if unit else "")
+        label = quantity_label(key) + (f" ({unit})" if unit else "")
         rows[label] = value
     return rows
 
@@ -385,7 +368,7 @@ def _flat_rows(mapping: Mapping[Any, Any], prefix: str) -> list[tuple[str, str]]
     """``(label, value)`` rows of a mapping; nested mappings as ``outer: inner`` labels."""
     rows = []
     for key, value in mapping.items():
-        label = prefix + _quantity(str(key))
+        label = prefix + quantity_label(str(key))
         if isinstance(value, Mapping):
             rows += _flat_rows(value, f"{label}: ")
         else:

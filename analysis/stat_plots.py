@@ -30,7 +30,7 @@ from analysis.distributions import normal_pdf
 from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.risk_metrics import expected_shortfall, value_at_risk
 from analysis.stylized_facts import acf_table, excess_kurtosis, log_returns
-from analysis.tables import MARKET_MAKER_KIND
+from analysis.tables import MARKET_MAKER_KIND, quantity_label
 
 MAX_BINS = 120
 """Most histogram bins: enough to show a tail, few enough that each bin is wider than a pixel."""
@@ -217,12 +217,12 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
     width = 0.8 / max(len(shown), 1)
     for i, component in enumerate(shown):
         offsets = positions - 0.4 + (i + 0.5) * width
-        label = component.replace("_", " ")
+        label = quantity_label(component)
         ax.bar(offsets, means[component].to_numpy(dtype=float), width, label=label)
     ax.scatter(positions, means["pnl"], marker="D", color="black", zorder=3, label="final pnl")
     ax.axhline(0.0, color="0.4", lw=0.8, zorder=0)
     ax.set_xticks(positions, [str(group) for group in means.index])
-    omitted = [c.replace("_", " ") for c in terms if c not in shown]
+    omitted = [quantity_label(c) for c in terms if c not in shown]
     if omitted:
         xlabel += f"\nnot drawn, zero for every group: {', '.join(omitted)}"
     finish_axes(ax, title, xlabel, ylabel, has_data=True, legend=False)
