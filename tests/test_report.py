@@ -569,3 +569,13 @@ def test_market_maker_groups_include_paddrik_market_makers() -> None:
     assert groups["policy"].tolist() == ["paddrik market_maker"]
     assert groups["n_agents"].tolist() == [19]
     assert "No market makers in this run" not in _markdown(short)
+
+
+def test_html_report_escapes_the_header_question(result: RunResult) -> None:
+    """Markup in the header's question shows as text in the page's question note."""
+    headed = dataclasses.replace(
+        result, scenario_yaml="# Question: is <b>x</b> & y?\n" + result.scenario_yaml
+    )
+    page = _html(headed)
+    assert "<b>x</b>" not in page
+    assert '<div class="note"><strong>Question.</strong> is &lt;b&gt;x&lt;/b&gt; &amp; y?' in page
