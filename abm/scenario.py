@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from abm.circuit_breaker import CircuitBreakerSpec
@@ -196,6 +203,18 @@ class Scenario(Spec):
         default=None, description="The exchange's trading halts (null: none)."
     )
     record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
+    # The source file's leading comment block: documentation, not part of the run (nor of the
+    # digest), but kept so that the resolved scenario.yaml of a run still says what it studies.
+    _header: str = PrivateAttr(default="")
+
+    @property
+    def header(self) -> str:
+        """The comment block that opened the source YAML (``#`` lines), or "" if none.
+
+        Read by `from_yaml_text` (and so `load_scenario`), kept by `override`, written first by
+        `to_yaml`; `digest` ignores it.
+        """
+        return self._header
 
     @field_validator("agents")
     @classmethod
@@ -259,13 +278,19 @@ class Scenario(Spec):
                 f"{source}: <top level>: the document is empty; "
                 "expected a mapping of scenario fields (name, fundamental, agents, ...)"
             )
-        return cls.from_dict(data, source=source)
+        scenario = cls.from_dict(data, source=source)
+        scenario._header = leading_comment_block(text)
+        return scenario
 
     def to_yaml(self) -> str:
-        """Return a YAML document that ``from_yaml_text`` reads back to an equal scenario."""
-        return yaml.safe_dump(
+        """Return a YAML document that ``from_yaml_text`` reads back to an equal scenario.
+
+        The document starts with `header` (the source file's leading comments), if any.
+        """
+        body = yaml.safe_dump(
             self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
         )
+        return self._header + body
 
     def digest(self) -> str:
         """Return the sha256 hex digest of a canonical JSON dump of the scenario.
@@ -295,7 +320,9 @@ class Scenario(Spec):
         document = self.model_dump()
         for path, value in changes.items():
             _assign(document, path, value)
-        return type(self).from_dict(document)
+        changed = type(self).from_dict(document)
+        changed._header = self._header
+        return changed
 
     def groups_of(self, kind: str) -> dict[str, AgentGroup]:
         """Return the groups of one agent kind (e.g. ``"market_maker"``), in document order.
@@ -310,6 +337,25 @@ class Scenario(Spec):
                 f"expected one of: {', '.join(sorted(known or ()))}"
             )
         return {name: group for name, group in self.agents.items() if group.kind == kind}
+
+
+def leading_comment_block(text: str) -> str:
+    """The comment lines that open a YAML document, up to its first other line.
+
+    Lines starting with ``#`` and blank lines count; blank lines before and after the block are
+    dropped. Returns the block with a final newline, or "" when the text opens with no comment.
+    """
+    block: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            block.append(line.rstrip())
+        elif line.strip():
+            break
+        elif block:
+            block.append("")
+    while block and not block[-1]:
+        block.pop()
+    return "\n".join(block) + "\n" if block else ""
 
 
 def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> str:

@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 
 from abm.network import debtrank
 from abm.record import RunResult
+from analysis.figures import new_figure
 from analysis.tables import DEFAULTED, MARKET_MAKER_KIND, detail_field, detail_int, events_of_kind
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def network_figure(result: RunResult, *, seed: int = 0) -> Figure:
     Returns:
         A one-panel figure; it says "no market makers" when there are none.
     """
-    figure = Figure(figsize=(7.0, 6.0), layout="constrained")
+    figure = new_figure((7.0, 6.0))
     ax = figure.add_subplot()
     ax.set_axis_off()
     ids = market_maker_ids(result.agents)

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 
 from abm.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
 from analysis.distributions import student_t_ppf
+from analysis.figures import new_figure
 from analysis.report import FIGURES_DIR, REPORT_NAME, ReportError, write_atomic
 from analysis.report_document import png_bytes
 
@@ -179,7 +180,7 @@ def metric_figure(
     """
     by = [x] if hue is None else [x, hue]
     table = aggregate(results, by, [metric], confidence=confidence)
-    figure = Figure(figsize=(7.0, 4.5), layout="constrained")
+    figure = new_figure((7.0, 4.5))
     ax = figure.add_subplot()
     levels = [None] if hue is None else list(pd.unique(table[hue]))
     palette = sns.color_palette("deep", n_colors=max(1, len(levels)))

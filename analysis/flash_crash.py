@@ -52,8 +52,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.record import RunResult
+from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.market_making import ar1_half_life
-from analysis.plots import finish_axes, require_columns
 from analysis.report_document import scenario_mapping
 
 FLASH_CRASH_FIGURE = "flash_crash.png"
@@ -361,13 +361,13 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
     inventory = class_inventory(result)
     specs = _groups_of_kind(result, POPULATION_KIND)
     programs = [name for name in _groups_of_kind(result, PROGRAM_KIND) if name in inventory]
-    figure = Figure(figsize=(10.0, 10.0), layout="constrained")
+    figure = new_figure((10.0, 10.0))
     axes = figure.subplots(4, 1, sharex=True)
     axes[0].plot(time, price, lw=1.0, color="tab:blue", label="last trade (1 s mean)")
     axes[0].plot([w.trough * w.dt], [price[w.trough]], "v", color="tab:red", label="trough")
     finish_axes(axes[0], "Price", None, "price (price units)", has_data=True)
     axes[1].plot(time, depth_mean.to_numpy(), lw=1.0, color="tab:green", label="bid depth")
-    finish_axes(axes[1], "Bid depth at rest", None, "lots", has_data=True, legend=False)
+    finish_axes(axes[1], "Bid depth at rest", None, "bid depth (lots)", has_data=True, legend=False)
     limited = {}
     for name in inventory.columns:
         spec = specs.get(name, {})
@@ -378,7 +378,11 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
         share = inventory[name].to_numpy(dtype=float) / capacity
         axes[2].plot(time, share, lw=1.0, label=f"{name} (/{capacity} lots)")
     finish_axes(
-        axes[2], "Inventory of classes with a limit", None, "share of limit", has_data=bool(limited)
+        axes[2],
+        "Inventory of classes with a limit",
+        None,
+        "share of limit (dimensionless)",
+        has_data=bool(limited),
     )
     others = [name for name in inventory.columns if name not in limited]
     base = inventory.iloc[min(w.start, len(inventory) - 1)]
@@ -386,7 +390,11 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
         style = {"color": "black", "lw": 1.4} if name in programs else {"lw": 1.0}
         axes[3].plot(time, (inventory[name] - base[name]).to_numpy(), label=name, **style)
     finish_axes(
-        axes[3], "Inventory change since the program's start", "time (s)", "lots", has_data=True
+        axes[3],
+        "Inventory change since the program's start",
+        "time (s)",
+        "inventory change (lots)",
+        has_data=True,
     )
     for ax in axes[2:]:
         if ax.get_legend() is not None:

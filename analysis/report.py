@@ -8,9 +8,11 @@ writes the HTML page alone. Every file is written to a temporary sibling and ren
 with `os.replace`, so a crash never leaves a truncated report or figure under its final name.
 `summary_lines` gives the few lines a command line prints after a run.
 
-What the report contains, and where each number comes from, is documented in
-`analysis.report_sections` (and `analysis.report_market_makers` for the market-maker and
-contagion sections); how it is rendered and escaped in `analysis.report_document`. Floats
+What the report contains, in which order, and where each number comes from, is documented in
+`analysis.report_sections` (the figures in `analysis.report_figures`, the market-maker and
+contagion sections in `analysis.report_market_makers`, the flash crash in
+`analysis.report_flash_crash`); how it is rendered and escaped in `analysis.report_document`,
+which also reads the scenario's question and expected outcome from its header comments. Floats
 are shown with six significant digits (``format(x, ".6g")``), integers in full, missing values
 (JSON ``null``, NaN) as ``n/a``.
 
@@ -35,8 +37,9 @@ from analysis.report_document import (
     ticks,
     yes_no,
 )
+from analysis.report_figures import FIGURE_FILES
 from analysis.report_market_makers import MM_GROUP_COLUMNS, NETWORK_FIGURE, market_maker_groups
-from analysis.report_sections import FIGURE_FILES, build_document
+from analysis.report_sections import build_document
 
 REPORT_NAME = "report.md"
 HTML_REPORT_NAME = "report.html"
@@ -76,8 +79,10 @@ def write_report(
     directory can be moved as a whole; ``report.html`` (`HTML_REPORT_NAME`, next to
     ``report.md``) needs no other file. Existing files of the same names are replaced.
 
-    The figures are `FIGURE_FILES`, plus `NETWORK_FIGURE` for a run with a contagion network
-    when `analysis.contagion` is present.
+    The figures are those of `FIGURE_FILES` the run has data for (a figure left out is named,
+    with the reason, in the report), plus `analysis.flash_crash.FLASH_CRASH_FIGURE` for a
+    flash-crash run and `NETWORK_FIGURE` for a run with a contagion network when
+    `analysis.contagion` is present.
 
     Args:
         run_dir: A run directory written by `abm.record.RunResult.save`.

@@ -44,6 +44,17 @@ class Paragraph:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """A labelled statement shown prominently (the scenario's question, its expected outcome).
+
+    ``lines`` are shown one per line (a header's indented sub-lines stay separate).
+    """
+
+    label: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     """A table of display strings; ``caption`` (optional) is a heading above it."""
 
@@ -70,7 +81,7 @@ class FigureBlock:
     png: bytes
 
 
-Block = Paragraph | Table | Collapsible | FigureBlock
+Block = Paragraph | Note | Table | Collapsible | FigureBlock
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,69 @@ def scenario_mapping(scenario_yaml: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+_QUESTION = re.compile(r"^(?:Question|What it studies)\s*:\s*(.*)$")
+_EXPECTED = re.compile(r"^(?:Expected outcome|What to expect)\s*(\([^)]*\))?\s*:\s*(.*)$")
+
+
+def header_paragraphs(scenario_yaml: str) -> list[list[str]]:
+    """The comment paragraphs that open a scenario document, ``#`` and one space removed.
+
+    The header is the run of ``#`` (and blank) lines before the first YAML line; a line that is
+    just ``#`` (or blank) separates paragraphs. Indentation after ``# `` is kept.
+    """
+    paragraphs: list[list[str]] = [[]]
+    for line in scenario_yaml.splitlines():
+        if line.strip() and not line.startswith("#"):
+            break
+        text = line[1:] if line.startswith("#") else ""
+        text = text[1:] if text.startswith(" ") else text
+        if text.strip():
+            paragraphs[-1].append(text.rstrip())
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    return [p for p in paragraphs if p]
+
+
+def scenario_question_and_outcome(scenario_yaml: str) -> tuple[Note | None, Note | None]:
+    """The header's question and expected outcome as `Note` blocks (None when absent).
+
+    The question is the paragraph starting ``Question:`` (older headers: ``What it studies:``);
+    the expected outcome the one starting ``Expected outcome`` (or ``What to expect``), with an
+    optional parenthetical before its colon (``Expected outcome (seeds 1-8, 200 steps):``),
+    which stays in the label. Continuation lines are joined; indented lines start a new line.
+    """
+    question = outcome = None
+    for paragraph in header_paragraphs(scenario_yaml):
+        first = paragraph[0].strip()
+        if question is None and (match := _QUESTION.match(first)):
+            question = Note("Question", _joined([match.group(1), *paragraph[1:]]))
+        elif outcome is None and (match := _EXPECTED.match(first)):
+            label = "Expected outcome" + (f" {match.group(1)}" if match.group(1) else "")
+            outcome = Note(label, _joined([match.group(2), *paragraph[1:]]))
+    return question, outcome
+
+
+def _joined(lines: Sequence[str]) -> tuple[str, ...]:
+    """Join wrapped comment lines into display lines.
+
+    A line indented deeper than its item's first line, or plain prose after plain prose,
+    continues the item; any other line starts a new one.
+    """
+    out: list[str] = []
+    item_indent = 0
+    for line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        indent = len(line) - len(line.lstrip())
+        if out and (indent > item_indent or indent == item_indent == 0):
+            out[-1] = f"{out[-1]} {text}"
+        else:
+            out.append(text)
+            item_indent = indent
+    return tuple(out)
+
+
 def tick_size_of(scenario: Mapping[str, Any]) -> float | None:
     """The scenario's positive ``tick_size`` (price units per tick), or None."""
     tick = scenario.get("tick_size")
@@ -181,6 +255,8 @@ def render_markdown(document: Document, figure_links: Mapping[str, str]) -> str:
 def _markdown_block(block: Block, figure_links: Mapping[str, str]) -> list[str]:
     if isinstance(block, Paragraph):
         return [block.text, ""]
+    if isinstance(block, Note):
+        return [f"**{block.label}.** " + "  \n".join(block.lines), ""]
     if isinstance(block, Table):
         lines = [f"### {block.caption}", ""] if block.caption else []
         lines += ["| " + " | ".join(_cell(c) for c in block.header) + " |"]
@@ -222,6 +298,8 @@ pre { background: #f7f7f7; padding: .8rem; overflow-x: auto; font-size: .85rem; 
 figure { margin: 1rem 0 2rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-weight: 600; margin-bottom: .3rem; }
+div.note { background: #f4f7fb; border-left: 4px solid #4a78b5; padding: .6rem .9rem;
+           margin: .8rem 0; }
 """.strip()
 
 _NUMBER = re.compile(r"^[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?$|^n/a$", re.IGNORECASE)
@@ -255,6 +333,10 @@ def _html_block(block: Block) -> str:
     esc = html.escape
     if isinstance(block, Paragraph):
         return f"<p>{esc(block.text)}</p>"
+    if isinstance(block, Note):
+        text = "<br>\n".join(esc(line) for line in block.lines)
+        return f'<div class="note"><strong>{esc(block.label)}.</strong> {text}</div>'
+
     if isinstance(block, Table):
         caption = f"<h3>{esc(block.caption)}</h3>\n" if block.caption else ""
         head = "".join(f"<th>{esc(c)}</th>" for c in block.header)

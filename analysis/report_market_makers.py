@@ -3,8 +3,8 @@
 Part of the run report (`analysis.report`); `analysis.report_sections` places these sections.
 Numbers come from the ``agents`` table (`market_maker_groups`), the per-group means of
 `analysis.market_making.pnl_decomposition` and `efficiency_metrics`, for contagion the run's
-``summary.json``, ``events`` and ``network`` tables plus `analysis.contagion` when present, and
-for a flash-crash run (one with an execution program) `analysis.flash_crash`.
+``summary.json``, ``events`` and ``network`` tables plus `analysis.contagion` when present.
+The flash-crash section is in `analysis.report_flash_crash`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ import numpy as np
 import pandas as pd
 
 from abm.record import RunResult
-from analysis.flash_crash import (
-    FLASH_CRASH_FIGURE,
-    class_shares,
-    flash_crash_figure,
-    flash_crash_summary,
-    flash_crash_windows,
-)
 from analysis.market_making import efficiency_metrics
 from analysis.report_document import (
     MISSING,
@@ -39,7 +32,7 @@ from analysis.report_document import (
     scenario_mapping,
 )
 from analysis.stat_plots import IDENTITY_COLUMNS
-from analysis.tables import MARKET_MAKER_KIND
+from analysis.tables import MARKET_MAKER_KIND, quantity_label
 
 MM_GROUP_COLUMNS = (
     "group",
@@ -56,17 +49,58 @@ MAX_DEFAULT_ROWS = 20
 """Defaults listed one by one in the contagion section; further ones are counted."""
 
 _EFFICIENCY_LABELS = {
-    "fill_ratio": "Fill ratio",
-    "quote_uptime_both": "Uptime, both sides",
-    "quote_uptime_any": "Uptime, any side",
+    "fill_ratio": "Fill ratio (dimensionless)",
+    "quote_uptime_both": "Uptime, both sides (share of steps)",
+    "quote_uptime_any": "Uptime, any side (share of steps)",
     "inventory_half_life": "Inventory half-life (steps)",
-    "time_at_limit": "Time at limit",
+    "time_at_limit": "Time at limit (share of steps)",
     "pnl_per_volume": "Pnl per lot (price units)",
-    "sharpe": "Sharpe (per step)",
+    "sharpe": "Sharpe (per step, dimensionless)",
     "volume": "Volume (lots)",
-    "n_fills": "Fills",
+    "n_fills": "Fills (count)",
     "max_drawdown": "Max drawdown (price units)",
 }
+
+
+PADDRIK_KIND = "paddrik"
+"""Agent kind of the Paddrik et al. (2012) trader classes; role ``market_maker`` makes markets."""
+MARKET_MAKER_ROLE = "market_maker"
+
+SIGN_CONVENTIONS = (
+    "Sign convention: every term is a contribution to the market maker's P&L in price units, "
+    "positive when it adds to it; the terms sum to the final pnl. Spread capture: the edge of "
+    "each quoting fill against the mark when it happened (positive: bought below or sold above "
+    "the mark). Adverse selection: the mark's move over the next horizon_steps after each "
+    "quoting fill, times the signed fill (negative when the flow was informed). Inventory pnl: "
+    "mark-to-market of the inventory held, net of the part counted as adverse selection. "
+    "Rebalancing cost, forced-sale losses and interdealer: the edge of those trades against "
+    "the mark (usually negative). Hedging pnl: the hedge position's gain from hedge-price "
+    "moves; hedge costs (<= 0): what hedge trades paid over the hedge price. Credit "
+    "write-downs (<= 0): claims on defaulted dealers written off. External: loss shocks and "
+    "the edge of inventory shocks (a client's block) against the mark."
+)
+
+
+def market_maker_group_names(result: RunResult) -> list[str]:
+    """The groups that make markets: kind ``market_maker``, and ``paddrik`` of role market_maker.
+
+    In the scenario's document order, then any other ``market_maker`` group the ``agents``
+    table names.
+    """
+    specs = scenario_mapping(result.scenario_yaml).get("agents")
+    specs = specs if isinstance(specs, Mapping) else {}
+    names = [
+        str(name)
+        for name, spec in specs.items()
+        if isinstance(spec, Mapping)
+        and (
+            spec.get("kind") == MARKET_MAKER_KIND
+            or (spec.get("kind") == PADDRIK_KIND and spec.get("role") == MARKET_MAKER_ROLE)
+        )
+    ]
+    tabled = result.agents.loc[(result.agents["kind"] == MARKET_MAKER_KIND).to_numpy(bool)]
+    names += [g for g in dict.fromkeys(tabled["group"].astype(str)) if g not in names]
+    return names
 
 
 def market_maker_groups(result: RunResult) -> pd.DataFrame:
@@ -76,10 +110,14 @@ def market_maker_groups(result: RunResult) -> pd.DataFrame:
     step (price units); ``abs_inventory_final_mean`` the mean of |inventory| there (lots);
     ``abs_inventory_max`` the largest |inventory| any agent of the group held at a recorded step.
 
-    Agents are matched to groups by the ``agents`` table's ``group`` column; the policy kind comes
-    from the scenario (``n/a`` if it cannot be read).
+    The groups are `market_maker_group_names` (so a ``paddrik`` group of role
+    ``market_maker`` counts). Agents are matched to groups by the ``agents`` table's ``group``
+    column; the policy kind comes from the scenario (``paddrik market_maker`` for that class;
+    ``n/a`` if it cannot be read).
     """
-    makers = result.agents.loc[result.agents["kind"] == MARKET_MAKER_KIND]
+    names = market_maker_group_names(result)
+    makers = result.agents.loc[result.agents["group"].astype(str).isin(names).to_numpy(bool)]
+    makers = makers.assign(group=makers["group"].astype(str))
     specs = scenario_mapping(result.scenario_yaml).get("agents")
     specs = specs if isinstance(specs, Mapping) else {}
     rows = []
@@ -87,6 +125,8 @@ def market_maker_groups(result: RunResult) -> pd.DataFrame:
         spec = specs.get(group)
         policy = spec.get("policy") if isinstance(spec, Mapping) else None
         kind = policy.get("kind") if isinstance(policy, Mapping) else None
+        if isinstance(spec, Mapping) and spec.get("kind") == PADDRIK_KIND:
+            kind = f"{PADDRIK_KIND} {spec.get('role')}"
         final = frame.sort_values(["agent_id", "step"], kind="stable").groupby("agent_id").tail(1)
         rows.append(
             {
@@ -119,10 +159,10 @@ def market_maker_section(
     header = (
         "Group",
         "Policy",
-        "Count",
-        "Mean final pnl",
-        "Mean abs final inventory",
-        "Max abs inventory",
+        "Count (agents)",
+        "Mean final pnl (price units)",
+        "Mean abs final inventory (lots)",
+        "Max abs inventory (lots)",
     )
     rows = tuple(
         (
@@ -135,23 +175,38 @@ def market_maker_section(
         )
         for row in groups.itertuples(index=False)
     )
-    blocks: list[Block] = [Table(header, rows)]
+    mark = result.summary.get("mark")
+    if not (isinstance(mark, str) and mark.strip()):
+        spec = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+        mark = spec.get("kind", "mark") if isinstance(spec, Mapping) else str(spec)
+    blocks: list[Block] = [
+        Paragraph(f"Pnl is equity less initial equity, with positions marked to: {mark}."),
+        Table(header, rows),
+    ]
+    uncovered = "it covers kind market_maker, which records an agents row every step"
     if decomposition is None:
         blocks.append(Paragraph(f"P&L decomposition unavailable: {decomposition_error}"))
+    elif decomposition.empty:
+        blocks.append(Paragraph(f"P&L decomposition not computed for these groups: {uncovered}."))
     else:
         terms = [c for c in decomposition.columns if c not in IDENTITY_COLUMNS]
         means = decomposition.groupby("group", sort=False)[[*terms, "total", "pnl"]].mean()
         zero = [c for c in terms if not bool((means[c].abs() > 0).any())]
         shown = [c for c in means.columns if c not in zero]
         caption = "P&L decomposition (mean per maker, price units)"
-        blocks.append(_group_table(means[shown], {"pnl": "Final pnl"}, caption))
+        labels = {c: quantity_label(c).capitalize() for c in shown}
+        labels["pnl"] = "Final pnl"
+        blocks.append(_group_table(means[shown], labels, caption))
         note = "Terms of the identity pnl = sum of terms (analysis.market_making)."
         if zero:
-            note += f" Zero for every group, not shown: {', '.join(zero)}."
+            note += f" Zero for every group, not shown: {', '.join(map(quantity_label, zero))}."
         blocks.append(Paragraph(note))
+        blocks.append(Paragraph(SIGN_CONVENTIONS))
     efficiency, error = attempt(lambda: efficiency_metrics(result))
     if efficiency is None:
         blocks.append(Paragraph(f"Efficiency metrics unavailable: {error}"))
+    elif efficiency.empty:
+        blocks.append(Paragraph(f"Efficiency metrics not computed for these groups: {uncovered}."))
     else:
         columns = [c for c in efficiency.columns if c not in ("agent_id", "group")]
         means = efficiency.groupby("group", sort=False)[columns].mean()
@@ -189,13 +244,14 @@ def contagion_section(result: RunResult, *, figures: bool) -> Section:
         ("Cascade waves", "cascade_waves"),
         ("Forced-sale volume (lots)", "forced_sale_volume"),
         ("Interdealer volume (lots)", "interdealer_volume"),
-        ("Max dislocation (price units)", "max_dislocation"),
+        ("Max dislocation, abs(price - fundamental) (price units)", "max_dislocation"),
     )
     rows = [(label, format_value(summary.get(key))) for label, key in keys]
     losses = summary.get("losses_by_channel")
     if isinstance(losses, Mapping):
         rows += [
-            (f"Losses: {channel} (price units)", format_value(v)) for channel, v in losses.items()
+            (f"Losses: {quantity_label(channel)} (price units)", format_value(v))
+            for channel, v in losses.items()
         ]
     network = result.network
     rows.append(("Network edges", format_value(len(network))))
@@ -237,98 +293,6 @@ def contagion_section(result: RunResult, *, figures: bool) -> Section:
     return Section("Contagion", tuple(blocks))
 
 
-_FLASH_CRASH_ROWS = (
-    ("program_start_s", "Program start (s)"),
-    ("program_end_s", "Program done (s)"),
-    ("program_executed", "Program executed (lots)"),
-    ("halts", "Trading halts"),
-    ("price_before", "Price before the program (5 min mean)"),
-    ("price_trough", "Price at the trough"),
-    ("fall_pct", "Fall (% of the price before)"),
-    ("fall_duration_s", "Fall duration, program start to trough (s)"),
-    ("recovery_pct", "Recovery after the trough (% of the price before)"),
-    ("recovery_fraction", "Recovery, share of the fall regained"),
-    ("recovery_duration_s", "Recovery duration, trough to 90% of the rebound (s)"),
-    ("bid_depth_before", "Bid depth before the program, mean (lots)"),
-    ("bid_depth_fall_min_ratio", "Bid depth in the fall, lowest / before"),
-    ("bid_depth_fall_mean_ratio", "Bid depth in the fall, mean / before"),
-    ("hft_volume_share", "HFT share of volume, whole run"),
-    ("hft_volume_share_fall", "HFT share of volume, fall"),
-    ("hft_inventory_half_life_s", "HFT aggregate inventory half-life, before (s)"),
-    ("hot_potato_ratio_before", "Hot-potato ratio (HFT lots traded / net change), before"),
-    ("hot_potato_ratio_fall", "Hot-potato ratio, fall"),
-    ("hft_net_to_gross_before", "HFT net change / lots traded, before"),
-    ("hft_net_to_gross_fall", "HFT net change / lots traded, fall"),
-)
-
-
-def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
-    """The "Flash crash" section: event measures, each class's shares, the event figure.
-
-    Measures and windows are those of `analysis.flash_crash` (CFTC/SEC 2010; Kirilenko et al.
-    2017); a run that cannot support them gets a sentence saying why.
-    """
-    title = "Flash crash"
-    measures, error = attempt(lambda: flash_crash_summary(result))
-    if measures is None:
-        return Section(title, (Paragraph(f"Flash-crash measures unavailable: {error}"),))
-    windows = flash_crash_windows(result)
-    intro = Paragraph(
-        "Windows: 'before' is the five minutes before the execution program starts; 'fall' "
-        f"runs from its start (step {windows.start}) to the trough of the 1-second mean price "
-        f"(step {windows.trough}). Sources: CFTC/SEC (2010); Kirilenko et al. (2017)."
-    )
-    scenario = scenario_mapping(result.scenario_yaml)
-    breaker = scenario.get("circuit_breaker")
-    if isinstance(breaker, Mapping) and breaker.get("enabled", True):
-        switch = (
-            f"on: halt {breaker.get('halt_steps')} steps after a {breaker.get('fall_pct')}% "
-            f"fall within {breaker.get('window_steps')} steps; {breaker.get('on_halt')}"
-        )
-    else:
-        switch = "off"
-    rows = (
-        ("Circuit breaker", switch),
-        *((label, format_value(measures.get(key))) for key, label in _FLASH_CRASH_ROWS),
-    )
-    blocks: list[Block] = [intro, Table(("Measure", "Value"), rows, "The event")]
-    specs = scenario.get("agents")
-    specs = specs if isinstance(specs, Mapping) else {}
-    run_shares = class_shares(result)
-    fall_shares = class_shares(result, windows.start, windows.trough)
-    columns = [
-        run_shares["transaction_share"].to_numpy(dtype=float),
-        run_shares["volume_share"].to_numpy(dtype=float),
-        fall_shares["transaction_share"].to_numpy(dtype=float),
-        fall_shares["volume_share"].to_numpy(dtype=float),
-    ]
-    class_rows = []
-    for i, group in enumerate(run_shares.index):
-        spec = specs.get(group)
-        spec = spec if isinstance(spec, Mapping) else {}
-        role = str(spec.get("role") or spec.get("kind") or MISSING)
-        shares = tuple(format_value(float(column[i])) for column in columns)
-        class_rows.append((str(group), role, format_value(spec.get("count")), *shares))
-    header = (
-        "Class",
-        "Role",
-        "Count",
-        "Share of transactions",
-        "Share of volume",
-        "Share of transactions, fall",
-        "Share of volume, fall",
-    )
-    blocks.append(Table(header, tuple(class_rows), "Trader classes (shares of trade sides)"))
-    if figures:
-        figure, figure_error = attempt(lambda: flash_crash_figure(result))
-        if figure is None:
-            blocks.append(Paragraph(f"Flash-crash figure unavailable: {figure_error}"))
-        else:
-            caption = "Price, bid depth and inventories through the event (program shaded)"
-            blocks.append(FigureBlock(caption, FLASH_CRASH_FIGURE, png_bytes(figure)))
-    return Section(title, tuple(blocks))
-
-
 def _contagion_module_blocks(result: RunResult, *, figures: bool) -> list[Block]:
     module = _optional_module("analysis.contagion")
     if module is None:
@@ -342,7 +306,9 @@ def _contagion_module_blocks(result: RunResult, *, figures: bool) -> list[Block]
     elif crisis is None:
         blocks.append(Paragraph(f"Crisis summary not computed: {error}"))
     else:
-        blocks.append(_any_table(crisis, "Crisis summary"))
+        if isinstance(crisis, Mapping):
+            crisis = _crisis_rows(crisis)
+        blocks.append(_any_table(crisis, "Crisis summary (analysis.contagion)"))
     if figures:
         figure, error = attempt(lambda: module.network_figure(result))
         if figure is None:
@@ -350,6 +316,42 @@ def _contagion_module_blocks(result: RunResult, *, figures: bool) -> list[Block]
         else:
             blocks.append(FigureBlock("Contagion network", NETWORK_FIGURE, png_bytes(figure)))
     return blocks
+
+
+_CRISIS_SHOWN_ABOVE = frozenset(
+    {"defaults", "cascade_depth", "forced_sale_volume", "interdealer_volume", "max_dislocation"}
+)
+"""Crisis-summary keys the run-summary table already shows (``cascade_depth`` is its waves)."""
+_CRISIS_UNITS = {
+    "shock_step": "step",
+    "first_default_step": "step",
+    "spread_before": "price units",
+    "spread_during": "price units",
+    "spread_after": "price units",
+    "depth_before": "lots",
+    "depth_during": "lots",
+    "depth_after": "lots",
+    "debtrank": "dimensionless",
+    "debtrank_shock": "dimensionless",
+    "spread_recovery_steps": "steps",
+    "max_dislocation_after": "price units",
+    "hot_potato_passes": "count",
+    "hot_potato_max_hops": "count",
+    "interdealer_multiplier": "dimensionless",
+    "losses_by_channel": "price units",
+}
+
+
+def _crisis_rows(crisis: Mapping[str, Any]) -> dict[str, Any]:
+    """The crisis summary without what the table above shows, each label with its unit."""
+    rows: dict[str, Any] = {}
+    for key, value in crisis.items():
+        if key in _CRISIS_SHOWN_ABOVE:
+            continue
+        unit = _CRISIS_UNITS.get(key, "lots" if key.endswith("_volume") else None)
+        label = quantity_label(key) + (f" ({unit})" if unit else "")
+        rows[label] = value
+    return rows
 
 
 def _any_table(value: Any, caption: str) -> Block:
@@ -366,7 +368,7 @@ def _flat_rows(mapping: Mapping[Any, Any], prefix: str) -> list[tuple[str, str]]
     """``(label, value)`` rows of a mapping; nested mappings as ``outer: inner`` labels."""
     rows = []
     for key, value in mapping.items():
-        label = prefix + str(key).replace("_", " ")
+        label = prefix + quantity_label(str(key))
         if isinstance(value, Mapping):
             rows += _flat_rows(value, f"{label}: ")
         else:

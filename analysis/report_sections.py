@@ -9,7 +9,12 @@ renders to Markdown and HTML. Sources of the numbers:
 - market makers, contagion (only for runs with defaults or a network) and the flash crash
   (only for runs with an execution program): see `analysis.report_market_makers`;
 - stylized facts: `analysis.stylized_facts.scorecard` on the mid (Cont 2001);
-- figures: `analysis.plots` and `analysis.stat_plots`.
+- figures: `analysis.report_figures` (drawn by `analysis.plots` and `analysis.stat_plots`).
+
+Layout: the scenario's question and expected outcome (`scenario_question_and_outcome` reads them
+from the header comments that `abm.scenario.Scenario.to_yaml` keeps at the top of the run's
+scenario.yaml), its description and the mark; the headline figures; the tables; the other
+figures.
 
 A measure the run cannot support (an analysis raising `ValueError`) becomes a sentence saying
 why, so one unusual run never stops the whole report. This module never imports the model.
@@ -17,73 +22,48 @@ why, so one unusual run never stops the whole report. This module never imports 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from abm.record import RunResult
 from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
-from analysis.plots import (
-    depth_heatmap_figure,
-    inventory_figure,
-    pnl_figure,
-    price_figure,
-    spread_depth_figure,
-)
 from analysis.report_document import (
     MISSING,
     Block,
     Collapsible,
     Document,
-    FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
     format_value,
-    png_bytes,
     scenario_mapping,
+    scenario_question_and_outcome,
     tick_size_of,
     ticks,
     yes_no,
 )
+from analysis.report_figures import (
+    figure_section,
+    headline_figures,
+    more_figures,
+)
+from analysis.report_flash_crash import flash_crash_section
 from analysis.report_market_makers import (
     contagion_section,
-    flash_crash_section,
     has_contagion,
     market_maker_section,
 )
-from analysis.stat_plots import (
-    acf_figure,
-    pnl_decomposition_figure,
-    pnl_distribution_figure,
-    return_distribution_figure,
-)
 from analysis.stylized_facts import scorecard
-from analysis.tables import MARKET_MAKER_KIND
 
 STYLIZED_FACTS_MIN_RETURNS = 1000
 """Below this many mid returns the scorecard is flagged as indicative: its longest sampling
 interval (50 steps) then leaves fewer than 20 returns for the aggregational-Gaussianity test."""
-
-_FIGURES: tuple[tuple[str, str], ...] = (
-    ("price.png", "Price"),
-    ("spread_depth.png", "Spread and depth"),
-    ("depth_heatmap.png", "Order-book depth"),
-    ("inventory.png", "Market-maker inventory"),
-    ("pnl.png", "Market-maker pnl"),
-    ("pnl_distribution.png", "Market-maker pnl changes, VaR and ES"),
-    ("pnl_decomposition.png", "Market-maker pnl decomposition"),
-    ("return_distribution.png", "Return distribution"),
-    ("return_acf.png", "Return autocorrelation"),
-)
-FIGURE_FILES = tuple(name for name, _ in _FIGURES)
-"""The PNG files of the "Figures" section, in report order."""
 
 _QUALITY_ROWS = (
     ("quoted_spread", "Quoted spread (price units)"),
@@ -103,19 +83,19 @@ _QUALITY_ROWS = (
     ("depth_bid_within_mean", "Bid depth within 5 ticks, mean (lots)"),
     ("depth_ask_within_mean", "Ask depth within 5 ticks, mean (lots)"),
     ("kyle_lambda", "Kyle's lambda (price units per lot)"),
-    ("kyle_lambda_se", "Kyle's lambda, standard error"),
-    ("kyle_lambda_r2", "Kyle's lambda, R^2"),
-    ("kyle_lambda_n", "Kyle's lambda, intervals"),
+    ("kyle_lambda_se", "Kyle's lambda, standard error (price units per lot)"),
+    ("kyle_lambda_r2", "Kyle's lambda, R^2 (dimensionless)"),
+    ("kyle_lambda_n", "Kyle's lambda, intervals (count)"),
     ("ofi", "Order-flow imbalance slope (price units per lot)"),
-    ("ofi_se", "Order-flow imbalance slope, standard error"),
-    ("ofi_r2", "Order-flow imbalance slope, R^2"),
-    ("ofi_n", "Order-flow imbalance slope, intervals"),
+    ("ofi_se", "Order-flow imbalance slope, standard error (price units per lot)"),
+    ("ofi_r2", "Order-flow imbalance slope, R^2 (dimensionless)"),
+    ("ofi_n", "Order-flow imbalance slope, intervals (count)"),
     ("amihud_illiquidity", "Amihud illiquidity (per price unit traded)"),
     ("resiliency_shocks", "Spread shocks (count)"),
     ("resiliency_mean_recovery_steps", "Spread recovery, mean (steps)"),
     ("resiliency_half_life_steps", "Spread recovery, half-life (steps)"),
-    ("variance_ratio", "Variance ratio of the mid"),
-    ("variance_ratio_z", "Variance ratio, z statistic"),
+    ("variance_ratio", "Variance ratio of the mid (dimensionless)"),
+    ("variance_ratio_z", "Variance ratio, z statistic (dimensionless)"),
 )
 # Parameters of the measures, and numbers the headline table already shows.
 _QUALITY_SKIPPED = frozenset(
@@ -124,7 +104,13 @@ _QUALITY_SKIPPED = frozenset(
 
 
 def build_document(result: RunResult, *, figures: bool = True) -> Document:
-    """The run report of ``result``: title, run facts, the sections of the module docstring.
+    """The run report of ``result``.
+
+    Order: the scenario's question and expected outcome (from its header comments), its
+    description and the mark; the headline figures; then the tables (run, scenario, market
+    quality, activity, market makers, stylized facts, flash crash and contagion where they
+    apply, accounting); then the remaining figures. A figure the run has no data for is left
+    out and one line says why.
 
     Args:
         result: The run.
@@ -135,10 +121,23 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
     tick = tick_size_of(scenario)
     decomposition, decomposition_error = attempt(lambda: pnl_decomposition(result))
     intro: list[Block] = []
+    question, outcome = scenario_question_and_outcome(result.scenario_yaml)
+    intro += [note for note in (question, outcome) if note is not None]
+    if question is None and outcome is None:
+        intro.append(
+            Paragraph(
+                "The scenario's header states no question or expected outcome (comment "
+                "paragraphs starting '# Question:' and '# Expected outcome')."
+            )
+        )
     if scenario.get("description"):
         intro.append(Paragraph(str(scenario["description"]).strip()))
-    intro.append(_run_table(result))
-    sections = [
+    intro.append(Paragraph(f"P&L and equity are marked to: {mark_description(result)}."))
+    sections = []
+    if figures:
+        sections.append(figure_section("Headline figures", headline_figures(result, scenario)))
+    sections += [
+        Section("Run", (_run_table(result),)),
         _scenario_section(result, scenario),
         _market_quality_section(result, tick),
         _activity_section(result.summary),
@@ -146,36 +145,24 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         _stylized_facts_section(result.market),
     ]
     if is_flash_crash_run(result):
-        sections.append(flash_crash_section(result, figures=figures))
+        sections.append(flash_crash_section(result, figures=False))
     if has_contagion(result):
         sections.append(contagion_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))
     if figures:
-        makers = result.agents.loc[result.agents["kind"] == MARKET_MAKER_KIND]
-        makers = makers.drop_duplicates("agent_id")
-        labels = dict(zip(makers["agent_id"].astype(int), makers["group"].astype(str), strict=True))
-        empty = pd.DataFrame(columns=["group", "pnl"])
-        draw: dict[str, Callable[[], Figure]] = {
-            "price.png": lambda: price_figure(result.market),
-            "spread_depth.png": lambda: spread_depth_figure(result.market),
-            "depth_heatmap.png": lambda: depth_heatmap_figure(
-                result.depth, result.market, tick_size=tick
-            ),
-            "inventory.png": lambda: inventory_figure(result.agents, labels=labels),
-            "pnl.png": lambda: pnl_figure(result.agents, labels=labels),
-            "pnl_distribution.png": lambda: pnl_distribution_figure(result.agents),
-            "pnl_decomposition.png": lambda: pnl_decomposition_figure(
-                empty if decomposition is None else decomposition
-            ),
-            "return_distribution.png": lambda: return_distribution_figure(result.market),
-            "return_acf.png": lambda: acf_figure(result.market),
-        }
-        blocks = tuple(
-            FigureBlock(title, name, png_bytes(draw[name]())) for name, title in _FIGURES
-        )
-        sections.append(Section("Figures", blocks))
+        more = more_figures(result, tick, decomposition, decomposition_error)
+        sections.append(figure_section("More figures", more))
     title = f"Run report: {scenario.get('name') or 'unnamed run'}"
     return Document(title, tuple(intro), tuple(sections))
+
+
+def mark_description(result: RunResult) -> str:
+    """How the run marks positions: the summary's ``mark`` text, else the scenario's ``mark``."""
+    described = result.summary.get("mark")
+    if isinstance(described, str) and described.strip():
+        return described.strip()
+    mark = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+    return _inline(mark) if isinstance(mark, Mapping) else str(mark)
 
 
 def _run_table(result: RunResult) -> Table:
@@ -196,9 +183,9 @@ def _scenario_section(result: RunResult, scenario: Mapping[str, Any]) -> Section
         ("Name", "name"),
         ("Step length dt (s)", "dt"),
         ("Tick size (price units)", "tick_size"),
-        ("Mark", "mark"),
     )
     rows = [(label, format_value(scenario.get(key))) for label, key in keys]
+    rows.append(("Mark (equity, P&L, margin)", mark_description(result)))
     rows.append(("Fundamental", _inline(scenario.get("fundamental"))))
     network = scenario.get("network")
     if isinstance(network, Mapping):
@@ -250,16 +237,30 @@ def _inline(spec: Any) -> str:
 def _market_quality_section(result: RunResult, tick: float | None) -> Section:
     summary = result.summary
     metrics = (
-        ("Spread mean", "spread_mean"),
-        ("Spread median", "spread_median"),
-        ("Mispricing mean, abs(mid - fundamental)", "mispricing_mean"),
+        ("Quoted spread, mean over two-sided steps", "spread_mean"),
+        ("Quoted spread, median over two-sided steps", "spread_median"),
+        ("Mispricing, mean abs(mid - fundamental) over two-sided steps", "mispricing_mean"),
+        ("Largest abs(mid - fundamental)", "max_mid_dislocation"),
+        ("Largest abs(trade price - fundamental)", "max_trade_dislocation"),
+        ("Largest abs(price - fundamental), summary max_dislocation", "max_dislocation"),
     )
     rows = tuple(
         (label, format_value(summary.get(key)), format_value(ticks(summary.get(key), tick)))
         for label, key in metrics
+        if key in summary
     )
-    two_sided = f"Two-sided fraction of steps: {format_value(summary.get('two_sided_fraction'))}"
-    blocks: list[Block] = [Table(("Metric", "Price units", "Ticks"), rows), Paragraph(two_sided)]
+    shares = (
+        ("Two-sided book", "two_sided_fraction"),
+        ("One-sided book (one side empty)", "one_sided_fraction"),
+        ("Empty book (both sides empty)", "empty_book_fraction"),
+    )
+    share_rows = tuple(
+        (label, format_value(summary.get(key))) for label, key in shares if key in summary
+    )
+    blocks: list[Block] = [
+        Table(("Metric", "Price units", "Ticks"), rows, "Headline (summary.json)"),
+        Table(("Book state", "Share of steps"), share_rows, "How often the book was two-sided"),
+    ]
     quality, error = attempt(lambda: market_quality_summary(result, tick_size=tick))
     if quality is None:
         blocks.append(Paragraph(f"Detailed market-quality measures unavailable: {error}"))
@@ -276,11 +277,11 @@ def _market_quality_section(result: RunResult, tick: float | None) -> Section:
 
 def _activity_section(summary: Mapping[str, Any]) -> Section:
     counts = (
-        ("Orders", "orders"),
-        ("Cancels", "cancels"),
-        ("Fills", "fills"),
+        ("Orders (count)", "orders"),
+        ("Cancels (count)", "cancels"),
+        ("Fills (count)", "fills"),
         ("Volume (lots)", "volume"),
-        ("Defaults", "defaults"),
+        ("Defaults (count of traders)", "defaults"),
     )
     rows = tuple((label, format_value(summary.get(key))) for label, key in counts)
     return Section("Activity", (Table(("Count", "Value"), rows),))

@@ -27,10 +27,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from analysis.distributions import normal_pdf
-from analysis.plots import finish_axes, require_columns
+from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.risk_metrics import expected_shortfall, value_at_risk
 from analysis.stylized_facts import acf_table, excess_kurtosis, log_returns
-from analysis.tables import MARKET_MAKER_KIND
+from analysis.tables import MARKET_MAKER_KIND, quantity_label
 
 MAX_BINS = 120
 """Most histogram bins: enough to show a tail, few enough that each bin is wider than a pixel."""
@@ -74,7 +74,7 @@ def pnl_distribution_figure(agents: pd.DataFrame, *, alpha: float = 0.95) -> Fig
         [np.diff(group.to_numpy(dtype=float)) for _, group in makers.groupby("agent_id")["pnl"]]
         or [np.empty(0)]
     )
-    figure = Figure(figsize=_WIDE, layout="constrained")
+    figure = new_figure(_WIDE)
     ax = figure.add_subplot()
     title = "Market-maker pnl change per step"
     xlabel, ylabel = "pnl change over one step (price units)", "agent-steps (count, log scale)"
@@ -116,7 +116,7 @@ def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1)
     mid = market["mid"].to_numpy(dtype=float)
     raw = log_returns(mid, interval_steps)
     returns = raw[np.isfinite(raw)]
-    figure = Figure(figsize=_WIDE, layout="constrained")
+    figure = new_figure(_WIDE)
     ax = figure.add_subplot()
     title = "Distribution of mid log returns"
     xlabel = f"log return over {interval_steps} step(s) (dimensionless)"
@@ -165,7 +165,7 @@ def acf_figure(market: pd.DataFrame, *, max_lag: int = ACF_MAX_LAG) -> Figure:
         raise ValueError(f"max_lag must be at least 1, got {max_lag}")
     raw = log_returns(market["mid"].to_numpy(dtype=float))
     returns = raw[np.isfinite(raw)]
-    figure = Figure(figsize=_TALL, layout="constrained")
+    figure = new_figure(_TALL)
     top, bottom = figure.subplots(2, 1, sharex=True)
     lags = min(max_lag, returns.size - 1)
     table = acf_table(returns, lags) if lags >= 1 and returns.std() > 0 else None
@@ -204,7 +204,7 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
     """
     require_columns(decomposition, ("group", "pnl"), "pnl decomposition")
     terms = [c for c in decomposition.columns if c not in IDENTITY_COLUMNS]
-    figure = Figure(figsize=_WIDE, layout="constrained")
+    figure = new_figure(_WIDE)
     ax = figure.add_subplot()
     means = decomposition.groupby("group", sort=False)[[*terms, "pnl"]].mean()
     shown = [c for c in terms if bool((means[c].abs() > 0).any())]
@@ -217,12 +217,12 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
     width = 0.8 / max(len(shown), 1)
     for i, component in enumerate(shown):
         offsets = positions - 0.4 + (i + 0.5) * width
-        label = component.replace("_", " ")
+        label = quantity_label(component)
         ax.bar(offsets, means[component].to_numpy(dtype=float), width, label=label)
     ax.scatter(positions, means["pnl"], marker="D", color="black", zorder=3, label="final pnl")
     ax.axhline(0.0, color="0.4", lw=0.8, zorder=0)
     ax.set_xticks(positions, [str(group) for group in means.index])
-    omitted = [c.replace("_", " ") for c in terms if c not in shown]
+    omitted = [quantity_label(c) for c in terms if c not in shown]
     if omitted:
         xlabel += f"\nnot drawn, zero for every group: {', '.join(omitted)}"
     finish_axes(ax, title, xlabel, ylabel, has_data=True, legend=False)

@@ -3,8 +3,9 @@
 The ``agents`` table labels market makers ``kind == MARKET_MAKER_KIND`` and a defaulted trader
 ``status == DEFAULTED``; forced sales are ``events`` of the `FORCED_SALE_KINDS`. An event's
 ``detail`` is ``key=value`` fields separated by ``;`` (``"notional=1.0; mid=2.0"``), read with
-`detail_field`, `required_detail_field` and `detail_int`. Pure functions; nothing here imports
-the model.
+`detail_field`, `required_detail_field` and `detail_int`. `quantity_label` gives the one name
+the report and its figures use for a quantity that the tables call differently. Pure functions;
+nothing here imports the model.
 """
 
 from __future__ import annotations
@@ -52,3 +53,21 @@ def detail_int(detail: object, key: str) -> int:
 def events_of_kind(events: pd.DataFrame, *kinds: str) -> pd.DataFrame:
     """The rows of ``events`` whose ``kind`` is one of ``kinds``."""
     return events[events["kind"].isin(kinds).to_numpy(dtype=bool)]
+
+
+QUANTITY_LABELS = {
+    "default": "credit write-downs",
+    "writedown": "credit write-downs",
+    "credit_losses": "credit write-downs",
+    "forced_sale": "forced-sale losses",
+    "forced_sales": "forced-sale losses",
+    "loss_shock": "loss shocks",
+}
+"""One name per quantity: the summary calls the default channel's losses ``default``, the
+crisis summary ``writedown`` and the P&L decomposition ``credit_losses``; all are the
+write-downs creditors take on claims against defaulted dealers."""
+
+
+def quantity_label(name: str) -> str:
+    """The one display name of a quantity (`QUANTITY_LABELS`), else ``name`` spelled out."""
+    return QUANTITY_LABELS.get(name, name.replace("_", " "))

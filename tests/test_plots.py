@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
-from _helpers import PNG_SIGNATURE, run_baseline
+from _helpers import PNG_SIGNATURE, market_table, run_baseline, trades_table
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -22,13 +22,16 @@ from matplotlib.patches import Rectangle, StepPatch
 from matplotlib.ticker import FixedLocator
 
 from abm.record import AGENT_COLUMNS, DEPTH_COLUMNS, MARKET_COLUMNS, RunResult
+from analysis.figures import DisplayFigure, event_marks, finish_axes, new_figure
 from analysis.market_making import pnl_decomposition
 from analysis.plots import (
     depth_heatmap_figure,
+    depth_near_mid,
     inventory_figure,
     pnl_figure,
     price_figure,
     spread_depth_figure,
+    trade_bins,
 )
 from analysis.stat_plots import (
     acf_figure,
@@ -340,3 +343,164 @@ def test_pnl_distribution_rejects_alpha_outside_unit_interval(result: RunResult)
     """VaR needs a confidence level strictly between 0 and 1."""
     with pytest.raises(ValueError, match="alpha"):
         pnl_distribution_figure(result.agents, alpha=1.0)
+
+
+# --- what the figures draw (item: the price figure must not hide a crash) ---
+
+
+def _line_labels(ax: Axes) -> list[str]:
+    return [str(line.get_label()) for line in ax.get_lines()]
+
+
+def test_display_figure_renders_png_for_notebooks() -> None:
+    """_repr_png_ (IPython's display protocol) gives PNG bytes, with no pyplot involved."""
+    figure = price_figure(market_table([100.0, 100.5, 101.0]))
+    assert isinstance(figure, DisplayFigure)
+    assert figure._repr_png_()[:8] == PNG_SIGNATURE
+
+
+def test_trade_bins_give_low_high_and_vwap_per_step() -> None:
+    """Per step: lowest and highest book trade and the volume-weighted price, by hand."""
+    rows = [(0, 100.0, 1, "buy", "book"), (0, 99.0, 3, "sell", "book")]
+    rows += [(2, 90.0, 2, "sell", "book"), (2, 50.0, 9, "sell", "hedge")]
+    trades = trades_table(rows)
+    bins = trade_bins(trades, 3)
+    assert bins["step"].tolist() == [0, 2]
+    assert bins["low"].tolist() == [99.0, 90.0]
+    assert bins["high"].tolist() == [100.0, 90.0]
+    np.testing.assert_allclose(bins["vwap"], [(100.0 + 3 * 99.0) / 4, 90.0])
+
+
+def test_trade_bins_widen_for_long_runs() -> None:
+    """Ten steps into at most five bins: two steps per bin, labelled by the first step."""
+    trades = trades_table([(step, float(step), 1, "buy", "book") for step in range(10)])
+    bins = trade_bins(trades, 10, max_bins=5)
+    assert bins.attrs["bin_steps"] == 2
+    assert bins["step"].tolist() == [0, 2, 4, 6, 8]
+    assert bins["low"].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_price_figure_draws_a_crash_below_an_empty_bid_side() -> None:
+    """With the bid side gone the ask line and the trade prints still show the fall."""
+    market = market_table([100.0, 100.0, 100.0, 100.0])
+    market.loc[2:, ["best_bid", "mid", "spread"]] = np.nan
+    trades = trades_table([(1, 100.0, 1, "buy", "book"), (2, 71.5, 5, "sell", "book")])
+    figure = price_figure(market, trades)
+    ax = figure.axes[0]
+    labels = _line_labels(ax)
+    for name in ("best bid", "best ask", "mid", "fundamental", "VWAP (per-step)"):
+        assert name in labels
+    vwap = next(line for line in ax.get_lines() if line.get_label() == "VWAP (per-step)")
+    assert min(np.asarray(vwap.get_ydata(), dtype=float)) == 71.5
+    assert ax.get_ylim()[0] < 71.5
+
+
+def test_price_figure_marks_events_on_the_time_axis() -> None:
+    """A scheduled shock, two defaults at one step and a halt each get one labelled mark."""
+    market = market_table([100.0] * 10)
+    events = pd.DataFrame(
+        {"step": [3, 3, 6], "kind": ["default", "default", "halt"], "agent_id": [1, 2, None]}
+    )
+    figure = price_figure(market, None, events, shocks=[{"kind": "default", "step": 2}])
+    labels = _line_labels(figure.axes[0])
+    assert "shock (1 step)" in labels
+    assert "default (1 step)" in labels
+    assert "halt (1 step)" in labels
+
+
+def test_event_marks_read_shocks_from_events_without_a_scenario() -> None:
+    """Without the scenario's shocks list, shock events of the events table are the shocks."""
+    events = pd.DataFrame({"step": [5, 8], "kind": ["price_gap", "regime"]})
+    marks = event_marks(events)
+    assert marks.shocks == ((5, "price_gap"),)
+    assert marks.regime_changes == (8,)
+
+
+def _depth_rows(rows: list[tuple[int, str, float, int]]) -> pd.DataFrame:
+    step, side, price, qty = zip(*rows, strict=True)
+    return pd.DataFrame({"step": step, "side": side, "price": price, "qty": qty})
+
+
+def test_depth_near_mid_counts_only_levels_within_n_ticks() -> None:
+    """Mid 100.00, N = 2 ticks of 0.01: bids at 99.99 and 99.98 count, 99.90 does not."""
+    market = market_table([100.0, 100.0])
+    depth = _depth_rows(
+        [(1, "bid", 99.99, 3), (1, "bid", 99.98, 4), (1, "bid", 99.90, 50), (1, "ask", 100.01, 7)]
+    )
+    near = depth_near_mid(depth, market, 2, 0.01)
+    assert near.to_dict("list") == {"step": [1], "bid": [7.0], "ask": [7.0]}
+
+
+def test_depth_near_mid_measures_an_emptied_side_from_the_last_mid() -> None:
+    """No bids, no mid: the last two-sided mid is the reference; far asks and bids count 0."""
+    market = market_table([100.0, 100.0])
+    market.loc[1, ["best_bid", "mid"]] = np.nan
+    depth = _depth_rows([(1, "ask", 100.50, 9), (1, "ask", 100.01, 2)])
+    near = depth_near_mid(depth, market, 5, 0.01)
+    assert near.to_dict("list") == {"step": [1], "bid": [0.0], "ask": [2.0]}
+
+
+def test_spread_depth_figure_states_n_and_draws_a_rolling_mean() -> None:
+    """The depth panel names N; the spread line is the trailing mean over the window."""
+    market = market_table([100.0] * 4)
+    market["spread"] = [0.01, 0.03, 0.05, 0.07]
+    depth = _depth_rows([(step, "bid", 99.99, 1) for step in range(4)])
+    figure = spread_depth_figure(market, depth, tick_size=0.01, within_ticks=3, window_steps=2)
+    top, bottom = figure.axes
+    assert "within 3 ticks of the mid" in bottom.get_title()
+    np.testing.assert_allclose(top.get_lines()[0].get_ydata(), [0.01, 0.02, 0.04, 0.06])
+
+
+def test_inventory_figure_colours_by_group_and_draws_limits() -> None:
+    """One colour per group, one legend entry per group, dashed lines at +-limit."""
+    agents = pd.DataFrame(
+        {
+            "step": [0, 1, 0, 1, 0, 1],
+            "agent_id": [1, 1, 2, 2, 3, 3],
+            "kind": ["market_maker"] * 6,
+            "group": ["a", "a", "a", "a", "b", "b"],
+            "inventory": [0, 5, 0, -5, 0, 50],
+        }
+    )
+    figure = inventory_figure(agents, limits={"a": 40, "b": 40}, dt=0.5)
+    ax = figure.axes[0]
+    lines = [line for line in ax.get_lines() if len(np.asarray(line.get_xdata())) == 2]
+    agent_lines = [line for line in lines if line.get_linestyle() == "-"]
+    assert len({line.get_color() for line in agent_lines[:2]}) == 1
+    assert agent_lines[0].get_color() != agent_lines[2].get_color()
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert legend == ["a (2 agents)", "b (1 agent)", "limit \u00b140 lots"]
+    limits = sorted(
+        {float(line.get_ydata()[0]) for line in ax.get_lines() if line.get_linestyle() == "--"}
+    )
+    assert limits == [-40.0, 40.0]
+    assert ax.get_xlabel() == "time (s)"
+    np.testing.assert_allclose(agent_lines[0].get_xdata(), [0.0, 0.5])
+
+
+def test_empty_panels_are_recorded_on_the_figure(result: RunResult) -> None:
+    """A panel drawn without data is listed in empty_panels (the report leaves it out)."""
+    figure = inventory_figure(result.agents.iloc[0:0])
+    assert isinstance(figure, DisplayFigure)
+    assert figure.empty_panels == [("Market-maker inventory", "no data")]
+
+
+def test_drop_empty_panels_restacks_the_panels_with_data() -> None:
+    """The empty bottom panel goes; the top one fills the figure and gains the x label."""
+    figure = new_figure()
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    top.plot([0.0, 1.0], [1.0, 2.0])
+    finish_axes(top, "Top", None, "y (lots)", has_data=True, legend=False)
+    finish_axes(bottom, "Bottom", "time (s)", "y (lots)", has_data=False)
+    assert figure.empty_panels == [("Bottom", "no data")]
+    assert figure.drop_empty_panels()
+    assert figure.axes == [top]
+    assert top.get_xlabel() == "time (s)"
+    spec = top.get_subplotspec()
+    assert spec is not None and spec.get_gridspec().nrows == 1
+
+
+def test_drop_empty_panels_reports_a_figure_with_nothing_left(result: RunResult) -> None:
+    """A figure whose only panel is empty has nothing left to show."""
+    figure = inventory_figure(result.agents.iloc[0:0])
+    assert not figure.drop_empty_panels()

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from _helpers import PNG_SIGNATURE, run_baseline
 
+import abm
 import analysis.report as report_module
 from abm.record import RUN_FILES, RunResult
 from analysis.market_making import pnl_decomposition
@@ -41,13 +42,15 @@ from analysis.report_document import (
 from analysis.report_sections import build_document
 
 SECTIONS = (
+    "## Headline figures",
+    "## Run",
     "## Scenario",
     "## Market quality",
     "## Activity",
     "## Market makers",
     "## Stylized facts",
     "## Accounting",
-    "## Figures",
+    "## More figures",
 )
 # The baseline's market-maker groups, written out by hand from scenarios/baseline.yaml.
 BASELINE_GROUPS = {
@@ -56,6 +59,7 @@ BASELINE_GROUPS = {
     "mm_symmetric": ("symmetric", 3),
 }
 BASELINE_TICK = 0.01
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _fmt(value: float) -> str:
@@ -126,14 +130,14 @@ def test_write_report_shows_market_quality_from_summary(
     """Spread and mispricing rows equal summary.json, in price units and in 0.01 ticks."""
     summary = result.summary
     for label, key in (
-        ("Spread mean", "spread_mean"),
-        ("Spread median", "spread_median"),
-        ("Mispricing mean, abs(mid - fundamental)", "mispricing_mean"),
+        ("Quoted spread, mean over two-sided steps", "spread_mean"),
+        ("Quoted spread, median over two-sided steps", "spread_median"),
+        ("Mispricing, mean abs(mid - fundamental) over two-sided steps", "mispricing_mean"),
     ):
         value = summary[key]
         row = f"| {label} | {_fmt(value)} | {_fmt(value / BASELINE_TICK)} |"
         assert row in report_text
-    assert f"Two-sided fraction of steps: {_fmt(summary['two_sided_fraction'])}" in report_text
+    assert f"| Two-sided book | {_fmt(summary['two_sided_fraction'])} |" in report_text
 
 
 def test_write_report_shows_activity_counts_from_summary(
@@ -141,9 +145,9 @@ def test_write_report_shows_activity_counts_from_summary(
 ) -> None:
     """Orders, cancels, fills and volume rows equal the integer counts of summary.json."""
     for label, key in (
-        ("Orders", "orders"),
-        ("Cancels", "cancels"),
-        ("Fills", "fills"),
+        ("Orders (count)", "orders"),
+        ("Cancels (count)", "cancels"),
+        ("Fills (count)", "fills"),
         ("Volume (lots)", "volume"),
     ):
         assert f"| {label} | {result.summary[key]} |" in report_text
@@ -452,7 +456,7 @@ def test_report_contagion_section_lists_defaults_and_crisis(networked: RunResult
     first = next(line for line in defaults.splitlines() if line.startswith("| 30 |"))
     assert first.split("|")[3].strip() == "0"  # network node
     assert "wave=0" in first
-    assert "| shock step | 30 |" in section.split("### Crisis summary")[1]
+    assert "| shock step (step) | 30 |" in section.split("### Crisis summary")[1]
 
 
 def test_report_contagion_section_without_contagion_module(
@@ -484,3 +488,94 @@ class _TagBalance(HTMLParser):
             self.stack.pop()
         else:
             self.errors.append(tag)
+
+
+# --- layout: question and outcome first, headline figures, one name per quantity ---
+
+
+def test_report_opens_with_the_scenario_question_and_outcome(report_text: str) -> None:
+    """The baseline header's 'What it studies' / 'What to expect' paragraphs open the report."""
+    body = report_text.split("\n", 2)[2]
+    assert body.startswith("**Question.** ten market makers with three quoting policies")
+    outcome = body.split("\n\n")[1]
+    assert outcome.startswith("**Expected outcome (seed 20260101, 2000 steps).** a two-sided")
+    assert body.index("**Expected outcome") < body.index("## Headline figures")
+
+
+def test_report_says_when_the_header_has_no_question(result: RunResult) -> None:
+    """A scenario.yaml without header comments gets one line saying what is missing."""
+    bare = dataclasses.replace(result, scenario_yaml=result.scenario_yaml.split("\nname:", 1)[1])
+    bare = dataclasses.replace(bare, scenario_yaml="name:" + bare.scenario_yaml)
+    text = _markdown(bare)
+    assert "**Question.**" not in text
+    assert "states no question or expected outcome" in text
+
+
+def test_report_states_the_mark_from_the_summary_when_present(result: RunResult) -> None:
+    """summary['mark'] (the marks helper's description) is what the report says P&L uses."""
+    described = "index: fundamental + EMA of the basis (halflife 20 steps)"
+    marked = dataclasses.replace(result, summary={**result.summary, "mark": described})
+    assert f"marked to: {described}." in _markdown(marked)
+    assert "marked to: mid." in _markdown(result)
+
+
+def test_report_shows_dislocation_and_book_state_keys_when_present(result: RunResult) -> None:
+    """The marks helper's summary keys get rows when summary.json has them."""
+    extra = {
+        "max_trade_dislocation": 28.8,
+        "max_mid_dislocation": 0.3,
+        "one_sided_fraction": 0.75,
+        "empty_book_fraction": 0.0,
+    }
+    text = _markdown(dataclasses.replace(result, summary={**result.summary, **extra}))
+    assert "| Largest abs(trade price - fundamental) | 28.8 | 2880 |" in text
+    assert "| One-sided book (one side empty) | 0.75 |" in text
+    assert "| Empty book (both sides empty) | 0 |" in text
+
+
+def test_report_states_the_pnl_sign_convention(report_text: str) -> None:
+    """The market-maker section says how each P&L term is signed."""
+    section = report_text.split("## Market makers")[1].split("## Stylized facts")[0]
+    assert "Sign convention:" in section
+    for term in ("Spread capture", "Adverse selection", "Inventory pnl", "Hedging pnl"):
+        assert term in section
+
+
+def test_report_leaves_out_a_figure_without_data_and_says_why() -> None:
+    """Without depth snapshots there is no heatmap and no depth panel, and one line says why."""
+    bare = run_baseline({"steps": 80, "record.depth_levels": 0})
+    document = build_document(bare)
+    names = [figure.file_name for figure in document.figures()]
+    assert "depth_heatmap.png" not in names
+    assert "price.png" in names
+    text = render_markdown(document, {name: name for name in names})
+    assert "not drawn, the run recorded no order-book snapshots (record.depth_levels: 0)" in text
+
+
+def test_report_uses_one_name_for_credit_write_downs(networked: RunResult) -> None:
+    """The default channel's losses are 'credit write-downs' in every table."""
+    text = _markdown(networked)
+    assert "credit write-downs" in text
+    assert "writedown" not in text
+    assert "Losses: default" not in text
+
+
+def test_market_maker_groups_include_paddrik_market_makers() -> None:
+    """The flash crash's paddrik group of role market_maker is a market-maker group."""
+    scenario = abm.load_scenario(ROOT / "scenarios" / "crisis" / "flash_crash_2010.yaml")
+    short = abm.run(scenario.override({"steps": 300, "agents.seller.start_step": 100}))
+    groups = market_maker_groups(short)
+    assert groups["group"].tolist() == ["mm"]
+    assert groups["policy"].tolist() == ["paddrik market_maker"]
+    assert groups["n_agents"].tolist() == [19]
+    assert "No market makers in this run" not in _markdown(short)
+
+
+def test_html_report_escapes_the_header_question(result: RunResult) -> None:
+    """Markup in the header's question shows as text in the page's question note."""
+    headed = dataclasses.replace(
+        result, scenario_yaml="# Question: is <b>x</b> & y?\n" + result.scenario_yaml
+    )
+    page = _html(headed)
+    assert "<b>x</b>" not in page
+    assert '<div class="note"><strong>Question.</strong> is &lt;b&gt;x&lt;/b&gt; &amp; y?' in page

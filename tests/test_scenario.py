@@ -768,3 +768,34 @@ def test_policy_spec_rejects_nan_directly() -> None:
     """Specs built in Python also reject non-finite floats."""
     with pytest.raises(ValidationError):
         AvellanedaStoikovSpec(kind="avellaneda_stoikov", gamma=float("nan"), k=1.0, T=1.0)
+
+
+# --- the source file's leading comment block ---
+
+HEADED = "# Title line.\n#\n# Question: does it?\n\n# Expected outcome: yes.\n" + MINIMAL
+
+
+def test_header_keeps_the_leading_comment_block() -> None:
+    """The comments before the first key are the header, blank lines inside kept."""
+    s = Scenario.from_yaml_text("\n" + HEADED)
+    assert s.header == "# Title line.\n#\n# Question: does it?\n\n# Expected outcome: yes.\n"
+
+
+def test_header_reaches_to_yaml_and_survives_override() -> None:
+    """to_yaml starts with the header, so a run directory's scenario.yaml keeps it."""
+    s = Scenario.from_yaml_text(HEADED).override({"steps": 7})
+    assert s.to_yaml().startswith(s.header)
+    assert Scenario.from_yaml_text(s.to_yaml()).header == s.header
+    assert s.header.startswith("# Title line.")
+
+
+def test_header_does_not_change_the_digest() -> None:
+    """Comments are documentation: the digest of a headed and a bare scenario agree."""
+    assert Scenario.from_yaml_text(HEADED).digest() == Scenario.from_yaml_text(MINIMAL).digest()
+
+
+def test_header_is_empty_without_leading_comments() -> None:
+    """A document that opens with a key has no header; a later comment is not one."""
+    s = Scenario.from_yaml_text(MINIMAL + "# trailing\n")
+    assert s.header == ""
+    assert s.to_yaml().startswith("name: minimal")

@@ -1,0 +1,124 @@
+"""The report's "Flash crash" section, for runs with an execution program.
+
+Measures and windows are those of `analysis.flash_crash` (CFTC/SEC 2010; Kirilenko et al.
+2017); the section's figure is among the report's headline figures (`analysis.report_figures`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from abm.record import RunResult
+from analysis.flash_crash import (
+    FLASH_CRASH_FIGURE,
+    class_shares,
+    flash_crash_figure,
+    flash_crash_summary,
+    flash_crash_windows,
+)
+from analysis.report_document import (
+    MISSING,
+    Block,
+    FigureBlock,
+    Paragraph,
+    Section,
+    Table,
+    attempt,
+    format_value,
+    png_bytes,
+    scenario_mapping,
+)
+
+_FLASH_CRASH_ROWS = (
+    ("program_start_s", "Program start (s)"),
+    ("program_end_s", "Program done (s)"),
+    ("program_executed", "Program executed (lots)"),
+    ("halts", "Trading halts (count)"),
+    ("price_before", "Price before the program, 5 min mean (price units)"),
+    ("price_trough", "Price at the trough (price units)"),
+    ("fall_pct", "Fall (% of the price before)"),
+    ("fall_duration_s", "Fall duration, program start to trough (s)"),
+    ("recovery_pct", "Recovery after the trough (% of the price before)"),
+    ("recovery_fraction", "Recovery, share of the fall regained (dimensionless)"),
+    ("recovery_duration_s", "Recovery duration, trough to 90% of the rebound (s)"),
+    ("bid_depth_before", "Bid depth before the program, mean (lots)"),
+    ("bid_depth_fall_min_ratio", "Bid depth in the fall, lowest / before (dimensionless)"),
+    ("bid_depth_fall_mean_ratio", "Bid depth in the fall, mean / before (dimensionless)"),
+    ("hft_volume_share", "HFT share of volume, whole run (dimensionless)"),
+    ("hft_volume_share_fall", "HFT share of volume, fall (dimensionless)"),
+    ("hft_inventory_half_life_s", "HFT aggregate inventory half-life, before (s)"),
+    (
+        "hot_potato_ratio_before",
+        "Hot-potato ratio, HFT lots traded / net change, before (dimensionless)",
+    ),
+    ("hot_potato_ratio_fall", "Hot-potato ratio, fall (dimensionless)"),
+    ("hft_net_to_gross_before", "HFT net change / lots traded, before (dimensionless)"),
+    ("hft_net_to_gross_fall", "HFT net change / lots traded, fall (dimensionless)"),
+)
+
+
+def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
+    """The "Flash crash" section: event measures, each class's shares, the event figure.
+
+    Measures and windows are those of `analysis.flash_crash` (CFTC/SEC 2010; Kirilenko et al.
+    2017); a run that cannot support them gets a sentence saying why.
+    """
+    title = "Flash crash"
+    measures, error = attempt(lambda: flash_crash_summary(result))
+    if measures is None:
+        return Section(title, (Paragraph(f"Flash-crash measures unavailable: {error}"),))
+    windows = flash_crash_windows(result)
+    intro = Paragraph(
+        "Windows: 'before' is the five minutes before the execution program starts; 'fall' "
+        f"runs from its start (step {windows.start}) to the trough of the 1-second mean price "
+        f"(step {windows.trough}). Sources: CFTC/SEC (2010); Kirilenko et al. (2017)."
+    )
+    scenario = scenario_mapping(result.scenario_yaml)
+    breaker = scenario.get("circuit_breaker")
+    if isinstance(breaker, Mapping) and breaker.get("enabled", True):
+        switch = (
+            f"on: halt {breaker.get('halt_steps')} steps after a {breaker.get('fall_pct')}% "
+            f"fall within {breaker.get('window_steps')} steps; {breaker.get('on_halt')}"
+        )
+    else:
+        switch = "off"
+    rows = (
+        ("Circuit breaker", switch),
+        *((label, format_value(measures.get(key))) for key, label in _FLASH_CRASH_ROWS),
+    )
+    blocks: list[Block] = [intro, Table(("Measure", "Value"), rows, "The event")]
+    specs = scenario.get("agents")
+    specs = specs if isinstance(specs, Mapping) else {}
+    run_shares = class_shares(result)
+    fall_shares = class_shares(result, windows.start, windows.trough)
+    columns = [
+        run_shares["transaction_share"].to_numpy(dtype=float),
+        run_shares["volume_share"].to_numpy(dtype=float),
+        fall_shares["transaction_share"].to_numpy(dtype=float),
+        fall_shares["volume_share"].to_numpy(dtype=float),
+    ]
+    class_rows = []
+    for i, group in enumerate(run_shares.index):
+        spec = specs.get(group)
+        spec = spec if isinstance(spec, Mapping) else {}
+        role = str(spec.get("role") or spec.get("kind") or MISSING)
+        shares = tuple(format_value(float(column[i])) for column in columns)
+        class_rows.append((str(group), role, format_value(spec.get("count")), *shares))
+    header = (
+        "Class",
+        "Role",
+        "Count (agents)",
+        "Share of transactions",
+        "Share of volume",
+        "Share of transactions, fall",
+        "Share of volume, fall",
+    )
+    blocks.append(Table(header, tuple(class_rows), "Trader classes (shares of trade sides)"))
+    if figures:
+        figure, figure_error = attempt(lambda: flash_crash_figure(result))
+        if figure is None:
+            blocks.append(Paragraph(f"Flash-crash figure unavailable: {figure_error}"))
+        else:
+            caption = "Price, bid depth and inventories through the event (program shaded)"
+            blocks.append(FigureBlock(caption, FLASH_CRASH_FIGURE, png_bytes(figure)))
+    return Section(title, tuple(blocks))
