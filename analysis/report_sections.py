@@ -242,7 +242,7 @@ def _market_quality_section(result: RunResult, tick: float | None) -> Section:
         ("Mispricing, mean abs(mid - fundamental) over two-sided steps", "mispricing_mean"),
         ("Largest abs(mid - fundamental)", "max_mid_dislocation"),
         ("Largest abs(trade price - fundamental)", "max_trade_dislocation"),
-        ("Largest abs(price - fundamental), summary max_dislocation", "max_dislocation"),
+        ("Largest abs(price - fundamental), mids and trades", "max_dislocation"),
     )
     rows = tuple(
         (label, format_value(summary.get(key)), format_value(ticks(summary.get(key), tick)))

@@ -494,11 +494,11 @@ class _TagBalance(HTMLParser):
 
 
 def test_report_opens_with_the_scenario_question_and_outcome(report_text: str) -> None:
-    """The baseline header's 'What it studies' / 'What to expect' paragraphs open the report."""
+    """The baseline header's 'Question' / 'Expected outcome' paragraphs open the report."""
     body = report_text.split("\n", 2)[2]
-    assert body.startswith("**Question.** ten market makers with three quoting policies")
+    assert body.startswith("**Question.** in one liquid market with informed and noise flow")
     outcome = body.split("\n\n")[1]
-    assert outcome.startswith("**Expected outcome (seed 20260101, 2000 steps).** a two-sided")
+    assert outcome.startswith("**Expected outcome (measured, seed 20260101, 2000 steps).** a two")
     assert body.index("**Expected outcome") < body.index("## Headline figures")
 
 
@@ -516,7 +516,7 @@ def test_report_states_the_mark_from_the_summary_when_present(result: RunResult)
     described = "index: fundamental + EMA of the basis (halflife 20 steps)"
     marked = dataclasses.replace(result, summary={**result.summary, "mark": described})
     assert f"marked to: {described}." in _markdown(marked)
-    assert "marked to: mid." in _markdown(result)
+    assert "marked to: mid (last trade while one side is empty)." in _markdown(result)
 
 
 def test_report_shows_dislocation_and_book_state_keys_when_present(result: RunResult) -> None:
