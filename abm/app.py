@@ -12,7 +12,9 @@ counts, and the market makers' quoting policy.
 - Play and Step advance ``steps per draw`` steps (default `DEFAULT_STEPS_PER_DRAW`), then
   redraw once: a redraw of the five figures costs far more than a model step, so drawing
   every step made Play crawl (the fire-sale crash at step 59 took two minutes to reach).
-  Set it to 1 to go one step at a time. ``pause per draw`` slows Play down.
+  Set it to 1 to go one step at a time. ``pause per draw`` (default `DEFAULT_PAUSE_MS`)
+  lets the page draw each frame: Play steps the model in a thread, and with no pause that
+  thread takes the render lock again at once, so the page shows only the run's last frame.
 - The browser tab is titled ``abm dashboard: <scenario name>``.
 
 The page is assembled from Mesa's SolaraViz parts rather than `mesa.visualization.SolaraViz`
@@ -90,7 +92,7 @@ __all__ = [
 ]
 
 DEFAULT_STEPS_PER_DRAW = 10  # Play and Step: steps run between two redraws
-DEFAULT_PAUSE_MS = 0  # Play: pause after each redraw
+DEFAULT_PAUSE_MS = 50  # Play: pause per draw, in which the page draws the frame
 FIGURE_DPI = 80
 LADDER_LEVELS = 5  # per side: ten rows fit the panel
 ASK_ROW, BID_ROW = "#fdecea", "#e8f5e9"  # ladder rows: light red asks, light green bids

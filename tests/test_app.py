@@ -340,7 +340,7 @@ def test_app_slider_labels_show_their_values(viz: Any) -> None:
         "Noise traders: 300",
         "Informed traders: 20",
     ]
-    rc.find(v.Slider, label="Pause per draw: 0 ms").widget.v_model = 250
+    rc.find(v.Slider, label=f"Pause per draw: {viz.DEFAULT_PAUSE_MS} ms").widget.v_model = 250
     rc.find(v.Slider, label="Pause per draw: 250 ms").assert_single()
 
 
