@@ -28,6 +28,10 @@ DEFAULT_PORT = 8765
 VIZ_MODULES = ("solara", "altair", "ipyvuetify", "matplotlib")
 VIZ_ASSETS = "solara-assets"
 VIZ_INSTALL_HINT = "pip install -e '.[viz]'"
+# solara warns on every page load over plain http from a host other than "localhost" that it
+# falls back to samesite=lax session cookies: the right cookie for a local dashboard, and
+# the advice (https, proxy headers for iframes) does not apply to one
+SAMESITE_WARNING = "ignore:Cookies with samesite=none require https:UserWarning"
 
 
 def register(subparsers: Any) -> None:
@@ -102,9 +106,15 @@ def missing_viz_packages() -> list[str]:
 
 
 def server_command(host: str, port: int) -> list[str]:
-    """The command that serves `abm.app` (run it with `server_env`)."""
+    """The command that serves `abm.app` (run it with `server_env`).
+
+    Production mode (no auto-reload), no browser opened, and solara's cookie warning for
+    plain-http hosts silenced (`SAMESITE_WARNING`).
+    """
     return [
         sys.executable,
+        "-W",
+        SAMESITE_WARNING,
         "-m",
         "solara",
         "run",

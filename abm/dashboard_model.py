@@ -4,7 +4,9 @@ Mesa's SolaraViz rebuilds its model as ``ModelClass(**params)`` on Reset, so the
 needs a model whose constructor takes the controls (seed, steps, trader counts, quoting
 policy) as keyword arguments with defaults. `DashboardModel` is that thin wrapper: it reads
 a scenario file, applies the controls as scenario overrides (`dashboard_scenario`), and
-keeps a bounded history of market snapshots for the charts. It does not import solara.
+keeps a bounded history of market snapshots for the charts. A control changed in the page
+takes effect on Reset; `pending_controls` says which controls differ from the running
+model, so the page can mark them. It does not import solara.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 HISTORY_STEPS = 1000
 POLICY_CHOICES = ("scenario", "avellaneda_stoikov", "glft", "symmetric")
+CONTROLS = ("seed", "steps", "n_noise", "informed_count", "mm_policy")  # the page's inputs
 
 
 class DashboardError(ValueError):
@@ -175,8 +178,9 @@ class DashboardModel(MarketModel):
         mm_policy: str = "scenario",
         history_steps: int = HISTORY_STEPS,
     ) -> None:
+        original = load_scenario(resolve_scenario_path(scenario_path))
         scenario = dashboard_scenario(
-            load_scenario(resolve_scenario_path(scenario_path)),
+            original,
             seed=seed,
             steps=steps,
             n_noise=n_noise,
@@ -184,8 +188,31 @@ class DashboardModel(MarketModel):
             mm_policy=mm_policy,
         )
         super().__init__(scenario)
+        self.mm_policy = mm_policy
+        self.file_seed = original.seed  # what a blank seed box means
         self.history: deque[MarketSnapshot] = deque(maxlen=history_steps)
         self._snapshot()
+
+    def control_values(self) -> dict[str, int | str | None]:
+        """The value of each control (`CONTROLS`) this model runs with.
+
+        The seed and steps are the scenario's after the controls were applied; a trader
+        count is the size of the scenario's sole group of that kind (None without one);
+        ``mm_policy`` is the choice the model was built with.
+        """
+        counts = {
+            control: groups[0].count if len(groups) == 1 else None
+            for control, groups in (
+                ("n_noise", list(self.scenario.groups_of("noise").values())),
+                ("informed_count", list(self.scenario.groups_of("informed").values())),
+            )
+        }
+        return {
+            "seed": self.seed,
+            "steps": self.scenario.steps,
+            **counts,
+            "mm_policy": self.mm_policy,
+        }
 
     def step(self) -> None:
         """One `MarketModel` step, then a snapshot for the charts."""
@@ -207,3 +234,34 @@ class DashboardModel(MarketModel):
             )
         )
         self.running = not self.finished
+
+
+def pending_controls(
+    model: DashboardModel, chosen: dict[str, Any]
+) -> dict[str, tuple[int | str | None, object]]:
+    """Controls whose chosen value differs from the running model's: ``{name: (now, chosen)}``.
+
+    ``chosen`` maps control names (`CONTROLS`; other keys are ignored) to the values set
+    in the page; Reset would build the model from them. A seed typed as text counts as
+    its integer (``" 7 "`` is 7) and a blank one as the scenario file's seed; a seed that
+    is not an integer always counts as changed (Reset then reports it). A control missing
+    from ``chosen`` is not compared.
+    """
+    now = model.control_values()
+    changed: dict[str, tuple[int | str | None, object]] = {}
+    for name in CONTROLS:
+        if name not in chosen:
+            continue
+        value = chosen[name]
+        if name == "seed":
+            try:
+                parsed = parse_seed(value)
+            except DashboardError:
+                changed[name] = (now[name], value)
+                continue
+            value = model.file_seed if parsed is None else parsed
+        elif name != "mm_policy" and value is not None:
+            value = int(value)
+        if value != now[name]:
+            changed[name] = (now[name], value)
+    return changed

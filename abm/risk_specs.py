@@ -127,20 +127,36 @@ class HedgeInstrumentSpec(Spec):
 class RegimeParams(Spec):
     """How a market maker quotes in one regime: multipliers on its normal quotes."""
 
-    spread_mult: PosFloat = Field(default=1.0, description="Multiplier on the quoted spread.")
-    size_mult: PosFloat = Field(default=1.0, description="Multiplier on the quote size.")
-    max_inventory: NonNegInt | None = Field(
-        default=None, description="Inventory limit in this regime, lots (null: the normal one)."
+    spread_mult: PosFloat = Field(
+        default=1.0, description="Quoted spread multiplier around the policy's centre (> 0)."
     )
-    withdraw: bool = Field(default=False, description="Cancel both quotes while in this regime.")
+    size_mult: PosFloat = Field(
+        default=1.0, description="Quote size multiplier (> 0); sizes round to at least 1 lot."
+    )
+    max_inventory: NonNegInt | None = Field(
+        default=None,
+        description="Tighter inventory limit in this regime (lots; the stricter limit wins).",
+    )
+    withdraw: bool = Field(
+        default=False,
+        description="Cancel both quotes while in this regime. Regimes do not trade: without a "
+        "rebalancing rule nothing then reduces the inventory (an inventory trigger holds).",
+    )
 
 
 class TriggerThresholds(Spec):
-    """Levels of one risk measure at which a market maker enters STRESSED and CRISIS."""
+    """Levels of one risk measure at which a market maker enters STRESSED and CRISIS.
 
-    stressed: PosFloat = Field(description="Level of the measure that asks for STRESSED.")
+    It leaves a regime once the measure is below ``exit_fraction`` times that regime's
+    level (see `RegimeSpec`).
+    """
+
+    stressed: PosFloat = Field(
+        description="Enter STRESSED at or above this level; leave it below exit_fraction times it."
+    )
     crisis: PosFloat = Field(
-        description="Level of the measure that asks for CRISIS; at least stressed."
+        description="Enter CRISIS at or above this level (>= stressed); step down to "
+        "STRESSED below exit_fraction times it."
     )
 
     @model_validator(mode="after")
@@ -156,37 +172,52 @@ class RegimeSpec(Spec):
     Triggers: ``volatility`` (the market maker's volatility estimate, price units per
     sqrt(time)), ``drawdown`` (equity below its running peak, price units) and
     ``inventory_utilisation`` (``|inventory| / max_inventory``). The regime a trigger
-    asks for is the highest whose threshold it reaches; the market maker escalates at
-    once to the highest regime any trigger asks for, and steps down one regime only
+    asks for is the highest whose threshold it reaches.
+
+    In: the market maker escalates at once to the highest regime any trigger asks for
+    (NORMAL -> STRESSED, NORMAL -> CRISIS, STRESSED -> CRISIS).
+
+    Out: it steps down one regime at a time, CRISIS -> STRESSED -> NORMAL, each step only
     when every trigger is below ``exit_fraction`` times the thresholds of its current
-    regime and it has spent at least ``min_steps`` steps there (hysteresis).
+    regime and it has spent at least ``min_steps`` steps there (hysteresis). There is no
+    timeout: a regime lasts while a trigger stays at or above its exit level. A drawdown
+    clears only when equity climbs back near its peak, so a loss never earned back holds
+    the regime (`abm.risk.RegimeMachine` says when each trigger clears).
     """
 
     volatility: TriggerThresholds | None = Field(
         default=None,
-        description="Trigger on the volatility estimate, price units per sqrt(time) (null: off).",
+        description="Thresholds on the volatility estimate of the reference price (price "
+        "units per sqrt(time)); clears as the reference calms (EWMA decay).",
     )
     drawdown: TriggerThresholds | None = Field(
         default=None,
-        description="Trigger on equity below its running peak, price units (null: off).",
+        description="Thresholds on equity below its running peak (price units); clears only "
+        "when equity climbs back to within exit_fraction x threshold of the peak.",
     )
     inventory_utilisation: TriggerThresholds | None = Field(
-        default=None, description="Trigger on |inventory| / max_inventory (null: off)."
+        default=None,
+        description="Thresholds on |inventory| / max_inventory; clears as the inventory is "
+        "worked down (by fills or rebalancing: regimes do not trade).",
     )
     exit_fraction: UnitFraction = Field(
         default=0.8,
-        description="Step down when every trigger is below this share of its current thresholds.",
+        description="Leave a regime only when every trigger is below this fraction (0-1] of "
+        "the regime's threshold (1: no hysteresis band).",
     )
     min_steps: NonNegInt = Field(
-        default=10, description="Fewest steps spent in a regime before stepping down."
+        default=10,
+        description="Steps a regime lasts at least, counting the step it was entered, "
+        "before it may step down one regime (0 and 1 both allow the next step); escalation "
+        "never waits.",
     )
     stressed: RegimeParams = Field(
-        description="How the market maker quotes when STRESSED.",
         default=RegimeParams(spread_mult=2.0, size_mult=0.5),
+        description="How to quote while STRESSED.",
     )
     crisis: RegimeParams = Field(
-        description="How the market maker quotes in CRISIS.",
         default=RegimeParams(spread_mult=4.0, size_mult=0.25),
+        description="How to quote while in CRISIS.",
     )
 
 

@@ -17,12 +17,13 @@ import pytest
 
 from abm import load_scenario
 from abm.agents.base import Status
-from abm.dashboard_cli import register, server_command, server_env
+from abm.dashboard_cli import SAMESITE_WARNING, register, server_command, server_env
 from abm.dashboard_model import (
     SCENARIO_ENV,
     DashboardError,
     DashboardModel,
     dashboard_scenario,
+    pending_controls,
     policy_document,
 )
 from abm.model import MarketModel
@@ -117,6 +118,40 @@ def test_dashboard_model_stops_running_after_its_steps() -> None:
     assert states == [True, True, True] and model.running is False
 
 
+def test_pending_controls_empty_for_the_model_s_own_values() -> None:
+    """The values a model was built with (seed as text, counts, policy) are not pending."""
+    model = DashboardModel(scenario_path=FIRE_SALE, seed="11", n_noise=40, mm_policy="symmetric")
+    chosen = {
+        "scenario_path": FIRE_SALE,
+        "seed": " 11 ",
+        "steps": 200,
+        "n_noise": 40,
+        "informed_count": 20,
+        "mm_policy": "symmetric",
+    }
+    assert pending_controls(model, chosen) == {}
+
+
+def test_pending_controls_lists_each_change_from_and_to() -> None:
+    """A changed count, steps or policy is listed as (running value, chosen value)."""
+    model = DashboardModel(scenario_path=FIRE_SALE)
+    chosen = {"steps": 300, "n_noise": 300, "informed_count": 5, "mm_policy": "glft"}
+    assert pending_controls(model, chosen) == {
+        "steps": (200, 300),
+        "informed_count": (20, 5),
+        "mm_policy": ("scenario", "glft"),
+    }
+
+
+def test_pending_controls_seed_blank_is_the_file_seed_and_junk_is_a_change() -> None:
+    """A blank seed box means the file's seed; text that is not an integer is a change."""
+    model = DashboardModel(scenario_path=FIRE_SALE, seed=11)
+    file_seed = load_scenario(FIRE_SALE).seed
+    assert pending_controls(model, {"seed": ""}) == {"seed": (11, file_seed)}
+    assert pending_controls(model, {"seed": "x1"}) == {"seed": (11, "x1")}
+    assert pending_controls(DashboardModel(scenario_path=FIRE_SALE), {"seed": ""}) == {}
+
+
 # ----- the command --------------------------------------------------------------------
 
 
@@ -183,7 +218,8 @@ def test_dashboard_command_busy_port_is_a_cli_error() -> None:
 def test_dashboard_server_command_serves_the_app_with_the_scenario() -> None:
     """The server runs `solara run abm.app` in production mode, scenario in the environment."""
     command = server_command("127.0.0.1", 9999)
-    assert command[1:5] == ["-m", "solara", "run", "abm.app"]
+    assert command[3:7] == ["-m", "solara", "run", "abm.app"]
+    assert command[1:3] == ["-W", SAMESITE_WARNING]
     assert "--production" in command and command[command.index("--port") + 1] == "9999"
     env = server_env(FIRE_SALE)
     assert env[SCENARIO_ENV] == FIRE_SALE
@@ -242,10 +278,11 @@ def _html(card: Any) -> str:
     return " ".join(str(getattr(w, "unsafe_innerHTML", None) or "") for w in _walk(card))
 
 
-def test_app_step_button_advances_the_model_and_redraws(viz: Any) -> None:
-    """Pressing Step runs one model step; the price chart and the ladder are redrawn."""
+def test_app_step_button_advances_steps_per_draw_and_redraws(viz: Any) -> None:
+    """Pressing Step runs `DEFAULT_STEPS_PER_DRAW` model steps; the charts are redrawn."""
     import ipyvuetify as v
 
+    k = viz.DEFAULT_STEPS_PER_DRAW
     model = DashboardModel(scenario_path=FIRE_SALE)
     _, rc = _render(viz, model, FIRE_SALE)
     before = _image(_panel(rc, "abm-price-chart"))
@@ -253,12 +290,76 @@ def test_app_step_button_advances_the_model_and_redraws(viz: Any) -> None:
     step.assert_single()
     step.widget.click()
     step.widget.click()
-    assert model.step_index == 2 and model.steps == 2
-    assert [row.step for row in model.history] == [0, 1, 2]
+    assert model.step_index == 2 * k and model.steps == 2 * k
+    assert [row.step for row in model.history] == list(range(2 * k + 1))
     assert _image(_panel(rc, "abm-price-chart")) != before
-    assert "Step 2, spread" in _html(_panel(rc, "abm-book-ladder"))
+    assert f"Step {2 * k}, spread" in _html(_panel(rc, "abm-book-ladder"))
     for panel in ("abm-spread-chart", "abm-market-makers", "abm-network"):
         assert _image(_panel(rc, panel)).startswith(b"\x89PNG")
+
+
+def test_app_step_draws_once_per_steps_per_draw(viz: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 7 steps per draw, three presses of Step run 21 steps and draw the chart 3 times."""
+    import ipyvuetify as v
+
+    drawn: list[int] = []
+    price_figure = viz.price_figure
+
+    def counting(model: DashboardModel) -> Any:
+        drawn.append(model.step_index)
+        return price_figure(model)
+
+    monkeypatch.setattr(viz, "price_figure", counting)
+    model = DashboardModel(scenario_path=FIRE_SALE)
+    _, rc = _render(viz, model, FIRE_SALE)
+    rc.find(v.Slider, label=f"Steps per draw: {viz.DEFAULT_STEPS_PER_DRAW}").widget.v_model = 7
+    for _ in range(3):
+        rc.find(v.Btn, children=["Step"]).widget.click()
+    assert model.step_index == 21
+    assert drawn == [0, 7, 14, 21]  # the first draw, then one per press
+
+
+def test_app_tab_title_names_the_scenario(viz: Any) -> None:
+    """The page sets the browser tab's title to "abm dashboard: <scenario name>"."""
+    from solara.components.title import TitleWidget
+
+    _, rc = _render(viz, DashboardModel(scenario_path=FIRE_SALE), FIRE_SALE)
+    assert rc.find(TitleWidget).widget.title == "abm dashboard: fire_sale_spiral"
+
+
+def test_app_slider_labels_show_their_values(viz: Any) -> None:
+    """Every slider's label ends in its value, and follows it when the slider moves."""
+    import ipyvuetify as v
+
+    _, rc = _render(viz, DashboardModel(scenario_path=FIRE_SALE), FIRE_SALE)
+    labels = [w.label for w in rc.find(v.Slider).widgets]
+    assert labels == [
+        f"Steps per draw: {viz.DEFAULT_STEPS_PER_DRAW}",
+        f"Pause per draw: {viz.DEFAULT_PAUSE_MS} ms",
+        "Steps: 200",
+        "Noise traders: 300",
+        "Informed traders: 20",
+    ]
+    rc.find(v.Slider, label=f"Pause per draw: {viz.DEFAULT_PAUSE_MS} ms").widget.v_model = 250
+    rc.find(v.Slider, label="Pause per draw: 250 ms").assert_single()
+
+
+def test_app_changed_control_is_marked_until_reset_applies_it(viz: Any) -> None:
+    """A moved slider is marked and named in the note; Reset applies it and clears both."""
+    import ipyvuetify as v
+
+    model = DashboardModel(scenario_path=FIRE_SALE)
+    reactive, rc = _render(viz, model, FIRE_SALE)
+    assert rc.find(v.Alert).widgets == []
+    rc.find(v.Slider, label="Steps: 200").widget.v_model = 300
+    rc.find(v.Slider, label="Steps: 300 *").assert_single()
+    (note,) = rc.find(v.Alert).widgets
+    assert "applies on Reset: Steps 200 -> 300" in str(note.children)
+    assert reactive.value is model and model.scenario.steps == 200  # not applied yet
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert reactive.value.scenario.steps == 300
+    rc.find(v.Slider, label="Steps: 300").assert_single()
+    assert rc.find(v.Alert).widgets == []
 
 
 def test_app_reset_rebuilds_the_model_from_the_controls(viz: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import pytest
 
 from abm.model import MarketModel
 from abm.record import RunResult
-from abm.scenario import Scenario
+from abm.scenario import Scenario, load_scenario
 
 TICK = 0.01
 NOISE = {"kind": "noise", "count": 30, "arrival": {"kind": "poisson", "rate": 0.15}}
@@ -637,3 +638,38 @@ def test_market_maker_rebalance_notional_matches_trades(rebalance_run: _Rebalanc
         assert int(rows["qty"].sum()) == abs(order.inventory_change)
         notional = float((rows["price"] * rows["qty"]).sum())
         assert float(_detail(detail)["notional"]) == pytest.approx(notional, abs=1e-9)
+
+
+# --- regimes: the way back for a Ho-Stoll maker ----------------------------------------------
+
+REGIMES_ON = (
+    Path(__file__).resolve().parents[1] / "scenarios" / "inventory_risk" / "regimes_on.yaml"
+)
+
+
+def test_market_maker_ho_stoll_regime_returns_to_normal_once_volatility_clears() -> None:
+    """regimes_on.yaml with a Ho-Stoll maker: 20 calm steps (sigma < 0.8 x 0.05) mean NORMAL.
+
+    The scenario's trigger is the EWMA volatility of the mid (STRESSED at 0.05, CRISIS at
+    0.08, exit 0.8, min_steps 10). From CRISIS the way back takes two steps down, each after
+    10 steps in the regime, so 20 consecutive steps below the STRESSED exit level 0.04 must
+    end in NORMAL (reported: makers stuck in STRESSED to the end of a run).
+    """
+    scenario = load_scenario(REGIMES_ON).override(
+        {"agents.mm.policy": {"kind": "ho_stoll", "spread": 0.04, "skew": 0.002}}
+    )
+    model = MarketModel(scenario)
+    (maker,) = model.market_makers
+    sigmas, regimes = [], []
+    while not model.finished:
+        model.step()
+        sigmas.append(maker.volatility.sigma)
+        regimes.append(maker.regime.value)
+    assert {"STRESSED", "CRISIS"} <= set(regimes[200:350])  # the 5x volatility spike
+    assert set(regimes[:200]) == {"NORMAL"}
+    calm = 0
+    for step, (sigma, regime) in enumerate(zip(sigmas, regimes, strict=True), start=1):
+        calm = calm + 1 if sigma < 0.8 * 0.05 else 0
+        if calm >= 20:
+            assert regime == "NORMAL", step
+    assert regimes[-1] == "NORMAL"

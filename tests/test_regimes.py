@@ -338,3 +338,101 @@ def test_regime_volatility_shock_drives_regimes_up_and_back() -> None:
     assert pairs[0][0] == "NORMAL"
     assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(pairs))
     assert pairs[-1][1] == "NORMAL"
+
+
+# --- the way back, hand-computed ------------------------------------------------------------
+
+
+def _lone_maker(steps: int, gaps: list[tuple[int, float]], **mm: Any) -> MarketModel:
+    """One market maker on a flat fundamental (100, sigma 0) with price gaps; no takers."""
+    return MarketModel(
+        Scenario.from_dict(
+            {
+                "name": "way_back",
+                "seed": 1,
+                "steps": steps,
+                "tick_size": 0.01,
+                "mark": "fundamental",
+                "fundamental": {"kind": "arithmetic", "s0": 100.0, "sigma": 0.0},
+                "shocks": [
+                    {"kind": "price_gap", "step": step, "size": size} for step, size in gaps
+                ],
+                "agents": {
+                    "mm": {
+                        "kind": "market_maker",
+                        "count": 1,
+                        "policy": {"kind": "symmetric", "spread": 0.1},
+                        "quote_size": 2,
+                        "reference": "fundamental",
+                        **mm,
+                    }
+                },
+            }
+        )
+    )
+
+
+def _regimes_by_step(model: MarketModel) -> list[Regime]:
+    """Step the model to its end; the market maker's regime after each step (1, 2, ...)."""
+    (maker,) = model.market_makers
+    regimes = []
+    while not model.finished:
+        model.step()
+        regimes.append(maker.regime)
+    return regimes
+
+
+def test_regime_volatility_trigger_clears_and_maker_returns_to_normal() -> None:
+    """A 1.0 gap at step 5 lifts the EWMA sigma to CRISIS; as it decays, CRISIS -> NORMAL.
+
+    Hand computation (halflife 1 step, so each calm step halves the variance; initial sigma
+    0.01): variance 1e-4 at step 1, halved to 1.25e-5 by step 4; at the gap
+    0.5 * 1.25e-5 + 0.5 * 1.0**2, so sigma 0.7071 at step 5, then 0.5000, 0.3536, 0.2500,
+    0.1768, 0.1250 at steps 6-10. Thresholds 0.2 / 0.6, exit 0.8 (0.16 / 0.48), min_steps 2:
+    CRISIS at 5 (>= 0.6) and 6 (0.5 >= 0.48, and one step only); STRESSED at 7 (0.354 <
+    0.48, two steps in CRISIS); held at 8 and 9 (9: 0.177 is below the entry level 0.2 but
+    not below the exit level 0.16); NORMAL at 10 (0.125 < 0.16, three steps in STRESSED).
+    """
+    model = _lone_maker(
+        14,
+        [(5, 1.0)],
+        volatility={"kind": "ewma", "halflife_steps": 1, "initial_sigma": 0.01},
+        regimes={
+            "volatility": {"stressed": 0.2, "crisis": 0.6},
+            "exit_fraction": 0.8,
+            "min_steps": 2,
+        },
+    )
+    (maker,) = model.market_makers
+    sigmas, regimes = [], []
+    while not model.finished:
+        model.step()
+        sigmas.append(maker.volatility.sigma)
+        regimes.append(maker.regime)
+    variance = [1e-4 / 2**k for k in range(4)]
+    variance.append(variance[-1] / 2 + 1.0 / 2)
+    variance += [variance[-1] / 2**k for k in range(1, 10)]
+    assert sigmas == pytest.approx([v**0.5 for v in variance], rel=1e-12)
+    assert regimes == [NORMAL] * 4 + [CRISIS] * 2 + [STRESSED] * 3 + [NORMAL] * 5
+
+
+def test_regime_drawdown_holds_until_the_loss_is_earned_back() -> None:
+    """Long 10 lots: a -1 gap (drawdown 10) then +0.5 (5) then +0.3 (2): CRISIS, STRESSED, NORMAL.
+
+    Thresholds 4 / 8, exit 0.8 (3.2 / 6.4), min_steps 4; the peak stays the opening equity.
+    Step 5: drawdown 10 >= 8, CRISIS. Steps 7 and 8: 5 < 6.4, but CRISIS has not yet lasted
+    4 steps (5-8): held. Step 9: STRESSED. 5 >= 3.2 then holds STRESSED for as long as the
+    loss stands (31 steps; there is no timeout). Step 40: 2 < 3.2, NORMAL.
+    """
+    model = _lone_maker(
+        50,
+        [(5, -1.0), (7, 0.5), (40, 0.3)],
+        inventory=10,
+        regimes={
+            "drawdown": {"stressed": 4.0, "crisis": 8.0},
+            "exit_fraction": 0.8,
+            "min_steps": 4,
+        },
+    )
+    regimes = _regimes_by_step(model)
+    assert regimes == [NORMAL] * 4 + [CRISIS] * 4 + [STRESSED] * 31 + [NORMAL] * 11
