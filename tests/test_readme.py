@@ -303,3 +303,37 @@ def test_readme_check_determinism_from_a_script_without_main_guard(repo: Path) -
     done = _run([sys.executable, script.name], repo, script.name)
     assert done.stdout.count("script body ran") == 1
     assert "identical: True []" in done.stdout
+
+
+_OTHER_SEED_RUN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from abm.runner import run
+from abm.scenario import Scenario
+scenario = Scenario.from_yaml_text(Path(sys.argv[2]).read_text(encoding="utf-8"))
+run(scenario, seed=scenario.seed + 1, steps=int(sys.argv[3])).save(sys.argv[4])
+"""
+
+
+def test_check_determinism_compares_the_other_process_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second process that runs another seed is reported as different (tables named)."""
+    import abm
+    from abm import runner
+
+    monkeypatch.setattr(runner, "_SECOND_RUN", _OTHER_SEED_RUN)
+    report = abm.check_determinism(abm.load_scenario(ROOT / "scenarios/baseline.yaml"), steps=20)
+    assert not report.identical
+    assert "table 'trades' differs" in report.differences
+
+
+def test_check_determinism_failed_second_run_raises_with_its_stderr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second process that fails raises DeterminismCheckError carrying its stderr."""
+    import abm
+    from abm import runner
+
+    monkeypatch.setattr(runner, "_SECOND_RUN", "raise SystemExit('second run broke')")
+    with pytest.raises(runner.DeterminismCheckError, match="second run broke"):
+        abm.check_determinism(abm.load_scenario(ROOT / "scenarios/baseline.yaml"), steps=5)
