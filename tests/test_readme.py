@@ -9,7 +9,8 @@ How the blocks are run (one test per fenced block, ids ``L<line>-<language>``):
 * ``sh`` blocks: each command line runs in bash from the copy's root and must exit 0. The
   commands that cannot run inside the suite are listed in `NOT_RUN` with the reason; each one is
   a test of its own that is skipped with that reason, so it shows in the pytest summary. Long
-  commands are shortened only through `SHORTENED` (the README command, what runs instead, why).
+  commands are shortened only through `SHORTENED` (the README command, what runs instead, why);
+  the Dask cluster block runs on this machine (`IN_BACKGROUND`, `ON_THIS_MACHINE`).
   ``make run`` runs with the existing ``.venv`` (never reinstalling into it: if its install
   stamps are out of date the test is skipped, saying so).
 * ``python`` blocks: saved as a plain script (no ``if __name__ == "__main__":`` guard is added)
@@ -29,6 +30,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -47,13 +50,6 @@ BIN = Path(sys.prefix) / "bin"
 
 NOT_RUN = {
     "make test": "runs this test suite, so it cannot run inside it (it would recurse)",
-    "dask scheduler": "starts a Dask scheduler that serves until killed; the --scheduler path "
-    "runs against a real cluster in tests/test_sweep.py",
-    "dask worker tcp://A:8786 --nworkers auto --nthreads 1": "needs the scheduler machine A "
-    "of the example; tests/test_sweep.py runs sweeps on a real Dask cluster",
-    ".venv/bin/abm sweep sweeps/gamma_informed.yaml --out runs/gamma_informed "
-    "--scheduler tcp://A:8786": "needs the scheduler machine A of the example; "
-    "tests/test_sweep.py runs the same sweep path on a real Dask cluster",
     ".venv/bin/abm dashboard scenarios/crisis/fire_sale_spiral.yaml": "serves the dashboard "
     "until killed; tests/test_app.py and tests/test_dashboard_browser.py drive it",
 }
@@ -75,6 +71,21 @@ SHORTENED = {
         ".venv/bin/abm bench crisis --steps 200",
         "a benchmark of 2 x 5,000 steps of a 100-dealer market measures, it does not test",
     ),
+}
+# The Dask block's machine A is this machine, on a free port ({port}); the scheduler and the
+# workers serve until stopped, so they run in the background until the block's last command
+# has finished, and are then stopped (their process group, by id). No dashboards: their fixed
+# port 8787 could be taken.
+IN_BACKGROUND = {
+    "dask scheduler": "dask scheduler --host 127.0.0.1 --port {port} --no-dashboard",
+    "dask worker tcp://A:8786 --nworkers auto --nthreads 1": (
+        "dask worker tcp://127.0.0.1:{port} --nworkers auto --nthreads 1 --no-dashboard"
+    ),
+}
+ON_THIS_MACHINE = {
+    ".venv/bin/abm sweep sweeps/gamma_informed.yaml --out runs/gamma_informed "
+    "--scheduler tcp://A:8786": ".venv/bin/abm sweep sweeps/gamma_informed.yaml "
+    "--out runs/gamma_informed --scheduler tcp://127.0.0.1:{port}",
 }
 SWEEP_SHRINK = {"replicates": 2, "steps": 100, "samples": 4}
 
@@ -202,7 +213,8 @@ def test_readme_every_block_is_claimed() -> None:
 def test_readme_not_run_and_shortened_commands_are_in_the_readme() -> None:
     """Every command excused or shortened here is still in the README (no stale excuse)."""
     commands = {_bare(c) for b in BLOCKS if b.language == "sh" for c in _commands(b)}
-    assert set(NOT_RUN) <= commands and set(SHORTENED) <= commands
+    adapted = set(NOT_RUN) | set(SHORTENED) | set(IN_BACKGROUND) | set(ON_THIS_MACHINE)
+    assert adapted <= commands
 
 
 @pytest.mark.parametrize("command", list(NOT_RUN))
@@ -223,16 +235,52 @@ def _run_make_run(repo: Path) -> None:
     assert "results:" in done.stdout and "html:" in done.stdout
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a background command and the processes it started (its own process group)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def _run_shell(block: Block, repo: Path) -> None:
-    for command in _commands(block):
-        bare = _bare(command)
-        if bare in NOT_RUN:
-            continue  # its own skipped test says why
-        if bare == "make run":
-            _run_make_run(repo)
-            continue
-        bare = SHORTENED.get(bare, (bare, ""))[0]
-        _run(["bash", "-c", bare], repo, f"README L{block.line} `{bare}`")
+    port = _free_port()
+    background: list[subprocess.Popen[bytes]] = []
+    try:
+        for command in _commands(block):
+            bare = _bare(command)
+            if bare in NOT_RUN:
+                continue  # its own skipped test says why
+            if bare == "make run":
+                _run_make_run(repo)
+            elif bare in IN_BACKGROUND:
+                argv = ["bash", "-c", f"exec {IN_BACKGROUND[bare].format(port=port)}"]
+                background.append(
+                    subprocess.Popen(
+                        argv,
+                        cwd=repo,
+                        env=_env(),
+                        start_new_session=True,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            else:
+                bare = SHORTENED.get(bare, (bare, ""))[0]
+                bare = ON_THIS_MACHINE.get(bare, bare).format(port=port)
+                _run(["bash", "-c", bare], repo, f"README L{block.line} `{bare}`")
+    finally:
+        for process in reversed(background):
+            _stop(process)
 
 
 def _run_python(block: Block, repo: Path) -> None:
