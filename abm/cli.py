@@ -80,9 +80,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"results: {path}")
     stale = [name for name in ("report.md", "report.html") if (path / name).is_file()]
     if replacing and stale:
+        verb, pronoun = ("describes", "it") if len(stale) == 1 else ("describe", "them")
         print(
-            f"abm: note: {', '.join(stale)} in {path} describe the previous run; "
-            f"`abm report {out}` rewrites them",
+            f"abm: note: {' and '.join(stale)} in {path} {verb} the previous run; "
+            f"`abm report {out}` rewrites {pronoun}",
             file=sys.stderr,
         )
     return 0
