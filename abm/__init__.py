@@ -8,18 +8,31 @@ Public API::
     result.save("runs/baseline"); abm.RunResult.load("runs/baseline")
     model = abm.MarketModel(scenario); model.step()  # step by step, e.g. in a notebook
     abm.check_determinism(scenario, steps=200)
+    abm.__version__                                  # the installed distribution's version
+
+``__version__`` is read from the installed package metadata (``pyproject.toml``'s
+``version``), so it cannot drift from what pip installed; a source tree that was never
+installed reports ``0+unknown``.
 """
+
+import importlib.metadata
 
 from abm.model import MarketModel
 from abm.record import RunResult
 from abm.runner import check_determinism, run
 from abm.scenario import Scenario, ScenarioError, load_scenario
 
+try:
+    __version__ = importlib.metadata.version("abm")
+except importlib.metadata.PackageNotFoundError:  # imported from a source tree, not installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "MarketModel",
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "__version__",
     "check_determinism",
     "load_scenario",
     "run",

@@ -1,24 +1,30 @@
-"""The ``abm`` command: run, validate, report and benchmark.
+"""The ``abm`` command: run, validate, report and benchmark (also ``python -m abm``).
 
 Every user error (a bad scenario, a bad flag value, a missing file) is printed as one
-line on stderr and exits with code 2, without a traceback.
+line on stderr and exits with code 2, without a traceback. Output piped into a reader that
+stops early (``abm schema | head``) ends the command quietly with exit code 141, as for
+any Unix tool killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
+from abm import __version__
 from abm.fundamental import FundamentalError
 from abm.policies import PolicyError
 from abm.runner import run as run_scenario
 from abm.scenario import Scenario, ScenarioError, load_scenario, parse_set_option
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool killed by SIGPIPE
 
 
 class CliError(Exception):
@@ -50,8 +56,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None and args.seed < 0:
         raise CliError(f"--seed: must be a non-negative integer, got {args.seed}")
     out = Path(args.out) if args.out else Path("runs") / scenario.name
-    if out.exists() and not (out / "meta.json").exists() and any(out.iterdir()):
-        raise CliError(f"--out: {out} exists and is not a run directory; choose another path")
+    _check_out(out, force=args.force)
+    replacing = (out / "meta.json").is_file()
     total = args.steps or scenario.steps
     with tqdm(total=total, unit="step", disable=args.quiet or total < 5000, file=sys.stderr) as bar:
 
@@ -62,14 +68,47 @@ def _cmd_run(args: argparse.Namespace) -> int:
             result = run_scenario(scenario, seed=args.seed, steps=args.steps, progress=progress)
         except (FundamentalError, PolicyError) as exc:  # parameters the schema cannot judge
             raise CliError(f"{args.scenario}: {exc}") from exc
-    path = result.save(out)
+    try:
+        path = result.save(out, force=args.force)
+    except FileExistsError as exc:  # the directory changed while the run was made
+        raise CliError(f"--out: {exc}") from exc
     if not args.quiet:
         from analysis.report import summary_lines
 
         for line in summary_lines(result):
             print(line)
         print(f"results: {path}")
+    stale = [name for name in ("report.md", "report.html") if (path / name).is_file()]
+    if replacing and stale:
+        verb, pronoun = ("describes", "it") if len(stale) == 1 else ("describe", "them")
+        print(
+            f"abm: note: {' and '.join(stale)} in {path} {verb} the previous run; "
+            f"`abm report {out}` rewrites {pronoun}",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _check_out(out: Path, *, force: bool) -> None:
+    """Refuse an ``--out`` that a save would not accept, before any step is run.
+
+    A missing or empty directory and a run directory (one holding ``meta.json``) are fine; a
+    run replaces only the run's own files (`abm.record.RUN_FILES`) and keeps the rest. Any
+    other non-empty directory needs ``--force``; a file or a symbolic link is always refused.
+    """
+    if out.is_symlink():
+        raise CliError(f"--out: {out} is a symbolic link; pass the directory it points to")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CliError(f"--out: {out} exists and is not a directory; choose another path")
+    if force or (out / "meta.json").is_file() or not any(out.iterdir()):
+        return
+    raise CliError(
+        f"--out: {out} exists, is not empty and is not a run directory (no meta.json); "
+        "choose another path, or pass --force to write the run into it (files already "
+        "there are kept; only files named like the run's own, e.g. summary.json, are replaced)"
+    )
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -118,11 +157,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from abm.studies import avellaneda_stoikov_table, format_avellaneda_stoikov_table
+    from abm.studies import (
+        avellaneda_stoikov_table,
+        format_avellaneda_stoikov_table,
+        unpublished_gamma_note,
+    )
 
     _positive("--seeds", args.seeds)
     if not args.gamma > 0:
         raise CliError(f"--gamma: must be a positive number, got {args.gamma}")
+    note = unpublished_gamma_note(args.gamma)
+    if note is not None:  # said before the runs start, not only below the finished table
+        print(f"abm: note: {note}", file=sys.stderr)
     table = avellaneda_stoikov_table(args.seeds, gamma=args.gamma)
     print(format_avellaneda_stoikov_table(table))
     return 0
@@ -169,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abm", description="Agent-based market microstructure simulator."
     )
+    parser.add_argument("--version", action="version", version=f"abm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run_p = sub.add_parser("run", help="run a scenario and save its results")
@@ -182,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATH=VALUE",
         help="override a scenario value by dotted path, e.g. agents.mm.policy.gamma=0.01",
+    )
+    run_p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an existing directory that is not a run (its other files are kept)",
     )
     run_p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     run_p.set_defaults(func=_cmd_run)
@@ -234,7 +286,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``abm`` console script; returns the exit code."""
+    """Entry point of the ``abm`` console script and of ``python -m abm``; returns the exit code.
+
+    Output into a pipe whose reader has gone (``abm schema | head``) ends quietly with
+    `EXIT_BROKEN_PIPE`, including output still buffered when the command (or ``--help``)
+    finishes: stdout is flushed here, where the error can be caught, rather than at exit.
+    (argparse's own ``--help`` and ``--version`` ignore a closed stdout and exit 0.)
+    """
+    try:
+        try:
+            return _run_command(argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise  # some other pipe or socket broke: a real error
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 on a malformed command line
     func: Callable[[argparse.Namespace], int] = args.func
@@ -246,6 +317,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("abm: interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end has been closed."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. captured in tests)
+        return False
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the output still buffered is dropped at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ This module does I/O and tables only; it never imports the model or the agents.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import math
 import os
 import platform
+import secrets
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -335,24 +336,33 @@ class RunResult:
         """Return the tables by name, in `TABLES` order."""
         return {table: getattr(self, table) for table in TABLES}
 
-    def save(self, directory: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    def save(
+        self, directory: str | os.PathLike[str], *, overwrite: bool = True, force: bool = False
+    ) -> Path:
         """Write the run directory atomically and return its absolute path.
 
         Every file is written and fsync'd in a hidden temporary sibling directory (same parent,
-        so the final rename is atomic), then renamed into place. An existing run directory is
-        replaced only after the new one is complete: it is renamed aside, the new one renamed
-        in, and the old one deleted. On any exception the temporary directory is removed and an
-        existing directory is left as it was. A crash can leave only a hidden ``.<name>.tmp-*``
+        so the final rename is atomic), then renamed into place. When the directory already
+        exists, everything in it that is not one of the run's own files (`RUN_FILES`: a
+        report, notes, figures the user put there) is first hard-linked (copied where links
+        are not possible) into the new directory, so the replacement keeps it. The old
+        directory is then renamed aside, the new one renamed in, and the old run's files
+        deleted. On any exception the temporary directory is removed and an existing
+        directory is left as it was. A crash can leave only a hidden ``.<name>.tmp-*``
         sibling, never a partial directory under the final name.
 
         Args:
             directory: The run directory to create; its parent is created if needed.
-            overwrite: Replace an existing run directory. Only a directory holding a
-                ``meta.json`` (a run) or an empty one is ever replaced.
+            overwrite: Replace an existing run directory (one holding ``meta.json``) or
+                write into an empty one.
+            force: Also write into an existing non-empty directory that is not a run. Its
+                files are kept, except those named like the run's own (`RUN_FILES`), which
+                are replaced.
 
         Raises:
-            FileExistsError: If the directory exists and ``overwrite`` is False, or it exists
-                but is not an empty directory or a run directory.
+            FileExistsError: If the directory exists and ``overwrite`` is False, it is not a
+                directory, or it is a non-empty directory that is not a run and ``force`` is
+                False. Nothing is changed.
             RunResultError: If a table does not have its contract columns and dtypes.
             ValueError: If ``directory`` has no final name component (for example ``"."``).
         """
@@ -363,15 +373,22 @@ class RunResult:
             _check_table(table, frame)
         exists = target.exists() or target.is_symlink()
         if exists:
-            _check_replaceable(target, overwrite)
+            _check_replaceable(target, overwrite, force)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        # mkdir (not mkdtemp, which makes it 0700) gives the run the user's umask; a replaced
+        # directory keeps its own permissions.
+        staging = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        staging.mkdir()
+        carried: dict[str, tuple[int, ...]] = {}
         try:
             for table, frame in self.tables().items():
                 _write_parquet(frame, staging / f"{table}.parquet")
             _write_text(_dump_json(self.summary), staging / "summary.json")
             _write_text(self.scenario_yaml, staging / "scenario.yaml")
             _write_text(_dump_json(self.meta), staging / "meta.json")
+            if exists:
+                _carry_over(target, staging, carried)
+                shutil.copymode(target, staging)
             _fsync_directory(staging)
             aside = staging.with_name(f"{staging.name}.old")
             if exists:
@@ -388,13 +405,11 @@ class RunResult:
         _fsync_directory(target.parent)
         if exists:
             try:
-                shutil.rmtree(aside)
+                _retire(aside, target, carried)
             except OSError as error:
                 # The new run is already complete in place; a leftover hidden directory is
                 # harmless, so failing the save here would misreport what happened.
-                warnings.warn(
-                    f"could not delete the replaced run at {aside}: {error}", stacklevel=2
-                )
+                warnings.warn(f"could not clear the replaced run at {aside}: {error}", stacklevel=2)
         return target
 
     @classmethod
@@ -555,15 +570,98 @@ def _read_table(table: str, path: Path) -> pd.DataFrame:
         raise RunResultError(f"{path} does not fit the {table} dtypes: {error}") from error
 
 
-def _check_replaceable(target: Path, overwrite: bool) -> None:
+def _check_replaceable(target: Path, overwrite: bool, force: bool) -> None:
     if not overwrite:
         raise FileExistsError(f"{target} exists; pass overwrite=True or choose another directory")
     if target.is_symlink() or not target.is_dir():
         raise FileExistsError(f"{target} exists and is not a run directory; remove it first")
-    if not (target / "meta.json").is_file() and any(target.iterdir()):
+    if not force and not (target / "meta.json").is_file() and any(target.iterdir()):
         raise FileExistsError(
             f"{target} is a non-empty directory without meta.json, so not a run; "
-            "refusing to replace it, choose another directory"
+            "refusing to write into it: choose another directory or pass force=True"
+        )
+
+
+def _signature(path: str | os.PathLike[str]) -> tuple[int, ...]:
+    """What identifies a file's state without reading it: device, inode, size, mtime."""
+    info = os.lstat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _carry_over(old: Path, new: Path, carried: dict[str, tuple[int, ...]], rel: str = "") -> None:
+    """Hard-link (or copy) into ``new`` every entry of ``old`` that is not a run file.
+
+    Records each carried file's `_signature` in ``carried`` under its path relative to the run
+    directory, so that `_retire` deletes an old entry only once its content is known to be in
+    the new directory. A name already in ``new`` raises FileExistsError (nothing is lost: the
+    caller abandons ``new``).
+    """
+    for entry in os.scandir(old):
+        path = f"{rel}{entry.name}"
+        if not rel and entry.name in RUN_FILES and entry.is_file(follow_symlinks=False):
+            continue  # the run's own file: the new run replaces it
+        destination = new / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), destination)
+        elif entry.is_dir():
+            destination.mkdir()
+            shutil.copystat(entry.path, destination)
+            _carry_over(Path(entry.path), destination, carried, f"{path}/")
+            continue
+        else:
+            try:
+                os.link(entry.path, destination, follow_symlinks=False)
+            except OSError:  # a file system without hard links, or a link count limit
+                if not entry.is_file(follow_symlinks=False):
+                    raise
+                shutil.copy2(entry.path, destination)
+        carried[path] = _signature(entry.path)
+
+
+def _lexists(path: Path) -> bool:
+    return path.is_symlink() or path.exists()
+
+
+def _is_in_target(old: Path, new: Path, recorded: tuple[int, ...]) -> bool:
+    """Whether ``old`` is safe to delete: unchanged since carried, or the very file at ``new``."""
+    if _signature(old) == recorded:
+        return True
+    return _lexists(new) and _signature(old)[:2] == _signature(new)[:2]
+
+
+def _retire(aside: Path, target: Path, carried: dict[str, tuple[int, ...]]) -> None:
+    """Clear the replaced directory ``aside`` without losing anything that is not in ``target``.
+
+    The old run's files are deleted; a carried entry is deleted when it is the same file as its
+    copy in ``target`` or unchanged since it was carried; an entry created after the carry is
+    moved into ``target`` when its name is free there. Anything else stays in ``aside``, and a
+    warning names it.
+    """
+    for root, dirs, files in os.walk(aside, topdown=False):
+        base = Path(root)
+        prefix = base.relative_to(aside).as_posix()
+        prefix = "" if prefix == "." else f"{prefix}/"
+        for name in (*files, *(d for d in dirs if (base / d).is_symlink())):
+            old, rel = base / name, f"{prefix}{name}"
+            new = target / rel
+            if rel in carried:
+                if _is_in_target(old, new, carried[rel]):
+                    old.unlink()
+            elif not prefix and name in RUN_FILES:  # the replaced run's own file
+                old.unlink()
+            elif not _lexists(new):
+                new.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(old, new)
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty: something had to stay
+                (base / name).rmdir()
+    try:
+        aside.rmdir()
+    except OSError:
+        warnings.warn(
+            f"files changed while the run in {target} was replaced are kept in {aside}; "
+            "compare them with the run directory, then delete it",
+            stacklevel=3,
         )
 
 

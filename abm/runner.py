@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import math
-import multiprocessing
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -204,9 +206,54 @@ class DeterminismReport:
         return self.identical
 
 
-def _run_tables(scenario_yaml: str, steps: int | None) -> RunResult:
-    """Top-level (picklable) worker: run a scenario given as YAML text."""
-    return run(Scenario.from_yaml_text(scenario_yaml), steps=steps)
+class DeterminismCheckError(RuntimeError):
+    """The second run of `check_determinism` could not be made; the message has its stderr."""
+
+
+# The second run's whole program. Running it with ``python -c`` (rather than multiprocessing,
+# whose spawned child re-imports the caller's ``__main__``) lets a plain script without an
+# ``if __name__ == "__main__":`` guard call check_determinism. argv: abm's parent directory,
+# the scenario file, the step count ("" for the scenario's), the run directory to write.
+_SECOND_RUN = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from abm.runner import _second_run
+_second_run(sys.argv[2], sys.argv[3], sys.argv[4])
+"""
+
+
+def _second_run(scenario_file: str, steps: str, out_dir: str) -> None:
+    """The fresh interpreter's part of `check_determinism`: run and save the scenario."""
+    text = Path(scenario_file).read_text(encoding="utf-8")
+    run(Scenario.from_yaml_text(text), steps=int(steps) if steps else None).save(out_dir)
+
+
+def _run_in_fresh_process(scenario: Scenario, steps: int | None) -> RunResult:
+    """Run ``scenario`` in a new Python interpreter and load the run directory it saves.
+
+    The child imports this same ``abm`` (its parent directory goes first on ``sys.path``) and
+    works in a temporary directory, so neither the caller's script nor its working directory
+    are involved.
+    """
+    package_root = str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory(prefix="abm-determinism-") as work:
+        scenario_file = Path(work) / "scenario.yaml"
+        scenario_file.write_text(scenario.to_yaml(), encoding="utf-8")
+        out_dir = Path(work) / "run"
+        argv = [package_root, str(scenario_file), "" if steps is None else str(steps)]
+        completed = subprocess.run(
+            [sys.executable, "-c", _SECOND_RUN, *argv, str(out_dir)],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise DeterminismCheckError(
+                f"the second run (in {sys.executable}) exited with code "
+                f"{completed.returncode}:\n{completed.stderr.strip()}"
+            )
+        return RunResult.load(out_dir)
 
 
 def check_determinism(
@@ -215,25 +262,26 @@ def check_determinism(
     """Run ``scenario`` twice (the second time in a fresh process) and compare every output.
 
     Use it on your own variants: a model change that reads a global RNG, iterates a
-    set or depends on object addresses shows up here as a difference.
+    set or depends on object addresses shows up here as a difference. It works from a plain
+    script, with or without an ``if __name__ == "__main__":`` guard: the second run is a new
+    interpreter (``python -c``) that runs the scenario and saves the run directory to a
+    temporary directory, which this process loads and compares.
 
     Args:
         scenario: The scenario (its seed is used).
         steps: Run only this many steps (a short run usually suffices).
-        other_process: Make the second run in a new spawned interpreter (default) rather
-            than in this process.
+        other_process: Make the second run in a new interpreter (default) rather than in
+            this process.
 
     Returns:
         A report whose ``identical`` is True when every table, the summary (less wall
         time) and the resolved scenario are identical.
+
+    Raises:
+        DeterminismCheckError: If the second interpreter fails (its stderr is in the message).
     """
     first = run(scenario, steps=steps)
-    if other_process:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            second = pool.submit(_run_tables, scenario.to_yaml(), steps).result()
-    else:
-        second = run(scenario, steps=steps)
+    second = _run_in_fresh_process(scenario, steps) if other_process else run(scenario, steps=steps)
     differences = []
     for name, table in first.tables().items():
         other = second.tables()[name]

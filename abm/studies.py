@@ -125,6 +125,21 @@ third table for gamma = 0.5 rather than 1); those are not the published values.
 """
 
 
+def unpublished_gamma_note(gamma: float) -> str | None:
+    """Say that the journal has no table for ``gamma`` (naming those it has), or return None.
+
+    The paper's columns of :func:`avellaneda_stoikov_table` are NaN for such a gamma: our
+    study runs, but there is nothing published to set beside it.
+    """
+    if float(gamma) in AVELLANEDA_STOIKOV_2008_TABLES:
+        return None
+    published = ", ".join(f"{value:g}" for value in sorted(AVELLANEDA_STOIKOV_2008_TABLES))
+    return (
+        f"Avellaneda & Stoikov (2008) publish no row for gamma {gamma:g} (their Tables 1-3 "
+        f"are for gamma {published}); the paper columns stay empty"
+    )
+
+
 def replicate_seeds(n: int, root_seed: int) -> list[int]:
     """Seeds of ``n`` replicate runs: ``SeedSequence(root_seed).spawn(n)``, one word each.
 
@@ -324,13 +339,18 @@ def format_avellaneda_stoikov_table(table: pd.DataFrame) -> str:
             ours = f"{row[column]:.{digits}f}"
             if se_column is not None:
                 ours += f" +-{row[se_column]:.{digits}f}"
-            cells.append(f"{ours:>{ours_width}}{row['paper_' + column]:>{paper_width}.{digits}f}")
+            paper = row["paper_" + column]
+            published = "-" if math.isnan(paper) else f"{paper:.{digits}f}"
+            cells.append(f"{ours:>{ours_width}}{published:>{paper_width}}")
         lines.append("".join(cells))
     first = table.iloc[0]
-    lines.append(
-        f"gamma = {first['gamma']:g}; {int(first['n_runs'])} runs per strategy; paper: "
-        "Avellaneda & Stoikov (2008), Quantitative Finance 8(3), Tables 1-3, 1000 runs each"
+    note = unpublished_gamma_note(first["gamma"])
+    source = (
+        "paper: Avellaneda & Stoikov (2008), Quantitative Finance 8(3), Tables 1-3, 1000 runs each"
+        if note is None
+        else note
     )
+    lines.append(f"gamma = {first['gamma']:g}; {int(first['n_runs'])} runs per strategy; {source}")
     return "\n".join(lines)
 
 

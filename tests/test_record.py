@@ -522,3 +522,108 @@ def test_collect_meta_has_versions_and_run_keys() -> None:
     assert meta["versions"]["numpy"] == np.__version__
     assert all(isinstance(version, str) and version for version in meta["versions"].values())
     json.dumps(meta)
+
+
+# ----- replacing a run keeps what the user put beside it -----------------------------------
+
+
+def _user_files(run: Path) -> None:
+    """Put a note, a nested figure and a symbolic link into a run directory."""
+    (run / "notes.md").write_text("my notes", encoding="utf-8")
+    (run / "figures").mkdir()
+    (run / "figures" / "mine.png").write_bytes(b"\x89PNG mine")
+    (run / "latest").symlink_to("notes.md")
+
+
+def _assert_user_files(run: Path) -> None:
+    assert (run / "notes.md").read_text(encoding="utf-8") == "my notes"
+    assert (run / "figures" / "mine.png").read_bytes() == b"\x89PNG mine"
+    assert os.readlink(run / "latest") == "notes.md"
+
+
+def test_run_result_save_replacing_a_run_keeps_user_files(tmp_path: Path) -> None:
+    """Replacing a run swaps only RUN_FILES: a note, a nested file and a link survive."""
+    _empty_result().save(tmp_path / "run")
+    _user_files(tmp_path / "run")
+    second = _random_result()
+    second.save(tmp_path / "run")
+    assert RunResult.load(tmp_path / "run").equals(second, ignore_wall_time=False)
+    _assert_user_files(tmp_path / "run")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_keeps_user_files_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where hard links fail (some file systems), user files are copied across, not lost."""
+    _empty_result().save(tmp_path / "run")
+    _user_files(tmp_path / "run")
+
+    def no_links(*args: Any, **kwargs: Any) -> None:
+        raise OSError("injected: hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    _random_result().save(tmp_path / "run")
+    _assert_user_files(tmp_path / "run")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_moves_a_file_added_during_the_replacement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written into the old directory after its files were carried over is moved in."""
+    _empty_result().save(tmp_path / "run")
+    real_rename = os.rename
+
+    def rename_after_a_late_write(src: Any, dst: Any) -> None:
+        if Path(src).name == "run":  # the old run is about to be renamed aside
+            (Path(src) / "late.txt").write_text("written late", encoding="utf-8")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename_after_a_late_write)
+    _random_result().save(tmp_path / "run")
+    assert (tmp_path / "run" / "late.txt").read_text(encoding="utf-8") == "written late"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_failed_replacement_keeps_user_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that fails after carrying user files over leaves the old directory complete."""
+    first = _empty_result()
+    first.save(tmp_path / "run")
+    _user_files(tmp_path / "run")
+    _fail_on("trades.parquet", monkeypatch)
+    with pytest.raises(OSError, match="injected"):
+        _random_result().save(tmp_path / "run")
+    assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
+    _assert_user_files(tmp_path / "run")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_run_result_save_force_writes_into_a_non_run_directory(tmp_path: Path) -> None:
+    """force=True writes the run into a non-run directory and keeps the files already there."""
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("keep me", encoding="utf-8")
+    result = _random_result()
+    result.save(tmp_path / "precious", force=True)
+    assert (tmp_path / "precious" / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+    assert RunResult.load(tmp_path / "precious").equals(result, ignore_wall_time=False)
+
+
+def test_run_result_save_force_replaces_a_file_named_like_a_run_file(tmp_path: Path) -> None:
+    """With force=True a user's summary.json is replaced by the run's (as documented)."""
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "summary.json").write_text('{"mine": 1}', encoding="utf-8")
+    result = _random_result()
+    result.save(tmp_path / "dir", force=True)
+    on_disk = json.loads((tmp_path / "dir" / "summary.json").read_text(encoding="utf-8"))
+    assert on_disk == result.summary
+
+
+def test_run_result_save_replacement_keeps_directory_permissions(tmp_path: Path) -> None:
+    """A replaced run directory keeps the permission bits it had."""
+    _empty_result().save(tmp_path / "run")
+    (tmp_path / "run").chmod(0o750)
+    _random_result().save(tmp_path / "run")
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o750

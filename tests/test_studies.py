@@ -43,6 +43,7 @@ from abm.studies import (
     format_avellaneda_stoikov_table,
     glosten_milgrom_convergence,
     market_maker_quotes,
+    unpublished_gamma_note,
 )
 
 Z = 3.0
@@ -172,6 +173,29 @@ def test_format_avellaneda_stoikov_table_shows_ours_beside_paper(as_table: pd.Da
     assert "65.00" in inventory and "2.90" in inventory
     assert any(line.startswith("symmetric") for line in lines)
     assert len({len(line) for line in lines[1:5]}) == 1  # fixed width
+
+
+def test_format_avellaneda_stoikov_table_unpublished_gamma_has_no_nan(
+    as_table: pd.DataFrame,
+) -> None:
+    """A gamma the journal has no table for shows '-' and names the published gammas."""
+    unpublished = as_table.copy()
+    unpublished["gamma"] = 0.5
+    for column in [c for c in unpublished.columns if c.startswith("paper_")]:
+        unpublished[column] = math.nan
+    text = format_avellaneda_stoikov_table(unpublished)
+    assert "nan" not in text.lower()
+    assert "publish no row for gamma 0.5" in text and "gamma 0.01, 0.1, 1" in text
+
+
+@pytest.mark.parametrize(
+    ("gamma", "published"), [(0.1, True), (0.01, True), (1, True), (0.5, False)]
+)
+def test_unpublished_gamma_note_only_for_gammas_without_a_table(
+    gamma: float, published: bool
+) -> None:
+    """The note appears exactly for the gammas missing from the journal's Tables 1-3."""
+    assert (unpublished_gamma_note(gamma) is None) == published
 
 
 @pytest.mark.slow
