@@ -47,11 +47,20 @@ class Paragraph:
 class Note:
     """A labelled statement shown prominently (the scenario's question, its expected outcome).
 
-    ``lines`` are shown one per line (a header's indented sub-lines stay separate).
+    ``lines`` are shown one per line (a header's indented sub-lines stay separate); an
+    `Aligned` line is a column-aligned block (a header's table), shown in a fixed-width font
+    with its spacing kept.
     """
 
     label: str
-    lines: tuple[str, ...]
+    lines: tuple[str | Aligned, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Aligned:
+    """Lines whose columns are aligned with spaces: shown verbatim, in a fixed-width font."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,24 +197,47 @@ def scenario_question_and_outcome(scenario_yaml: str) -> tuple[Note | None, Note
     return question, outcome
 
 
-def _joined(lines: Sequence[str]) -> tuple[str, ...]:
+# Three spaces inside a line's text: its words are aligned in columns (a table in a header).
+_ALIGNED = re.compile(r"\S {3,}\S")
+
+
+def _joined(lines: Sequence[str]) -> tuple[str | Aligned, ...]:
     """Join wrapped comment lines into display lines.
 
-    A line indented deeper than its item's first line, or plain prose after plain prose,
-    continues the item; any other line starts a new one.
+    An indented line whose text has columns aligned with runs of spaces belongs to an
+    `Aligned` block (consecutive such lines together, indentation kept relative to the
+    block's least indented line). Otherwise a line indented deeper than the first line of an
+    indented item, or plain prose after plain prose, continues the item; any other line starts
+    a new one.
     """
-    out: list[str] = []
+    out: list[str | Aligned] = []
+    table: list[str] = []
     item_indent = 0
+
+    def close_table() -> None:
+        if table:
+            margin = min(len(row) - len(row.lstrip()) for row in table)
+            out.append(Aligned("\n".join(row[margin:].rstrip() for row in table)))
+            table.clear()
+
     for line in lines:
         text = line.strip()
         if not text:
             continue
         indent = len(line) - len(line.lstrip())
-        if out and (indent > item_indent or indent == item_indent == 0):
-            out[-1] = f"{out[-1]} {text}"
+        if indent and _ALIGNED.search(text):
+            table.append(line)
+            continue
+        close_table()
+        previous = out[-1] if out else None
+        if isinstance(previous, str) and (
+            (item_indent and indent > item_indent) or indent == item_indent == 0
+        ):
+            out[-1] = f"{previous} {text}"
         else:
             out.append(text)
             item_indent = indent
+    close_table()
     return tuple(out)
 
 
@@ -256,7 +288,17 @@ def _markdown_block(block: Block, figure_links: Mapping[str, str]) -> list[str]:
     if isinstance(block, Paragraph):
         return [block.text, ""]
     if isinstance(block, Note):
-        return [f"**{block.label}.** " + "  \n".join(block.lines), ""]
+        parts: list[str] = []
+        prose = [f"**{block.label}.**"]
+        for n, line in enumerate(block.lines):
+            if isinstance(line, Aligned):
+                parts += ["  \n".join(prose), "", "```text", line.text, "```", ""]
+                prose = []
+            elif n == 0:
+                prose[0] += f" {line}"
+            else:
+                prose.append(line)
+        return parts + (["  \n".join(prose), ""] if prose else [])
     if isinstance(block, Table):
         lines = [f"### {block.caption}", ""] if block.caption else []
         lines += ["| " + " | ".join(_cell(c) for c in block.header) + " |"]
@@ -300,6 +342,7 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-weight: 600; margin-bottom: .3rem; }
 div.note { background: #f4f7fb; border-left: 4px solid #4a78b5; padding: .6rem .9rem;
            margin: .8rem 0; }
+pre.aligned { margin: .4rem 0; font-size: .82rem; overflow-x: auto; background: none; }
 """.strip()
 
 _NUMBER = re.compile(r"^[-+]?(\d[\d,]*\.?\d*|\.\d+)(e[-+]?\d+)?$|^n/a$", re.IGNORECASE)
@@ -334,7 +377,13 @@ def _html_block(block: Block) -> str:
     if isinstance(block, Paragraph):
         return f"<p>{esc(block.text)}</p>"
     if isinstance(block, Note):
-        text = "<br>\n".join(esc(line) for line in block.lines)
+        rows = [
+            f'<pre class="aligned">{esc(line.text)}</pre>'
+            if isinstance(line, Aligned)
+            else esc(line) + "<br>"
+            for line in block.lines
+        ]
+        text = "\n".join(rows).removesuffix("<br>")
         return f'<div class="note"><strong>{esc(block.label)}.</strong> {text}</div>'
 
     if isinstance(block, Table):

@@ -33,11 +33,13 @@ from analysis.report import (
     write_report,
 )
 from analysis.report_document import (
+    Aligned,
     Document,
     FigureBlock,
     Section,
     render_html,
     render_markdown,
+    scenario_question_and_outcome,
 )
 from analysis.report_sections import build_document
 
@@ -579,3 +581,25 @@ def test_html_report_escapes_the_header_question(result: RunResult) -> None:
     page = _html(headed)
     assert "<b>x</b>" not in page
     assert '<div class="note"><strong>Question.</strong> is &lt;b&gt;x&lt;/b&gt; &amp; y?' in page
+
+
+def test_report_keeps_a_header_table_aligned() -> None:
+    """A column-aligned table in a header's outcome stays one verbatim block, apart from prose."""
+    header = (
+        "# Expected outcome (seed 1, 10 steps): prose that wraps\n"
+        "# onto a second line.\n"
+        "#                  none    full\n"
+        "#   pnl            3.98   -13.7\n"
+        "#   trades            0     499\n"
+        "# Closing prose.\n"
+        "name: x\n"
+    )
+    _, outcome = scenario_question_and_outcome(header)
+    assert outcome is not None
+    assert outcome.lines == (
+        "prose that wraps onto a second line.",
+        Aligned(
+            "               none    full\npnl            3.98   -13.7\ntrades            0     499"
+        ),
+        "Closing prose.",
+    )
