@@ -58,7 +58,8 @@ def spread_depth_figure(
         depth: The ``depth`` table (``step``, ``side``, ``price``, ``qty``), or None.
         tick_size: Price units per tick; None infers it from the depth table's price gaps.
         within_ticks: N, the band around the mid in ticks (at least 0).
-        window_steps: Rolling-mean window; None picks `rolling_window` of the run length.
+        window_steps: Rolling-mean window; None picks `rolling_window` of the run length. The
+            mean is drawn where at least half the window's steps are two-sided.
 
     Returns:
         A one- or two-panel figure sharing the time axis (seconds).
@@ -75,7 +76,9 @@ def spread_depth_figure(
     axes = figure.subplots(2, 1, sharex=True) if has_depth else [figure.add_subplot()]
     top = axes[0]
     time = market["time"].to_numpy(dtype=float)
-    spread = market["spread"].astype(float).rolling(window, min_periods=1).mean()
+    # defined once half the window has two-sided steps: the opening steps, while the book
+    # fills, would otherwise stretch the axis with a one-step mean
+    spread = market["spread"].astype(float).rolling(window, min_periods=max(1, window // 2)).mean()
     drawn = bool(np.isfinite(spread.to_numpy()).any())
     if drawn:
         top.plot(

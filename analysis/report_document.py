@@ -188,12 +188,14 @@ def scenario_question_and_outcome(scenario_yaml: str) -> tuple[Note | None, Note
     """
     question = outcome = None
     for paragraph in header_paragraphs(scenario_yaml):
-        first = paragraph[0].strip()
+        first, rest = paragraph[0].strip(), paragraph[1:]
+        while first.count("(") > first.count(")") and rest:  # a label's parenthetical wraps
+            first, rest = f"{first} {rest[0].strip()}", rest[1:]
         if question is None and (match := _QUESTION.match(first)):
-            question = Note("Question", _joined([match.group(1), *paragraph[1:]]))
+            question = Note("Question", _joined([match.group(1), *rest]))
         elif outcome is None and (match := _EXPECTED.match(first)):
             label = "Expected outcome" + (f" {match.group(1)}" if match.group(1) else "")
-            outcome = Note(label, _joined([match.group(2), *paragraph[1:]]))
+            outcome = Note(label, _joined([match.group(2), *rest]))
     return question, outcome
 
 

@@ -82,7 +82,7 @@ def _report_html(name: str, directory: Path) -> Path:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_report_html_renders_in_chromium(name: str, browser: Any, tmp_path: Path) -> None:
-    """Every figure of report.html loads (naturalWidth > 0) and the console has no error."""
+    """The report opens with question and outcome, every figure loads, the console is clean."""
     page_file = _report_html(name, tmp_path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -92,6 +92,7 @@ def test_report_html_renders_in_chromium(name: str, browser: Any, tmp_path: Path
     page.goto(page_file.as_uri())
     page.wait_for_load_state("load")
     widths = page.eval_on_selector_all("img", "images => images.map(i => i.naturalWidth)")
+    notes = page.eval_on_selector_all("div.note strong", "labels => labels.map(l => l.innerText)")
     shot = tmp_path / f"report_{name}.png"
     page.screenshot(path=str(shot), full_page=True)
     context.close()
@@ -102,4 +103,5 @@ def test_report_html_renders_in_chromium(name: str, browser: Any, tmp_path: Path
     assert len(widths) >= 3, f"{name}: only {len(widths)} figures in the report"
     assert all(width > 0 for width in widths), f"{name}: image widths {widths}"
     assert errors == []
+    assert notes[:1] == ["Question."] and notes[1].startswith("Expected outcome"), notes
     assert shot.stat().st_size > 50_000

@@ -96,3 +96,14 @@ def test_scenario_header_states_sign_convention_of_pnl_terms(path: Path) -> None
     text = " ".join(line.removeprefix("#").strip() for line in _header(path)).lower()
     if any(term in text for term in PNL_TERMS):
         assert "sign convention" in text
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=IDS)
+def test_scenario_header_reaches_the_report(path: Path) -> None:
+    """The report's own header reader finds a question and an expected outcome in every file."""
+    from analysis.report_document import scenario_question_and_outcome
+
+    question, outcome = scenario_question_and_outcome(path.read_text(encoding="utf-8"))
+    assert question is not None and question.lines, "the report would show no question"
+    assert outcome is not None and outcome.lines, "the report would show no expected outcome"
+    assert outcome.label.startswith("Expected outcome (measured")
