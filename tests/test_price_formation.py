@@ -15,6 +15,7 @@ from analysis.price_formation import (
     depth_ofi,
     interval_flow,
     kyle_lambda,
+    newey_west_lags,
     ofi_regression,
     ols,
     order_flow_imbalance,
@@ -49,6 +50,69 @@ def test_ols_rejects_too_few_points_and_constant_regressor() -> None:
         ols([1.0, 2.0], [1.0, 2.0])
     with pytest.raises(InsufficientDataError, match="no variation"):
         ols([1.0, 1.0, 1.0], [1.0, 2.0, 3.0])
+
+
+def test_ols_hac_standard_error_hand_computed() -> None:
+    """Hand case: x 0..3, residuals (1, -1, -1, 1), HAC(1) variance (5 - 1.75) / Sxx^2 = 3.25/25."""
+    fit = ols([0.0, 1.0, 2.0, 3.0], [3.0, 4.0, 7.0, 12.0], hac_lags=1)
+    assert (fit.slope, fit.intercept, fit.hac_lags) == (pytest.approx(3.0), pytest.approx(2.0), 1)
+    assert fit.slope_se == pytest.approx(math.sqrt(2.0 / 5.0))  # s^2 = RSS / (n - 2) = 4 / 2
+    assert fit.slope_hac_se == pytest.approx(math.sqrt(3.25 / 25.0))
+    assert fit.slope_hac_t == pytest.approx(3.0 / math.sqrt(0.13))
+    white = ols([0.0, 1.0, 2.0, 3.0], [3.0, 4.0, 7.0, 12.0], hac_lags=0)
+    assert white.slope_hac_se == pytest.approx(math.sqrt(5.0 / 25.0))  # HC0: sum g^2 / Sxx^2
+
+
+def test_ols_hac_matches_statsmodels() -> None:
+    """HAC error, t and p equal statsmodels OLS cov_type="HAC" (Bartlett, no correction)."""
+    import statsmodels.api as sm  # a dev dependency: the reference implementation
+
+    rng = np.random.default_rng(SEED)
+    flow = np.zeros(600)
+    for t in range(1, flow.size):
+        flow[t] = 0.6 * flow[t - 1] + rng.normal()
+    dm = 0.3 * flow + rng.normal(size=flow.size) * (1.0 + np.abs(flow))
+    for lags in (0, 3, newey_west_lags(flow.size)):
+        fit = kyle_lambda(dm, flow, hac_lags=lags)
+        ref = sm.OLS(dm, sm.add_constant(flow)).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+        assert fit.slope == pytest.approx(ref.params[1], rel=1e-12)
+        assert fit.slope_hac_se == pytest.approx(ref.bse[1], rel=1e-10)
+        assert fit.slope_hac_t == pytest.approx(ref.tvalues[1], rel=1e-10)
+        assert fit.slope_hac_p_value == pytest.approx(ref.pvalues[1], rel=1e-8)
+
+
+def test_newey_west_lags_rule_of_thumb() -> None:
+    """floor(4 (n/100)^(2/9)): 4 at n = 100, 8 at n = 2,400 (8.09), 3 at n = 50, the default."""
+    assert [newey_west_lags(n) for n in (50, 100, 2400)] == [3, 4, 8]
+    assert ols(np.arange(100.0), np.sin(np.arange(100.0))).hac_lags == 4
+
+
+def test_ols_rejects_hac_lags_out_of_range() -> None:
+    """A negative lag or one not below the number of pairs is an error naming hac_lags."""
+    with pytest.raises(ValueError, match="hac_lags"):
+        ols([0.0, 1.0, 2.0], [1.0, 0.0, 2.0], hac_lags=-1)
+    with pytest.raises(ValueError, match="hac_lags"):
+        ofi_regression([0.0, 1.0, 2.0], [1.0, 0.0, 2.0], hac_lags=3)
+
+
+def test_kyle_lambda_hac_error_matches_spread_under_autocorrelation() -> None:
+    """AR(0.7) flow and errors: HAC SE tracks the estimates' spread (±15%); OLS SE is too small."""
+    rng = np.random.default_rng(SEED)
+    slopes, hac, plain = [], [], []
+    for _ in range(300):
+        shocks = rng.normal(size=(2, 400))
+        flow, noise = np.zeros(400), np.zeros(400)
+        for t in range(1, 400):
+            flow[t] = 0.7 * flow[t - 1] + shocks[0, t]
+            noise[t] = 0.7 * noise[t - 1] + shocks[1, t]
+        fit = kyle_lambda(0.01 * flow + 0.05 * noise, flow, hac_lags=12)
+        slopes.append(fit.slope)
+        hac.append(fit.slope_hac_se)
+        plain.append(fit.slope_se)
+    spread = np.std(slopes, ddof=1)
+    assert np.mean(hac) == pytest.approx(spread, rel=0.15)
+    # OLS variance understates by about (1 + 0.49) / (1 - 0.49), the AR(1) x AR(1) factor
+    assert np.mean(plain) < 0.7 * spread
 
 
 def test_kyle_lambda_recovers_known_slope_within_standard_error() -> None:
@@ -200,3 +264,76 @@ def test_variance_ratio_rejects_short_or_non_finite_series() -> None:
         variance_ratio([1.0, math.nan, 3.0, 4.0, 5.0], 2)
     with pytest.raises(InsufficientDataError, match="at least 4 returns"):
         variance_ratio([1.0, 2.0, 3.0], 2)
+
+
+def test_variance_ratio_matches_arch() -> None:
+    """VR, z and robust z* equal arch.unitroot.VarianceRatio (overlapping, debiased)."""
+    from arch import unitroot  # a dev dependency: the reference implementation
+
+    rng = np.random.default_rng(SEED)
+    log_prices = np.cumsum(rng.standard_t(4, 1500) * 0.01)
+    for q in (2, 5, 10):
+        ours = variance_ratio(np.exp(log_prices), q)
+        robust = unitroot.VarianceRatio(log_prices, lags=q, robust=True)
+        plain = unitroot.VarianceRatio(log_prices, lags=q, robust=False)
+        assert ours.ratio == pytest.approx(robust.vr, rel=1e-12)
+        assert ours.z_robust == pytest.approx(robust.stat, rel=1e-10)
+        assert ours.p_value_robust == pytest.approx(robust.pvalue, rel=1e-8)
+        assert ours.z == pytest.approx(plain.stat, rel=1e-10)
+
+
+def test_variance_ratio_robust_z_closed_form_for_constant_magnitude_returns() -> None:
+    """Returns mu +- a (balanced signs): delta(j) = (T - j) / T, so theta has a closed form."""
+    rng = np.random.default_rng(SEED)
+    signs = rng.permutation(np.repeat([1.0, -1.0], 500))
+    prices = 50.0 + np.concatenate(([0.0], np.cumsum(0.01 + 0.2 * signs)))
+    t = signs.size
+    for q in (2, 5):
+        result = variance_ratio(prices, q, log=False)
+        theta = sum((2.0 * (q - j) / q) ** 2 * (t - j) / t for j in range(1, q))
+        expected = math.sqrt(t) * (result.ratio - 1.0) / math.sqrt(theta)
+        assert result.z_robust == pytest.approx(expected, rel=1e-12)
+
+
+def _garch_returns(n_paths: int, n: int, seed: int) -> np.ndarray:
+    """Uncorrelated GARCH(1,1) returns, alpha 0.15, beta 0.80 (finite kurtosis), 500 burn-in."""
+    omega, alpha, beta, burn = 1e-6, 0.15, 0.80, 500
+    shocks = np.random.default_rng(seed).standard_normal((n_paths, n + burn))
+    variance = np.full(n_paths, omega / (1.0 - alpha - beta))
+    returns = np.empty_like(shocks)
+    for t in range(n + burn):
+        returns[:, t] = np.sqrt(variance) * shocks[:, t]
+        variance = omega + alpha * returns[:, t] ** 2 + beta * variance
+    return returns[:, burn:]
+
+
+def _rejection_rates(returns: np.ndarray, q: int) -> tuple[float, float]:
+    """Share of paths where z and z* reject a random walk at 5%."""
+    results = [
+        variance_ratio(np.exp(np.concatenate(([0.0], np.cumsum(path)))), q) for path in returns
+    ]
+    return (
+        float(np.mean([r.p_value < 0.05 for r in results])),
+        float(np.mean([r.p_value_robust < 0.05 for r in results])),
+    )
+
+
+def test_variance_ratio_robust_z_keeps_size_on_garch_returns() -> None:
+    """400 GARCH paths, VR(2): z* rejects 5% +- 3 binomial SE; z rejects more than that."""
+    n_paths = 400
+    tolerance = 3.0 * math.sqrt(0.05 * 0.95 / n_paths)
+    z_rate, robust_rate = _rejection_rates(_garch_returns(n_paths, 1000, SEED), 2)
+    assert abs(robust_rate - 0.05) < tolerance
+    assert z_rate > 0.05 + tolerance
+
+
+@pytest.mark.slow
+def test_variance_ratio_robust_z_size_study_on_garch_returns() -> None:
+    """1,000 GARCH paths of 2,000 returns, q = 2, 5, 10: z* at 5% +- 3 SE, z over-rejects."""
+    n_paths = 1000
+    tolerance = 3.0 * math.sqrt(0.05 * 0.95 / n_paths)
+    returns = _garch_returns(n_paths, 2000, SEED + 1)
+    for q in (2, 5, 10):
+        z_rate, robust_rate = _rejection_rates(returns, q)
+        assert abs(robust_rate - 0.05) < tolerance, (q, robust_rate)
+        assert z_rate > 0.05 + tolerance, (q, z_rate)
