@@ -204,8 +204,8 @@ def ofi_regression(ofi: Any, mid_changes: Any, *, hac_lags: int | None = None) -
     The linear price-impact model of Cont, Kukanov & Stoikov (2014); ``slope`` is their impact
     coefficient beta (price units per lot). CKS report an average R^2 of about 65% on intraday
     US equity data, so a much lower R^2 here says the book's prices are not driven by touch flow.
-    CKS's errors are heteroskedastic and autocorrelated: read ``slope_hac_se`` (Newey-West,
-    ``hac_lags`` as in `ols`) rather than ``slope_se``.
+    Mid changes between snapshots are heteroskedastic and may be autocorrelated: test beta with
+    ``slope_hac_se`` (Newey-West, ``hac_lags`` as in `ols`) rather than ``slope_se``.
     """
     return ols(ofi, mid_changes, hac_lags=hac_lags)
 
@@ -352,14 +352,14 @@ def variance_ratio(prices: Any, q: int, *, log: bool = True) -> VarianceRatio:
         )
     mu = (x[-1] - x[0]) / n
     squared = (np.diff(x) - mu) ** 2
-    var_1 = float(np.sum(squared)) / (n - 1)
+    sum_squared = float(np.sum(squared))
+    var_1 = sum_squared / (n - 1)
     m = q * (n - q + 1) * (1.0 - q / n)
     var_q = float(np.sum((x[q:] - x[:-q] - q * mu) ** 2)) / m
     if var_1 == 0.0:
         raise InsufficientDataError("returns have zero variance; the variance ratio is undefined")
     ratio = var_q / var_1
     z = (ratio - 1.0) / math.sqrt(2.0 * (2 * q - 1) * (q - 1) / (3.0 * q * n))
-    sum_squared = float(np.sum(squared))
     theta = sum(
         (2.0 * (q - j) / q) ** 2 * n * float(squared[j:] @ squared[:-j]) / sum_squared**2
         for j in range(1, q)
