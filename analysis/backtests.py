@@ -347,7 +347,15 @@ def rolling_forecast(
     if method not in FORECAST_METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {FORECAST_METHODS}")
     windows = np.lib.stride_tricks.sliding_window_view(series[:-1], window)
-    params = [_window_forecast(w, alpha, method, threshold_quantile) for w in windows]
+    params = []
+    for start, past in enumerate(windows):
+        try:
+            params.append(_window_forecast(past, alpha, method, threshold_quantile))
+        except ValueError as error:
+            raise ValueError(
+                f"the {method} forecast of loss {start + window} (from losses {start} to "
+                f"{start + window - 1}) failed: {error}"
+            ) from error
     var = np.array([p[0] for p in params])
     es = np.array([p[1] for p in params])
     table = np.array([p[2] for p in params])

@@ -306,11 +306,12 @@ class GPDTailFit:
     ``P(L > u)`` is estimated by ``n_exceedances / n``.
 
     Attributes:
-        threshold: ``u``, the ``n_exceedances + 1``-th largest loss.
+        threshold: ``u``, the ``floor(n (1 - q)) + 1``-th largest loss at threshold quantile q.
         xi: Shape (tail index); ``xi > 0`` is a power tail with ``P(L > x) ~ x^(-1 / xi)``.
         beta: Scale of the excesses over ``u``, positive.
         n: Sample size.
-        n_exceedances: Number of losses above ``threshold`` used in the fit.
+        n_exceedances: Number of losses strictly above ``threshold``, used in the fit (fewer
+            than ``floor(n (1 - q))`` when losses tie at the threshold).
         log_likelihood: GPD log-likelihood of the excesses.
     """
 
@@ -330,35 +331,42 @@ class GPDTailFit:
 # below this many excesses a two-parameter GPD fit is noise (its shape alone has s.e. ~ 1 / sqrt(k))
 MIN_EXCEEDANCES = 10
 POT_THRESHOLD_QUANTILE = 0.9
+# losses within this fraction of the sample range of the threshold tie with it
+TIE_TOLERANCE = 1e-9
 
 
 def fit_pot(losses: Any, *, threshold_quantile: float = POT_THRESHOLD_QUANTILE) -> GPDTailFit:
     """Fit a generalised Pareto distribution to the excesses over a high sample quantile.
 
-    The ``k = floor(n (1 - threshold_quantile))`` largest losses are the exceedances, the
-    threshold ``u`` is the ``k + 1``-th largest loss, and ``(xi, beta)`` are the maximum
-    likelihood estimates of `scipy.stats.genpareto` on the excesses ``L_(i) - u`` (location 0).
+    The threshold ``u`` is the ``m + 1``-th largest loss, ``m = floor(n (1 - threshold_quantile))``;
+    the ``k`` losses strictly above it (by more than `TIE_TOLERANCE` of the sample range) are the
+    exceedances (``k = m`` unless losses tie at ``u``),
+    and ``(xi, beta)`` are the maximum likelihood estimates of `scipy.stats.genpareto` on the
+    excesses ``L_(i) - u`` (location 0).
     Justified by the Pickands-Balkema-de Haan theorem; the estimator is that of McNeil & Frey
     (2000) and Embrechts, Klueppelberg & Mikosch (1997, section 6.5).
 
     Raises:
-        ValueError: If ``threshold_quantile`` is outside (0, 1), fewer than `MIN_EXCEEDANCES`
-            losses lie above the threshold, or the excesses are all zero.
+        ValueError: If ``threshold_quantile`` is outside (0, 1), or fewer than
+            `MIN_EXCEEDANCES` losses lie strictly above the threshold.
     """
     values = np.sort(_losses(losses))
     if not 0.0 < threshold_quantile < 1.0:
         raise ValueError(f"threshold_quantile must be in (0, 1), got {threshold_quantile}")
     n = values.size
-    k = math.floor(n * (1.0 - threshold_quantile) + 1e-9)
-    if k < MIN_EXCEEDANCES or k >= n:
+    wanted = math.floor(n * (1.0 - threshold_quantile) + 1e-9)
+    threshold = float(values[max(n - wanted - 1, 0)])
+    # strict exceedances: on a price lattice many losses sit at the threshold (up to float noise
+    # in P&L differences, hence the tolerance), and zero excesses make the GPD likelihood
+    # unbounded (xi -> inf)
+    tie = TIE_TOLERANCE * max(float(values[-1] - values[0]), abs(threshold), 1e-300)
+    excesses = values[values > threshold + tie] - threshold
+    k = excesses.size
+    if k < MIN_EXCEEDANCES:
         raise ValueError(
-            f"peaks over threshold needs at least {MIN_EXCEEDANCES} exceedances and a threshold "
-            f"below the sample: {n} losses at threshold_quantile {threshold_quantile} leave {k}"
+            f"peaks over threshold needs at least {MIN_EXCEEDANCES} losses above the threshold: "
+            f"{n} losses at threshold_quantile {threshold_quantile} leave {k} above {threshold:.6g}"
         )
-    threshold = float(values[n - k - 1])
-    excesses = values[n - k :] - threshold
-    if not excesses.max() > 0:
-        raise ValueError("the losses above the threshold all equal it; no tail to fit")
     xi, _, beta = stats.genpareto.fit(excesses, floc=0.0)
     loglik = float(np.sum(stats.genpareto.logpdf(excesses, xi, 0.0, beta)))
     return GPDTailFit(threshold, float(xi), float(beta), n, k, loglik)

@@ -279,8 +279,19 @@ def test_pot_rejects_infinite_es_low_alpha_and_thin_samples() -> None:
         pot_es(heavy, 0.99)
     with pytest.raises(ValueError, match="lies below it"):
         pot_var(heavy, 0.85)
-    with pytest.raises(ValueError, match="at least 10 exceedances"):
+    with pytest.raises(ValueError, match="at least 10 losses above the threshold"):
         fit_pot(np.arange(50.0))
+
+
+def test_fit_pot_excludes_losses_tied_at_the_threshold() -> None:
+    """Lattice losses tied at u (up to 1e-13 float noise) are not exceedances: 15 of 200 are."""
+    tied = 0.5 + np.array([0.0, 1e-13, -1e-13] * 5)
+    above = 0.5 + np.arange(1, 16) * 0.01
+    sample = np.concatenate([np.linspace(-1.0, 0.0, 170), tied, above])
+    fit = fit_pot(sample)  # n 200: the 21st largest loss is the threshold, one of the ties
+    assert fit.threshold == pytest.approx(0.5, abs=1e-12)
+    assert fit.n_exceedances == 15 and fit.tail_probability == pytest.approx(0.075)
+    assert fit.xi < 1.0 and fit.beta > 0.01
 
 
 def test_cornish_fisher_equals_normal_with_zero_skew_and_kurtosis() -> None:
