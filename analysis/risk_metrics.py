@@ -178,6 +178,9 @@ def fit_student_t(
     ``log scale`` and ``log dof`` with ``dof`` in `T_DOF_BOUNDS`; a given ``dof`` is held fixed.
     Unlike the moment method it can fit ``dof <= 4``: t(3) data get ``dof`` near 3 rather than
     the moment method's floor of 4 (which puts ES99 about 9% low, 6.3-6.5 instead of 7.00).
+    The likelihood rewards a t for a mass point: losses that are often exactly zero (a market
+    maker idle for 40% of steps) fit with ``dof`` at its lower bound and a tiny scale, hence a
+    huge ES; `analysis.backtests` rejects such forecasts (use the historical or POT estimator).
 
     ``method="moments"``: ``loc`` is the sample mean. Without ``dof``, it comes from the sample
     excess kurtosis ``K = 6 / (dof - 4)``, so ``dof = 4 + 6 / K``; a sample no heavier-tailed

@@ -271,3 +271,6 @@ def test_backtests_reject_bad_input() -> None:
         rolling_forecast(np.arange(100.0), window=10)
     with pytest.raises(ValueError, match="unknown method"):
         rolling_forecast(np.arange(100.0), window=50, method="ewma")  # type: ignore[arg-type]
+    flat_start = np.concatenate([np.zeros(60), np.arange(40.0)])
+    with pytest.raises(ValueError, match=r"pot forecast of loss 50 \(from losses 0 to 49\) failed"):
+        rolling_forecast(flat_start, 0.99, window=50, method="pot")
