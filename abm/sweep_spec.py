@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from scipy.stats import qmc
 
 from abm.scenario import (
     Scenario,
@@ -107,13 +108,14 @@ def latin_hypercube(n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
     """Draw a Latin hypercube sample of ``n`` points in ``[0, 1)^dims`` (McKay et al. 1979).
 
     Each axis is cut into ``n`` equal strata and every stratum holds exactly one point, placed
-    uniformly inside it; strata are paired across axes by independent random permutations.
+    uniformly inside it; strata are paired across axes by independent random permutations. The
+    sample is `scipy.stats.qmc.LatinHypercube` driven by ``rng``, so the same generator state
+    gives the same sample.
 
     Returns:
         An array of shape ``(n, dims)``.
     """
-    strata = np.column_stack([rng.permutation(n) for _ in range(dims)])
-    return (strata + rng.random((n, dims))) / n
+    return np.asarray(qmc.LatinHypercube(d=dims, rng=rng).random(n), dtype=float)
 
 
 # --- the file schema ---

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from scipy import stats
 
 from abm.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
-from analysis.distributions import student_t_ppf
 from analysis.figures import new_figure
 from analysis.report import FIGURES_DIR, REPORT_NAME, ReportError, write_atomic
 from analysis.report_document import png_bytes
@@ -113,7 +113,7 @@ def t_interval(
     if n < 2:
         return n, mean, math.nan, math.nan, math.nan
     std = float(data.std(ddof=1))
-    half = student_t_ppf(0.5 + confidence / 2.0, n - 1) * std / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * std / math.sqrt(n)
     return n, mean, std, mean - half, mean + half
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, stats
 
 from analysis.stylized_facts import autocorrelation
 
@@ -50,6 +51,8 @@ IMBALANCE_COLUMNS = (
 
 _LOGIT_BOUND = 15.0  # n within [3e-7, 1 - 3e-7]: enough to reach "no excitation" and "critical"
 _LOG_SCALE_BOUND = 12.0  # mu and beta within e**12 of the scale set by the mean event rate
+_SIMPLEX_STEP = 0.5  # initial simplex edge in (log mu, logit n, log beta)
+_RESTARTS = 5  # Nelder-Mead runs at most, each from the previous optimum
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,9 +272,9 @@ def fit_hawkes(event_times: Sequence[float] | np.ndarray, *, T: float | None = N
     """Fit ``mu``, ``n`` and ``beta`` by maximum likelihood (parameterisation in module docstring).
 
     The log-likelihood is maximised over ``(log mu, logit n, log beta)``, which keeps
-    ``mu, beta > 0`` and ``0 < n < 1`` without constraints, by Nelder and Mead (1965) simplex
-    search from the best of three starting decay rates, restarted at its optimum until it stops
-    improving.
+    ``mu, beta > 0`` and ``0 < n < 1`` without constraints, by the bounded Nelder and Mead (1965)
+    simplex search of `scipy.optimize.minimize` from the best of three starting decay rates,
+    restarted at its optimum until it stops improving (a simplex can stall short of the optimum).
     Standard errors come from the inverse of a central-difference Hessian in those coordinates,
     mapped to the natural ones by the delta method; near ``n = 0`` (Poisson data) the likelihood
     is flat in ``beta`` and the errors are NaN or very large.
@@ -303,10 +306,21 @@ def fit_hawkes(event_times: Sequence[float] | np.ndarray, *, T: float | None = N
     best = min(starts, key=objective)
     best_value = objective(best)
     converged = False
-    for _ in range(5):
-        best, value, converged = _nelder_mead(objective, best, lower, upper)
-        improved = best_value - value > 1e-9 * (1.0 + abs(value))
-        best_value = min(best_value, value)
+    box = optimize.Bounds(lower, upper)
+    for _ in range(_RESTARTS):
+        options = {
+            "initial_simplex": np.clip(best + _SIMPLEX_STEP * np.eye(4, 3, -1), lower, upper),
+            "xatol": 1e-7,
+            "fatol": 1e-10 * (1.0 + abs(best_value)),  # scipy's fatol is absolute
+            "maxfev": 3000,
+        }
+        result = optimize.minimize(
+            objective, best, method="Nelder-Mead", bounds=box, options=options
+        )
+        improved = best_value - result.fun > 1e-9 * (1.0 + abs(result.fun))
+        if result.fun < best_value:
+            best, best_value = np.asarray(result.x), float(result.fun)
+        converged = bool(result.success)
         if not improved and converged:
             break
     mu, n, beta = _natural(best)
@@ -335,9 +349,10 @@ def time_rescaling_ks(
     """Kolmogorov-Smirnov test of the rescaled inter-arrival times against Exp(1).
 
     The increments of `hawkes_compensator` (the first measured from time 0) are compared with the
-    Exp(1) distribution function. The p-value is the asymptotic Kolmogorov one with Stephens'
-    (1970) small-sample correction; with parameters estimated from the same data it is
-    conservative (too large), so a small value is strong evidence of misspecification.
+    Exp(1) distribution function by `scipy.stats.kstest`, whose p-value comes from the
+    finite-sample distribution of ``D`` under a fully specified null (`scipy.stats.kstwo`).
+    With parameters estimated from the same data it is conservative (too large), so a small
+    value is strong evidence of misspecification.
 
     Returns:
         The KS statistic ``D`` and its p-value.
@@ -346,13 +361,8 @@ def time_rescaling_ks(
         ValueError: As `hawkes_compensator`.
     """
     compensator = hawkes_compensator(event_times, fit.mu, fit.branching_ratio, fit.beta)
-    rescaled = np.sort(np.diff(compensator, prepend=0.0))
-    size = rescaled.size
-    cdf = 1.0 - np.exp(-rescaled)
-    ranks = np.arange(1, size + 1)
-    statistic = float(max(np.max(ranks / size - cdf), np.max(cdf - (ranks - 1) / size)))
-    root = math.sqrt(size)
-    return statistic, _kolmogorov_sf((root + 0.12 + 0.11 / root) * statistic)
+    test = stats.kstest(np.diff(compensator, prepend=0.0), stats.expon.cdf)
+    return float(test.statistic), float(test.pvalue)
 
 
 def _check_parameters(mu: float, n: float, beta: float) -> None:
@@ -401,63 +411,6 @@ def _natural(theta: np.ndarray) -> tuple[float, float, float]:
     return math.exp(theta[0]), 1.0 / (1.0 + math.exp(-theta[1])), math.exp(theta[2])
 
 
-def _nelder_mead(
-    f: Callable[[np.ndarray], float],
-    x0: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    *,
-    max_evals: int = 3000,
-    xatol: float = 1e-7,
-    fatol: float = 1e-10,
-) -> tuple[np.ndarray, float, bool]:
-    """Minimise ``f`` in the box ``[lower, upper]`` by Nelder-Mead (Lagarias et al. 1998 rules).
-
-    Points outside the box are clipped onto it. Stops when the simplex is smaller than ``xatol``
-    and its values agree within ``fatol * (1 + |f|)``, or after ``max_evals`` evaluations.
-
-    Returns:
-        The best point, its value, and whether the tolerance was met.
-    """
-    dim = x0.size
-    simplex = np.vstack([x0] + [x0 + 0.5 * np.eye(dim)[i] for i in range(dim)])
-    simplex = np.clip(simplex, lower, upper)
-    values = np.array([f(x) for x in simplex])
-    evals = dim + 1
-    while evals < max_evals:
-        order = np.argsort(values)
-        simplex, values = simplex[order], values[order]
-        size = float(np.max(np.abs(simplex[1:] - simplex[0])))
-        if size <= xatol and values[-1] - values[0] <= fatol * (1.0 + abs(values[0])):
-            return simplex[0], float(values[0]), True
-        centroid = simplex[:-1].mean(axis=0)
-        direction = simplex[-1] - centroid
-        reflected = np.clip(centroid - direction, lower, upper)
-        f_reflected = f(reflected)
-        evals += 1
-        if f_reflected < values[0]:
-            expanded = np.clip(centroid - 2.0 * direction, lower, upper)
-            f_expanded = f(expanded)
-            evals += 1
-            better = f_expanded < f_reflected
-            simplex[-1], values[-1] = (expanded, f_expanded) if better else (reflected, f_reflected)
-        elif f_reflected < values[-2]:
-            simplex[-1], values[-1] = reflected, f_reflected
-        else:
-            outside = f_reflected < values[-1]
-            contracted = np.clip(centroid + (-0.5 if outside else 0.5) * direction, lower, upper)
-            f_contracted = f(contracted)
-            evals += 1
-            if f_contracted < (f_reflected if outside else values[-1]):
-                simplex[-1], values[-1] = contracted, f_contracted
-            else:
-                simplex[1:] = simplex[0] + 0.5 * (simplex[1:] - simplex[0])
-                values[1:] = [f(x) for x in simplex[1:]]
-                evals += dim
-    best = int(np.argmin(values))
-    return simplex[best], float(values[best]), False
-
-
 def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3) -> np.ndarray:
     """Central-difference Hessian of ``f`` at ``x`` with the same absolute ``step`` per axis."""
     dim = x.size
@@ -475,15 +428,3 @@ def _hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3
             )
             hessian[i, j] = hessian[j, i] = corners / (4.0 * step**2)
     return hessian
-
-
-def _kolmogorov_sf(x: float) -> float:
-    """``P(K > x)`` for the Kolmogorov distribution (limit of ``sqrt(N) D_N``)."""
-    if x <= 0.0:
-        return 1.0
-    if x < 1.0:
-        # Jacobi theta form of the distribution function converges fast for small x.
-        terms = [math.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8.0 * x * x)) for k in range(1, 8)]
-        return min(1.0, max(0.0, 1.0 - math.sqrt(2.0 * math.pi) / x * sum(terms)))
-    terms = [(-1) ** (k - 1) * math.exp(-2.0 * k * k * x * x) for k in range(1, 101)]
-    return min(1.0, max(0.0, 2.0 * sum(terms)))

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from scipy import stats
 
-from analysis.distributions import normal_pdf
 from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.risk_metrics import expected_shortfall, value_at_risk
 from analysis.stylized_facts import acf_table, excess_kurtosis, log_returns
@@ -129,7 +129,7 @@ def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1)
     density, edges = np.histogram(returns, bins=_return_edges(returns, mid), density=True)
     ax.stairs(np.where(density > 0, density, np.nan), edges, fill=True, alpha=0.6, label="sample")
     grid = np.linspace(edges[0], edges[-1], 400)
-    ax.plot(grid, normal_pdf((grid - mean) / sd) / sd, color="black", lw=1.2, label="fitted normal")
+    ax.plot(grid, stats.norm.pdf(grid, mean, sd), color="black", lw=1.2, label="fitted normal")
     ax.set_yscale("log")
     # The normal's density far out is many decades below any bar; keep the bars' range.
     ax.set_ylim(0.5 * density[density > 0].min(), 2.0 * max(density.max(), 1.0 / sd))

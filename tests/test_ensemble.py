@@ -61,6 +61,48 @@ def test_t_interval_matches_the_t_table() -> None:
     assert mean - low == pytest.approx(high - mean)
 
 
+@pytest.mark.parametrize(
+    ("confidence", "dof", "critical"),
+    [
+        (0.90, 5, 2.0150),
+        (0.98, 5, 3.3649),
+        (0.95, 1, 12.7062),
+        (0.95, 10, 2.2281),
+        (0.98, 30, 2.4573),
+        (0.99, 3, 5.8409),
+        (0.95, 120, 1.9799),
+    ],
+)
+def test_t_interval_half_width_matches_t_table(
+    confidence: float, dof: int, critical: float
+) -> None:
+    """Half-width / (s / sqrt n) is the two-sided critical value of Student's t table (4 dp)."""
+    values = np.arange(dof + 1, dtype=float) ** 1.5  # any non-constant sample of n = dof + 1
+    n, mean, std, _, high = t_interval(values, confidence)
+    assert (high - mean) / (std / math.sqrt(n)) == pytest.approx(critical, abs=6e-5)
+
+
+def test_t_interval_one_dof_matches_cauchy_quantile() -> None:
+    """With two values the t(1) quantile is Cauchy's, tan(pi c / 2), for any confidence c."""
+    for confidence in (0.5, 0.8, 0.95, 0.999):
+        n, mean, std, _, high = t_interval([0.0, 1.0], confidence)
+        expected = math.tan(math.pi * confidence / 2.0) * std / math.sqrt(n)
+        assert high - mean == pytest.approx(expected, rel=1e-12)
+
+
+def test_t_interval_matches_cornish_fisher_expansion_for_many_values() -> None:
+    """The 95% critical value at 10^6 values matches the Cornish-Fisher expansion to 1e-12.
+
+    t_{0.975}(nu) = z + (z^3 + z) / (4 nu) + (5 z^5 + 16 z^3 + 3 z) / (96 nu^2) + O(nu^-3)
+    (Abramowitz & Stegun 26.7.5); the neglected term is below 1e-17 here.
+    """
+    values = np.random.default_rng(0).standard_normal(1_000_000)
+    n, mean, std, _, high = t_interval(values)
+    z, nu = 1.959963984540054, n - 1.0
+    expected = z + (z**3 + z) / (4 * nu) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
+    assert (high - mean) / (std / math.sqrt(n)) == pytest.approx(expected, rel=1e-12)
+
+
 def test_t_interval_widens_with_confidence() -> None:
     """A 99% interval contains the 95% interval of the same data."""
     data = [0.3, 1.2, -0.4, 2.2, 0.9, 1.1]

@@ -311,6 +311,19 @@ def test_markov_transition_matrix_matches_taylor_series_for_small_dt() -> None:
     assert np.allclose(markov_transition_matrix(RATES_3, 0.01), naive, rtol=0.0, atol=1e-14)
 
 
+@pytest.mark.parametrize(("a", "b"), [(0.3, 1.7), (2.0, 0.05), (40.0, 25.0)])
+def test_markov_transition_matrix_matches_two_state_closed_form(a: float, b: float) -> None:
+    """Q = [[-a, a], [b, -b]] has P(t) = [[b + a e, a - a e], [b - b e, a + b e]] / (a + b).
+
+    Here e = exp(-(a + b) t), the closed form of a two-state chain (Norris 1997, section 2.1).
+    """
+    for t in (0.0, 1e-3, 0.1, 1.0, 10.0):
+        e = math.exp(-(a + b) * t)
+        closed = np.array([[b + a * e, a - a * e], [b - b * e, a + b * e]]) / (a + b)
+        p = markov_transition_matrix([[-a, a], [b, -b]], t)
+        assert np.allclose(p, closed, rtol=1e-12, atol=1e-15)
+
+
 def test_markov_transition_matrix_converges_to_stationary_rows() -> None:
     """For large t every row of expm(Q t) tends to the stationary distribution pi."""
     process = RegimeSwitching(np.random.default_rng(0), **PARAMS["regime_switching"])

@@ -49,6 +49,12 @@ def _naive_log_likelihood(times: np.ndarray, mu: float, n: float, beta: float, T
     return total - mu * T - n * float(np.sum(1.0 - np.exp(-beta * (T - times))))
 
 
+def _poisson_fit(mu: float, n_events: int) -> HawkesFit:
+    """A Hawkes "fit" with no excitation: the Poisson model of rate ``mu``."""
+    nan = math.nan
+    return HawkesFit(mu, 0.0, BETA, nan, nan, nan, nan, n_events, HORIZON, converged=True)
+
+
 @pytest.fixture(scope="module")
 def hawkes_times() -> np.ndarray:
     return simulate_hawkes(MU, N, BETA, HORIZON, np.random.default_rng(11))
@@ -184,19 +190,30 @@ def test_time_rescaling_of_correct_fit_is_exponential(
 
 def test_time_rescaling_rejects_poisson_model_of_hawkes_data(hawkes_times: np.ndarray) -> None:
     """A Poisson model (n=0) of clustered data leaves non-exponential rescaled times: KS rejects."""
-    poisson = HawkesFit(
-        mu=hawkes_times.size / HORIZON,
-        branching_ratio=0.0,
-        beta=BETA,
-        log_likelihood=math.nan,
-        mu_se=math.nan,
-        branching_ratio_se=math.nan,
-        beta_se=math.nan,
-        n_events=int(hawkes_times.size),
-        T=HORIZON,
-        converged=True,
-    )
+    poisson = _poisson_fit(hawkes_times.size / HORIZON, hawkes_times.size)
     assert time_rescaling_ks(hawkes_times, poisson)[1] < 1e-6
+
+
+def test_time_rescaling_one_event_matches_exact_ks_distribution() -> None:
+    """One event at t, Poisson rate mu: D = max(F, 1 - F) with F = 1 - e^(-mu t), p = 2 (1 - D)."""
+    for t in (0.1, 0.7, 2.0, 5.0):
+        cdf = 1.0 - math.exp(-2.0 * t)
+        statistic, p_value = time_rescaling_ks(np.array([t]), _poisson_fit(2.0, 1))
+        assert statistic == pytest.approx(max(cdf, 1.0 - cdf), rel=1e-12)
+        assert p_value == pytest.approx(2.0 * (1.0 - statistic), rel=1e-9)
+
+
+def test_fit_hawkes_is_a_local_maximum(hawkes_times: np.ndarray, hawkes_fit: HawkesFit) -> None:
+    """The fitted log-likelihood beats the true parameters' and every 0.1%-step away from it."""
+    fit = hawkes_fit
+    best = hawkes_log_likelihood(hawkes_times, fit.mu, fit.branching_ratio, fit.beta, HORIZON)
+    assert best == pytest.approx(fit.log_likelihood, rel=1e-12)
+    assert best >= hawkes_log_likelihood(hawkes_times, MU, N, BETA, HORIZON)
+    for axis in range(3):
+        for factor in (0.999, 1.001):
+            moved = [fit.mu, fit.branching_ratio, fit.beta]
+            moved[axis] *= factor
+            assert hawkes_log_likelihood(hawkes_times, *moved, HORIZON) < best
 
 
 def test_hawkes_compensator_of_poisson_is_linear() -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 import pytest
 import yaml
 from _helpers import run_record
+from scipy import stats
 
 from abm.cli import CliError
 from abm.model import MarketModel
@@ -135,6 +136,25 @@ def test_latin_hypercube_puts_one_point_in_each_stratum() -> None:
     assert sample.shape == (16, 3)
     for axis in range(3):
         assert sorted(np.floor(sample[:, axis] * 16).astype(int)) == list(range(16))
+
+
+def test_latin_hypercube_is_determined_by_the_generator() -> None:
+    """The same generator state gives the same sample; another seed gives another one."""
+    first = latin_hypercube(32, 4, np.random.default_rng(5))
+    assert np.array_equal(first, latin_hypercube(32, 4, np.random.default_rng(5)))
+    assert not np.array_equal(first, latin_hypercube(32, 4, np.random.default_rng(6)))
+
+
+def test_latin_hypercube_offsets_within_strata_are_uniform() -> None:
+    """Positions inside the strata, n u - floor(n u), pass a KS test against U(0, 1)."""
+    sample = latin_hypercube(500, 4, np.random.default_rng(1))
+    offsets = (500 * sample) % 1.0
+    assert stats.kstest(offsets.ravel(), "uniform").pvalue > 1e-3
+
+
+def test_load_sweep_samples_are_reproducible() -> None:
+    """Loading the same sweep file twice gives the same sampled points (seed in the file)."""
+    assert load_sweep(DATA / "samples.yaml").points == load_sweep(DATA / "samples.yaml").points
 
 
 def test_load_sweep_samples_respect_ranges() -> None:
