@@ -233,6 +233,9 @@ class _SweepDirectory:
         self.runs.mkdir(exist_ok=True)
         for stale in self.runs.glob(".*.tmp-*"):  # left by a killed parent; we hold the lock
             stale.unlink(missing_ok=True)
+        for table in DATASET_TABLES:  # and by killed workers linking a run's tables
+            for stale in (self.root / table).glob("point=*/replicate=*/.*.tmp-*"):
+                stale.unlink(missing_ok=True)
 
     def records(self) -> dict[str, RunRecord]:
         """Return the stored records by run id; unreadable files are skipped with a warning."""

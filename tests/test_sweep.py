@@ -353,6 +353,20 @@ def test_link_run_tables_replaces_a_redone_run(kept_tables: Path, tmp_path: Path
     assert set(market["point"].astype(int)) == {record.point}
 
 
+def test_run_sweep_clears_dataset_leftovers_of_killed_workers(
+    tmp_path: Path, grid_plan: SweepPlan
+) -> None:
+    """A hidden temporary link left in a dataset partition is removed when the sweep resumes."""
+    out = tmp_path / "sweep"
+    with cf.ThreadPoolExecutor(1) as pool:
+        run_sweep(grid_plan, out, executor=pool, keep_tables=True)
+        partition = out / "agents" / "point=0" / "replicate=0"
+        stale = partition / ".p0-r00000.parquet.tmp-1-abcd"
+        stale.write_bytes(b"half")
+        run_sweep(grid_plan, out, executor=pool, keep_tables=True)
+    assert not stale.exists() and any(partition.iterdir())
+
+
 def test_run_sweep_refuses_a_directory_of_another_sweep(tmp_path: Path) -> None:
     """Resuming into a directory written by a different sweep names what differs."""
     plan = load_sweep(DATA / "failing.yaml")
