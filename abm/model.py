@@ -24,7 +24,7 @@ from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.hedge import HedgeVenue
 from abm.mark import MarkInputs, build_mark
 from abm.orderbook import OrderBook
-from abm.record import Recorder
+from abm.record import Recorder, RecorderDataCollector
 from abm.scenario import (
     ArrivalLaw,
     ArrivalSpec,
@@ -92,6 +92,14 @@ class MarketModel(mesa.Model):
 
     Step 0 is recorded at construction: the state before any trading.
 
+    Mesa conventions: ``model.step_index`` is the one accessor of the step counter; it reads
+    (and, for tests that place the model at a step, writes) Mesa's own counter, which
+    ``mesa.Model`` advances before each ``step()`` (``model.steps`` in Mesa 3, removed in 4.0,
+    so nothing else reads it). ``model.running`` turns False once ``scenario.steps`` steps have
+    run, so Mesa's ``run_model()`` returns with the same tables as :func:`abm.run`.
+    ``model.datacollector`` offers the recorded ``market`` table to Mesa's plot components
+    (`abm.record.RecorderDataCollector`).
+
     Args:
         scenario: The validated scenario.
         seed: Overrides ``scenario.seed`` if given.
@@ -106,11 +114,11 @@ class MarketModel(mesa.Model):
         self.scenario = scenario
         self.dt = scenario.dt
         self.tick_size = scenario.tick_size
-        self.step_index = 0
         self.time = 0.0
         self.activations = 0  # trader actions so far: market-maker requotes plus arrivals
         self.book = OrderBook(tick_size=scenario.tick_size)
         self.recorder = Recorder()
+        self.datacollector = RecorderDataCollector(self.recorder)
         breaker = scenario.circuit_breaker
         self.exchange = Exchange(
             self.book,
@@ -148,6 +156,20 @@ class MarketModel(mesa.Model):
         self.initial_totals = self.totals()
         self.log_price_history: list[float] = []  # log of the "last" reference, one per step
         self._record(final=False)
+        self.running = not self.finished
+
+    @property
+    def step_index(self) -> int:
+        """Steps run so far: 0 at construction, ``n`` during and after step ``n``.
+
+        The one place that reads Mesa's step counter (``mesa.Model.steps``, which Mesa 4.0
+        removes): the engine, the agents and the dashboard read the step here.
+        """
+        return int(self.steps)
+
+    @step_index.setter
+    def step_index(self, value: int) -> None:
+        self.steps = value
 
     def _build_network(self, seq: np.random.SeedSequence) -> nx.DiGraph:
         """The market makers' network (empty without a ``network`` section)."""
@@ -268,8 +290,11 @@ class MarketModel(mesa.Model):
     # ----- the step ---------------------------------------------------------------
 
     def step(self) -> None:
-        """Advance one step (the order is in the class docstring)."""
-        self.step_index += 1
+        """Advance one step (the order is in the class docstring).
+
+        ``mesa.Model`` wraps this method and counts the step before it runs; `step_index`
+        reads that count.
+        """
         self.time = self.step_index * self.dt
         self.exchange.start_step(self.step_index, self.time)
         self._tape_start = len(self.exchange.tape)
@@ -311,7 +336,8 @@ class MarketModel(mesa.Model):
         self.contagion.step()
         self.cumulative_volume.append(self.exchange.volume)
         # 5. record
-        self._record(final=self.step_index >= self.scenario.steps)
+        self._record(final=self.finished)
+        self.running = not self.finished
 
     def _activate_takers(self, kind: str) -> None:
         arrivals: list[tuple[Trader, np.random.Generator, bool | None]] = []

@@ -10,7 +10,9 @@ no pandas object is touched until `Recorder.finish` builds the tables with fixed
 Table and column names are public contracts. Dtypes are fixed so that empty tables and round
 trips are well typed: ``int64`` for steps, ids, quantities and depths; ``float64`` for times,
 prices and amounts (NaN where missing); nullable ``Int64`` for the optional ids of an event;
-pandas ``string`` for labels.
+pandas ``category`` for labels (`LABEL_COLUMNS`: each label is stored once per table, not once
+per row; the categories are the labels present, sorted) and ``string`` for the free text of an
+event's ``detail``.
 
 JSON conventions (``summary.json`` and ``meta.json``): numpy scalars become Python scalars,
 numpy arrays and tuples become lists, and non-finite floats (NaN, +inf, -inf) become ``null``
@@ -86,16 +88,16 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "depth": DEPTH_COLUMNS,
     }
 )
-# Dtype rule: steps, ids, quantities and depths int64; labels string; everything else float64;
-# the two ids of an event may be absent, hence nullable Int64 there.
+# Dtype rule: steps, ids, quantities and depths int64; labels category; free text string;
+# everything else float64; the two ids of an event may be absent, hence nullable Int64 there.
 _INT64_COLUMNS = frozenset(
     {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
     | {"inventory", "source", "target", "level", "hedge", "net_delta"}
 )
-_TEXT_COLUMNS = frozenset(
-    {"aggressor", "venue", "kind", "regime", "status", "detail", "group", "side"}
-)
-_INT, _FLOAT, _NULLABLE_INT, _TEXT = "int64", "float64", "Int64", "string"
+LABEL_COLUMNS = frozenset({"aggressor", "venue", "kind", "regime", "status", "group", "side"})
+"""Columns (in any table that has them) holding labels from a small set: pandas ``category``."""
+_TEXT_COLUMNS = frozenset({"detail"})
+_INT, _FLOAT, _NULLABLE_INT, _TEXT, _LABEL = "int64", "float64", "Int64", "string", "category"
 
 AGGRESSOR_SIDES = ("buy", "sell")
 VENUES = ("book", "interdealer")
@@ -138,6 +140,14 @@ class Recorder:
         if not rows:
             return tuple([] for _ in _COLUMNS[table])
         return tuple(list(column) for column in zip(*rows, strict=True))
+
+    def rows(self, table: str) -> int:
+        """Rows recorded so far in ``table`` (one of `TABLES`)."""
+        return len(self._rows[table])
+
+    def table(self, table: str) -> pd.DataFrame:
+        """``table`` as recorded so far, with its contract dtypes (as `finish` builds it)."""
+        return _build_table(table, self._columns_of(table))
 
     def market(
         self,
@@ -283,7 +293,7 @@ class Recorder:
             TypeError: If a recorded value cannot take its column's dtype, or ``summary``/``meta``
                 hold a value JSON cannot represent.
         """
-        tables = {table: _build_table(table, self._columns_of(table)) for table in TABLES}
+        tables = {table: self.table(table) for table in TABLES}
         return RunResult(
             market=tables["market"],
             trades=tables["trades"],
@@ -295,6 +305,35 @@ class Recorder:
             scenario_yaml=scenario_yaml,
             meta=dict(meta),
         )
+
+
+class RecorderDataCollector:
+    """The recorded ``market`` table in the shape of Mesa's ``DataCollector``, for its plots.
+
+    Mesa's plot components (``mesa.visualization.make_plot_component``) read only
+    ``model.datacollector.get_model_vars_dataframe()``: one row per step, one column per
+    measure. `abm.MarketModel.datacollector` is one of these, so ``make_plot_component("mid")``
+    (or ``"spread"``, ``["fundamental", "mark"]``, any `MARKET_COLUMNS` name) plots the run
+    without a second record of it. It collects nothing itself (there is no ``collect``): the
+    model's `Recorder` already holds the rows.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+        self._frame: pd.DataFrame | None = None
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """The ``market`` rows recorded so far, indexed by step (the index has no name).
+
+        Columns are `MARKET_COLUMNS` (``step`` included) with the table's dtypes. The frame is
+        rebuilt only when rows were added since the last call; treat it as read-only.
+        """
+        rows = self._recorder.rows("market")
+        if self._frame is None or len(self._frame) != rows:
+            frame = self._recorder.table("market")
+            frame.index = pd.Index(frame["step"].to_numpy(), dtype="int64")
+            self._frame = frame
+        return self._frame
 
 
 @dataclass(eq=False)
@@ -496,6 +535,8 @@ def _schema(table: str) -> tuple[tuple[str, str], ...]:
             dtype = _NULLABLE_INT
         elif column in _INT64_COLUMNS:
             dtype = _INT
+        elif column in LABEL_COLUMNS:
+            dtype = _LABEL
         elif column in _TEXT_COLUMNS:
             dtype = _TEXT
         else:
@@ -535,7 +576,19 @@ def _column(values: list[Any], dtype: str) -> Any:
         return raw.astype(dtype)
     if dtype == _NULLABLE_INT:
         return pd.array(values, dtype="Int64")
+    if dtype == _LABEL:
+        return _labels(values)
     return pd.array(values, dtype="string")
+
+
+def _labels(values: Any) -> pd.Categorical:
+    """A categorical of ``str`` labels whose categories are the labels present, sorted.
+
+    One canonical form, so that a table and its saved copy (Parquet keeps the dictionary,
+    but an empty one comes back untyped) have equal dtypes.
+    """
+    labels = [str(value) for value in values]
+    return pd.Categorical(labels, categories=pd.Index(sorted(set(labels)), dtype="str"))
 
 
 def _check_table(table: str, frame: pd.DataFrame) -> None:
@@ -564,8 +617,15 @@ def _read_table(table: str, path: Path) -> pd.DataFrame:
     if list(frame.columns) != expected:
         raise RunResultError(f"{path} has columns {list(frame.columns)}; expected {expected}")
     try:
-        # Files written by other pandas versions may spell a dtype differently; the schema wins.
-        return frame.astype(dict(_schema(table)))
+        # Files written by other pandas versions (or before labels were categorical) may spell
+        # a dtype differently; the schema wins.
+        schema = dict(_schema(table))
+        frame = frame.astype({name: d for name, d in schema.items() if d != _LABEL})
+        for name in (name for name, d in schema.items() if d == _LABEL):
+            if frame[name].isna().any():
+                raise ValueError(f"column {name} has missing labels")
+            frame[name] = _labels(frame[name])
+        return frame
     except (TypeError, ValueError) as error:
         raise RunResultError(f"{path} does not fit the {table} dtypes: {error}") from error
 

@@ -42,16 +42,19 @@ from abm.runner import run
 from abm.scenario import Scenario
 from abm.sweep_spec import RESULTS_FILE, TABLES_DIR, SweepError, SweepPlan
 from abm.sweep_store import (
+    DATASET_TABLES,
     LOCK_FILE,
     RunRecord,
     RunStatus,
     _SweepDirectory,
     flatten,
+    link_run_tables,
     read_results,
     results_table,
 )
 
 __all__ = [
+    "DATASET_TABLES",
     "LOCK_FILE",
     "MAX_ROUNDS",
     "RunRecord",
@@ -61,6 +64,7 @@ __all__ = [
     "dask_executor",
     "execute_run",
     "flatten",
+    "link_run_tables",
     "read_results",
     "results_table",
     "run_sweep",
@@ -76,7 +80,9 @@ class RunTask:
     """Everything a worker needs for one run: picklable, a few kB (the scenario is YAML text).
 
     ``overrides`` are the point's ``(dotted path, value)`` changes; ``table_dir`` is where to
-    save the run's tables, or None to keep only its summary.
+    save the run's tables, or None to keep only its summary; ``dataset_dir`` (with
+    ``table_dir``) is the sweep directory whose Hive-partitioned datasets
+    (`abm.sweep_store.link_run_tables`) receive them too.
     """
 
     run_id: str
@@ -86,6 +92,7 @@ class RunTask:
     scenario_yaml: str
     overrides: tuple[tuple[str, Any], ...]
     table_dir: str | None = None
+    dataset_dir: str | None = None
 
 
 def execute_run(task: RunTask) -> RunRecord:
@@ -101,7 +108,9 @@ def execute_run(task: RunTask) -> RunRecord:
         scenario = Scenario.from_yaml_text(task.scenario_yaml).override(dict(task.overrides))
         result = run(scenario, seed=task.seed)
         if task.table_dir is not None:
-            result.save(task.table_dir)
+            saved = result.save(task.table_dir)
+            if task.dataset_dir is not None:
+                link_run_tables(saved, Path(task.dataset_dir), task.point, task.replicate)
         summary = flatten(result.summary)
     except Exception as exc:
         status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
@@ -164,8 +173,11 @@ def run_sweep(
             task at a time per process.
         max_in_flight: Tasks submitted ahead (default: twice the local workers, or 256 with
             an external executor).
-        keep_tables: Also save each run's tables to ``tables/<run_id>/``; on a multi-machine
-            cluster ``out_dir`` must then be on a file system all workers see at that path.
+        keep_tables: Also save each run's tables to ``tables/<run_id>/``, and link them into
+            one Hive-partitioned dataset per table, ``<table>/point=<p>/replicate=<r>/``
+            (``pandas.read_parquet(out_dir / "agents")`` reads all runs' rows); on a
+            multi-machine cluster ``out_dir`` must then be on a file system all workers see at
+            that path.
         retry_failed: Run again the runs recorded ``failed``.
         fresh_process: Local pool only: a new process per run (``max_tasks_per_child=1``)
             rather than reused processes; slower, for models that leak in other ways.
@@ -207,6 +219,7 @@ def run_sweep(
                 scenario_yaml,
                 tuple(plan.overrides(key.point).items()),
                 str(tables / key.run_id) if keep_tables else None,
+                str(store.root) if keep_tables else None,
             )
             for key in todo
         ]

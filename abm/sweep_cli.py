@@ -55,7 +55,10 @@ def register(subparsers: Any) -> None:
         "--dask-local", type=int, metavar="N", help="run on a local Dask cluster of N workers"
     )
     parser.add_argument(
-        "--keep-tables", action="store_true", help="also save every run's tables in DIR/tables"
+        "--keep-tables",
+        action="store_true",
+        help="also save every run's tables in DIR/tables/<run_id>, and as one Hive-partitioned "
+        "dataset per table, DIR/<table>/point=P/replicate=R (pandas.read_parquet(DIR/agents))",
     )
     parser.add_argument(
         "--retry-failed", action="store_true", help="run again the runs recorded as failed"

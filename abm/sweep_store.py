@@ -5,7 +5,16 @@ What `abm.sweep.run_sweep` writes, and resumes from::
     DIR/sweep.json              the plan (`abm.sweep_spec.SweepPlan.definition`)
     DIR/runs/<run_id>.json      one `RunRecord` per finished run (ok or failed), atomically
     DIR/tables/<run_id>/        with keep_tables: the run directory (`abm.record.RunResult.save`)
+    DIR/<table>/point=<p>/replicate=<r>/<run_id>.parquet
+                                with keep_tables: the same tables as one Hive-partitioned
+                                dataset per table (`DATASET_TABLES`, `link_run_tables`)
     DIR/results.parquet         one row per finished run (`results_table`), rebuilt at the end
+
+``pandas.read_parquet(DIR / "agents")`` (or DuckDB's ``read_parquet('DIR/agents/**/*.parquet',
+hive_partitioning = true)``) reads every kept run's ``agents`` rows as one table, with ``point``
+and ``replicate`` columns taken from the directory names. The dataset files are hard links to
+the run directories' files (copies where the file system has no hard links), so they cost no
+extra space.
 
 A directory written by another plan is refused (`abm.sweep_spec.SweepPlan.fingerprint`), and a
 lock keeps two sweeps from writing one directory at once. `abm.sweep` re-exports every name
@@ -17,6 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import secrets
+import shutil
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from abm.atomic import write_atomic
+from abm.record import TABLES
 from abm.sweep_spec import (
     RESERVED_COLUMNS,
     RESULTS_FILE,
@@ -43,6 +55,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lock"
+DATASET_TABLES = TABLES
+"""Tables kept (with keep_tables) as Hive-partitioned datasets ``DIR/<table>/``."""
 _RESERVED_DTYPES: Mapping[str, Any] = {
     "run_id": "string",
     "point": "int64",
@@ -219,6 +233,9 @@ class _SweepDirectory:
         self.runs.mkdir(exist_ok=True)
         for stale in self.runs.glob(".*.tmp-*"):  # left by a killed parent; we hold the lock
             stale.unlink(missing_ok=True)
+        for table in DATASET_TABLES:  # and by killed workers linking a run's tables
+            for stale in (self.root / table).glob("point=*/replicate=*/.*.tmp-*"):
+                stale.unlink(missing_ok=True)
 
     def records(self) -> dict[str, RunRecord]:
         """Return the stored records by run id; unreadable files are skipped with a warning."""
@@ -242,6 +259,32 @@ class _SweepDirectory:
         target = self.root / RESULTS_FILE
         write_atomic(target, table.to_parquet(None, index=False))
         return target
+
+
+def link_run_tables(run_dir: Path, root: Path, point: int, replicate: int) -> None:
+    """Place the tables of the run directory ``run_dir`` in the sweep's datasets under ``root``.
+
+    Each ``run_dir/<table>.parquet`` becomes
+    ``root/<table>/point=<point>/replicate=<replicate>/<run_id>.parquet`` (``run_id`` is
+    ``run_dir``'s name), hard-linked, or copied where links are not possible. A file already
+    there (a run redone after an interruption) is replaced atomically, so a reader sees the old
+    file or the new one, never a part; hidden temporary names are skipped by Parquet readers.
+    """
+    for table in DATASET_TABLES:
+        partition = root / table / f"point={point}" / f"replicate={replicate}"
+        partition.mkdir(parents=True, exist_ok=True)
+        source = run_dir / f"{table}.parquet"
+        target = partition / f"{run_dir.name}.parquet"
+        temporary = partition / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            try:
+                os.link(source, temporary)
+            except OSError:  # a file system without hard links, or a link count limit
+                shutil.copyfile(source, temporary)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
 
 
 def _refuse_foreign(root: Path) -> None:

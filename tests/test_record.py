@@ -50,30 +50,30 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "time": "float64",
         "price": "float64",
         "qty": "int64",
-        "aggressor": "string",
+        "aggressor": "category",
         "buyer": "int64",
         "seller": "int64",
-        "venue": "string",
+        "venue": "category",
     },
     "agents": {
         "step": "int64",
         "agent_id": "int64",
-        "kind": "string",
+        "kind": "category",
         "inventory": "int64",
         "cash": "float64",
         "equity": "float64",
         "pnl": "float64",
         "bid": "float64",
         "ask": "float64",
-        "regime": "string",
-        "status": "string",
-        "group": "string",
+        "regime": "category",
+        "status": "category",
+        "group": "category",
         "hedge": "int64",
         "net_delta": "int64",
     },
     "events": {
         "step": "int64",
-        "kind": "string",
+        "kind": "category",
         "agent_id": "Int64",
         "counterparty": "Int64",
         "amount": "float64",
@@ -82,7 +82,7 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
     "network": {"source": "int64", "target": "int64", "exposure": "float64", "capacity": "float64"},
     "depth": {
         "step": "int64",
-        "side": "string",
+        "side": "category",
         "level": "int64",
         "price": "float64",
         "qty": "int64",
@@ -627,3 +627,15 @@ def test_run_result_save_replacement_keeps_directory_permissions(tmp_path: Path)
     (tmp_path / "run").chmod(0o750)
     _random_result().save(tmp_path / "run")
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o750
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_run_result_save_directory_follows_umask(tmp_path: Path, umask: int) -> None:
+    """A new run directory gets 0o777 less the user's umask (not mkdtemp's 0o700)."""
+    result = _empty_result()
+    previous = os.umask(umask)
+    try:
+        saved = result.save(tmp_path / "run")
+    finally:
+        os.umask(previous)
+    assert saved.stat().st_mode & 0o777 == 0o777 & ~umask

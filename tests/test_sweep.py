@@ -33,11 +33,13 @@ from abm.cli import CliError
 from abm.model import MarketModel
 from abm.record import RunResult
 from abm.sweep import (
+    DATASET_TABLES,
     RunRecord,
     RunStatus,
     RunTask,
     _SweepDirectory,
     execute_run,
+    link_run_tables,
     read_results,
     run_sweep,
 )
@@ -328,6 +330,61 @@ def test_run_sweep_keep_tables_saves_run_directories(tmp_path: Path) -> None:
     run = RunResult.load(tmp_path / "sweep" / "tables" / saved[0])
     assert run.summary["fills"] == results.at[saved[0], "fills"]
     assert run.summary["seed"] == results.at[saved[0], "seed"]
+
+
+@pytest.fixture(scope="module")
+def kept_tables(grid_plan: SweepPlan, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("kept") / "sweep"
+    with cf.ThreadPoolExecutor(1) as pool:
+        assert run_sweep(grid_plan, out, executor=pool, keep_tables=True).complete
+    return out
+
+
+@pytest.mark.parametrize("table", DATASET_TABLES)
+def test_run_sweep_keep_tables_dataset_reads_as_one_table(kept_tables: Path, table: str) -> None:
+    """pandas.read_parquet(DIR/<table>) gives every run's rows, labelled by point and replicate."""
+    dataset = pd.read_parquet(kept_tables / table)
+    results = read_results(kept_tables)
+    expected = []
+    for run_id, point, replicate in results[["run_id", "point", "replicate"]].itertuples(
+        index=False
+    ):
+        own = RunResult.load(kept_tables / "tables" / run_id).tables()[table]
+        expected.append(own.assign(point=point, replicate=replicate))
+    combined = pd.concat(expected, ignore_index=True)
+    dataset = dataset.astype({"point": "int64", "replicate": "int64"})
+    keys = ["point", "replicate"]
+    dataset = dataset.sort_values(keys, kind="stable").reset_index(drop=True)
+    assert list(dataset.columns) == list(combined.columns)
+    assert len(dataset) == len(combined)
+    for column in combined.columns:
+        assert dataset[column].astype(object).equals(combined[column].astype(object)), column
+
+
+def test_link_run_tables_replaces_a_redone_run(kept_tables: Path, tmp_path: Path) -> None:
+    """Linking a run again (a run redone after an interruption) leaves one copy of its rows."""
+    out = tmp_path / "copy"
+    run_dir = next((kept_tables / "tables").iterdir())
+    record = RunRecord.from_json((kept_tables / RUNS_DIR / f"{run_dir.name}.json").read_text())
+    for _ in range(2):
+        link_run_tables(run_dir, out, record.point, record.replicate)
+    market = pd.read_parquet(out / "market")
+    assert len(market) == len(RunResult.load(run_dir).market)
+    assert set(market["point"].astype(int)) == {record.point}
+
+
+def test_run_sweep_clears_dataset_leftovers_of_killed_workers(
+    tmp_path: Path, grid_plan: SweepPlan
+) -> None:
+    """A hidden temporary link left in a dataset partition is removed when the sweep resumes."""
+    out = tmp_path / "sweep"
+    with cf.ThreadPoolExecutor(1) as pool:
+        run_sweep(grid_plan, out, executor=pool, keep_tables=True)
+        partition = out / "agents" / "point=0" / "replicate=0"
+        stale = partition / ".p0-r00000.parquet.tmp-1-abcd"
+        stale.write_bytes(b"half")
+        run_sweep(grid_plan, out, executor=pool, keep_tables=True)
+    assert not stale.exists() and any(partition.iterdir())
 
 
 def test_run_sweep_refuses_a_directory_of_another_sweep(tmp_path: Path) -> None:
