@@ -122,12 +122,12 @@ def test_cli_version_is_the_package_metadata_version(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
-    assert capsys.readouterr().out == f"abm {importlib.metadata.version('abm')}\n"
+    assert capsys.readouterr().out == f"abm {importlib.metadata.version('abm-microstructure')}\n"
 
 
 def test_abm_version_attribute_is_the_package_metadata_version() -> None:
     """abm.__version__ is read from the package metadata, not written a second time."""
-    assert abm.__version__ == importlib.metadata.version("abm")
+    assert abm.__version__ == importlib.metadata.version("abm-microstructure")
 
 
 def test_python_m_abm_runs_the_command() -> None:
