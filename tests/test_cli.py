@@ -102,6 +102,19 @@ def test_cli_bench_book_prints_a_ratio(capsys: pytest.CaptureFixture[str]) -> No
     assert "ratio (ours / baseline)" in capsys.readouterr().out
 
 
+def test_cli_bench_book_without_sortedcontainers_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without sortedcontainers (a dev-extra package) the book bench exits 2 and names it."""
+    monkeypatch.delitem(sys.modules, "abm.bench_book", raising=False)
+    monkeypatch.setitem(sys.modules, "sortedcontainers", None)  # import raises ModuleNotFoundError
+    assert main(["bench", "book", "--ops", "3000", "--repeats", "1", "--no-memory"]) == 2
+    captured = capsys.readouterr()
+    assert "sortedcontainers" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
 def test_cli_bench_model_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """The model benchmark runs a few steps and reports steps per second."""
     assert main(["bench", "model", "--steps", "20", "--no-memory"]) == 0
