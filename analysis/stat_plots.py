@@ -29,7 +29,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import optimize, stats
 
 from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.risk_metrics import expected_shortfall, value_at_risk
@@ -106,8 +106,9 @@ def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1)
 
     The normal has the sample mean and standard deviation of the returns (its log density is a
     parabola); heavy tails show as bars above it far from the centre. The Student t (location,
-    scale and degrees of freedom by maximum likelihood, `scipy.stats.t.fit`) is the usual
-    heavy-tailed alternative; its degrees of freedom are in the legend (small: heavy tails).
+    scale and degrees of freedom by maximum likelihood on the histogram's bins,
+    `_student_t_binned_mle`) is the usual heavy-tailed alternative; its degrees of freedom are
+    in the legend (small: heavy tails).
     Returns touching a missing mid (a one-sided book) are dropped; exact zeros are kept and
     counted in the panel's note, since on a tick grid they form a spike at zero. No kernel
     density is drawn: on a tick grid the returns sit on a lattice that a kernel would smear.
@@ -143,10 +144,10 @@ def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1)
     grid = np.linspace(edges[0], edges[-1], 400)
     normal = stats.norm.pdf(grid, loc=mean, scale=sd)
     ax.plot(grid, normal, color="black", lw=1.2, label="fitted normal")
-    # fitted in standard units: at the raw scale (~1e-4) the optimiser stops far from the optimum
-    dof, loc, scale = stats.t.fit((returns - mean) / sd, 4.0, loc=0.0, scale=1.0)
+    counts = np.histogram(returns, bins=edges)[0]
+    dof, loc, scale = _student_t_binned_mle((edges - mean) / sd, counts)
     t_density = stats.t.pdf(grid, dof, loc=mean + sd * loc, scale=sd * scale)
-    t_label = f"Student t, MLE (\u03bd = {dof:.3g})"
+    t_label = f"Student t, binned MLE (\u03bd = {dof:.3g})"
     ax.plot(grid, t_density, color="tab:red", lw=1.2, ls="--", label=t_label)
     ax.set_yscale("log")
     # The normal's density far out is many decades below any bar; keep the bars' range.
@@ -276,6 +277,30 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
     ax.grid(True, axis="y", alpha=0.3)
     ax.grid(False, axis="x")
     return figure
+
+
+def _student_t_binned_mle(edges: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
+    """Maximum-likelihood ``(dof, loc, scale)`` of a Student t fitted to binned counts.
+
+    The likelihood is multinomial: bin ``i`` has probability ``F(edges[i+1]) - F(edges[i])``
+    under the t's cdf ``F``, with the outer bins open to infinity. Binned, not pointwise: mid
+    returns on a tick grid are discrete (a spike of exact zeros), and a density's likelihood of
+    repeated values grows without bound as the scale shrinks. ``edges`` should be in standard
+    units (returns less their mean, over their sd); L-BFGS-B maximises over ``log dof``,
+    ``loc`` and ``log scale`` from ``(4, 0, 1)``.
+    """
+    bounds = np.asarray(edges, dtype=float).copy()
+    bounds[0], bounds[-1] = -np.inf, np.inf
+
+    def negative_log_likelihood(theta: np.ndarray) -> float:
+        dof, loc, scale = math.exp(theta[0]), theta[1], math.exp(theta[2])
+        mass = np.diff(stats.t.cdf(bounds, dof, loc=loc, scale=scale))
+        return -float(counts @ np.log(np.maximum(mass, 1e-300)))
+
+    start = np.array([math.log(4.0), 0.0, 0.0])
+    limits = [(math.log(0.5), math.log(1e6)), (-5.0, 5.0), (math.log(1e-3), math.log(10.0))]
+    fit = optimize.minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=limits)
+    return math.exp(fit.x[0]), float(fit.x[1]), math.exp(fit.x[2])
 
 
 def _draw_acf(ax: Axes, lags: np.ndarray, acf: np.ndarray, band: float) -> None:
