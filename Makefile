@@ -36,8 +36,8 @@ run: $(READY)
 	$(BIN)/abm report $(OUT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check abm analysis tests
-	$(BIN)/ruff format --check abm analysis tests
+	$(BIN)/ruff check abm analysis tests notebooks
+	$(BIN)/ruff format --check abm analysis tests notebooks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy abm analysis

@@ -10,9 +10,10 @@ Public API::
     abm.check_determinism(scenario, steps=200)
     abm.__version__                                  # the installed distribution's version
 
-``__version__`` is read from the installed package metadata (``pyproject.toml``'s
-``version``), so it cannot drift from what pip installed; a source tree that was never
-installed reports ``0+unknown``.
+``__version__`` is read from the installed package metadata of the distribution
+``abm-microstructure`` (``pyproject.toml``'s ``version``; the import package is ``abm``),
+so it cannot drift from what pip installed; a source tree that was never installed reports
+``0+unknown``.
 """
 
 import importlib.metadata
@@ -23,7 +24,7 @@ from abm.runner import check_determinism, run
 from abm.scenario import Scenario, ScenarioError, load_scenario
 
 try:
-    __version__ = importlib.metadata.version("abm")
+    __version__ = importlib.metadata.version("abm-microstructure")  # [project].name
 except importlib.metadata.PackageNotFoundError:  # imported from a source tree, not installed
     __version__ = "0+unknown"
 

@@ -176,7 +176,15 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "book":
-        from abm.bench_book import format_book_bench, run_book_bench
+        try:
+            from abm.bench_book import format_book_bench, run_book_bench
+        except ModuleNotFoundError as exc:
+            if exc.name != "sortedcontainers":
+                raise
+            raise CliError(
+                "abm bench book compares against a sortedcontainers book, which is not "
+                "installed: pip install 'abm-microstructure[dev]' (or pip install sortedcontainers)"
+            ) from exc
 
         _positive("--ops", args.ops)
         _positive("--repeats", args.repeats)

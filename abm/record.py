@@ -113,6 +113,8 @@ WALL_TIME_KEYS = ("wall_time_s", "steps_per_s")
 `RunResult.equals` skips when ``ignore_wall_time``."""
 
 _META_PACKAGES = ("abm", "mesa", "numpy", "pandas", "networkx", "pydantic", "pyarrow")
+_DISTRIBUTIONS = {"abm": "abm-microstructure"}
+"""Distribution names that differ from the import name (abm's PyPI name is taken)."""
 
 
 class RunResultError(ValueError):
@@ -514,7 +516,7 @@ def collect_meta(*, seed: int, scenario_digest: str, wall_time_s: float) -> dict
     versions: dict[str, str] = {}
     for package in _META_PACKAGES:
         try:
-            versions[package] = importlib.metadata.version(package)
+            versions[package] = importlib.metadata.version(_DISTRIBUTIONS.get(package, package))
         except importlib.metadata.PackageNotFoundError:
             versions[package] = "unknown"
     return {

@@ -405,7 +405,7 @@ def dask_executor(
     try:
         from distributed import Client, LocalCluster  # type: ignore[import-not-found, unused-ignore]
     except ImportError as exc:
-        raise SweepError("Dask is not installed: pip install 'abm[dist]'") from exc
+        raise SweepError("Dask is not installed: pip install 'abm-microstructure[dist]'") from exc
     cluster = None
     try:
         if local_workers is not None:

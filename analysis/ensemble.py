@@ -9,8 +9,8 @@ For a metric with values ``x_1..x_n`` at one parameter point, `t_interval` gives
 mean of i.i.d. normal samples (Student 1908), approximately right for other distributions by
 the central limit theorem as ``n`` grows. With ``n < 2`` the interval is undefined (NaN).
 
-Figures are plain ``matplotlib.figure.Figure`` objects (never pyplot), drawn with seaborn into
-the axes they are given, as in `analysis.plots`.
+Figures are plain ``matplotlib.figure.Figure`` objects (never pyplot), as in `analysis.plots`;
+lines take seaborn's "deep" palette.
 """
 
 from __future__ import annotations
@@ -198,18 +198,7 @@ def metric_figure(
             errors = [means - low, high - means]
             ax.errorbar(xs, means, yerr=errors, fmt="o", ms=3, color=color, label=label)
         else:
-            # estimator/errorbar off: the means are given, and seaborn's bootstrap would draw
-            # its own band from a global random state
-            sns.lineplot(
-                x=xs,
-                y=means,
-                marker="o",
-                color=color,
-                label=label,
-                ax=ax,
-                estimator=None,
-                errorbar=None,
-            )
+            ax.plot(xs, means, marker="o", ms=4, color=color, label=label)
             ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
     if not numeric:
         ax.set_xticks(list(categories.values()), [str(c) for c in categories])

@@ -9,12 +9,15 @@ Units: prices and pnl in price units, lags in steps; log returns are dimensionle
 
 - `pnl_distribution_figure`: market makers' one-step pnl changes, with historical VaR and
   expected shortfall (`analysis.risk_metrics`, Acerbi & Tasche 2002) marked.
-- `return_distribution_figure`: mid log returns against the normal of the same mean and variance,
-  on a log density scale, where heavy tails (Cont 2001, fact 2) show as excess over the parabola.
+- `return_distribution_figure`: mid log returns against two fits, the normal of the same mean and
+  variance and a Student t fitted by maximum likelihood, on a log density scale, where heavy
+  tails (Cont 2001, fact 2) show as excess over the parabola that the t follows.
 - `acf_figure`: autocorrelation of returns and of absolute returns with the 95% band of i.i.d.
   data, ``1.96 / sqrt(n)`` (Bartlett; Cont 2001, facts 1 and 7).
 - `pnl_decomposition_figure`: the per-group mean of each term of the P&L identity of
-  `analysis.market_making.pnl_decomposition`.
+  `analysis.market_making.pnl_decomposition`, with every maker's final pnl beside its group's.
+
+Histograms and the per-maker swarm are drawn with seaborn into the figure's own axes.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ import math
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import optimize, stats
 
 from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.risk_metrics import expected_shortfall, value_at_risk
@@ -40,6 +44,9 @@ ACF_MAX_LAG = 50
 
 IDENTITY_COLUMNS = ("agent_id", "group", "total", "pnl")
 """Columns of a P&L decomposition that are not terms of the identity."""
+
+MAKER_DOTS_OFFSET = 0.15
+"""How far right of its group's mean diamond `pnl_decomposition_figure` draws the makers' dots."""
 
 _WIDE = (10.0, 4.0)
 _TALL = (10.0, 6.0)
@@ -95,12 +102,16 @@ def pnl_distribution_figure(agents: pd.DataFrame, *, alpha: float = 0.95) -> Fig
 
 
 def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1) -> Figure:
-    """Density of the mid's log returns against the fitted normal, on a log density axis.
+    """Density of the mid's log returns against a fitted normal and Student t, on a log axis.
 
     The normal has the sample mean and standard deviation of the returns (its log density is a
-    parabola); heavy tails show as bars above it far from the centre. Returns touching a
-    missing mid (a one-sided book) are dropped; exact zeros are kept and counted in the panel's
-    note, since on a tick grid they form a spike at zero.
+    parabola); heavy tails show as bars above it far from the centre. The Student t (location,
+    scale and degrees of freedom by maximum likelihood on the histogram's bins,
+    `_student_t_binned_mle`) is the usual heavy-tailed alternative; its degrees of freedom are
+    in the legend (small: heavy tails).
+    Returns touching a missing mid (a one-sided book) are dropped; exact zeros are kept and
+    counted in the panel's note, since on a tick grid they form a spike at zero. No kernel
+    density is drawn: on a tick grid the returns sit on a lattice that a kernel would smear.
 
     Args:
         market: The ``market`` table; uses ``mid``, one row per step.
@@ -127,9 +138,17 @@ def return_distribution_figure(market: pd.DataFrame, *, interval_steps: int = 1)
         return figure
     mean = float(returns.mean())
     density, edges = np.histogram(returns, bins=_return_edges(returns, mid), density=True)
-    ax.stairs(np.where(density > 0, density, np.nan), edges, fill=True, alpha=0.6, label="sample")
+    sns.histplot(
+        x=returns, bins=edges, stat="density", color="tab:blue", alpha=0.5, label="sample", ax=ax
+    )
     grid = np.linspace(edges[0], edges[-1], 400)
-    ax.plot(grid, stats.norm.pdf(grid, mean, sd), color="black", lw=1.2, label="fitted normal")
+    normal = stats.norm.pdf(grid, loc=mean, scale=sd)
+    ax.plot(grid, normal, color="black", lw=1.2, label="fitted normal")
+    counts = np.histogram(returns, bins=edges)[0]
+    dof, loc, scale = _student_t_binned_mle((edges - mean) / sd, counts)
+    t_density = stats.t.pdf(grid, dof, loc=mean + sd * loc, scale=sd * scale)
+    t_label = f"Student t, binned MLE (\u03bd = {dof:.3g})"
+    ax.plot(grid, t_density, color="tab:red", lw=1.2, ls="--", label=t_label)
     ax.set_yscale("log")
     # The normal's density far out is many decades below any bar; keep the bars' range.
     ax.set_ylim(0.5 * density[density > 0].min(), 2.0 * max(density.max(), 1.0 / sd))
@@ -190,7 +209,9 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
 
     Every column other than `IDENTITY_COLUMNS` is a term, drawn in table order. Terms that are
     zero for every group (for example hedging when nobody hedges) are left out and named under
-    the axis. A black diamond marks each group's mean final pnl, which the bars sum to.
+    the axis. A black diamond marks each group's mean final pnl, which the bars sum to; the
+    grey dots beside it are the makers' own final pnl, so the spread within a group is seen
+    against the differences between groups.
 
     Args:
         decomposition: A table like `analysis.market_making.pnl_decomposition`'s: ``group``,
@@ -219,7 +240,32 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
         offsets = positions - 0.4 + (i + 0.5) * width
         label = quantity_label(component)
         ax.bar(offsets, means[component].to_numpy(dtype=float), width, label=label)
-    ax.scatter(positions, means["pnl"], marker="D", color="black", zorder=3, label="final pnl")
+    ax.scatter(positions, means["pnl"], marker="D", color="black", zorder=4, label="mean final pnl")
+    makers = pd.DataFrame(
+        {
+            # beside the diamond rather than under it
+            "position": decomposition["group"].map(dict(zip(means.index, positions, strict=True)))
+            + MAKER_DOTS_OFFSET,
+            "pnl": decomposition["pnl"].to_numpy(dtype=float),
+        }
+    )
+    drawn = len(ax.collections)
+    # a swarm, not a jittered strip: its placement is deterministic (no global random state)
+    sns.swarmplot(
+        data=makers,
+        x="position",
+        y="pnl",
+        native_scale=True,
+        color="0.1",
+        size=3,
+        alpha=0.7,
+        zorder=3,
+        label="each maker's final pnl",
+        legend=False,
+        ax=ax,
+    )
+    for swarm in ax.collections[drawn + 1 :]:  # one swarm per group: one legend entry for all
+        swarm.set_label("_nolegend_")
     ax.axhline(0.0, color="0.4", lw=0.8, zorder=0)
     ax.set_xticks(positions, [str(group) for group in means.index])
     omitted = [quantity_label(c) for c in terms if c not in shown]
@@ -231,6 +277,30 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
     ax.grid(True, axis="y", alpha=0.3)
     ax.grid(False, axis="x")
     return figure
+
+
+def _student_t_binned_mle(edges: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
+    """Maximum-likelihood ``(dof, loc, scale)`` of a Student t fitted to binned counts.
+
+    The likelihood is multinomial: bin ``i`` has probability ``F(edges[i+1]) - F(edges[i])``
+    under the t's cdf ``F``, with the outer bins open to infinity. Binned, not pointwise: mid
+    returns on a tick grid are discrete (a spike of exact zeros), and a density's likelihood of
+    repeated values grows without bound as the scale shrinks. ``edges`` should be in standard
+    units (returns less their mean, over their sd); L-BFGS-B maximises over ``log dof``,
+    ``loc`` and ``log scale`` from ``(4, 0, 1)``.
+    """
+    bounds = np.asarray(edges, dtype=float).copy()
+    bounds[0], bounds[-1] = -np.inf, np.inf
+
+    def negative_log_likelihood(theta: np.ndarray) -> float:
+        dof, loc, scale = math.exp(theta[0]), theta[1], math.exp(theta[2])
+        mass = np.diff(stats.t.cdf(bounds, dof, loc=loc, scale=scale))
+        return -float(counts @ np.log(np.maximum(mass, 1e-300)))
+
+    start = np.array([math.log(4.0), 0.0, 0.0])
+    limits = [(math.log(0.5), math.log(1e6)), (-5.0, 5.0), (math.log(1e-3), math.log(10.0))]
+    fit = optimize.minimize(negative_log_likelihood, start, method="L-BFGS-B", bounds=limits)
+    return math.exp(fit.x[0]), float(fit.x[1]), math.exp(fit.x[2])
 
 
 def _draw_acf(ax: Axes, lags: np.ndarray, acf: np.ndarray, band: float) -> None:

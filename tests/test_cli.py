@@ -102,6 +102,19 @@ def test_cli_bench_book_prints_a_ratio(capsys: pytest.CaptureFixture[str]) -> No
     assert "ratio (ours / baseline)" in capsys.readouterr().out
 
 
+def test_cli_bench_book_without_sortedcontainers_says_what_to_install(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without sortedcontainers (a dev-extra package) the book bench exits 2 and names it."""
+    monkeypatch.delitem(sys.modules, "abm.bench_book", raising=False)
+    monkeypatch.setitem(sys.modules, "sortedcontainers", None)  # import raises ModuleNotFoundError
+    assert main(["bench", "book", "--ops", "3000", "--repeats", "1", "--no-memory"]) == 2
+    captured = capsys.readouterr()
+    assert "sortedcontainers" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
 def test_cli_bench_model_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """The model benchmark runs a few steps and reports steps per second."""
     assert main(["bench", "model", "--steps", "20", "--no-memory"]) == 0
@@ -122,12 +135,12 @@ def test_cli_version_is_the_package_metadata_version(capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0
-    assert capsys.readouterr().out == f"abm {importlib.metadata.version('abm')}\n"
+    assert capsys.readouterr().out == f"abm {importlib.metadata.version('abm-microstructure')}\n"
 
 
 def test_abm_version_attribute_is_the_package_metadata_version() -> None:
     """abm.__version__ is read from the package metadata, not written a second time."""
-    assert abm.__version__ == importlib.metadata.version("abm")
+    assert abm.__version__ == importlib.metadata.version("abm-microstructure")
 
 
 def test_python_m_abm_runs_the_command() -> None:

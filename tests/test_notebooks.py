@@ -23,6 +23,8 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 DRAWS = re.compile(r"\b\w+_figure\s*\(")
 FIGURE_TAG = "figure"
+PARAMETERS_TAG = "parameters"
+"""papermill's tag for the cell whose assignments ``papermill -p NAME VALUE`` overrides."""
 
 _executed: dict[Path, Any] = {}
 
@@ -66,6 +68,23 @@ def test_notebook_committed_without_outputs(path: Path) -> None:
         if cell["cell_type"] == "code":
             assert cell.get("outputs") == [], f"{path.name} has committed outputs"
             assert cell.get("execution_count") is None, f"{path.name} has execution counts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_parameters_tag_is_on_the_first_code_cell_only(path: Path) -> None:
+    """Papermill overrides the one cell tagged ``parameters``: it must be the first code cell."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    code = [i for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"]
+    tagged = [
+        i
+        for i, cell in enumerate(notebook["cells"])
+        if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", [])
+    ]
+    assert code, f"{path.name} has no code cell"
+    assert tagged == [code[0]], (
+        f"{path.name}: cells {tagged} are tagged {PARAMETERS_TAG!r}; "
+        f"tag exactly the first code cell ({code[0]})"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
-from matplotlib.patches import Rectangle, StepPatch
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedLocator
 
 from abm.record import AGENT_COLUMNS, DEPTH_COLUMNS, MARKET_COLUMNS, RunResult
@@ -198,9 +198,8 @@ def test_return_distribution_density_integrates_to_one() -> None:
     rng = np.random.default_rng(11)
     mid = 100.0 * np.exp(np.cumsum(rng.normal(scale=1e-3, size=2000)))
     ax = return_distribution_figure(_market(mid)).axes[0]
-    patch = next(p for p in ax.patches if isinstance(p, StepPatch))
-    values, edges = patch.get_data()[:2]
-    assert np.nansum(values * np.diff(edges)) == pytest.approx(1.0)
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert sum(bar.get_height() * bar.get_width() for bar in bars) == pytest.approx(1.0)
 
 
 def test_return_distribution_normal_peaks_at_its_closed_form() -> None:
@@ -218,9 +217,25 @@ def test_return_distribution_bins_follow_the_tick_grid() -> None:
     rng = np.random.default_rng(13)
     mid = 100.0 + 0.01 * np.cumsum(rng.integers(-1, 2, size=500))
     ax = return_distribution_figure(_market(mid)).axes[0]
-    values = next(p for p in ax.patches if isinstance(p, StepPatch)).get_data()[0]
-    assert values.size == 3
-    assert np.isfinite(values).all()
+    heights = [p.get_height() for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(heights) == 3
+    assert all(height > 0 for height in heights)
+
+
+def test_return_distribution_student_t_fit_recovers_the_tails() -> None:
+    """Returns drawn from a t with 3 dof give an MLE dof near 3; Gaussian returns a large one."""
+    rng = np.random.default_rng(15)
+    heavy = 100.0 * np.exp(np.cumsum(1e-3 * rng.standard_t(3.0, size=5000)))
+    light = 100.0 * np.exp(np.cumsum(1e-3 * rng.normal(size=5000)))
+
+    def fitted_dof(mid: np.ndarray) -> float:
+        line = return_distribution_figure(_market(mid)).axes[0].get_lines()[1]
+        found = re.search(r"\u03bd = ([0-9.e+]+)", str(line.get_label()))
+        assert found is not None
+        return float(found.group(1))
+
+    assert 2.5 < fitted_dof(heavy) < 3.6
+    assert fitted_dof(light) > 30.0
 
 
 def test_acf_figure_draws_sample_acf_and_band() -> None:
@@ -268,6 +283,25 @@ def test_pnl_decomposition_bars_are_group_means() -> None:
     assert "hedging pnl" not in legend
     diamonds = ax.collections[0].get_offsets()
     np.testing.assert_allclose(np.asarray(diamonds)[:, 1], [1.0, 6.0])
+
+
+def test_pnl_decomposition_draws_each_makers_final_pnl_at_its_group() -> None:
+    """One dot per maker at its own final pnl, within a swarm's width right of its group's bars."""
+    table = pd.DataFrame(
+        {
+            "agent_id": [1, 2, 3],
+            "group": ["a", "a", "b"],
+            "spread_capture": [2.0, 4.0, 1.0],
+            "total": [-1.0, 3.0, 6.0],
+            "pnl": [-1.0, 3.0, 6.0],
+        }
+    )
+    ax = pnl_decomposition_figure(table).axes[0]
+    # collection 0 holds the group means; seaborn draws one collection per group after it
+    dots = np.concatenate([np.asarray(c.get_offsets()) for c in ax.collections[1:]])
+    order = np.argsort(dots[:, 1])
+    np.testing.assert_allclose(dots[order, 1], [-1.0, 3.0, 6.0])
+    np.testing.assert_allclose(dots[order, 0], [0.15, 0.15, 1.15], atol=0.1)
 
 
 def _empty(columns: tuple[str, ...], like: pd.DataFrame) -> pd.DataFrame:
