@@ -219,8 +219,9 @@ def test_dashboard_browser_changed_control_is_marked_until_reset(page: Any, tmp_
     page.screenshot(path=str(tmp_path / "pending.png"), full_page=True)
     page.get_by_role("button", name="Reset").click()
     page.locator(".abm-run").get_by_text("step 0 of 210").wait_for(timeout=UI_TIMEOUT_MS)
-    assert page.get_by_text("Steps: 210", exact=True).is_visible()
-    assert note.count() == 0
+    # the sidebar redraws after the run panel: wait for it rather than read it at once
+    page.get_by_text("Steps: 210", exact=True).wait_for(timeout=UI_TIMEOUT_MS)
+    note.wait_for(state="detached", timeout=UI_TIMEOUT_MS)
     assert page.errors == []
 
 
