@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import seaborn.objects as so
 from matplotlib.figure import Figure
 from scipy import stats
 
 from abm.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
-from analysis.figures import new_figure
+from analysis.figures import DisplayFigure, new_figure
 from analysis.report import FIGURES_DIR, REPORT_NAME, ReportError, write_atomic
 from analysis.report_document import png_bytes
 
@@ -212,6 +214,58 @@ def metric_figure(
         ax.legend(loc="best", fontsize="small")
     if table["n"].sum() == 0:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    return figure
+
+
+def facet_metric_figure(
+    results: pd.DataFrame,
+    metric: str,
+    x: str,
+    facet: str,
+    hue: str | None = None,
+    *,
+    confidence: float = CONFIDENCE,
+) -> Figure:
+    """`metric_figure` split into one panel per value of ``facet`` (shared y axis).
+
+    For a sweep over three parameters (or two, with one on the panels): each panel shows the
+    mean of ``metric`` against ``x``, one line per ``hue`` value, with the t-interval of
+    `aggregate` over ``[x, hue, facet]`` as a band. Drawn with seaborn's objects interface onto
+    our own figure (no pyplot). A positive numeric ``x`` spanning two decades or more is on a
+    log axis.
+
+    Raises:
+        ValueError: If a column is missing or ``facet`` repeats ``x`` or ``hue``.
+    """
+    if facet in (x, hue):
+        raise ValueError(f"facet {facet!r} must differ from x and hue")
+    by = [x, facet] if hue is None else [x, hue, facet]
+    table = aggregate(results, by, [metric], confidence=confidence).sort_values(by)
+    n_panels = max(1, table[facet].nunique())
+    # no layout engine: seaborn hangs the legend off the right edge, which constrained layout
+    # would not leave room for
+    figure = DisplayFigure(figsize=(min(4.0 * n_panels + 1.5, 16.0), 4.0))
+    plot = so.Plot(table, x=x, y="mean", ymin="ci_low", ymax="ci_high")
+    if hue is not None:
+        table[hue] = table[hue].astype(str)
+        plot = so.Plot(table, x=x, y="mean", ymin="ci_low", ymax="ci_high", color=hue)
+        levels = table[hue].nunique()
+        plot = plot.scale(color=so.Nominal(sns.color_palette("deep", n_colors=levels)))
+    plot = plot.facet(col=facet).add(so.Band(alpha=0.2)).add(so.Line(marker="o", pointsize=4))
+    if pd.api.types.is_numeric_dtype(table[x]) and _spans_decades(table[x].to_numpy(float)):
+        plot = plot.scale(x=so.Continuous(trans="log"))
+    title = f"{metric}: mean and {confidence:.0%} t-interval, by {facet}"
+    with warnings.catch_warnings():
+        # seaborn 0.13 passes pandas' deprecated concat(copy=...): its warning, not the user's
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
+        plot.label(y=metric).on(figure).plot()
+    for ax in figure.axes:  # seaborn titles each panel with the facet's value alone
+        ax.set_title(f"{facet} = {ax.get_title()}")
+    figure.suptitle(title, fontsize="medium")
+    legend_room = 1.3 / figure.get_figwidth() if figure.legends else 0.02
+    figure.subplots_adjust(left=0.07, right=1.0 - legend_room, top=0.84, bottom=0.14, wspace=0.08)
+    for legend in figure.legends:  # seaborn anchors it just past the right edge: bring it in
+        legend.set_bbox_to_anchor((1.0 - legend_room + 0.01, 0.5), transform=figure.transFigure)
     return figure
 
 

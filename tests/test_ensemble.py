@@ -23,6 +23,7 @@ from analysis.ensemble import (
     SUMMARY_COLUMNS,
     EnsembleError,
     aggregate,
+    facet_metric_figure,
     load_sweep_results,
     metric_figure,
     t_interval,
@@ -217,3 +218,45 @@ def test_write_sweep_report_without_results_says_how_to_rebuild(tmp_path: Path) 
     (out / RESULTS_FILE).unlink()
     with pytest.raises(EnsembleError, match="run the same abm sweep command again"):
         write_sweep_report(out)
+
+
+def _three_parameter_results() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    rows = [
+        {
+            "gamma": g,
+            "count": c,
+            "k": k,
+            "replicate": r,
+            "status": "ok",
+            "m": g * k + c + rng.normal(),
+        }
+        for g in (0.01, 0.1, 1.0)
+        for c in (10, 90)
+        for k in (1, 2)
+        for r in range(4)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_facet_metric_figure_draws_each_facet_with_the_aggregate_means() -> None:
+    """One panel per facet value; each hue line's points are aggregate()'s means there."""
+    results = _three_parameter_results()
+    figure = facet_metric_figure(results, "m", "gamma", "k", hue="count")
+    table = aggregate(results, ["gamma", "count", "k"], ["m"])
+    assert len(figure.axes) == 2
+    for ax, k in zip(figure.axes, (1, 2), strict=True):
+        drawn = sorted(tuple(np.round(line.get_ydata(), 9)) for line in ax.get_lines())
+        expected = sorted(
+            tuple(np.round(part.sort_values("gamma")["mean"].to_numpy(), 9))
+            for _, part in table.loc[table["k"] == k].groupby("count")
+        )
+        assert drawn == expected
+        assert len(ax.collections) + len(ax.patches) == 2  # one t-interval band per line
+    assert figure.legends and figure.legends[0].get_texts()
+
+
+def test_facet_metric_figure_rejects_a_facet_equal_to_x() -> None:
+    """Faceting on the x parameter is refused with the parameter named."""
+    with pytest.raises(ValueError, match="facet 'gamma'"):
+        facet_metric_figure(_three_parameter_results(), "m", "gamma", "gamma")
