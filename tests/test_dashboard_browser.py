@@ -11,7 +11,6 @@ warnings.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -21,36 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import chromium_skip_reason, launched_chromium
 
 from abm.dashboard_cli import missing_viz_packages, server_command, server_env
 
-CHROMIUM = "/usr/bin/chromium"
-# --no-sandbox: Chromium refuses to start as root without it (CI runs as root)
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "crisis" / "fire_sale_spiral.yaml"
 SERVER_START_S = 90.0
 UI_TIMEOUT_MS = 60_000
 
 
 def _skip_reason() -> str | None:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        return f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"
     missing = missing_viz_packages()
     if missing:
         return f"viz extra not installed (missing: {', '.join(missing)}): pip install -e '.[viz]'"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright not installed: pip install -e '.[dev,viz]'"
-    return None
+    return chromium_skip_reason("dev,viz")
 
 
 pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
@@ -112,12 +95,8 @@ def server_url(server_log: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium under Playwright (no browser download needed)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -22,21 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import chromium_skip_reason, launched_chromium
 
 import abm
 from analysis.report import HTML_REPORT_NAME, write_report
 
-CHROMIUM = "/usr/bin/chromium"
-# --no-sandbox: Chromium refuses to start as root without it (CI runs as root)
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parents[1]
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "baseline": ("scenarios/baseline.yaml", {"steps": 600}),
@@ -48,28 +38,15 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _skip_reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright not installed: pip install -e '.[dev]'"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+_SKIP = chromium_skip_reason()
+pytestmark = pytest.mark.skipif(_SKIP is not None, reason=str(_SKIP))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium under Playwright (no browser download needed)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with launched_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 def _report_html(name: str, directory: Path) -> Path:
