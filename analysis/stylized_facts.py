@@ -306,10 +306,7 @@ def ljung_box(
     Raises:
         ValueError: If a value is not finite or the lags are out of range.
     """
-    if not 1 <= first_lag <= max_lag:
-        raise ValueError(
-            f"need 1 <= first_lag <= max_lag, got first_lag={first_lag}, max_lag={max_lag}"
-        )
+    _check_lags(first_lag, max_lag)
     x = _finite_1d(values, "values")
     rho = autocorrelation(x, max_lag)
     lags = np.arange(first_lag, max_lag + 1)
@@ -317,6 +314,13 @@ def ljung_box(
     statistic = float(n * (n + 2) * np.sum(rho[lags] ** 2 / (n - lags)))
     df = int(lags.size)
     return LjungBox(statistic=statistic, df=df, p_value=_chi2_p_value(statistic, df))
+
+
+def _check_lags(first_lag: int, max_lag: int) -> None:
+    if not 1 <= first_lag <= max_lag:
+        raise ValueError(
+            f"need 1 <= first_lag <= max_lag, got first_lag={first_lag}, max_lag={max_lag}"
+        )
 
 
 def robust_box_pierce(
@@ -358,10 +362,7 @@ def robust_box_pierce(
     Raises:
         ValueError: If a value is not finite or the lags are out of range.
     """
-    if not 1 <= first_lag <= max_lag:
-        raise ValueError(
-            f"need 1 <= first_lag <= max_lag, got first_lag={first_lag}, max_lag={max_lag}"
-        )
+    _check_lags(first_lag, max_lag)
     x = _finite_1d(values, "values")
     if max_lag >= x.size:
         raise ValueError(f"max_lag must be below the {x.size} values, got {max_lag}")
