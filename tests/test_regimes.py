@@ -213,39 +213,20 @@ def drawdown_run() -> RunResult:
 
     Drawdown is 10 x 1 = 10 (>= crisis 8) from step 5 and 0 from step 20.
     """
-    scenario = Scenario.from_dict(
-        {
-            "name": "regimes",
-            "seed": 1,
-            "steps": 30,
-            "tick_size": 0.01,
-            "mark": "fundamental",
-            "fundamental": {"kind": "arithmetic", "s0": 100.0, "sigma": 0.0},
-            "shocks": [
-                {"kind": "price_gap", "step": GAP_DOWN, "size": -1.0},
-                {"kind": "price_gap", "step": GAP_UP, "size": 1.0},
-            ],
-            "agents": {
-                "mm": {
-                    "kind": "market_maker",
-                    "count": 1,
-                    "policy": {"kind": "symmetric", "spread": 0.1},
-                    "quote_size": 2,
-                    "reference": "fundamental",
-                    "inventory": 10,
-                    "regimes": {
-                        "drawdown": {"stressed": 4.0, "crisis": 8.0},
-                        "min_steps": MIN_STEPS,
-                        "stressed": {"spread_mult": 2.0},
-                        "crisis": {"spread_mult": 4.0},
-                    },
-                }
-            },
-        }
+    model = _lone_maker(
+        30,
+        [(GAP_DOWN, -1.0), (GAP_UP, 1.0)],
+        inventory=10,
+        regimes={
+            "drawdown": {"stressed": 4.0, "crisis": 8.0},
+            "min_steps": MIN_STEPS,
+            "stressed": {"spread_mult": 2.0},
+            "crisis": {"spread_mult": 4.0},
+        },
     )
-    model = MarketModel(scenario)
-    for _ in range(scenario.steps):
+    while not model.finished:
         model.step()
+    scenario = model.scenario
     return model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta={})
 
 
