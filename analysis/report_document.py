@@ -200,7 +200,26 @@ def scenario_question_and_outcome(scenario_yaml: str) -> tuple[Note | None, Note
 
 
 # Three spaces inside a line's text: its words are aligned in columns (a table in a header).
-_ALIGNED = re.compile(r"\S {3,}\S")
+# Runs of two or more spaces between words: the column gaps of a table in a header.
+_GAP = re.compile(r"(?<=\S) {2,}(?=\S)")
+
+
+def _table_rows(lines: Sequence[str]) -> list[bool]:
+    """Which indented lines are rows of a column-aligned table.
+
+    A row has two or more column gaps; a line with one gap of three or more spaces is a row
+    when a row follows it (a table's header over a single column pair), and is otherwise a
+    labelled item (``calm twin:   HFTs ...``).
+    """
+    gaps = [
+        len(_GAP.findall(line.strip())) if line[: len(line) - len(line.lstrip())] else 0
+        for line in lines
+    ]
+    rows = [count >= 2 for count in gaps]
+    for i in range(len(lines) - 2, -1, -1):
+        if not rows[i] and gaps[i] and rows[i + 1] and re.search(r"\S {3,}\S", lines[i]):
+            rows[i] = True
+    return rows
 
 
 def _joined(lines: Sequence[str]) -> tuple[str | Aligned, ...]:
@@ -222,12 +241,12 @@ def _joined(lines: Sequence[str]) -> tuple[str | Aligned, ...]:
             out.append(Aligned("\n".join(row[margin:].rstrip() for row in table)))
             table.clear()
 
-    for line in lines:
+    for line, is_row in zip(lines, _table_rows(lines), strict=True):
         text = line.strip()
         if not text:
             continue
         indent = len(line) - len(line.lstrip())
-        if indent and _ALIGNED.search(text):
+        if is_row:
             table.append(line)
             continue
         close_table()

@@ -603,3 +603,20 @@ def test_report_keeps_a_header_table_aligned() -> None:
         ),
         "Closing prose.",
     )
+
+
+def test_report_keeps_labelled_items_as_prose() -> None:
+    """An indented 'label:   text' item (one wide gap, no table under it) stays a prose line."""
+    header = (
+        "# Expected outcome (seed 1, 10 steps):\n"
+        "#   calm twin:   HFTs 30% of volume; their\n"
+        "#                inventory half-life 5-20 s.\n"
+        "#   passive:     a fall of 1.2%.\n"
+        "name: x\n"
+    )
+    _, outcome = scenario_question_and_outcome(header)
+    assert outcome is not None
+    assert outcome.lines == (
+        "calm twin:   HFTs 30% of volume; their inventory half-life 5-20 s.",
+        "passive:     a fall of 1.2%.",
+    )
