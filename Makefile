@@ -19,11 +19,11 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP) $(EXT_STAMP)
 
 # `pip install -e .` compiles abm/orderbook.py with mypyc (see setup.py) to
-# abm/orderbook*.so, which Python imports instead of the .py: rebuild after edits.
+# abm/market/orderbook*.so, which Python imports instead of the .py: rebuild after edits.
 # ABM_PURE_PYTHON=1 removes them instead.
 BUILD_EXT := $(BIN)/python setup.py --quiet build_ext --inplace
 
-$(EXT_STAMP): abm/orderbook.py | $(STAMP)
+$(EXT_STAMP): abm/market/orderbook.py | $(STAMP)
 	$(BUILD_EXT)
 	touch $@
 
@@ -54,4 +54,4 @@ bench: $(READY)
 	$(BIN)/abm bench crisis
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache build abm/orderbook*.so
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache build abm/market/orderbook*.so

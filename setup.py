@@ -1,13 +1,13 @@
-"""Compile abm/orderbook.py with mypyc when possible; all other metadata is in pyproject.toml.
+"""Compile abm/market/orderbook.py with mypyc when possible; all other metadata is in pyproject.toml.
 
 The extension is optional. Without a working C compiler, if mypyc rejects the module, or
 with ``ABM_PURE_PYTHON=1`` at install time, the install still succeeds and
-``abm.orderbook`` is the pure-Python module.
+``abm.market.orderbook`` is the pure-Python module.
 
-mypyc makes two extension modules, ``abm.orderbook`` (a small shim) and
+mypyc makes two extension modules, ``abm.market.orderbook`` (a small shim) and
 ``abm.orderbook__mypyc`` (the code), and the shim cannot import without the other, so
 they are built all or nothing. An editable install puts both .so files next to
-abm/orderbook.py, where they shadow it until rebuilt (``make ext``).
+abm/market/orderbook.py, where they shadow it until rebuilt (``make ext``).
 """
 
 import glob
@@ -16,8 +16,8 @@ import os
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-MODULE = "abm/orderbook.py"
-IN_TREE_BUILDS = ("abm/orderbook.*.so", "abm/orderbook__mypyc.*.so")
+MODULE = "abm/market/orderbook.py"
+IN_TREE_BUILDS = ("abm/market/orderbook.*.so", "abm/market/orderbook__mypyc.*.so")
 
 
 def _remove_in_tree_builds() -> None:
@@ -91,6 +91,6 @@ else:
     except (Exception, SystemExit) as exc:  # mypyc missing, or mypy rejects the module
         _warn(repr(exc))
 if not ext_modules:
-    _remove_in_tree_builds()  # they were built from an older abm/orderbook.py
+    _remove_in_tree_builds()  # they were built from an older abm/market/orderbook.py
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtAllOrNothing})

@@ -19,9 +19,9 @@ so it cannot drift from what pip installed; a source tree that was never install
 import importlib.metadata
 
 from abm.model import MarketModel
-from abm.record import RunResult
-from abm.runner import check_determinism, run
-from abm.scenario import Scenario, ScenarioError, load_scenario
+from abm.results.recorder import RunResult
+from abm.run import check_determinism, run
+from abm.scenario.schema import Scenario, ScenarioError, load_scenario
 
 try:
     __version__ = importlib.metadata.version("abm-microstructure")  # [project].name

@@ -9,6 +9,7 @@ import mesa
 import networkx as nx
 import numpy as np
 
+from abm.agents.arrivals import GroupArrivals
 from abm.agents.base import Trader
 from abm.agents.chartist import ChartistFundamentalist
 from abm.agents.informed import InformedTrader
@@ -16,16 +17,15 @@ from abm.agents.market_maker import MarketMaker
 from abm.agents.noise import NoiseTrader
 from abm.agents.paddrik import PaddrikTrader
 from abm.agents.pov import PovTrader
-from abm.arrivals import GroupArrivals
-from abm.circuit_breaker import CircuitBreaker
-from abm.contagion import ContagionEngine
-from abm.exchange import Exchange
+from abm.contagion.engine import ContagionEngine
 from abm.fundamental import FundamentalProcess, make_fundamental
-from abm.hedge import HedgeVenue
-from abm.mark import MarkInputs, build_mark
-from abm.orderbook import OrderBook
-from abm.record import Recorder, RecorderDataCollector
-from abm.scenario import (
+from abm.market.circuit_breaker import CircuitBreaker
+from abm.market.exchange import Exchange
+from abm.market.hedge import HedgeVenue
+from abm.market.mark import MarkInputs, build_mark
+from abm.market.orderbook import OrderBook
+from abm.results.recorder import Recorder, RecorderDataCollector
+from abm.scenario.schema import (
     ArrivalLaw,
     ArrivalSpec,
     ChartistFundamentalistGroup,
@@ -73,7 +73,7 @@ class MarketModel(mesa.Model):
     2. apply scheduled shocks (`abm.shocks`: price gaps, volatility spikes), logging
        each gap and each market maker's exposure to it; draw the hedge price;
     3. activate traders: orders whose good-till step has come are cancelled; a trading
-       halt of the circuit breaker (`abm.circuit_breaker`) that is over ends and its
+       halt of the circuit breaker (`abm.market.circuit_breaker`) that is over ends and its
        queued orders are submitted in arrival order; every market maker requotes, in
        random order; execution programs (``pov``) work their schedules, in scenario
        order; then the informed traders, the chartist-fundamentalist traders, the noise
@@ -82,11 +82,11 @@ class MarketModel(mesa.Model):
        each kind. Each order goes through the exchange, which matches it at once and
        settles both sides of every fill (or, during a halt, queues or rejects an order
        that would trade);
-    4. risk and contagion (`abm.contagion`): liquidations of defaulted market makers,
+    4. risk and contagion (`abm.contagion.engine`): liquidations of defaulted market makers,
        margin calls, credit-line calls, default waves within the step (creditors
        written down), hot-potato inventory passing, confidence (market makers also
        manage their own regimes, rebalancing and hedging when they act in 3);
-    5. commit the step's mark (the scenario's ``mark``, `abm.mark`) and record the
+    5. commit the step's mark (the scenario's ``mark``, `abm.market.mark`) and record the
        ``market`` row (with that ``mark``) and the traders' ``agents`` rows, whose equity
        and pnl are at that mark and the hedge venue's price.
 
@@ -98,7 +98,7 @@ class MarketModel(mesa.Model):
     so nothing else reads it). ``model.running`` turns False once ``scenario.steps`` steps have
     run, so Mesa's ``run_model()`` returns with the same tables as :func:`abm.run`.
     ``model.datacollector`` offers the recorded ``market`` table to Mesa's plot components
-    (`abm.record.RecorderDataCollector`).
+    (`abm.results.recorder.RecorderDataCollector`).
 
     Args:
         scenario: The validated scenario.
@@ -178,7 +178,7 @@ class MarketModel(mesa.Model):
             graph = nx.DiGraph()
             graph.add_nodes_from(range(len(self.market_makers)))
             return graph
-        from abm.network import build_network, network_table_rows
+        from abm.contagion.graph import build_network, network_table_rows
 
         capital = [mm.cash for mm in self.market_makers]
         graph = build_network(spec, len(self.market_makers), capital, np.random.default_rng(seq))
@@ -254,7 +254,7 @@ class MarketModel(mesa.Model):
         return last * self.tick_size if last is not None else self.fundamental.value
 
     def mark_price(self) -> float:
-        """The price at which equity is marked now: the scenario's ``mark`` (`abm.mark`).
+        """The price at which equity is marked now: the scenario's ``mark`` (`abm.market.mark`).
 
         During a step it reflects the book as it stands (margin calls and default waves
         re-read it after forced sales); between steps it is the mark recorded for the last

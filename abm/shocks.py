@@ -2,7 +2,7 @@
 
 Shocks to market makers' balance sheets and to the network (losses, defaults,
 inventory, margin hikes, liquidity withdrawal, toxic flow, credit freezes) are applied
-by the contagion layer (`abm.contagion`) and the model; this module only indexes them.
+by the contagion layer (`abm.contagion.engine`) and the model; this module only indexes them.
 
 A price gap moves the fundamental at the start of its step (step 2 of the model's step
 order), after the fundamental's own move and before any trader acts: standing
@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 
 from abm.fundamental import FundamentalProcess
-from abm.risk_specs import (
+from abm.risk.specs import (
     CreditFreezeShock,
     DefaultShock,
     InventoryShock,

@@ -3,7 +3,7 @@
 Pure functions over a `RunResult` and its tables (DESIGN.md section 7); nothing here imports the
 model. Amounts are in price units, quantities in lots, times in steps.
 
-Conventions of the tables read here (`abm.contagion` writes them):
+Conventions of the tables read here (`abm.contagion.engine` writes them):
 
 - ``default`` events carry ``wave=k`` in their detail: ``k = 0`` for a default shock, ``k >= 1``
   for the ``k``-th wave of the step's default cascade (wave ``k + 1`` fails on the write-downs
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from abm.market_measures import price_dislocations
-from abm.record import RunResult
+from abm.market.measures import price_dislocations
+from abm.results.recorder import RunResult
 from analysis.contagion_network import network_figure, shock_debtrank
 from analysis.tables import FORCED_SALE_KINDS, detail_field, detail_int, events_of_kind
 
@@ -243,7 +243,7 @@ def max_dislocation(
     """Largest ``|price - fundamental|`` over steps ``>= from_step``: mids and book trades.
 
     Mids count where the book is two-sided; with ``trades``, every book trade counts against
-    the fundamental of its step (`abm.market_measures.price_dislocations`, the summary's
+    the fundamental of its step (`abm.market.measures.price_dislocations`, the summary's
     ``max_dislocation``), so a crash through a one-sided book shows.
     """
     if trades is None:

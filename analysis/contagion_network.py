@@ -1,7 +1,8 @@
 """The contagion network of one run: node ids, exposures, DebtRank of a shock, and its figure.
 
 Pure functions over a `RunResult` (DESIGN.md section 7); the only model code used is
-`abm.network.debtrank`, which is pure math. Network node ``i`` is the ``i``-th market maker in
+`abm.contagion.graph.debtrank`, which is pure math. Network node ``i`` is the ``i``-th market maker
+in
 creation order, that is the ``i``-th smallest market-maker ``agent_id``; an edge ``source ->
 target`` of the ``network`` table means the source has lent ``exposure`` (price units, the
 exposure at the start of the run) to the target. The crisis metrics over time are in
@@ -22,12 +23,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from abm.network import debtrank
-from abm.record import RunResult
+from abm.results.recorder import RunResult
 from analysis.figures import new_figure
 from analysis.tables import DEFAULTED, MARKET_MAKER_KIND, detail_field, detail_int, events_of_kind
 
 if TYPE_CHECKING:
-    from abm.contagion_math import DebtRankResult
+    from abm.contagion.math import DebtRankResult
 
 _ACTIVE, _NO_WAVE = "lightgrey", "black"
 
@@ -85,7 +86,7 @@ class ShockDebtRank:
         shock: Initial relative distress ``h(1)`` of each node, in [0, 1].
         weights: Relative economic value ``v`` of each node (each lender's share of all
             lending, Battiston et al. 2012; uniform without lending).
-        result: The `abm.network.debtrank` result.
+        result: The `abm.contagion.graph.debtrank` result.
     """
 
     exposures: np.ndarray
@@ -110,7 +111,7 @@ def shock_debtrank(result: RunResult, shock_step: int) -> ShockDebtRank | None:
     Battiston et al.'s, each lender's share of all lending (``1/n`` each without lending).
 
     Returns:
-        The inputs and the `abm.network.debtrank` result, or None for a run without market
+        The inputs and the `abm.contagion.graph.debtrank` result, or None for a run without market
         makers.
     """
     agents = result.agents

@@ -1,6 +1,7 @@
 """Ensemble analysis of a parameter sweep: means and t-based confidence intervals, figures, report.
 
-Reads what ``abm sweep`` writes (``sweep.json`` and ``results.parquet``; see `abm.sweep`) and
+Reads what ``abm sweep`` writes (``sweep.json`` and ``results.parquet``; see
+`abm.experiments.sweep`) and
 never imports the model. Only runs with status ``ok`` enter the statistics.
 
 For a metric with values ``x_1..x_n`` at one parameter point, `t_interval` gives the mean
@@ -31,7 +32,7 @@ import seaborn.objects as so
 from matplotlib.figure import Figure
 from scipy import stats
 
-from abm.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
+from abm.experiments.sweep_spec import RESULTS_FILE, SWEEP_FILE, is_sweep_dir
 from analysis.figures import DisplayFigure, new_figure
 from analysis.report import FIGURES_DIR, REPORT_NAME, ReportError, write_atomic
 from analysis.report_document import png_bytes

@@ -6,7 +6,8 @@ per-step fills of each market maker are rebuilt by `analysis.market_maker_flows`
 Notation, for one market maker over steps ``t = 0..T``: ``q_t`` its inventory and ``h_t`` its
 hedge position at the end of step ``t`` (``agents`` table), ``m_t`` the end-of-step mark and
 ``y_t`` the hedge price (``market`` table). The mark is the one the model used, by the
-scenario's ``mark`` methodology (`abm.mark`), read from the ``market`` table's ``mark`` column
+scenario's ``mark`` methodology (`abm.market.mark`), read from the ``market`` table's ``mark``
+column
 (rebuilt by `mark_prices` for runs saved before that column existed). A fill ``i`` at step
 ``t`` has signed quantity ``s_i`` (``+qty`` when the market maker buys) and price ``p_i``; a
 hedge trade ``j`` has signed quantity ``k_j``, price ``x_j`` and cost
@@ -73,14 +74,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from abm.mark import MARK_KINDS, mark_path, parse_mark
-from abm.market_measures import BOOK_VENUE
-from abm.record import RunResult
+from abm.market.mark import MARK_KINDS, mark_path, parse_mark
+from abm.market.measures import BOOK_VENUE
+from abm.results.recorder import RunResult
 from analysis.market_maker_flows import MarketMakerFlows, checked_market, market_maker_rows
 from analysis.risk_metrics import max_drawdown
 
 MARKS = tuple(MARK_KINDS)
-"""The kinds a scenario's ``mark`` may take (`abm.mark`)."""
+"""The kinds a scenario's ``mark`` may take (`abm.market.mark`)."""
 DECOMPOSITION_COLUMNS = (
     "agent_id",
     "group",
@@ -126,9 +127,9 @@ def mark_prices(
     The model records the mark it used at each step (the ``market`` table's ``mark`` column);
     that column is returned where it is filled. Rows without it (runs saved before the
     column existed load with NaN there) are rebuilt from the other columns by the model's own
-    computation, `abm.mark.mark_path`: ``"mid"`` takes the mid where both sides are quoted,
+    computation, `abm.market.mark.mark_path`: ``"mid"`` takes the mid where both sides are quoted,
     else the last trade price, else the fundamental; ``"fundamental"`` the fundamental; the
-    other kinds as `abm.mark` documents (``vwap`` reads the book trades of ``trades``).
+    other kinds as `abm.market.mark` documents (``vwap`` reads the book trades of ``trades``).
 
     Args:
         market: A run's ``market`` table.

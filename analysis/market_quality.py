@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from abm.market_measures import book_sidedness, price_dislocations
-from abm.record import RunResult
+from abm.market.measures import book_sidedness, price_dislocations
+from abm.results.recorder import RunResult
 from analysis.price_formation import (
     InsufficientDataError,
     Regression,
@@ -287,7 +287,7 @@ def max_dislocation(
 
     ``max_mid_dislocation`` (two-sided steps), ``max_trade_dislocation`` (every book trade
     against the fundamental of its step) and ``max_dislocation``, the larger: the numbers
-    of the run summary (`abm.market_measures.price_dislocations`).
+    of the run summary (`abm.market.measures.price_dislocations`).
     """
     return price_dislocations(market, trades, from_step)
 
@@ -324,7 +324,7 @@ def market_quality_summary(
         What each average is over: ``quoted_spread*``, ``mispricing_mean*`` and the variance
         ratio over steps with a two-sided book (a one-sided book has neither spread nor mid),
         whose share of all steps is ``two_sided_fraction``, beside ``one_sided_fraction`` and
-        ``empty_book_fraction`` (`abm.market_measures.book_sidedness`; the three sum to 1);
+        ``empty_book_fraction`` (`abm.market.measures.book_sidedness`; the three sum to 1);
         ``bid_depth_mean`` and ``ask_depth_mean`` (lots resting on the whole side) over every
         step, an empty side counting 0; the ``depth_*`` keys over the depth snapshots; the
         trade-based spreads over book trades, weighted by quantity. ``max_dislocation``,

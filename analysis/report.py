@@ -1,6 +1,7 @@
 """The report of one run directory: ``report.md`` with PNG figures, and standalone ``report.html``.
 
-`write_report` reads a run directory written by `abm.record.RunResult.save` (DESIGN.md section 7)
+`write_report` reads a run directory written by `abm.results.recorder.RunResult.save` (DESIGN.md
+section 7)
 and writes three things: one PNG per figure, ``report.md`` (which links the PNGs by relative
 path) and ``report.html`` (one self-contained page: the same content with the figures embedded
 as base64 data URIs, an inline style sheet and no external resources). `write_html_report`
@@ -24,8 +25,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from abm.atomic import write_atomic
-from abm.record import RUN_FILES, RunResult, RunResultError
+from abm.results.atomic import write_atomic
+from abm.results.recorder import RUN_FILES, RunResult, RunResultError
 from analysis.report_document import (
     FIGURE_DPI,
     MISSING,
@@ -85,7 +86,7 @@ def write_report(
     `analysis.contagion` is present.
 
     Args:
-        run_dir: A run directory written by `abm.record.RunResult.save`.
+        run_dir: A run directory written by `abm.results.recorder.RunResult.save`.
         out_dir: Where to write instead of the run directory.
 
     Returns:
@@ -139,7 +140,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunResult:
 
     Raises:
         ReportError: If ``run_dir`` does not exist or is not a directory, lacks any of
-            `abm.record.RUN_FILES` (all missing names are listed), or a file is unreadable.
+            `abm.results.recorder.RUN_FILES` (all missing names are listed), or a file is
+            unreadable.
     """
     root = Path(run_dir)
     if not root.exists():

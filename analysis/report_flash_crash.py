@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from abm.record import RunResult
+from abm.results.recorder import RunResult
 from analysis.flash_crash import (
     FLASH_CRASH_FIGURE,
     class_shares,

@@ -12,7 +12,7 @@ renders to Markdown and HTML. Sources of the numbers:
 - figures: `analysis.report_figures` (drawn by `analysis.plots` and `analysis.stat_plots`).
 
 Layout: the scenario's question and expected outcome (`scenario_question_and_outcome` reads them
-from the header comments that `abm.scenario.Scenario.to_yaml` keeps at the top of the run's
+from the header comments that `abm.scenario.schema.Scenario.to_yaml` keeps at the top of the run's
 scenario.yaml), its description and the mark; the headline figures; the tables; the other
 figures.
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.record import RunResult
+from abm.results.recorder import RunResult
 from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary

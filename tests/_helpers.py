@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 import abm
-from abm.record import RunResult
-from abm.sweep import RunRecord
-from abm.sweep_spec import RunKey
+from abm.experiments.sweep import RunRecord
+from abm.experiments.sweep_spec import RunKey
+from abm.results.recorder import RunResult
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

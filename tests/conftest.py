@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-import abm.orderbook
+import abm.market.orderbook
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse to test a stale mypyc build of abm/orderbook.py.
+    """Refuse to test a stale mypyc build of abm/market/orderbook.py.
 
-    An editable install compiles abm/orderbook.py (see setup.py) to .so files beside it,
+    An editable install compiles abm/market/orderbook.py (see setup.py) to .so files beside it,
     and Python imports those instead of the .py file, so edits made since would go
     untested.
     """
-    compiled = Path(abm.orderbook.__file__)
-    source = Path(__file__).resolve().parents[1] / "abm" / "orderbook.py"
+    compiled = Path(abm.market.orderbook.__file__)
+    source = Path(__file__).resolve().parents[1] / "abm" / "market" / "orderbook.py"
     if compiled.suffix != ".so" or compiled.parent != source.parent:
         return  # pure Python, or an installed (not editable) abm
     if source.stat().st_mtime > compiled.stat().st_mtime:

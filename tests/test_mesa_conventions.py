@@ -11,8 +11,8 @@ import pytest
 
 import abm
 from abm.model import MarketModel
-from abm.record import MARKET_COLUMNS
-from abm.scenario import Scenario
+from abm.results.recorder import MARKET_COLUMNS
+from abm.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"

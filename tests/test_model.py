@@ -1,4 +1,4 @@
-"""Tests for abm.model, abm.exchange and abm.runner: conservation, settlement, records, seeds.
+"""Tests for abm.model, abm.market.exchange and abm.run: conservation, settlement, records, seeds.
 
 The conservation law (DESIGN.md section 5): settlement moves ``price_ticks * qty`` cash ticks and
 ``qty`` lots between the two sides of each fill, so the sums over all traders of ``cash_ticks``
@@ -20,8 +20,8 @@ import pytest
 import abm
 from abm.agents.base import Trader
 from abm.model import MarketModel
-from abm.record import RunResult
-from abm.scenario import Scenario
+from abm.results.recorder import RunResult
+from abm.scenario.schema import Scenario
 
 BASELINE = Path(__file__).parents[1] / "scenarios" / "baseline.yaml"
 LONG_STEPS = 1_500

@@ -18,9 +18,9 @@ import pytest
 
 from abm.fundamental import ArithmeticBrownian
 from abm.model import MarketModel
-from abm.record import RunResult
-from abm.risk_specs import PriceGapShock, ShockSpec, VolatilityShock
-from abm.scenario import Scenario, ScenarioError
+from abm.results.recorder import RunResult
+from abm.risk.specs import PriceGapShock, ShockSpec, VolatilityShock
+from abm.scenario.schema import Scenario, ScenarioError
 from abm.shocks import ShockSchedule
 
 

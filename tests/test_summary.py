@@ -1,4 +1,4 @@
-"""The run summary (`abm.runner.summarize`) agrees with the tables it summarises.
+"""The run summary (`abm.run.summarize`) agrees with the tables it summarises.
 
 Every shipped scenario is run short: each group's summary P&L must be the mean final ``pnl``
 of its ``agents`` rows, so no position (hedges included) can be valued differently in the two.
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from abm.record import RunResult
-from abm.runner import market_making_groups, run
-from abm.scenario import Scenario, load_scenario
+from abm.results.recorder import RunResult
+from abm.run import market_making_groups, run
+from abm.scenario.schema import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 SHIPPED = sorted(ROOT.rglob("*.yaml"))

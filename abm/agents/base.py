@@ -8,29 +8,15 @@ settlement is exact: a fill of ``qty`` lots at ``price_ticks`` moves exactly
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import mesa
 
+from abm.states import Regime, Status
+
 if TYPE_CHECKING:
+    from abm.market.orderbook import OrderResult
     from abm.model import MarketModel
-    from abm.orderbook import OrderResult
-
-
-class Regime(StrEnum):
-    """A market maker's risk regime (transitions arrive with the inventory-risk layer)."""
-
-    NORMAL = "NORMAL"
-    STRESSED = "STRESSED"
-    CRISIS = "CRISIS"
-
-
-class Status(StrEnum):
-    """Whether a trader is still in the market."""
-
-    ACTIVE = "ACTIVE"
-    DEFAULTED = "DEFAULTED"
 
 
 class Trader(mesa.Agent):
@@ -92,7 +78,7 @@ class Trader(mesa.Agent):
     def order_released(self, result: OrderResult) -> None:
         """Hear what became of an order the exchange queued during a trading halt.
 
-        Called when the halt ends and the order is submitted (`abm.exchange`). Fills are
+        Called when the halt ends and the order is submitted (`abm.market.exchange`). Fills are
         already settled. By default any remainder that rests is cancelled: a kind that
         does not track released orders would otherwise leave them in the book, forgotten
         (it decides afresh when it next acts). Kinds that track their orders adopt them.

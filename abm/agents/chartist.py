@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from abm.model import MarketModel
-    from abm.scenario import ChartistFundamentalistGroup
+    from abm.scenario.schema import ChartistFundamentalistGroup
 
 
 _MAX_LOG_MOVE = 0.2  # largest expected log price move over a horizon

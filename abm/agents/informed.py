@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from abm.model import MarketModel
-    from abm.scenario import InformedGroup
+    from abm.scenario.schema import InformedGroup
 
 
 _EPS = 1e-9

@@ -6,15 +6,16 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Status, Trader
-from abm.hedge import hedge_trade
+from abm.agents.base import Trader
 from abm.policies import QuoteContext, QuotingPolicy, make_policy
-from abm.rebalance import Rebalancer
-from abm.risk import RegimeMachine, RiskReading
+from abm.risk.hedging import hedge_trade
+from abm.risk.rebalancing import Rebalancer
+from abm.risk.regimes import RegimeMachine, RiskReading
+from abm.states import Status
 
 if TYPE_CHECKING:
     from abm.model import MarketModel
-    from abm.scenario import MarketMakerGroup
+    from abm.scenario.schema import MarketMakerGroup
 
 
 class VolatilityEstimate:
@@ -75,12 +76,12 @@ class MarketMaker(Trader):
 
     1. observe the trades printed since the last quote (policies that learn from order
        flow, such as Glosten-Milgrom, update on them) and update the volatility estimate;
-    2. risk: update the risk regime (if configured; `abm.risk.RegimeMachine`) and the
+    2. risk: update the risk regime (if configured; `abm.risk.regimes.RegimeMachine`) and the
        gap-risk window (announced gaps, `GapControlSpec`), which set this step's spread
        and size multipliers, inventory limit and whether to withdraw;
     3. rebalance: trade inventory back towards target with a market order
-       (`abm.rebalance`), logged as a ``rebalance`` event;
-    4. hedge: trade the hedge instrument (`abm.hedge`), logged as a ``hedge`` event;
+       (`abm.risk.rebalancing`), logged as a ``rebalance`` event;
+    4. hedge: trade the hedge instrument (`abm.market.hedge`), logged as a ``hedge`` event;
     5. quote: ask the policy for (bid, ask) given the reference price, inventory, time
        and volatility; widen around its centre by the spread multiplier; round outward
        to the tick grid (bid down, ask up, so a quote is never tighter than asked);
@@ -117,7 +118,7 @@ class MarketMaker(Trader):
         self.regimes = RegimeMachine(spec.regimes) if spec.regimes is not None else None
         self.gap_controls = spec.gap_controls
         self.peak_equity = -math.inf
-        # balance-sheet and contagion state (abm.contagion)
+        # balance-sheet and contagion state (abm.contagion.engine)
         self.default_threshold = spec.default_threshold
         self.margin_requirement = 0.0
         self.confidence_state: str | None = None

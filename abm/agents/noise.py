@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from abm.agents.base import Trader
-from abm.scenario import (
+from abm.scenario.schema import (
     DistanceSpec,
     ExponentialDistance,
     NoiseGroup,

@@ -6,7 +6,7 @@ classes (small traders, fundamental buyers and sellers, market makers, opportuni
 traders, high-frequency traders) that differ in how often they trade, where they place
 orders relative to the last trade, and how much inventory they may carry. One agent kind,
 ``paddrik``, covers them all; its ``role`` picks a class's defaults and every parameter
-can be changed in the scenario (`abm.scenario.PaddrikGroup` documents the rule).
+can be changed in the scenario (`abm.scenario.schema.PaddrikGroup` documents the rule).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from abm.agents.noise import draw_distance_ticks
 if TYPE_CHECKING:
     import numpy as np
 
+    from abm.market.orderbook import OrderResult
     from abm.model import MarketModel
-    from abm.orderbook import OrderResult
-    from abm.scenario import PaddrikGroup, PopulationSizeSpec
+    from abm.scenario.schema import PaddrikGroup, PopulationSizeSpec
 
 _EPS = 1e-9
 

@@ -14,12 +14,12 @@ import math
 from typing import TYPE_CHECKING
 
 from abm.agents.base import Trader
-from abm.circuit_breaker import HALTED_ORDER_ID
+from abm.market.circuit_breaker import HALTED_ORDER_ID
 
 if TYPE_CHECKING:
+    from abm.market.orderbook import OrderResult
     from abm.model import MarketModel
-    from abm.orderbook import OrderResult
-    from abm.scenario import PovGroup
+    from abm.scenario.schema import PovGroup
 
 _EPS = 1e-9
 

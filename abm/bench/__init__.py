@@ -1,0 +1,1 @@
+"""Benchmarks behind ``abm bench``: the order book, the model step loop, crisis scale."""

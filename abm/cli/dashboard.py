@@ -1,0 +1,161 @@
+"""Command-line wiring of ``abm dashboard``: serve the live dashboard (`abm.dashboard.app`) locally.
+
+``abm.cli.main`` calls `register` with its sub-parsers. The command checks that the ``viz``
+extra is installed and that the scenario is valid, then runs ``solara run abm.dashboard.app`` in a
+child process (production mode: no auto-reload, and no call home from the page) with the
+scenario passed in ``$ABM_DASHBOARD_SCENARIO``, prints the URL and waits until the server
+stops (Ctrl-C). User errors are raised as ``abm.cli.main.CliError`` (exit code 2), imported when
+needed because ``abm.cli.main`` imports this module. This module does not import solara.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from abm.dashboard.model import DEFAULT_SCENARIO, SCENARIO_ENV, resolve_scenario_path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+# modules the app imports, and the distribution that serves the page's JavaScript locally
+VIZ_MODULES = ("solara", "altair", "ipyvuetify", "matplotlib")
+VIZ_ASSETS = "solara-assets"
+VIZ_INSTALL_HINT = "pip install -e '.[viz]'"
+# solara warns on every page load over plain http from a host other than "localhost" that it
+# falls back to samesite=lax session cookies: the right cookie for a local dashboard, and
+# the advice (https, proxy headers for iframes) does not apply to one
+SAMESITE_WARNING = "ignore:Cookies with samesite=none require https:UserWarning"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``dashboard`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="serve the live dashboard of a scenario in the browser (needs the viz extra)",
+        description="Serve a live dashboard (Mesa SolaraViz) of SCENARIO: price, spread and "
+        "depth, the book ladder, market makers' inventory and P&L, the contagion network.",
+    )
+    parser.add_argument(
+        "scenario", nargs="?", default=None, help="scenario YAML file (default: the baseline)"
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"interface to listen on (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    parser.set_defaults(func=cmd_dashboard)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Run ``abm dashboard``; return the server's exit code (0 after Ctrl-C handling).
+
+    Raises:
+        abm.cli.main.CliError: If the viz extra is missing, the scenario is invalid, the port is
+            out of range or already in use.
+    """
+    missing = missing_viz_packages()
+    if missing:
+        _fail(
+            f"the dashboard needs the viz extra (missing: {', '.join(missing)}); "
+            f"install it with: {VIZ_INSTALL_HINT}"
+        )
+    from abm.scenario.schema import ScenarioError, load_scenario
+
+    scenario_path = resolve_scenario_path(args.scenario)
+    try:
+        load_scenario(scenario_path)
+    except ScenarioError as exc:
+        _fail(str(exc))
+    scenario_path = scenario_path.resolve()  # the server may run from another directory
+    if not 1 <= args.port <= 65535:
+        _fail(f"--port: must be between 1 and 65535, got {args.port}")
+    if not port_is_free(args.host, args.port):
+        _fail(f"--port: {args.host}:{args.port} is in use or not available; choose another port")
+    print(f"abm dashboard: {scenario_path} at {dashboard_url(args.host, args.port)} (Ctrl-C stops)")
+    sys.stdout.flush()
+    process = subprocess.Popen(server_command(args.host, args.port), env=server_env(scenario_path))
+    try:
+        return process.wait()
+    finally:
+        # after Ctrl-C (the terminal sent SIGINT to the server too) or any error here,
+        # make sure the server is gone before the command returns
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def missing_viz_packages() -> list[str]:
+    """Names of the viz extra's packages that are not installed (empty when all are)."""
+    missing = [name for name in VIZ_MODULES if importlib.util.find_spec(name) is None]
+    try:
+        importlib.metadata.distribution(VIZ_ASSETS)
+    except importlib.metadata.PackageNotFoundError:
+        missing.append(VIZ_ASSETS)
+    return missing
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The command that serves `abm.dashboard.app` (run it with `server_env`).
+
+    Production mode (no auto-reload), no browser opened, and solara's cookie warning for
+    plain-http hosts silenced (`SAMESITE_WARNING`).
+    """
+    return [
+        sys.executable,
+        "-W",
+        SAMESITE_WARNING,
+        "-m",
+        "solara",
+        "run",
+        "abm.dashboard.app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+    ]
+
+
+def server_env(scenario_path: str | os.PathLike[str] = DEFAULT_SCENARIO) -> dict[str, str]:
+    """The server's environment: ours plus the scenario to show and no solara telemetry."""
+    env = dict(os.environ)
+    env[SCENARIO_ENV] = str(Path(scenario_path).resolve())
+    env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
+    return env
+
+
+def dashboard_url(host: str, port: int) -> str:
+    """The address to open in a browser."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True if a server can listen on ``host:port`` now (it may still be taken later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # as uvicorn does: a port left in TIME_WAIT by a stopped server is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _fail(message: str) -> NoReturn:
+    from abm.cli.main import CliError
+
+    raise CliError(message)

@@ -1,0 +1,1 @@
+"""The SolaraViz dashboard (``abm dashboard``) and the model wrapper it drives."""

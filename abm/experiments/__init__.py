@@ -1,0 +1,1 @@
+"""Many runs: sweeps (plan, store, executor), run comparison and the shipped studies."""

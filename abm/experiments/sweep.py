@@ -1,0 +1,447 @@
+"""Parameter sweeps over a ``concurrent.futures.Executor``: local processes or a Dask cluster.
+
+`run_sweep` executes the runs of a `abm.experiments.sweep_spec.SweepPlan` that its sweep directory
+does
+not hold yet, and writes each finished run to disk at once (the directory's layout, its run
+records and results table are `abm.experiments.sweep_store`'s, whose names this module re-exports).
+
+Resuming is running the same plan into the same directory: runs that have a record are skipped
+(failed ones too, unless ``retry_failed``), so an interruption (Ctrl-C, a killed worker, a
+killed parent) loses at most the runs in flight and never duplicates one. A directory written
+by another plan is refused, and a lock keeps two sweeps from writing one directory at once.
+Workers return only summaries, so the parent's memory does not grow with the runs' tables.
+
+A run that raises is recorded ``failed`` with its error and the sweep goes on. A failure of the
+infrastructure (a killed worker process, a lost Dask worker) is not the run's: the runs it took
+down are submitted again, for at most `MAX_ROUNDS` rounds, then reported missing. Run seeds come
+from `abm.experiments.sweep_spec.run_seed`, so results do not depend on the executor or the worker
+count.
+
+Mesa 3.3 keeps every model alive through the class-level ``mesa.agent.Agent._ids``;
+`abm.run` releases the model it created, so long-lived workers (local or Dask) do not grow.
+Dask workers run one thread each (threads would not speed up pure-Python runs anyway).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from abm.experiments.sweep_spec import RESULTS_FILE, TABLES_DIR, SweepError, SweepPlan
+from abm.experiments.sweep_store import (
+    DATASET_TABLES,
+    LOCK_FILE,
+    RunRecord,
+    RunStatus,
+    _SweepDirectory,
+    flatten,
+    link_run_tables,
+    read_results,
+    results_table,
+)
+from abm.run import run
+from abm.scenario.schema import Scenario
+
+__all__ = [
+    "DATASET_TABLES",
+    "LOCK_FILE",
+    "MAX_ROUNDS",
+    "RunRecord",
+    "RunStatus",
+    "RunTask",
+    "SweepOutcome",
+    "dask_executor",
+    "execute_run",
+    "flatten",
+    "link_run_tables",
+    "read_results",
+    "results_table",
+    "run_sweep",
+]
+
+MAX_ROUNDS = 3
+"""Rounds of submission for runs lost to infrastructure failures before they count missing."""
+_DASK_IN_FLIGHT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RunTask:
+    """Everything a worker needs for one run: picklable, a few kB (the scenario is YAML text).
+
+    ``overrides`` are the point's ``(dotted path, value)`` changes; ``table_dir`` is where to
+    save the run's tables, or None to keep only its summary; ``dataset_dir`` (with
+    ``table_dir``) is the sweep directory whose Hive-partitioned datasets
+    (`abm.experiments.sweep_store.link_run_tables`) receive them too.
+    """
+
+    run_id: str
+    point: int
+    replicate: int
+    seed: int
+    scenario_yaml: str
+    overrides: tuple[tuple[str, Any], ...]
+    table_dir: str | None = None
+    dataset_dir: str | None = None
+
+
+def execute_run(task: RunTask) -> RunRecord:
+    """Run one task and return its record: the worker entry point (top level, picklable).
+
+    An exception of the run (a parameter the schema cannot judge, a model error) becomes a
+    ``failed`` record; only KeyboardInterrupt and SystemExit propagate. The models created here
+    are freed (``abm.run`` releases its model from Mesa 3.3's class-level registry).
+    """
+    start = time.perf_counter()
+    status, error, summary = RunStatus.OK, None, {}
+    try:
+        scenario = Scenario.from_yaml_text(task.scenario_yaml).override(dict(task.overrides))
+        result = run(scenario, seed=task.seed)
+        if task.table_dir is not None:
+            saved = result.save(task.table_dir)
+            if task.dataset_dir is not None:
+                link_run_tables(saved, Path(task.dataset_dir), task.point, task.replicate)
+        summary = flatten(result.summary)
+    except Exception as exc:
+        status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+    return RunRecord(
+        task.run_id,
+        task.point,
+        task.replicate,
+        task.seed,
+        status.value,
+        error,
+        time.perf_counter() - start,
+        f"{socket.gethostname()}:{os.getpid()}",
+        summary,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SweepOutcome:
+    """What `run_sweep` did: counts over the whole plan, and the runs executed by this call.
+
+    ``missing`` runs have no record (lost to infrastructure failures or interrupted);
+    ``errors`` holds the first few infrastructure errors seen.
+    """
+
+    out_dir: Path
+    results: Path
+    total: int
+    ok: int
+    failed: int
+    missing: int
+    ran: int
+    errors: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """True when every run of the plan finished ``ok``."""
+        return self.ok == self.total
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out_dir: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    executor: cf.Executor | None = None,
+    max_in_flight: int | None = None,
+    keep_tables: bool = False,
+    retry_failed: bool = False,
+    fresh_process: bool = False,
+    progress: bool = False,
+) -> SweepOutcome:
+    """Execute the runs of ``plan`` that ``out_dir`` lacks, then rebuild ``results.parquet``.
+
+    Args:
+        plan: The sweep.
+        out_dir: The sweep directory: created if missing, resumed if it holds this plan.
+        workers: Local worker processes (default: the CPUs available); unused with
+            ``executor``.
+        executor: Run there instead, e.g. `dask_executor`; the caller owns it. It must run one
+            task at a time per process.
+        max_in_flight: Tasks submitted ahead (default: twice the local workers, or 256 with
+            an external executor).
+        keep_tables: Also save each run's tables to ``tables/<run_id>/``, and link them into
+            one Hive-partitioned dataset per table, ``<table>/point=<p>/replicate=<r>/``
+            (``pandas.read_parquet(out_dir / "agents")`` reads all runs' rows); on a
+            multi-machine cluster ``out_dir`` must then be on a file system all workers see at
+            that path.
+        retry_failed: Run again the runs recorded ``failed``.
+        fresh_process: Local pool only: a new process per run (``max_tasks_per_child=1``)
+            rather than reused processes; slower, for models that leak in other ways.
+        progress: Show a progress bar on stderr (ok/failed counts, ETA).
+
+    Returns:
+        The outcome; ``complete`` says whether every run is ``ok``.
+
+    Raises:
+        SweepError: If ``out_dir`` holds another sweep or is not a sweep directory, another
+            sweep holds its lock, ``workers`` < 1, or a selected metric is not a summary key.
+        KeyboardInterrupt: After ending the local workers and rebuilding ``results.parquet``.
+    """
+    if workers is not None and workers < 1:
+        raise SweepError(f"workers must be >= 1, got {workers}")
+    n_workers = workers or _available_cpus()
+    with _SweepDirectory.open(out_dir, plan) as store:
+        records = store.records()
+        _check_metrics(plan, records.values())
+        keep = {RunStatus.OK.value} if retry_failed else {s.value for s in RunStatus}
+        todo = [
+            k
+            for k in plan.runs()
+            if k.run_id not in records or records[k.run_id].status not in keep
+        ]
+        redo = {key.run_id for key in todo}
+        counts = {status.value: 0 for status in RunStatus}
+        for record in records.values():
+            if record.run_id not in redo:
+                counts[record.status] += 1
+        scenario_yaml = plan.scenario.to_yaml()
+        tables = store.root / TABLES_DIR
+        pending = [
+            RunTask(
+                key.run_id,
+                key.point,
+                key.replicate,
+                key.seed,
+                scenario_yaml,
+                tuple(plan.overrides(key.point).items()),
+                str(tables / key.run_id) if keep_tables else None,
+                str(store.root) if keep_tables else None,
+            )
+            for key in todo
+        ]
+        errors: list[str] = []
+        checked = any(r.status == RunStatus.OK.value for r in records.values())
+        bar = tqdm(
+            total=plan.n_runs,
+            initial=plan.n_runs - len(pending),
+            unit="run",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+
+        def finished(record: RunRecord) -> None:
+            nonlocal checked
+            store.write(record)
+            counts[record.status] += 1
+            bar.update(1)
+            bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
+            if record.status == RunStatus.OK.value and not checked:
+                checked = True
+                _check_metrics(plan, [record])
+
+        try:
+            for _ in range(MAX_ROUNDS):
+                if not pending:
+                    break
+                if executor is None:
+                    pool = _local_pool(min(n_workers, len(pending)), fresh_process)
+                    slots = max_in_flight or 2 * n_workers
+                    pending = _drain(pool, pending, slots, finished, errors, owned=True)
+                else:
+                    slots = max_in_flight or _DASK_IN_FLIGHT
+                    pending = _drain(executor, pending, slots, finished, errors, owned=False)
+        finally:
+            bar.close()
+            store.write_results()
+        return SweepOutcome(
+            out_dir=store.root,
+            results=store.root / RESULTS_FILE,
+            total=plan.n_runs,
+            ok=counts["ok"],
+            failed=counts["failed"],
+            missing=plan.n_runs - counts["ok"] - counts["failed"],
+            ran=len(todo) - len(pending),
+            errors=tuple(errors[:5]),
+        )
+
+
+def _drain(
+    pool: cf.Executor,
+    tasks: Sequence[RunTask],
+    slots: int,
+    finished: Callable[[RunRecord], None],
+    errors: list[str],
+    *,
+    owned: bool,
+) -> list[RunTask]:
+    """Run ``tasks`` with at most ``slots`` in flight; return those lost to the infrastructure."""
+    queue = iter(tasks)
+    in_flight: dict[cf.Future[RunRecord], RunTask] = {}
+    lost: list[RunTask] = []
+    refused = False
+    try:
+        while True:
+            while len(in_flight) < slots and not refused and (task := next(queue, None)):
+                try:
+                    in_flight[pool.submit(execute_run, task)] = task
+                except RuntimeError as exc:  # a broken or shut-down executor refuses work
+                    errors.append(f"cannot submit {task.run_id}: {type(exc).__name__}: {exc}")
+                    lost.append(task)
+                    refused = True
+            if not in_flight:
+                break
+            done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                task = in_flight.pop(future)
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker died or was lost: not the run's fault
+                    errors.append(f"{task.run_id}: {type(exc).__name__}: {exc}")
+                    lost.append(task)
+                else:
+                    finished(record)
+            if lost and owned:  # a broken local pool fails all that follows: start a new one
+                refused = True
+    except BaseException:
+        _abort(pool, in_flight, owned)
+        raise
+    if owned:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [*lost, *queue]
+
+
+def _abort(pool: cf.Executor, in_flight: Iterable[cf.Future[RunRecord]], owned: bool) -> None:
+    """Stop now: cancel queued tasks and, for our own pool, end its processes."""
+    for future in in_flight:
+        future.cancel()
+    if not owned:
+        return
+    # The runs in flight are lost anyway (a resume reruns them), so their processes are ended
+    # rather than awaited (Python 3.14 has ProcessPoolExecutor.terminate_workers for this);
+    # they are looked up first because shutdown() forgets them.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _init_worker() -> None:
+    """Set up a local worker process: leave Ctrl-C to the parent, and die with the parent."""
+    # Ctrl-C reaches the whole process group; only the parent acts on it (and ends the workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A killed parent would leave its workers blocked on their task queue forever.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        sentinel = parent.sentinel
+        threading.Thread(target=_exit_with, args=(sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _local_pool(workers: int, fresh_process: bool) -> cf.ProcessPoolExecutor:
+    # "spawn" explicitly: Mesa forces it at import anyway, and fork is unsafe with threads.
+    return cf.ProcessPoolExecutor(
+        max_workers=max(1, workers),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        max_tasks_per_child=1 if fresh_process else None,
+    )
+
+
+def _available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _check_metrics(plan: SweepPlan, records: Iterable[RunRecord]) -> None:
+    """Raise if a selected metric's top-level key is absent from the first ``ok`` summary.
+
+    Only the top-level key is checked: ``pnl_by_group.informed`` is legitimately absent from
+    a run without informed traders.
+    """
+    if plan.metrics is None:
+        return
+    for record in records:
+        if record.status != RunStatus.OK.value:
+            continue
+        tops = {key.split(".")[0] for key in record.summary}
+        unknown = [m for m in plan.metrics if m.split(".")[0] not in tops]
+        if unknown:
+            raise SweepError(
+                f"{plan.source}: metrics: {', '.join(unknown)} not in the run summary; "
+                f"available: {', '.join(record.summary)}"
+            )
+        return
+
+
+@contextmanager
+def dask_executor(
+    scheduler: str | None = None, local_workers: int | None = None, *, timeout_s: float = 60.0
+) -> Iterator[tuple[cf.Executor, int]]:
+    """Connect to a Dask scheduler, or start a local cluster; yield ``(executor, n_workers)``.
+
+    Args:
+        scheduler: A scheduler address such as ``tcp://host:8786``.
+        local_workers: Instead, start a ``LocalCluster`` of this many single-threaded worker
+            processes.
+        timeout_s: How long to wait for the scheduler, and for a first worker.
+
+    Raises:
+        SweepError: If dask.distributed is not installed, not exactly one of the two sources is
+            given, the scheduler is unreachable or has no worker within ``timeout_s``, or a
+            worker runs more than one thread.
+    """
+    if (scheduler is None) == (local_workers is None):
+        raise SweepError("give exactly one of a Dask scheduler address and a local worker count")
+    try:
+        from distributed import Client, LocalCluster  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as exc:
+        raise SweepError("Dask is not installed: pip install 'abm-microstructure[dist]'") from exc
+    cluster = None
+    try:
+        if local_workers is not None:
+            cluster = LocalCluster(
+                n_workers=local_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout=timeout_s)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from exc
+    try:
+        try:
+            client.wait_for_workers(1, timeout=timeout_s)
+        except TimeoutError as exc:
+            raise SweepError(
+                f"no Dask worker joined {scheduler} within {timeout_s:g} s; start some with "
+                f"`dask worker {scheduler} --nthreads 1 --nworkers N`"
+            ) from exc
+        threads = client.nthreads()
+        crowded = sorted(address for address, n in threads.items() if n > 1)
+        if crowded:
+            raise SweepError(
+                f"Dask workers {', '.join(crowded)} run several threads; start them with "
+                "`--nthreads 1 --nworkers N`: pure-Python runs gain nothing from threads, and "
+                "Mesa 3.3's model registry is not thread-safe"
+            )
+        yield client.get_executor(pure=False), len(threads)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

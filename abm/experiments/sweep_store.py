@@ -1,0 +1,309 @@
+"""The sweep directory: run records, the results table, and the locked directory holding them.
+
+What `abm.experiments.sweep.run_sweep` writes, and resumes from::
+
+    DIR/sweep.json              the plan (`abm.experiments.sweep_spec.SweepPlan.definition`)
+    DIR/runs/<run_id>.json      one `RunRecord` per finished run (ok or failed), atomically
+    DIR/tables/<run_id>/        with keep_tables: the run directory
+    (`abm.results.recorder.RunResult.save`)
+    DIR/<table>/point=<p>/replicate=<r>/<run_id>.parquet
+                                with keep_tables: the same tables as one Hive-partitioned
+                                dataset per table (`DATASET_TABLES`, `link_run_tables`)
+    DIR/results.parquet         one row per finished run (`results_table`), rebuilt at the end
+
+``pandas.read_parquet(DIR / "agents")`` (or DuckDB's ``read_parquet('DIR/agents/**/*.parquet',
+hive_partitioning = true)``) reads every kept run's ``agents`` rows as one table, with ``point``
+and ``replicate`` columns taken from the directory names. The dataset files are hard links to
+the run directories' files (copies where the file system has no hard links), so they cost no
+extra space.
+
+A directory written by another plan is refused
+(`abm.experiments.sweep_spec.SweepPlan.fingerprint`), and a
+lock keeps two sweeps from writing one directory at once. `abm.experiments.sweep` re-exports every
+name
+here, so ``from abm.experiments.sweep import RunRecord`` keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from abm.experiments.sweep_spec import (
+    RESERVED_COLUMNS,
+    RESULTS_FILE,
+    RUNS_DIR,
+    SWEEP_FILE,
+    SweepError,
+    SweepPlan,
+)
+from abm.results.atomic import write_atomic
+from abm.results.recorder import TABLES
+
+try:  # POSIX advisory locks; elsewhere the directory is simply not locked
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
+DATASET_TABLES = TABLES
+"""Tables kept (with keep_tables) as Hive-partitioned datasets ``DIR/<table>/``."""
+_RESERVED_DTYPES: Mapping[str, Any] = {
+    "run_id": "string",
+    "point": "int64",
+    "replicate": "int64",
+    "seed": "int64",
+    "status": "string",
+    "error": "string",
+    "wall_time_s": "float64",
+    "worker": "string",
+}
+
+
+class RunStatus(StrEnum):
+    """Outcome of one run: it finished (``ok``) or raised (``failed``)."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What a worker returns and the sweep stores (``runs/<run_id>.json``) for one run.
+
+    Attributes:
+        run_id, point, replicate, seed: As in `RunTask`.
+        status: A `RunStatus` value.
+        error: ``"<ExceptionType>: <message>"`` for a failed run, else None.
+        wall_time_s: Seconds the worker spent on the task (scenario, run, tables).
+        worker: ``host:pid`` of the process that ran it.
+        summary: The run's ``summary.json`` with nested keys flattened by dots
+            (``pnl_by_group.mm``); non-finite floats are None; empty for a failed run.
+    """
+
+    run_id: str
+    point: int
+    replicate: int
+    seed: int
+    status: str
+    error: str | None
+    wall_time_s: float
+    worker: str
+    summary: dict[str, Any]
+
+    def to_json(self) -> str:
+        """Return the record as a JSON document."""
+        return json.dumps(asdict(self), allow_nan=False, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRecord:
+        """Read a record written by `to_json`.
+
+        Raises:
+            ValueError: If ``text`` is not such a record.
+        """
+        data = json.loads(text)
+        if not isinstance(data, dict) or set(data) != set(cls.__slots__):
+            raise ValueError("not a run record")
+        return cls(**data)
+
+
+def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings to dotted keys (``{"a": {"b": 1}}`` gives ``{"a.b": 1}``).
+
+    Non-finite floats become None (JSON has no spelling for them).
+    """
+    flat: dict[str, Any] = {}
+    for key, value in summary.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, float) and not math.isfinite(value):
+            flat[f"{prefix}{key}"] = None
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def results_table(plan: SweepPlan, records: Iterable[RunRecord]) -> pd.DataFrame:
+    """One row per record, sorted by (point, replicate): the contents of ``results.parquet``.
+
+    Columns: `abm.experiments.sweep_spec.RESERVED_COLUMNS` (``run_id``, ``status``, ``error``,
+    ``worker``
+    text; ``point``, ``replicate``, ``seed`` int64; ``wall_time_s`` float64), then one per
+    parameter (named by its dotted path), then one per metric: ``plan.metrics``, or every
+    summary key (in the order of the first ``ok`` record) except those named like a reserved
+    column or a parameter. Dtypes:
+    nullable ``Int64``/``boolean`` for integer/boolean columns, ``float64`` for numbers,
+    ``string`` for text; values that are lists or mappings are stored as JSON text. Failed
+    runs have missing metrics. ``attrs["abm_sweep"]`` holds ``parameters``, ``metrics`` and
+    ``fingerprint`` (pandas keeps ``attrs`` in the parquet file).
+    """
+    rows = sorted(records, key=lambda r: (r.point, r.replicate))
+    metrics = list(plan.metrics or ())
+    if plan.metrics is None:
+        taken = set(RESERVED_COLUMNS) | set(plan.parameters)
+        for record in sorted(rows, key=lambda r: r.status != RunStatus.OK.value):
+            metrics += [k for k in record.summary if k not in taken and k not in metrics]
+    data: dict[str, Any] = {
+        column: pd.array([getattr(r, column) for r in rows], dtype=_RESERVED_DTYPES[column])
+        for column in RESERVED_COLUMNS
+    }
+    for index, name in enumerate(plan.parameters):
+        data[name] = _typed([plan.points[r.point][index] for r in rows])
+    for name in metrics:
+        data[name] = _typed([r.summary.get(name) for r in rows])
+    table = pd.DataFrame(data)
+    table.attrs["abm_sweep"] = {
+        "parameters": list(plan.parameters),
+        "metrics": metrics,
+        "fingerprint": plan.fingerprint(),
+    }
+    return table
+
+
+def _typed(values: list[Any]) -> Any:
+    present = [v for v in values if v is not None]
+    if all(isinstance(v, bool) for v in present) and present:
+        return pd.array(values, dtype="boolean")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in present) and present:
+        return pd.array(values, dtype="Int64")
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return pd.array([math.nan if v is None else float(v) for v in values], dtype="float64")
+    if all(isinstance(v, str) for v in present):
+        return pd.array(values, dtype="string")
+    return pd.array([None if v is None else json.dumps(v) for v in values], dtype="string")
+
+
+class _SweepDirectory:
+    """A locked sweep directory holding one plan: reads and writes run records atomically."""
+
+    def __init__(self, root: Path, plan: SweepPlan) -> None:
+        self.root = root
+        self.plan = plan
+        self.runs = root / RUNS_DIR
+
+    @classmethod
+    @contextmanager
+    def open(cls, out_dir: str | os.PathLike[str], plan: SweepPlan) -> Iterator[_SweepDirectory]:
+        """Create or resume ``out_dir`` for ``plan`` and hold its lock while in use."""
+        root = Path(out_dir).absolute()
+        if root.exists() and not root.is_dir():
+            raise SweepError(f"{root} exists and is not a directory; choose another --out")
+        if root.is_dir():
+            _refuse_foreign(root)  # before the lock file is created in someone else's directory
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / LOCK_FILE, "a+", encoding="utf-8") as lock:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError as exc:
+                    raise SweepError(
+                        f"{root} is in use by another abm sweep; wait for it or stop it first"
+                    ) from exc
+            store = cls(root, plan)
+            store._adopt(root / SWEEP_FILE)
+            yield store
+
+    def _adopt(self, definition: Path) -> None:
+        new = self.plan.definition()
+        _refuse_foreign(self.root)
+        if definition.exists():
+            try:
+                old = json.loads(definition.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise SweepError(f"{definition} is not valid JSON; delete the directory") from exc
+            if old.get("fingerprint") != new["fingerprint"]:
+                mine = json.loads(json.dumps(self.plan.identity()))
+                labels = {"scenario_digest": "scenario", "points": "parameter values"}
+                differ = [labels.get(k, k) for k in mine if old.get(k) != mine[k]]
+                raise SweepError(
+                    f"{self.root} holds a different sweep (from {old.get('source')}; its "
+                    f"{', '.join(differ) or 'definition'} differ); resume it with the same "
+                    "sweep file, or choose another --out"
+                )
+        write_atomic(definition, json.dumps(new, indent=1) + "\n")
+        self.runs.mkdir(exist_ok=True)
+        for stale in self.runs.glob(".*.tmp-*"):  # left by a killed parent; we hold the lock
+            stale.unlink(missing_ok=True)
+        for table in DATASET_TABLES:  # and by killed workers linking a run's tables
+            for stale in (self.root / table).glob("point=*/replicate=*/.*.tmp-*"):
+                stale.unlink(missing_ok=True)
+
+    def records(self) -> dict[str, RunRecord]:
+        """Return the stored records by run id; unreadable files are skipped with a warning."""
+        records = {}
+        for path in sorted(self.runs.glob("*.json")):
+            try:
+                record = RunRecord.from_json(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, TypeError) as exc:
+                warnings.warn(f"ignoring {path} ({exc}); its run will be redone", stacklevel=2)
+                continue
+            records[record.run_id] = record
+        return records
+
+    def write(self, record: RunRecord) -> None:
+        """Store ``record`` atomically (temporary file, fsync, rename)."""
+        write_atomic(self.runs / f"{record.run_id}.json", record.to_json())
+
+    def write_results(self) -> Path:
+        """Rebuild ``results.parquet`` from the stored records; return its path."""
+        table = results_table(self.plan, self.records().values())
+        target = self.root / RESULTS_FILE
+        write_atomic(target, table.to_parquet(None, index=False))
+        return target
+
+
+def link_run_tables(run_dir: Path, root: Path, point: int, replicate: int) -> None:
+    """Place the tables of the run directory ``run_dir`` in the sweep's datasets under ``root``.
+
+    Each ``run_dir/<table>.parquet`` becomes
+    ``root/<table>/point=<point>/replicate=<replicate>/<run_id>.parquet`` (``run_id`` is
+    ``run_dir``'s name), hard-linked, or copied where links are not possible. A file already
+    there (a run redone after an interruption) is replaced atomically, so a reader sees the old
+    file or the new one, never a part; hidden temporary names are skipped by Parquet readers.
+    """
+    for table in DATASET_TABLES:
+        partition = root / table / f"point={point}" / f"replicate={replicate}"
+        partition.mkdir(parents=True, exist_ok=True)
+        source = run_dir / f"{table}.parquet"
+        target = partition / f"{run_dir.name}.parquet"
+        temporary = partition / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            try:
+                os.link(source, temporary)
+            except OSError:  # a file system without hard links, or a link count limit
+                shutil.copyfile(source, temporary)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _refuse_foreign(root: Path) -> None:
+    """Raise unless ``root`` is a sweep directory or holds only what a sweep start leaves."""
+    if (root / SWEEP_FILE).exists():
+        return
+    for entry in root.iterdir():
+        started = entry.name == LOCK_FILE or (entry.name == RUNS_DIR and not any(entry.iterdir()))
+        if not started:
+            raise SweepError(
+                f"{root} is not empty and holds no {SWEEP_FILE}, so it is not a sweep "
+                "directory; choose another --out"
+            )
+
+
+def read_results(out_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read the ``results.parquet`` of a sweep directory (`results_table` describes it)."""
+    return pd.read_parquet(Path(out_dir) / RESULTS_FILE)

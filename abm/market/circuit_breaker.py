@@ -1,0 +1,113 @@
+"""An exchange circuit breaker: halt matching after a fast fall, then reopen.
+
+Modelled on the CME Globex Stop Logic that paused E-mini trading for five seconds at
+13:45:28 on May 6, 2010 (CFTC/SEC 2010, p. 4; Kirilenko et al. 2017, section 5): when a
+trade prints ``fall_pct`` percent or more below the highest trade of the last
+``window_steps`` steps, matching stops for the rest of that step and ``halt_steps`` more.
+During a halt the book still accepts resting orders and cancels (so it never crosses),
+but an order that would trade (a market order, or a limit at or through the opposite
+touch) is queued, and submitted in arrival order when trading resumes, or rejected,
+as configured. The rule lives in the exchange (`abm.market.exchange`); the order book knows
+nothing of halts.
+
+This module holds the scenario spec and the trigger; it never touches the book.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from abm.scenario.types import _NO_BOOL, PosInt, Spec
+
+HALTED_ORDER_ID = -1
+"""``OrderResult.order_id`` of an order the exchange queued or rejected during a halt.
+
+Book ids are positive, so this never names a resting order. A queued order has
+``unfilled_qty == 0`` (it is still pending); a rejected one ``unfilled_qty == qty``.
+"""
+
+
+class CircuitBreakerSpec(Spec):
+    """Scenario switch and parameters of the circuit breaker (``circuit_breaker:``).
+
+    Attributes:
+        enabled: False leaves the breaker in the document but never halts (one line to flip).
+        fall_pct: Trigger: a trade at least this many percent below the window's highest trade.
+        window_steps: Look-back of the highest trade, in steps (the trigger step included).
+        halt_steps: Full steps without matching after the trigger step.
+        on_halt: What happens to an order that would trade during a halt: ``queue`` (submitted
+            in arrival order at the reopening) or ``reject`` (dropped, reported to its sender).
+    """
+
+    enabled: bool = Field(
+        default=True, description="False keeps the breaker in the document but never halts."
+    )
+    fall_pct: Annotated[float, Field(gt=0.0, lt=100.0), _NO_BOOL] = Field(
+        description="Trigger: a trade at least this many percent below the window's high."
+    )
+    window_steps: PosInt = Field(
+        description="Look-back of the highest trade, steps (the trigger step included)."
+    )
+    halt_steps: PosInt = Field(description="Full steps without matching after the trigger step.")
+    on_halt: Literal["queue", "reject"] = Field(
+        default="queue",
+        description="An order that would trade in a halt: `queue` (sent at the reopening) or "
+        "`reject`.",
+    )
+
+
+class CircuitBreaker:
+    """The trigger state: recent trade highs, and whether (and until when) trading is halted.
+
+    Args:
+        spec: The breaker's parameters (``spec.enabled`` is not consulted here: a disabled
+            breaker is simply not built).
+
+    Attributes:
+        halted_until: Last step of the current (or last) halt; -1 before any halt.
+        halts: Number of halts so far.
+        halted_steps: Length of the halts triggered so far, in steps (trigger steps included).
+    """
+
+    def __init__(self, spec: CircuitBreakerSpec) -> None:
+        self.spec = spec
+        self._keep = 1.0 - spec.fall_pct / 100.0
+        self._highs: deque[tuple[int, int]] = deque()  # (step, high), highs decreasing
+        self.halted_until = -1
+        self.halts = 0
+        self.halted_steps = 0
+
+    def reference_ticks(self, step: int) -> int | None:
+        """Highest trade price (ticks) within the window ending at ``step``; None if none."""
+        highs = self._highs
+        while highs and highs[0][0] <= step - self.spec.window_steps:
+            highs.popleft()
+        return highs[0][1] if highs else None
+
+    def observe(self, step: int, price_ticks: int) -> int | None:
+        """Feed one trade price (ticks) printed at ``step``, in the order trades happen.
+
+        Returns:
+            The reference (the window's high before this trade, ticks) if this trade is
+            ``fall_pct`` or more below it, else None. A trip starts a halt lasting until
+            ``step + halt_steps``.
+        """
+        reference = self.reference_ticks(step)
+        highs = self._highs
+        # a monotone deque: a new high makes every older, lower high irrelevant
+        while highs and highs[-1][1] <= price_ticks:
+            highs.pop()
+        highs.append((step, price_ticks))
+        if reference is None or price_ticks > reference * self._keep:
+            return None
+        self.halted_until = step + self.spec.halt_steps
+        self.halts += 1
+        self.halted_steps += self.spec.halt_steps + 1
+        return reference
+
+    def reopen(self) -> None:
+        """Forget the pre-halt highs: the reopening price is the next reference."""
+        self._highs.clear()

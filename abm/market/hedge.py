@@ -1,0 +1,74 @@
+"""The hedge venue: a liquid instrument outside the book (the strategies are in `abm.risk.hedging`).
+
+The hedge instrument's price is the fundamental plus Gaussian basis noise, drawn once a
+step. Trades go to a `HedgeVenue`, which takes the other side of every hedge trade at
+that price plus a fee and a linear impact per unit, rounded to the tick grid against
+the trader, and keeps its own exact account so that cash and positions stay conserved
+across traders and venue together.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from abm.risk.specs import HedgeInstrumentSpec
+
+if TYPE_CHECKING:
+    from abm.agents.base import Trader
+
+
+class HedgeVenue:
+    """The counterparty of all hedge trades, with an exact account in tick units.
+
+    Args:
+        spec: Price noise, fee and impact of the instrument.
+        tick_size: The book's tick, used to keep cash exact.
+        rng: The venue's own generator (basis noise).
+    """
+
+    def __init__(self, spec: HedgeInstrumentSpec, tick_size: float, rng: np.random.Generator):
+        self.spec = spec
+        self.tick_size = tick_size
+        self.rng = rng
+        self.price = math.nan
+        # decimals enough to print every grid price exactly, as the order book does
+        self._decimals = max(0, -math.floor(math.log10(tick_size)) + 2)
+        self.cash_ticks = 0
+        self.position = 0
+        self.trades = 0
+        self.fees = 0.0
+
+    def update_price(self, fundamental: float) -> float:
+        """Draw this step's hedge price (fundamental plus basis noise)."""
+        noise = self.spec.basis_sd * self.rng.standard_normal() if self.spec.basis_sd else 0.0
+        self.price = fundamental + noise
+        return self.price
+
+    def trade(self, trader: Trader, qty: int) -> tuple[float, float]:
+        """Buy (``qty > 0``) or sell hedge units for ``trader`` at this step's price.
+
+        Returns:
+            The execution price and the cost paid over the hedge price (fee plus
+            impact plus rounding, price units, >= 0).
+        """
+        if qty == 0:
+            return self.price, 0.0
+        size = abs(qty)
+        markup = self.spec.fee + self.spec.impact * size
+        if qty > 0:
+            price_ticks = math.ceil((self.price + markup) / self.tick_size - 1e-9)
+        else:
+            price_ticks = math.floor((self.price - markup) / self.tick_size + 1e-9)
+        notional = price_ticks * qty
+        trader.cash_ticks -= notional
+        trader.hedge += qty
+        self.cash_ticks += notional
+        self.position -= qty
+        self.trades += 1
+        price = round(price_ticks * self.tick_size, self._decimals)
+        cost = max(0.0, (price - self.price) * qty)  # >= 0 by construction; clip float noise
+        self.fees += cost
+        return price, cost

@@ -1,0 +1,1 @@
+"""What a run produced: the recorder, `RunResult`, and atomic writes of run directories."""

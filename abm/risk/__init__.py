@@ -1,0 +1,1 @@
+"""A market maker's risk management: regimes, limits, rebalancing and hedging."""

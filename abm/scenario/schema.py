@@ -1,0 +1,599 @@
+"""Scenario schema, YAML loading and dotted-path overrides.
+
+A scenario is the single source of everything a run needs (DESIGN.md section 1). It is
+validated by frozen pydantic models that forbid unknown keys and non-finite floats; the
+building blocks (fundamental, policy, agent groups, ...) live in :mod:`abm.scenario.specs`
+and are re-exported here. Every problem a user can make in a scenario file surfaces as one
+:class:`ScenarioError` whose message has one line per problem, shaped
+``<file>: <field path>: <problem>``, where the field path is the dotted path into the YAML
+document (the same path ``override`` takes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import types
+from collections.abc import Hashable, Mapping
+from hashlib import sha256
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+
+from abm.contagion.specs import NetworkSpec
+from abm.market.circuit_breaker import CircuitBreakerSpec
+from abm.market.mark import MarkSpec
+from abm.risk.specs import HedgeInstrumentSpec, ShockSpec
+from abm.scenario.specs import (
+    AgentGroup,
+    ArithmeticSpec,
+    ArrivalLaw,
+    ArrivalSpec,
+    AvellanedaStoikovSpec,
+    BinarySpec,
+    ChartistFundamentalistGroup,
+    DiscreteSize,
+    DistanceSpec,
+    EWMAVolatility,
+    ExponentialDistance,
+    FixedSize,
+    Float,
+    FundamentalSpec,
+    GBMSpec,
+    GivenVolatility,
+    GLFTSpec,
+    GlostenMilgromSpec,
+    HawkesArrivalSpec,
+    HestonSpec,
+    HoStollSpec,
+    InformedGroup,
+    Int,
+    KindSpec,
+    MarketMakerGroup,
+    MertonSpec,
+    MixSpec,
+    NoiseGroup,
+    NonNegFloat,
+    NonNegInt,
+    PaddrikGroup,
+    PaddrikRole,
+    PolicySpec,
+    PopulationSizeSpec,
+    PosFloat,
+    PosInt,
+    PovGroup,
+    PowerLawDistance,
+    PriceReference,
+    Probability,
+    RecordSpec,
+    RegimeSwitchingSpec,
+    SizeSpec,
+    Spec,
+    SymmetricSpec,
+    UniformDistance,
+    UniformSize,
+    VolatilitySpec,
+    paddrik_role_defaults,
+)
+
+__all__ = [
+    "AgentGroup",
+    "ArithmeticSpec",
+    "ArrivalLaw",
+    "ArrivalSpec",
+    "AvellanedaStoikovSpec",
+    "BinarySpec",
+    "ChartistFundamentalistGroup",
+    "CircuitBreakerSpec",
+    "DiscreteSize",
+    "DistanceSpec",
+    "EWMAVolatility",
+    "ExponentialDistance",
+    "FixedSize",
+    "Float",
+    "FundamentalSpec",
+    "GBMSpec",
+    "GLFTSpec",
+    "GivenVolatility",
+    "GlostenMilgromSpec",
+    "HawkesArrivalSpec",
+    "HestonSpec",
+    "HoStollSpec",
+    "InformedGroup",
+    "Int",
+    "MarketMakerGroup",
+    "MertonSpec",
+    "MixSpec",
+    "NoiseGroup",
+    "NonNegFloat",
+    "NonNegInt",
+    "PaddrikGroup",
+    "PaddrikRole",
+    "PolicySpec",
+    "PopulationSizeSpec",
+    "PosFloat",
+    "PosInt",
+    "PovGroup",
+    "PowerLawDistance",
+    "PriceReference",
+    "Probability",
+    "RecordSpec",
+    "RegimeSwitchingSpec",
+    "Scenario",
+    "ScenarioError",
+    "SizeSpec",
+    "SymmetricSpec",
+    "UniformDistance",
+    "UniformSize",
+    "VolatilitySpec",
+    "load_scenario",
+    "paddrik_role_defaults",
+    "parse_set_option",
+]
+
+_SOURCE = "<scenario>"
+
+
+class ScenarioError(ValueError):
+    """A scenario could not be read or is invalid; the message says where and what to change."""
+
+
+class Scenario(Spec):
+    """Everything one run needs: clock, tick size, fundamental process, agents, recording.
+
+    Attributes:
+        name: Non-empty label; names the run.
+        description: Free text.
+        seed: Root of the run's ``numpy.random.SeedSequence`` (>= 0).
+        steps: Number of model steps (> 0).
+        dt: Model time per step (> 0); step ``n`` is time ``n * dt``.
+        tick_size: Price of one tick (> 0).
+        mark: How equity, pnl, margin and defaults are marked (`abm.market.mark`; a kind or a spec).
+        fundamental: The exogenous value process.
+        agents: Group name -> group, in document order (at least one group). Group names
+            use letters, digits, ``_`` and ``-`` so that they can appear in dotted paths.
+        hedge_instrument: The hedge instrument outside the book (basis noise, fee, impact).
+        shocks: Scheduled shocks (price gaps, volatility spikes, losses, defaults, ...).
+        network: The market makers' contagion network and channels (None: no links).
+        circuit_breaker: The exchange's trading halts (`abm.market.circuit_breaker`; None: none).
+        record: Recording options.
+    """
+
+    name: str = Field(min_length=1, description="Label of the run; names its directory.")
+    description: str = Field(default="", description="Free text.")
+    seed: NonNegInt = Field(
+        default=0, description="Root of the run's numpy SeedSequence: same seed, same run."
+    )
+    steps: PosInt = Field(default=2000, description="Number of model steps.")
+    dt: PosFloat = Field(default=1.0, description="Model time per step; step n is time n * dt.")
+    tick_size: PosFloat = Field(default=0.01, description="Price of one tick, price units.")
+    mark: MarkSpec = Field(
+        default="mid",
+        validate_default=True,
+        description="How positions are valued for equity, pnl, margin and defaults "
+        "(abm.market.mark).",
+    )
+    fundamental: FundamentalSpec = Field(description="The exogenous value process.")
+    agents: dict[str, AgentGroup] = Field(
+        description="Group name -> group, in document order (at least one). Names use letters, "
+        "digits, _ and - (dots separate override paths).",
+        # in the schema only: the validator below says it in its own words
+        json_schema_extra={"minProperties": 1},
+    )
+    hedge_instrument: HedgeInstrumentSpec = Field(
+        default=HedgeInstrumentSpec(),
+        description="The hedge instrument outside the book (basis noise, fee, impact).",
+    )
+    shocks: list[ShockSpec] = Field(
+        default=[], description="Scheduled shocks (price gaps, losses, defaults, ...)."
+    )
+    network: NetworkSpec | None = Field(
+        default=None, description="The market makers' contagion network (null: no links)."
+    )
+    circuit_breaker: CircuitBreakerSpec | None = Field(
+        default=None, description="The exchange's trading halts (null: none)."
+    )
+    record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
+    # The source file's leading comment block: documentation, not part of the run (nor of the
+    # digest), but kept so that the resolved scenario.yaml of a run still says what it studies.
+    _header: str = PrivateAttr(default="")
+
+    @property
+    def header(self) -> str:
+        """The comment block that opened the source YAML (``#`` lines), or "" if none.
+
+        Read by `from_yaml_text` (and so `load_scenario`), kept by `override`, written first by
+        `to_yaml`; `digest` ignores it.
+        """
+        return self._header
+
+    @field_validator("agents")
+    @classmethod
+    def _check_groups(cls, agents: dict[str, Any]) -> dict[str, Any]:
+        if not agents:
+            raise ValueError("at least one agent group is required")
+        for name in agents:
+            if not name or not all(c.isalnum() or c in "_-" for c in name):
+                raise ValueError(
+                    f"group name {name!r} may only use letters, digits, '_' and '-' "
+                    "(dots separate override paths)"
+                )
+        return agents
+
+    @model_validator(mode="after")
+    def _check_step_resolves_arrivals(self) -> Scenario:
+        # one arrival per step at most: a step longer than a class's mean gap would slow it
+        for name, group in self.agents.items():
+            if isinstance(group, PaddrikGroup) and group.mean_interarrival_s < self.dt:
+                raise ValueError(
+                    f"agents.{name}.mean_interarrival_s ({group.mean_interarrival_s!r} s) is "
+                    f"shorter than dt ({self.dt!r} s); lower dt so that one step resolves the "
+                    "fastest traders"
+                )
+        return self
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = _SOURCE) -> Scenario:
+        """Validate a plain document (as parsed from YAML).
+
+        Args:
+            data: The scenario document.
+            source: Where the document came from; starts every error line.
+
+        Raises:
+            ScenarioError: One line ``source: field.path: problem`` per problem.
+        """
+        if not isinstance(data, Mapping):
+            raise ScenarioError(
+                f"{source}: <top level>: must be a mapping of scenario fields, got {_show(data)}"
+            )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            lines = [f"{source}: {path}: {problem}" for path, problem in _explain(exc)]
+            raise ScenarioError("\n".join(lines)) from exc
+
+    @classmethod
+    def from_yaml_text(cls, text: str, *, source: str = _SOURCE) -> Scenario:
+        """Parse and validate a YAML scenario document.
+
+        Duplicate keys in a mapping are an error (plain YAML loaders keep the last one).
+
+        Raises:
+            ScenarioError: On a YAML syntax error (with line and column), an empty
+                document, a top level that is not a mapping, or any validation problem.
+        """
+        data = parse_yaml_strict(text, source)
+        if data is None:
+            raise ScenarioError(
+                f"{source}: <top level>: the document is empty; "
+                "expected a mapping of scenario fields (name, fundamental, agents, ...)"
+            )
+        scenario = cls.from_dict(data, source=source)
+        scenario._header = leading_comment_block(text)
+        return scenario
+
+    def to_yaml(self) -> str:
+        """Return a YAML document that ``from_yaml_text`` reads back to an equal scenario.
+
+        The document starts with `header` (the source file's leading comments), if any.
+        """
+        body = yaml.safe_dump(
+            self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+        )
+        return self._header + body
+
+    def digest(self) -> str:
+        """Return the sha256 hex digest of a canonical JSON dump of the scenario.
+
+        Fields appear in schema order and agent groups in document order (group order
+        decides agent creation order, so it is part of what a run depends on). Validated
+        numbers are normalised (``100`` and ``100.0`` for a float field hash the same).
+        """
+        canonical = json.dumps(
+            self.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+        return sha256(canonical.encode("ascii")).hexdigest()
+
+    def override(self, changes: Mapping[str, Any]) -> Scenario:
+        """Return a copy with values replaced at dotted document paths, re-validated.
+
+        Example: ``{"agents.mm.policy.gamma": 0.01}`` sets a leaf and
+        ``{"agents.mm.policy": {"kind": "symmetric", "spread": 1.0}}`` replaces a whole
+        sub-document. Changes apply in order on ``model_dump()``. List items are addressed
+        by index (``fundamental.sigmas.0``). A new last key is allowed here (a new agent
+        group, say) and judged by validation.
+
+        Raises:
+            ScenarioError: If an intermediate key does not exist, a path is malformed, or
+                the changed document is invalid.
+        """
+        document = self.model_dump()
+        for path, value in changes.items():
+            _assign(document, path, value)
+        changed = type(self).from_dict(document)
+        changed._header = self._header
+        return changed
+
+    def groups_of(self, kind: str) -> dict[str, AgentGroup]:
+        """Return the groups of one agent kind (e.g. ``"market_maker"``), in document order.
+
+        Raises:
+            ScenarioError: If ``kind`` is not an agent kind.
+        """
+        known = _variants(AgentGroup)
+        if known is None or kind not in known:
+            raise ScenarioError(
+                f"{_SOURCE}: agents: unknown agent kind {kind!r}; "
+                f"expected one of: {', '.join(sorted(known or ()))}"
+            )
+        return {name: group for name, group in self.agents.items() if group.kind == kind}
+
+
+def leading_comment_block(text: str) -> str:
+    """The comment lines that open a YAML document, up to its first other line.
+
+    Lines starting with ``#`` and blank lines count; blank lines before and after the block are
+    dropped. Returns the block with a final newline, or "" when the text opens with no comment.
+    """
+    block: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            block.append(line.rstrip())
+        elif line.strip():
+            break
+        elif block:
+            block.append("")
+    while block and not block[-1]:
+        block.pop()
+    return "\n".join(block) + "\n" if block else ""
+
+
+def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> str:
+    """Return the text of a YAML file (a ``what`` file: scenario, sweep, ...).
+
+    Raises:
+        ScenarioError: Naming ``path`` if the file is missing, a directory, unreadable or
+            not UTF-8.
+    """
+    source = os.fspath(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{source}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ScenarioError(f"{source}: is a directory, expected a YAML {what} file") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a YAML scenario file.
+
+    Raises:
+        ScenarioError: Naming ``path`` if the file is missing, a directory, unreadable,
+            not UTF-8, empty, not valid YAML, or not a valid scenario.
+    """
+    source = os.fspath(path)
+    text = read_yaml_file(path, what="scenario")
+    if not text.strip():
+        raise ScenarioError(
+            f"{source}: the file is empty; expected a mapping of scenario fields "
+            "(name, fundamental, agents, ...)"
+        )
+    return Scenario.from_yaml_text(text, source=source)
+
+
+def parse_set_option(text: str) -> tuple[str, Any]:
+    """Split a ``PATH=VALUE`` option; VALUE is read as YAML (``true``, ``0.01``, ``[1, 2]``).
+
+    Raises:
+        ScenarioError: If there is no ``=``, the path is malformed, or VALUE is not YAML.
+    """
+    path, sep, raw = text.partition("=")
+    path = path.strip()
+    if not sep:
+        raise ScenarioError(f"{_SOURCE}: {text!r}: expected PATH=VALUE, e.g. steps=100")
+    _split_path(path)
+    return path, parse_yaml_strict(raw, f"{_SOURCE}: {path}")
+
+
+# --- YAML parsing ---
+
+
+class _StrictKeysLoader(yaml.SafeLoader):
+    """A safe loader that rejects duplicate keys instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable):
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml_strict(text: str, source: str) -> Any:
+    """Parse YAML text, rejecting duplicate keys (plain YAML would silently drop one).
+
+    Raises:
+        ScenarioError: ``source: [line L, column C: ]invalid YAML: problem`` on a syntax error
+            or a duplicate key.
+    """
+    try:
+        return yaml.load(text, Loader=_StrictKeysLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = exc.problem or exc.context or "unreadable"
+        raise ScenarioError(f"{source}: {where}invalid YAML: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}: invalid YAML: {exc}") from exc
+
+
+# --- dotted paths ---
+
+
+def _split_path(path: str) -> list[str]:
+    keys = path.split(".")
+    if not path or any(not key for key in keys):
+        raise ScenarioError(
+            f"{_SOURCE}: {path!r}: malformed path; expected dotted keys like agents.mm.count"
+        )
+    return keys
+
+
+def _assign(document: dict[str, Any], path: str, value: Any) -> None:
+    if not isinstance(path, str):
+        raise ScenarioError(f"{_SOURCE}: {path!r}: override paths must be strings")
+    keys = _split_path(path)
+    node: Any = document
+    for depth, key in enumerate(keys):
+        here = ".".join(keys[: depth + 1])
+        last = depth == len(keys) - 1
+        if isinstance(node, dict):
+            if last:
+                node[key] = value
+            elif key in node:
+                node = node[key]
+            else:
+                allowed = ", ".join(map(str, node)) or "none"
+                raise ScenarioError(f"{_SOURCE}: {here}: unknown path (keys here: {allowed})")
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            if last:
+                node[int(key)] = value
+            else:
+                node = node[int(key)]
+        else:
+            parent = ".".join(keys[:depth])
+            what = f"a list of {len(node)}" if isinstance(node, list) else _show(node)
+            raise ScenarioError(f"{_SOURCE}: {here}: unknown path ({parent} is {what})")
+
+
+# --- turning pydantic errors into document paths ---
+
+
+def _strip(annotation: Any) -> Any:
+    """Remove ``Annotated`` wrappers and ``| None`` from a type."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+            continue
+        if origin in (Union, types.UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) == 1:
+                annotation = members[0]
+                continue
+        return annotation
+
+
+def _variants(annotation: Any) -> dict[str, type[KindSpec]] | None:
+    """Map kind -> class if ``annotation`` is a union of kind specs, else None."""
+    annotation = _strip(annotation)
+    if get_origin(annotation) not in (Union, types.UnionType):
+        return None
+    members = get_args(annotation)
+    if not all(isinstance(m, type) and issubclass(m, KindSpec) for m in members):
+        return None
+    return {kind: m for m in members for kind in get_args(m.model_fields["kind"].annotation)}
+
+
+def _child(annotation: Any, key: str | int) -> Any:
+    """Return the type found under ``key`` inside a value of type ``annotation``."""
+    annotation = _strip(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(key))
+        return field.annotation if field is not None else None
+    args = get_args(annotation)
+    if get_origin(annotation) is dict and len(args) == 2:
+        return args[1]
+    if get_origin(annotation) is list and args:
+        return args[0]
+    return None
+
+
+def _show(value: Any) -> str:
+    """Render an input value the way a YAML author wrote it."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} items" if value else "an empty list"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return repr(value)
+
+
+def _explain(exc: ValidationError) -> list[tuple[str, str]]:
+    """Return ``(document path, problem)`` for every error, without discriminator tags."""
+    return [_explain_one(error) for error in exc.errors()]
+
+
+def _explain_one(error: ErrorDetails) -> tuple[str, str]:
+    parts: list[str] = []
+    annotation: Any = Scenario
+    parent: Any = None
+    for item in error["loc"]:
+        variants = _variants(annotation)
+        if variants is not None and str(item) in variants:
+            # pydantic puts the chosen tag in the location; it is not a document key.
+            annotation = variants[str(item)]
+            continue
+        parts.append(str(item))
+        parent = _strip(annotation)
+        annotation = _child(annotation, item)
+    kind, message = error["type"], error["msg"]
+    if parts[-1:] == ["[key]"]:
+        # pydantic flags a bad dict key with a pseudo-segment after the key itself.
+        parts.pop()
+        message = f"key: {message}"
+    variants = _variants(annotation)
+    if kind in ("union_tag_invalid", "union_tag_not_found") and variants:
+        noun = next(iter(variants.values())).kind_noun
+        expected = ", ".join(sorted(variants))
+        parts.append("kind")
+        if kind == "union_tag_not_found":
+            problem = f"missing {noun} kind; expected one of: {expected}"
+        else:
+            tag = (error.get("ctx") or {}).get("tag")
+            problem = f"unknown {noun} kind {tag!r}; expected one of: {expected}"
+    elif kind in ("literal_error", "missing") and parts[-1:] == ["kind"]:
+        # a kind that is a plain Literal field (arrival) rather than a union discriminator
+        noun = getattr(parent, "kind_noun", "")
+        expected = ", ".join(sorted(get_args(_strip(annotation))))
+        if kind == "missing":
+            problem = f"missing {noun} kind; expected one of: {expected}"
+        else:
+            problem = f"unknown {noun} kind {error['input']!r}; expected one of: {expected}"
+    elif kind == "missing":
+        problem = "required field is missing"
+    elif kind == "extra_forbidden":
+        is_model = isinstance(parent, type) and issubclass(parent, BaseModel)
+        allowed = sorted(parent.model_fields) if is_model else []
+        problem = f"unknown key (allowed: {', '.join(allowed)})"
+    elif kind in ("model_type", "model_attributes_type", "dict_type"):
+        problem = f"must be a mapping, got {_show(error['input'])}"
+    elif kind == "value_error":
+        problem = message.removeprefix("Value error, ")
+    else:
+        problem = message.replace("Input should be", "must be", 1)
+        problem = f"{problem[:1].lower()}{problem[1:]} (got {_show(error['input'])})"
+    return ".".join(parts) or "<top level>", problem

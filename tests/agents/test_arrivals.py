@@ -1,0 +1,159 @@
+"""Tests for abm.agents.arrivals.GroupArrivals: arrival laws checked against their moments.
+
+Tolerances are ``Z`` standard errors of the estimator under the stated law; every test uses a
+fixed seed, so a failure is a reproducible disagreement with the law, not bad luck.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from abm.agents.arrivals import GroupArrivals
+from abm.scenario.schema import ArrivalSpec
+
+Z = 5.0  # standard errors allowed for a statistical check
+N_TRADERS = 500
+N_STEPS = 2000
+
+
+def _spec(kind: str, rate: float, *, per_side: bool = False) -> ArrivalSpec:
+    return ArrivalSpec(kind=kind, rate=rate, per_side=per_side)
+
+
+def _counts(
+    arrivals: GroupArrivals, rng: np.random.Generator, steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrivals per (step, trader): all, buy-side and sell-side (per-side laws only)."""
+    total = np.zeros((steps, arrivals.n), dtype=np.int64)
+    buys = np.zeros_like(total)
+    sells = np.zeros_like(total)
+    for step in range(steps):
+        for index, side in arrivals.draw(rng):
+            total[step, index] += 1
+            if side is True:
+                buys[step, index] += 1
+            elif side is False:
+                sells[step, index] += 1
+    return total, buys, sells
+
+
+def test_group_arrivals_bernoulli_frequency_equals_rate() -> None:
+    """Bernoulli(p): the fraction of (trader, step) pairs with an arrival estimates p."""
+    rate = 0.3
+    arrivals = GroupArrivals(_spec("bernoulli", rate), N_TRADERS)
+    total, _, _ = _counts(arrivals, np.random.default_rng(1), N_STEPS)
+    se = math.sqrt(rate * (1 - rate) / total.size)
+    assert abs(total.mean() - rate) < Z * se
+
+
+def test_group_arrivals_bernoulli_at_most_once_per_step() -> None:
+    """Bernoulli arrivals: a trader arrives at most once per step, with side left to it."""
+    arrivals = GroupArrivals(_spec("bernoulli", 0.9), N_TRADERS)
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        drawn = arrivals.draw(rng)
+        indices = [i for i, _ in drawn]
+        assert len(indices) == len(set(indices))
+        assert all(0 <= i < N_TRADERS and side is None for i, side in drawn)
+
+
+def test_group_arrivals_bernoulli_rate_one_wakes_everyone() -> None:
+    """Bernoulli(1): every trader arrives every step (the law's degenerate end)."""
+    arrivals = GroupArrivals(_spec("bernoulli", 1.0), 37)
+    drawn = arrivals.draw(np.random.default_rng(3))
+    assert sorted(i for i, _ in drawn) == list(range(37))
+
+
+def test_group_arrivals_poisson_mean_equals_rate() -> None:
+    """Poisson(lambda): arrivals per trader per step have mean lambda."""
+    rate = 0.7
+    arrivals = GroupArrivals(_spec("poisson", rate), N_TRADERS)
+    total, _, _ = _counts(arrivals, np.random.default_rng(4), N_STEPS)
+    se = math.sqrt(rate / total.size)
+    assert abs(total.mean() - rate) < Z * se
+
+
+def test_group_arrivals_poisson_variance_equals_rate() -> None:
+    """Poisson(lambda): variance equals the mean; Var(s^2) ~ (lambda + 2 lambda^2) / N."""
+    rate = 0.7
+    arrivals = GroupArrivals(_spec("poisson", rate), N_TRADERS)
+    total, _, _ = _counts(arrivals, np.random.default_rng(5), N_STEPS)
+    se = math.sqrt((rate + 2 * rate**2) / total.size)
+    assert abs(total.var(ddof=1) - rate) < Z * se
+
+
+def test_group_arrivals_poisson_allows_several_arrivals_per_step() -> None:
+    """Poisson(lambda): P(N >= 2) = 1 - e^-l (1 + l), so repeats of one trader must occur."""
+    rate = 0.7
+    arrivals = GroupArrivals(_spec("poisson", rate), N_TRADERS)
+    total, _, _ = _counts(arrivals, np.random.default_rng(6), 200)
+    p_two = 1 - math.exp(-rate) * (1 + rate)
+    se = math.sqrt(p_two * (1 - p_two) / total.size)
+    assert abs((total >= 2).mean() - p_two) < Z * se
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+def test_group_arrivals_per_side_each_side_at_rate(kind: str) -> None:
+    """per_side: buy-side and sell-side arrivals each have mean ``rate`` per trader and step."""
+    rate = 0.2
+    arrivals = GroupArrivals(_spec(kind, rate, per_side=True), N_TRADERS)
+    total, buys, sells = _counts(arrivals, np.random.default_rng(7), N_STEPS)
+    variance = rate * (1 - rate) if kind == "bernoulli" else rate
+    se = math.sqrt(variance / total.size)
+    assert abs(buys.mean() - rate) < Z * se
+    assert abs(sells.mean() - rate) < Z * se
+    assert np.array_equal(total, buys + sells)  # every arrival carries a side
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+def test_group_arrivals_per_side_draws_are_independent(kind: str) -> None:
+    """per_side: buy and sell counts of a trader in a step are uncorrelated (independent)."""
+    rate = 0.3
+    arrivals = GroupArrivals(_spec(kind, rate, per_side=True), N_TRADERS)
+    _, buys, sells = _counts(arrivals, np.random.default_rng(8), N_STEPS)
+    b = buys.ravel().astype(float)
+    s = sells.ravel().astype(float)
+    # Under independence the sample covariance has sd ~ Var(B) / sqrt(N).
+    variance = rate * (1 - rate) if kind == "bernoulli" else rate
+    covariance = float(np.mean((b - b.mean()) * (s - s.mean())))
+    assert abs(covariance) < Z * variance / math.sqrt(b.size)
+
+
+def test_group_arrivals_per_side_bernoulli_both_sides_at_rate_squared() -> None:
+    """per_side Bernoulli: a trader arrives on both sides in one step with probability p^2."""
+    rate = 0.3
+    arrivals = GroupArrivals(_spec("bernoulli", rate, per_side=True), N_TRADERS)
+    _, buys, sells = _counts(arrivals, np.random.default_rng(9), N_STEPS)
+    both = ((buys > 0) & (sells > 0)).mean()
+    p = rate * rate
+    assert abs(both - p) < Z * math.sqrt(p * (1 - p) / buys.size)
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+@pytest.mark.parametrize("per_side", [False, True])
+def test_group_arrivals_empty_group_draws_nothing(kind: str, per_side: bool) -> None:
+    """A group of zero traders never arrives."""
+    arrivals = GroupArrivals(_spec(kind, 0.5, per_side=per_side), 0)
+    rng = np.random.default_rng(10)
+    assert all(arrivals.draw(rng) == [] for _ in range(20))
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+@pytest.mark.parametrize("per_side", [False, True])
+def test_group_arrivals_zero_rate_draws_nothing(kind: str, per_side: bool) -> None:
+    """Rate 0 switches a group off: no arrivals, whatever the group size."""
+    arrivals = GroupArrivals(_spec(kind, 0.0, per_side=per_side), 100)
+    rng = np.random.default_rng(11)
+    assert all(arrivals.draw(rng) == [] for _ in range(20))
+
+
+def test_group_arrivals_same_generator_state_same_draws() -> None:
+    """Draws depend only on the generator's state (reproducibility from the seed)."""
+    arrivals = GroupArrivals(_spec("poisson", 0.4, per_side=True), 50)
+    rng_a, rng_b = np.random.default_rng(12), np.random.default_rng(12)
+    first = [arrivals.draw(rng_a) for _ in range(3)]
+    second = [arrivals.draw(rng_b) for _ in range(3)]
+    assert first == second
