@@ -9,6 +9,15 @@ import pytest
 import abm.market.orderbook
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden``: rewrite the golden digests (tests/integration/test_golden.py)."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/data/golden/*.json from the current code instead of checking them",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to test a stale mypyc build of abm/market/orderbook.py.
 
