@@ -143,7 +143,16 @@ class MarketModel(mesa.Model):
         self._build_groups(groups_seq)
         self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
         self.network = self._build_network(network_seq)
-        self.contagion = ContagionEngine(self, scenario.network, self.network)
+        self.contagion = ContagionEngine(
+            spec=scenario.network,
+            network=self.network,
+            nodes=self.market_makers,
+            exchange=self.exchange,
+            shocks=self.shocks,
+            rng=self.rng,
+            log_event=self.log_event,
+            market=self,
+        )
         self._other_traders: list[Trader] = [a for g in self.takers for a in g.agents]
         self._other_traders.extend(self.executors)
         self._stride = scenario.record.other_agents_stride
