@@ -2,7 +2,7 @@
 
 import sys
 
-from abm.cli.main import main
+from abm.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from abm.errors import AbmError
 
-class FundamentalError(ValueError):
+
+class FundamentalError(AbmError, ValueError):
     """A fundamental process was requested with an unknown kind or invalid parameters."""
 
 

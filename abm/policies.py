@@ -29,8 +29,10 @@ from numbers import Integral, Real
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from abm.errors import AbmError
 
-class PolicyError(ValueError):
+
+class PolicyError(AbmError, ValueError):
     """A quoting policy or formula was given an unknown kind or an invalid parameter."""
 
 

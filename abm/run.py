@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from abm.agents.base import Trader
+from abm.errors import AbmError
 from abm.market.mark import describe_mark
 from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
+from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
 from abm.results.recorder import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario.schema import PaddrikGroup, Scenario
 
@@ -64,11 +66,9 @@ def run(
         summary = summarize(model, result, wall)
     finally:
         model.release()  # the result holds tables, not the model
-    if any(group.kind == "pov" for group in scenario.agents.values()):
-        # the flash-crash measures are pure functions of the run's tables
-        from analysis.flash_crash import flash_crash_summary
-
-        summary.update(flash_crash_summary(result))
+    setup = FlashCrashSetup.of_scenario(scenario)
+    if setup.program_starts:  # an execution program (a pov group, even of count 0)
+        summary.update(flash_crash_summary(result, setup))
     return dataclasses.replace(result, summary=summary)
 
 
@@ -127,7 +127,7 @@ def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict
 
     Every pnl is equity at the final step's mark (the last ``mark`` of the ``market`` table)
     and hedge price, minus the opening equity: the ``pnl`` of the trader's final ``agents`` row.
-    `run` adds `analysis.flash_crash.flash_crash_summary` for a scenario with an execution
+    `run` adds `abm.results.flash_crash.flash_crash_summary` for a scenario with an execution
     program (a ``pov`` group).
     """
     market = result.market
@@ -206,7 +206,7 @@ class DeterminismReport:
         return self.identical
 
 
-class DeterminismCheckError(RuntimeError):
+class DeterminismCheckError(AbmError, RuntimeError):
     """The second run of `check_determinism` could not be made; the message has its stderr."""
 
 

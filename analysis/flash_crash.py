@@ -21,7 +21,7 @@ Measures (`flash_crash_summary` keys):
   shares sum to one) and of traded lots (Kirilenko et al. 2017, Table II);
 - ``hft_volume_share``, ``hft_volume_share_fall``: the same for all high-frequency groups;
 - ``hft_inventory_half_life_s``: half-life of the HFTs' aggregate inventory, sampled every
-  second in the before window, from an AR(1) fit (`analysis.market_making.ar1_half_life`);
+  second in the before window, from an AR(1) fit (`abm.results.flash_crash.ar1_half_life`);
   Kirilenko et al. (2017, section 3.C) report that HFT inventories mean-revert within minutes;
 - ``hot_potato_ratio_before`` / ``_fall``: HFT lots traded (bought plus sold) over the absolute
   change of their aggregate position in the window (inf if it did not change; JSON ``null``),
@@ -37,44 +37,61 @@ Measures (`flash_crash_summary` keys):
 - ``program_start_s``, ``program_end_s`` (``pov_done``; None if unfinished or no program),
   ``program_executed`` (lots the program groups traded), ``halts`` (``halt`` events).
 
-This module reads `RunResult` tables only; it never imports the model or the agents.
+The measures are computed by `abm.results.flash_crash`, the engine's side, which also puts them
+in the run's ``summary.json``; this module adds the scenario's setup, the comparison table and
+the figure. It reads `RunResult` tables only; it never imports the model or the agents.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from abm.results import flash_crash as measures
+from abm.results.flash_crash import (
+    HFT_ROLE,
+    POPULATION_KIND,
+    PROGRAM_KIND,
+    RECOVERY_LEVEL,
+    FlashCrashSetup,
+    FlashCrashWindows,
+    class_inventory,
+    class_shares,
+    hot_potato,
+    trader_groups,
+)
 from abm.results.recorder import RunResult
 from analysis.figures import finish_axes, new_figure, require_columns
-from analysis.market_making import ar1_half_life
 from analysis.report_document import scenario_mapping
 
 FLASH_CRASH_FIGURE = "flash_crash.png"
 """File name of `flash_crash_figure` in the report."""
-PROGRAM_KIND = "pov"
-POPULATION_KIND = "paddrik"
-HFT_ROLE = "hft"
-RECOVERY_LEVEL = 0.9
-"""Share of its rebound the price must regain for the recovery to count as done."""
-
-
-@dataclass(frozen=True, slots=True)
-class FlashCrashWindows:
-    """Where the event lies in a run (steps, inclusive) and the step length ``dt`` (s)."""
-
-    dt: float
-    before_first: int
-    start: int
-    trough: int
-    end: int
-    program_end: int | None
+_PRICE_COLUMNS = ("step", "last_price", "mid", "fundamental", "bid_depth")
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "FLASH_CRASH_FIGURE",
+    "HFT_ROLE",
+    "POPULATION_KIND",
+    "PROGRAM_KIND",
+    "RECOVERY_LEVEL",
+    "FlashCrashWindows",
+    "class_inventory",
+    "class_shares",
+    "flash_crash_figure",
+    "flash_crash_setup",
+    "flash_crash_summary",
+    "flash_crash_table",
+    "flash_crash_windows",
+    "hft_groups",
+    "hot_potato",
+    "is_flash_crash_run",
+    "smoothed_price",
+    "trader_groups",
+]
 
 
 def is_flash_crash_run(result: RunResult) -> bool:
@@ -91,93 +108,23 @@ def hft_groups(result: RunResult) -> list[str]:
     ]
 
 
-def trader_groups(result: RunResult) -> dict[int, str]:
-    """Group of every trader, from the ``agents`` rows of step 0 (every trader has one)."""
-    first = result.agents.loc[result.agents["step"] == 0, ["agent_id", "group"]]
-    return dict(zip(first["agent_id"].astype(int), first["group"].astype(str), strict=True))
-
-
-def class_inventory(result: RunResult) -> pd.DataFrame:
-    """Aggregate inventory (lots) of each group at the end of every step.
-
-    Rebuilt from the step-0 inventories and the ``trades`` table, so it needs no per-step
-    ``agents`` rows. Index: step ``0..N`` (the ``market`` table's steps); one column per group.
-    """
-    groups = trader_groups(result)
-    names = list(dict.fromkeys(groups.values()))
-    column = {name: i for i, name in enumerate(names)}
-    n_steps = int(result.market["step"].max()) + 1
-    moves = np.zeros((n_steps, len(names)), dtype=np.int64)
-    first = result.agents.loc[result.agents["step"] == 0]
-    for group, inventory in first.groupby("group", sort=False)["inventory"].sum().items():
-        moves[0, column[str(group)]] += int(inventory)
-    trades = result.trades
-    steps = trades["step"].to_numpy(dtype=np.int64)
-    qty = trades["qty"].to_numpy(dtype=np.int64)
-    buyers = np.array([column[groups[int(i)]] for i in trades["buyer"]], dtype=np.int64)
-    sellers = np.array([column[groups[int(i)]] for i in trades["seller"]], dtype=np.int64)
-    np.add.at(moves, (steps, buyers), qty)
-    np.add.at(moves, (steps, sellers), -qty)
-    return pd.DataFrame(np.cumsum(moves, axis=0), columns=names).rename_axis("step")
-
-
-def class_shares(result: RunResult, first: int = 0, last: int | None = None) -> pd.DataFrame:
-    """Each group's share of trade sides and of traded lots in steps ``first..last``.
-
-    Returns:
-        Index: every group (zero where it did not trade); columns ``transaction_share``,
-        ``volume_share`` (each summing to one over groups, NaN without trades) and ``volume``
-        (lots bought plus sold by the group).
-    """
-    groups = trader_groups(result)
-    names = list(dict.fromkeys(groups.values()))
-    trades = result.trades
-    steps = trades["step"].to_numpy(dtype=np.int64)
-    keep = (steps >= first) & (steps <= (steps.max(initial=0) if last is None else last))
-    window = trades.loc[keep]
-    sides = pd.concat(
-        [
-            pd.DataFrame({"group": window["buyer"].map(groups), "qty": window["qty"]}),
-            pd.DataFrame({"group": window["seller"].map(groups), "qty": window["qty"]}),
-        ]
-    )
-    counts = sides.groupby("group")["qty"].count().reindex(names, fill_value=0)
-    volume = sides.groupby("group")["qty"].sum().reindex(names, fill_value=0)
-    total_sides, total_lots = float(counts.sum()), float(volume.sum())
-    return pd.DataFrame(
-        {
-            "transaction_share": counts / total_sides if total_sides else math.nan,
-            "volume_share": volume / total_lots if total_lots else math.nan,
-            "volume": volume.astype("int64"),
-        }
-    )
-
-
-def hot_potato(result: RunResult, members: Sequence[str], first: int, last: int) -> tuple[int, int]:
-    """Lots traded (bought plus sold) by ``members`` in steps ``first..last``, and their net.
-
-    The net is the change of the members' aggregate position over the window (lots).
-    """
-    groups = trader_groups(result)
-    ids = {agent_id for agent_id, group in groups.items() if group in set(members)}
-    trades = result.trades
-    window = trades.loc[(trades["step"] >= first) & (trades["step"] <= last)]
-    bought = int(window.loc[window["buyer"].isin(ids), "qty"].sum())
-    sold = int(window.loc[window["seller"].isin(ids), "qty"].sum())
-    return bought + sold, bought - sold
-
-
 def smoothed_price(result: RunResult, smooth_s: float = 1.0) -> np.ndarray:
     """Last trade price per step as a trailing mean over ``smooth_s`` seconds.
 
     Forward-filled; before the first trade, the mid, then the fundamental value.
     """
-    market = result.market
-    require_columns(market, ("step", "last_price", "mid", "fundamental", "bid_depth"), "market")
-    price = market["last_price"].astype(float).ffill()
-    price = price.fillna(market["mid"].astype(float)).fillna(market["fundamental"].astype(float))
-    window = max(1, round(smooth_s / _dt(result)))
-    return price.rolling(window, min_periods=1).mean().to_numpy(dtype=float)
+    require_columns(result.market, _PRICE_COLUMNS, "market")
+    return measures.smoothed_price(result, _dt(result), smooth_s)
+
+
+def flash_crash_setup(result: RunResult) -> FlashCrashSetup:
+    """What the measures need of the run's scenario: ``dt``, program starts, HFT groups."""
+    programs = _groups_of_kind(result, PROGRAM_KIND)
+    return FlashCrashSetup(
+        dt=_dt(result),
+        program_starts={name: int(spec.get("start_step", 0)) for name, spec in programs.items()},
+        hft_groups=tuple(hft_groups(result)),
+    )
 
 
 def flash_crash_windows(
@@ -188,20 +135,10 @@ def flash_crash_windows(
     Raises:
         ValueError: If the run is not a flash-crash run, or its program starts after the run.
     """
-    programs = _groups_of_kind(result, PROGRAM_KIND)
-    if not programs:
-        raise ValueError("not a flash-crash run: the scenario has no execution program (pov)")
-    dt = _dt(result)
-    start = min(int(spec.get("start_step", 0)) for spec in programs.values())
-    end = int(result.market["step"].max())
-    if start > end:
-        raise ValueError(f"the program starts at step {start}, after the run's last step {end}")
-    before_first = max(1, start - round(before_s / dt))
-    price = smoothed_price(result, smooth_s)
-    trough = start + int(np.argmin(price[start : end + 1]))
-    done = result.events.loc[result.events["kind"] == "pov_done", "step"]
-    program_end = int(done.max()) if len(done) else None
-    return FlashCrashWindows(dt, before_first, max(start, 1), trough, end, program_end)
+    setup = flash_crash_setup(result)
+    if setup.program_starts:
+        require_columns(result.market, _PRICE_COLUMNS, "market")
+    return measures.flash_crash_windows(result, setup, before_s=before_s, smooth_s=smooth_s)
 
 
 def flash_crash_summary(
@@ -212,38 +149,10 @@ def flash_crash_summary(
     Raises:
         ValueError: As `flash_crash_windows`.
     """
-    w = flash_crash_windows(result, before_s=before_s, smooth_s=smooth_s)
-    hft = hft_groups(result)
-    run_shares = class_shares(result)
-    fall_shares = class_shares(result, w.start, w.trough)
-    inventory = class_inventory(result)
-    summary: dict[str, Any] = {
-        "transaction_share_by_group": run_shares["transaction_share"].to_dict(),
-        "volume_share_by_group": run_shares["volume_share"].to_dict(),
-        "transaction_share_fall_by_group": fall_shares["transaction_share"].to_dict(),
-        "volume_share_fall_by_group": fall_shares["volume_share"].to_dict(),
-        "hft_volume_share": float(run_shares.loc[hft, "volume_share"].sum()) if hft else None,
-        "hft_volume_share_fall": float(fall_shares.loc[hft, "volume_share"].sum()) if hft else None,
-        "hft_inventory_half_life_s": _half_life_s(inventory, hft, w),
-    }
-    for label, (first, last) in (
-        ("before", (w.before_first, w.start - 1)),
-        ("fall", (w.start, w.trough)),
-    ):
-        gross, net = hot_potato(result, hft, first, last)
-        summary[f"hot_potato_ratio_{label}"] = gross / abs(net) if net else math.inf
-        summary[f"hft_net_to_gross_{label}"] = abs(net) / gross if gross else math.nan
-    summary.update(_depth_measures(result, w, smooth_s))
-    summary.update(_price_measures(smoothed_price(result, smooth_s), w))
-    programs = [name for name in _groups_of_kind(result, PROGRAM_KIND) if name in inventory]
-    change = np.zeros(0, dtype=np.int64)
-    if programs:
-        change = (inventory[programs].iloc[-1] - inventory[programs].iloc[0]).to_numpy()
-    summary["program_start_s"] = w.start * w.dt
-    summary["program_end_s"] = None if w.program_end is None else w.program_end * w.dt
-    summary["program_executed"] = int(np.abs(change).sum())
-    summary["halts"] = int((result.events["kind"] == "halt").sum())
-    return summary
+    setup = flash_crash_setup(result)
+    if setup.program_starts:
+        require_columns(result.market, _PRICE_COLUMNS, "market")
+    return measures.flash_crash_summary(result, setup, before_s=before_s, smooth_s=smooth_s)
 
 
 COMPARISON_COLUMNS = (
@@ -278,49 +187,6 @@ def flash_crash_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
         orient="index",
         columns=list(COMPARISON_COLUMNS),
     )
-
-
-def _half_life_s(inventory: pd.DataFrame, hft: Sequence[str], w: FlashCrashWindows) -> float:
-    if not hft:
-        return math.nan
-    every = max(1, round(1.0 / w.dt))
-    series = inventory[list(hft)].sum(axis=1).to_numpy(dtype=float)
-    sampled = series[w.before_first : w.start : every]
-    return ar1_half_life(sampled) * every * w.dt
-
-
-def _depth_measures(result: RunResult, w: FlashCrashWindows, smooth_s: float) -> dict[str, float]:
-    depth = result.market["bid_depth"].astype(float)
-    smooth = depth.rolling(max(1, round(smooth_s / w.dt)), min_periods=1).mean().to_numpy()
-    before = (
-        float(depth.iloc[w.before_first : w.start].mean()) if w.start > w.before_first else math.nan
-    )
-    fall = smooth[w.start : w.trough + 1]
-    scale = before if before > 0 else math.nan
-    return {
-        "bid_depth_before": before,
-        "bid_depth_fall_min_ratio": float(fall.min()) / scale,
-        "bid_depth_fall_mean_ratio": float(depth.iloc[w.start : w.trough + 1].mean()) / scale,
-    }
-
-
-def _price_measures(price: np.ndarray, w: FlashCrashWindows) -> dict[str, float | None]:
-    before = float(price[w.before_first : w.start].mean()) if w.start > w.before_first else math.nan
-    trough = float(price[w.trough])
-    after = price[w.trough : w.end + 1]
-    peak = float(after.max())
-    rise = peak - trough
-    fall = before - trough
-    reached = np.flatnonzero(after >= trough + RECOVERY_LEVEL * rise) if rise > 0 else np.zeros(0)
-    return {
-        "price_before": before,
-        "price_trough": trough,
-        "fall_pct": 100.0 * fall / before,
-        "fall_duration_s": (w.trough - w.start) * w.dt,
-        "recovery_pct": 100.0 * rise / before,
-        "recovery_fraction": rise / fall if fall > 0 else math.nan,
-        "recovery_duration_s": float(reached[0]) * w.dt if len(reached) else 0.0,
-    }
 
 
 def _groups_of_kind(result: RunResult, kind: str) -> dict[str, Mapping[str, Any]]:

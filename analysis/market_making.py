@@ -76,6 +76,7 @@ import yaml
 
 from abm.market.mark import MARK_KINDS, mark_path, parse_mark
 from abm.market.measures import BOOK_VENUE
+from abm.results.flash_crash import ar1_half_life
 from abm.results.recorder import RunResult
 from analysis.market_maker_flows import MarketMakerFlows, checked_market, market_maker_rows
 from analysis.risk_metrics import max_drawdown
@@ -163,26 +164,6 @@ def mark_prices(
         notional,
     )
     return np.where(np.isfinite(recorded), recorded, rebuilt)
-
-
-def ar1_half_life(series: Any) -> float:
-    """Half-life (in steps) of an AR(1) fitted by least squares with an intercept.
-
-    ``x_t = c + phi x_{t-1} + e_t``; the half-life is ``ln(0.5) / ln(phi)``. NaN when
-    ``phi <= 0`` or ``phi >= 1`` (no monotone decay), when the series is constant, or when it
-    has fewer than three points.
-    """
-    x = np.asarray(series, dtype=float)
-    if x.ndim != 1 or x.size < 3:
-        return math.nan
-    lagged, current = x[:-1] - x[:-1].mean(), x[1:] - x[1:].mean()
-    denominator = float(lagged @ lagged)
-    if denominator == 0.0:
-        return math.nan
-    phi = float(lagged @ current) / denominator
-    if not 0.0 < phi < 1.0:
-        return math.nan
-    return math.log(0.5) / math.log(phi)
 
 
 def per_step_sharpe(pnl: Any) -> float:

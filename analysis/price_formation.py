@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from abm.errors import AbmError
 
-class InsufficientDataError(ValueError):
+
+class InsufficientDataError(AbmError, ValueError):
     """The data cannot support the requested measure (too few observations, no variation)."""
 
 

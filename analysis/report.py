@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from abm.errors import AbmError
 from abm.results.atomic import write_atomic
 from abm.results.recorder import RUN_FILES, RunResult, RunResultError
 from analysis.report_document import (
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 
-class ReportError(ValueError):
+class ReportError(AbmError, ValueError):
     """A run directory cannot be reported on: it is missing, incomplete or unreadable."""
 
 

@@ -14,7 +14,6 @@ import gc
 import time
 import tracemalloc
 from dataclasses import dataclass
-from pathlib import Path
 
 import mesa
 
@@ -22,7 +21,8 @@ from abm.agents.base import Trader
 from abm.model import TAKER_KIND_ORDER, MarketModel
 from abm.scenario.schema import Scenario, load_scenario
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
+DEFAULT_SCENARIO = "baseline"
+"""The bundled scenario timed unless another is given (``scenarios/baseline.yaml``)."""
 
 
 class NaiveActivationModel(MarketModel):

@@ -1,11 +1,11 @@
-"""Command-line wiring of ``abm dashboard``: serve the live dashboard (`abm.dashboard.app`) locally.
+"""``abm dashboard``: serve the live dashboard (`abm.dashboard.app`) locally.
 
-``abm.cli.main`` calls `register` with its sub-parsers. The command checks that the ``viz``
+`abm.cli.main` calls `register` with its sub-parsers. The command checks that the ``viz``
 extra is installed and that the scenario is valid, then runs ``solara run abm.dashboard.app`` in a
 child process (production mode: no auto-reload, and no call home from the page) with the
 scenario passed in ``$ABM_DASHBOARD_SCENARIO``, prints the URL and waits until the server
-stops (Ctrl-C). User errors are raised as ``abm.cli.main.CliError`` (exit code 2), imported when
-needed because ``abm.cli.main`` imports this module. This module does not import solara.
+stops (Ctrl-C). User errors are raised as `abm.cli.common.CliError` or the library's
+`abm.errors.AbmError` (exit code 2). This module does not import solara.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from abm.cli.common import fail
 from abm.dashboard.model import DEFAULT_SCENARIO, SCENARIO_ENV, resolve_scenario_path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -58,27 +58,24 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     """Run ``abm dashboard``; return the server's exit code (0 after Ctrl-C handling).
 
     Raises:
-        abm.cli.main.CliError: If the viz extra is missing, the scenario is invalid, the port is
+        AbmError: If the viz extra is missing, the scenario is invalid, the port is
             out of range or already in use.
     """
     missing = missing_viz_packages()
     if missing:
-        _fail(
+        fail(
             f"the dashboard needs the viz extra (missing: {', '.join(missing)}); "
             f"install it with: {VIZ_INSTALL_HINT}"
         )
-    from abm.scenario.schema import ScenarioError, load_scenario
+    from abm.scenario.schema import load_scenario
 
     scenario_path = resolve_scenario_path(args.scenario)
-    try:
-        load_scenario(scenario_path)
-    except ScenarioError as exc:
-        _fail(str(exc))
+    load_scenario(scenario_path)
     scenario_path = scenario_path.resolve()  # the server may run from another directory
     if not 1 <= args.port <= 65535:
-        _fail(f"--port: must be between 1 and 65535, got {args.port}")
+        fail(f"--port: must be between 1 and 65535, got {args.port}")
     if not port_is_free(args.host, args.port):
-        _fail(f"--port: {args.host}:{args.port} is in use or not available; choose another port")
+        fail(f"--port: {args.host}:{args.port} is in use or not available; choose another port")
     print(f"abm dashboard: {scenario_path} at {dashboard_url(args.host, args.port)} (Ctrl-C stops)")
     sys.stdout.flush()
     process = subprocess.Popen(server_command(args.host, args.port), env=server_env(scenario_path))
@@ -131,7 +128,7 @@ def server_command(host: str, port: int) -> list[str]:
 def server_env(scenario_path: str | os.PathLike[str] = DEFAULT_SCENARIO) -> dict[str, str]:
     """The server's environment: ours plus the scenario to show and no solara telemetry."""
     env = dict(os.environ)
-    env[SCENARIO_ENV] = str(Path(scenario_path).resolve())
+    env[SCENARIO_ENV] = str(resolve_scenario_path(scenario_path).resolve())
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
     return env
 
@@ -153,9 +150,3 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _fail(message: str) -> NoReturn:
-    from abm.cli.main import CliError
-
-    raise CliError(message)

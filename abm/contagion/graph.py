@@ -43,6 +43,7 @@ from abm.contagion.specs import (
     TopologySpec,
     UniformExposure,
 )
+from abm.errors import AbmError
 
 Edge = tuple[int, int]
 NetworkRow = tuple[int, int, float, int]
@@ -53,7 +54,7 @@ _OPTIONAL_COLUMNS = ("exposure", "capacity")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-class NetworkError(ValueError):
+class NetworkError(AbmError, ValueError):
     """A network spec cannot be built for these market makers, or its edge list is invalid."""
 
 

@@ -33,10 +33,12 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from abm.errors import AbmError
+
 FloatArray = npt.NDArray[np.float64]
 
 
-class ContagionError(ValueError):
+class ContagionError(AbmError, ValueError):
     """A contagion computation was given malformed balance sheets or graph attributes."""
 
 

@@ -95,7 +95,7 @@ class StarTopology(_TopologyBase):
 
 
 class EdgeListTopology(_TopologyBase):
-    """Edges read from a CSV file (path relative to the working directory).
+    """Edges read from a CSV file (path relative to the scenario file; `abm.load_scenario`).
 
     Columns ``source,target`` and optionally ``exposure`` and ``capacity``; nodes are
     numbered 0..n-1 in the order market makers are created.
@@ -105,7 +105,7 @@ class EdgeListTopology(_TopologyBase):
     path: str = Field(
         min_length=1,
         description="CSV with columns source,target[,exposure,capacity], relative to the "
-        "working directory.",
+        "scenario file.",
     )
 
 

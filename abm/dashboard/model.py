@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abm.errors import AbmError
 from abm.model import MarketModel
-from abm.scenario.schema import Scenario, load_scenario
+from abm.scenario.bundle import resolve_scenario
+from abm.scenario.schema import Scenario, ScenarioError, load_scenario
 
 SCENARIO_ENV = "ABM_DASHBOARD_SCENARIO"  # the scenario `abm dashboard` passes to abm.dashboard.app
-SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
+DEFAULT_SCENARIO = "baseline"  # a bundled name (abm.scenario.bundle)
 HISTORY_STEPS = 1000
 POLICY_CHOICES = ("scenario", "avellaneda_stoikov", "glft", "symmetric")
 CONTROLS = ("seed", "steps", "n_noise", "informed_count", "mm_policy")  # the page's inputs
 
 
-class DashboardError(ValueError):
+class DashboardError(AbmError, ValueError):
     """A dashboard control holds a value the scenario cannot take; the message says which."""
 
 
@@ -46,20 +47,19 @@ class MarketSnapshot:
 
 
 def resolve_scenario_path(path: str | os.PathLike[str] | None) -> Path:
-    """The scenario file to show: ``path``, else the bundled scenario of that relative name.
+    """The scenario file to show: ``path``, else the bundled scenario of that name.
 
-    ``None`` or an empty string means the baseline scenario. A relative path that does
-    not exist from the working directory is looked up under the repository's
-    ``scenarios/`` directory, so ``"crisis/hot_potato.yaml"`` works from anywhere.
+    ``None`` or an empty string means the bundled baseline. A path that is not a file is
+    looked up among the bundled scenarios (`abm.scenario.bundle.resolve_scenario`), so
+    ``"crisis/hot_potato"`` or ``"crisis/hot_potato.yaml"`` works from anywhere and from an
+    installed wheel; a path that is neither comes back as given, for `load_scenario` to refuse.
     """
     if path is None or not os.fspath(path):
-        return DEFAULT_SCENARIO
-    candidate = Path(path)
-    if not candidate.exists() and not candidate.is_absolute():
-        bundled = SCENARIOS_DIR / candidate
-        if bundled.exists():
-            return bundled
-    return candidate
+        path = DEFAULT_SCENARIO
+    try:
+        return resolve_scenario(path)
+    except ScenarioError:
+        return Path(path)
 
 
 def parse_seed(value: int | str | None) -> int | None:
@@ -170,7 +170,7 @@ class DashboardModel(MarketModel):
     def __init__(
         self,
         *,
-        scenario_path: str = str(DEFAULT_SCENARIO),
+        scenario_path: str = DEFAULT_SCENARIO,
         seed: int | str | None = None,
         steps: int | None = None,
         n_noise: int | None = None,

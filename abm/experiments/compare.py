@@ -5,8 +5,8 @@ the same fundamental path and the same taker draws in every scenario that shares
 `abm.model.MarketModel`), measures the market-maker group ``mm`` of each run with `run_metrics`,
 and reduces the runs to one row per scenario: each measure's mean across seeds with its standard
 error, and the standard deviation across seeds of the final P&L and final inventory, with
-theirs. ``abm compare SCENARIO... [--seeds N]`` prints the table and saves it as CSV; `register`
-adds that command to ``abm``.
+theirs. ``abm compare SCENARIO... [--seeds N]`` (`abm.cli.compare`) prints the table and saves it
+as CSV.
 
 Replicate seeds are ``numpy.random.SeedSequence(root_seed).spawn(n)`` (DESIGN.md section 6;
 `abm.experiments.studies.replicate_seeds`), so a table does not depend on the machine.
@@ -19,10 +19,8 @@ the delta-method ``s * sqrt((kappa - 1) / (4 n))``, ``kappa`` the sample kurtosi
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from abm.errors import AbmError
 from abm.experiments.studies import mean_and_std_se, replicate_seeds
 from abm.results.recorder import RunResult
 from abm.run import run
@@ -71,7 +70,7 @@ TABLE_COLUMNS = (
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class CompareError(ValueError):
+class CompareError(AbmError, ValueError):
     """A comparison cannot be made as asked; the message says what to change."""
 
 
@@ -322,7 +321,7 @@ def compare(
     )
 
 
-# --- text and command line --------------------------------------------------------------------
+# --- text -------------------------------------------------------------------------------------
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -368,66 +367,3 @@ def format_compare(df: pd.DataFrame) -> str:
         counts = ", ".join(str(n) for n in sorted({int(n) for n in df["n_seeds"]}))
         text.append(f"seeds per scenario: {counts}; cells: mean +-standard error across seeds")
     return "\n".join(text)
-
-
-def register(subparsers: Any) -> None:
-    """Add ``abm compare`` to ``subparsers`` (the object ``add_subparsers`` returns)."""
-    parser = subparsers.add_parser(
-        "compare",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="compare scenarios' market-maker measures over common replicate seeds",
-        description="Run each scenario on the same replicate seeds, then print and save (CSV) "
-        f"the measures of its market-maker group {MM_GROUP!r}: mean and standard error "
-        "across seeds.",
-    )
-    parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files")
-    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="runs per scenario")
-    parser.add_argument("--seed", type=int, default=DEFAULT_ROOT_SEED, help="root seed")
-    parser.add_argument("--steps", type=int, default=None, help="override every scenario's steps")
-    parser.add_argument("--out", metavar="FILE.csv", default=str(DEFAULT_OUT), help="table file")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=cmd_compare)
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """Run ``abm compare`` from parsed arguments; return the exit code (0).
-
-    Raises:
-        abm.cli.main.CliError: On a bad flag value, a scenario that cannot be loaded, run or
-            compared, or a table file that cannot be written.
-    """
-    from tqdm import tqdm
-
-    from abm.cli.main import CliError  # abm.cli.main imports this module
-    from abm.fundamental import FundamentalError
-    from abm.policies import PolicyError
-    from abm.scenario.schema import ScenarioError
-
-    if args.seeds < 2:
-        raise CliError(f"--seeds: must be an integer >= 2, got {args.seeds}")
-    if args.seed < 0:
-        raise CliError(f"--seed: must be a non-negative integer, got {args.seed}")
-    if args.steps is not None and args.steps < 1:
-        raise CliError(f"--steps: must be a positive integer, got {args.steps}")
-    out = Path(args.out)
-    if out.is_dir():
-        raise CliError(f"--out: {out} is a directory; give a file such as {out / 'compare.csv'}")
-    total = len(args.scenarios) * args.seeds
-    with tqdm(total=total, unit="run", disable=args.quiet, file=sys.stderr) as bar:
-
-        def progress(done: int, _total: int) -> None:
-            bar.update(done - bar.n)
-
-        runs = {"seeds": args.seeds, "root_seed": args.seed, "steps": args.steps}
-        try:
-            table = compare(args.scenarios, **runs, progress=progress)
-        except (ScenarioError, CompareError, FundamentalError, PolicyError) as exc:
-            raise CliError(str(exc)) from exc
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
-    except OSError as exc:
-        raise CliError(f"--out: cannot write {out}: {exc.strerror or exc}") from exc
-    print(format_compare(table))
-    print(f"table: {out}")
-    return 0

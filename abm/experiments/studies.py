@@ -22,20 +22,21 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from abm.errors import AbmError
 from abm.results.recorder import RunResult
 from abm.run import run
 from abm.scenario.schema import Scenario, load_scenario
 
-_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-AVELLANEDA_STOIKOV_SCENARIO = _SCENARIOS / "avellaneda_stoikov_2008.yaml"
-GLOSTEN_MILGROM_SCENARIO = _SCENARIOS / "glosten_milgrom.yaml"
+AVELLANEDA_STOIKOV_SCENARIO = "avellaneda_stoikov_2008"
+"""The bundled scenario of `avellaneda_stoikov_table` (``scenarios/<name>.yaml``)."""
+GLOSTEN_MILGROM_SCENARIO = "glosten_milgrom"
+"""The bundled scenario of `glosten_milgrom_convergence` (``scenarios/<name>.yaml``)."""
 
 AS_TABLE_COLUMNS = (
     "gamma",
@@ -71,7 +72,7 @@ GM_COLUMNS = (
 )
 
 
-class StudyError(ValueError):
+class StudyError(AbmError, ValueError):
     """A study was asked for something it cannot do; the message says what to change."""
 
 
@@ -207,7 +208,7 @@ def mean_and_std_se(values: np.ndarray) -> tuple[float, float, float, float]:
     return mean, std / math.sqrt(n), std, std * math.sqrt(max(kurtosis - 1, 0.0) / (4 * n))
 
 
-def _single_group(scenario: Scenario, kind: str, path: Path) -> str:
+def _single_group(scenario: Scenario, kind: str, path: str) -> str:
     groups = scenario.groups_of(kind)
     if len(groups) != 1 or next(iter(groups.values())).count != 1:
         raise StudyError(f"{path}: the study needs exactly one {kind} group with count 1")
@@ -275,7 +276,7 @@ def avellaneda_stoikov_table(
         raise StudyError(f"n_seeds must be >= 2 to estimate a standard deviation, got {n_seeds}")
     if not (math.isfinite(gamma) and gamma > 0):
         raise StudyError(f"gamma must be a positive number, got {gamma!r}")
-    path = Path(scenario_path) if scenario_path is not None else AVELLANEDA_STOIKOV_SCENARIO
+    path = scenario_path if scenario_path is not None else AVELLANEDA_STOIKOV_SCENARIO
     scenario = load_scenario(path)
     mm = _single_group(scenario, "market_maker", path)
     if scenario.agents[mm].policy.kind != "avellaneda_stoikov":  # type: ignore[union-attr]
@@ -412,7 +413,7 @@ def glosten_milgrom_convergence(
     if not (math.isfinite(tolerance) and tolerance > 0):
         raise StudyError(f"tolerance must be a positive price, got {tolerance!r}")
     seeds = replicate_seeds(n_seeds, root_seed)
-    path = Path(scenario_path) if scenario_path is not None else GLOSTEN_MILGROM_SCENARIO
+    path = scenario_path if scenario_path is not None else GLOSTEN_MILGROM_SCENARIO
     scenario = load_scenario(path).override({**(overrides or {}), "steps": steps})
     _single_group(scenario, "market_maker", path)
     rows = []

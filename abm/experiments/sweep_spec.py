@@ -43,6 +43,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from scipy.stats import qmc
 
+from abm.errors import AbmError
 from abm.scenario.schema import (
     Scenario,
     ScenarioError,
@@ -78,7 +79,7 @@ _SEED_MASK = (1 << 63) - 1  # seeds fit a signed 64-bit parquet column
 _SOURCE = "<sweep>"
 
 
-class SweepError(ValueError):
+class SweepError(AbmError, ValueError):
     """A sweep file, plan or directory is unusable; the message says where and what to change."""
 
 

@@ -39,6 +39,8 @@ from collections.abc import Hashable, Sequence
 from enum import StrEnum
 from typing import Final, NamedTuple, SupportsFloat, SupportsIndex
 
+from abm.errors import AbmError
+
 __all__ = [
     "COMPILED",
     "Fill",
@@ -55,7 +57,7 @@ __all__ = [
 COMPILED: Final = not __file__.endswith(".py")
 
 
-class InvalidOrderError(ValueError):
+class InvalidOrderError(AbmError, ValueError):
     """An order, cancel or amend that the book refuses; the book is left untouched."""
 
 

@@ -42,6 +42,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from abm.errors import AbmError
+
 MARKET_COLUMNS = (
     "step",
     "time",
@@ -117,7 +119,7 @@ _DISTRIBUTIONS = {"abm": "abm-microstructure"}
 """Distribution names that differ from the import name (abm's PyPI name is taken)."""
 
 
-class RunResultError(ValueError):
+class RunResultError(AbmError, ValueError):
     """A run directory or a `RunResult` table does not match the run format of DESIGN.md 7."""
 
 

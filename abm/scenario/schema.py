@@ -30,7 +30,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from abm.contagion.specs import NetworkSpec
+from abm.contagion.specs import EdgeListTopology, NetworkSpec
+from abm.errors import AbmError
 from abm.market.circuit_breaker import CircuitBreakerSpec
 from abm.market.mark import MarkSpec
 from abm.risk.specs import HedgeInstrumentSpec, ShockSpec
@@ -144,7 +145,7 @@ __all__ = [
 _SOURCE = "<scenario>"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(AbmError, ValueError):
     """A scenario could not be read or is invalid; the message says where and what to change."""
 
 
@@ -380,20 +381,38 @@ def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> str:
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read and validate a YAML scenario file.
+    """Read and validate a scenario: a YAML file, or a bundled name such as ``baseline``.
+
+    An existing file is read as is; any other ``path`` is looked up among the scenarios shipped
+    with abm (`abm.scenario.bundle`: ``crisis/fire_sale_spiral``, with or without ``.yaml``).
+    Files the scenario names (an ``edge_list`` network's CSV) are relative to the scenario's
+    own directory, bundled or not; the returned scenario holds their absolute paths.
 
     Raises:
-        ScenarioError: Naming ``path`` if the file is missing, a directory, unreadable,
-            not UTF-8, empty, not valid YAML, or not a valid scenario.
+        ScenarioError: Naming ``path`` if it is neither a file nor a bundled name (with the
+            closest bundled names), a directory, unreadable, not UTF-8, empty, not valid
+            YAML, or not a valid scenario.
     """
+    from abm.scenario.bundle import resolve_scenario  # it imports this module
+
     source = os.fspath(path)
-    text = read_yaml_file(path, what="scenario")
+    file = resolve_scenario(path)
+    text = read_yaml_file(file, what="scenario")
     if not text.strip():
         raise ScenarioError(
             f"{source}: the file is empty; expected a mapping of scenario fields "
             "(name, fundamental, agents, ...)"
         )
-    return Scenario.from_yaml_text(text, source=source)
+    return _files_relative_to(Scenario.from_yaml_text(text, source=source), file.parent)
+
+
+def _files_relative_to(scenario: Scenario, directory: Path) -> Scenario:
+    """``scenario`` with a relative edge-list path made absolute against ``directory``."""
+    topology = None if scenario.network is None else scenario.network.topology
+    if not isinstance(topology, EdgeListTopology) or Path(topology.path).is_absolute():
+        return scenario
+    absolute = str(directory.resolve() / topology.path)
+    return scenario.override({"network.topology.path": absolute})
 
 
 def parse_set_option(text: str) -> tuple[str, Any]:

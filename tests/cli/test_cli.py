@@ -251,3 +251,25 @@ def test_cli_run_replacing_a_run_with_a_report_warns_it_is_stale(
     assert _run_into(out) == 0
     assert "report.md" in capsys.readouterr().err
     assert (out / "report.md").read_text(encoding="utf-8") == "old report"
+
+
+def test_cli_run_takes_a_bundled_name_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``abm run baseline`` in a directory without scenarios runs the bundled baseline."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "baseline", "--steps", "20", "--out", "r", "--quiet"]) == 0
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["steps"] == 20
+    assert main(["validate", "crisis/fire_sale_spiral"]) == 0
+    assert "ok: crisis/fire_sale_spiral: scenario 'fire_sale_spiral'" in capsys.readouterr().out
+
+
+def test_cli_unknown_bundled_name_suggests_close_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelt name is one line naming it and the closest bundled scenarios, exit code 2."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "crisis/fire_sale"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("abm: error: crisis/fire_sale: file not found")
+    assert "crisis/fire_sale_spiral" in err and "Traceback" not in err

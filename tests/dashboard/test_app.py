@@ -171,7 +171,7 @@ def test_dashboard_command_without_viz_extra_is_a_cli_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without solara installed the command fails with CliError naming the viz extra."""
-    from abm.cli.main import CliError
+    from abm.cli.common import CliError
 
     real_find_spec = importlib.util.find_spec
 
@@ -192,19 +192,19 @@ def test_dashboard_command_without_viz_extra_is_a_cli_error(
     ],
 )
 def test_dashboard_command_user_errors(argv: list[str], message: str) -> None:
-    """A missing scenario or an impossible port is one CliError message (exit code 2)."""
+    """A missing scenario or an impossible port is one AbmError message (exit code 2)."""
     pytest.importorskip("solara")
-    from abm.cli.main import CliError
+    from abm.errors import AbmError
 
     args = _command(argv)
-    with pytest.raises(CliError, match=message):
+    with pytest.raises(AbmError, match=message):
         args.func(args)
 
 
 def test_dashboard_command_busy_port_is_a_cli_error() -> None:
     """A port another server listens on is refused before anything starts."""
     pytest.importorskip("solara")
-    from abm.cli.main import CliError
+    from abm.cli.common import CliError
 
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))

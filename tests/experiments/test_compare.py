@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 import abm
-from abm.cli.main import CliError
+from abm.cli.common import CliError
+from abm.cli.compare import register
+from abm.errors import AbmError
 from abm.experiments.compare import (
     COMPONENTS,
     RUN_METRICS,
@@ -22,7 +24,6 @@ from abm.experiments.compare import (
     compare,
     compare_runs,
     format_compare,
-    register,
     run_metrics,
     shock_window,
     summarize_runs,
@@ -378,9 +379,9 @@ def test_cli_compare_rejects_bad_flags(flags: list[str], message: str) -> None:
 
 
 def test_cli_compare_rejects_missing_scenario(tmp_path: Path) -> None:
-    """A missing scenario file is a user error naming it."""
+    """A missing scenario file is a user error (an AbmError, printed by abm) naming it."""
     missing = tmp_path / "nope.yaml"
-    with pytest.raises(CliError, match=r"nope\.yaml"):
+    with pytest.raises(AbmError, match=r"nope\.yaml"):
         _cli("compare", str(missing), "--seeds", "2", "--quiet", "--out", str(tmp_path / "t.csv"))
 
 

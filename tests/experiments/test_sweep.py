@@ -29,13 +29,11 @@ import yaml
 from _helpers import run_record
 from scipy import stats
 
-from abm.cli.main import CliError
-from abm.cli.sweep import (
-    SweepBenchResult,
-    add_bench_sweep_arguments,
-    format_sweep_bench,
-    register,
-)
+from abm.bench.sweep import SweepBenchResult, format_sweep_bench
+from abm.cli.bench import add_bench_sweep_arguments
+from abm.cli.common import CliError
+from abm.cli.sweep import register
+from abm.errors import AbmError
 from abm.experiments.sweep import (
     DATASET_TABLES,
     RunRecord,
@@ -511,9 +509,9 @@ def test_dask_executor_unreachable_scheduler() -> None:
 
 
 def test_cli_sweep_bad_file_is_a_cli_error(tmp_path: Path) -> None:
-    """A bad sweep file raises CliError (abm.cli.main.main prints it and exits 2)."""
+    """A bad sweep file raises an AbmError (abm.cli.main.main prints it and exits 2)."""
     path = _write_sweep(tmp_path, {"grid": {"agents.mm.policy.gammma": [0.1]}})
-    with pytest.raises(CliError, match=r"sweep\.yaml: grid\.agents\.mm\.policy\.gammma"):
+    with pytest.raises(AbmError, match=r"sweep\.yaml: grid\.agents\.mm\.policy\.gammma"):
         _cli(["sweep", str(path), "--out", str(tmp_path / "out")])
 
 
@@ -711,7 +709,7 @@ def test_format_sweep_bench_reports_speedup_and_overhead() -> None:
 @pytest.mark.slow
 def test_bench_sweep_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
     """Abm bench sweep on short runs completes with identical results across configurations."""
-    from abm.cli.sweep import bench_sweep
+    from abm.cli.bench import bench_sweep
 
     parser = argparse.ArgumentParser()
     add_bench_sweep_arguments(parser)

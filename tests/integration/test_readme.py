@@ -51,7 +51,7 @@ BIN = Path(sys.prefix) / "bin"
 
 NOT_RUN = {
     "make test": "runs this test suite, so it cannot run inside it (it would recurse)",
-    ".venv/bin/abm dashboard scenarios/crisis/fire_sale_spiral.yaml": "serves the dashboard "
+    ".venv/bin/abm dashboard crisis/fire_sale_spiral": "serves the dashboard "
     "until killed; tests/dashboard/test_app.py and tests/dashboard/test_dashboard_browser.py "
     "drive it",
 }

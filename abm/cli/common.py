@@ -1,0 +1,83 @@
+"""What the ``abm`` sub-commands share: exit codes, `CliError`, scenario loading, argument checks.
+
+Every sub-command module (``abm.cli.run``, ``abm.cli.sweep``, ...) imports this module and no
+other module of ``abm.cli``; `abm.cli.main` assembles them into one parser. A user error is
+raised as an `abm.errors.AbmError` (`CliError` for the command line's own checks) and printed
+by `abm.cli.main.main` as one line, with exit code `EXIT_USAGE` and no traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from abm.errors import AbmError
+from abm.scenario.schema import Scenario, ScenarioError, load_scenario, parse_set_option
+
+EXIT_USAGE = 2
+"""Exit code of a user error (a bad scenario, a bad flag value, a missing file), as argparse's."""
+EXIT_BROKEN_PIPE = 128 + 13
+"""Exit code when stdout's reader has gone: what a shell reports for a tool killed by SIGPIPE."""
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT)."""
+
+
+class CliError(AbmError):
+    """A user error found by the command line itself (a flag value, a path); exit code 2."""
+
+
+def fail(message: str) -> NoReturn:
+    """Raise `CliError` with ``message`` (for commands that check several things in a row)."""
+    raise CliError(message)
+
+
+def load(path: str, sets: Sequence[str]) -> Scenario:
+    """Load the scenario ``path`` (a file or a bundled name) and apply ``--set`` overrides.
+
+    Raises:
+        ScenarioError: If the scenario cannot be loaded, or an override is malformed or makes
+            it invalid; an override's message names ``path (--set)`` as its source.
+    """
+    scenario = load_scenario(path)
+    try:
+        if sets:
+            scenario = scenario.override(dict(parse_set_option(text) for text in sets))
+    except ScenarioError as exc:
+        raise ScenarioError(str(exc).replace("<scenario>", f"{path} (--set)")) from exc
+    return scenario
+
+
+def positive(name: str, value: int | None) -> None:
+    """Refuse a given (not None) integer flag ``name`` that is not positive.
+
+    Raises:
+        CliError: ``name: must be a positive integer, got value``.
+    """
+    if value is not None and value <= 0:
+        raise CliError(f"{name}: must be a positive integer, got {value}")
+
+
+def check_out(out: Path, *, force: bool) -> None:
+    """Refuse an ``--out`` that a save would not accept, before any step is run.
+
+    A missing or empty directory and a run directory (one holding ``meta.json``) are fine; a
+    run replaces only the run's own files (`abm.results.recorder.RUN_FILES`) and keeps the rest.
+    Any other non-empty directory needs ``--force``; a file or a symbolic link is always refused.
+
+    Raises:
+        CliError: Naming ``--out`` and what to do instead.
+    """
+    if out.is_symlink():
+        raise CliError(f"--out: {out} is a symbolic link; pass the directory it points to")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise CliError(f"--out: {out} exists and is not a directory; choose another path")
+    if force or (out / "meta.json").is_file() or not any(out.iterdir()):
+        return
+    raise CliError(
+        f"--out: {out} exists, is not empty and is not a run directory (no meta.json); "
+        "choose another path, or pass --force to write the run into it (files already "
+        "there are kept; only files named like the run's own, e.g. summary.json, are replaced)"
+    )

@@ -1,0 +1,88 @@
+"""``abm run``: run a scenario, save its run directory, print its summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from abm.cli.common import CliError, check_out, load, positive
+
+
+def register(subparsers: Any) -> None:
+    """Add ``abm run`` to ``subparsers`` (the object ``add_subparsers`` returns)."""
+    parser = subparsers.add_parser("run", help="run a scenario and save its results")
+    parser.add_argument("scenario", help="scenario YAML file")
+    parser.add_argument("--out", help="run directory (default: runs/<scenario name>)")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--steps", type=int, help="override the scenario's number of steps")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value by dotted path, e.g. agents.mm.policy.gamma=0.01",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an existing directory that is not a run (its other files are kept)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    parser.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run ``abm run`` from parsed arguments; return the exit code (0).
+
+    Checks the flags and ``--out`` before the first step, runs with a progress bar on stderr
+    (runs of 5,000 steps or more), saves the run, prints `analysis.report.summary_lines`, and
+    notes on stderr a report left over from the run it replaced.
+
+    Raises:
+        AbmError: On a bad scenario or flag value, an ``--out`` a save would refuse, or model
+            parameters that only the run can judge (prefixed with the scenario).
+    """
+    from tqdm import tqdm
+
+    from abm.fundamental import FundamentalError
+    from abm.policies import PolicyError
+    from abm.run import run
+
+    scenario = load(args.scenario, args.set)
+    positive("--steps", args.steps)
+    if args.seed is not None and args.seed < 0:
+        raise CliError(f"--seed: must be a non-negative integer, got {args.seed}")
+    out = Path(args.out) if args.out else Path("runs") / scenario.name
+    check_out(out, force=args.force)
+    replacing = (out / "meta.json").is_file()
+    total = args.steps or scenario.steps
+    with tqdm(total=total, unit="step", disable=args.quiet or total < 5000, file=sys.stderr) as bar:
+
+        def progress(done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        try:
+            result = run(scenario, seed=args.seed, steps=args.steps, progress=progress)
+        except (FundamentalError, PolicyError) as exc:  # parameters the schema cannot judge
+            raise CliError(f"{args.scenario}: {exc}") from exc
+    try:
+        path = result.save(out, force=args.force)
+    except FileExistsError as exc:  # the directory changed while the run was made
+        raise CliError(f"--out: {exc}") from exc
+    if not args.quiet:
+        from analysis.report import summary_lines
+
+        for line in summary_lines(result):
+            print(line)
+        print(f"results: {path}")
+    stale = [name for name in ("report.md", "report.html") if (path / name).is_file()]
+    if replacing and stale:
+        verb, pronoun = ("describes", "it") if len(stale) == 1 else ("describe", "them")
+        print(
+            f"abm: note: {' and '.join(stale)} in {path} {verb} the previous run; "
+            f"`abm report {out}` rewrites {pronoun}",
+            file=sys.stderr,
+        )
+    return 0
