@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from abm.contagion.specs import ChannelsSpec, DefaultChannel, NetworkSpec
-from abm.risk.specs import DefaultShock, InventoryShock, LossShock
+from abm.shocks import DefaultShock, InventoryShock, LossShock
 from abm.states import Status
 
 if TYPE_CHECKING:

@@ -31,16 +31,30 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from abm.contagion.specs import NetworkSpec
+from abm.fundamental import (
+    ArithmeticSpec,
+    BinarySpec,
+    FundamentalSpec,
+    GBMSpec,
+    HestonSpec,
+    MertonSpec,
+    RegimeSwitchingSpec,
+)
 from abm.market.circuit_breaker import CircuitBreakerSpec
+from abm.market.hedge import HedgeInstrumentSpec
 from abm.market.mark import MarkSpec
-from abm.risk.specs import HedgeInstrumentSpec, ShockSpec
+from abm.policies import (
+    AvellanedaStoikovSpec,
+    GLFTSpec,
+    GlostenMilgromSpec,
+    HoStollSpec,
+    PolicySpec,
+    SymmetricSpec,
+)
 from abm.scenario.specs import (
     AgentGroup,
-    ArithmeticSpec,
     ArrivalLaw,
     ArrivalSpec,
-    AvellanedaStoikovSpec,
-    BinarySpec,
     ChartistFundamentalistGroup,
     DiscreteSize,
     DistanceSpec,
@@ -48,26 +62,18 @@ from abm.scenario.specs import (
     ExponentialDistance,
     FixedSize,
     Float,
-    FundamentalSpec,
-    GBMSpec,
     GivenVolatility,
-    GLFTSpec,
-    GlostenMilgromSpec,
     HawkesArrivalSpec,
-    HestonSpec,
-    HoStollSpec,
     InformedGroup,
     Int,
     KindSpec,
     MarketMakerGroup,
-    MertonSpec,
     MixSpec,
     NoiseGroup,
     NonNegFloat,
     NonNegInt,
     PaddrikGroup,
     PaddrikRole,
-    PolicySpec,
     PopulationSizeSpec,
     PosFloat,
     PosInt,
@@ -76,15 +82,14 @@ from abm.scenario.specs import (
     PriceReference,
     Probability,
     RecordSpec,
-    RegimeSwitchingSpec,
     SizeSpec,
     Spec,
-    SymmetricSpec,
     UniformDistance,
     UniformSize,
     VolatilitySpec,
     paddrik_role_defaults,
 )
+from abm.shocks import ShockSpec
 
 __all__ = [
     "AgentGroup",

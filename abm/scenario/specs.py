@@ -21,25 +21,18 @@ from pydantic import (
     model_validator,
 )
 
-from abm.risk.specs import (
-    GapControlSpec,
-    HedgeSpec,
-    NoHedge,
-    NoRebalance,
-    RebalanceSpec,
-    RegimeSpec,
-)
+from abm.policies import PolicySpec
+from abm.risk.hedging import HedgeSpec, NoHedge
+from abm.risk.rebalancing import NoRebalance, RebalanceSpec
+from abm.risk.regimes import GapControlSpec, RegimeSpec
 from abm.scenario.types import (
     _NO_BOOL,
     BelowOne,
-    Correlation,
-    FactorySpec,
     Float,
     Int,
     KindSpec,
     NonNegFloat,
     NonNegInt,
-    OpenUnitInterval,
     PosFloat,
     PosInt,
     PriceReference,
@@ -67,212 +60,6 @@ def _must_reach(value: float, info: ValidationInfo, other: str) -> float:
         raise ValueError(f"must be at least {other} ({bound!r}), got {value!r}")
     return value
 
-
-# --- fundamental value processes (keyword arguments of abm.fundamental.make_fundamental) ---
-
-_S0 = "Value at time 0, price units."
-_MU = "Drift per unit of model time (price units for arithmetic, a log rate otherwise)."
-
-
-class _FundamentalBase(FactorySpec):
-    kind_noun: ClassVar[str] = "fundamental"
-
-
-class ArithmeticSpec(_FundamentalBase):
-    """Arithmetic Brownian motion (Bachelier): dS = mu dt + sigma dW, in price units."""
-
-    kind: Literal["arithmetic"] = Field(description="Arithmetic Brownian motion.")
-    s0: PosFloat = Field(description=_S0)
-    sigma: NonNegFloat = Field(description="Volatility, price units per sqrt(unit of time).")
-    mu: Float = Field(default=0.0, description="Drift, price units per unit of model time.")
-    step_kind: Literal["gaussian", "binomial"] = Field(
-        default="gaussian",
-        description="Increments: `gaussian` (normal) or `binomial` (+/- sigma sqrt(dt), "
-        "the discretisation of Avellaneda and Stoikov 2008).",
-    )
-
-
-class GBMSpec(_FundamentalBase):
-    """Geometric Brownian motion: dS/S = mu dt + sigma dW (sigma per unit time)."""
-
-    kind: Literal["gbm"] = Field(description="Geometric Brownian motion, stepped exactly.")
-    s0: PosFloat = Field(description=_S0)
-    sigma: NonNegFloat = Field(description="Volatility of log price per sqrt(unit of time).")
-    mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
-
-
-class MertonSpec(_FundamentalBase):
-    """Merton (1976) jump-diffusion: GBM plus Poisson jumps with normal log-sizes."""
-
-    kind: Literal["merton"] = Field(description="GBM with compound Poisson log jumps.")
-    s0: PosFloat = Field(description=_S0)
-    sigma: NonNegFloat = Field(description="Diffusion volatility of log price per sqrt(time).")
-    mu: Float = Field(
-        default=0.0, description="Drift of S/S per unit of time (jumps are compensated)."
-    )
-    jump_intensity: NonNegFloat = Field(description="Mean number of jumps per unit of time.")
-    jump_mean: Float = Field(description="Mean of one jump's log size.")
-    jump_sd: NonNegFloat = Field(description="Standard deviation of one jump's log size.")
-
-
-class RegimeSwitchingSpec(_FundamentalBase):
-    """Markov regime-switching volatility; ``transition_rates`` is the generator matrix Q."""
-
-    kind: Literal["regime_switching"] = Field(description="GBM whose sigma follows a Markov chain.")
-    s0: PosFloat = Field(description=_S0)
-    sigmas: list[NonNegFloat] = Field(
-        min_length=1, description="Volatility of log price per sqrt(time), one per regime."
-    )
-    transition_rates: list[list[Float]] = Field(
-        description="Generator matrix Q, per unit of time: off-diagonal rates >= 0, each row "
-        "sums to 0; one row and column per sigma."
-    )
-    mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
-    initial_regime: NonNegInt = Field(
-        default=0, description="Index into sigmas of the regime at time 0."
-    )
-
-    @field_validator("transition_rates")
-    @classmethod
-    def _check_generator(cls, rates: list[list[float]], info: ValidationInfo) -> list[list[float]]:
-        sigmas = info.data.get("sigmas")
-        size = len(sigmas) if sigmas is not None else len(rates)
-        if len(rates) != size or any(len(row) != size for row in rates):
-            raise ValueError(f"must be a {size}x{size} matrix (one row and column per sigma)")
-        for i, row in enumerate(rates):
-            if any(rate < 0.0 for j, rate in enumerate(row) if j != i):
-                raise ValueError(f"row {i}: off-diagonal rates must be >= 0")
-            if abs(sum(row)) > _ROW_SUM_TOLERANCE:
-                raise ValueError(f"row {i} must sum to 0 (got {sum(row)!r})")
-        return rates
-
-    @field_validator("initial_regime")
-    @classmethod
-    def _check_regime(cls, regime: int, info: ValidationInfo) -> int:
-        sigmas = info.data.get("sigmas")
-        if sigmas is not None and regime >= len(sigmas):
-            raise ValueError(f"must index sigmas (0..{len(sigmas) - 1}), got {regime}")
-        return regime
-
-
-class HestonSpec(_FundamentalBase):
-    """Heston (1993) stochastic variance: dv = kappa (theta - v) dt + xi sqrt(v) dW_v."""
-
-    kind: Literal["heston"] = Field(description="Heston (1993) stochastic variance.")
-    s0: PosFloat = Field(description=_S0)
-    v0: NonNegFloat = Field(description="Variance of log price at time 0, per unit of time.")
-    kappa: PosFloat = Field(
-        description="Speed of mean reversion of the variance, per unit of time."
-    )
-    theta: NonNegFloat = Field(description="Long-run variance, per unit of time.")
-    xi: NonNegFloat = Field(description="Volatility of the variance.")
-    rho: Correlation = Field(description="Correlation of the price and variance shocks.")
-    mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
-
-
-class BinarySpec(_FundamentalBase):
-    """Two-point value (Glosten and Milgrom 1985): ``high`` with probability ``p_high``."""
-
-    kind: Literal["binary"] = Field(description="A value drawn once from two points.")
-    low: Float = Field(description="The low value, price units.")
-    high: Float = Field(description="The high value, price units; greater than low.")
-    p_high: Probability = Field(default=0.5, description="Probability that the value is high.")
-
-    @field_validator("high")
-    @classmethod
-    def _check_high(cls, high: float, info: ValidationInfo) -> float:
-        return _must_exceed(high, info, "low")
-
-
-FundamentalSpec = Annotated[
-    ArithmeticSpec | GBMSpec | MertonSpec | RegimeSwitchingSpec | HestonSpec | BinarySpec,
-    Field(discriminator="kind"),
-]
-
-# --- market-maker quoting policies (keyword arguments of abm.policies.make_policy) ---
-# One vocabulary across policies: `spread` is the full quoted spread ask - bid (price units);
-# `gamma` a risk aversion per price unit; `k` the decay, per price unit of distance, of the
-# fill intensity A exp(-k delta); `A` that intensity at zero distance (fills per unit of time).
-# sigma is not a policy parameter: it is the market maker's volatility estimate (`volatility`).
-
-_GAMMA = "Risk aversion, per price unit (larger: stronger inventory skew)."
-_K = "Decay of the fill intensity A exp(-k delta) with the quote distance delta, per price unit."
-
-
-class _PolicyBase(FactorySpec):
-    kind_noun: ClassVar[str] = "policy"
-
-
-class SymmetricSpec(_PolicyBase):
-    """Fixed spread centred on the reference price, blind to inventory."""
-
-    kind: Literal["symmetric"] = Field(description="Constant spread around the reference.")
-    spread: NonNegFloat = Field(description="Full quoted spread ask - bid, price units.")
-
-
-class AvellanedaStoikovSpec(_PolicyBase):
-    """Avellaneda and Stoikov (2008): reservation price and spread, eqs. 29-30."""
-
-    kind: Literal["avellaneda_stoikov"] = Field(
-        description="Avellaneda and Stoikov (2008) finite-horizon quotes."
-    )
-    gamma: PosFloat = Field(description=_GAMMA)
-    k: PosFloat = Field(description=_K)
-    T: PosFloat = Field(description="Horizon, in model time; the time to horizon is max(T - t, 0).")
-
-
-class GLFTSpec(_PolicyBase):
-    """Guéant, Lehalle and Fernandez-Tapia (2013) asymptotic quotes; xi from Guéant (2017)."""
-
-    kind: Literal["glft"] = Field(
-        description="Guéant, Lehalle and Fernandez-Tapia (2013) stationary quotes."
-    )
-    gamma: PosFloat = Field(description=_GAMMA)
-    k: PosFloat = Field(description=_K)
-    A: PosFloat = Field(
-        description="Fill intensity at zero distance, fills per unit of model time."
-    )
-    xi: PosFloat | None = Field(
-        default=None,
-        description="Exponent of the objective (Guéant 2017), per price unit; null: gamma.",
-    )
-
-
-class HoStollSpec(_PolicyBase):
-    """Ho and Stoll (1981): a fixed spread around a midpoint skewed against inventory."""
-
-    kind: Literal["ho_stoll"] = Field(description="Ho and Stoll (1981) linear inventory skew.")
-    spread: NonNegFloat = Field(description="Full quoted spread ask - bid, price units.")
-    skew: NonNegFloat = Field(
-        description="Shift of the quote midpoint against inventory, price units per lot."
-    )
-
-
-class GlostenMilgromSpec(_PolicyBase):
-    """Glosten and Milgrom (1985) zero-profit quotes on a two-point value."""
-
-    kind: Literal["glosten_milgrom"] = Field(
-        description="Glosten and Milgrom (1985) Bayesian dealer."
-    )
-    v_low: Float = Field(description="The low value, price units.")
-    v_high: Float = Field(description="The high value, price units; greater than v_low.")
-    informed_fraction: BelowOne = Field(
-        description="Share mu of traders who know the value, in [0, 1)."
-    )
-    prior_high: OpenUnitInterval = Field(
-        default=0.5, description="Belief at time 0 that the value is v_high, in (0, 1)."
-    )
-
-    @field_validator("v_high")
-    @classmethod
-    def _check_high(cls, v_high: float, info: ValidationInfo) -> float:
-        return _must_exceed(v_high, info, "v_low")
-
-
-PolicySpec = Annotated[
-    SymmetricSpec | AvellanedaStoikovSpec | GLFTSpec | HoStollSpec | GlostenMilgromSpec,
-    Field(discriminator="kind"),
-]
 
 # --- building blocks of agent groups ---
 

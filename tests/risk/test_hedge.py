@@ -19,9 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abm.market.hedge import HedgeVenue
-from abm.risk.hedging import hedge_trade
-from abm.risk.specs import BandHedge, FullHedge, HedgeInstrumentSpec, NoHedge, PartialHedge
+from abm.market.hedge import HedgeInstrumentSpec, HedgeVenue
+from abm.risk.hedging import BandHedge, FullHedge, NoHedge, PartialHedge, hedge_trade
 
 TICK = 0.01
 Z = 5.0

@@ -1,7 +1,7 @@
 """Tests for abm.risk.rebalancing: what each rebalancing rule trades, on hand-computed cases.
 
 The expected quantities come from the rules in the `abm.risk.rebalancing` module docstring and the
-`abm.risk.specs` rebalance specs: with ``gap = inventory - target``, threshold trades ``-gap``
+`abm.risk.rebalancing` rebalance specs: with ``gap = inventory - target``, threshold trades ``-gap``
 once ``|gap| > band``; proportional trades ``ceil(fraction * |gap|)`` towards the target;
 scheduled splits the gap into ``horizon_steps`` near-equal slices (TWAP), larger slices first,
 and never trades past the target. Inventories between calls are set by hand to play the part
@@ -16,13 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abm.risk.rebalancing import Rebalancer, _twap_slices
-from abm.risk.specs import (
+from abm.risk.rebalancing import (
     NoRebalance,
     ProportionalRebalance,
+    Rebalancer,
     RebalanceSpec,
     ScheduledRebalance,
     ThresholdRebalance,
+    _twap_slices,
 )
 
 
