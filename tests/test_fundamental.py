@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -18,7 +18,10 @@ import pytest
 from abm.fundamental import (
     FUNDAMENTALS,
     FundamentalError,
+    FundamentalSpec,
     GeometricBrownian,
+    MertonSpec,
+    build_fundamental,
     make_fundamental,
     markov_transition_matrix,
 )
@@ -567,3 +570,22 @@ def test_make_fundamental_invalid_parameter_is_named(
     with pytest.raises(FundamentalError, match=re.escape(name)):
         make_fundamental(kind, np.random.default_rng(0), **params)
     assert issubclass(FundamentalError, ValueError)
+
+
+def test_fundamentals_registry_is_built_from_the_schema_specs() -> None:
+    """Each fundamental spec of the schema is the spec_type of the process registered for it."""
+    specs = {
+        get_args(spec.model_fields["kind"].annotation)[0]: spec
+        for spec in get_args(get_args(FundamentalSpec)[0])
+    }
+    assert {kind: cls.spec_type for kind, cls in FUNDAMENTALS.items()} == specs
+
+
+def test_build_fundamental_matches_make_fundamental() -> None:
+    """A process built from a validated spec draws the same path as one built from numbers."""
+    spec = MertonSpec(
+        kind="merton", s0=100.0, sigma=0.2, jump_intensity=2.0, jump_mean=-0.05, jump_sd=0.1
+    )
+    built = build_fundamental(spec, np.random.default_rng(5), dt=0.1)
+    made = make_fundamental("merton", np.random.default_rng(5), dt=0.1, **spec.params())
+    assert np.array_equal(built.simulate(50), made.simulate(50))

@@ -11,7 +11,7 @@ fundamental (``sigma`` 0) where exact values are needed, and the model's common 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.model import MarketModel
 from abm.results.recorder import RunResult
 from abm.scenario.schema import Scenario, ScenarioError
-from abm.shocks import PriceGapShock, ShockSchedule, ShockSpec, VolatilityShock
+from abm.shocks import SHOCKS, PriceGapShock, ShockSchedule, ShockSpec, VolatilityShock
 
 
 def _gap(step: int, size: float, *, relative: bool = False, announced: bool = True):
@@ -267,3 +267,12 @@ def test_model_volatility_shock_scales_fundamental_moves() -> None:
     factor = np.array([3.0 if 4 <= step < 8 else 1.0 for step in range(1, len(plain))])
     np.testing.assert_allclose(np.diff(shocked), factor * np.diff(plain), atol=1e-9)
     assert np.abs(np.diff(plain)).min() > 0  # the comparison is not between zero moves
+
+
+def test_shocks_registry_files_every_shock_kind() -> None:
+    """Each shock kind the schema accepts has exactly one filing rule in SHOCKS."""
+    kinds = {
+        get_args(spec.model_fields["kind"].annotation)[0]
+        for spec in get_args(get_args(ShockSpec)[0])
+    }
+    assert set(SHOCKS) == kinds

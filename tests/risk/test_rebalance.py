@@ -11,12 +11,14 @@ of order flow.
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abm.risk.rebalancing import (
+    REBALANCERS,
     NoRebalance,
     ProportionalRebalance,
     Rebalancer,
@@ -259,3 +261,12 @@ def test_twap_slices_sum_to_total_near_equal(total: int, horizon: int) -> None:
     sizes = [abs(s) for s in slices]
     assert max(sizes) - min(sizes) <= 1
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_rebalancers_registry_covers_every_rebalance_kind() -> None:
+    """Each kind the schema accepts has exactly one rule builder in REBALANCERS."""
+    kinds = {
+        get_args(spec.model_fields["kind"].annotation)[0]
+        for spec in get_args(get_args(RebalanceSpec)[0])
+    }
+    assert set(REBALANCERS) == kinds
