@@ -51,42 +51,48 @@ from abm.policies import (
     SymmetricSpec,
 )
 from abm.scenario.errors import explain, kind_variants, show
-from abm.scenario.specs import (
+from abm.scenario.groups import (
     AgentGroup,
+    ChartistFundamentalistGroup,
+    InformedGroup,
+    MarketMakerGroup,
+    NoiseGroup,
+    PovGroup,
+)
+from abm.scenario.paddrik import (
+    PaddrikGroup,
+    PaddrikRole,
+    paddrik_role_defaults,
+)
+from abm.scenario.specs import (
     ArrivalLaw,
     ArrivalSpec,
-    ChartistFundamentalistGroup,
     DiscreteSize,
     DistanceSpec,
     EWMAVolatility,
     ExponentialDistance,
     FixedSize,
-    Float,
     GivenVolatility,
     HawkesArrivalSpec,
-    InformedGroup,
-    Int,
-    MarketMakerGroup,
     MixSpec,
-    NoiseGroup,
-    NonNegFloat,
-    NonNegInt,
-    PaddrikGroup,
-    PaddrikRole,
     PopulationSizeSpec,
-    PosFloat,
-    PosInt,
-    PovGroup,
     PowerLawDistance,
-    PriceReference,
-    Probability,
     RecordSpec,
     SizeSpec,
-    Spec,
     UniformDistance,
     UniformSize,
     VolatilitySpec,
-    paddrik_role_defaults,
+)
+from abm.scenario.types import (
+    Float,
+    Int,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    PriceReference,
+    Probability,
+    Spec,
 )
 from abm.shocks import ShockSpec
 

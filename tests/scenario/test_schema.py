@@ -22,8 +22,8 @@ from abm.scenario.docs import (
     readme_section,
     replace_readme_section,
 )
+from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.schema import AgentGroup, PolicySpec, Scenario, ScenarioError, load_scenario
-from abm.scenario.specs import PaddrikGroup
 
 ROOT = Path(__file__).parents[2]
 VALID_FILES = sorted((ROOT / "scenarios").rglob("*.yaml")) + sorted(
