@@ -1,8 +1,9 @@
-"""Scheduled shocks: price gaps and volatility spikes, and the schedule of the others.
+"""Scheduled shocks: their specs, price gaps and volatility spikes, and the schedule of the others.
 
 Shocks to market makers' balance sheets and to the network (losses, defaults,
 inventory, margin hikes, liquidity withdrawal, toxic flow, credit freezes) are applied
-by the contagion layer (`abm.contagion.engine`) and the model; this module only indexes them.
+by the contagion layer (`abm.contagion.engine`) and the model; this module only indexes them
+(`ShockSchedule`, filing each kind as its `SHOCKS` entry says).
 
 A price gap moves the fundamental at the start of its step (step 2 of the model's step
 order), after the fundamental's own move and before any trader acts: standing
