@@ -18,7 +18,7 @@ from abm.agents.noise import NoiseTrader
 from abm.agents.paddrik import PaddrikTrader
 from abm.agents.pov import PovTrader
 from abm.contagion.engine import ContagionEngine
-from abm.fundamental import FundamentalProcess, make_fundamental
+from abm.fundamental import FundamentalProcess, build_fundamental
 from abm.market.circuit_breaker import CircuitBreaker
 from abm.market.exchange import Exchange
 from abm.market.hedge import HedgeVenue
@@ -127,8 +127,8 @@ class MarketModel(mesa.Model):
         )
         self.cumulative_volume: list[int] = [0]  # book volume up to the end of each step
         fund = scenario.fundamental
-        self.fundamental: FundamentalProcess = make_fundamental(
-            fund.kind, np.random.default_rng(fundamental_seq), dt=scenario.dt, **fund.params()
+        self.fundamental: FundamentalProcess = build_fundamental(
+            fund, np.random.default_rng(fundamental_seq), dt=scenario.dt
         )
         self.fundamental_history: list[float] = [self.fundamental.value]
         self._expiries: dict[int, list[int]] = {}

@@ -1,8 +1,9 @@
-"""Scheduled shocks: price gaps and volatility spikes, and the schedule of the others.
+"""Scheduled shocks: their specs, price gaps and volatility spikes, and the schedule of the others.
 
 Shocks to market makers' balance sheets and to the network (losses, defaults,
 inventory, margin hikes, liquidity withdrawal, toxic flow, credit freezes) are applied
-by the contagion layer (`abm.contagion.engine`) and the model; this module only indexes them.
+by the contagion layer (`abm.contagion.engine`) and the model; this module only indexes them
+(`ShockSchedule`, filing each kind as its `SHOCKS` entry says).
 
 A price gap moves the fundamental at the start of its step (step 2 of the model's step
 order), after the fundamental's own move and before any trader acts: standing
@@ -14,50 +15,155 @@ moves inside its window, whatever the process.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
 
 from abm.fundamental import FundamentalProcess
-from abm.risk.specs import (
-    CreditFreezeShock,
-    DefaultShock,
-    InventoryShock,
-    LiquidityWithdrawalShock,
-    LossShock,
-    MarginHikeShock,
-    PriceGapShock,
-    ShockSpec,
-    ToxicFlowShock,
-    VolatilityShock,
+from abm.scenario.types import (
+    Float,
+    Int,
+    KindSpec,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Probability,
+    UnitFraction,
 )
+
+
+class _ShockBase(KindSpec):
+    kind_noun: ClassVar[str] = "shock"
+    step: PosInt = Field(description="Step at which the shock applies.")
+
+
+class PriceGapShock(_ShockBase):
+    """The fundamental jumps by ``size`` (price units; log size if ``relative``) at ``step``.
+
+    ``announced`` gap times are known in advance to market makers with gap controls.
+    """
+
+    kind: Literal["price_gap"] = Field(description="A jump of the fundamental.")
+    size: Float = Field(description="Size of the jump: price units, or a log size if relative.")
+    relative: bool = Field(default=False, description="Read size as a log (relative) jump.")
+    announced: bool = Field(
+        default=True, description="Known in advance to market makers with gap controls."
+    )
+
+
+class VolatilityShock(_ShockBase):
+    """From ``step`` to ``until_step`` (exclusive), fundamental moves are ``multiplier`` x."""
+
+    kind: Literal["volatility"] = Field(description="Scaled fundamental moves for a while.")
+    until_step: PosInt = Field(description="First step after the shock (exclusive end); > step.")
+    multiplier: PosFloat = Field(description="Factor on the fundamental's moves.")
+
+    @model_validator(mode="after")
+    def _check_window(self) -> VolatilityShock:
+        if self.until_step <= self.step:
+            raise ValueError(f"until_step ({self.until_step}) must be > step ({self.step})")
+        return self
+
+
+class _TargetedShock(_ShockBase):
+    """A shock to named market makers: ``targets`` are node indices (creation order)."""
+
+    targets: list[NonNegInt] = Field(
+        min_length=1, description="Market makers hit, as node indices (creation order)."
+    )
+
+
+class LossShock(_TargetedShock):
+    """Each target loses ``amount`` of cash (price units) to the outside world."""
+
+    kind: Literal["loss"] = Field(description="A cash loss to the outside world.")
+    amount: PosFloat = Field(description="Cash each target loses, price units.")
+
+
+class DefaultShock(_TargetedShock):
+    """The targets default at ``step`` (as if their equity had hit the threshold)."""
+
+    kind: Literal["default"] = Field(description="The targets default.")
+
+
+class InventoryShock(_TargetedShock):
+    """Each target takes ``qty`` lots (signed) from an outside client at the mid."""
+
+    kind: Literal["inventory"] = Field(description="A block from an outside client at the mid.")
+    qty: Int = Field(description="Lots each target receives (negative: delivers).")
+
+
+class _WindowShock(_ShockBase):
+    duration_steps: PosInt = Field(description="How many steps the shock lasts.")
+
+
+class MarginHikeShock(_WindowShock):
+    """Margin rates are multiplied by ``multiplier`` for ``duration_steps`` steps."""
+
+    kind: Literal["margin_hike"] = Field(description="Margin rates multiplied for a while.")
+    multiplier: PosFloat = Field(description="Factor on the margin rates.")
+
+
+class LiquidityWithdrawalShock(_WindowShock):
+    """A ``fraction`` of market makers (drawn once) stop quoting for ``duration_steps``."""
+
+    kind: Literal["liquidity_withdrawal"] = Field(
+        description="Some market makers stop quoting for a while."
+    )
+    fraction: UnitFraction = Field(description="Share of market makers withdrawn, in (0, 1].")
+
+
+class ToxicFlowShock(_WindowShock):
+    """Informed traders' arrival intensity is multiplied by ``multiplier`` for a while."""
+
+    kind: Literal["toxic_flow"] = Field(description="More informed flow for a while.")
+    multiplier: PosFloat = Field(description="Factor on informed traders' arrival intensity.")
+
+
+class CreditFreezeShock(_ShockBase):
+    """All link capacities and undrawn credit are multiplied by ``factor`` from ``step`` on."""
+
+    kind: Literal["credit_freeze"] = Field(description="Credit capacity cut from step on.")
+    factor: Probability = Field(
+        description="Factor on link capacities and undrawn credit, in [0, 1]."
+    )
+
+
+ShockSpec = Annotated[
+    PriceGapShock
+    | VolatilityShock
+    | LossShock
+    | DefaultShock
+    | InventoryShock
+    | MarginHikeShock
+    | LiquidityWithdrawalShock
+    | ToxicFlowShock
+    | CreditFreezeShock,
+    Field(discriminator="kind"),
+]
 
 TargetedShock = LossShock | DefaultShock | InventoryShock
 WindowShock = MarginHikeShock | LiquidityWithdrawalShock | ToxicFlowShock
 
 
 class ShockSchedule:
-    """The scenario's shocks, indexed by step.
+    """The scenario's shocks, indexed by step (each kind filed by its :data:`SHOCKS` entry).
 
     Args:
-        shocks: Shock specs in any order.
+        shocks: Shock specs in any order; shocks of one kind keep their document order.
     """
 
     def __init__(self, shocks: Sequence[ShockSpec]) -> None:
         self.gaps: dict[int, list[PriceGapShock]] = {}
         self.volatility: list[VolatilityShock] = []
         self.targeted: dict[int, list[TargetedShock]] = {}
-        self.windows: list[WindowShock] = []
+        self.multiplier_windows: dict[str, list[MarginHikeShock | ToxicFlowShock]] = {}
+        self.withdrawal_windows: list[LiquidityWithdrawalShock] = []
         self.credit_freezes: dict[int, list[CreditFreezeShock]] = {}
         for shock in shocks:
-            if isinstance(shock, PriceGapShock):
-                self.gaps.setdefault(shock.step, []).append(shock)
-            elif isinstance(shock, VolatilityShock):
-                self.volatility.append(shock)
-            elif isinstance(shock, LossShock | DefaultShock | InventoryShock):
-                self.targeted.setdefault(shock.step, []).append(shock)
-            elif isinstance(shock, CreditFreezeShock):
-                self.credit_freezes.setdefault(shock.step, []).append(shock)
-            else:
-                self.windows.append(shock)
+            SHOCKS[shock.kind](self, shock)
         self.announced_gap_steps = sorted(
             {s.step for shocks_at in self.gaps.values() for s in shocks_at if s.announced}
         )
@@ -92,18 +198,14 @@ class ShockSchedule:
     def window_multiplier(self, kind: str, step: int) -> float:
         """Product of the multipliers of active ``margin_hike`` or ``toxic_flow`` shocks."""
         multiplier = 1.0
-        for shock in self.windows:
-            if (
-                shock.kind == kind
-                and shock.step <= step < shock.step + shock.duration_steps
-                and not isinstance(shock, LiquidityWithdrawalShock)
-            ):
+        for shock in self.multiplier_windows.get(kind, ()):
+            if shock.step <= step < shock.step + shock.duration_steps:
                 multiplier *= shock.multiplier
         return multiplier
 
     def withdrawals(self) -> list[LiquidityWithdrawalShock]:
         """All liquidity-withdrawal shocks."""
-        return [s for s in self.windows if isinstance(s, LiquidityWithdrawalShock)]
+        return list(self.withdrawal_windows)
 
     def in_gap_window(self, step: int, before_steps: int, after_steps: int) -> bool:
         """True if an announced gap falls within ``[step - after, step + before]``."""
@@ -111,3 +213,27 @@ class ShockSchedule:
             step - after_steps <= gap_step <= step + before_steps
             for gap_step in self.announced_gap_steps
         )
+
+
+def _by_step(table: dict[int, list[Any]], shock: Any) -> None:
+    table.setdefault(shock.step, []).append(shock)
+
+
+SHOCKS: Mapping[str, Callable[[ShockSchedule, Any], None]] = MappingProxyType(
+    {
+        "price_gap": lambda schedule, shock: _by_step(schedule.gaps, shock),
+        "volatility": lambda schedule, shock: schedule.volatility.append(shock),
+        "loss": lambda schedule, shock: _by_step(schedule.targeted, shock),
+        "default": lambda schedule, shock: _by_step(schedule.targeted, shock),
+        "inventory": lambda schedule, shock: _by_step(schedule.targeted, shock),
+        "margin_hike": lambda schedule, shock: _by_step_kind(schedule, shock),
+        "toxic_flow": lambda schedule, shock: _by_step_kind(schedule, shock),
+        "liquidity_withdrawal": lambda schedule, shock: schedule.withdrawal_windows.append(shock),
+        "credit_freeze": lambda schedule, shock: _by_step(schedule.credit_freezes, shock),
+    }
+)
+"""Shock kind -> how `ShockSchedule` files it (where the model and contagion layer read it)."""
+
+
+def _by_step_kind(schedule: ShockSchedule, shock: Any) -> None:
+    schedule.multiplier_windows.setdefault(shock.kind, []).append(shock)

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
 
 from abm.fundamental import (
     FUNDAMENTALS,
-    ArithmeticBrownian,
-    BinaryValue,
     FundamentalError,
+    FundamentalSpec,
     GeometricBrownian,
-    Heston,
-    MertonJumpDiffusion,
-    RegimeSwitching,
+    MertonSpec,
+    build_fundamental,
     make_fundamental,
     markov_transition_matrix,
 )
@@ -73,10 +71,12 @@ def variance_se(x: np.ndarray) -> float:
     return mean_se((x - x.mean()) ** 2)
 
 
-def terminal_values(cls: type, n_paths: int, n_steps: int, seed: int, **params: Any) -> np.ndarray:
-    """S_T of n_paths independent paths that share one generator."""
+def terminal_values(kind: str, n_paths: int, n_steps: int, seed: int, **params: Any) -> np.ndarray:
+    """S_T of n_paths independent paths of one kind that share one generator."""
     rng = np.random.default_rng(seed)
-    return np.array([cls(rng, **params).simulate(n_steps)[-1] for _ in range(n_paths)])
+    return np.array(
+        [make_fundamental(kind, rng, **params).simulate(n_steps)[-1] for _ in range(n_paths)]
+    )
 
 
 # --- arithmetic Brownian motion -----------------------------------------------------------------
@@ -84,7 +84,7 @@ def terminal_values(cls: type, n_paths: int, n_steps: int, seed: int, **params: 
 
 @pytest.fixture(scope="module")
 def abm_increments() -> np.ndarray:
-    process = ArithmeticBrownian(np.random.default_rng(1), **PARAMS["arithmetic"])
+    process = make_fundamental("arithmetic", np.random.default_rng(1), **PARAMS["arithmetic"])
     return np.diff(np.r_[process.value, process.simulate(400_000)])
 
 
@@ -101,8 +101,14 @@ def test_arithmetic_increment_variance_is_sigma2_dt(abm_increments: np.ndarray) 
 
 def test_arithmetic_binomial_increments_are_plus_minus_sigma_sqrt_dt() -> None:
     """Binomial steps are exactly mu dt +/- sigma sqrt(dt), each with probability 1/2 (A&S 3.3)."""
-    process = ArithmeticBrownian(
-        np.random.default_rng(2), s0=100.0, dt=0.04, sigma=2.0, mu=0.5, step_kind="binomial"
+    process = make_fundamental(
+        "arithmetic",
+        np.random.default_rng(2),
+        s0=100.0,
+        dt=0.04,
+        sigma=2.0,
+        mu=0.5,
+        step_kind="binomial",
     )
     moves = np.diff(np.r_[100.0, process.simulate(20_000)]) - 0.5 * 0.04
     assert np.allclose(np.abs(moves), 2.0 * math.sqrt(0.04), rtol=0.0, atol=1e-9)
@@ -115,7 +121,7 @@ def test_arithmetic_binomial_increments_are_plus_minus_sigma_sqrt_dt() -> None:
 
 @pytest.fixture(scope="module")
 def gbm_terminal() -> np.ndarray:
-    return terminal_values(GeometricBrownian, 20_000, 10, 3, s0=100.0, dt=0.1, sigma=0.4, mu=0.2)
+    return terminal_values("gbm", 20_000, 10, 3, s0=100.0, dt=0.1, sigma=0.4, mu=0.2)
 
 
 def test_gbm_terminal_mean_is_s0_exp_mu_t(gbm_terminal: np.ndarray) -> None:
@@ -142,7 +148,8 @@ def _jumps(intensity: float) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def merton_path() -> tuple[np.ndarray, np.ndarray]:
     """(log increments, last_jump per step) of one long path."""
-    process = MertonJumpDiffusion(
+    process = make_fundamental(
+        "merton",
         np.random.default_rng(4),
         s0=100.0,
         dt=DT,
@@ -186,8 +193,8 @@ def test_merton_jump_fraction_is_poisson_probability(
 
 def test_merton_last_jump_is_the_log_gap() -> None:
     """With sigma = 0, log(S_n+1 / S_n) - last_jump is the constant drift (mu - lambda k_bar) dt."""
-    process = MertonJumpDiffusion(
-        np.random.default_rng(5), s0=50.0, dt=0.1, sigma=0.0, mu=0.03, **_jumps(2.0)
+    process = make_fundamental(
+        "merton", np.random.default_rng(5), s0=50.0, dt=0.1, sigma=0.0, mu=0.03, **_jumps(2.0)
     )
     previous, gaps = process.value, []
     for _ in range(2_000):
@@ -199,7 +206,8 @@ def test_merton_last_jump_is_the_log_gap() -> None:
 
 def test_merton_jump_sum_is_compound_poisson() -> None:
     """last_jump has mean lambda dt m and variance lambda dt (s^2 + m^2) (compound Poisson sum)."""
-    process = MertonJumpDiffusion(
+    process = make_fundamental(
+        "merton",
         np.random.default_rng(12),
         s0=1.0,
         dt=0.1,
@@ -222,7 +230,7 @@ def test_merton_jump_sum_is_compound_poisson() -> None:
 def test_merton_terminal_mean_is_s0_exp_mu_t() -> None:
     """E[S_T] = s0 exp(mu T): the jump compensator keeps the drift at mu (T = 1)."""
     terminal = terminal_values(
-        MertonJumpDiffusion, 20_000, 10, 6, s0=100.0, dt=0.1, sigma=0.2, mu=0.1, **_jumps(3.0)
+        "merton", 20_000, 10, 6, s0=100.0, dt=0.1, sigma=0.2, mu=0.1, **_jumps(3.0)
     )
     assert_within_se(terminal.mean(), 100.0 * math.exp(0.1), mean_se(terminal))
 
@@ -233,7 +241,9 @@ def test_merton_terminal_mean_is_s0_exp_mu_t() -> None:
 @pytest.fixture(scope="module")
 def regime_path() -> tuple[np.ndarray, np.ndarray]:
     """(regime at the start of each step, increment of that step) of one long path."""
-    process = RegimeSwitching(np.random.default_rng(7), **PARAMS["regime_switching"])
+    process = make_fundamental(
+        "regime_switching", np.random.default_rng(7), **PARAMS["regime_switching"]
+    )
     n = 400_000
     regimes, values = np.empty(n, dtype=int), np.empty(n + 1)
     values[0] = process.value
@@ -245,12 +255,19 @@ def regime_path() -> tuple[np.ndarray, np.ndarray]:
 
 def test_regime_switching_stationary_distribution_solves_balance() -> None:
     """Pi Q = 0 and sum(pi) = 1; two regimes: pi = (b, a) / (a + b) for rates a (0->1), b (1->0)."""
-    process = RegimeSwitching(np.random.default_rng(0), **PARAMS["regime_switching"])
+    process = make_fundamental(
+        "regime_switching", np.random.default_rng(0), **PARAMS["regime_switching"]
+    )
     pi = process.stationary_distribution()
     assert np.allclose(pi @ np.array(RATES_3), 0.0, atol=1e-12)
     assert math.isclose(pi.sum(), 1.0)
-    two = RegimeSwitching(
-        np.random.default_rng(0), s0=1.0, dt=0.1, sigmas=[1, 2], transition_rates=[[-3, 3], [1, -1]]
+    two = make_fundamental(
+        "regime_switching",
+        np.random.default_rng(0),
+        s0=1.0,
+        dt=0.1,
+        sigmas=[1, 2],
+        transition_rates=[[-3, 3], [1, -1]],
     )
     assert np.allclose(two.stationary_distribution(), [0.25, 0.75])
 
@@ -260,7 +277,9 @@ def test_regime_switching_occupation_matches_stationary_distribution(
 ) -> None:
     """Long-run fraction of steps per regime -> pi (ergodic theorem; SE by 40 batch means)."""
     regimes, _ = regime_path
-    process = RegimeSwitching(np.random.default_rng(0), **PARAMS["regime_switching"])
+    process = make_fundamental(
+        "regime_switching", np.random.default_rng(0), **PARAMS["regime_switching"]
+    )
     expected = process.stationary_distribution()
     for r in range(3):
         batches = (regimes == r).reshape(40, -1).mean(axis=1)
@@ -279,8 +298,13 @@ def test_regime_switching_increment_variance_given_regime(
 
 def test_regime_switching_transition_frequencies_match_matrix() -> None:
     """Empirical one-step transition frequencies match expm(Q dt) row by row (binomial SE)."""
-    process = RegimeSwitching(
-        np.random.default_rng(8), s0=0.0, dt=0.5, sigmas=SIGMAS_3, transition_rates=RATES_3
+    process = make_fundamental(
+        "regime_switching",
+        np.random.default_rng(8),
+        s0=1.0,
+        dt=0.5,
+        sigmas=SIGMAS_3,
+        transition_rates=RATES_3,
     )
     counts = np.zeros((3, 3))
     for _ in range(60_000):
@@ -326,7 +350,9 @@ def test_markov_transition_matrix_matches_two_state_closed_form(a: float, b: flo
 
 def test_markov_transition_matrix_converges_to_stationary_rows() -> None:
     """For large t every row of expm(Q t) tends to the stationary distribution pi."""
-    process = RegimeSwitching(np.random.default_rng(0), **PARAMS["regime_switching"])
+    process = make_fundamental(
+        "regime_switching", np.random.default_rng(0), **PARAMS["regime_switching"]
+    )
     pi = process.stationary_distribution()
     p = markov_transition_matrix(RATES_3, 200.0)
     assert np.allclose(p, np.tile(pi, (3, 1)), rtol=0.0, atol=1e-10)
@@ -341,7 +367,7 @@ HESTON = {"s0": 100.0, "dt": 0.01, "v0": 0.09, "kappa": 2.0, "theta": 0.04, "xi"
 def heston_paths() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(variance at t = 0.5, variance at t = 1, S at t = 1) over 4,000 paths (Feller holds)."""
     rng = np.random.default_rng(9)
-    processes = [Heston(rng, rho=-0.7, mu=0.05, **HESTON) for _ in range(4_000)]
+    processes = [make_fundamental("heston", rng, rho=-0.7, mu=0.05, **HESTON) for _ in range(4_000)]
     v_half = np.empty(len(processes))
     for n in range(100):
         for p in processes:
@@ -375,7 +401,7 @@ def test_heston_terminal_mean_is_s0_exp_mu_t(
 
 def test_heston_shocks_are_standard_normals_with_correlation_rho() -> None:
     """Inverting the Euler step recovers the shocks: unit variances and corr(Z_S, Z_v) = rho."""
-    process = Heston(np.random.default_rng(13), rho=-0.7, mu=0.05, **HESTON)
+    process = make_fundamental("heston", np.random.default_rng(13), rho=-0.7, mu=0.05, **HESTON)
     dt, kappa, theta, xi = HESTON["dt"], HESTON["kappa"], HESTON["theta"], HESTON["xi"]
     z_s, z_v = [], []
     for _ in range(100_000):
@@ -394,7 +420,8 @@ def test_heston_shocks_are_standard_normals_with_correlation_rho() -> None:
 
 def test_heston_negative_variance_is_truncated() -> None:
     """Full truncation (Lord et al. 2010): from v < 0 the step uses v+ = 0, so no diffusion."""
-    process = Heston(
+    process = make_fundamental(
+        "heston",
         np.random.default_rng(10),
         s0=100.0,
         dt=0.01,
@@ -423,7 +450,9 @@ def test_heston_negative_variance_is_truncated() -> None:
 
 def test_binary_value_is_constant_over_steps() -> None:
     """The Glosten-Milgrom value is drawn once and never changes."""
-    process = BinaryValue(np.random.default_rng(11), low=99.0, high=101.0, p_high=0.5)
+    process = make_fundamental(
+        "binary", np.random.default_rng(11), low=99.0, high=101.0, p_high=0.5
+    )
     initial = process.value
     assert initial in (99.0, 101.0)
     assert np.all(process.simulate(500) == initial)
@@ -433,7 +462,8 @@ def test_binary_value_is_constant_over_steps() -> None:
 def test_binary_high_frequency_is_p_high() -> None:
     """Over many seeds the value is high with frequency p_high (binomial SE)."""
     draws = [
-        BinaryValue(np.random.default_rng(s), low=0.0, high=1.0, p_high=0.3) for s in range(10_000)
+        make_fundamental("binary", np.random.default_rng(s), low=0.0, high=1.0, p_high=0.3)
+        for s in range(10_000)
     ]
     highs = np.array([d.value for d in draws])
     assert_within_se(highs.mean(), 0.3, math.sqrt(0.3 * 0.7 / highs.size))
@@ -540,3 +570,22 @@ def test_make_fundamental_invalid_parameter_is_named(
     with pytest.raises(FundamentalError, match=re.escape(name)):
         make_fundamental(kind, np.random.default_rng(0), **params)
     assert issubclass(FundamentalError, ValueError)
+
+
+def test_fundamentals_registry_is_built_from_the_schema_specs() -> None:
+    """Each fundamental spec of the schema is the spec_type of the process registered for it."""
+    specs = {
+        get_args(spec.model_fields["kind"].annotation)[0]: spec
+        for spec in get_args(get_args(FundamentalSpec)[0])
+    }
+    assert {kind: cls.spec_type for kind, cls in FUNDAMENTALS.items()} == specs
+
+
+def test_build_fundamental_matches_make_fundamental() -> None:
+    """A process built from a validated spec draws the same path as one built from numbers."""
+    spec = MertonSpec(
+        kind="merton", s0=100.0, sigma=0.2, jump_intensity=2.0, jump_mean=-0.05, jump_sd=0.1
+    )
+    built = build_fundamental(spec, np.random.default_rng(5), dt=0.1)
+    made = make_fundamental("merton", np.random.default_rng(5), dt=0.1, **spec.params())
+    assert np.array_equal(built.simulate(50), made.simulate(50))

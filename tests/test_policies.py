@@ -8,13 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from abm.policies import (
-    GLFT,
     POLICIES,
-    AvellanedaStoikov,
-    GlostenMilgrom,
-    HoStoll,
+    HoStollSpec,
     PolicyError,
     Quote,
     QuoteContext,
@@ -22,6 +20,7 @@ from abm.policies import (
     avellaneda_stoikov_quotes,
     avellaneda_stoikov_reservation,
     avellaneda_stoikov_spread,
+    build_policy,
     glft_quotes,
     glosten_milgrom_posterior,
     glosten_milgrom_quotes,
@@ -48,24 +47,6 @@ def sides(quote: Quote) -> tuple[float, float]:
 # --- value types
 
 
-def test_quote_context_rejects_negative_sigma() -> None:
-    """A volatility estimate below zero is a caller bug and must not reach a formula."""
-    with pytest.raises(PolicyError, match="sigma"):
-        ctx(sigma=-0.1)
-
-
-def test_quote_context_rejects_non_finite_reference() -> None:
-    """A NaN reference price would propagate into the book; it is rejected up front."""
-    with pytest.raises(PolicyError, match="reference"):
-        ctx(reference=math.nan)
-
-
-def test_quote_rejects_crossed_prices() -> None:
-    """A quote with bid above ask would cross the maker's own orders."""
-    with pytest.raises(PolicyError, match="crossed"):
-        Quote(bid=101.0, ask=100.0)
-
-
 def test_quote_allows_one_sided() -> None:
     """None withdraws one side; the other side stays."""
     assert Quote(bid=None, ask=100.0).ask == 100.0
@@ -82,13 +63,13 @@ def test_symmetric_quotes_are_reference_minus_plus_half_spread() -> None:
 @pytest.mark.parametrize("inventory", [-50, -1, 0, 1, 50])
 def test_symmetric_policy_spread_invariant_to_inventory(inventory: int) -> None:
     """The symmetric policy ignores inventory: same quote at every position."""
-    quote = Symmetric(spread=0.5).quote(ctx(inventory=inventory))
+    quote = make_policy("symmetric", spread=0.5).quote(ctx(inventory=inventory))
     assert (quote.bid, quote.ask) == (99.75, 100.25)
 
 
 def test_symmetric_observe_trade_is_a_no_op() -> None:
     """Stateless policies inherit the no-op observe_trade: quotes do not change."""
-    policy = Symmetric(spread=1.0)
+    policy = make_policy("symmetric", spread=1.0)
     before = policy.quote(ctx())
     policy.observe_trade("buy", 100.5, 3)
     assert policy.quote(ctx()) == before
@@ -114,7 +95,9 @@ def test_avellaneda_stoikov_spread_paper_parameters() -> None:
     """A&S (2008) Sec. 4 parameters (gamma 0.1, k 1.5, sigma 2, T 1, t 0): spread 1.69077..."""
     # 0.1 * 2^2 * 1 = 0.4; (2/0.1) ln(1 + 0.1/1.5) = 20 * 0.0645385211 = 1.2907704228
     # total = 0.4 + 1.2907704228 = 1.6907704228
-    bid, ask = sides(AvellanedaStoikov(gamma=0.1, k=1.5, T=1.0).quote(ctx(time=0.0, sigma=2.0)))
+    bid, ask = sides(
+        make_policy("avellaneda_stoikov", gamma=0.1, k=1.5, T=1.0).quote(ctx(time=0.0, sigma=2.0))
+    )
     assert ask - bid == pytest.approx(1.6907704228, abs=1e-9)
 
 
@@ -128,7 +111,7 @@ def test_avellaneda_stoikov_quotes_centred_on_reservation() -> None:
 
 def test_avellaneda_stoikov_positive_inventory_skews_quotes_down() -> None:
     """Eq. 29: a long maker lowers both quotes to attract buyers and deter sellers."""
-    policy = AvellanedaStoikov(gamma=0.1, k=1.5, T=1.0)
+    policy = make_policy("avellaneda_stoikov", gamma=0.1, k=1.5, T=1.0)
     flat, long = policy.quote(ctx(inventory=0)), policy.quote(ctx(inventory=5))
     assert long.bid < flat.bid
     assert long.ask < flat.ask
@@ -136,7 +119,7 @@ def test_avellaneda_stoikov_positive_inventory_skews_quotes_down() -> None:
 
 def test_avellaneda_stoikov_spread_shrinks_toward_horizon() -> None:
     """Eq. 30: the inventory-risk term gamma sigma^2 (T - t) vanishes as t -> T, then stays."""
-    policy = AvellanedaStoikov(gamma=0.1, k=1.5, T=1.0)
+    policy = make_policy("avellaneda_stoikov", gamma=0.1, k=1.5, T=1.0)
     quotes = [sides(policy.quote(ctx(time=t))) for t in (0.0, 0.5, 0.9, 1.0, 1.5)]
     spreads = [ask - bid for bid, ask in quotes]
     assert spreads[0] > spreads[1] > spreads[2] > spreads[3]
@@ -146,7 +129,9 @@ def test_avellaneda_stoikov_spread_shrinks_toward_horizon() -> None:
 
 def test_avellaneda_stoikov_flat_inventory_symmetric_around_mid() -> None:
     """Eq. 29 at q = 0: r = s, so the quotes are symmetric around s."""
-    bid, ask = sides(AvellanedaStoikov(gamma=0.1, k=1.5, T=1.0).quote(ctx(reference=100.0)))
+    bid, ask = sides(
+        make_policy("avellaneda_stoikov", gamma=0.1, k=1.5, T=1.0).quote(ctx(reference=100.0))
+    )
     assert 100.0 - bid == pytest.approx(ask - 100.0, rel=REL)
 
 
@@ -219,7 +204,7 @@ def test_glft_general_xi_matches_gueant_2017_at_hand_point() -> None:
 
 def test_glft_policy_uses_context_reference_inventory_and_sigma() -> None:
     """The GLFT policy evaluates glft_quotes at (reference, inventory, sigma) of the context."""
-    quote = GLFT(**GLFT_PARAMS).quote(ctx(reference=50.0, inventory=-3, sigma=1.5))
+    quote = make_policy("glft", **GLFT_PARAMS).quote(ctx(reference=50.0, inventory=-3, sigma=1.5))
     assert (quote.bid, quote.ask) == glft_quotes(50.0, -3, sigma=1.5, **GLFT_PARAMS)
 
 
@@ -236,8 +221,20 @@ def test_ho_stoll_midpoint_shifts_by_minus_skew_times_q(q: int) -> None:
 @pytest.mark.parametrize("q", [-10, 0, 4])
 def test_ho_stoll_spread_constant(q: int) -> None:
     """The quoted spread is the spread parameter at every inventory."""
-    bid, ask = sides(HoStoll(spread=0.5, skew=0.05).quote(ctx(inventory=q)))
+    bid, ask = sides(make_policy("ho_stoll", spread=0.5, skew=0.05).quote(ctx(inventory=q)))
     assert ask - bid == pytest.approx(0.5, rel=REL)
+
+
+def test_ho_stoll_spec_rejects_negative_skew() -> None:
+    """The schema is the contract: a skew that leans with inventory (< 0) is invalid."""
+    with pytest.raises(ValidationError, match="skew"):
+        HoStollSpec(kind="ho_stoll", spread=0.5, skew=-0.01)
+
+
+def test_ho_stoll_quotes_rejects_negative_skew() -> None:
+    """The public formula holds the same domain as the spec (skew >= 0)."""
+    with pytest.raises(PolicyError, match="skew"):
+        ho_stoll_quotes(100.0, 1, spread=0.5, skew=-0.01)
 
 
 # --- Glosten & Milgrom (1985)
@@ -246,7 +243,7 @@ def test_ho_stoll_spread_constant(q: int) -> None:
 def test_glosten_milgrom_first_quotes_acceptance_numbers() -> None:
     """Prior 0.5, mu 0.1, V in {1, 11}: P(high | buy) = 0.55, so ask 6.5 and bid 5.5."""
     # P(buy | H) = 0.1 + 0.45 = 0.55, P(buy | L) = 0.45 -> P(H | buy) = 0.275 / 0.5 = 0.55
-    policy = GlostenMilgrom(v_low=1.0, v_high=11.0, informed_fraction=0.1)
+    policy = make_policy("glosten_milgrom", v_low=1.0, v_high=11.0, informed_fraction=0.1)
     quote = policy.quote(ctx())
     assert quote.bid == pytest.approx(5.5, rel=REL)
     assert quote.ask == pytest.approx(6.5, rel=REL)
@@ -297,7 +294,7 @@ def test_glosten_milgrom_belief_converges_under_true_model() -> None:
     n_trades = 3000
     informed = rng.random(n_trades) < 0.1
     coin_buy = rng.random(n_trades) < 0.5
-    policy = GlostenMilgrom(v_low=1.0, v_high=11.0, informed_fraction=0.1)
+    policy = make_policy("glosten_milgrom", v_low=1.0, v_high=11.0, informed_fraction=0.1)
     for is_informed, buys in zip(informed, coin_buy, strict=True):
         policy.observe_trade("buy" if is_informed or buys else "sell", 0.0, 1)
     quote = policy.quote(ctx())
@@ -308,20 +305,22 @@ def test_glosten_milgrom_belief_converges_under_true_model() -> None:
 
 def test_glosten_milgrom_one_update_per_observed_trade() -> None:
     """observe_trade applies exactly one Bayes update, whatever the quantity and price."""
-    policy = GlostenMilgrom(v_low=1.0, v_high=11.0, informed_fraction=0.1, prior_high=0.3)
+    policy = make_policy(
+        "glosten_milgrom", v_low=1.0, v_high=11.0, informed_fraction=0.1, prior_high=0.3
+    )
     policy.observe_trade("sell", 4.2, 25)
     assert policy.belief == glosten_milgrom_posterior(0.3, "sell", 0.1)
 
 
 def test_glosten_milgrom_ignores_reference() -> None:
     """Quotes depend only on the belief, not on the context's reference price."""
-    policy = GlostenMilgrom(v_low=1.0, v_high=11.0, informed_fraction=0.1)
+    policy = make_policy("glosten_milgrom", v_low=1.0, v_high=11.0, informed_fraction=0.1)
     assert policy.quote(ctx(reference=3.0)) == policy.quote(ctx(reference=500.0))
 
 
 def test_glosten_milgrom_rejects_unknown_side() -> None:
     """A side other than buy/sell is an error, not a silent no-op."""
-    policy = GlostenMilgrom(v_low=1.0, v_high=11.0, informed_fraction=0.1)
+    policy = make_policy("glosten_milgrom", v_low=1.0, v_high=11.0, informed_fraction=0.1)
     with pytest.raises(PolicyError, match="side"):
         policy.observe_trade("hold", 5.0, 1)
 
@@ -392,6 +391,7 @@ BAD_PARAMS = [
     ("symmetric", "spread", math.nan),
     ("ho_stoll", "spread", -0.5),
     ("ho_stoll", "skew", math.inf),
+    ("ho_stoll", "skew", -0.01),
     ("glosten_milgrom", "informed_fraction", 1.0),
     ("glosten_milgrom", "informed_fraction", -0.1),
     ("glosten_milgrom", "v_low", 11.0),
@@ -409,6 +409,25 @@ def test_make_policy_bad_parameter_raises_naming_it(kind: str, name: str, value:
     params = {**VALID_PARAMS[kind], name: value}
     with pytest.raises(PolicyError, match=rf"\b{name}\b"):
         make_policy(kind, **params)
+
+
+@pytest.mark.parametrize("kind", sorted(VALID_PARAMS))
+def test_build_policy_takes_its_parameters_from_the_spec(kind: str) -> None:
+    """build_policy(spec) gives POLICIES[spec.kind], quoting as make_policy with those numbers."""
+    spec = POLICIES[kind].spec_type(kind=kind, **VALID_PARAMS[kind])
+    built = build_policy(spec)
+    assert type(built) is POLICIES[kind]
+    context = ctx(inventory=3, time=0.5, sigma=1.5)
+    assert built.quote(context) == make_policy(kind, **VALID_PARAMS[kind]).quote(context)
+
+
+@pytest.mark.parametrize("kind", sorted(VALID_PARAMS))
+@pytest.mark.parametrize("inventory", [-1000, -7, 0, 7, 1000])
+@pytest.mark.parametrize("sigma", [0.0, 0.3, 40.0])
+def test_policy_quote_is_never_crossed(kind: str, inventory: int, sigma: float) -> None:
+    """With valid parameters every policy quotes bid <= ask (its spread never depends on q)."""
+    bid, ask = sides(make_policy(kind, **VALID_PARAMS[kind]).quote(ctx(inventory, sigma=sigma)))
+    assert bid <= ask
 
 
 def test_policy_error_is_value_error() -> None:

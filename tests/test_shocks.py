@@ -11,17 +11,16 @@ fundamental (``sigma`` 0) where exact values are needed, and the model's common 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
 
-from abm.fundamental import ArithmeticBrownian
+from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.model import MarketModel
 from abm.results.recorder import RunResult
-from abm.risk.specs import PriceGapShock, ShockSpec, VolatilityShock
 from abm.scenario.schema import Scenario, ScenarioError
-from abm.shocks import ShockSchedule
+from abm.shocks import SHOCKS, PriceGapShock, ShockSchedule, ShockSpec, VolatilityShock
 
 
 def _gap(step: int, size: float, *, relative: bool = False, announced: bool = True):
@@ -36,11 +35,11 @@ def _vol(step: int, until_step: int, multiplier: float) -> VolatilityShock:
     )
 
 
-def _flat(s0: float = 100.0) -> ArithmeticBrownian:
-    return ArithmeticBrownian(np.random.default_rng(0), s0=s0, dt=1.0, sigma=0.0)
+def _flat(s0: float = 100.0) -> FundamentalProcess:
+    return make_fundamental("arithmetic", np.random.default_rng(0), s0=s0, dt=1.0, sigma=0.0)
 
 
-def _apply_path(schedule: ShockSchedule, process: ArithmeticBrownian, steps: int):
+def _apply_path(schedule: ShockSchedule, process: FundamentalProcess, steps: int):
     """Fundamental values and returned gaps for steps 1..steps, as the model applies them."""
     values, gaps = [], []
     for step in range(1, steps + 1):
@@ -108,8 +107,8 @@ def test_shock_schedule_overlapping_volatility_shocks_multiply() -> None:
 
 def test_shock_schedule_volatility_scales_moves_only_within_window() -> None:
     """Same random stream: moves are 4x the baseline's on steps 6..10 and equal elsewhere."""
-    base = ArithmeticBrownian(np.random.default_rng(9), s0=50.0, dt=1.0, sigma=0.3)
-    shocked = ArithmeticBrownian(np.random.default_rng(9), s0=50.0, dt=1.0, sigma=0.3)
+    base = make_fundamental("arithmetic", np.random.default_rng(9), s0=50.0, dt=1.0, sigma=0.3)
+    shocked = make_fundamental("arithmetic", np.random.default_rng(9), s0=50.0, dt=1.0, sigma=0.3)
     schedule = ShockSchedule([_vol(6, 11, 4.0)])
     for step in range(1, 16):
         base_prev, shocked_prev = base.value, shocked.value
@@ -124,8 +123,8 @@ def test_shock_schedule_volatility_scales_moves_only_within_window() -> None:
 
 def test_shock_schedule_gap_not_scaled_by_volatility() -> None:
     """A gap inside a volatility window is added after the scaled move, unscaled."""
-    process = ArithmeticBrownian(np.random.default_rng(4), s0=100.0, dt=1.0, sigma=0.2)
-    twin = ArithmeticBrownian(np.random.default_rng(4), s0=100.0, dt=1.0, sigma=0.2)
+    process = make_fundamental("arithmetic", np.random.default_rng(4), s0=100.0, dt=1.0, sigma=0.2)
+    twin = make_fundamental("arithmetic", np.random.default_rng(4), s0=100.0, dt=1.0, sigma=0.2)
     schedule = ShockSchedule([_vol(1, 5, 3.0), _gap(1, -2.0)])
     previous = process.value
     process.step()
@@ -268,3 +267,12 @@ def test_model_volatility_shock_scales_fundamental_moves() -> None:
     factor = np.array([3.0 if 4 <= step < 8 else 1.0 for step in range(1, len(plain))])
     np.testing.assert_allclose(np.diff(shocked), factor * np.diff(plain), atol=1e-9)
     assert np.abs(np.diff(plain)).min() > 0  # the comparison is not between zero moves
+
+
+def test_shocks_registry_files_every_shock_kind() -> None:
+    """Each shock kind the schema accepts has exactly one filing rule in SHOCKS."""
+    kinds = {
+        get_args(spec.model_fields["kind"].annotation)[0]
+        for spec in get_args(get_args(ShockSpec)[0])
+    }
+    assert set(SHOCKS) == kinds

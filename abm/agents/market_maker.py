@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from abm.agents.base import Trader
-from abm.policies import QuoteContext, QuotingPolicy, make_policy
+from abm.policies import QuoteContext, QuotingPolicy, build_policy
 from abm.risk.hedging import hedge_trade
 from abm.risk.rebalancing import Rebalancer
 from abm.risk.regimes import RegimeMachine, RiskReading
@@ -95,7 +95,7 @@ class MarketMaker(Trader):
 
     def __init__(self, model: MarketModel, group: str, spec: MarketMakerGroup) -> None:
         super().__init__(model, group, spec.cash, spec.inventory)
-        self.policy: QuotingPolicy = make_policy(spec.policy.kind, **spec.policy.params())
+        self.policy: QuotingPolicy = build_policy(spec.policy)
         self.quote_size = spec.quote_size
         self.max_inventory = spec.max_inventory
         self.reference_kind = spec.reference

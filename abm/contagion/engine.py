@@ -36,7 +36,7 @@ from abm.contagion.view import (
     DealerExchange,
     EventSink,
 )
-from abm.risk.specs import DefaultShock, InventoryShock, LossShock
+from abm.shocks import DefaultShock, InventoryShock, LossShock
 from abm.states import Status
 
 __all__ = ["ContagionEngine", "ContagionStats", "OutsideWorld"]

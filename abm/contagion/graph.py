@@ -20,9 +20,11 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -33,14 +35,12 @@ from abm.contagion.specs import (
     CorePeripheryTopology,
     EdgeListTopology,
     ErdosRenyiTopology,
-    ExposureSpec,
     GivenExposure,
     LognormalExposure,
     NetworkSpec,
     ProportionalExposure,
     RingTopology,
     StarTopology,
-    TopologySpec,
     UniformExposure,
 )
 from abm.errors import AbmError
@@ -60,11 +60,16 @@ class NetworkError(AbmError, ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _EdgeList:
-    """A validated edge-list CSV, sorted by edge; a column is ``None`` when the file lacks it."""
+    """A topology's sorted edges, and the edge list's columns when it came from a CSV.
+
+    A column is ``None`` when there is none (a generated topology, or a file without it);
+    ``from_file`` is True for an edge-list CSV.
+    """
 
     edges: list[Edge]
     exposure: list[float] | None
     capacity: list[int] | None
+    from_file: bool = False
 
 
 def build_network(
@@ -112,18 +117,10 @@ def build_network(
         raise NetworkError(f"the network needs at least one market maker, got n_nodes={n_nodes}")
     capitals = _validated_capital(capital, n_nodes)
 
-    edge_list: _EdgeList | None = None
-    if isinstance(spec.topology, EdgeListTopology):
-        edge_list = _read_edge_list(Path(spec.topology.path), n_nodes)
-        edges = edge_list.edges
-    else:
-        edges = _topology_edges(spec.topology, n_nodes, rng)
-
-    exposures = _exposures(spec.exposure, edges, capitals, edge_list, rng)
-    if edge_list is not None and edge_list.capacity is not None:
-        capacities = edge_list.capacity
-    else:
-        capacities = [spec.capacity] * len(edges)
+    drawn = TOPOLOGIES[spec.topology.kind](spec.topology, n_nodes, rng)
+    edges = drawn.edges
+    exposures = EXPOSURES[spec.exposure.kind](spec.exposure, drawn, capitals, rng)
+    capacities = drawn.capacity if drawn.capacity is not None else [spec.capacity] * len(edges)
 
     graph = nx.DiGraph()
     for node in range(n_nodes):
@@ -159,43 +156,57 @@ def network_table_rows(graph: nx.DiGraph) -> list[NetworkRow]:
 
 
 # --- topology ---------------------------------------------------------------------------
+# Each builder returns the sorted, self-loop-free directed edges; generated topologies carry
+# no exposure or capacity columns (only an edge list can).
 
 
-def _topology_edges(topology: TopologySpec, n: int, rng: np.random.Generator) -> list[Edge]:
-    """Return the sorted, self-loop-free directed edges of a generated topology."""
-    match topology:
-        case CompleteTopology():
-            edges = [(i, j) for i in range(n) for j in range(n) if i != j]
-        case ErdosRenyiTopology():
-            p = _erdos_renyi_probability(topology, n)
-            edges = list(nx.gnp_random_graph(n, p, seed=rng, directed=True).edges())
-        case BarabasiAlbertTopology(m=m):
-            if m >= n:
-                raise NetworkError(
-                    f"barabasi_albert needs m < number of market makers, got m={m} with {n}; "
-                    "lower m or add market makers"
-                )
-            undirected = nx.barabasi_albert_graph(n, m, seed=rng).edges()
-            edges = [pair for i, j in undirected for pair in ((i, j), (j, i))]
-        case CorePeripheryTopology():
-            edges = _core_periphery_edges(topology, n, rng)
-        case RingTopology(bidirectional=bidirectional):
-            forward = [(i, (i + 1) % n) for i in range(n)]
-            backward = [(j, i) for i, j in forward] if bidirectional else []
-            edges = forward + backward
-        case StarTopology(center=center):
-            if center >= n:
-                raise NetworkError(
-                    f"star center {center} is not a market maker (nodes are 0..{n - 1}); "
-                    f"choose center < {n}"
-                )
-            others = [i for i in range(n) if i != center]
-            edges = [(center, i) for i in others] + [(i, center) for i in others]
-        case _:  # pragma: no cover - the spec union is closed; a new kind must be wired here
-            raise NetworkError(f"unsupported topology kind {topology.kind!r}")
+def _generated(edges: list[Edge]) -> _EdgeList:
     # A set because ring with n <= 2 and ring+reverse can repeat pairs; sorted for a
     # draw order (exposures) that does not depend on generator internals.
-    return sorted({(int(i), int(j)) for i, j in edges if i != j})
+    return _EdgeList(sorted({(int(i), int(j)) for i, j in edges if i != j}), None, None)
+
+
+def _complete(topology: CompleteTopology, n: int, rng: np.random.Generator) -> _EdgeList:
+    return _generated([(i, j) for i in range(n) for j in range(n) if i != j])
+
+
+def _erdos_renyi(topology: ErdosRenyiTopology, n: int, rng: np.random.Generator) -> _EdgeList:
+    p = _erdos_renyi_probability(topology, n)
+    return _generated(list(nx.gnp_random_graph(n, p, seed=rng, directed=True).edges()))
+
+
+def _barabasi_albert(
+    topology: BarabasiAlbertTopology, n: int, rng: np.random.Generator
+) -> _EdgeList:
+    m = topology.m
+    if m >= n:
+        raise NetworkError(
+            f"barabasi_albert needs m < number of market makers, got m={m} with {n}; "
+            "lower m or add market makers"
+        )
+    undirected = nx.barabasi_albert_graph(n, m, seed=rng).edges()
+    return _generated([pair for i, j in undirected for pair in ((i, j), (j, i))])
+
+
+def _ring(topology: RingTopology, n: int, rng: np.random.Generator) -> _EdgeList:
+    forward = [(i, (i + 1) % n) for i in range(n)]
+    backward = [(j, i) for i, j in forward] if topology.bidirectional else []
+    return _generated(forward + backward)
+
+
+def _star(topology: StarTopology, n: int, rng: np.random.Generator) -> _EdgeList:
+    center = topology.center
+    if center >= n:
+        raise NetworkError(
+            f"star center {center} is not a market maker (nodes are 0..{n - 1}); "
+            f"choose center < {n}"
+        )
+    others = [i for i in range(n) if i != center]
+    return _generated([(center, i) for i in others] + [(i, center) for i in others])
+
+
+def _edge_list(topology: EdgeListTopology, n: int, rng: np.random.Generator) -> _EdgeList:
+    return _read_edge_list(Path(topology.path), n)
 
 
 def _erdos_renyi_probability(topology: ErdosRenyiTopology, n: int) -> float:
@@ -213,10 +224,8 @@ def _erdos_renyi_probability(topology: ErdosRenyiTopology, n: int) -> float:
     return mean_degree / (n - 1)
 
 
-def _core_periphery_edges(
-    topology: CorePeripheryTopology, n: int, rng: np.random.Generator
-) -> list[Edge]:
-    """Return the edges of a two-block directed stochastic block model, core first."""
+def _core_periphery(topology: CorePeripheryTopology, n: int, rng: np.random.Generator) -> _EdgeList:
+    """The edges of a two-block directed stochastic block model, core first."""
     if topology.core > n:
         raise NetworkError(
             f"core_periphery core={topology.core} exceeds the {n} market makers; choose core <= {n}"
@@ -226,44 +235,74 @@ def _core_periphery_edges(
     sizes = [topology.core, n - topology.core]
     # The block model numbers nodes block by block, so 0..core-1 are the core.
     graph = nx.stochastic_block_model(sizes, probabilities, seed=rng, directed=True)
-    return list(graph.edges())
+    return _generated(list(graph.edges()))
+
+
+TOPOLOGIES: Mapping[str, Callable[[Any, int, np.random.Generator], _EdgeList]] = MappingProxyType(
+    {
+        "complete": _complete,
+        "erdos_renyi": _erdos_renyi,
+        "barabasi_albert": _barabasi_albert,
+        "core_periphery": _core_periphery,
+        "ring": _ring,
+        "star": _star,
+        "edge_list": _edge_list,
+    }
+)
+"""Topology kind -> builder ``(spec, n_nodes, rng) -> edges`` (see `build_network`)."""
 
 
 # --- exposure and capacity --------------------------------------------------------------
 
 
-def _exposures(
-    spec: ExposureSpec,
-    edges: list[Edge],
-    capital: np.ndarray,
-    edge_list: _EdgeList | None,
-    rng: np.random.Generator,
+def _uniform(
+    spec: UniformExposure, drawn: _EdgeList, capital: np.ndarray, rng: np.random.Generator
 ) -> list[float]:
-    """Return the exposure of each edge, in the order of ``edges``."""
-    match spec:
-        case UniformExposure(value=value):
-            return [float(value)] * len(edges)
-        case ProportionalExposure(fraction=fraction):
-            lenders = np.asarray([i for i, _ in edges], dtype=np.int64)
-            out_degree = np.bincount(lenders, minlength=len(capital))
-            return [float(fraction * capital[i] / out_degree[i]) for i, _ in edges]
-        case LognormalExposure(median=median, sigma=sigma):
-            draws = median * np.exp(sigma * rng.standard_normal(len(edges)))
-            return [float(x) for x in draws]
-        case GivenExposure():
-            if edge_list is None:
-                raise NetworkError(
-                    "exposure kind 'given' reads the edge list's exposure column; "
-                    "use topology kind 'edge_list' or another exposure kind"
-                )
-            if edge_list.exposure is None:
-                raise NetworkError(
-                    "exposure kind 'given' needs an 'exposure' column in the edge list; "
-                    "add the column or use another exposure kind"
-                )
-            return edge_list.exposure
-        case _:  # pragma: no cover - the spec union is closed; a new kind must be wired here
-            raise NetworkError(f"unsupported exposure kind {spec.kind!r}")
+    return [float(spec.value)] * len(drawn.edges)
+
+
+def _proportional(
+    spec: ProportionalExposure, drawn: _EdgeList, capital: np.ndarray, rng: np.random.Generator
+) -> list[float]:
+    lenders = np.asarray([i for i, _ in drawn.edges], dtype=np.int64)
+    out_degree = np.bincount(lenders, minlength=len(capital))
+    return [float(spec.fraction * capital[i] / out_degree[i]) for i, _ in drawn.edges]
+
+
+def _lognormal(
+    spec: LognormalExposure, drawn: _EdgeList, capital: np.ndarray, rng: np.random.Generator
+) -> list[float]:
+    draws = spec.median * np.exp(spec.sigma * rng.standard_normal(len(drawn.edges)))
+    return [float(x) for x in draws]
+
+
+def _given(
+    spec: GivenExposure, drawn: _EdgeList, capital: np.ndarray, rng: np.random.Generator
+) -> list[float]:
+    if not drawn.from_file:
+        raise NetworkError(
+            "exposure kind 'given' reads the edge list's exposure column; "
+            "use topology kind 'edge_list' or another exposure kind"
+        )
+    if drawn.exposure is None:
+        raise NetworkError(
+            "exposure kind 'given' needs an 'exposure' column in the edge list; "
+            "add the column or use another exposure kind"
+        )
+    return drawn.exposure
+
+
+EXPOSURES: Mapping[
+    str, Callable[[Any, _EdgeList, np.ndarray, np.random.Generator], list[float]]
+] = MappingProxyType(
+    {
+        "uniform": _uniform,
+        "proportional": _proportional,
+        "lognormal": _lognormal,
+        "given": _given,
+    }
+)
+"""Exposure kind -> sizing ``(spec, edges, capital, rng) -> exposure per edge, in edge order``."""
 
 
 def _validated_capital(capital: Sequence[float], n: int) -> np.ndarray:
@@ -330,6 +369,7 @@ def _read_edge_list(path: Path, n: int) -> _EdgeList:
         edges,
         [exposure_by_edge[e] for e in edges] if "exposure" in columns else None,
         [capacity_by_edge[e] for e in edges] if "capacity" in columns else None,
+        from_file=True,
     )
 
 

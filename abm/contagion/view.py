@@ -25,7 +25,7 @@ from abm.states import Status
 
 if TYPE_CHECKING:
     from abm.market.orderbook import OrderResult
-    from abm.risk.specs import (
+    from abm.shocks import (
         CreditFreezeShock,
         DefaultShock,
         InventoryShock,

@@ -44,6 +44,7 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from scipy.stats import qmc
 
 from abm.errors import AbmError
+from abm.scenario.errors import explain
 from abm.scenario.schema import (
     Scenario,
     ScenarioError,
@@ -77,6 +78,10 @@ FORMAT_VERSION = 1
 _RUNS_BRANCH, _SAMPLES_BRANCH = 0, 1  # first spawn-key word: run seeds vs. sample draws
 _SEED_MASK = (1 << 63) - 1  # seeds fit a signed 64-bit parquet column
 _SOURCE = "<sweep>"
+
+
+_SWEEP_PROBLEMS = {"list_type": "must be a list of values, e.g. [1, 2, 3] (got {got})"}
+"""The one hint a sweep file needs beyond a scenario's messages (`abm.scenario.errors`)."""
 
 
 class SweepError(AbmError, ValueError):
@@ -388,38 +393,10 @@ def _read_spec(path: Path, source: str) -> SweepSpec:
     try:
         return SweepSpec.model_validate(dict(data))
     except ValidationError as exc:
-        raise SweepError("\n".join(_explain(exc, source))) from exc
-
-
-def _explain(exc: ValidationError, source: str) -> list[str]:
-    lines = []
-    for error in exc.errors():
-        where = ".".join(str(item) for item in error["loc"]) or "<top level>"
-        kind, message = error["type"], error["msg"]
-        if kind == "list_type":
-            problem = f"must be a list of values, e.g. [1, 2, 3] (got {error['input']!r})"
-        elif kind == "extra_forbidden":
-            allowed = ", ".join(_allowed_keys(error["loc"]))
-            problem = f"unknown key (allowed: {allowed})"
-        elif kind == "missing":
-            problem = "required field is missing"
-        elif kind == "value_error":
-            problem = message.removeprefix("Value error, ")
-        else:
-            problem = message.replace("Input should be", "must be", 1)
-            problem = f"{problem[:1].lower()}{problem[1:]} (got {error['input']!r})"
-        lines.append(f"{source}: {where}: {problem}")
-    return lines
-
-
-def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
-    model: Any = SweepSpec
-    for item in loc[:-1]:
-        if item == "samples":
-            model = SamplesSpec
-        elif model is SamplesSpec and item == "ranges":
-            model = RangeSpec
-    return sorted(model.model_fields)
+        lines = explain(exc, SweepSpec, problems=_SWEEP_PROBLEMS)
+        raise SweepError(
+            "\n".join(f"{source}: {path}: {problem}" for path, problem in lines)
+        ) from exc
 
 
 def _check_paths(parameters: Sequence[str], source: str, field: str) -> None:

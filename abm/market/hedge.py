@@ -13,11 +13,30 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
-from abm.risk.specs import HedgeInstrumentSpec
+from abm.scenario.types import NonNegFloat, Spec
 
 if TYPE_CHECKING:
     from abm.agents.base import Trader
+
+
+class HedgeInstrumentSpec(Spec):
+    """A liquid hedge outside the book (a future or perpetual).
+
+    Its price each step is the fundamental plus i.i.d. Gaussian basis noise of sd
+    ``basis_sd`` (price units). Buying ``q`` units costs, per unit, the price plus
+    ``fee`` plus ``impact * q`` (a linear temporary impact); selling receives the price
+    minus the same; execution prices are rounded to the tick grid against the trader.
+    """
+
+    basis_sd: NonNegFloat = Field(
+        default=0.0, description="Sd of the i.i.d. basis (hedge price - fundamental), price units."
+    )
+    fee: NonNegFloat = Field(default=0.0, description="Fee per unit traded, price units.")
+    impact: NonNegFloat = Field(
+        default=0.0, description="Linear temporary impact, price units per unit per unit traded."
+    )
 
 
 class HedgeVenue:

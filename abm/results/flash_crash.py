@@ -70,7 +70,8 @@ class FlashCrashSetup:
     @classmethod
     def of_scenario(cls, scenario: Scenario) -> FlashCrashSetup:
         """The setup of a validated scenario."""
-        from abm.scenario.specs import PaddrikGroup, PovGroup
+        from abm.scenario.groups import PovGroup
+        from abm.scenario.paddrik import PaddrikGroup
 
         groups = scenario.agents.items()
         return cls(

@@ -2,15 +2,141 @@
 
 The regime is a three-state machine (`RegimeMachine`), fed once per step with the market
 maker's `RiskReading`. How a market maker gets into STRESSED or CRISIS, and how it gets
-back out, is documented there; the trigger levels are the scenario's `RegimeSpec`.
+back out, is documented there; the trigger levels are the scenario's `RegimeSpec`, defined
+here with the per-regime quoting parameters and the gap-risk controls (`GapControlSpec`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abm.risk.specs import RegimeParams, RegimeSpec, TriggerThresholds
+from pydantic import Field, model_validator
+
+from abm.scenario.types import NonNegInt, PosFloat, Spec, UnitFraction
 from abm.states import Regime
+
+
+class RegimeParams(Spec):
+    """How a market maker quotes in one regime: multipliers on its normal quotes."""
+
+    spread_mult: PosFloat = Field(
+        default=1.0, description="Quoted spread multiplier around the policy's centre (> 0)."
+    )
+    size_mult: PosFloat = Field(
+        default=1.0, description="Quote size multiplier (> 0); sizes round to at least 1 lot."
+    )
+    max_inventory: NonNegInt | None = Field(
+        default=None,
+        description="Tighter inventory limit in this regime (lots; the stricter limit wins).",
+    )
+    withdraw: bool = Field(
+        default=False,
+        description="Cancel both quotes while in this regime. Regimes do not trade: without a "
+        "rebalancing rule nothing then reduces the inventory (an inventory trigger holds).",
+    )
+
+
+class TriggerThresholds(Spec):
+    """Levels of one risk measure at which a market maker enters STRESSED and CRISIS.
+
+    It leaves a regime once the measure is below ``exit_fraction`` times that regime's
+    level (see `RegimeSpec`).
+    """
+
+    stressed: PosFloat = Field(
+        description="Enter STRESSED at or above this level; leave it below exit_fraction times it."
+    )
+    crisis: PosFloat = Field(
+        description="Enter CRISIS at or above this level (>= stressed); step down to "
+        "STRESSED below exit_fraction times it."
+    )
+
+    @model_validator(mode="after")
+    def _check_order(self) -> TriggerThresholds:
+        if self.crisis < self.stressed:
+            raise ValueError(f"crisis ({self.crisis}) must be >= stressed ({self.stressed})")
+        return self
+
+
+class RegimeSpec(Spec):
+    """Risk regimes (NORMAL, STRESSED, CRISIS) with triggers and hysteresis.
+
+    Triggers: ``volatility`` (the market maker's volatility estimate, price units per
+    sqrt(time)), ``drawdown`` (equity below its running peak, price units) and
+    ``inventory_utilisation`` (``|inventory| / max_inventory``). The regime a trigger
+    asks for is the highest whose threshold it reaches.
+
+    In: the market maker escalates at once to the highest regime any trigger asks for
+    (NORMAL -> STRESSED, NORMAL -> CRISIS, STRESSED -> CRISIS).
+
+    Out: it steps down one regime at a time, CRISIS -> STRESSED -> NORMAL, each step only
+    when every trigger is below ``exit_fraction`` times the thresholds of its current
+    regime and it has spent at least ``min_steps`` steps there (hysteresis). There is no
+    timeout: a regime lasts while a trigger stays at or above its exit level. A drawdown
+    clears only when equity climbs back near its peak, so a loss never earned back holds
+    the regime (`abm.risk.regimes.RegimeMachine` says when each trigger clears).
+    """
+
+    volatility: TriggerThresholds | None = Field(
+        default=None,
+        description="Thresholds on the volatility estimate of the reference price (price "
+        "units per sqrt(time)); clears as the reference calms (EWMA decay).",
+    )
+    drawdown: TriggerThresholds | None = Field(
+        default=None,
+        description="Thresholds on equity below its running peak (price units); clears only "
+        "when equity climbs back to within exit_fraction x threshold of the peak.",
+    )
+    inventory_utilisation: TriggerThresholds | None = Field(
+        default=None,
+        description="Thresholds on |inventory| / max_inventory; clears as the inventory is "
+        "worked down (by fills or rebalancing: regimes do not trade).",
+    )
+    exit_fraction: UnitFraction = Field(
+        default=0.8,
+        description="Leave a regime only when every trigger is below this fraction (0-1] of "
+        "the regime's threshold (1: no hysteresis band).",
+    )
+    min_steps: NonNegInt = Field(
+        default=10,
+        description="Steps a regime lasts at least, counting the step it was entered, "
+        "before it may step down one regime (0 and 1 both allow the next step); escalation "
+        "never waits.",
+    )
+    stressed: RegimeParams = Field(
+        default=RegimeParams(spread_mult=2.0, size_mult=0.5),
+        description="How to quote while STRESSED.",
+    )
+    crisis: RegimeParams = Field(
+        default=RegimeParams(spread_mult=4.0, size_mult=0.25),
+        description="How to quote while in CRISIS.",
+    )
+
+
+class GapControlSpec(Spec):
+    """Gap-risk controls around announced shocks.
+
+    From ``before_steps`` steps before an announced price gap to ``after_steps`` after
+    it, the market maker multiplies its spread by ``spread_mult`` and its size by
+    ``size_mult``, and keeps ``|inventory| <= max_exposure`` (the hard limit then).
+    """
+
+    before_steps: NonNegInt = Field(
+        default=5, description="Steps before an announced gap when the controls start."
+    )
+    after_steps: NonNegInt = Field(
+        default=5, description="Steps after the gap when the controls end."
+    )
+    spread_mult: PosFloat = Field(
+        default=1.0, description="Multiplier on the quoted spread in the window."
+    )
+    size_mult: PosFloat = Field(
+        default=1.0, description="Multiplier on the quote size in the window."
+    )
+    max_exposure: NonNegInt | None = Field(
+        default=None, description="Hard |inventory| limit in the window, lots (null: none)."
+    )
+
 
 _ORDER = (Regime.NORMAL, Regime.STRESSED, Regime.CRISIS)
 _NORMAL_PARAMS = RegimeParams()

@@ -1,91 +1,101 @@
 """Scenario schema, YAML loading and dotted-path overrides.
 
 A scenario is the single source of everything a run needs (DESIGN.md section 1). It is
-validated by frozen pydantic models that forbid unknown keys and non-finite floats; the
-building blocks (fundamental, policy, agent groups, ...) live in :mod:`abm.scenario.specs`
-and are re-exported here. Every problem a user can make in a scenario file surfaces as one
-:class:`ScenarioError` whose message has one line per problem, shaped
+validated by frozen pydantic models that forbid unknown keys and non-finite floats. The
+specs of the parts live beside what they build (`abm.fundamental`, `abm.policies`,
+`abm.risk`, `abm.shocks`, `abm.market`, `abm.contagion.specs`) and the agent groups in
+:mod:`abm.scenario.specs`; the ones agents and tests name are re-exported here. Every
+problem a user can make in a scenario file surfaces as one :class:`ScenarioError` whose
+message has one line per problem, shaped
 ``<file>: <field path>: <problem>``, where the field path is the dotted path into the YAML
-document (the same path ``override`` takes).
+document (the same path ``override`` takes); :mod:`abm.scenario.errors` writes those lines.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import types
 from collections.abc import Hashable, Mapping
 from hashlib import sha256
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
 import yaml
 from pydantic import (
-    BaseModel,
     Field,
     PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
 from abm.contagion.specs import EdgeListTopology, NetworkSpec
 from abm.errors import AbmError
-from abm.market.circuit_breaker import CircuitBreakerSpec
-from abm.market.mark import MarkSpec
-from abm.risk.specs import HedgeInstrumentSpec, ShockSpec
-from abm.scenario.specs import (
-    AgentGroup,
+from abm.fundamental import (
     ArithmeticSpec,
+    BinarySpec,
+    FundamentalSpec,
+    GBMSpec,
+    HestonSpec,
+    MertonSpec,
+    RegimeSwitchingSpec,
+)
+from abm.market.circuit_breaker import CircuitBreakerSpec
+from abm.market.hedge import HedgeInstrumentSpec
+from abm.market.mark import MarkSpec
+from abm.policies import (
+    AvellanedaStoikovSpec,
+    GLFTSpec,
+    GlostenMilgromSpec,
+    HoStollSpec,
+    PolicySpec,
+    SymmetricSpec,
+)
+from abm.scenario.errors import explain, kind_variants, show
+from abm.scenario.groups import (
+    AgentGroup,
+    ChartistFundamentalistGroup,
+    InformedGroup,
+    MarketMakerGroup,
+    NoiseGroup,
+    PovGroup,
+)
+from abm.scenario.paddrik import (
+    PaddrikGroup,
+    PaddrikRole,
+    paddrik_role_defaults,
+)
+from abm.scenario.specs import (
     ArrivalLaw,
     ArrivalSpec,
-    AvellanedaStoikovSpec,
-    BinarySpec,
-    ChartistFundamentalistGroup,
     DiscreteSize,
     DistanceSpec,
     EWMAVolatility,
     ExponentialDistance,
     FixedSize,
-    Float,
-    FundamentalSpec,
-    GBMSpec,
     GivenVolatility,
-    GLFTSpec,
-    GlostenMilgromSpec,
     HawkesArrivalSpec,
-    HestonSpec,
-    HoStollSpec,
-    InformedGroup,
-    Int,
-    KindSpec,
-    MarketMakerGroup,
-    MertonSpec,
     MixSpec,
-    NoiseGroup,
-    NonNegFloat,
-    NonNegInt,
-    PaddrikGroup,
-    PaddrikRole,
-    PolicySpec,
     PopulationSizeSpec,
-    PosFloat,
-    PosInt,
-    PovGroup,
     PowerLawDistance,
-    PriceReference,
-    Probability,
     RecordSpec,
-    RegimeSwitchingSpec,
     SizeSpec,
-    Spec,
-    SymmetricSpec,
     UniformDistance,
     UniformSize,
     VolatilitySpec,
-    paddrik_role_defaults,
 )
+from abm.scenario.types import (
+    Float,
+    Int,
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    PriceReference,
+    Probability,
+    Spec,
+)
+from abm.shocks import ShockSpec
 
 __all__ = [
     "AgentGroup",
@@ -256,12 +266,12 @@ class Scenario(Spec):
         """
         if not isinstance(data, Mapping):
             raise ScenarioError(
-                f"{source}: <top level>: must be a mapping of scenario fields, got {_show(data)}"
+                f"{source}: <top level>: must be a mapping of scenario fields, got {show(data)}"
             )
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            lines = [f"{source}: {path}: {problem}" for path, problem in _explain(exc)]
+            lines = [f"{source}: {path}: {problem}" for path, problem in explain(exc, cls)]
             raise ScenarioError("\n".join(lines)) from exc
 
     @classmethod
@@ -332,7 +342,7 @@ class Scenario(Spec):
         Raises:
             ScenarioError: If ``kind`` is not an agent kind.
         """
-        known = _variants(AgentGroup)
+        known = kind_variants(AgentGroup)
         if known is None or kind not in known:
             raise ScenarioError(
                 f"{_SOURCE}: agents: unknown agent kind {kind!r}; "
@@ -503,116 +513,5 @@ def _assign(document: dict[str, Any], path: str, value: Any) -> None:
                 node = node[int(key)]
         else:
             parent = ".".join(keys[:depth])
-            what = f"a list of {len(node)}" if isinstance(node, list) else _show(node)
+            what = f"a list of {len(node)}" if isinstance(node, list) else show(node)
             raise ScenarioError(f"{_SOURCE}: {here}: unknown path ({parent} is {what})")
-
-
-# --- turning pydantic errors into document paths ---
-
-
-def _strip(annotation: Any) -> Any:
-    """Remove ``Annotated`` wrappers and ``| None`` from a type."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-            continue
-        if origin in (Union, types.UnionType):
-            members = [a for a in get_args(annotation) if a is not type(None)]
-            if len(members) == 1:
-                annotation = members[0]
-                continue
-        return annotation
-
-
-def _variants(annotation: Any) -> dict[str, type[KindSpec]] | None:
-    """Map kind -> class if ``annotation`` is a union of kind specs, else None."""
-    annotation = _strip(annotation)
-    if get_origin(annotation) not in (Union, types.UnionType):
-        return None
-    members = get_args(annotation)
-    if not all(isinstance(m, type) and issubclass(m, KindSpec) for m in members):
-        return None
-    return {kind: m for m in members for kind in get_args(m.model_fields["kind"].annotation)}
-
-
-def _child(annotation: Any, key: str | int) -> Any:
-    """Return the type found under ``key`` inside a value of type ``annotation``."""
-    annotation = _strip(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(key))
-        return field.annotation if field is not None else None
-    args = get_args(annotation)
-    if get_origin(annotation) is dict and len(args) == 2:
-        return args[1]
-    if get_origin(annotation) is list and args:
-        return args[0]
-    return None
-
-
-def _show(value: Any) -> str:
-    """Render an input value the way a YAML author wrote it."""
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return f"a list of {len(value)} items" if value else "an empty list"
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return repr(value)
-
-
-def _explain(exc: ValidationError) -> list[tuple[str, str]]:
-    """Return ``(document path, problem)`` for every error, without discriminator tags."""
-    return [_explain_one(error) for error in exc.errors()]
-
-
-def _explain_one(error: ErrorDetails) -> tuple[str, str]:
-    parts: list[str] = []
-    annotation: Any = Scenario
-    parent: Any = None
-    for item in error["loc"]:
-        variants = _variants(annotation)
-        if variants is not None and str(item) in variants:
-            # pydantic puts the chosen tag in the location; it is not a document key.
-            annotation = variants[str(item)]
-            continue
-        parts.append(str(item))
-        parent = _strip(annotation)
-        annotation = _child(annotation, item)
-    kind, message = error["type"], error["msg"]
-    if parts[-1:] == ["[key]"]:
-        # pydantic flags a bad dict key with a pseudo-segment after the key itself.
-        parts.pop()
-        message = f"key: {message}"
-    variants = _variants(annotation)
-    if kind in ("union_tag_invalid", "union_tag_not_found") and variants:
-        noun = next(iter(variants.values())).kind_noun
-        expected = ", ".join(sorted(variants))
-        parts.append("kind")
-        if kind == "union_tag_not_found":
-            problem = f"missing {noun} kind; expected one of: {expected}"
-        else:
-            tag = (error.get("ctx") or {}).get("tag")
-            problem = f"unknown {noun} kind {tag!r}; expected one of: {expected}"
-    elif kind in ("literal_error", "missing") and parts[-1:] == ["kind"]:
-        # a kind that is a plain Literal field (arrival) rather than a union discriminator
-        noun = getattr(parent, "kind_noun", "")
-        expected = ", ".join(sorted(get_args(_strip(annotation))))
-        if kind == "missing":
-            problem = f"missing {noun} kind; expected one of: {expected}"
-        else:
-            problem = f"unknown {noun} kind {error['input']!r}; expected one of: {expected}"
-    elif kind == "missing":
-        problem = "required field is missing"
-    elif kind == "extra_forbidden":
-        is_model = isinstance(parent, type) and issubclass(parent, BaseModel)
-        allowed = sorted(parent.model_fields) if is_model else []
-        problem = f"unknown key (allowed: {', '.join(allowed)})"
-    elif kind in ("model_type", "model_attributes_type", "dict_type"):
-        problem = f"must be a mapping, got {_show(error['input'])}"
-    elif kind == "value_error":
-        problem = message.removeprefix("Value error, ")
-    else:
-        problem = message.replace("Input should be", "must be", 1)
-        problem = f"{problem[:1].lower()}{problem[1:]} (got {_show(error['input'])})"
-    return ".".join(parts) or "<top level>", problem

@@ -50,8 +50,12 @@ class KindSpec(Spec):
 
 
 class FactorySpec(KindSpec):
-    """A kind spec whose fields are the keyword arguments of a factory function."""
+    """A kind spec that builds an object.
+
+    Its fields are also the keyword arguments of the family's bare-number factory
+    (`abm.policies.make_policy`, `abm.fundamental.make_fundamental`).
+    """
 
     def params(self) -> dict[str, Any]:
-        """Return the fields except ``kind``, as keyword arguments for the matching factory."""
+        """Return the fields except ``kind``, as keyword arguments for the family's factory."""
         return self.model_dump(exclude={"kind"})

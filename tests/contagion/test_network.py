@@ -5,14 +5,20 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import networkx as nx
 import numpy as np
 import pytest
 
-from abm.contagion.graph import NetworkError, build_network, network_table_rows
-from abm.contagion.specs import NetworkSpec
+from abm.contagion.graph import (
+    EXPOSURES,
+    TOPOLOGIES,
+    NetworkError,
+    build_network,
+    network_table_rows,
+)
+from abm.contagion.specs import ExposureSpec, NetworkSpec, TopologySpec
 
 SEED = 20260105
 
@@ -420,3 +426,14 @@ def test_network_table_rows_sorts_edges_added_out_of_order() -> None:
     graph.add_edge(0, 3, exposure=2.0, capacity=2)
     graph.add_edge(0, 1, exposure=3.0, capacity=3)
     assert network_table_rows(graph) == [(0, 1, 3.0, 3), (0, 3, 2.0, 2), (2, 0, 1.0, 1)]
+
+
+def test_network_registries_cover_every_topology_and_exposure_kind() -> None:
+    """Each topology and exposure kind the schema accepts has exactly one builder."""
+
+    def kinds(union: Any) -> set[str]:
+        members = get_args(get_args(union)[0])
+        return {get_args(s.model_fields["kind"].annotation)[0] for s in members}
+
+    assert set(TOPOLOGIES) == kinds(TopologySpec)
+    assert set(EXPOSURES) == kinds(ExposureSpec)

@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abm.market.hedge import HedgeVenue
-from abm.risk.hedging import hedge_trade
-from abm.risk.specs import BandHedge, FullHedge, HedgeInstrumentSpec, NoHedge, PartialHedge
+from abm.market.hedge import HedgeInstrumentSpec, HedgeVenue
+from abm.risk.hedging import (
+    HEDGERS,
+    BandHedge,
+    FullHedge,
+    HedgeSpec,
+    NoHedge,
+    PartialHedge,
+    hedge_trade,
+)
 
 TICK = 0.01
 Z = 5.0
@@ -239,3 +247,12 @@ def test_hedge_venue_basis_noise_has_given_sd() -> None:
     basis = np.array([venue.update_price(50.0) - 50.0 for _ in range(n)])
     assert abs(basis.mean()) < Z * sd / math.sqrt(n)
     assert abs(basis.std(ddof=1) - sd) < Z * sd / math.sqrt(2 * n)
+
+
+def test_hedgers_registry_covers_every_hedge_kind() -> None:
+    """Each hedge kind the schema accepts has exactly one rule in HEDGERS."""
+    kinds = {
+        get_args(spec.model_fields["kind"].annotation)[0]
+        for spec in get_args(get_args(HedgeSpec)[0])
+    }
+    assert set(HEDGERS) == kinds

@@ -1,7 +1,7 @@
 """Tests for abm.risk.rebalancing: what each rebalancing rule trades, on hand-computed cases.
 
 The expected quantities come from the rules in the `abm.risk.rebalancing` module docstring and the
-`abm.risk.specs` rebalance specs: with ``gap = inventory - target``, threshold trades ``-gap``
+`abm.risk.rebalancing` rebalance specs: with ``gap = inventory - target``, threshold trades ``-gap``
 once ``|gap| > band``; proportional trades ``ceil(fraction * |gap|)`` towards the target;
 scheduled splits the gap into ``horizon_steps`` near-equal slices (TWAP), larger slices first,
 and never trades past the target. Inventories between calls are set by hand to play the part
@@ -11,18 +11,21 @@ of order flow.
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abm.risk.rebalancing import Rebalancer, _twap_slices
-from abm.risk.specs import (
+from abm.risk.rebalancing import (
+    REBALANCERS,
     NoRebalance,
     ProportionalRebalance,
+    Rebalancer,
     RebalanceSpec,
     ScheduledRebalance,
     ThresholdRebalance,
+    _twap_slices,
 )
 
 
@@ -258,3 +261,12 @@ def test_twap_slices_sum_to_total_near_equal(total: int, horizon: int) -> None:
     sizes = [abs(s) for s in slices]
     assert max(sizes) - min(sizes) <= 1
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_rebalancers_registry_covers_every_rebalance_kind() -> None:
+    """Each kind the schema accepts has exactly one rule builder in REBALANCERS."""
+    kinds = {
+        get_args(spec.model_fields["kind"].annotation)[0]
+        for spec in get_args(get_args(RebalanceSpec)[0])
+    }
+    assert set(REBALANCERS) == kinds

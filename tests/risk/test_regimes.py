@@ -17,8 +17,7 @@ import pytest
 
 from abm.model import MarketModel
 from abm.results.recorder import RunResult
-from abm.risk.regimes import RegimeMachine, RiskReading
-from abm.risk.specs import RegimeParams, RegimeSpec
+from abm.risk.regimes import RegimeMachine, RegimeParams, RegimeSpec, RiskReading
 from abm.scenario.schema import Scenario
 from abm.states import Regime
 

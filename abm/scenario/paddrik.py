@@ -1,0 +1,218 @@
+"""The trader classes of the E-mini model of Paddrik et al. (2012), with their defaults.
+
+Speeds and position limits are those of Paddrik et al. (2012, Table 1); the volume shares
+the defaults aim at are those Kirilenko et al. (2017, Table II) measured (see
+`paddrik_role_defaults`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal, get_args
+
+from pydantic import ConfigDict, Field, model_validator
+
+from abm.scenario.specs import DiscreteSize, DistanceSpec, GroupBase, PopulationSizeSpec
+from abm.scenario.types import (
+    NonNegFloat,
+    PosFloat,
+    PosInt,
+    Probability,
+)
+
+PaddrikRole = Literal[
+    "small", "fundamental_buyer", "fundamental_seller", "market_maker", "opportunistic", "hft"
+]
+
+
+def paddrik_role_defaults(role: str) -> dict[str, object] | None:
+    """The parameters a `PaddrikGroup` of ``role`` takes when its document leaves them out.
+
+    Speeds (mean seconds between orders) and position limits are the published ones of
+    Paddrik et al. (2012, Table 1); placement, taking and skew are ours, set so that the calm
+    market keeps a one-tick spread and each class's share of volume is near the shares
+    Kirilenko et al. (2017, Table II) measured on May 3-5, 2010 (high-frequency traders about
+    a third, intermediaries a tenth to a sixth, fundamental buyers and sellers about an eighth
+    each, opportunistic traders under a third, small traders a few percent). None for an
+    unknown role. A fresh dict each call.
+    """
+
+    def exponential(mean_ticks: float) -> dict[str, object]:
+        return {"kind": "exponential", "mean_ticks": mean_ticks}
+
+    def fundamental(side: str) -> dict[str, object]:
+        return {
+            "mean_interarrival_s": 40.0,
+            "side": side,
+            "take_prob": 0.3,
+            "value_sensitivity": 20.0,
+            "distance": exponential(2.0),
+        }
+
+    roles: dict[str, dict[str, object]] = {
+        "small": {
+            "mean_interarrival_s": 1500.0,
+            "side": "either",
+            "take_prob": 0.5,
+            "distance": exponential(3.0),
+            "order_lifetime_s": 300.0,
+        },
+        "fundamental_buyer": fundamental("buy"),
+        "fundamental_seller": fundamental("sell"),
+        "market_maker": {
+            "mean_interarrival_s": 3.0,
+            "side": "both",
+            "inventory_take": 0.1,
+            "position_limit": 30,
+            "skew_ticks": 2.0,
+            "distance": exponential(2.0),
+        },
+        "opportunistic": {
+            "mean_interarrival_s": 30.0,
+            "side": "either",
+            "take_prob": 0.4,
+            "position_limit": 30,
+            "distance": exponential(3.0),
+        },
+        "hft": {
+            "mean_interarrival_s": 0.35,
+            "side": "both",
+            "reference": "mid",
+            "take_prob": 0.1,
+            "inventory_take": 0.2,
+            "position_limit": 150,
+            "skew_ticks": 2.0,
+            "distance": exponential(0.5),
+        },
+    }
+    return roles.get(role)
+
+
+def _tail_sizes() -> DiscreteSize:
+    return DiscreteSize(kind="discrete", sizes=[1, 2, 3, 5, 10, 20], weights=[55, 25, 8, 6, 4, 2])
+
+
+def _role_defaults_in_schema(schema: dict[str, Any]) -> None:
+    """Say in the JSON schema what `PaddrikGroup`'s role validator fills in.
+
+    A field every role fills is not required; a field some role fills has no single
+    default, so its ``default`` gives way to the list of role defaults in its description.
+    """
+    by_field: dict[str, dict[str, object]] = {}
+    for role in get_args(PaddrikRole):
+        for name, value in (paddrik_role_defaults(role) or {}).items():
+            by_field.setdefault(name, {})[role] = value
+    every_role = len(get_args(PaddrikRole))
+    schema["required"] = [
+        name for name in schema.get("required", []) if len(by_field.get(name, ())) < every_role
+    ]
+    properties = schema.get("properties", {})
+    for name, values in by_field.items():
+        prop = properties[name]
+        fallback = f"; other roles: {_flow(prop.pop('default'))}" if "default" in prop else ""
+        shown = ", ".join(f"{role} {_flow(value)}" for role, value in values.items())
+        prop["description"] = f"{prop['description']} Role defaults: {shown}{fallback}."
+
+
+def _flow(value: object) -> str:
+    """A value as a scenario author writes it in YAML flow style (``{kind: exponential}``)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class PaddrikGroup(GroupBase):
+    """A trader class of the E-mini model of Paddrik et al. (2012), acting on random arrivals.
+
+    ``role`` names the class and fills every parameter the document leaves out with that
+    class's defaults (`paddrik_role_defaults`; the resolved scenario shows them all). Each
+    trader arrives with probability ``dt / mean_interarrival_s`` per step (so ``dt`` must not
+    exceed the fastest class's ``mean_interarrival_s``). On arrival it cancels its resting
+    orders and then, with ``p`` the ``reference`` price (the last trade, or the mid) and ``q``
+    its position:
+
+    * ``side``: ``buy`` or ``sell`` (one-sided: fundamental buyers and sellers), ``either``
+      (a fair coin), or ``both`` (a bid and an ask: market makers, high-frequency traders);
+    * with probability ``take_prob`` it takes liquidity with a market order instead of
+      resting; a buy's probability rises by ``value_sensitivity * (F - p) / F`` below the
+      fundamental value ``F`` (a sell's falls by as much), and a two-sided trader's by
+      ``inventory_take * |q| / position_limit`` on the side that reduces ``|q|``;
+    * a resting order goes ``distance`` ticks behind ``p`` (never through the opposite
+      touch); a two-sided trader shifts both quotes by ``-skew_ticks * q / position_limit``
+      and keeps a resting quote whose price it wants again (and so its queue position);
+    * sizes come from ``size``; resting orders expire after ``order_lifetime_s`` if set;
+    * past ``position_limit`` (``|q| > limit``) the trader only trades to reduce ``|q|``
+      (a market order with probability ``reduce_take_prob``, else a limit at the touch) until
+      ``|q|`` is back under half its limit.
+    """
+
+    # the role validator below fills fields in; the JSON schema must not call them required
+    model_config = ConfigDict(json_schema_extra=_role_defaults_in_schema)
+
+    kind: Literal["paddrik"] = Field(
+        description="A trader class of the Paddrik et al. (2012) E-mini model."
+    )
+    role: PaddrikRole = Field(
+        description="The trader class; it supplies every parameter left out (see each one)."
+    )
+    mean_interarrival_s: PosFloat = Field(
+        description="Mean time between arrivals, seconds of model time (at least dt)."
+    )
+    side: Literal["buy", "sell", "either", "both"] = Field(
+        description="`buy` or `sell` (one-sided), `either` (a fair coin each arrival) or "
+        "`both` (a bid and an ask)."
+    )
+    reference: Literal["last", "mid"] = Field(
+        default="last", description="The price orders are placed around: `last` trade or `mid`."
+    )
+    take_prob: Probability = Field(
+        default=0.0, description="Probability of taking liquidity with a market order."
+    )
+    value_sensitivity: NonNegFloat = Field(
+        default=0.0,
+        description="Rise of a buy's take probability per unit of relative mispricing (F - p)/F.",
+    )
+    inventory_take: NonNegFloat = Field(
+        default=0.0,
+        description="Rise of the take probability, on the side reducing |q|, at |q| = "
+        "position_limit.",
+    )
+    distance: DistanceSpec = Field(description="Distance of a resting order behind p, ticks.")
+    size: PopulationSizeSpec = Field(default=_tail_sizes(), description="Order sizes, lots.")
+    position_limit: PosInt | None = Field(
+        default=None,
+        description="Largest |q|, lots; beyond it the trader only reduces |q| (null: none).",
+    )
+    reduce_take_prob: Probability = Field(
+        default=1.0,
+        description="Past the limit: probability of reducing with a market order (else a "
+        "limit at the touch).",
+    )
+    skew_ticks: NonNegFloat = Field(
+        default=0.0,
+        description="Shift of a two-sided trader's quotes against q, ticks at |q| = "
+        "position_limit.",
+    )
+    order_lifetime_s: PosFloat | None = Field(
+        default=None,
+        description="Resting orders expire after this many seconds of model time (null: never).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _role_defaults(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        defaults = paddrik_role_defaults(str(data.get("role")))
+        if defaults is None:
+            return data  # the role field reports the unknown role
+        return {**defaults, **data}
+
+    @model_validator(mode="after")
+    def _check_limit_use(self) -> PaddrikGroup:
+        if self.position_limit is None and (self.inventory_take > 0 or self.skew_ticks > 0):
+            raise ValueError(
+                "inventory_take and skew_ticks scale with position_limit; set a position_limit "
+                "or set them to 0"
+            )
+        return self
