@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from abm.contagion.specs import ChannelsSpec, DefaultChannel, NetworkSpec
+from abm.results.events import TradePurpose
 from abm.risk.specs import DefaultShock, InventoryShock, LossShock
 from abm.states import Status
 
@@ -153,7 +154,7 @@ class ContagionEngine:
         tick = model.tick_size
         mid = model.mid_price()
         if self.channels.fire_sale is not None and self.channels.fire_sale.enabled:
-            result = model.exchange.market(mm, qty > 0, abs(qty))
+            result = model.exchange.market(mm, qty > 0, abs(qty), purpose=TradePurpose(channel))
             done = result.filled_qty
             notional_ticks = sum(fill.price_ticks * fill.qty for fill in result.fills)
             venue = "book"
