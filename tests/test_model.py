@@ -475,3 +475,52 @@ def test_model_group_streams_independent_of_other_groups() -> None:
         return group.rng.random(5).tolist()
 
     assert informed_draws(scenario) == informed_draws(scenario.override({"agents.noise.count": 7}))
+
+
+# ----- why each trade happened -----------------------------------------------------------------
+
+SCENARIOS = BASELINE.parent
+
+
+def test_trades_baseline_purposes_are_quotes_and_takers(baseline: Run) -> None:
+    """Baseline fills come from requotes through the touch and from taker orders, nothing else."""
+    purposes = set(baseline.result.trades["purpose"].astype(str))
+    assert purposes == {TradePurpose.QUOTE, TradePurpose.TAKER}
+
+
+def test_trades_book_rows_name_both_orders(baseline: Run) -> None:
+    """Every book fill names its resting and its incoming order; the incoming one is newer."""
+    trades = baseline.result.trades
+    maker, taker = trades["maker_order_id"], trades["taker_order_id"]
+    assert not maker.isna().any() and not taker.isna().any()
+    assert (taker > maker).all()
+    assert set(trades["instrument"].astype(str)) == {"underlying"}
+
+
+def test_trades_interdealer_rows_have_no_order_ids() -> None:
+    """Hot-potato passes are interdealer-purpose rows without order ids."""
+    trades = abm.run(abm.load_scenario(SCENARIOS / "crisis" / "hot_potato.yaml")).trades
+    passed = trades[trades["venue"] == "interdealer"]
+    assert len(passed) > 0
+    assert set(passed["purpose"].astype(str)) == {TradePurpose.INTERDEALER}
+    assert passed["maker_order_id"].isna().all() and passed["taker_order_id"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "purpose"),
+    [
+        ("crisis/margin_spiral", TradePurpose.MARGIN_CALL),
+        ("crisis/fire_sale_spiral", TradePurpose.LIQUIDATION),
+        ("inventory_risk/rebalance_threshold", TradePurpose.REBALANCE),
+    ],
+)
+def test_trades_forced_and_risk_orders_carry_their_purpose(
+    scenario: str, purpose: TradePurpose
+) -> None:
+    """Margin-call and liquidation sales and rebalancing orders are labelled so in trades."""
+    result = abm.run(abm.load_scenario(SCENARIOS / f"{scenario}.yaml"))
+    rows = result.trades[result.trades["purpose"] == purpose]
+    assert len(rows) > 0
+    makers = set(result.agents.loc[result.agents["kind"] == "market_maker", "agent_id"])
+    sender = np.where(rows["aggressor"] == "buy", rows["buyer"], rows["seller"])
+    assert set(sender) <= makers  # the incoming order was a market maker's
