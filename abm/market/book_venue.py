@@ -103,7 +103,8 @@ class BookVenue:
         )
         if result.fills:
             self._settle(self, result.fills, trader, is_buy, purpose)
-            self._after_fills(result.fills)
+            if self.breaker is not None and not self.halted:
+                self._check_breaker(self.breaker, result.fills)
         return result
 
     def market(
@@ -121,7 +122,8 @@ class BookVenue:
         result = self.book.market(trader.unique_id, "buy" if is_buy else "sell", qty)
         if result.fills:
             self._settle(self, result.fills, trader, is_buy, purpose)
-            self._after_fills(result.fills)
+            if self.breaker is not None and not self.halted:
+                self._check_breaker(self.breaker, result.fills)
         return result
 
     def cancel(self, order_id: int) -> int:
@@ -194,11 +196,8 @@ class BookVenue:
         self.rejected_orders += 1
         return OrderResult(HALTED_ORDER_ID, (), 0, qty, ())
 
-    def _after_fills(self, fills: Sequence[Fill]) -> None:
+    def _check_breaker(self, breaker: CircuitBreaker, fills: Sequence[Fill]) -> None:
         """Feed an order's fills to the breaker; on a trip, halt and log a ``halt`` event."""
-        breaker = self.breaker
-        if breaker is None or self.halted:
-            return
         step = self._exchange.step
         for fill in fills:
             reference = breaker.observe(step, fill.price_ticks)

@@ -125,11 +125,7 @@ class Exchange(Generic[AccountT]):
         """Cancel a resting order at the book venue (`BookVenue.cancel`)."""
         return self._book().cancel(order_id)
 
-    def reopen_if_due(self, step: int) -> None:
-        """End the book venue's halt if it is over (`BookVenue.open_trading`)."""
-        self._book().open_trading(step)
-
-    # ----- the book venue's counters, as the summary reads them ----------------------
+    # ----- the book venue's state and counters, as the summary reads them ------------
 
     @property
     def breaker(self) -> CircuitBreaker | None:
@@ -140,10 +136,6 @@ class Exchange(Generic[AccountT]):
     def halted(self) -> bool:
         """Whether the book venue is halted now."""
         return self._book().halted
-
-    @halted.setter
-    def halted(self, value: bool) -> None:
-        self._book().halted = value
 
     @property
     def orders(self) -> int:
@@ -191,6 +183,9 @@ class Exchange(Generic[AccountT]):
         aggressor = "buy" if taker_is_buy else "sell"
         step, time = self.step, self._time
         venue_name, instrument_name = venue.name, instrument.name
+        # a plain str, not the enum member: rows of plain values are left alone by the
+        # garbage collector (a tuple holding an enum member stays tracked forever)
+        label = str(purpose)
         taker_id = taker.unique_id
         traded = 0
         for fill in fills:
@@ -210,6 +205,7 @@ class Exchange(Generic[AccountT]):
                 maker.inventory += qty
                 buyer, seller = maker.unique_id, taker_id
             tape.append((taker_is_buy, fill.price_ticks, qty))
+            # positional: this is the per-fill hot path (Recorder.trade's parameter order)
             record(
                 step,
                 time,
@@ -219,10 +215,10 @@ class Exchange(Generic[AccountT]):
                 buyer,
                 seller,
                 venue_name,
-                instrument=instrument_name,
-                purpose=purpose,
-                maker_order_id=fill.maker_order_id,
-                taker_order_id=fill.taker_order_id,
+                instrument_name,
+                label,
+                fill.maker_order_id,
+                fill.taker_order_id,
             )
             traded += qty
         self.step_volume += traded
@@ -267,7 +263,7 @@ class Exchange(Generic[AccountT]):
                 seller.unique_id,
                 venue_name,
                 instrument=instrument.name,
-                purpose=purpose,
+                purpose=str(purpose),
                 maker_order_id=fill.maker_order_id,
                 taker_order_id=fill.taker_order_id,
             )
@@ -305,7 +301,7 @@ class Exchange(Generic[AccountT]):
             seller.unique_id,
             INTERDEALER,
             instrument=self._book().instrument.name,
-            purpose=TradePurpose.INTERDEALER,
+            purpose=str(TradePurpose.INTERDEALER),
             maker_order_id=None,
             taker_order_id=None,
         )

@@ -213,7 +213,7 @@ class Recorder:
         seller: int,
         venue: str = "book",
         instrument: str = "underlying",
-        purpose: str = TradePurpose.TAKER,
+        purpose: str = TradePurpose.TAKER.value,
         maker_order_id: int | None = None,
         taker_order_id: int | None = None,
     ) -> None:

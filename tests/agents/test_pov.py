@@ -163,16 +163,16 @@ def test_pov_queued_child_is_pending_until_released() -> None:
     """In a halt the child order waits: it counts as pending, not as owed again."""
     model = _market(breaker=True)
     _book(model)
-    model.exchange.halted = True
-    assert model.exchange.breaker is not None
-    model.exchange.breaker.halted_until = 21
+    model.book_venue.halted = True
+    assert model.book_venue.breaker is not None
+    model.book_venue.breaker.halted_until = 21
     _at(model, 20)
     program = _program(model)
     assert (program.pending, program.executed) == (20, 0)
     _at(model, 21)
     _at(model, 22)  # owes 40 but 20 are pending: sends 20 more, queued too
     assert program.pending == 40
-    model.exchange.reopen_if_due(22)
+    model.book_venue.open_trading(22)
     assert (program.pending, program.executed) == (0, 40)
 
 

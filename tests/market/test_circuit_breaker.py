@@ -141,15 +141,15 @@ def test_exchange_disabled_breaker_builds_no_breaker() -> None:
     """enabled: false keeps the spec in the scenario but the exchange never halts."""
     model = _model(enabled=False)
     _crash(model)
-    assert model.exchange.breaker is None
-    assert not model.exchange.halted
+    assert model.book_venue.breaker is None
+    assert not model.book_venue.halted
 
 
 def test_exchange_trip_halts_and_logs_the_fall() -> None:
     """The halt event's amount is (reference - low) / reference: 100 to 98 is 2%."""
     model = _model()
     _crash(model)
-    assert model.exchange.halted
+    assert model.book_venue.halted
     events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
     halt = events.loc[events["kind"] == "halt"].iloc[0]
     assert halt["amount"] == pytest.approx(0.02)
@@ -203,9 +203,9 @@ def test_exchange_reopens_after_halt_steps_releasing_in_arrival_order() -> None:
     model.step()
     model.step()
     model.step()
-    assert model.exchange.halted
+    assert model.book_venue.halted
     model.step()  # step 5: reopening
-    assert not model.exchange.halted
+    assert not model.book_venue.halted
     result = model.recorder.finish(scenario_yaml="", summary={}, meta={})
     released = result.trades.loc[result.trades["step"] == 5]
     assert released["seller"].tolist() == [c.unique_id, b.unique_id]
@@ -268,6 +268,6 @@ def test_exchange_release_that_trips_again_queues_the_rest() -> None:
     model.exchange.market(c, False, 3, purpose=TradePurpose.TAKER)
     for _ in range(4):
         model.step()
-    assert model.exchange.halted
-    assert model.exchange.breaker is not None and model.exchange.breaker.halts == 2
+    assert model.book_venue.halted
+    assert model.book_venue.breaker is not None and model.book_venue.breaker.halts == 2
     assert c.inventory == -44
