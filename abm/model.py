@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import mesa
 import networkx as nx
@@ -11,39 +13,25 @@ import numpy as np
 
 from abm.agents.arrivals import GroupArrivals
 from abm.agents.base import Trader
-from abm.agents.chartist import ChartistFundamentalist
-from abm.agents.informed import InformedTrader
+from abm.agents.groups import GroupRole
 from abm.agents.market_maker import MarketMaker
-from abm.agents.noise import NoiseTrader
-from abm.agents.paddrik import PaddrikTrader
-from abm.agents.pov import PovTrader
+from abm.agents.registry import TAKER_KIND_ORDER, group_kind
 from abm.contagion.engine import ContagionEngine
+from abm.contagion.specs import ConfidenceChannel
 from abm.fundamental import FundamentalProcess, build_fundamental
-from abm.market.circuit_breaker import CircuitBreaker
+from abm.market.book_venue import BookVenue
 from abm.market.exchange import Exchange
 from abm.market.hedge import HedgeVenue
 from abm.market.mark import MarkInputs, build_mark
-from abm.market.orderbook import OrderBook
+from abm.market.venue import HEDGE, Venue, VenueContext
+from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS
 from abm.results.recorder import Recorder, RecorderDataCollector
-from abm.scenario.schema import (
-    ArrivalLaw,
-    ArrivalSpec,
-    ChartistFundamentalistGroup,
-    InformedGroup,
-    MarketMakerGroup,
-    NoiseGroup,
-    PaddrikGroup,
-    PovGroup,
-    Scenario,
-)
+from abm.scenario.schema import Scenario
 from abm.shocks import ShockSchedule
 
-# Taker kinds are activated in this order within a step (market makers go first).
-TAKER_KIND_ORDER = ("informed", "chartist_fundamentalist", "noise", "paddrik")
+__all__ = ["TAKER_KIND_ORDER", "MarketModel", "TakerGroup"]
 
-TakerAgents = (
-    list[InformedTrader] | list[NoiseTrader] | list[ChartistFundamentalist] | list[PaddrikTrader]
-)
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -52,7 +40,7 @@ class TakerGroup:
 
     name: str
     kind: str
-    agents: TakerAgents
+    agents: Sequence[Trader]
     arrivals: GroupArrivals
     rng: np.random.Generator
 
@@ -60,10 +48,16 @@ class TakerGroup:
 class MarketModel(mesa.Model):
     """Market makers, informed and noise traders trading through one limit order book.
 
+    The model is the agents' `abm.agents.base.Market` (they see it through that contract
+    only). Agent groups are built through `abm.agents.registry.GROUP_KINDS` and venues
+    through `abm.market.venues.VENUE_KINDS`, with no per-kind code here.
+
     Randomness: the run's root ``numpy.random.SeedSequence(seed)`` is spawned into
-    three children: Mesa's generators (``model.rng``, ``model.random``: activation
-    order), the fundamental process, and the trader groups (one grandchild per group,
-    in scenario order, used for that group's arrivals and decisions). Changing one
+    six children: Mesa's generators (``model.rng``, ``model.random``: activation
+    order), the fundamental process, the trader groups (one grandchild per group,
+    in scenario order, used for that group's arrivals and decisions), the hedge venue,
+    the network, and the other venues (one grandchild per entry of
+    `abm.market.venues.SCENARIO_VENUES`). Changing one
     group's size or parameters therefore leaves the fundamental path, and every other
     group's random stream, unchanged: common random numbers across scenarios.
 
@@ -71,17 +65,19 @@ class MarketModel(mesa.Model):
 
     1. advance the fundamental value to time ``t``;
     2. apply scheduled shocks (`abm.shocks`: price gaps, volatility spikes), logging
-       each gap and each market maker's exposure to it; draw the hedge price;
-    3. activate traders: orders whose good-till step has come are cancelled; a trading
-       halt of the circuit breaker (`abm.market.circuit_breaker`) that is over ends and its
-       queued orders are submitted in arrival order; every market maker requotes, in
+       each gap and each market maker's exposure to it; open the step at every venue
+       (``Venue.open_step``: the hedge venue draws its price);
+    3. activate traders: orders whose good-till step has come are cancelled; every venue
+       opens trading (``Venue.open_trading``: a halt of the book's circuit breaker,
+       `abm.market.circuit_breaker`, that is over ends and its queued orders are submitted
+       in arrival order); every market maker requotes, in
        random order; execution programs (``pov``) work their schedules, in scenario
        order; then the informed traders, the chartist-fundamentalist traders, the noise
        traders and the Paddrik et al. (2012) classes that arrive this step (one
        vectorised draw per group), kind by kind in that order, in random order within
-       each kind. Each order goes through the exchange, which matches it at once and
-       settles both sides of every fill (or, during a halt, queues or rejects an order
-       that would trade);
+       each kind. Each order goes to the book venue, which matches it at once, the
+       exchange settling both sides of every fill (or, during a halt, the venue queues
+       or rejects an order that would trade);
     4. risk and contagion (`abm.contagion.engine`): liquidations of defaulted market makers,
        margin calls, credit-line calls, default waves within the step (creditors
        written down), hot-potato inventory passing, confidence (market makers also
@@ -108,23 +104,22 @@ class MarketModel(mesa.Model):
     def __init__(self, scenario: Scenario, *, seed: int | None = None) -> None:
         self.seed = scenario.seed if seed is None else seed
         root = np.random.SeedSequence(self.seed)
-        # spawn children are indexed: adding a fourth left the first three streams unchanged
-        mesa_seq, fundamental_seq, groups_seq, hedge_seq, network_seq = root.spawn(5)
+        # spawn children are indexed: adding one leaves the earlier streams unchanged
+        seqs = root.spawn(6)
+        mesa_seq, fundamental_seq, groups_seq, hedge_seq, network_seq, venues_seq = seqs
         super().__init__(rng=mesa_seq)
         self.scenario = scenario
         self.dt = scenario.dt
         self.tick_size = scenario.tick_size
         self.time = 0.0
         self.activations = 0  # trader actions so far: market-maker requotes plus arrivals
-        self.book = OrderBook(tick_size=scenario.tick_size)
         self.recorder = Recorder()
         self.datacollector = RecorderDataCollector(self.recorder)
-        breaker = scenario.circuit_breaker
-        self.exchange = Exchange(
-            self.book,
-            self.recorder,
-            CircuitBreaker(breaker) if breaker is not None and breaker.enabled else None,
-        )
+        self.exchange: Exchange[Trader] = Exchange(self.recorder)
+        self._venues = self._build_venues(venues_seq, hedge_seq)
+        self.book_venue: BookVenue = self._venue("book", BookVenue)
+        self.book = self.book_venue.book
+        self.hedge_venue: HedgeVenue = self._venue("hedge", HedgeVenue)
         self.cumulative_volume: list[int] = [0]  # book volume up to the end of each step
         fund = scenario.fundamental
         self.fundamental: FundamentalProcess = build_fundamental(
@@ -133,13 +128,17 @@ class MarketModel(mesa.Model):
         self.fundamental_history: list[float] = [self.fundamental.value]
         self._expiries: dict[int, list[int]] = {}
         self.shocks = ShockSchedule(scenario.shocks)
-        self.hedge_venue = HedgeVenue(
-            scenario.hedge_instrument, scenario.tick_size, np.random.default_rng(hedge_seq)
+        for venue in self._venues:
+            venue.open_step(0, self.fundamental.value)
+        network = scenario.network
+        self.confidence: ConfidenceChannel | None = (
+            None if network is None else network.channels.confidence
         )
-        self.hedge_venue.update_price(self.fundamental.value)
         self.market_makers: list[MarketMaker] = []
         self.takers: list[TakerGroup] = []
-        self.executors: list[PovTrader] = []
+        self.executors: list[Trader] = []
+        self._arrival_shocks: list[tuple[TakerGroup, str]] = []
+        self._record_hooks: list[Callable[[], None]] = []
         self._build_groups(groups_seq)
         self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
         self.network = self._build_network(network_seq)
@@ -163,7 +162,6 @@ class MarketModel(mesa.Model):
         for trader in self.exchange.traders.values():
             trader.initial_equity = trader.equity(mark=mark, hedge_mark=self.hedge_venue.price)
         self.initial_totals = self.totals()
-        self.log_price_history: list[float] = []  # log of the "last" reference, one per step
         self._record(final=False)
         self.running = not self.finished
 
@@ -195,47 +193,67 @@ class MarketModel(mesa.Model):
             self.recorder.network_edge(source, target, exposure, capacity)
         return graph
 
+    def _build_venues(
+        self, venues_seq: np.random.SeedSequence, hedge_seq: np.random.SeedSequence
+    ) -> list[Venue]:
+        """Build and attach the run's venues (`SCENARIO_VENUES`), each with its own stream."""
+        names = [name for name, _ in SCENARIO_VENUES]
+        seeds = dict(zip(names, venues_seq.spawn(len(names)), strict=True))
+        seeds["hedge"] = hedge_seq  # the hedge venue's stream predates the registry
+        venues: list[Venue] = []
+        for name, kind in SCENARIO_VENUES:
+            context = VenueContext(self.scenario, self.exchange, np.random.default_rng(seeds[name]))
+            venue = VENUE_KINDS[kind](name, context)
+            if name == "book" and isinstance(venue, BookVenue):
+                self.exchange.attach_book(venue)
+            else:
+                self.exchange.attach(venue)
+            venues.append(venue)
+        return venues
+
+    def _venue(self, name: str, cls: type[_V]) -> _V:
+        venue = self.exchange.venues[name]
+        if not isinstance(venue, cls):
+            raise TypeError(f"venue {name!r} is a {type(venue).__name__}, not a {cls.__name__}")
+        return venue
+
     def _build_groups(self, groups_seq: np.random.SeedSequence) -> None:
+        """Build every scenario group through its registered kind, in scenario order."""
         seqs = groups_seq.spawn(len(self.scenario.agents))
         takers: dict[str, list[TakerGroup]] = {kind: [] for kind in TAKER_KIND_ORDER}
         for (name, spec), seq in zip(self.scenario.agents.items(), seqs, strict=True):
             rng = np.random.default_rng(seq)
-            if isinstance(spec, MarketMakerGroup):
-                for _ in range(spec.count):
-                    self.exchange.register(mm := MarketMaker(self, name, spec))
-                    self.market_makers.append(mm)
-                continue
-            if isinstance(spec, PovGroup):
-                for _ in range(spec.count):
-                    self.exchange.register(executor := PovTrader(self, name, spec))
-                    self.executors.append(executor)
-                continue
-            population: TakerAgents
-            if isinstance(spec, InformedGroup):
-                population = [InformedTrader(self, name, spec) for _ in range(spec.count)]
-                law: ArrivalLaw = spec.arrival
-            elif isinstance(spec, PaddrikGroup):
-                population = [PaddrikTrader(self, name, spec) for _ in range(spec.count)]
-                # Bernoulli arrivals with a mean of mean_interarrival_s between orders; the
-                # scenario guarantees dt <= mean_interarrival_s, so the rate is a probability
-                law = ArrivalSpec(kind="bernoulli", rate=self.dt / spec.mean_interarrival_s)
-            elif isinstance(spec, ChartistFundamentalistGroup):
-                population = [
-                    ChartistFundamentalist(self, name, spec, rng) for _ in range(spec.count)
-                ]
-                law = spec.arrival
-            else:
-                assert isinstance(spec, NoiseGroup)
-                population = [NoiseTrader(self, name, spec) for _ in range(spec.count)]
-                law = spec.arrival
-            for trader in population:
+            kind = group_kind(spec.kind)
+            built = kind.build(self, name, spec, rng)
+            for trader in built.agents:
                 self.exchange.register(trader)
-            arrivals = GroupArrivals(law, spec.count, self.dt)
-            takers[spec.kind].append(TakerGroup(name, spec.kind, population, arrivals, rng))
+            if built.on_record is not None:
+                self._record_hooks.append(built.on_record)
+            if kind.role is GroupRole.MARKET_MAKER:
+                self.market_makers.extend(cast(Sequence[MarketMaker], built.agents))
+            elif kind.role is GroupRole.EXECUTOR:
+                self.executors.extend(built.agents)
+            else:
+                assert kind.arrival is not None, f"taker kind {spec.kind!r} has no arrival law"
+                arrivals = GroupArrivals(kind.arrival(spec, self.dt), spec.count, self.dt)
+                group = TakerGroup(name, spec.kind, built.agents, arrivals, rng)
+                takers[spec.kind].append(group)
+                if kind.arrival_shock is not None:
+                    self._arrival_shocks.append((group, kind.arrival_shock))
         self._takers_by_kind = takers
         self.takers = [group for kind in TAKER_KIND_ORDER for group in takers[kind]]
 
     # ----- prices -----------------------------------------------------------------
+
+    @property
+    def fundamental_value(self) -> float:
+        """The fundamental value now (`abm.agents.base.Market.fundamental_value`)."""
+        return self.fundamental.value
+
+    @property
+    def hedge_price(self) -> float:
+        """This step's hedge-instrument price (`abm.agents.base.Market.hedge_price`)."""
+        return self.hedge_venue.price
 
     def mid_price(self) -> float | None:
         """Mid of the best bid and ask, or None unless both sides are quoted."""
@@ -326,15 +344,17 @@ class MarketModel(mesa.Model):
                         f"net_delta={mm.inventory + mm.hedge}",
                     )
         self.fundamental_history.append(self.fundamental.value)
-        self.hedge_venue.update_price(self.fundamental.value)
+        for venue in self._venues:
+            venue.open_step(self.step_index, self.fundamental.value)
         self.contagion.apply_shocks(self.step_index)
-        toxic = self.shocks.window_multiplier("toxic_flow", self.step_index)
-        for group in self._takers_by_kind["informed"]:
-            group.arrivals.intensity = toxic
+        for group, shock in self._arrival_shocks:
+            group.arrivals.intensity = self.shocks.window_multiplier(shock, self.step_index)
         # 3. traders: expired good-till orders leave first, then market makers requote
+        cancel = self.book_venue.cancel
         for order_id in self._expiries.pop(self.step_index, ()):
-            self.exchange.cancel(order_id)
-        self.exchange.reopen_if_due(self.step_index)
+            cancel(order_id)
+        for venue in self._venues:
+            venue.open_trading(self.step_index)
         self._mm_set.shuffle_do("step")
         self.activations += len(self.market_makers)
         for executor in self.executors:
@@ -377,11 +397,22 @@ class MarketModel(mesa.Model):
         """Cancel ``order_id`` at the start of step ``step``'s trading (good-till-step)."""
         self._expiries.setdefault(step, []).append(order_id)
 
+    # ----- risk signals -----------------------------------------------------------
+
+    def in_gap_window(self, before_steps: int, after_steps: int) -> bool:
+        """Whether an announced gap is within ``[step - after_steps, step + before_steps]``."""
+        return self.shocks.in_gap_window(self.step_index, before_steps, after_steps)
+
+    def shock_multiplier(self, kind: str) -> float:
+        """Product of the multipliers of the windowed shocks ``kind`` active now (1.0: none)."""
+        return self.shocks.window_multiplier(kind, self.step_index)
+
     def _record(self, *, final: bool) -> None:
         mark = self._mark_method.commit(self._mark_inputs())
         self._mark_committed = mark
         book = self.book
-        self.log_price_history.append(math.log(self.reference_price("last")))
+        for hook in self._record_hooks:
+            hook()
         bid, ask = book.best_bid(), book.best_ask()
         last = self.exchange.last_price_ticks
         step = self.step_index
@@ -434,18 +465,23 @@ class MarketModel(mesa.Model):
     # ----- invariants -------------------------------------------------------------
 
     def totals(self) -> tuple[int, int]:
-        """Cash (tick units) and book inventory (lots), over all traders and the hedge venue.
+        """Cash (tick units) and book inventory (lots), over all traders and venues.
 
         Both are conserved exactly, whatever trades happen.
         """
         traders = self.exchange.traders.values()
         outside = self.contagion.outside
-        cash = sum(t.cash_ticks for t in traders) + self.hedge_venue.cash_ticks + outside.cash_ticks
-        return cash, sum(t.inventory for t in traders) + outside.inventory
+        venues = sum(venue.cash_ticks for venue in self._venues)
+        cash = sum(t.cash_ticks for t in traders) + venues + outside.cash_ticks
+        held = sum(
+            venue.position for venue in self._venues if venue.instrument.position == "inventory"
+        )
+        return cash, sum(t.inventory for t in traders) + outside.inventory + held
 
     def hedge_totals(self) -> int:
-        """Hedge positions of all traders plus the venue's: conserved (zero) exactly."""
-        return sum(t.hedge for t in self.exchange.traders.values()) + self.hedge_venue.position
+        """Hedge positions of all traders plus the venues': conserved (zero) exactly."""
+        venues = sum(venue.position for venue in self._venues if venue.instrument is HEDGE)
+        return sum(t.hedge for t in self.exchange.traders.values()) + venues
 
     @property
     def finished(self) -> bool:

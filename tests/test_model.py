@@ -20,6 +20,7 @@ import pytest
 import abm
 from abm.agents.base import Trader
 from abm.model import MarketModel
+from abm.results.events import TradePurpose
 from abm.results.recorder import RunResult
 from abm.scenario.schema import Scenario
 
@@ -239,29 +240,38 @@ def test_exchange_buy_fill_moves_exact_cash_and_lots() -> None:
     """Market buy of 3 against a 5-lot ask at 100.07: 3 * 10007 ticks and 3 lots change hands."""
     model, a, b = _pair()
     a0, b0 = (a.cash_ticks, a.inventory), (b.cash_ticks, b.inventory)
-    model.exchange.limit(a, False, 10_007, 5)
-    model.exchange.market(b, True, 3)
+    model.exchange.limit(a, False, 10_007, 5, purpose=TradePurpose.TAKER)
+    model.exchange.market(b, True, 3, purpose=TradePurpose.TAKER)
     assert (a.cash_ticks - a0[0], a.inventory - a0[1]) == (3 * 10_007, -3)
     assert (b.cash_ticks - b0[0], b.inventory - b0[1]) == (-3 * 10_007, 3)
 
 
 def test_exchange_buy_fill_trade_row() -> None:
-    """A taker buy is recorded with aggressor "buy", the taker as buyer, the maker as seller."""
+    """A taker buy's row: aggressor "buy", taker buyer, maker seller, taker purpose, both ids."""
     model, a, b = _pair()
     model.exchange.start_step(4, 8.0)
-    model.exchange.limit(a, False, 10_007, 5)
-    model.exchange.market(b, True, 3)
+    maker = model.exchange.limit(a, False, 10_007, 5, purpose=TradePurpose.QUOTE)
+    taker = model.exchange.market(b, True, 3, purpose=TradePurpose.REBALANCE)
     row = _trades(model).iloc[0].to_dict()
     expected = {"step": 4, "time": 8.0, "price": 100.07, "qty": 3, "aggressor": "buy"}
-    assert row == {**expected, "buyer": b.unique_id, "seller": a.unique_id, "venue": "book"}
+    assert row == {
+        **expected,
+        "buyer": b.unique_id,
+        "seller": a.unique_id,
+        "venue": "book",
+        "instrument": "underlying",
+        "purpose": "rebalance",
+        "maker_order_id": maker.order_id,
+        "taker_order_id": taker.order_id,
+    }
 
 
 def test_exchange_sell_fill_trade_row_and_settlement() -> None:
     """A crossing limit sell: aggressor "sell", maker is buyer; cash and lots move exactly."""
     model, a, b = _pair()
     a0, b0 = (a.cash_ticks, a.inventory), (b.cash_ticks, b.inventory)
-    model.exchange.limit(a, True, 9_995, 4)
-    result = model.exchange.limit(b, False, 9_990, 6)
+    model.exchange.limit(a, True, 9_995, 4, purpose=TradePurpose.TAKER)
+    result = model.exchange.limit(b, False, 9_990, 6, purpose=TradePurpose.TAKER)
     assert result.resting_qty == 2  # the rest of the taker's limit order rests
     row = _trades(model).iloc[0]
     assert (row["aggressor"], row["buyer"], row["seller"]) == ("sell", a.unique_id, b.unique_id)
@@ -273,9 +283,9 @@ def test_exchange_sell_fill_trade_row_and_settlement() -> None:
 def test_exchange_sweep_writes_one_row_per_fill() -> None:
     """A market order through two levels makes two trade rows, each at its level's price."""
     model, a, b = _pair()
-    model.exchange.limit(a, False, 10_001, 2)
-    model.exchange.limit(a, False, 10_003, 2)
-    model.exchange.market(b, True, 3)
+    model.exchange.limit(a, False, 10_001, 2, purpose=TradePurpose.TAKER)
+    model.exchange.limit(a, False, 10_003, 2, purpose=TradePurpose.TAKER)
+    model.exchange.market(b, True, 3, purpose=TradePurpose.TAKER)
     trades = _trades(model)
     assert list(zip(trades["price"], trades["qty"], strict=True)) == [(100.01, 2), (100.03, 1)]
     assert b.cash_ticks - round(5.0 / TICK) == -(2 * 10_001 + 10_003)
@@ -465,3 +475,52 @@ def test_model_group_streams_independent_of_other_groups() -> None:
         return group.rng.random(5).tolist()
 
     assert informed_draws(scenario) == informed_draws(scenario.override({"agents.noise.count": 7}))
+
+
+# ----- why each trade happened -----------------------------------------------------------------
+
+SCENARIOS = BASELINE.parent
+
+
+def test_trades_baseline_purposes_are_quotes_and_takers(baseline: Run) -> None:
+    """Baseline fills come from requotes through the touch and from taker orders, nothing else."""
+    purposes = set(baseline.result.trades["purpose"].astype(str))
+    assert purposes == {TradePurpose.QUOTE, TradePurpose.TAKER}
+
+
+def test_trades_book_rows_name_both_orders(baseline: Run) -> None:
+    """Every book fill names its resting and its incoming order; the incoming one is newer."""
+    trades = baseline.result.trades
+    maker, taker = trades["maker_order_id"], trades["taker_order_id"]
+    assert not maker.isna().any() and not taker.isna().any()
+    assert (taker > maker).all()
+    assert set(trades["instrument"].astype(str)) == {"underlying"}
+
+
+def test_trades_interdealer_rows_have_no_order_ids() -> None:
+    """Hot-potato passes are interdealer-purpose rows without order ids."""
+    trades = abm.run(abm.load_scenario(SCENARIOS / "crisis" / "hot_potato.yaml")).trades
+    passed = trades[trades["venue"] == "interdealer"]
+    assert len(passed) > 0
+    assert set(passed["purpose"].astype(str)) == {TradePurpose.INTERDEALER}
+    assert passed["maker_order_id"].isna().all() and passed["taker_order_id"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "purpose"),
+    [
+        ("crisis/margin_spiral", TradePurpose.MARGIN_CALL),
+        ("crisis/fire_sale_spiral", TradePurpose.LIQUIDATION),
+        ("inventory_risk/rebalance_threshold", TradePurpose.REBALANCE),
+    ],
+)
+def test_trades_forced_and_risk_orders_carry_their_purpose(
+    scenario: str, purpose: TradePurpose
+) -> None:
+    """Margin-call and liquidation sales and rebalancing orders are labelled so in trades."""
+    result = abm.run(abm.load_scenario(SCENARIOS / f"{scenario}.yaml"))
+    rows = result.trades[result.trades["purpose"] == purpose]
+    assert len(rows) > 0
+    makers = set(result.agents.loc[result.agents["kind"] == "market_maker", "agent_id"])
+    sender = np.where(rows["aggressor"] == "buy", rows["buyer"], rows["seller"])
+    assert set(sender) <= makers  # the incoming order was a market maker's

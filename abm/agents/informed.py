@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Trader
+from abm.agents.base import Market, Trader
+from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
+from abm.results.events import TradePurpose
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from abm.model import MarketModel
-    from abm.scenario.schema import InformedGroup
+    from abm.scenario.schema import ArrivalLaw, InformedGroup
 
 
 _EPS = 1e-9
@@ -33,13 +34,13 @@ class InformedTrader(Trader):
 
     kind = "informed"
 
-    def __init__(self, model: MarketModel, group: str, spec: InformedGroup) -> None:
-        super().__init__(model, group, spec.cash, spec.inventory)
+    def __init__(self, market: Market, group: str, spec: InformedGroup) -> None:
+        super().__init__(market, group, spec.cash, spec.inventory)
         self.spec = spec
 
     def estimate(self, rng: np.random.Generator) -> float:
         """The trader's noisy, lagged view of the fundamental value."""
-        history = self.model.fundamental_history
+        history = self.market.fundamental_history
         value = history[max(0, len(history) - 1 - self.spec.lag_steps)]
         if self.spec.noise_sd > 0:
             value += self.spec.noise_sd * rng.standard_normal()
@@ -48,8 +49,8 @@ class InformedTrader(Trader):
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
         """One arrival: trade if the edge exceeds the threshold (see the class docstring)."""
         spec = self.spec
-        book = self.model.book
-        tick = self.model.tick_size
+        book = self.market.book
+        tick = self.market.tick_size
         estimate = self.estimate(rng)
         ask_t, bid_t = book.best_ask_ticks(), book.best_bid_ticks()
         buy_edge = -math.inf
@@ -68,12 +69,29 @@ class InformedTrader(Trader):
         size = min(size, room)
         if size <= 0:
             return
-        exchange = self.model.exchange
+        venue = self.market.book_venue
         if spec.order_type == "market":
-            exchange.market(self, is_buy, size)
+            venue.market(self, is_buy, size, purpose=TradePurpose.TAKER)
         else:
             offset = spec.limit_offset_ticks
             touch = ask_t if is_buy else bid_t
             assert touch is not None  # a finite edge implies a quote on that side
             price_t = touch + offset if is_buy else max(1, touch - offset)
-            exchange.limit(self, is_buy, price_t, size, ioc=True)
+            venue.limit(self, is_buy, price_t, size, purpose=TradePurpose.TAKER, ioc=True)
+
+
+def build_informed(
+    market: Market, name: str, spec: InformedGroup, rng: np.random.Generator
+) -> BuiltGroup:
+    """An ``informed`` group: ``spec.count`` informed traders (no draws from ``rng``)."""
+    return BuiltGroup([InformedTrader(market, name, spec) for _ in range(spec.count)])
+
+
+def _arrival(spec: InformedGroup, dt: float) -> ArrivalLaw:
+    return spec.arrival
+
+
+GROUP_KIND = GroupKind(
+    "informed", GroupRole.TAKER, build_informed, arrival=_arrival, arrival_shock="toxic_flow"
+)
+"""The ``informed`` group kind: arrivals scaled by ``toxic_flow`` shocks (`abm.agents.registry`)."""

@@ -6,15 +6,18 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Trader
+from abm.agents.base import Market, Trader
+from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
 from abm.policies import QuoteContext, QuotingPolicy, build_policy
+from abm.results.events import TradePurpose
 from abm.risk.hedging import hedge_trade
 from abm.risk.rebalancing import Rebalancer
 from abm.risk.regimes import RegimeMachine, RiskReading
 from abm.states import Status
 
 if TYPE_CHECKING:
-    from abm.model import MarketModel
+    import numpy as np
+
     from abm.scenario.schema import MarketMakerGroup
 
 
@@ -93,8 +96,8 @@ class MarketMaker(Trader):
 
     kind = "market_maker"
 
-    def __init__(self, model: MarketModel, group: str, spec: MarketMakerGroup) -> None:
-        super().__init__(model, group, spec.cash, spec.inventory)
+    def __init__(self, market: Market, group: str, spec: MarketMakerGroup) -> None:
+        super().__init__(market, group, spec.cash, spec.inventory)
         self.policy: QuotingPolicy = build_policy(spec.policy)
         self.quote_size = spec.quote_size
         self.max_inventory = spec.max_inventory
@@ -102,14 +105,14 @@ class MarketMaker(Trader):
         vol = spec.volatility
         if vol.kind == "given":
             self.volatility = VolatilityEstimate(
-                given=vol.sigma, halflife_steps=1.0, initial=0.0, dt=model.dt
+                given=vol.sigma, halflife_steps=1.0, initial=0.0, dt=market.dt
             )
         else:
             self.volatility = VolatilityEstimate(
                 given=None,
                 halflife_steps=vol.halflife_steps,
                 initial=vol.initial_sigma,
-                dt=model.dt,
+                dt=market.dt,
             )
         self._learns = type(self.policy).observe_trade is not QuotingPolicy.observe_trade
         self.rebalancer = Rebalancer(spec.rebalance)
@@ -132,7 +135,7 @@ class MarketMaker(Trader):
 
     def quotes(self) -> tuple[float | None, float | None]:
         """Current resting bid and ask prices (None for a side not in the book)."""
-        to_price = self.model.book.to_price
+        to_price = self.market.book.to_price
         bid = self.bid_ticks if self._live(self.bid_id) else None
         ask = self.ask_ticks if self._live(self.ask_id) else None
         return (
@@ -141,20 +144,20 @@ class MarketMaker(Trader):
         )
 
     def _live(self, order_id: int | None) -> bool:
-        return order_id is not None and order_id in self.model.book
+        return order_id is not None and order_id in self.market.book
 
     def step(self) -> None:
         """Manage risk, rebalance, hedge and requote (see the class docstring)."""
-        model = self.model
+        market = self.market
         if self.status is Status.DEFAULTED:
             return
         if self._learns:
-            tape = model.exchange.tape
-            tick = model.tick_size
+            tape = market.exchange.tape
+            tick = market.tick_size
             for is_buy, price_ticks, qty in tape[self._tape_cursor :]:
                 self.policy.observe_trade("buy" if is_buy else "sell", price_ticks * tick, qty)
             self._tape_cursor = len(tape)
-        reference = model.reference_price(self.reference_kind)
+        reference = market.reference_price(self.reference_kind)
         self.volatility.update(reference)
         limits = self._risk_limits()
         if limits.exposure_cap is not None and abs(self.inventory) > limits.exposure_cap:
@@ -168,8 +171,8 @@ class MarketMaker(Trader):
         if self._hedges:
             qty = hedge_trade(self.hedge_spec, self.inventory, self.hedge)
             if qty:
-                price, cost = model.hedge_venue.trade(self, qty)
-                model.log_event(
+                price, cost = market.hedge_venue.trade(self, qty)
+                market.log_event(
                     "hedge", self.unique_id, None, qty, f"price={price!r}; cost={cost!r}"
                 )
         if limits.withdraw:
@@ -179,10 +182,10 @@ class MarketMaker(Trader):
 
     def _risk_limits(self) -> QuoteLimits:
         """This step's spread and size multipliers, inventory limit and withdrawal flag."""
-        model = self.model
+        market = self.market
         spread_mult, size_mult, limit, withdraw = 1.0, 1.0, self.max_inventory, False
         if self.regimes is not None:
-            equity = self.equity(mark=model.mark_price(), hedge_mark=model.hedge_venue.price)
+            equity = self.equity(mark=market.mark_price(), hedge_mark=market.hedge_price)
             self.peak_equity = max(self.peak_equity, equity)
             utilisation = abs(self.inventory) / self.max_inventory if self.max_inventory else 0.0
             before = self.regime
@@ -191,7 +194,7 @@ class MarketMaker(Trader):
             )
             if changed is not None:
                 self.regime = changed
-                model.log_event(
+                market.log_event(
                     "regime", self.unique_id, None, float(self.inventory), f"{before}->{changed}"
                 )
             params = self.regimes.params()
@@ -199,18 +202,16 @@ class MarketMaker(Trader):
             size_mult *= params.size_mult
             limit = _tighter(limit, params.max_inventory)
             withdraw = params.withdraw
-        if self.confidence_state == "withdraw" or model.step_index < self.withdrawn_until:
+        if self.confidence_state == "withdraw" or market.step_index < self.withdrawn_until:
             withdraw = True
         elif self.confidence_state == "stressed":
-            channel = model.contagion.channels.confidence
+            channel = market.confidence
             if channel is not None:
                 spread_mult *= channel.spread_mult
                 size_mult *= channel.size_mult
         gap = self.gap_controls
         cap = None
-        if gap is not None and model.shocks.in_gap_window(
-            model.step_index, gap.before_steps, gap.after_steps
-        ):
+        if gap is not None and market.in_gap_window(gap.before_steps, gap.after_steps):
             spread_mult *= gap.spread_mult
             size_mult *= gap.size_mult
             limit = _tighter(limit, gap.max_exposure)
@@ -219,15 +220,15 @@ class MarketMaker(Trader):
 
     def _rebalance(self, qty: int) -> None:
         """Send a marketable order of ``qty`` lots (signed) and log what it did."""
-        model = self.model
-        mid = model.mid_price()
-        result = model.exchange.market(self, qty > 0, abs(qty))
+        market = self.market
+        mid = market.mid_price()
+        result = market.book_venue.market(self, qty > 0, abs(qty), purpose=TradePurpose.REBALANCE)
         filled = result.filled_qty
         if not filled:
             return
-        notional = sum(fill.price_ticks * fill.qty for fill in result.fills) * model.tick_size
+        notional = sum(fill.price_ticks * fill.qty for fill in result.fills) * market.tick_size
         signed = filled if qty > 0 else -filled
-        model.log_event(
+        market.log_event(
             "rebalance",
             self.unique_id,
             None,
@@ -237,15 +238,15 @@ class MarketMaker(Trader):
 
     def _quote(self, reference: float, limits: QuoteLimits) -> None:
         """Ask the policy, apply the risk limits, round to the grid and replace changed sides."""
-        model = self.model
+        market = self.market
         quote = self.policy.quote(
-            QuoteContext(reference, self.inventory, model.time, self.volatility.sigma)
+            QuoteContext(reference, self.inventory, market.time, self.volatility.sigma)
         )
         bid, ask = quote.bid, quote.ask
         if limits.spread_mult != 1.0 and bid is not None and ask is not None:
             center, half = (bid + ask) / 2, (ask - bid) / 2 * limits.spread_mult
             bid, ask = center - half, center + half
-        tick = model.tick_size
+        tick = market.tick_size
         bid_t = None if bid is None else math.floor(bid / tick + 1e-9)
         ask_t = None if ask is None else math.ceil(ask / tick - 1e-9)
         if bid_t is not None and ask_t is not None and bid_t >= ask_t:
@@ -273,15 +274,15 @@ class MarketMaker(Trader):
         size: int,
     ) -> tuple[int | None, int | None]:
         """Keep, cancel, or cancel-and-replace one side's quote."""
-        exchange = self.model.exchange
-        resting = 0 if order_id is None else self.model.book.remaining(order_id)
+        venue = self.market.book_venue
+        resting = 0 if order_id is None else self.market.book.remaining(order_id)
         if resting and wanted == current and resting == size:
             return order_id, current
         if resting:
-            exchange.cancel(order_id)  # type: ignore[arg-type]
+            venue.cancel(order_id)  # type: ignore[arg-type]
         if wanted is None:
             return None, None
-        result = exchange.limit(self, is_buy, wanted, size)
+        result = venue.limit(self, is_buy, wanted, size, purpose=TradePurpose.QUOTE)
         if result.resting_qty:
             return result.order_id, wanted
         return None, None
@@ -290,5 +291,16 @@ class MarketMaker(Trader):
         """Cancel both quotes."""
         for order_id in (self.bid_id, self.ask_id):
             if order_id is not None:
-                self.model.exchange.cancel(order_id)
+                self.market.book_venue.cancel(order_id)
         self.bid_id = self.ask_id = self.bid_ticks = self.ask_ticks = None
+
+
+def build_market_makers(
+    market: Market, name: str, spec: MarketMakerGroup, rng: np.random.Generator
+) -> BuiltGroup:
+    """A ``market_maker`` group: ``spec.count`` market makers (no draws from ``rng``)."""
+    return BuiltGroup([MarketMaker(market, name, spec) for _ in range(spec.count)])
+
+
+GROUP_KIND = GroupKind("market_maker", GroupRole.MARKET_MAKER, build_market_makers)
+"""The ``market_maker`` group kind (`abm.agents.registry`)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Trader
+from abm.agents.base import Market, Trader
+from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
+from abm.results.events import TradePurpose
 from abm.scenario.schema import (
     DistanceSpec,
     ExponentialDistance,
@@ -18,7 +20,8 @@ from abm.scenario.schema import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from abm.model import MarketModel
+    from abm.scenario.schema import ArrivalLaw
+
 
 _PRUNE_AT = 16  # resting ids kept before finished orders are pruned from the list
 
@@ -67,8 +70,8 @@ class NoiseTrader(Trader):
 
     kind = "noise"
 
-    def __init__(self, model: MarketModel, group: str, spec: NoiseGroup) -> None:
-        super().__init__(model, group, spec.cash, spec.inventory)
+    def __init__(self, market: Market, group: str, spec: NoiseGroup) -> None:
+        super().__init__(market, group, spec.cash, spec.inventory)
         self.spec = spec
         mix = spec.mix
         self._p_market = mix.market
@@ -85,31 +88,48 @@ class NoiseTrader(Trader):
             return
         is_buy = side if side is not None else bool(rng.random() < spec.buy_prob)
         qty = draw_size(spec.size, rng)
-        exchange = self.model.exchange
+        venue = self.market.book_venue
         if u < self._p_market:
-            exchange.market(self, is_buy, qty)
+            venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
-        model = self.model
-        ref_ticks = model.reference_price(spec.reference) / model.tick_size
+        market = self.market
+        ref_ticks = market.reference_price(spec.reference) / market.tick_size
         distance = draw_distance_ticks(spec.distance, rng)
         below = is_buy == (spec.placement == "passive")
         target = ref_ticks - distance if below else ref_ticks + distance
         price_t = math.floor(target + 1e-9) if is_buy else math.ceil(target - 1e-9)
         ioc = spec.ioc_prob > 0 and bool(rng.random() < spec.ioc_prob)
-        result = exchange.limit(self, is_buy, max(price_t, 1), qty, ioc=ioc)
+        result = venue.limit(
+            self, is_buy, max(price_t, 1), qty, purpose=TradePurpose.TAKER, ioc=ioc
+        )
         if result.resting_qty:
             resting = self.resting
             if len(resting) >= self._prune_at:
-                book = model.book
+                book = market.book
                 resting[:] = [oid for oid in resting if oid in book]
                 # prune again only once the list has doubled: amortised O(1) per order
                 self._prune_at = max(_PRUNE_AT, 2 * len(resting))
             resting.append(result.order_id)
 
     def _cancel_one(self, rng: np.random.Generator) -> None:
-        book = self.model.book
+        book = self.market.book
         resting = [oid for oid in self.resting if oid in book]
         self.resting = resting
         if resting:
             oid = resting.pop(int(rng.integers(len(resting))))
-            self.model.exchange.cancel(oid)
+            self.market.book_venue.cancel(oid)
+
+
+def build_noise(
+    market: Market, name: str, spec: NoiseGroup, rng: np.random.Generator
+) -> BuiltGroup:
+    """A ``noise`` group: ``spec.count`` noise traders (no draws from ``rng``)."""
+    return BuiltGroup([NoiseTrader(market, name, spec) for _ in range(spec.count)])
+
+
+def _arrival(spec: NoiseGroup, dt: float) -> ArrivalLaw:
+    return spec.arrival
+
+
+GROUP_KIND = GroupKind("noise", GroupRole.TAKER, build_noise, arrival=_arrival)
+"""The ``noise`` group kind (`abm.agents.registry`)."""

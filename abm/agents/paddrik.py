@@ -16,15 +16,17 @@ import math
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Trader
+from abm.agents.base import Market, Trader
+from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
 from abm.agents.noise import draw_distance_ticks
+from abm.results.events import TradePurpose
+from abm.scenario.schema import ArrivalSpec
 
 if TYPE_CHECKING:
     import numpy as np
 
     from abm.market.orderbook import OrderResult
-    from abm.model import MarketModel
-    from abm.scenario.schema import PaddrikGroup, PopulationSizeSpec
+    from abm.scenario.schema import ArrivalLaw, PaddrikGroup, PopulationSizeSpec
 
 _EPS = 1e-9
 
@@ -71,15 +73,15 @@ class PaddrikTrader(Trader):
 
     kind = "paddrik"
 
-    def __init__(self, model: MarketModel, group: str, spec: PaddrikGroup) -> None:
-        super().__init__(model, group, spec.cash, spec.inventory)
+    def __init__(self, market: Market, group: str, spec: PaddrikGroup) -> None:
+        super().__init__(market, group, spec.cash, spec.inventory)
         self.spec = spec
         self.role = spec.role
         self.draw_size = SizeDraw(spec.size)
         self.reducing = False
         self.resting: list[int] = []
         lifetime = spec.order_lifetime_s
-        self._lifetime_steps = None if lifetime is None else max(1, math.ceil(lifetime / model.dt))
+        self._lifetime_steps = None if lifetime is None else max(1, math.ceil(lifetime / market.dt))
 
     # ----- one arrival ------------------------------------------------------------
 
@@ -100,8 +102,8 @@ class PaddrikTrader(Trader):
                 self.reducing = True
             elif self.reducing and 2 * abs(q) < limit:
                 self.reducing = False
-        model = self.model
-        ref = model.reference_price(spec.reference) / model.tick_size
+        market = self.market
+        ref = market.reference_price(spec.reference) / market.tick_size
         if self.reducing:
             self._cancel_resting()
             self._reduce(rng, q, ref)
@@ -125,11 +127,11 @@ class PaddrikTrader(Trader):
                 return
         take = spec.take_prob
         if spec.value_sensitivity:
-            value = self.model.fundamental.value
-            discount = (value - ref * self.model.tick_size) / value
+            value = self.market.fundamental_value
+            discount = (value - ref * self.market.tick_size) / value
             take += spec.value_sensitivity * (discount if is_buy else -discount)
         if take > 0 and rng.random() < take:
-            self.model.exchange.market(self, is_buy, qty)
+            self.market.book_venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
         distance = draw_distance_ticks(spec.distance, rng)
         self._rest(is_buy, ref - distance if is_buy else ref + distance, qty)
@@ -147,7 +149,7 @@ class PaddrikTrader(Trader):
                 qty = min(qty, abs(q))  # taking to reduce never flips the position
             elif limit is not None:
                 qty = min(qty, limit)
-            self.model.exchange.market(self, is_buy, qty)
+            self.market.book_venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
         shift = spec.skew_ticks * fraction
         bid = ref - draw_distance_ticks(spec.distance, rng) - shift
@@ -165,8 +167,8 @@ class PaddrikTrader(Trader):
 
     def _keep_quotes(self, bid_ticks: int | None, ask_ticks: int | None) -> tuple[bool, bool]:
         """Cancel resting quotes except one per side already at the wanted price (None: none)."""
-        book = self.model.book
-        cancel = self.model.exchange.cancel
+        book = self.market.book
+        cancel = self.market.book_venue.cancel
         kept_bid = kept_ask = False
         kept: list[int] = []
         for order_id in self.resting:
@@ -193,9 +195,9 @@ class PaddrikTrader(Trader):
             return
         p = self.spec.reduce_take_prob
         if p >= 1.0 or (p > 0.0 and rng.random() < p):
-            self.model.exchange.market(self, is_buy, qty)
+            self.market.book_venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
-        book = self.model.book
+        book = self.market.book
         touch = book.best_bid_ticks() if is_buy else book.best_ask_ticks()
         self._rest(is_buy, ref if touch is None else float(touch), qty)
 
@@ -203,7 +205,7 @@ class PaddrikTrader(Trader):
 
     def _price(self, is_buy: bool, target_ticks: float) -> int:
         """``target_ticks`` on the grid, rounded away from the market, never crossing."""
-        book = self.model.book
+        book = self.market.book
         if is_buy:
             price = math.floor(target_ticks + _EPS)
             ask = book.best_ask_ticks()
@@ -217,20 +219,20 @@ class PaddrikTrader(Trader):
         price = self._price(is_buy, target_ticks)
         if price < 1:
             return
-        result = self.model.exchange.limit(self, is_buy, price, qty)
+        result = self.market.book_venue.limit(self, is_buy, price, qty, purpose=TradePurpose.TAKER)
         if result.resting_qty:
             self._track(result.order_id)
 
     def _track(self, order_id: int) -> None:
         self.resting.append(order_id)
         if self._lifetime_steps is not None:
-            model = self.model
-            model.schedule_expiry(order_id, model.step_index + self._lifetime_steps)
+            market = self.market
+            market.schedule_expiry(order_id, market.step_index + self._lifetime_steps)
 
     def _cancel_resting(self) -> None:
         if not self.resting:
             return
-        cancel = self.model.exchange.cancel
+        cancel = self.market.book_venue.cancel
         for order_id in self.resting:
             cancel(order_id)
         self.resting.clear()
@@ -239,3 +241,20 @@ class PaddrikTrader(Trader):
         """Adopt what rests of an order released after a halt (cancelled at the next arrival)."""
         if result.resting_qty:
             self._track(result.order_id)
+
+
+def build_paddrik(
+    market: Market, name: str, spec: PaddrikGroup, rng: np.random.Generator
+) -> BuiltGroup:
+    """A ``paddrik`` group: ``spec.count`` traders of one class (no draws from ``rng``)."""
+    return BuiltGroup([PaddrikTrader(market, name, spec) for _ in range(spec.count)])
+
+
+def _arrival(spec: PaddrikGroup, dt: float) -> ArrivalLaw:
+    # Bernoulli arrivals with a mean of mean_interarrival_s between orders; the scenario
+    # guarantees dt <= mean_interarrival_s, so the rate is a probability
+    return ArrivalSpec(kind="bernoulli", rate=dt / spec.mean_interarrival_s)
+
+
+GROUP_KIND = GroupKind("paddrik", GroupRole.TAKER, build_paddrik, arrival=_arrival)
+"""The ``paddrik`` group kind (`abm.agents.registry`)."""

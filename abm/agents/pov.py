@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from abm.agents.base import Trader
+from abm.agents.base import Market, Trader
+from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
 from abm.market.circuit_breaker import HALTED_ORDER_ID
+from abm.results.events import TradePurpose
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from abm.market.orderbook import OrderResult
-    from abm.model import MarketModel
     from abm.scenario.schema import PovGroup
 
 _EPS = 1e-9
@@ -43,8 +46,8 @@ class PovTrader(Trader):
 
     kind = "pov"
 
-    def __init__(self, model: MarketModel, group: str, spec: PovGroup) -> None:
-        super().__init__(model, group, spec.cash, spec.inventory)
+    def __init__(self, market: Market, group: str, spec: PovGroup) -> None:
+        super().__init__(market, group, spec.cash, spec.inventory)
         self.spec = spec
         self.is_buy = spec.side == "buy"
         self.start_inventory = self.inventory
@@ -63,14 +66,14 @@ class PovTrader(Trader):
     def step(self) -> None:
         """Grow the schedule and work it, on the program's activation steps."""
         spec = self.spec
-        model = self.model
-        n = model.step_index
+        market = self.market
+        n = market.step_index
         if self.done or n < spec.start_step or (n - spec.start_step) % spec.interval_steps:
             return
         if not self.started:
             self.started = True
-            model.log_event("pov_start", self.unique_id, None, float(spec.target_qty), spec.mode)
-        volumes = model.cumulative_volume
+            market.log_event("pov_start", self.unique_id, None, float(spec.target_qty), spec.mode)
+        volumes = market.cumulative_volume
         last = n - 1  # the window is made of completed steps
         window_volume = volumes[last] - volumes[max(0, last - spec.window_steps)]
         self.scheduled += (
@@ -83,7 +86,9 @@ class PovTrader(Trader):
         want = min(remaining, math.floor(self.scheduled + _EPS) - executed - self.pending)
         if spec.mode == "aggressive":
             if want > 0:
-                result = model.exchange.market(self, self.is_buy, want)
+                result = market.book_venue.market(
+                    self, self.is_buy, want, purpose=TradePurpose.EXECUTION
+                )
                 if result.order_id == HALTED_ORDER_ID and not result.unfilled_qty:
                     self.pending += want
         else:
@@ -96,25 +101,27 @@ class PovTrader(Trader):
         The touch is read before the program's own order is cancelled, so an order that
         is itself the touch stays where it is (and keeps its priority if its size holds).
         """
-        model = self.model
-        book = model.book
+        market = self.market
+        book = market.book
         target = book.best_bid_ticks() if self.is_buy else book.best_ask_ticks()
         if target is None:
             other = book.best_ask_ticks() if self.is_buy else book.best_bid_ticks()
             if other is not None:
                 target = other - 1 if self.is_buy else other + 1
             else:
-                target = round(model.reference_price("last") / model.tick_size)
+                target = round(market.reference_price("last") / market.tick_size)
         current = self.resting_id
         if current is not None:
             order = book.order(current)
             if order is not None and order.price_ticks == target and order.qty == qty:
                 return
-            model.exchange.cancel(current)
+            market.book_venue.cancel(current)
             self.resting_id = None
         if qty <= 0 or target < 1:
             return
-        result = model.exchange.limit(self, self.is_buy, target, qty)
+        result = market.book_venue.limit(
+            self, self.is_buy, target, qty, purpose=TradePurpose.EXECUTION
+        )
         if result.resting_qty:
             self.resting_id = result.order_id
 
@@ -123,9 +130,9 @@ class PovTrader(Trader):
             return False
         self.done = True
         if self.resting_id is not None:
-            self.model.exchange.cancel(self.resting_id)
+            self.market.book_venue.cancel(self.resting_id)
             self.resting_id = None
-        self.model.log_event("pov_done", self.unique_id, None, float(self.executed), "")
+        self.market.log_event("pov_done", self.unique_id, None, float(self.executed), "")
         return True
 
     def order_released(self, result: OrderResult) -> None:
@@ -134,4 +141,15 @@ class PovTrader(Trader):
             return  # queued again by a new halt: still pending
         self.pending -= result.filled_qty + result.resting_qty + result.unfilled_qty
         if result.resting_qty:
-            self.model.exchange.cancel(result.order_id)
+            self.market.book_venue.cancel(result.order_id)
+
+
+def build_executors(
+    market: Market, name: str, spec: PovGroup, rng: np.random.Generator
+) -> BuiltGroup:
+    """A ``pov`` group: ``spec.count`` execution programs (no draws from ``rng``)."""
+    return BuiltGroup([PovTrader(market, name, spec) for _ in range(spec.count)])
+
+
+GROUP_KIND = GroupKind("pov", GroupRole.EXECUTOR, build_executors)
+"""The ``pov`` group kind (`abm.agents.registry`)."""

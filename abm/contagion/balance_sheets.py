@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import networkx as nx
 
 from abm.contagion.view import ContagionMarket, Dealer, DealerExchange, EventSink
+from abm.results.events import TradePurpose
 from abm.states import Status
 
 D = TypeVar("D", bound=Dealer)
@@ -150,7 +151,7 @@ class BalanceSheets(Generic[D]):
         tick = self.tick_size
         mid = market.mid_price()
         if self.fire_sale:
-            result = self.exchange.market(mm, qty > 0, abs(qty))
+            result = self.exchange.market(mm, qty > 0, abs(qty), purpose=TradePurpose(channel))
             done = result.filled_qty
             notional_ticks = sum(fill.price_ticks * fill.qty for fill in result.fills)
             venue = "book"

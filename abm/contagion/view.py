@@ -25,6 +25,7 @@ from abm.states import Status
 
 if TYPE_CHECKING:
     from abm.market.orderbook import OrderResult
+    from abm.results.events import TradePurpose
     from abm.shocks import (
         CreditFreezeShock,
         DefaultShock,
@@ -146,7 +147,9 @@ D_contra = TypeVar("D_contra", contravariant=True)
 class DealerExchange(Protocol[D_contra]):
     """Where the engine trades for dealers; both calls settle cash and inventory exactly."""
 
-    def market(self, trader: D_contra, is_buy: bool, qty: int) -> OrderResult:
+    def market(
+        self, trader: D_contra, is_buy: bool, qty: int, *, purpose: TradePurpose
+    ) -> OrderResult:
         """A market order of ``qty`` lots into the book for ``trader``, settled at once."""
         ...
 

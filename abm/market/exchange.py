@@ -1,234 +1,191 @@
-"""The exchange: the one place where orders reach the book and fills are settled.
+"""The exchange: the one place where every trade, at every venue, is settled.
 
-Every order of every trader goes through :class:`Exchange`, which forwards it to the
-:class:`~abm.market.orderbook.OrderBook`, settles both sides of each fill on the traders'
-accounts in the same call (cash in integer tick units, inventory in lots, so that
-both are conserved exactly), appends the fill to the run's trade tape, and keeps the
-counters that ``summary.json`` reports.
+Traders hold accounts at the :class:`Exchange`; venues (`abm.market.venue`: the book venue,
+the hedge venue, ...) are attached to it by name. Whatever the venue, a trade is settled here:
+cash in integer tick units and the traded instrument's positions in lots move between the two
+sides in the same call, so that cash and every instrument's positions are conserved exactly.
+Book fills are also appended to the run's trade tape and written to the ``trades`` table (with
+their venue, instrument, purpose and order ids); the exchange keeps the counters that
+``summary.json`` reports.
 
-With a circuit breaker (`abm.market.circuit_breaker`) the exchange also halts matching after a
-fast fall: while halted, an order that would trade is queued (and submitted in arrival
-order by :meth:`Exchange.reopen_if_due`) or rejected; resting orders and cancels go
-through as usual. Each halt and reopening is an ``events`` row (``halt``, ``reopen``).
+Order entry is at the venues (`abm.market.book_venue.BookVenue.limit`, ``market``,
+``cancel``); :meth:`Exchange.limit`, :meth:`Exchange.market` and :meth:`Exchange.cancel` send
+to the book venue, for callers off the hot path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker
-from abm.market.orderbook import Fill, OrderBook, OrderResult
+from abm.market.venue import Account
+from abm.results.events import TradePurpose
 
 if TYPE_CHECKING:
-    from abm.agents.base import Trader
+    from abm.market.book_venue import BookVenue
+    from abm.market.circuit_breaker import CircuitBreaker
+    from abm.market.orderbook import Fill, OrderResult
+    from abm.market.venue import Instrument, Venue
     from abm.results.recorder import Recorder
 
+AccountT = TypeVar("AccountT", bound=Account)
+INTERDEALER = "interdealer"
+"""The ``venue`` label of trades passed between dealers outside any venue (hot potato)."""
 
-class Exchange:
-    """Order entry, settlement and the trade tape for one instrument.
+
+class Exchange(Generic[AccountT]):
+    """Accounts, settlement, the trade tape and the run's trading counters.
+
+    Generic in the account type it holds (the model's is ``Exchange[Trader]``); settlement
+    needs only the `abm.market.venue.Account` part of an account.
 
     Args:
-        book: The limit order book.
-        recorder: Where each fill is written (one ``trades`` row per fill).
-        breaker: The circuit breaker, or None for none.
+        recorder: Where each book fill is written (one ``trades`` row per fill).
 
     Attributes:
-        traders: Trader by ``unique_id`` (the book's order owners are these ids).
-        tape: ``(aggressor_is_buy, price_ticks, qty)`` of every fill so far, in order;
+        traders: Trader account by ``unique_id`` (the book's order owners are these ids).
+        venues: The attached venues by name, in the order they were attached.
+        book_venue: The book venue (set by :meth:`attach_book`; orders at the book go there).
+        tape: ``(aggressor_is_buy, price_ticks, qty)`` of every book fill so far, in order;
             observers (e.g. a Glosten-Milgrom market maker) keep a cursor into it.
-        last_price_ticks: Price of the most recent fill, or None before the first.
-        step_volume: Lots traded in the current step (reset by :meth:`start_step`).
-        orders, cancels, fills, volume: Run totals for the summary (fills include
-            inter-dealer trades; ``volume`` is book volume only).
+        last_price_ticks: Price of the most recent book fill, or None before the first.
+        step: The current step (stamped on trades and halt events; set by :meth:`start_step`).
+        step_volume: Lots traded at the book in the current step (reset by :meth:`start_step`).
+        fills, volume: Run totals for the summary (fills include inter-dealer trades;
+            ``volume`` is book volume only).
         interdealer_volume: Lots passed between dealers outside the book.
-        halted: Whether matching is halted now (always False without a breaker).
-        queued_orders, rejected_orders: Orders held back by halts, run totals.
     """
 
-    def __init__(
-        self, book: OrderBook, recorder: Recorder, breaker: CircuitBreaker | None = None
-    ) -> None:
-        self.book = book
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.breaker = breaker
-        self.halted = False
-        self.queued_orders = 0
-        self.rejected_orders = 0
-        # (trader, is_buy, price_ticks or None for a market order, qty, ioc), arrival order
-        self._queue: list[tuple[Trader, bool, int | None, int, bool]] = []
-        self.traders: dict[int, Trader] = {}
+        self.traders: dict[int, AccountT] = {}
+        self.venues: dict[str, Venue] = {}
+        self.book_venue: BookVenue | None = None
         self.tape: list[tuple[bool, int, int]] = []
         self.last_price_ticks: int | None = None
+        self.step = 0
         self.step_volume = 0
-        self.orders = 0
-        self.cancels = 0
         self.fills = 0
         self.volume = 0
         self.interdealer_volume = 0
-        self._step = 0
         self._time = 0.0
 
-    def register(self, trader: Trader) -> None:
+    def register(self, trader: AccountT) -> None:
         """Open an account for ``trader`` (its ``unique_id`` becomes its owner id)."""
         self.traders[trader.unique_id] = trader
 
+    def attach(self, venue: Venue) -> None:
+        """Attach ``venue`` under its name.
+
+        Raises:
+            ValueError: If a venue of that name is already attached.
+        """
+        if venue.name in self.venues:
+            raise ValueError(f"venue {venue.name!r} is already attached to the exchange")
+        self.venues[venue.name] = venue
+
+    def attach_book(self, venue: BookVenue) -> None:
+        """Attach the book venue: `attach`, and the target of the exchange's order entry."""
+        self.attach(venue)
+        self.book_venue = venue
+
     def start_step(self, step: int, time: float) -> None:
         """Stamp subsequent fills with ``step``/``time`` and reset the step's volume."""
-        self._step = step
+        self.step = step
         self._time = time
         self.step_volume = 0
 
-    # ----- order entry ------------------------------------------------------------
+    # ----- order entry at the book venue (off the hot path) --------------------------
+
+    def _book(self) -> BookVenue:
+        if self.book_venue is None:
+            raise RuntimeError("no book venue is attached to the exchange")
+        return self.book_venue
 
     def limit(
-        self, trader: Trader, is_buy: bool, price_ticks: int, qty: int, *, ioc: bool = False
+        self,
+        trader: Account,
+        is_buy: bool,
+        price_ticks: int,
+        qty: int,
+        *,
+        purpose: TradePurpose,
+        ioc: bool = False,
     ) -> OrderResult:
-        """Submit a limit order for ``trader`` and settle any fills.
+        """Submit a limit order at the book venue (`BookVenue.limit`)."""
+        return self._book().limit(trader, is_buy, price_ticks, qty, purpose=purpose, ioc=ioc)
 
-        During a halt, a limit order at or through the opposite touch is held back (see
-        :meth:`_hold`); one that would rest goes to the book as usual.
-        """
-        self.orders += 1
-        if self.halted and self._crosses(is_buy, price_ticks):
-            return self._hold(trader, is_buy, price_ticks, qty, ioc)
-        return self._limit(trader, is_buy, price_ticks, qty, ioc)
-
-    def _limit(
-        self, trader: Trader, is_buy: bool, price_ticks: int, qty: int, ioc: bool
+    def market(
+        self, trader: Account, is_buy: bool, qty: int, *, purpose: TradePurpose
     ) -> OrderResult:
-        result = self.book.limit_ticks(
-            trader.unique_id, "buy" if is_buy else "sell", price_ticks, qty, ioc=ioc
-        )
-        if result.fills:
-            self._settle(result.fills, trader, is_buy)
-        return result
-
-    def market(self, trader: Trader, is_buy: bool, qty: int) -> OrderResult:
-        """Submit a market order for ``trader`` and settle any fills (held back in a halt)."""
-        self.orders += 1
-        if self.halted:
-            return self._hold(trader, is_buy, None, qty, False)
-        return self._market(trader, is_buy, qty)
-
-    def _market(self, trader: Trader, is_buy: bool, qty: int) -> OrderResult:
-        result = self.book.market(trader.unique_id, "buy" if is_buy else "sell", qty)
-        if result.fills:
-            self._settle(result.fills, trader, is_buy)
-        return result
+        """Submit a market order at the book venue (`BookVenue.market`)."""
+        return self._book().market(trader, is_buy, qty, purpose=purpose)
 
     def cancel(self, order_id: int) -> int:
-        """Cancel a resting order; returns the quantity cancelled (0 if already gone)."""
-        qty = self.book.cancel(order_id)
-        if qty:
-            self.cancels += 1
-        return qty
+        """Cancel a resting order at the book venue (`BookVenue.cancel`)."""
+        return self._book().cancel(order_id)
 
-    def interdealer(self, seller: Trader, buyer: Trader, price_ticks: int, qty: int) -> None:
-        """Settle a bilateral trade between two dealers outside the book.
+    # ----- the book venue's state and counters, as the summary reads them ------------
 
-        It is taped like a book fill (the seller is the aggressor: it passes inventory
-        on) with ``venue="interdealer"``, and settled with the same exact accounting.
-        """
-        notional = price_ticks * qty
-        seller.cash_ticks += notional
-        seller.inventory -= qty
-        buyer.cash_ticks -= notional
-        buyer.inventory += qty
-        self.recorder.trade(
-            self._step,
-            self._time,
-            self.book.to_price(price_ticks),
-            qty,
-            "sell",
-            buyer.unique_id,
-            seller.unique_id,
-            "interdealer",
-        )
-        self.fills += 1
-        self.interdealer_volume += qty
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The book venue's circuit breaker, or None."""
+        return self._book().breaker
 
-    # ----- circuit breaker --------------------------------------------------------
+    @property
+    def halted(self) -> bool:
+        """Whether the book venue is halted now."""
+        return self._book().halted
 
-    def _crosses(self, is_buy: bool, price_ticks: int) -> bool:
-        book = self.book
-        touch = book.best_ask_ticks() if is_buy else book.best_bid_ticks()
-        if touch is None:
-            return False
-        return price_ticks >= touch if is_buy else price_ticks <= touch
+    @property
+    def orders(self) -> int:
+        """Orders sent to the book venue so far."""
+        return self._book().orders
 
-    def _hold(
-        self, trader: Trader, is_buy: bool, price_ticks: int | None, qty: int, ioc: bool
-    ) -> OrderResult:
-        """Queue or reject an order that would trade during a halt.
+    @property
+    def cancels(self) -> int:
+        """Cancels at the book venue that removed a resting order."""
+        return self._book().cancels
 
-        Returns:
-            A result with order id `HALTED_ORDER_ID` and no fills: ``unfilled_qty == 0`` if
-            the order was queued (its sender hears of it again through
-            ``Trader.order_released``), ``unfilled_qty == qty`` if it was rejected.
-        """
-        assert self.breaker is not None  # only a breaker halts
-        if self.breaker.spec.on_halt == "queue":
-            self._queue.append((trader, is_buy, price_ticks, qty, ioc))
-            self.queued_orders += 1
-            return OrderResult(HALTED_ORDER_ID, (), 0, 0, ())
-        self.rejected_orders += 1
-        return OrderResult(HALTED_ORDER_ID, (), 0, qty, ())
+    @property
+    def queued_orders(self) -> int:
+        """Orders the book venue queued in halts, run total."""
+        return self._book().queued_orders
 
-    def reopen_if_due(self, step: int) -> None:
-        """End a halt whose last step is before ``step``: release the queue in arrival order.
-
-        Each queued order is submitted as if it arrived now (it may trade, rest, or, if it
-        triggers a new halt, be queued again), and its result goes to its sender's
-        ``order_released``. Logs a ``reopen`` event whose amount is the number released.
-        """
-        breaker = self.breaker
-        if not self.halted or breaker is None or step <= breaker.halted_until:
-            return
-        self.halted = False
-        breaker.reopen()
-        queue, self._queue = self._queue, []
-        self.recorder.event(
-            step, "reopen", None, None, float(len(queue)), f"halted_until={breaker.halted_until}"
-        )
-        for trader, is_buy, price_ticks, qty, ioc in queue:
-            if self.halted:
-                result = self._hold(trader, is_buy, price_ticks, qty, ioc)
-            elif price_ticks is None:
-                result = self._market(trader, is_buy, qty)
-            else:
-                result = self._limit(trader, is_buy, price_ticks, qty, ioc)
-            trader.order_released(result)
-
-    def _check_breaker(self, breaker: CircuitBreaker, fills: Sequence[Fill]) -> None:
-        """Feed an order's fills to the breaker; on a trip, halt and log a ``halt`` event."""
-        for fill in fills:
-            reference = breaker.observe(self._step, fill.price_ticks)
-            if reference is not None:
-                break
-        else:
-            return
-        self.halted = True
-        price = fill.price_ticks
-        to_price = self.book.to_price
-        self.recorder.event(
-            self._step,
-            "halt",
-            None,
-            None,
-            (reference - price) / reference,
-            f"reference={to_price(reference)!r}; price={to_price(price)!r}; "
-            f"until_step={breaker.halted_until}; on_halt={breaker.spec.on_halt}",
-        )
+    @property
+    def rejected_orders(self) -> int:
+        """Orders the book venue rejected in halts, run total."""
+        return self._book().rejected_orders
 
     # ----- settlement -------------------------------------------------------------
 
-    def _settle(self, fills: Sequence[Fill], taker: Trader, taker_is_buy: bool) -> None:
-        """Move cash and inventory for both sides of every fill, and tape it."""
+    def settle_fills(
+        self,
+        venue: Venue,
+        fills: Sequence[Fill],
+        taker: Account,
+        taker_is_buy: bool,
+        purpose: TradePurpose,
+    ) -> None:
+        """Settle one incoming order's fills against resting orders at ``venue``, and tape them.
+
+        Moves cash (tick units) and the venue's instrument (lots) between both sides of every
+        fill, appends each fill to the tape and writes one ``trades`` row per fill, with
+        ``purpose`` (the incoming order's) and both order ids.
+        """
+        instrument = venue.instrument
+        if instrument.position != "inventory":
+            self._settle_other(venue.name, instrument, fills, taker, taker_is_buy, purpose)
+            return
         traders = self.traders
         record = self.recorder.trade
+        tape = self.tape
         aggressor = "buy" if taker_is_buy else "sell"
-        step, time = self._step, self._time
+        step, time = self.step, self._time
+        venue_name, instrument_name = venue.name, instrument.name
+        # a plain str, not the enum member: rows of plain values are left alone by the
+        # garbage collector (a tuple holding an enum member stays tracked forever)
+        label = str(purpose)
         taker_id = taker.unique_id
         traded = 0
         for fill in fills:
@@ -247,12 +204,121 @@ class Exchange:
                 maker.cash_ticks -= notional
                 maker.inventory += qty
                 buyer, seller = maker.unique_id, taker_id
-            self.tape.append((taker_is_buy, fill.price_ticks, qty))
-            record(step, time, fill.price, qty, aggressor, buyer, seller)
+            tape.append((taker_is_buy, fill.price_ticks, qty))
+            # positional: this is the per-fill hot path (Recorder.trade's parameter order)
+            record(
+                step,
+                time,
+                fill.price,
+                qty,
+                aggressor,
+                buyer,
+                seller,
+                venue_name,
+                instrument_name,
+                label,
+                fill.maker_order_id,
+                fill.taker_order_id,
+            )
             traded += qty
         self.step_volume += traded
         self.volume += traded
         self.fills += len(fills)
         self.last_price_ticks = fills[-1].price_ticks
-        if self.breaker is not None and not self.halted:
-            self._check_breaker(self.breaker, fills)
+
+    def _settle_other(
+        self,
+        venue_name: str,
+        instrument: Instrument,
+        fills: Sequence[Fill],
+        taker: Account,
+        taker_is_buy: bool,
+        purpose: TradePurpose,
+    ) -> None:
+        """`settle_fills` for a book on an instrument other than the underlying.
+
+        Such fills move that instrument's positions and cash exactly and are written to the
+        ``trades`` table, but they are not the underlying's tape, last price or volume.
+        """
+        traders = self.traders
+        position = instrument.position
+        aggressor = "buy" if taker_is_buy else "sell"
+        sign = 1 if taker_is_buy else -1
+        for fill in fills:
+            maker = traders[fill.maker_owner]  # type: ignore[index]
+            qty = fill.qty
+            notional = fill.price_ticks * qty * sign
+            taker.cash_ticks -= notional
+            maker.cash_ticks += notional
+            setattr(taker, position, getattr(taker, position) + sign * qty)
+            setattr(maker, position, getattr(maker, position) - sign * qty)
+            buyer, seller = (taker, maker) if taker_is_buy else (maker, taker)
+            self.recorder.trade(
+                self.step,
+                self._time,
+                fill.price,
+                qty,
+                aggressor,
+                buyer.unique_id,
+                seller.unique_id,
+                venue_name,
+                instrument=instrument.name,
+                purpose=str(purpose),
+                maker_order_id=fill.maker_order_id,
+                taker_order_id=fill.taker_order_id,
+            )
+        self.fills += len(fills)
+
+    def settle_dealer(self, trader: Account, venue: Venue, price_ticks: int, qty: int) -> None:
+        """Settle a trade in which ``venue`` itself is ``trader``'s counterparty.
+
+        ``qty`` lots (signed: > 0 buys) of ``venue``'s instrument at ``price_ticks``. Not
+        written to the ``trades`` table (a dealer venue, such as the hedge venue, keeps its
+        own counts).
+        """
+        settle_dealer(trader, venue, price_ticks, qty)
+
+    def interdealer(self, seller: Account, buyer: Account, price_ticks: int, qty: int) -> None:
+        """Settle a bilateral trade of the underlying between two dealers outside the book.
+
+        It is written like a book fill (the seller is the aggressor: it passes inventory on)
+        with ``venue="interdealer"``, purpose ``interdealer`` and no order ids, and settled with
+        the same exact accounting. It is not on the tape.
+        """
+        notional = price_ticks * qty
+        seller.cash_ticks += notional
+        seller.inventory -= qty
+        buyer.cash_ticks -= notional
+        buyer.inventory += qty
+        book = self._book().book
+        self.recorder.trade(
+            self.step,
+            self._time,
+            book.to_price(price_ticks),
+            qty,
+            "sell",
+            buyer.unique_id,
+            seller.unique_id,
+            INTERDEALER,
+            instrument=self._book().instrument.name,
+            purpose=str(TradePurpose.INTERDEALER),
+            maker_order_id=None,
+            taker_order_id=None,
+        )
+        self.fills += 1
+        self.interdealer_volume += qty
+
+
+def settle_dealer(trader: Account, venue: Venue, price_ticks: int, qty: int) -> None:
+    """Settle ``trader``'s trade of ``qty`` lots (> 0 buys) at ``price_ticks`` against ``venue``.
+
+    Moves ``price_ticks * qty`` cash ticks and ``qty`` lots of ``venue``'s instrument between
+    the two, conserved exactly. The settlement of `Exchange.settle_dealer`, as a function so
+    that a dealer venue built without an exchange (in unit tests) settles the same way.
+    """
+    notional = price_ticks * qty
+    position = venue.instrument.position
+    trader.cash_ticks -= notional
+    setattr(trader, position, getattr(trader, position) + qty)
+    venue.cash_ticks += notional
+    venue.position -= qty

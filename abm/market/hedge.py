@@ -1,10 +1,13 @@
 """The hedge venue: a liquid instrument outside the book (the strategies are in `abm.risk.hedging`).
 
 The hedge instrument's price is the fundamental plus Gaussian basis noise, drawn once a
-step. Trades go to a `HedgeVenue`, which takes the other side of every hedge trade at
-that price plus a fee and a linear impact per unit, rounded to the tick grid against
-the trader, and keeps its own exact account so that cash and positions stay conserved
-across traders and venue together.
+step. Trades go to a `HedgeVenue` (the venue ``"hedge"``, trading the instrument
+`abm.market.venue.HEDGE`), which takes the other side of every hedge trade at that price plus
+a fee and a linear impact per unit, rounded to the tick grid against the trader. The trade is
+settled by the exchange's dealer settlement (`abm.market.exchange.settle_dealer`) against the
+venue's own exact account, so that cash and positions stay conserved across traders and venue
+together. Hedge trades are not rows of the ``trades`` table (their only purpose is ``hedge``);
+each is a ``hedge`` event of the market maker that sent it.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import Field
 
+from abm.market.exchange import settle_dealer
+from abm.market.venue import HEDGE, VenueContext
 from abm.scenario.types import NonNegFloat, Spec
 
 if TYPE_CHECKING:
-    from abm.agents.base import Trader
+    from abm.market.venue import Account
 
 
 class HedgeInstrumentSpec(Spec):
@@ -46,9 +51,25 @@ class HedgeVenue:
         spec: Price noise, fee and impact of the instrument.
         tick_size: The book's tick, used to keep cash exact.
         rng: The venue's own generator (basis noise).
+        name: The venue's name.
+
+    Attributes:
+        price: This step's hedge price (NaN before the first draw).
+        cash_ticks, position: The venue's own account (tick units; lots of `HEDGE`).
+        trades, fees: Nonzero trades so far, and the costs they paid over the hedge price.
     """
 
-    def __init__(self, spec: HedgeInstrumentSpec, tick_size: float, rng: np.random.Generator):
+    instrument = HEDGE
+
+    def __init__(
+        self,
+        spec: HedgeInstrumentSpec,
+        tick_size: float,
+        rng: np.random.Generator,
+        *,
+        name: str = "hedge",
+    ) -> None:
+        self.name = name
         self.spec = spec
         self.tick_size = tick_size
         self.rng = rng
@@ -66,8 +87,18 @@ class HedgeVenue:
         self.price = fundamental + noise
         return self.price
 
-    def trade(self, trader: Trader, qty: int) -> tuple[float, float]:
+    def open_step(self, step: int, fundamental: float) -> None:
+        """Draw step ``step``'s price from the fundamental after the step's shocks."""
+        self.update_price(fundamental)
+
+    def open_trading(self, step: int) -> None:
+        """Nothing to do: the hedge venue trades at any time at this step's price."""
+
+    def trade(self, trader: Account, qty: int) -> tuple[float, float]:
         """Buy (``qty > 0``) or sell hedge units for ``trader`` at this step's price.
+
+        The trade's purpose is always ``hedge``; it is settled by
+        `abm.market.exchange.settle_dealer` with this venue as the counterparty.
 
         Returns:
             The execution price and the cost paid over the hedge price (fee plus
@@ -81,13 +112,16 @@ class HedgeVenue:
             price_ticks = math.ceil((self.price + markup) / self.tick_size - 1e-9)
         else:
             price_ticks = math.floor((self.price - markup) / self.tick_size + 1e-9)
-        notional = price_ticks * qty
-        trader.cash_ticks -= notional
-        trader.hedge += qty
-        self.cash_ticks += notional
-        self.position -= qty
+        settle_dealer(trader, self, price_ticks, qty)
         self.trades += 1
         price = round(price_ticks * self.tick_size, self._decimals)
         cost = max(0.0, (price - self.price) * qty)  # >= 0 by construction; clip float noise
         self.fees += cost
         return price, cost
+
+
+def build_hedge_venue(name: str, context: VenueContext) -> HedgeVenue:
+    """The scenario's hedge venue (``hedge_instrument``), with the venue's own generator."""
+    spec: HedgeInstrumentSpec = context.scenario.hedge_instrument
+    tick_size: float = context.scenario.tick_size
+    return HedgeVenue(spec, tick_size, context.rng, name=name)

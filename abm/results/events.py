@@ -43,6 +43,12 @@ class TradePurpose(StrEnum):
     A fill between a resting order and an incoming one takes the incoming order's purpose;
     ``quote`` is a market maker's quote that traded on arrival (a requote through the
     touch). Which side was the maker is in the ``maker_order_id`` / ``aggressor`` columns.
+    Who sends which: market makers' quotes ``quote``, their rebalancing and gap-control
+    orders ``rebalance``; noise, informed, chartist and Paddrik orders ``taker``; execution
+    programs ``execution``; the contagion layer's forced sales the channel's name
+    (``liquidation``, ``margin_call``) and its dealer-to-dealer passes ``interdealer``.
+    ``hedge`` labels trades at the hedge venue, which are ``hedge`` events, not ``trades``
+    rows.
     """
 
     QUOTE = "quote"  # a market maker's quote
@@ -51,7 +57,6 @@ class TradePurpose(StrEnum):
     REBALANCE = "rebalance"  # a market maker's rebalancing order
     HEDGE = "hedge"  # a trade in the hedge instrument at the hedge venue
     LIQUIDATION = "liquidation"  # selling out a defaulted market maker
-    FORCED_SALE = "forced_sale"  # a sale forced by a credit-line call
     MARGIN_CALL = "margin_call"  # a sale forced by a margin call
     INTERDEALER = "interdealer"  # inventory passed between dealers (hot potato)
 

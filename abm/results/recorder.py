@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from abm.errors import AbmError
+from abm.results.events import TradePurpose
 
 MARKET_COLUMNS = (
     "step",
@@ -59,7 +60,20 @@ MARKET_COLUMNS = (
     "hedge_price",
     "mark",
 )
-TRADE_COLUMNS = ("step", "time", "price", "qty", "aggressor", "buyer", "seller", "venue")
+TRADE_COLUMNS = (
+    "step",
+    "time",
+    "price",
+    "qty",
+    "aggressor",
+    "buyer",
+    "seller",
+    "venue",
+    "instrument",
+    "purpose",
+    "maker_order_id",
+    "taker_order_id",
+)
 AGENT_COLUMNS = (
     "step",
     "agent_id",
@@ -96,13 +110,18 @@ _INT64_COLUMNS = frozenset(
     {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
     | {"inventory", "source", "target", "level", "hedge", "net_delta"}
 )
-LABEL_COLUMNS = frozenset({"aggressor", "venue", "kind", "regime", "status", "group", "side"})
+LABEL_COLUMNS = frozenset(
+    {"aggressor", "venue", "instrument", "purpose", "kind", "regime", "status", "group", "side"}
+)
 """Columns (in any table that has them) holding labels from a small set: pandas ``category``."""
 _TEXT_COLUMNS = frozenset({"detail"})
 _INT, _FLOAT, _NULLABLE_INT, _TEXT, _LABEL = "int64", "float64", "Int64", "string", "category"
 
 AGGRESSOR_SIDES = ("buy", "sell")
 VENUES = ("book", "interdealer")
+TRADE_PURPOSES = frozenset(TradePurpose)
+"""Allowed ``purpose`` labels of a trade (`abm.results.events.TradePurpose`)."""
+_TRADE_ORDER_IDS = ("maker_order_id", "taker_order_id")
 TABLES = tuple(_COLUMNS)
 RUN_FILES = (
     *(f"{table}.parquet" for table in TABLES),
@@ -194,14 +213,24 @@ class Recorder:
         buyer: int,
         seller: int,
         venue: str = "book",
+        instrument: str = "underlying",
+        purpose: str = TradePurpose.TAKER.value,
+        maker_order_id: int | None = None,
+        taker_order_id: int | None = None,
     ) -> None:
         """Record one fill: ``qty`` lots at ``price`` between agent ids ``buyer`` and ``seller``.
 
         ``aggressor`` is the taker's side, one of `AGGRESSOR_SIDES`; ``venue`` is one of `VENUES`
-        (``"interdealer"`` for trades passed between linked market makers).
+        (``"interdealer"`` for trades passed between linked market makers); ``instrument`` is
+        the traded instrument's name (``"underlying"``: the book's); ``purpose`` is why the
+        incoming order was sent, one of `TRADE_PURPOSES`; ``maker_order_id`` and
+        ``taker_order_id`` are the book's ids of the resting and the incoming order (None, stored
+        as <NA>, for a trade outside the book). The defaults are for building tables by hand: the
+        exchange passes every field.
 
         Raises:
-            ValueError: If ``qty`` is not positive or ``aggressor``/``venue`` is not a known value.
+            ValueError: If ``qty`` is not positive or ``aggressor``/``venue``/``purpose`` is not a
+                known value.
         """
         if qty <= 0:
             raise ValueError(f"trade qty must be a positive number of lots, got {qty}")
@@ -209,7 +238,10 @@ class Recorder:
             raise ValueError(f"trade aggressor must be one of {AGGRESSOR_SIDES}, got {aggressor!r}")
         if venue not in VENUES:
             raise ValueError(f"trade venue must be one of {VENUES}, got {venue!r}")
-        self._append("trades", (step, time, price, qty, aggressor, buyer, seller, venue))
+        if purpose not in TRADE_PURPOSES:
+            raise ValueError(f"trade purpose must be a TradePurpose value, got {purpose!r}")
+        row = (step, time, price, qty, aggressor, buyer, seller, venue, instrument, purpose)
+        self._append("trades", (*row, maker_order_id, taker_order_id))
 
     def agent(
         self,
@@ -535,7 +567,9 @@ def _schema(table: str) -> tuple[tuple[str, str], ...]:
     """Return ``(column, dtype)`` pairs of ``table`` by the dtype rule above."""
     pairs = []
     for column in _COLUMNS[table]:
-        if table == "events" and column in ("agent_id", "counterparty"):
+        if (table == "events" and column in ("agent_id", "counterparty")) or (
+            table == "trades" and column in _TRADE_ORDER_IDS
+        ):
             dtype = _NULLABLE_INT
         elif column in _INT64_COLUMNS:
             dtype = _INT

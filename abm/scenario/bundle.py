@@ -17,7 +17,7 @@ import importlib.resources
 import os
 from pathlib import Path
 
-from abm.scenario.schema import ScenarioError
+from abm.scenario.errors import ScenarioError
 
 BUNDLE_PACKAGE = "abm.scenarios"
 """The package whose data are the bundled scenarios (the ``scenarios/`` folder)."""

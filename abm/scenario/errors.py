@@ -17,7 +17,12 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from abm.errors import AbmError
 from abm.scenario.types import KindSpec
+
+
+class ScenarioError(AbmError, ValueError):
+    """A scenario could not be read or is invalid; the message says where and what to change."""
 
 
 def explain(

@@ -30,7 +30,6 @@ from pydantic import (
 )
 
 from abm.contagion.specs import EdgeListTopology, NetworkSpec
-from abm.errors import AbmError
 from abm.fundamental import (
     ArithmeticSpec,
     BinarySpec,
@@ -51,7 +50,7 @@ from abm.policies import (
     PolicySpec,
     SymmetricSpec,
 )
-from abm.scenario.errors import explain, kind_variants, show
+from abm.scenario.errors import ScenarioError, explain, kind_variants, show
 from abm.scenario.groups import (
     AgentGroup,
     ChartistFundamentalistGroup,
@@ -153,10 +152,6 @@ __all__ = [
 ]
 
 _SOURCE = "<scenario>"
-
-
-class ScenarioError(AbmError, ValueError):
-    """A scenario could not be read or is invalid; the message says where and what to change."""
 
 
 class Scenario(Spec):

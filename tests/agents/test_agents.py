@@ -24,6 +24,7 @@ from abm.agents.market_maker import MarketMaker, VolatilityEstimate
 from abm.agents.noise import NoiseTrader, draw_distance_ticks, draw_size
 from abm.market.orderbook import OrderResult
 from abm.model import MarketModel
+from abm.results.events import TradePurpose
 from abm.scenario.schema import (
     ExponentialDistance,
     FixedSize,
@@ -178,17 +179,23 @@ def _noise(**overrides: Any) -> dict[str, Any]:
 def _spy_limits(
     monkeypatch: pytest.MonkeyPatch, model: MarketModel
 ) -> list[tuple[bool, int, bool]]:
-    """Record ``(is_buy, price_ticks, ioc)`` of every limit order sent to the exchange."""
+    """Record ``(is_buy, price_ticks, ioc)`` of every limit order sent to the book venue."""
     placed: list[tuple[bool, int, bool]] = []
-    original = model.exchange.limit
+    original = model.book_venue.limit
 
     def limit(
-        trader: Trader, is_buy: bool, price_ticks: int, qty: int, *, ioc: bool = False
+        trader: Trader,
+        is_buy: bool,
+        price_ticks: int,
+        qty: int,
+        *,
+        purpose: TradePurpose,
+        ioc: bool = False,
     ) -> OrderResult:
         placed.append((is_buy, price_ticks, ioc))
-        return original(trader, is_buy, price_ticks, qty, ioc=ioc)
+        return original(trader, is_buy, price_ticks, qty, purpose=purpose, ioc=ioc)
 
-    monkeypatch.setattr(model.exchange, "limit", limit)
+    monkeypatch.setattr(model.book_venue, "limit", limit)
     return placed
 
 
@@ -297,13 +304,13 @@ def test_noise_action_mix_matches_mix(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(trader, NoiseTrader)
     placed = _spy_limits(monkeypatch, model)
     markets: list[bool] = []
-    original_market = model.exchange.market
+    original_market = model.book_venue.market
 
-    def market(trader: Trader, is_buy: bool, qty: int) -> OrderResult:
+    def market(trader: Trader, is_buy: bool, qty: int, *, purpose: TradePurpose) -> OrderResult:
         markets.append(is_buy)
-        return original_market(trader, is_buy, qty)
+        return original_market(trader, is_buy, qty, purpose=purpose)
 
-    monkeypatch.setattr(model.exchange, "market", market)
+    monkeypatch.setattr(model.book_venue, "market", market)
     n = 6_000
     rng = np.random.default_rng(32)
     for _ in range(n):
@@ -325,7 +332,7 @@ def test_noise_cancel_removes_one_of_its_own_resting_orders() -> None:
     assert isinstance(trader, NoiseTrader)
     book = model.book
     for is_buy, ticks in ((True, 9_000), (False, 11_000), (True, 9_500)):
-        model.exchange.limit(lp, is_buy, ticks, 4)
+        model.exchange.limit(lp, is_buy, ticks, 4, purpose=TradePurpose.TAKER)
     lp_orders = book.owner_orders(lp.unique_id)
     rng = np.random.default_rng(33)
     cancels = 0
@@ -370,9 +377,9 @@ def _informed_market(
     informed, lp = _member(model, "informed"), _member(model, "lp")
     assert isinstance(informed, InformedTrader)
     for ticks, qty in asks:
-        model.exchange.limit(lp, False, ticks, qty)
+        model.exchange.limit(lp, False, ticks, qty, purpose=TradePurpose.TAKER)
     for ticks, qty in bids:
-        model.exchange.limit(lp, True, ticks, qty)
+        model.exchange.limit(lp, True, ticks, qty, purpose=TradePurpose.TAKER)
     return model, informed, lp
 
 
@@ -574,7 +581,7 @@ def test_market_maker_replaces_only_the_changed_side() -> None:
     lp = _member(model, "lp")
     model.step()
     bid_id, ask_id = mm.bid_id, mm.ask_id
-    model.exchange.market(lp, True, 3)
+    model.exchange.market(lp, True, 3, purpose=TradePurpose.TAKER)
     assert mm.inventory == -3
     model.step()
     assert mm.bid_id == bid_id
@@ -604,7 +611,9 @@ def test_market_maker_withdraws_bid_after_fills_reach_the_limit() -> None:
     model, mm = _mm_market(max_inventory=15)
     lp = _member(model, "lp")
     model.step()
-    model.exchange.market(lp, False, 10)  # hits the 10-lot bid: inventory +10
+    model.exchange.market(
+        lp, False, 10, purpose=TradePurpose.TAKER
+    )  # hits the 10-lot bid: inventory +10
     model.step()
     assert mm.inventory == 10
     assert mm.quotes()[0] is None

@@ -17,6 +17,7 @@ from abm.agents.paddrik import PaddrikTrader, SizeDraw
 from abm.agents.pov import PovTrader
 from abm.market.orderbook import OrderResult
 from abm.model import MarketModel
+from abm.results.events import TradePurpose
 from abm.scenario.schema import DiscreteSize, PaddrikGroup, Scenario, ScenarioError
 
 TICK = 0.25
@@ -53,29 +54,29 @@ def _trader(model: MarketModel, group: str = "x") -> Any:
 
 def _book(model: MarketModel, bid: float = 99.75, ask: float = 100.25, qty: int = 1000) -> None:
     lp = _trader(model, "lp")
-    model.exchange.limit(lp, True, round(bid / TICK), qty)
-    model.exchange.limit(lp, False, round(ask / TICK), qty)
+    model.exchange.limit(lp, True, round(bid / TICK), qty, purpose=TradePurpose.TAKER)
+    model.exchange.limit(lp, False, round(ask / TICK), qty, purpose=TradePurpose.TAKER)
 
 
 def _spy(model: MarketModel, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool, int]]:
     """Record (order type, is_buy, qty) of every order the trader under test sends."""
     sent: list[tuple[str, bool, int]] = []
-    exchange = model.exchange
-    market, limit = exchange.market, exchange.limit
+    venue = model.book_venue
+    market, limit = venue.market, venue.limit
     me = _trader(model)
 
-    def spy_market(trader: Any, is_buy: bool, qty: int) -> OrderResult:
+    def spy_market(trader: Any, is_buy: bool, qty: int, **kw: Any) -> OrderResult:
         if trader is me:
             sent.append(("market", is_buy, qty))
-        return market(trader, is_buy, qty)
+        return market(trader, is_buy, qty, **kw)
 
     def spy_limit(trader: Any, is_buy: bool, price: int, qty: int, **kw: Any) -> OrderResult:
         if trader is me:
             sent.append(("limit", is_buy, qty))
         return limit(trader, is_buy, price, qty, **kw)
 
-    monkeypatch.setattr(exchange, "market", spy_market)
-    monkeypatch.setattr(exchange, "limit", spy_limit)
+    monkeypatch.setattr(venue, "market", spy_market)
+    monkeypatch.setattr(venue, "limit", spy_limit)
     return sent
 
 
@@ -297,7 +298,7 @@ def test_paddrik_adopts_an_order_released_after_a_halt() -> None:
     model = _market("small")
     _book(model)
     trader = _trader(model)
-    result = model.exchange.limit(trader, True, round(99.5 / TICK), 2)
+    result = model.exchange.limit(trader, True, round(99.5 / TICK), 2, purpose=TradePurpose.TAKER)
     trader.order_released(result)
     assert trader.resting == [result.order_id]
 

@@ -16,6 +16,7 @@ from abm.agents.pov import PovTrader
 from abm.market.circuit_breaker import HALTED_ORDER_ID
 from abm.market.orderbook import OrderResult
 from abm.model import MarketModel
+from abm.results.events import TradePurpose
 from abm.scenario.schema import Scenario, ScenarioError
 
 TICK = 0.25
@@ -55,8 +56,8 @@ def _program(model: MarketModel) -> PovTrader:
 
 def _book(model: MarketModel, bid: float = 99.75, ask: float = 100.25, qty: int = 10_000) -> None:
     lp = next(t for t in model.exchange.traders.values() if t.group == "lp")
-    model.exchange.limit(lp, True, round(bid / TICK), qty)
-    model.exchange.limit(lp, False, round(ask / TICK), qty)
+    model.exchange.limit(lp, True, round(bid / TICK), qty, purpose=TradePurpose.TAKER)
+    model.exchange.limit(lp, False, round(ask / TICK), qty, purpose=TradePurpose.TAKER)
 
 
 def _at(model: MarketModel, step: int) -> None:
@@ -136,7 +137,9 @@ def test_pov_passive_fills_count_and_the_rest_is_repegged() -> None:
     lp = next(t for t in model.exchange.traders.values() if t.group == "lp")
     asks = [o.order_id for o in model.book.owner_orders(lp.unique_id) if o.side == "sell"]
     model.exchange.cancel(asks[0])  # the program's ask is now the only one
-    buyer_result = model.exchange.limit(lp, True, round(100.5 / TICK), 15)
+    buyer_result = model.exchange.limit(
+        lp, True, round(100.5 / TICK), 15, purpose=TradePurpose.TAKER
+    )
     assert buyer_result.filled_qty == 15
     _at(model, 22)
     order = model.book.order(program.resting_id)  # type: ignore[arg-type]
@@ -160,16 +163,16 @@ def test_pov_queued_child_is_pending_until_released() -> None:
     """In a halt the child order waits: it counts as pending, not as owed again."""
     model = _market(breaker=True)
     _book(model)
-    model.exchange.halted = True
-    assert model.exchange.breaker is not None
-    model.exchange.breaker.halted_until = 21
+    model.book_venue.halted = True
+    assert model.book_venue.breaker is not None
+    model.book_venue.breaker.halted_until = 21
     _at(model, 20)
     program = _program(model)
     assert (program.pending, program.executed) == (20, 0)
     _at(model, 21)
     _at(model, 22)  # owes 40 but 20 are pending: sends 20 more, queued too
     assert program.pending == 40
-    model.exchange.reopen_if_due(22)
+    model.book_venue.open_trading(22)
     assert (program.pending, program.executed) == (0, 40)
 
 
@@ -179,11 +182,11 @@ def test_pov_rejected_child_is_owed_again(monkeypatch: pytest.MonkeyPatch) -> No
     _book(model)
     program = _program(model)
 
-    def reject(trader: object, is_buy: bool, qty: int) -> OrderResult:
+    def reject(trader: object, is_buy: bool, qty: int, *, purpose: TradePurpose) -> OrderResult:
         return OrderResult(HALTED_ORDER_ID, (), 0, qty, ())
 
     with monkeypatch.context() as patch:
-        patch.setattr(model.exchange, "market", reject)
+        patch.setattr(model.book_venue, "market", reject)
         _at(model, 20)
     assert (program.pending, program.executed) == (0, 0)
     _at(model, 22)

@@ -16,6 +16,7 @@ import pytest
 from abm.agents.base import Trader
 from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker, CircuitBreakerSpec
 from abm.model import MarketModel
+from abm.results.events import TradePurpose
 from abm.scenario.schema import Scenario, ScenarioError
 
 IDLE = {"kind": "bernoulli", "rate": 0.0}
@@ -65,10 +66,10 @@ def _crash(model: MarketModel) -> None:
     model.step()
     a, b = _trader(model, "a"), _trader(model, "b")
     exchange = model.exchange
-    exchange.limit(a, True, _ticks(100.0), 5)
-    exchange.limit(a, True, _ticks(98.0), 50)
-    exchange.limit(a, False, _ticks(101.0), 50)
-    exchange.market(b, False, 6)
+    exchange.limit(a, True, _ticks(100.0), 5, purpose=TradePurpose.TAKER)
+    exchange.limit(a, True, _ticks(98.0), 50, purpose=TradePurpose.TAKER)
+    exchange.limit(a, False, _ticks(101.0), 50, purpose=TradePurpose.TAKER)
+    exchange.market(b, False, 6, purpose=TradePurpose.TAKER)
 
 
 # ----- the trigger ---------------------------------------------------------------------------
@@ -140,15 +141,15 @@ def test_exchange_disabled_breaker_builds_no_breaker() -> None:
     """enabled: false keeps the spec in the scenario but the exchange never halts."""
     model = _model(enabled=False)
     _crash(model)
-    assert model.exchange.breaker is None
-    assert not model.exchange.halted
+    assert model.book_venue.breaker is None
+    assert not model.book_venue.halted
 
 
 def test_exchange_trip_halts_and_logs_the_fall() -> None:
     """The halt event's amount is (reference - low) / reference: 100 to 98 is 2%."""
     model = _model()
     _crash(model)
-    assert model.exchange.halted
+    assert model.book_venue.halted
     events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
     halt = events.loc[events["kind"] == "halt"].iloc[0]
     assert halt["amount"] == pytest.approx(0.02)
@@ -160,7 +161,7 @@ def test_exchange_halt_queues_an_order_that_would_trade() -> None:
     model = _model()
     _crash(model)
     fills = model.exchange.fills
-    result = model.exchange.market(_trader(model, "c"), True, 3)
+    result = model.exchange.market(_trader(model, "c"), True, 3, purpose=TradePurpose.TAKER)
     assert (result.order_id, result.fills, result.unfilled_qty) == (HALTED_ORDER_ID, (), 0)
     assert model.exchange.fills == fills
     assert model.exchange.queued_orders == 1
@@ -170,7 +171,9 @@ def test_exchange_halt_queues_a_crossing_limit_order() -> None:
     """A limit buy at the best ask would trade, so it waits too."""
     model = _model()
     _crash(model)
-    result = model.exchange.limit(_trader(model, "c"), True, _ticks(101.0), 2)
+    result = model.exchange.limit(
+        _trader(model, "c"), True, _ticks(101.0), 2, purpose=TradePurpose.TAKER
+    )
     assert result.order_id == HALTED_ORDER_ID
     assert model.book.best_ask_ticks() == _ticks(101.0)
 
@@ -179,7 +182,9 @@ def test_exchange_halt_accepts_resting_orders_and_cancels() -> None:
     """A limit that would rest goes into the book during a halt, and can be cancelled."""
     model = _model()
     _crash(model)
-    result = model.exchange.limit(_trader(model, "c"), True, _ticks(99.0), 4)
+    result = model.exchange.limit(
+        _trader(model, "c"), True, _ticks(99.0), 4, purpose=TradePurpose.TAKER
+    )
     assert result.order_id > 0 and result.resting_qty == 4
     assert model.exchange.cancel(result.order_id) == 4
 
@@ -189,14 +194,18 @@ def test_exchange_reopens_after_halt_steps_releasing_in_arrival_order() -> None:
     model = _model()
     _crash(model)  # trips at step 1, halted through step 4
     c, b = _trader(model, "c"), _trader(model, "b")
-    model.exchange.market(c, False, 45)  # arrives first: takes the bid at 98
-    model.exchange.market(b, False, 10)  # then only 4 lots are left at 98
+    model.exchange.market(
+        c, False, 45, purpose=TradePurpose.TAKER
+    )  # arrives first: takes the bid at 98
+    model.exchange.market(
+        b, False, 10, purpose=TradePurpose.TAKER
+    )  # then only 4 lots are left at 98
     model.step()
     model.step()
     model.step()
-    assert model.exchange.halted
+    assert model.book_venue.halted
     model.step()  # step 5: reopening
-    assert not model.exchange.halted
+    assert not model.book_venue.halted
     result = model.recorder.finish(scenario_yaml="", summary={}, meta={})
     released = result.trades.loc[result.trades["step"] == 5]
     assert released["seller"].tolist() == [c.unique_id, b.unique_id]
@@ -209,7 +218,9 @@ def test_exchange_released_remainder_of_an_untracking_kind_is_cancelled() -> Non
     model = _model(halt_steps=1)
     _crash(model)
     c = _trader(model, "c")
-    model.exchange.limit(c, True, _ticks(101.0), 60)  # crosses now; 50 fill at the reopening
+    model.exchange.limit(
+        c, True, _ticks(101.0), 60, purpose=TradePurpose.TAKER
+    )  # crosses now; 50 fill at the reopening
     model.step()
     model.step()
     assert c.inventory == 50
@@ -221,7 +232,7 @@ def test_exchange_reject_mode_drops_orders_that_would_trade() -> None:
     model = _model(on_halt="reject")
     _crash(model)
     c = _trader(model, "c")
-    result = model.exchange.market(c, False, 5)
+    result = model.exchange.market(c, False, 5, purpose=TradePurpose.TAKER)
     assert (result.order_id, result.unfilled_qty) == (HALTED_ORDER_ID, 5)
     for _ in range(4):
         model.step()
@@ -233,8 +244,8 @@ def test_exchange_halt_conserves_cash_and_inventory() -> None:
     """Queued orders settle through the same exact accounting: totals are unchanged."""
     model = _model()
     _crash(model)
-    model.exchange.market(_trader(model, "c"), False, 20)
-    model.exchange.market(_trader(model, "b"), True, 7)
+    model.exchange.market(_trader(model, "c"), False, 20, purpose=TradePurpose.TAKER)
+    model.exchange.market(_trader(model, "b"), True, 7, purpose=TradePurpose.TAKER)
     for _ in range(5):
         model.step()
     assert model.totals() == model.initial_totals
@@ -245,12 +256,18 @@ def test_exchange_release_that_trips_again_queues_the_rest() -> None:
     model = _model(window_steps=100)
     _crash(model)
     a, b, c = (_trader(model, g) for g in ("a", "b", "c"))
-    model.exchange.market(c, False, 44)  # leaves 5 lots at 98 at the reopening
-    model.exchange.limit(a, True, _ticks(96.0), 10)  # rests during the halt
-    model.exchange.market(b, False, 10)  # 5 at 98, 5 at 96: 2% below the first print, trips
-    model.exchange.market(c, False, 3)
+    model.exchange.market(
+        c, False, 44, purpose=TradePurpose.TAKER
+    )  # leaves 5 lots at 98 at the reopening
+    model.exchange.limit(
+        a, True, _ticks(96.0), 10, purpose=TradePurpose.TAKER
+    )  # rests during the halt
+    model.exchange.market(
+        b, False, 10, purpose=TradePurpose.TAKER
+    )  # 5 at 98, 5 at 96: 2% below the first print, trips
+    model.exchange.market(c, False, 3, purpose=TradePurpose.TAKER)
     for _ in range(4):
         model.step()
-    assert model.exchange.halted
-    assert model.exchange.breaker is not None and model.exchange.breaker.halts == 2
+    assert model.book_venue.halted
+    assert model.book_venue.breaker is not None and model.book_venue.breaker.halts == 2
     assert c.inventory == -44

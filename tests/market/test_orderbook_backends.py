@@ -19,8 +19,8 @@ from hypothesis import settings
 from test_orderbook import BookMachine  # tests/ is on sys.path under pytest
 
 import abm
+import abm.market.book_venue
 import abm.market.orderbook
-import abm.model
 from abm.bench.book import OP_CANCEL, OP_LIMIT, load_orderbook_source, make_stream
 
 BASELINE = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
@@ -116,7 +116,7 @@ def test_orderbook_installed_build_gives_identical_model_run(monkeypatch):
     """A seeded baseline run is bit-identical with the installed book and with the source."""
     scenario = abm.load_scenario(BASELINE)
     installed = abm.run(scenario, steps=300)
-    monkeypatch.setattr(abm.model, "OrderBook", source.OrderBook)
+    monkeypatch.setattr(abm.market.book_venue, "OrderBook", source.OrderBook)
     from_source = abm.run(scenario, steps=300)
     for name, table in installed.tables().items():
         assert table.equals(from_source.tables()[name]), name

@@ -54,6 +54,10 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "buyer": "int64",
         "seller": "int64",
         "venue": "category",
+        "instrument": "category",
+        "purpose": "category",
+        "maker_order_id": "Int64",
+        "taker_order_id": "Int64",
     },
     "agents": {
         "step": "int64",
@@ -106,7 +110,7 @@ DESIGN_COLUMNS: dict[str, tuple[str, ...]] = {
 # Columns we append after DESIGN's, per table (an extension, never a reordering).
 EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "market": ("hedge_price", "mark"),
-    "trades": (),
+    "trades": ("instrument", "purpose", "maker_order_id", "taker_order_id"),
     "agents": ("group", "hedge", "net_delta"),
     "events": (),
     "network": (),

@@ -7,7 +7,7 @@ delta-neutral market maker's equity does not move with a price gap beyond fees a
 trading P&L against the mark, minus hedge costs fee x |q| + impact x q**2); the quoting rules
 of `MarketMaker` (gap windows, regimes, withdrawal); and the hedge / rebalance contracts in
 `abm.market.hedge` and `abm.risk.rebalancing`. Where a test needs what the market maker sent to the
-exchange, it wraps ``model.exchange.limit`` / ``model.exchange.market`` on that model only.
+book venue, it wraps ``model.book_venue.limit`` / ``model.book_venue.market`` on that model only.
 """
 
 from __future__ import annotations
@@ -328,14 +328,14 @@ def _gap_controls_run(gap_controls: dict[str, Any] | None) -> _Quotes:
     )
     model = MarketModel(Scenario.from_dict(document))
     sent: list[tuple[int, bool, int, int]] = []
-    original = model.exchange.limit
+    original = model.book_venue.limit
 
     def spy(trader: Any, is_buy: bool, price_ticks: int, qty: int, **kw: Any) -> Any:
         if trader.kind == "market_maker":
             sent.append((model.step_index, is_buy, price_ticks, qty))
         return original(trader, is_buy, price_ticks, qty, **kw)
 
-    model.exchange.limit = spy  # type: ignore[method-assign]
+    model.book_venue.limit = spy  # type: ignore[method-assign]
     for _ in range(model.scenario.steps):
         model.step()
     return _Quotes(_finish(model), sent)
@@ -572,12 +572,12 @@ def rebalance_run() -> _RebalanceRun:
     )
     model = MarketModel(Scenario.from_dict(document))
     exchange = model.exchange
-    original = exchange.market
+    original = model.book_venue.market
     orders: list[_MarketOrder] = []
 
-    def spy(trader: Any, is_buy: bool, qty: int) -> Any:
+    def spy(trader: Any, is_buy: bool, qty: int, **kw: Any) -> Any:
         inventory, first = trader.inventory, exchange.fills
-        result = original(trader, is_buy, qty)
+        result = original(trader, is_buy, qty, **kw)
         if trader.kind == "market_maker":
             signed = qty if is_buy else -qty
             change = trader.inventory - inventory
@@ -594,7 +594,7 @@ def rebalance_run() -> _RebalanceRun:
             )
         return result
 
-    exchange.market = spy  # type: ignore[method-assign]
+    model.book_venue.market = spy  # type: ignore[method-assign]
     for _ in range(model.scenario.steps):
         model.step()
     return _finish(model), [o for o in orders if o.end_fill > o.first_fill]
