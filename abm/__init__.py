@@ -19,7 +19,7 @@ so it cannot drift from what pip installed; a source tree that was never install
 import importlib.metadata
 
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.run import check_determinism, run
 from abm.scenario.schema import Scenario, ScenarioError, load_scenario
 

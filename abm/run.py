@@ -19,7 +19,7 @@ from abm.agents.base import Trader
 from abm.market.mark import describe_mark
 from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
-from abm.results.recorder import WALL_TIME_KEYS, RunResult, collect_meta
+from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario.schema import PaddrikGroup, Scenario
 
 

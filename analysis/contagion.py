@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from abm.market.measures import price_dislocations
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.contagion_network import network_figure, shock_debtrank
 from analysis.tables import FORCED_SALE_KINDS, detail_field, detail_int, events_of_kind
 

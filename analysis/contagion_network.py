@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from abm.network import debtrank
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.figures import new_figure
 from analysis.tables import DEFAULTED, MARKET_MAKER_KIND, detail_field, detail_int, events_of_kind
 

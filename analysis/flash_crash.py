@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.market_making import ar1_half_life
 from analysis.report_document import scenario_mapping

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.tables import FORCED_SALE_KINDS, MARKET_MAKER_KIND, required_detail_field
 
 

@@ -76,7 +76,7 @@ import yaml
 
 from abm.market.mark import MARK_KINDS, mark_path, parse_mark
 from abm.market.measures import BOOK_VENUE
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.market_maker_flows import MarketMakerFlows, checked_market, market_maker_rows
 from analysis.risk_metrics import max_drawdown
 

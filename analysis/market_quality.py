@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from abm.market.measures import book_sidedness, price_dislocations
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.price_formation import (
     InsufficientDataError,
     Regression,

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 
 from abm.results.atomic import write_atomic
-from abm.results.recorder import RUN_FILES, RunResult, RunResultError
+from abm.results.run_result import RUN_FILES, RunResult, RunResultError
 from analysis.report_document import (
     FIGURE_DPI,
     MISSING,

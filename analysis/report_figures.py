@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.figures import DisplayFigure
 from analysis.flash_crash import FLASH_CRASH_FIGURE, flash_crash_figure, is_flash_crash_run
 from analysis.plots import (

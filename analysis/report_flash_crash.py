@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.flash_crash import (
     FLASH_CRASH_FIGURE,
     class_shares,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.market_making import efficiency_metrics
 from analysis.report_document import (
     MISSING,

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary

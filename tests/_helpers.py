@@ -11,7 +11,7 @@ import pandas as pd
 import abm
 from abm.experiments.sweep import RunRecord
 from abm.experiments.sweep_spec import RunKey
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

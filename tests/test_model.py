@@ -20,7 +20,7 @@ import pytest
 import abm
 from abm.agents.base import Trader
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario
 
 BASELINE = Path(__file__).parents[1] / "scenarios" / "baseline.yaml"

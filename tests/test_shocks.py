@@ -18,7 +18,7 @@ import pytest
 
 from abm.fundamental import ArithmeticBrownian
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.risk.specs import PriceGapShock, ShockSpec, VolatilityShock
 from abm.scenario.schema import Scenario, ScenarioError
 from abm.shocks import ShockSchedule

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from abm.agents.base import Trader
 from abm.market.circuit_breaker import HALTED_ORDER_ID
+from abm.results.events import EventKind
 
 if TYPE_CHECKING:
     from abm.market.orderbook import OrderResult
@@ -69,7 +70,9 @@ class PovTrader(Trader):
             return
         if not self.started:
             self.started = True
-            model.log_event("pov_start", self.unique_id, None, float(spec.target_qty), spec.mode)
+            model.log_event(
+                EventKind.POV_START, self.unique_id, None, float(spec.target_qty), mode=spec.mode
+            )
         volumes = model.cumulative_volume
         last = n - 1  # the window is made of completed steps
         window_volume = volumes[last] - volumes[max(0, last - spec.window_steps)]
@@ -125,7 +128,7 @@ class PovTrader(Trader):
         if self.resting_id is not None:
             self.model.exchange.cancel(self.resting_id)
             self.resting_id = None
-        self.model.log_event("pov_done", self.unique_id, None, float(self.executed), "")
+        self.model.log_event(EventKind.POV_DONE, self.unique_id, None, float(self.executed))
         return True
 
     def order_released(self, result: OrderResult) -> None:

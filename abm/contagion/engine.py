@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import networkx as nx
 
 from abm.contagion.specs import ChannelsSpec, DefaultChannel, NetworkSpec
+from abm.results.events import EventFields, EventKind
 from abm.risk.specs import DefaultShock, InventoryShock, LossShock
 from abm.states import Status
 
@@ -99,9 +100,14 @@ class ContagionEngine:
     # ----- helpers -------------------------------------------------------------------
 
     def _log(
-        self, kind: str, source: int | None, target: int | None, amount: float, detail: str = ""
+        self,
+        kind: EventKind,
+        source: int | None,
+        target: int | None,
+        amount: float,
+        **fields: Unpack[EventFields],
     ) -> None:
-        self.model.log_event(kind, source, target, amount, detail)
+        self.model.log_event(kind, source, target, amount, **fields)
 
     def _trade_outside(self, mm: MarketMaker, price_ticks: int, qty: int) -> None:
         """``mm`` buys ``qty`` lots (signed) from the outside world at ``price_ticks``."""
@@ -138,14 +144,14 @@ class ContagionEngine:
             return 0.0
         return min(1.0, max(0.0, 1.0 - self._equity(mm) / start))
 
-    def forced_sale(self, mm: MarketMaker, qty: int, channel: str) -> int:
+    def forced_sale(self, mm: MarketMaker, qty: int, channel: EventKind) -> int:
         """Trade ``qty`` lots (signed: + buys) out of ``mm``'s control; returns lots done.
 
         With the fire-sale channel on, a market order into the book (price impact); off,
         the outside world takes it at the fundamental (rounded to the tick against the
         seller). Logged as a ``channel`` event (``liquidation`` or ``margin_call``) whose
-        amount is the signed quantity done and whose detail gives ``notional`` (price
-        units, unsigned), the ``mid`` before and the ``venue`` (book or outside).
+        amount is the signed quantity done, with the fields ``notional`` (price units,
+        unsigned), the ``mid`` before and the ``venue`` (book or outside).
         """
         if qty == 0:
             return 0
@@ -172,7 +178,9 @@ class ContagionEngine:
                 mm.unique_id,
                 None,
                 float(done if qty > 0 else -done),
-                f"notional={notional_ticks * tick!r}; mid={mid!r}; venue={venue}",
+                notional=notional_ticks * tick,
+                mid=mid,
+                venue=venue,
             )
         return done
 
@@ -193,7 +201,7 @@ class ContagionEngine:
                     mm.cash_ticks -= amount
                     self.outside.cash_ticks += amount
                     self.stats.add_loss("loss", shock.amount)
-                    self._log("loss", mm.unique_id, None, shock.amount)
+                    self._log(EventKind.LOSS, mm.unique_id, None, shock.amount)
                 elif isinstance(shock, DefaultShock):
                     if mm.status is not Status.DEFAULTED:
                         self._default(mm, wave=0)
@@ -204,16 +212,16 @@ class ContagionEngine:
                     self._trade_outside(mm, price_ticks, shock.qty)
                     mm.potato_hops = 0
                     self._log(
-                        "inventory_shock",
+                        EventKind.INVENTORY_SHOCK,
                         mm.unique_id,
                         None,
                         float(shock.qty),
-                        f"notional={abs(price_ticks * shock.qty) * tick!r}",
+                        notional=abs(price_ticks * shock.qty) * tick,
                     )
         for freeze in model.shocks.credit_freezes.get(step, ()):
             for _, _, data in self.network.edges(data=True):
                 data["capacity"] = int(data["capacity"] * freeze.factor)
-            self._log("credit_freeze", None, None, freeze.factor)
+            self._log(EventKind.CREDIT_FREEZE, None, None, freeze.factor)
         for withdrawal in model.shocks.withdrawals():
             if withdrawal.step == step and self.nodes:
                 count = max(1, round(withdrawal.fraction * len(self.nodes)))
@@ -221,7 +229,7 @@ class ContagionEngine:
                 for node in sorted(int(c) for c in chosen):
                     self.nodes[node].withdrawn_until = step + withdrawal.duration_steps
                     self._log(
-                        "withdrawal",
+                        EventKind.WITHDRAWAL,
                         self.nodes[node].unique_id,
                         None,
                         float(withdrawal.duration_steps),
@@ -252,7 +260,9 @@ class ContagionEngine:
                 del self._liquidations[node]
                 continue
             slice_qty = math.ceil(abs(mm.inventory) / max(steps_left, 1))
-            self.forced_sale(mm, -slice_qty if mm.inventory > 0 else slice_qty, "liquidation")
+            self.forced_sale(
+                mm, -slice_qty if mm.inventory > 0 else slice_qty, EventKind.LIQUIDATION
+            )
             if count_step:
                 self._liquidations[node] = max(steps_left - 1, 1)
 
@@ -274,7 +284,7 @@ class ContagionEngine:
             mm.margin_requirement = requirement
             if self._equity(mm) < requirement:
                 cut = max(1, math.ceil(margin.pace * abs(mm.inventory)))
-                self.forced_sale(mm, -cut if mm.inventory > 0 else cut, "margin_call")
+                self.forced_sale(mm, -cut if mm.inventory > 0 else cut, EventKind.MARGIN_CALL)
 
     def _credit_calls(self) -> None:
         credit = self.channels.credit_lines
@@ -301,7 +311,10 @@ class ContagionEngine:
                 lender.cash_ticks += paid
                 self._reduce_claim(lender, data, paid)
                 self._log(
-                    "credit_call", lender.unique_id, borrower.unique_id, paid * self.model.tick_size
+                    EventKind.CREDIT_CALL,
+                    lender.unique_id,
+                    borrower.unique_id,
+                    paid * self.model.tick_size,
                 )
 
     def _default_waves(self) -> None:
@@ -333,7 +346,7 @@ class ContagionEngine:
         self._refresh_mark()  # its quotes may have been the touch
         self.stats.defaults += 1
         node = self._node_of[mm.unique_id]
-        self._log("default", mm.unique_id, None, self._equity(mm), f"wave={wave}")
+        self._log(EventKind.DEFAULT, mm.unique_id, None, self._equity(mm), wave=wave)
         if mm.inventory:
             self._liquidations[node] = self.default_channel.liquidation_steps
         recovery = self.default_channel.recovery_rate
@@ -346,7 +359,7 @@ class ContagionEngine:
             creditor = self.nodes[i]
             self._reduce_claim(creditor, data, loss)
             self.stats.add_loss("default", loss * tick)
-            self._log("writedown", creditor.unique_id, mm.unique_id, loss * tick, f"wave={wave}")
+            self._log(EventKind.WRITEDOWN, creditor.unique_id, mm.unique_id, loss * tick, wave=wave)
 
     def _hot_potato(self) -> None:
         potato = self.channels.hot_potato
@@ -402,11 +415,11 @@ class ContagionEngine:
                     receiver.potato_hops = hops
                 excess -= qty
                 self._log(
-                    "hot_potato",
+                    EventKind.HOT_POTATO,
                     passer.unique_id,
                     receiver.unique_id,
                     float(qty if not selling else -qty),
-                    f"hop={hops}",
+                    hop=hops,
                 )
 
     def _confidence(self) -> None:
@@ -433,6 +446,11 @@ class ContagionEngine:
                 state = "stressed"
             if state != mm.confidence_state:
                 self._log(
-                    "confidence", mm.unique_id, None, share, f"{mm.confidence_state}->{state}"
+                    EventKind.CONFIDENCE,
+                    mm.unique_id,
+                    None,
+                    share,
+                    confidence_from=mm.confidence_state or "normal",
+                    confidence_to=state or "normal",
                 )
                 mm.confidence_state = state

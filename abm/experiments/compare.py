@@ -32,7 +32,7 @@ import pandas as pd
 import yaml
 
 from abm.experiments.studies import mean_and_std_se, replicate_seeds
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.run import run
 from abm.scenario.schema import Scenario, load_scenario
 from analysis.market_making import DECOMPOSITION_COLUMNS, efficiency_metrics, pnl_decomposition

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker
 from abm.market.orderbook import Fill, OrderBook, OrderResult
+from abm.results.events import EventKind
 
 if TYPE_CHECKING:
     from abm.agents.base import Trader
@@ -189,7 +190,7 @@ class Exchange:
         breaker.reopen()
         queue, self._queue = self._queue, []
         self.recorder.event(
-            step, "reopen", None, None, float(len(queue)), f"halted_until={breaker.halted_until}"
+            step, EventKind.REOPEN, None, None, float(len(queue)), halted_until=breaker.halted_until
         )
         for trader, is_buy, price_ticks, qty, ioc in queue:
             if self.halted:
@@ -213,12 +214,14 @@ class Exchange:
         to_price = self.book.to_price
         self.recorder.event(
             self._step,
-            "halt",
+            EventKind.HALT,
             None,
             None,
             (reference - price) / reference,
-            f"reference={to_price(reference)!r}; price={to_price(price)!r}; "
-            f"until_step={breaker.halted_until}; on_halt={breaker.spec.on_halt}",
+            reference=to_price(reference),
+            price=to_price(price),
+            until_step=breaker.halted_until,
+            on_halt=breaker.spec.on_halt,
         )
 
     # ----- settlement -------------------------------------------------------------

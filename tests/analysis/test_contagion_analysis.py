@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 import abm
 from abm.network import debtrank
-from abm.results.recorder import Recorder, RunResult
+from abm.results.recorder import Recorder
+from abm.results.run_result import RunResult
 from analysis.contagion import (
     CrisisWindow,
     cascade_depth,

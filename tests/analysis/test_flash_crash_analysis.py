@@ -21,7 +21,8 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from abm.results.recorder import Recorder, RunResult
+from abm.results.recorder import Recorder
+from abm.results.run_result import RunResult
 from analysis.flash_crash import (
     COMPARISON_COLUMNS,
     FLASH_CRASH_FIGURE,

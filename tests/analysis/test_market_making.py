@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import abm
-from abm.results.recorder import Recorder, RunResult
+from abm.results.recorder import Recorder
+from abm.results.run_result import RunResult
 from analysis.market_making import (
     DECOMPOSITION_COLUMNS,
     EFFICIENCY_COLUMNS,

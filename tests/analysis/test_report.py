@@ -21,7 +21,7 @@ from _helpers import PNG_SIGNATURE, run_baseline
 
 import abm
 import analysis.report as report_module
-from abm.results.recorder import RUN_FILES, RunResult
+from abm.results.run_result import RUN_FILES, RunResult
 from analysis.market_making import pnl_decomposition
 from analysis.report import (
     FIGURE_FILES,

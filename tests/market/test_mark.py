@@ -21,7 +21,7 @@ from abm.market.mark import (
     parse_mark,
 )
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.run import run
 from abm.scenario.schema import Scenario, ScenarioError, load_scenario
 from analysis.market_making import mark_prices

@@ -19,14 +19,11 @@ from abm.results.recorder import (
     EVENT_COLUMNS,
     MARKET_COLUMNS,
     NETWORK_COLUMNS,
-    RUN_FILES,
     TABLES,
     TRADE_COLUMNS,
     Recorder,
-    RunResult,
-    RunResultError,
-    collect_meta,
 )
+from abm.results.run_result import RUN_FILES, RunResult, RunResultError, collect_meta
 
 # The dtype contract, written out by hand from the task brief (not derived from the module).
 EXPECTED_DTYPES: dict[str, dict[str, str]] = {

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario, load_scenario
 
 TICK = 0.01

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.risk.regimes import RegimeMachine, RiskReading
 from abm.risk.specs import RegimeParams, RegimeSpec
 from abm.scenario.schema import Scenario
