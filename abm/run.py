@@ -39,7 +39,7 @@ def run(
         progress: Called as ``progress(done, total)`` every few hundred steps.
 
     Returns:
-        The run's :class:`~abm.results.recorder.RunResult`; its ``scenario_yaml`` is the resolved
+        The run's :class:`~abm.results.run_result.RunResult`; its ``scenario_yaml`` is the resolved
         scenario (with the seed and steps actually used).
     """
     changes: dict[str, Any] = {}

@@ -51,10 +51,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from abm.results.events import EventKind
 from abm.results.run_result import RunResult
+from abm.scenario.schema import AgentGroup, PovGroup
 from analysis.figures import finish_axes, new_figure, require_columns
 from analysis.market_making import ar1_half_life
-from analysis.report_document import scenario_mapping
 
 FLASH_CRASH_FIGURE = "flash_crash.png"
 """File name of `flash_crash_figure` in the report."""
@@ -87,7 +88,7 @@ def hft_groups(result: RunResult) -> list[str]:
     return [
         name
         for name, spec in _groups_of_kind(result, POPULATION_KIND).items()
-        if spec.get("role") == HFT_ROLE
+        if getattr(spec, "role", None) == HFT_ROLE
     ]
 
 
@@ -192,14 +193,14 @@ def flash_crash_windows(
     if not programs:
         raise ValueError("not a flash-crash run: the scenario has no execution program (pov)")
     dt = _dt(result)
-    start = min(int(spec.get("start_step", 0)) for spec in programs.values())
+    start = min(spec.start_step for spec in programs.values() if isinstance(spec, PovGroup))
     end = int(result.market["step"].max())
     if start > end:
         raise ValueError(f"the program starts at step {start}, after the run's last step {end}")
     before_first = max(1, start - round(before_s / dt))
     price = smoothed_price(result, smooth_s)
     trough = start + int(np.argmin(price[start : end + 1]))
-    done = result.events.loc[result.events["kind"] == "pov_done", "step"]
+    done = result.events.loc[result.events["kind"] == EventKind.POV_DONE, "step"]
     program_end = int(done.max()) if len(done) else None
     return FlashCrashWindows(dt, before_first, max(start, 1), trough, end, program_end)
 
@@ -242,7 +243,7 @@ def flash_crash_summary(
     summary["program_start_s"] = w.start * w.dt
     summary["program_end_s"] = None if w.program_end is None else w.program_end * w.dt
     summary["program_executed"] = int(np.abs(change).sum())
-    summary["halts"] = int((result.events["kind"] == "halt").sum())
+    summary["halts"] = int((result.events["kind"] == EventKind.HALT).sum())
     return summary
 
 
@@ -323,20 +324,12 @@ def _price_measures(price: np.ndarray, w: FlashCrashWindows) -> dict[str, float 
     }
 
 
-def _groups_of_kind(result: RunResult, kind: str) -> dict[str, Mapping[str, Any]]:
-    agents = scenario_mapping(result.scenario_yaml).get("agents")
-    if not isinstance(agents, Mapping):
-        return {}
-    return {
-        str(name): spec
-        for name, spec in agents.items()
-        if isinstance(spec, Mapping) and spec.get("kind") == kind
-    }
+def _groups_of_kind(result: RunResult, kind: str) -> dict[str, AgentGroup]:
+    return result.scenario.groups_of(kind)
 
 
 def _dt(result: RunResult) -> float:
-    dt = scenario_mapping(result.scenario_yaml).get("dt", 1.0)
-    return float(dt) if isinstance(dt, int | float) and not isinstance(dt, bool) and dt > 0 else 1.0
+    return result.scenario.dt
 
 
 def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
@@ -370,8 +363,9 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
     finish_axes(axes[1], "Bid depth at rest", None, "bid depth (lots)", has_data=True, legend=False)
     limited = {}
     for name in inventory.columns:
-        spec = specs.get(name, {})
-        limit, count = spec.get("position_limit"), spec.get("count")
+        spec = specs.get(name)
+        limit = getattr(spec, "position_limit", None)
+        count = getattr(spec, "count", None)
         if isinstance(limit, int) and isinstance(count, int) and limit > 0 and count > 0:
             limited[name] = limit * count
     for name, capacity in limited.items():
@@ -400,7 +394,7 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
         if ax.get_legend() is not None:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     end = w.end if w.program_end is None else w.program_end
-    halts = result.events.loc[result.events["kind"] == "halt", "step"].to_numpy(dtype=float)
+    halts = result.events.loc[result.events["kind"] == EventKind.HALT, "step"].to_numpy(float)
     for ax in axes:
         if programs:
             ax.axvspan(w.start * w.dt, end * w.dt, color="0.85", zorder=0, lw=0)
