@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -414,7 +415,7 @@ def test_network_figure_layout_is_seeded(ring_run: RunResult) -> None:
 def test_network_figure_without_market_makers_says_so(hand: RunResult) -> None:
     """A run without market makers still gives a figure, with a note."""
     agents = hand.agents[hand.agents["kind"] != "market_maker"]
-    empty = RunResult(**{**vars(hand), "agents": agents, "network": hand.network.iloc[:0]})
+    empty = dataclasses.replace(hand, agents=agents, network=hand.network.iloc[:0])
     texts = [t.get_text() for t in network_figure(empty).axes[0].texts]
     assert texts == ["no market makers"]
 

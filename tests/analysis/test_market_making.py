@@ -394,7 +394,7 @@ def test_pnl_decomposition_rejects_missing_market_maker_rows(tiny: RunResult) ->
     """Exactness needs a market maker's inventory at every step."""
     agents = tiny.agents
     gappy = agents[~((agents["agent_id"] == 1) & (agents["step"] == 2))]
-    broken = RunResult(**{**vars(tiny), "agents": gappy})
+    broken = dataclasses.replace(tiny, agents=gappy)
     with pytest.raises(ValueError, match="every step"):
         pnl_decomposition(broken)
 
