@@ -114,7 +114,9 @@ class RunResult:
 
         Analysis reads scenario fields here (``result.scenario.dt``, ``.tick_size``,
         ``.mark``, ``.agents``) rather than parsing the text, so every default is the
-        schema's. Treat ``scenario_yaml`` as fixed once this has been read.
+        schema's. The parsed scenario is cached on the instance: treat ``scenario_yaml`` as
+        fixed once this has been read, and copy a result with `dataclasses.replace` (which
+        parses the new text afresh), not ``RunResult(**vars(result))``.
 
         Raises:
             RunResultError: If the result carries no scenario text (a result built by hand
