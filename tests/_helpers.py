@@ -30,8 +30,10 @@ def run_baseline(overrides: dict[str, Any]) -> RunResult:
 
 
 def scenario_text(overrides: dict[str, Any] | None = None) -> str:
-    """The resolved YAML of scenarios/baseline.yaml with ``overrides`` (dotted paths), for
-    hand-built results whose `RunResult.scenario` an analysis reads."""
+    """The resolved YAML of scenarios/baseline.yaml with ``overrides`` (dotted paths).
+
+    For hand-built results whose `RunResult.scenario` an analysis reads.
+    """
     return abm.load_scenario(BASELINE).override(overrides or {}).to_yaml()
 
 
