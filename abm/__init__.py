@@ -21,7 +21,7 @@ import importlib.metadata
 
 from abm.errors import AbmError
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.run import check_determinism, run
 from abm.scenario.schema import Scenario, ScenarioError, load_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar, Unpack, cast
 
 import mesa
 import networkx as nx
@@ -25,6 +25,7 @@ from abm.market.hedge import HedgeVenue
 from abm.market.mark import MarkInputs, build_mark
 from abm.market.venue import HEDGE, Venue, VenueContext
 from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS
+from abm.results.events import EventFields, EventKind
 from abm.results.recorder import Recorder, RecorderDataCollector
 from abm.scenario.schema import Scenario
 from abm.shocks import ShockSchedule
@@ -332,16 +333,16 @@ class MarketModel(mesa.Model):
         # 2. shocks: gaps hit standing inventory before anyone can requote
         gap = self.shocks.apply(self.step_index, self.fundamental, previous)
         if gap:
-            self.log_event("price_gap", None, None, gap, f"fundamental={self.fundamental.value!r}")
+            self.log_event(EventKind.PRICE_GAP, None, None, gap, fundamental=self.fundamental.value)
             for mm in self.market_makers:
                 if mm.inventory or mm.hedge:
                     exposure = (mm.inventory + mm.hedge) * gap
                     self.log_event(
-                        "gap_exposure",
+                        EventKind.GAP_EXPOSURE,
                         mm.unique_id,
                         None,
                         exposure,
-                        f"net_delta={mm.inventory + mm.hedge}",
+                        net_delta=mm.inventory + mm.hedge,
                     )
         self.fundamental_history.append(self.fundamental.value)
         for venue in self._venues:
@@ -384,14 +385,14 @@ class MarketModel(mesa.Model):
 
     def log_event(
         self,
-        kind: str,
+        kind: EventKind,
         agent_id: int | None,
         counterparty: int | None,
         amount: float,
-        detail: str = "",
+        **fields: Unpack[EventFields],
     ) -> None:
-        """Append one row to the ``events`` table at the current step."""
-        self.recorder.event(self.step_index, kind, agent_id, counterparty, amount, detail)
+        """Append one row to the ``events`` table at the current step (`Recorder.event`)."""
+        self.recorder.event(self.step_index, kind, agent_id, counterparty, amount, **fields)
 
     def schedule_expiry(self, order_id: int, step: int) -> None:
         """Cancel ``order_id`` at the start of step ``step``'s trading (good-till-step)."""

@@ -21,7 +21,7 @@ from abm.market.mark import describe_mark
 from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
-from abm.results.recorder import WALL_TIME_KEYS, RunResult, collect_meta
+from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario.schema import PaddrikGroup, Scenario
 
 
@@ -41,7 +41,7 @@ def run(
         progress: Called as ``progress(done, total)`` every few hundred steps.
 
     Returns:
-        The run's :class:`~abm.results.recorder.RunResult`; its ``scenario_yaml`` is the resolved
+        The run's :class:`~abm.results.run_result.RunResult`; its ``scenario_yaml`` is the resolved
         scenario (with the seed and steps actually used).
     """
     changes: dict[str, Any] = {}

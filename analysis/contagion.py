@@ -5,13 +5,13 @@ model. Amounts are in price units, quantities in lots, times in steps.
 
 Conventions of the tables read here (`abm.contagion.engine` writes them):
 
-- ``default`` events carry ``wave=k`` in their detail: ``k = 0`` for a default shock, ``k >= 1``
+- ``default`` events carry ``wave`` ``k``: ``k = 0`` for a default shock, ``k >= 1``
   for the ``k``-th wave of the step's default cascade (wave ``k + 1`` fails on the write-downs
   and fire sales of wave ``k``). ``writedown`` events name the creditor (``agent_id``), the
   defaulter (``counterparty``) and the loss (``amount``).
 - Forced sales (``liquidation``, ``margin_call``) log the signed quantity done (``amount``) and
-  ``notional``, the ``mid`` before the sale and the ``venue`` in their detail.
-- ``hot_potato`` events carry ``hop=k``: the inventory has passed ``k`` dealers since the
+  ``notional``, the ``mid`` before the sale and the ``venue`` in those columns.
+- ``hot_potato`` events carry ``hop`` ``k``: the inventory has passed ``k`` dealers since the
   inventory shock that started it.
 
 `crisis_summary` gathers everything into one dict around a shock step. The network side
@@ -27,14 +27,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from abm.market.measures import price_dislocations
-from abm.results.recorder import RunResult
+from abm.results.events import EventKind
+from abm.results.run_result import RunResult
 from analysis.contagion_network import network_figure, shock_debtrank
-from analysis.tables import FORCED_SALE_KINDS, detail_field, detail_int, events_of_kind
+from analysis.tables import FORCED_SALE_KINDS, events_of_kind
 
-SHOCK_EVENT_KINDS = ("loss", "inventory_shock", "price_gap", "credit_freeze", "withdrawal")
+SHOCK_EVENT_KINDS = (
+    EventKind.LOSS,
+    EventKind.INVENTORY_SHOCK,
+    EventKind.PRICE_GAP,
+    EventKind.CREDIT_FREEZE,
+    EventKind.WITHDRAWAL,
+)
 """Event kinds that scheduled shocks write (with ``default`` events of wave 0)."""
 
 
@@ -69,9 +75,14 @@ class CrisisWindow:
         }
 
 
-def _lots(events: pd.DataFrame, kind: str) -> int:
+def _lots(events: pd.DataFrame, kind: EventKind) -> int:
     """Total ``|amount|`` of the events of one kind whose amount is a signed quantity."""
-    return int(np.abs(events_of_kind(events, kind)["amount"].to_numpy(dtype=float)).sum())
+    return int(np.abs(_amounts(events, kind)).sum())
+
+
+def _amounts(events: pd.DataFrame, kind: EventKind) -> np.ndarray:
+    """The ``amount`` of each event of one kind, in table order."""
+    return events_of_kind(events, kind)["amount"].to_numpy(dtype=float)
 
 
 def default_waves(events: pd.DataFrame) -> pd.DataFrame:
@@ -81,8 +92,8 @@ def default_waves(events: pd.DataFrame) -> pd.DataFrame:
         Columns ``step``, ``defaults`` and ``max_wave`` (0 when only default shocks hit), one
         row per step that has ``default`` events, in step order.
     """
-    defaults = events_of_kind(events, "default")
-    waves = [detail_int(d, "wave") for d in defaults["detail"]]
+    defaults = events_of_kind(events, EventKind.DEFAULT)
+    waves = defaults["wave"].to_numpy(dtype=np.int64)
     frame = pd.DataFrame({"step": defaults["step"].to_numpy(dtype=np.int64), "wave": waves})
     table = frame.groupby("step", sort=True)["wave"].agg(["size", "max"]).reset_index()
     table.columns = ["step", "defaults", "max_wave"]
@@ -104,7 +115,7 @@ def forced_sale_costs(events: pd.DataFrame, market: pd.DataFrame | None = None) 
 
     ``s`` is the signed quantity (``amount``) and ``p = notional / |s|`` the average price, so
     a sale below the mid or a purchase above it costs a positive amount. Where the book had a
-    side empty (``mid=None``) the fundamental of that step (from ``market``) stands in for the
+    side empty (``mid`` NaN) the fundamental of that step (from ``market``) stands in for the
     mid; without ``market`` such sales cost NaN, as do events without a ``notional``.
 
     Returns:
@@ -112,18 +123,14 @@ def forced_sale_costs(events: pd.DataFrame, market: pd.DataFrame | None = None) 
     """
     forced = events_of_kind(events, *FORCED_SALE_KINDS)
     qty = forced["amount"].to_numpy(dtype=float)
-    notional = np.array([float(detail_field(d, "notional") or "nan") for d in forced["detail"]])
-    mids = []
-    fundamental = market.set_index("step")["fundamental"] if market is not None else None
-    for step, detail in zip(forced["step"].tolist(), forced["detail"], strict=True):
-        text = detail_field(detail, "mid")
-        if text not in (None, "None"):
-            mids.append(float(str(text)))
-        elif fundamental is not None:
-            mids.append(float(fundamental.loc[step]))
-        else:
-            mids.append(math.nan)
-    return np.sign(qty) * notional - qty * np.array(mids, dtype=float)
+    notional = forced["notional"].to_numpy(dtype=float)
+    mids = forced["mid"].to_numpy(dtype=float, copy=True)
+    empty = np.isnan(mids)
+    if market is not None and empty.any():
+        fundamental = market.set_index("step")["fundamental"]
+        steps = forced["step"].to_numpy(dtype=np.int64)[empty]
+        mids[empty] = fundamental.loc[steps].to_numpy(dtype=float)
+    return np.sign(qty) * notional - qty * mids
 
 
 def losses_by_channel(events: pd.DataFrame, market: pd.DataFrame | None = None) -> dict[str, float]:
@@ -134,8 +141,8 @@ def losses_by_channel(events: pd.DataFrame, market: pd.DataFrame | None = None) 
     selling against the mid).
     """
     return {
-        "writedown": math.fsum(events_of_kind(events, "writedown")["amount"].to_numpy(dtype=float)),
-        "loss_shock": math.fsum(events_of_kind(events, "loss")["amount"].to_numpy(dtype=float)),
+        "writedown": math.fsum(_amounts(events, EventKind.WRITEDOWN)),
+        "loss_shock": math.fsum(_amounts(events, EventKind.LOSS)),
         "forced_sale": math.fsum(forced_sale_costs(events, market).tolist()),
     }
 
@@ -151,15 +158,13 @@ def infer_shock_step(result: RunResult) -> int:
             ``shock_step`` explicitly then.
     """
     events = result.events
-    shock = [
-        kind in SHOCK_EVENT_KINDS or (kind == "default" and detail_field(detail, "wave") == "0")
-        for kind, detail in zip(events["kind"].tolist(), events["detail"].tolist(), strict=True)
-    ]
-    if any(shock):
-        return int(events["step"].to_numpy(dtype=np.int64)[np.array(shock, dtype=bool)].min())
-    loaded = yaml.safe_load(result.scenario_yaml) if result.scenario_yaml else None
-    scheduled = (loaded.get("shocks") or []) if isinstance(loaded, dict) else []
-    steps = [int(s["step"]) for s in scheduled if isinstance(s, dict) and "step" in s]
+    first_wave = (events["kind"] == EventKind.DEFAULT).to_numpy(dtype=bool) & (
+        events["wave"] == 0
+    ).to_numpy(dtype=bool, na_value=False)
+    shock = events["kind"].isin(SHOCK_EVENT_KINDS).to_numpy(dtype=bool) | first_wave
+    if shock.any():
+        return int(events["step"].to_numpy(dtype=np.int64)[shock].min())
+    steps = [shock_spec.step for shock_spec in result.scenario.shocks]
     if not steps:
         raise ValueError("the run has no shock events and no scheduled shocks; pass shock_step")
     return min(steps)
@@ -292,7 +297,7 @@ def crisis_summary(
     step = infer_shock_step(result) if shock_step is None else int(shock_step)
     window = window or CrisisWindow()
     events, market, trades = result.events, result.market.sort_values("step"), result.trades
-    defaults = events_of_kind(events, "default")
+    defaults = events_of_kind(events, EventKind.DEFAULT)
     waves = default_waves(events)
     rank = shock_debtrank(result, step)
     liquidity = liquidity_windows(market, step, window)
@@ -305,9 +310,9 @@ def crisis_summary(
     )
     volumes = {kind: _lots(events, kind) for kind in FORCED_SALE_KINDS}
     interdealer = int(trades.loc[trades["venue"] == "interdealer", "qty"].sum())
-    injected = _lots(events, "inventory_shock")
-    potato = events_of_kind(events, "hot_potato")
-    hops = [detail_int(d, "hop") for d in potato["detail"]]
+    injected = _lots(events, EventKind.INVENTORY_SHOCK)
+    potato = events_of_kind(events, EventKind.HOT_POTATO)
+    hops = potato["hop"].to_numpy(dtype=np.int64).tolist()
     return {
         "shock_step": step,
         "defaults": int(defaults["agent_id"].nunique()),
@@ -320,9 +325,9 @@ def crisis_summary(
         "spread_recovery_steps": recovery,
         "max_dislocation": max_dislocation(market, trades=trades),
         "max_dislocation_after": max_dislocation(market, step, trades),
-        "forced_sale_volume": volumes["liquidation"] + volumes["margin_call"],
-        "liquidation_volume": volumes["liquidation"],
-        "margin_call_volume": volumes["margin_call"],
+        "forced_sale_volume": volumes[EventKind.LIQUIDATION] + volumes[EventKind.MARGIN_CALL],
+        "liquidation_volume": volumes[EventKind.LIQUIDATION],
+        "margin_call_volume": volumes[EventKind.MARGIN_CALL],
         "interdealer_volume": interdealer,
         "inventory_shock_volume": injected,
         "interdealer_multiplier": interdealer / injected if injected else math.nan,

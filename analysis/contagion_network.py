@@ -23,9 +23,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from abm.network import debtrank
-from abm.results.recorder import RunResult
+from abm.results.events import EventKind
+from abm.results.run_result import RunResult
 from analysis.figures import new_figure
-from analysis.tables import DEFAULTED, MARKET_MAKER_KIND, detail_field, detail_int, events_of_kind
+from analysis.tables import DEFAULTED, MARKET_MAKER_KIND, events_of_kind
 
 if TYPE_CHECKING:
     from abm.contagion.math import DebtRankResult
@@ -61,17 +62,17 @@ def shock_losses(events: pd.DataFrame, shock_step: int, ids: list[int]) -> np.nd
     node_of = {agent_id: node for node, agent_id in enumerate(ids)}
     losses = np.zeros(len(ids))
     at_step = events[(events["step"] == shock_step).to_numpy(dtype=bool)]
-    for kind, agent_id, amount, detail in zip(
-        at_step["kind"], at_step["agent_id"], at_step["amount"], at_step["detail"], strict=True
+    for kind, agent_id, amount, wave in zip(
+        at_step["kind"], at_step["agent_id"], at_step["amount"], at_step["wave"], strict=True
     ):
         node = node_of.get(int(agent_id)) if not pd.isna(agent_id) else None
         if node is None:
             continue
-        if kind == "loss":
+        if kind == EventKind.LOSS:
             losses[node] += float(amount)
-        elif kind == "gap_exposure":
+        elif kind == EventKind.GAP_EXPOSURE:
             losses[node] += max(0.0, -float(amount))
-        elif kind == "default" and detail_field(detail, "wave") == "0":
+        elif kind == EventKind.DEFAULT and wave == 0:
             losses[node] = math.inf
     return losses
 
@@ -212,12 +213,12 @@ def final_defaulted(agents: pd.DataFrame) -> set[int]:
 
 def default_wave_by_agent(events: pd.DataFrame) -> dict[int, int]:
     """Each defaulted market maker's default wave (its first default event)."""
-    defaults = events_of_kind(events, "default")
+    defaults = events_of_kind(events, EventKind.DEFAULT)
     waves: dict[int, int] = {}
-    for agent_id, detail in zip(
-        defaults["agent_id"].tolist(), defaults["detail"].tolist(), strict=True
+    for agent_id, wave in zip(
+        defaults["agent_id"].tolist(), defaults["wave"].tolist(), strict=True
     ):
-        waves.setdefault(int(agent_id), detail_int(detail, "wave"))
+        waves.setdefault(int(agent_id), int(wave))
     return waves
 
 

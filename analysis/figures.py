@@ -29,6 +29,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
+from abm.results.events import EventKind
+
 NOTEBOOK_DPI = 100
 """Resolution of the PNG a notebook shows."""
 
@@ -149,9 +151,14 @@ class EventMarks:
         )
 
 
-SHOCK_EVENT_KINDS = ("price_gap", "loss", "inventory_shock", "credit_freeze")
+SHOCK_EVENT_KINDS = (
+    EventKind.PRICE_GAP,
+    EventKind.LOSS,
+    EventKind.INVENTORY_SHOCK,
+    EventKind.CREDIT_FREEZE,
+)
 """Event kinds that record a scheduled shock hitting the market (used without a scenario)."""
-PROGRAM_EVENT_KINDS = ("pov_start", "pov_done")
+PROGRAM_EVENT_KINDS = (EventKind.POV_START, EventKind.POV_DONE)
 """Event kinds of an execution program's start and end."""
 
 
@@ -171,7 +178,7 @@ def event_marks(
     kinds = frame["kind"].astype(str).to_numpy() if len(frame) else np.array([], dtype=str)
     steps = frame["step"].to_numpy(dtype=np.int64) if len(frame) else np.array([], dtype=np.int64)
 
-    def steps_of(*names: str) -> tuple[int, ...]:
+    def steps_of(*names: EventKind) -> tuple[int, ...]:
         return tuple(int(s) for s in np.unique(steps[np.isin(kinds, names)]))
 
     if shocks is None:
@@ -189,9 +196,9 @@ def event_marks(
         )
     return EventMarks(
         shocks=shock_marks,
-        defaults=steps_of("default"),
-        halts=steps_of("halt"),
-        regime_changes=steps_of("regime"),
+        defaults=steps_of(EventKind.DEFAULT),
+        halts=steps_of(EventKind.HALT),
+        regime_changes=steps_of(EventKind.REGIME),
         program=steps_of(*PROGRAM_EVENT_KINDS),
     )
 

@@ -52,6 +52,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.results import flash_crash as measures
+from abm.results.events import EventKind
 from abm.results.flash_crash import (
     HFT_ROLE,
     POPULATION_KIND,
@@ -64,9 +65,9 @@ from abm.results.flash_crash import (
     hot_potato,
     trader_groups,
 )
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
+from abm.scenario.schema import AgentGroup
 from analysis.figures import finish_axes, new_figure, require_columns
-from analysis.report_document import scenario_mapping
 
 FLASH_CRASH_FIGURE = "flash_crash.png"
 """File name of `flash_crash_figure` in the report."""
@@ -104,7 +105,7 @@ def hft_groups(result: RunResult) -> list[str]:
     return [
         name
         for name, spec in _groups_of_kind(result, POPULATION_KIND).items()
-        if spec.get("role") == HFT_ROLE
+        if getattr(spec, "role", None) == HFT_ROLE
     ]
 
 
@@ -119,12 +120,7 @@ def smoothed_price(result: RunResult, smooth_s: float = 1.0) -> np.ndarray:
 
 def flash_crash_setup(result: RunResult) -> FlashCrashSetup:
     """What the measures need of the run's scenario: ``dt``, program starts, HFT groups."""
-    programs = _groups_of_kind(result, PROGRAM_KIND)
-    return FlashCrashSetup(
-        dt=_dt(result),
-        program_starts={name: int(spec.get("start_step", 0)) for name, spec in programs.items()},
-        hft_groups=tuple(hft_groups(result)),
-    )
+    return FlashCrashSetup.of_scenario(result.scenario)
 
 
 def flash_crash_windows(
@@ -189,20 +185,12 @@ def flash_crash_table(results: Mapping[str, RunResult]) -> pd.DataFrame:
     )
 
 
-def _groups_of_kind(result: RunResult, kind: str) -> dict[str, Mapping[str, Any]]:
-    agents = scenario_mapping(result.scenario_yaml).get("agents")
-    if not isinstance(agents, Mapping):
-        return {}
-    return {
-        str(name): spec
-        for name, spec in agents.items()
-        if isinstance(spec, Mapping) and spec.get("kind") == kind
-    }
+def _groups_of_kind(result: RunResult, kind: str) -> dict[str, AgentGroup]:
+    return result.scenario.groups_of(kind)
 
 
 def _dt(result: RunResult) -> float:
-    dt = scenario_mapping(result.scenario_yaml).get("dt", 1.0)
-    return float(dt) if isinstance(dt, int | float) and not isinstance(dt, bool) and dt > 0 else 1.0
+    return result.scenario.dt
 
 
 def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
@@ -236,8 +224,9 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
     finish_axes(axes[1], "Bid depth at rest", None, "bid depth (lots)", has_data=True, legend=False)
     limited = {}
     for name in inventory.columns:
-        spec = specs.get(name, {})
-        limit, count = spec.get("position_limit"), spec.get("count")
+        spec = specs.get(name)
+        limit = getattr(spec, "position_limit", None)
+        count = getattr(spec, "count", None)
         if isinstance(limit, int) and isinstance(count, int) and limit > 0 and count > 0:
             limited[name] = limit * count
     for name, capacity in limited.items():
@@ -266,7 +255,7 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
         if ax.get_legend() is not None:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     end = w.end if w.program_end is None else w.program_end
-    halts = result.events.loc[result.events["kind"] == "halt", "step"].to_numpy(dtype=float)
+    halts = result.events.loc[result.events["kind"] == EventKind.HALT, "step"].to_numpy(float)
     for ax in axes:
         if programs:
             ax.axvspan(w.start * w.dt, end * w.dt, color="0.85", zorder=0, lw=0)

@@ -1,10 +1,13 @@
-"""One market maker's per-step fills and losses, rebuilt from the tables of a run.
+"""One market maker's per-step fills and losses, read from the tables of a run.
 
 The flows behind `analysis.market_making`: ``trades`` rows (book and inter-dealer fills) and
 the ``events`` that log a fill or a loss (``rebalance``, forced sales, ``inventory_shock``,
-``hedge``, ``writedown``, ``loss``) are summed per step into `Leg` arrays, split into the kinds
-of fill of that module's P&L identity. Pure functions over `RunResult` tables; nothing here
-imports the model.
+``hedge``, ``writedown``, ``loss``) are summed per step into `Leg` arrays, one per kind of fill
+of that module's P&L identity. A market maker's quoting fills are read from the ``trades``
+columns that say who made and why: the book fills where its resting order was the maker (a
+``maker_order_id``, and it is the side opposite the ``aggressor``), and those where its quote
+traded on arrival (it is the aggressor and the ``purpose`` is ``quote``). Pure functions over
+`RunResult` tables; nothing here imports the model.
 """
 
 from __future__ import annotations
@@ -16,14 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.results.recorder import RunResult
-from analysis.tables import FORCED_SALE_KINDS, MARKET_MAKER_KIND, required_detail_field
-
-
-def _detail_values(events: pd.DataFrame, key: str) -> np.ndarray:
-    """The float after ``key=`` in each event's detail."""
-    values = [float(required_detail_field(str(d), key)) for d in events["detail"]]
-    return np.array(values, dtype=float)
+from abm.market.measures import BOOK_VENUE
+from abm.results.events import EventKind, TradePurpose
+from abm.results.run_result import RunResult
+from analysis.tables import FORCED_SALE_KINDS, MARKET_MAKER_KIND
 
 
 def _steps_array(values: Any, steps: pd.Series, n_steps: int) -> np.ndarray:
@@ -41,14 +40,6 @@ class Leg:
     bought: np.ndarray
     sold: np.ndarray
 
-    def __sub__(self, other: Leg) -> Leg:
-        return Leg(
-            self.qty - other.qty,
-            self.cash - other.cash,
-            self.bought - other.bought,
-            self.sold - other.sold,
-        )
-
     def edge(self, before: np.ndarray) -> float:
         """``sum_t sum_i s_i (m_{t-1} - p_i)`` over ``t = 1..T``; ``before`` is ``m_0..m_{T-1}``."""
         return float((self.qty[1:] * before - self.cash[1:]).sum())
@@ -56,8 +47,33 @@ class Leg:
 
 def trade_leg(trades: pd.DataFrame, agent_id: int, n_steps: int) -> Leg:
     """The ``trades`` rows where ``agent_id`` is buyer or seller, per step."""
-    bought = trades[trades["buyer"] == agent_id]
-    sold = trades[trades["seller"] == agent_id]
+    bought = trades[(trades["buyer"] == agent_id).to_numpy(dtype=bool)]
+    sold = trades[(trades["seller"] == agent_id).to_numpy(dtype=bool)]
+    return _fills_leg(bought, sold, n_steps)
+
+
+def quote_leg(trades: pd.DataFrame, agent_id: int, n_steps: int) -> Leg:
+    """The fills of ``agent_id``'s quotes among ``trades`` (book fills), per step.
+
+    A quote fill is one where the agent's resting order was the maker (the fill has a
+    ``maker_order_id`` and the agent is the seller when the aggressor bought, the buyer when
+    it sold), or where the agent was the aggressor with an order of purpose ``quote`` (a
+    requote that crossed the touch).
+    """
+    buyer_aggressed = (trades["aggressor"] == "buy").to_numpy(dtype=bool)
+    buyer = trades["buyer"].to_numpy(dtype=np.int64)
+    seller = trades["seller"].to_numpy(dtype=np.int64)
+    resting = trades["maker_order_id"].notna().to_numpy(dtype=bool)
+    quoted = (trades["purpose"] == TradePurpose.QUOTE).to_numpy(dtype=bool)
+    as_maker = resting & (np.where(buyer_aggressed, seller, buyer) == agent_id)
+    as_taker = quoted & (np.where(buyer_aggressed, buyer, seller) == agent_id)
+    buys = (as_maker & ~buyer_aggressed) | (as_taker & buyer_aggressed)
+    sells = (as_maker & buyer_aggressed) | (as_taker & ~buyer_aggressed)
+    return _fills_leg(trades[buys], trades[sells], n_steps)
+
+
+def _fills_leg(bought: pd.DataFrame, sold: pd.DataFrame, n_steps: int) -> Leg:
+    """A leg of the fills ``bought`` (lots in) and ``sold`` (lots out), per step."""
     buy_qty = _steps_array(bought["qty"], bought["step"], n_steps)
     sell_qty = _steps_array(sold["qty"], sold["step"], n_steps)
     buy_cash = _steps_array(bought["qty"] * bought["price"], bought["step"], n_steps)
@@ -66,9 +82,17 @@ def trade_leg(trades: pd.DataFrame, agent_id: int, n_steps: int) -> Leg:
 
 
 def event_leg(events: pd.DataFrame, n_steps: int) -> Leg:
-    """Fills logged as events: signed lots in ``amount``, unsigned ``notional`` in the detail."""
+    """Fills logged as events: signed lots in ``amount``, unsigned ``notional`` beside it.
+
+    Raises:
+        ValueError: If an event lacks its ``notional``.
+    """
     amount = events["amount"].to_numpy(dtype=float)
-    cash = np.sign(amount) * _detail_values(events, "notional")
+    notional = events["notional"].to_numpy(dtype=float)
+    if np.isnan(notional).any():
+        kinds = sorted({str(kind) for kind in events.loc[np.isnan(notional), "kind"]})
+        raise ValueError(f"{', '.join(kinds)} events must carry a notional to be priced")
+    cash = np.sign(amount) * notional
     steps = events["step"]
     return Leg(
         _steps_array(amount, steps, n_steps),
@@ -81,33 +105,42 @@ def event_leg(events: pd.DataFrame, n_steps: int) -> Leg:
 class MarketMakerFlows:
     """One market maker's per-step flows, split by kind of fill, and its lump-sum losses.
 
-    Book fills that are neither rebalancing nor forced sales are quoting fills; forced sales
-    absorbed outside the book have no ``trades`` row, so only the on-book ones are taken out.
+    ``quote`` is `quote_leg` of the book fills; ``rebalance``, ``forced`` (liquidations and
+    margin calls, on the book or absorbed outside it) and ``inventory_shock`` are the fills
+    those events log; ``interdealer`` the inter-dealer trades. ``volume`` and ``n_fills``
+    count every book fill of the market maker, whatever its purpose.
+
+    Raises:
+        ValueError: If a fill event lacks its ``notional`` (`event_leg`) or a ``hedge`` event
+            its ``cost``.
     """
 
     def __init__(
         self, agent_id: int, trades: pd.DataFrame, events: pd.DataFrame, n_steps: int
     ) -> None:
         venue = trades["venue"]
-        on_book = trades[venue == "book"]
+        on_book = trades[(venue == BOOK_VENUE).to_numpy(dtype=bool)]
         book = trade_leg(on_book, agent_id, n_steps)
-        self.interdealer = trade_leg(trades[venue == "interdealer"], agent_id, n_steps)
-        mine = events[events["agent_id"] == agent_id]
-        kind = mine["kind"]
-        self.rebalance = event_leg(mine[kind == "rebalance"], n_steps)
-        forced = mine[kind.isin(FORCED_SALE_KINDS)]
-        booked = np.array(
-            [required_detail_field(str(d), "venue") == "book" for d in forced["detail"]]
+        self.quote = quote_leg(on_book, agent_id, n_steps)
+        self.interdealer = trade_leg(
+            trades[(venue == "interdealer").to_numpy(bool)], agent_id, n_steps
         )
-        self.forced = event_leg(forced, n_steps)
-        self.quote = book - self.rebalance - event_leg(forced[booked.astype(bool)], n_steps)
-        self.inventory_shock = event_leg(mine[kind == "inventory_shock"], n_steps)
+        mine = events[(events["agent_id"] == agent_id).to_numpy(dtype=bool, na_value=False)]
+        kind = mine["kind"]
+        self.rebalance = event_leg(mine[(kind == EventKind.REBALANCE).to_numpy(bool)], n_steps)
+        self.forced = event_leg(mine[kind.isin(FORCED_SALE_KINDS).to_numpy(bool)], n_steps)
+        shocks = mine[(kind == EventKind.INVENTORY_SHOCK).to_numpy(bool)]
+        self.inventory_shock = event_leg(shocks, n_steps)
         self.volume = int(book.bought.sum() + book.sold.sum())
         mine_on_book = (on_book["buyer"] == agent_id).sum() + (on_book["seller"] == agent_id).sum()
         self.n_fills = int(mine_on_book)
-        self.hedge_costs = math.fsum(_detail_values(mine[kind == "hedge"], "cost"))
-        self.writedowns = math.fsum(mine.loc[kind == "writedown", "amount"].to_numpy(dtype=float))
-        self.losses = mine.loc[kind == "loss", "amount"].to_numpy(dtype=float)
+        costs = mine.loc[(kind == EventKind.HEDGE).to_numpy(bool), "cost"].to_numpy(dtype=float)
+        if np.isnan(costs).any():
+            raise ValueError("hedge events must carry a cost")
+        self.hedge_costs = math.fsum(costs.tolist())
+        writedowns = mine.loc[(kind == EventKind.WRITEDOWN).to_numpy(bool), "amount"]
+        self.writedowns = math.fsum(writedowns.to_numpy(dtype=float).tolist())
+        self.losses = mine.loc[(kind == EventKind.LOSS).to_numpy(bool), "amount"].to_numpy(float)
 
     def loss_shocks(self, tick_size: float | None) -> float:
         """Cash lost to loss shocks; the model moves whole ticks, ``round(amount / tick)``."""

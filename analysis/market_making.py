@@ -72,12 +72,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from abm.market.mark import MARK_KINDS, mark_path, parse_mark
+from abm.market.mark import MARK_KINDS, MarkBase, mark_path, parse_mark
 from abm.market.measures import BOOK_VENUE
 from abm.results.flash_crash import ar1_half_life
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.market_maker_flows import MarketMakerFlows, checked_market, market_maker_rows
 from analysis.risk_metrics import max_drawdown
 
@@ -120,7 +119,7 @@ EFFICIENCY_COLUMNS = (
 
 def mark_prices(
     market: pd.DataFrame,
-    mark: str | Mapping[str, Any] = "mid",
+    mark: MarkBase | str | Mapping[str, Any] = "mid",
     trades: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """End-of-step mark per row of ``market``, by the scenario's mark methodology.
@@ -134,7 +133,8 @@ def mark_prices(
 
     Args:
         market: A run's ``market`` table.
-        mark: The scenario's ``mark``: a plain kind or a mapping as written in the scenario.
+        mark: The scenario's ``mark``: its spec (``result.scenario.mark``), a plain kind or
+            a mapping as written in a scenario.
         trades: The run's ``trades`` table; needed only to rebuild a ``vwap`` mark.
 
     Raises:
@@ -179,12 +179,7 @@ def per_step_sharpe(pnl: Any) -> float:
     return float(changes.mean()) / sd if sd > 0.0 else math.nan
 
 
-# --- scenario and horizon ------------------------------------------------------------------------
-
-
-def _scenario(result: RunResult) -> Mapping[str, Any]:
-    loaded = yaml.safe_load(result.scenario_yaml) if result.scenario_yaml else None
-    return loaded if isinstance(loaded, Mapping) else {}
+# --- horizon ------------------------------------------------------------------------------------
 
 
 def _horizon_index(n_steps: int, horizon_steps: int) -> np.ndarray:
@@ -204,23 +199,23 @@ def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataF
     rounding.
 
     Args:
-        result: A run; its ``scenario_yaml`` gives ``mark`` (``"mid"`` when absent) and
-            ``tick_size`` (loss shocks are taken as logged when absent).
+        result: A run; its `RunResult.scenario` gives the ``mark`` and the ``tick_size``.
         horizon_steps: Steps after the fill's starting mark at which adverse selection is read;
             0 attributes every mark move to ``inventory_pnl``.
 
     Raises:
         ValueError: If ``horizon_steps`` is negative, the scenario's mark is unknown, the
             ``market`` table or a market maker's ``agents`` rows do not cover every step, or a
-            forced-sale or inventory-shock event lacks its ``notional`` (or ``venue``).
+            forced-sale, rebalance or inventory-shock event lacks its ``notional`` (or a hedge event
+            its ``cost``).
     """
     if horizon_steps < 0:
         raise ValueError(f"horizon_steps must be >= 0, got {horizon_steps}")
     market = checked_market(result)
     n_steps = len(market)
-    scenario = _scenario(result)
-    mark = mark_prices(market, scenario.get("mark", "mid"), result.trades)
-    tick = scenario.get("tick_size")
+    scenario = result.scenario
+    mark = mark_prices(market, scenario.mark, result.trades)
+    tick = scenario.tick_size
     hedge_price = market["hedge_price"].to_numpy(dtype=float)
     before = mark[:-1]
     mark_change = np.diff(mark)
@@ -233,7 +228,7 @@ def pnl_decomposition(result: RunResult, *, horizon_steps: int = 10) -> pd.DataF
         adverse = float(flows.quote.qty[1:] @ after)
         # a flat hedge contributes nothing even where no hedge price was recorded
         hedge_moves = np.where(hedge[:-1] != 0.0, hedge[:-1] * np.diff(hedge_price), 0.0)
-        losses = flows.loss_shocks(None if tick is None else float(tick))
+        losses = flows.loss_shocks(tick)
         parts = {
             "spread_capture": flows.quote.edge(before),
             "adverse_selection": adverse,
@@ -260,8 +255,8 @@ def efficiency_metrics(result: RunResult) -> pd.DataFrame:
     Per-step measures run over steps ``1..T`` (step 0 is the state before trading).
 
     - ``fill_ratio``: quoting lots filled over quoting lots offered (quoting fills as in
-      `pnl_decomposition`: book fills that are neither rebalancing nor forced sales; inter-dealer
-      trades are not quoting fills). The tables do not hold
+      `pnl_decomposition`: the book fills of its quotes, `analysis.market_maker_flows.quote_leg`;
+      inter-dealer trades are not quoting fills). The tables do not hold
       quote sizes, so a side counts as offered ``quote_size`` lots (the group's, from the
       scenario) in every step where it rests at the end of the step or received a quoting fill
       during it (a quote lifted in full leaves the book before the row is written). Size
@@ -284,19 +279,19 @@ def efficiency_metrics(result: RunResult) -> pd.DataFrame:
     """
     market = checked_market(result)
     n_steps = len(market)
-    groups = _scenario(result).get("agents") or {}
+    groups = result.scenario.agents
     rows = []
     for agent_id, frame in market_maker_rows(result, n_steps).items():
         group = str(frame["group"].iloc[0])
-        spec = groups.get(group) or {}
+        spec = groups.get(group)
         flows = MarketMakerFlows(agent_id, result.trades, result.events, n_steps)
         bid_on = frame["bid"].notna().to_numpy()[1:] | (flows.quote.bought[1:] > 0)
         ask_on = frame["ask"].notna().to_numpy()[1:] | (flows.quote.sold[1:] > 0)
-        quote_size = spec.get("quote_size")
+        quote_size = getattr(spec, "quote_size", None)
         offered = (bid_on.sum() + ask_on.sum()) * quote_size if quote_size else 0
         filled = flows.quote.bought.sum() + flows.quote.sold.sum()
         inventory = frame["inventory"].to_numpy(dtype=float)
-        limit = spec.get("max_inventory")
+        limit = getattr(spec, "max_inventory", None)
         pnl = frame["pnl"].to_numpy(dtype=float)
         periods = max(n_steps - 1, 1)
         rows.append(

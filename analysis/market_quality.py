@@ -26,10 +26,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from abm.market.measures import book_sidedness, price_dislocations
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.price_formation import (
     InsufficientDataError,
     Regression,
@@ -342,7 +341,7 @@ def market_quality_summary(
             "depth": getattr(result_or_tables, "depth", None),
         }
         if tick_size is None:
-            tick_size = yaml.safe_load(result_or_tables.scenario_yaml).get("tick_size")
+            tick_size = result_or_tables.scenario.tick_size
     else:
         tables = result_or_tables
     if tick_size is None or not tick_size > 0:

@@ -1,6 +1,6 @@
 """The report of one run directory: ``report.md`` with PNG figures, and standalone ``report.html``.
 
-`write_report` reads a run directory written by `abm.results.recorder.RunResult.save` (DESIGN.md
+`write_report` reads a run directory written by `abm.results.run_result.RunResult.save` (DESIGN.md
 section 7)
 and writes three things: one PNG per figure, ``report.md`` (which links the PNGs by relative
 path) and ``report.html`` (one self-contained page: the same content with the figures embedded
@@ -27,15 +27,13 @@ from pathlib import Path
 
 from abm.errors import AbmError
 from abm.results.atomic import write_atomic
-from abm.results.recorder import RUN_FILES, RunResult, RunResultError
+from abm.results.run_result import RUN_FILES, RunResult, RunResultError
 from analysis.report_document import (
     FIGURE_DPI,
     MISSING,
     format_value,
     render_html,
     render_markdown,
-    scenario_mapping,
-    tick_size_of,
     ticks,
     yes_no,
 )
@@ -87,7 +85,7 @@ def write_report(
     `analysis.contagion` is present.
 
     Args:
-        run_dir: A run directory written by `abm.results.recorder.RunResult.save`.
+        run_dir: A run directory written by `abm.results.run_result.RunResult.save`.
         out_dir: Where to write instead of the run directory.
 
     Returns:
@@ -168,7 +166,7 @@ def summary_lines(result: RunResult) -> list[str]:
     and ticks); mean market-maker pnl; and the cash/inventory conservation check.
     """
     summary = result.summary
-    tick = tick_size_of(scenario_mapping(result.scenario_yaml))
+    tick = result.scenario.tick_size
     spread = summary.get("spread_mean")
     cash = yes_no(summary.get("cash_conserved"))
     inventory = yes_no(summary.get("inventory_conserved"))

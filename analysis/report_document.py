@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-import yaml
 from matplotlib.figure import Figure
+
+from abm.results.run_result import RunResult
 
 MISSING = "n/a"
 """How a missing value (None, NaN, pandas NA) is shown."""
@@ -145,14 +146,16 @@ def png_bytes(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def scenario_mapping(scenario_yaml: str) -> dict[str, Any]:
-    """The resolved scenario as a dict; empty if the YAML is unreadable or not a mapping."""
-    # A report is still useful without the scenario's labels, so unreadable YAML is not fatal.
-    try:
-        value = yaml.safe_load(scenario_yaml)
-    except yaml.YAMLError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def scenario_fields(result: RunResult) -> dict[str, Any]:
+    """The run's validated scenario as plain values (`RunResult.scenario` dumped to JSON types).
+
+    For rendering specs in tables: the same mapping ``scenario.yaml`` holds, every default
+    filled in by the schema. Read single fields from ``result.scenario`` instead.
+
+    Raises:
+        RunResultError: If the result carries no valid scenario (`RunResult.scenario`).
+    """
+    return result.scenario.model_dump(mode="json")
 
 
 _QUESTION = re.compile(r"^(?:Question|What it studies)\s*:\s*(.*)$")
@@ -260,14 +263,6 @@ def _joined(lines: Sequence[str]) -> tuple[str | Aligned, ...]:
             item_indent = indent
     close_table()
     return tuple(out)
-
-
-def tick_size_of(scenario: Mapping[str, Any]) -> float | None:
-    """The scenario's positive ``tick_size`` (price units per tick), or None."""
-    tick = scenario.get("tick_size")
-    if isinstance(tick, int | float) and not isinstance(tick, bool) and tick > 0:
-        return float(tick)
-    return None
 
 
 def ticks(value: Any, tick: float | None) -> float | None:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.figures import DisplayFigure
 from analysis.flash_crash import FLASH_CRASH_FIGURE, flash_crash_figure, is_flash_crash_run
 from analysis.plots import (
@@ -36,8 +36,7 @@ from analysis.report_document import (
     Section,
     attempt,
     png_bytes,
-    scenario_mapping,
-    tick_size_of,
+    scenario_fields,
 )
 from analysis.report_market_makers import market_maker_group_names
 from analysis.stat_plots import (
@@ -97,8 +96,8 @@ def figure_section(title: str, figures: list[Drawn]) -> Section:
 
 def headline_figures(result: RunResult, scenario: Mapping[str, Any]) -> list[Drawn]:
     """Price, spread and depth near the mid, inventory, pnl (and the flash-crash figure)."""
-    dt = _dt(scenario)
-    tick = tick_size_of(scenario)
+    dt = result.scenario.dt
+    tick = result.scenario.tick_size
     shocks = scenario.get("shocks") if isinstance(scenario.get("shocks"), list) else None
     market, depth = result.market, result.depth
     window = rolling_window(len(market))
@@ -211,11 +210,6 @@ def more_figures(
     ]
 
 
-def _dt(scenario: Mapping[str, Any]) -> float:
-    dt = scenario.get("dt", 1.0)
-    return float(dt) if isinstance(dt, int | float) and not isinstance(dt, bool) and dt > 0 else 1.0
-
-
 def _inventory_limits(scenario: Mapping[str, Any]) -> dict[str, float]:
     """Each group's inventory limit (lots): ``max_inventory``, or a paddrik ``position_limit``."""
     agents = scenario.get("agents")
@@ -231,7 +225,7 @@ def _inventory_limits(scenario: Mapping[str, Any]) -> dict[str, float]:
 
 def _mark_name(result: RunResult) -> str:
     """The scenario's ``mark`` in a few words (``mid``, ``ema``, ...), for figure titles."""
-    mark = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+    mark = scenario_fields(result)["mark"]
     if isinstance(mark, Mapping):
         return str(mark.get("kind", "mark"))
     return str(mark)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.flash_crash import (
     FLASH_CRASH_FIGURE,
     class_shares,
@@ -26,7 +26,7 @@ from analysis.report_document import (
     attempt,
     format_value,
     png_bytes,
-    scenario_mapping,
+    scenario_fields,
 )
 
 _FLASH_CRASH_ROWS = (
@@ -73,7 +73,7 @@ def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
         f"runs from its start (step {windows.start}) to the trough of the 1-second mean price "
         f"(step {windows.trough}). Sources: CFTC/SEC (2010); Kirilenko et al. (2017)."
     )
-    scenario = scenario_mapping(result.scenario_yaml)
+    scenario = scenario_fields(result)
     breaker = scenario.get("circuit_breaker")
     if isinstance(breaker, Mapping) and breaker.get("enabled", True):
         switch = (

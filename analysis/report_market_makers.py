@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.results.recorder import RunResult
+from abm.results.events import EventKind
+from abm.results.run_result import RunResult
 from analysis.market_making import efficiency_metrics
 from analysis.report_document import (
     MISSING,
@@ -29,7 +30,7 @@ from analysis.report_document import (
     attempt,
     format_value,
     png_bytes,
-    scenario_mapping,
+    scenario_fields,
 )
 from analysis.stat_plots import IDENTITY_COLUMNS
 from analysis.tables import MARKET_MAKER_KIND, quantity_label
@@ -87,7 +88,7 @@ def market_maker_group_names(result: RunResult) -> list[str]:
     In the scenario's document order, then any other ``market_maker`` group the ``agents``
     table names.
     """
-    specs = scenario_mapping(result.scenario_yaml).get("agents")
+    specs = scenario_fields(result)["agents"]
     specs = specs if isinstance(specs, Mapping) else {}
     names = [
         str(name)
@@ -118,7 +119,7 @@ def market_maker_groups(result: RunResult) -> pd.DataFrame:
     names = market_maker_group_names(result)
     makers = result.agents.loc[result.agents["group"].astype(str).isin(names).to_numpy(bool)]
     makers = makers.assign(group=makers["group"].astype(str))
-    specs = scenario_mapping(result.scenario_yaml).get("agents")
+    specs = scenario_fields(result)["agents"]
     specs = specs if isinstance(specs, Mapping) else {}
     rows = []
     for group, frame in makers.groupby("group", sort=False):
@@ -177,7 +178,7 @@ def market_maker_section(
     )
     mark = result.summary.get("mark")
     if not (isinstance(mark, str) and mark.strip()):
-        spec = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+        spec = scenario_fields(result)["mark"]
         mark = spec.get("kind", "mark") if isinstance(spec, Mapping) else str(spec)
     blocks: list[Block] = [
         Paragraph(f"Pnl is equity less initial equity, with positions marked to: {mark}."),
@@ -227,7 +228,9 @@ def _group_table(means: pd.DataFrame, labels: Mapping[str, str], caption: str) -
 def has_contagion(result: RunResult) -> bool:
     """Whether the run had a default (summary or events) or a contagion network."""
     defaults = result.summary.get("defaults")
-    logged = bool((result.events["kind"] == "default").any()) if len(result.events) else False
+    logged = (
+        bool((result.events["kind"] == EventKind.DEFAULT).any()) if len(result.events) else False
+    )
     return bool(defaults) or logged or len(result.network) > 0
 
 
@@ -262,7 +265,7 @@ def contagion_section(result: RunResult, *, figures: bool) -> Section:
             ("Total exposure (price units)", format_value(float(network["exposure"].sum())))
         )
     blocks: list[Block] = [Table(("Measure", "Value"), tuple(rows), "From the run summary")]
-    defaults = result.events.loc[result.events["kind"] == "default"]
+    defaults = result.events.loc[result.events["kind"] == EventKind.DEFAULT]
     if len(defaults):
         # Network node i is the i-th market maker created, i.e. in agent-id order; the network
         # figure labels nodes that way.
@@ -275,17 +278,17 @@ def contagion_section(result: RunResult, *, figures: bool) -> Section:
                 format_value(agent),
                 format_value(None if agent is pd.NA else node_of.get(int(agent))),
                 format_value(amount),
-                str(detail),
+                format_value(None if wave is pd.NA else int(wave)),
             )
-            for step, agent, amount, detail in zip(
+            for step, agent, amount, wave in zip(
                 shown["step"].tolist(),
                 shown["agent_id"].tolist(),
                 shown["amount"].tolist(),
-                shown["detail"].tolist(),
+                shown["wave"].tolist(),
                 strict=True,
             )
         )
-        header = ("Step", "Agent", "Network node", "Equity at default (price units)", "Detail")
+        header = ("Step", "Agent", "Network node", "Equity at default (price units)", "Wave")
         blocks.append(Table(header, default_rows, "Defaults"))
         if len(defaults) > MAX_DEFAULT_ROWS:
             blocks.append(Paragraph(f"{len(defaults) - MAX_DEFAULT_ROWS} further defaults."))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.flash_crash import is_flash_crash_run
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
@@ -42,9 +42,8 @@ from analysis.report_document import (
     Table,
     attempt,
     format_value,
-    scenario_mapping,
+    scenario_fields,
     scenario_question_and_outcome,
-    tick_size_of,
     ticks,
     yes_no,
 )
@@ -117,11 +116,11 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         figures: Whether to render the figures (PNG at `FIGURE_DPI`); without them the
             document is text and tables only, which is much faster.
     """
-    scenario = scenario_mapping(result.scenario_yaml)
-    tick = tick_size_of(scenario)
+    scenario = scenario_fields(result)
+    tick = result.scenario.tick_size
     decomposition, decomposition_error = attempt(lambda: pnl_decomposition(result))
     intro: list[Block] = []
-    question, outcome = scenario_question_and_outcome(result.scenario_yaml)
+    question, outcome = scenario_question_and_outcome(result.scenario.header)
     intro += [note for note in (question, outcome) if note is not None]
     if question is None and outcome is None:
         intro.append(
@@ -161,7 +160,7 @@ def mark_description(result: RunResult) -> str:
     described = result.summary.get("mark")
     if isinstance(described, str) and described.strip():
         return described.strip()
-    mark = scenario_mapping(result.scenario_yaml).get("mark", "mid")
+    mark = scenario_fields(result)["mark"]
     return _inline(mark) if isinstance(mark, Mapping) else str(mark)
 
 

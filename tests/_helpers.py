@@ -11,7 +11,7 @@ import pandas as pd
 import abm
 from abm.experiments.sweep import RunRecord
 from abm.experiments.sweep_spec import RunKey
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -27,6 +27,14 @@ FACTS = (
 def run_baseline(overrides: dict[str, Any]) -> RunResult:
     """Run scenarios/baseline.yaml with ``overrides`` (dotted paths) at its own seed."""
     return abm.run(abm.load_scenario(BASELINE).override(overrides))
+
+
+def scenario_text(overrides: dict[str, Any] | None = None) -> str:
+    """The resolved YAML of scenarios/baseline.yaml with ``overrides`` (dotted paths).
+
+    For hand-built results whose `RunResult.scenario` an analysis reads.
+    """
+    return abm.load_scenario(BASELINE).override(overrides or {}).to_yaml()
 
 
 def market_table(

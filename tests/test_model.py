@@ -21,7 +21,7 @@ import abm
 from abm.agents.base import Trader
 from abm.model import MarketModel
 from abm.results.events import TradePurpose
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario
 
 BASELINE = Path(__file__).parents[1] / "scenarios" / "baseline.yaml"

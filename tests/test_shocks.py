@@ -18,7 +18,7 @@ import pytest
 
 from abm.fundamental import FundamentalProcess, make_fundamental
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario, ScenarioError
 from abm.shocks import SHOCKS, PriceGapShock, ShockSchedule, ShockSpec, VolatilityShock
 
@@ -229,12 +229,12 @@ def test_model_relative_gap_in_market_fundamental() -> None:
 
 
 def test_model_logs_price_gap_event(gap_run: RunResult) -> None:
-    """One "price_gap" event at the gap step, amount = gap, detail = new fundamental."""
+    """One "price_gap" event at the gap step, amount = gap, ``fundamental`` = new fundamental."""
     events = gap_run.events
     gaps = events[events["kind"] == "price_gap"]
     assert list(gaps["step"]) == [GAP_STEP]
     assert list(gaps["amount"]) == [GAP_SIZE]
-    assert list(gaps["detail"]) == [f"fundamental={100.0 + GAP_SIZE!r}"]
+    assert list(gaps["fundamental"]) == [100.0 + GAP_SIZE]
     assert gaps["agent_id"].isna().all()
 
 
@@ -248,7 +248,7 @@ def test_model_logs_gap_exposure_as_net_delta_times_gap(gap_run: RunResult) -> N
     assert (exposure["step"] == GAP_STEP).all()
     for agent_id, row in positioned.iterrows():
         assert exposure.loc[agent_id, "amount"] == row["net_delta"] * GAP_SIZE
-        assert exposure.loc[agent_id, "detail"] == f"net_delta={row['net_delta']}"
+        assert exposure.loc[agent_id, "net_delta"] == row["net_delta"]
 
 
 def test_model_gap_exposure_uses_hedged_net_delta(gap_run: RunResult) -> None:

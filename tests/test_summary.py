@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.run import market_making_groups, run
 from abm.scenario.schema import Scenario, load_scenario
 

@@ -14,7 +14,7 @@ settlement is exact: a fill of ``qty`` lots at ``price_ticks`` moves exactly
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 import mesa
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from abm.market.exchange import Exchange
     from abm.market.hedge import HedgeVenue
     from abm.market.orderbook import OrderBook, OrderResult
+    from abm.results.events import EventFields, EventKind
 
 
 class Market(Protocol):
@@ -143,13 +144,17 @@ class Market(Protocol):
 
     def log_event(
         self,
-        kind: str,
+        kind: EventKind,
         agent_id: int | None,
         counterparty: int | None,
         amount: float,
-        detail: str = "",
+        **fields: Unpack[EventFields],
     ) -> None:
-        """Append one row to the ``events`` table at the current step (ids None where absent)."""
+        """Append one row to the ``events`` table at the current step (ids None where absent).
+
+        ``fields`` are the event's typed fields (`abm.results.events.EventFields`: ``notional``,
+        ``mid``, ``price``, ``cost``, ``regime_from``, ...), each its own nullable column.
+        """
         ...
 
     def schedule_expiry(self, order_id: int, step: int) -> None:

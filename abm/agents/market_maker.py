@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
 from abm.policies import QuoteContext, QuotingPolicy, build_policy
-from abm.results.events import TradePurpose
+from abm.results.events import EventKind, TradePurpose
 from abm.risk.hedging import hedge_trade
 from abm.risk.rebalancing import Rebalancer
 from abm.risk.regimes import RegimeMachine, RiskReading
@@ -172,9 +172,7 @@ class MarketMaker(Trader):
             qty = hedge_trade(self.hedge_spec, self.inventory, self.hedge)
             if qty:
                 price, cost = market.hedge_venue.trade(self, qty)
-                market.log_event(
-                    "hedge", self.unique_id, None, qty, f"price={price!r}; cost={cost!r}"
-                )
+                market.log_event(EventKind.HEDGE, self.unique_id, None, qty, price=price, cost=cost)
         if limits.withdraw:
             self.withdraw()
             return
@@ -195,7 +193,12 @@ class MarketMaker(Trader):
             if changed is not None:
                 self.regime = changed
                 market.log_event(
-                    "regime", self.unique_id, None, float(self.inventory), f"{before}->{changed}"
+                    EventKind.REGIME,
+                    self.unique_id,
+                    None,
+                    float(self.inventory),
+                    regime_from=before.value,
+                    regime_to=changed.value,
                 )
             params = self.regimes.params()
             spread_mult *= params.spread_mult
@@ -229,11 +232,13 @@ class MarketMaker(Trader):
         notional = sum(fill.price_ticks * fill.qty for fill in result.fills) * market.tick_size
         signed = filled if qty > 0 else -filled
         market.log_event(
-            "rebalance",
+            EventKind.REBALANCE,
             self.unique_id,
             None,
             float(signed),
-            f"notional={notional!r}; mid={mid!r}; requested={qty}",
+            notional=notional,
+            mid=mid,
+            requested=qty,
         )
 
     def _quote(self, reference: float, limits: QuoteLimits) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
 from abm.market.circuit_breaker import HALTED_ORDER_ID
-from abm.results.events import TradePurpose
+from abm.results.events import EventKind, TradePurpose
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,9 @@ class PovTrader(Trader):
             return
         if not self.started:
             self.started = True
-            market.log_event("pov_start", self.unique_id, None, float(spec.target_qty), spec.mode)
+            market.log_event(
+                EventKind.POV_START, self.unique_id, None, float(spec.target_qty), mode=spec.mode
+            )
         volumes = market.cumulative_volume
         last = n - 1  # the window is made of completed steps
         window_volume = volumes[last] - volumes[max(0, last - spec.window_steps)]
@@ -132,7 +134,7 @@ class PovTrader(Trader):
         if self.resting_id is not None:
             self.market.book_venue.cancel(self.resting_id)
             self.resting_id = None
-        self.market.log_event("pov_done", self.unique_id, None, float(self.executed), "")
+        self.market.log_event(EventKind.POV_DONE, self.unique_id, None, float(self.executed))
         return True
 
     def order_released(self, result: OrderResult) -> None:

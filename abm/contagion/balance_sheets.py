@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 import networkx as nx
 
 from abm.contagion.view import ContagionMarket, Dealer, DealerExchange, EventSink
-from abm.results.events import TradePurpose
+from abm.results.events import EventKind, TradePurpose
 from abm.states import Status
 
 D = TypeVar("D", bound=Dealer)
@@ -136,14 +136,14 @@ class BalanceSheets(Generic[D]):
             return 0.0
         return min(1.0, max(0.0, 1.0 - self.equity(mm) / start))
 
-    def forced_sale(self, mm: D, qty: int, channel: str) -> int:
+    def forced_sale(self, mm: D, qty: int, channel: EventKind) -> int:
         """Trade ``qty`` lots (signed: + buys) out of ``mm``'s control; returns lots done.
 
         With the fire-sale channel on, a market order into the book (price impact); off,
         the outside world takes it at the fundamental (rounded to the tick against the
         seller). Logged as a ``channel`` event (``liquidation`` or ``margin_call``) whose
-        amount is the signed quantity done and whose detail gives ``notional`` (price
-        units, unsigned), the ``mid`` before and the ``venue`` (book or outside).
+        amount is the signed quantity done, with the fields ``notional`` (price units,
+        unsigned), the ``mid`` before and the ``venue`` (book or outside).
         """
         if qty == 0:
             return 0
@@ -170,6 +170,8 @@ class BalanceSheets(Generic[D]):
                 mm.unique_id,
                 None,
                 float(done if qty > 0 else -done),
-                f"notional={notional_ticks * tick!r}; mid={mid!r}; venue={venue}",
+                notional=notional_ticks * tick,
+                mid=mid,
+                venue=venue,
             )
         return done

@@ -27,6 +27,7 @@ from abm.contagion.specs import (
     MarginChannel,
 )
 from abm.contagion.view import Dealer
+from abm.results.events import EventKind
 from abm.states import Status
 
 D = TypeVar("D", bound=Dealer)
@@ -52,7 +53,7 @@ def margin_calls(sheets: BalanceSheets[D], margin: MarginChannel, hike: float) -
         mm.margin_requirement = requirement
         if sheets.equity(mm) < requirement:
             cut = max(1, math.ceil(margin.pace * abs(mm.inventory)))
-            sheets.forced_sale(mm, -cut if mm.inventory > 0 else cut, "margin_call")
+            sheets.forced_sale(mm, -cut if mm.inventory > 0 else cut, EventKind.MARGIN_CALL)
 
 
 def credit_calls(
@@ -84,7 +85,12 @@ def credit_calls(
             borrower.debts_ticks -= paid
             lender.cash_ticks += paid
             sheets.reduce_claim(lender, data, paid)
-            sheets.log("credit_call", lender.unique_id, borrower.unique_id, paid * sheets.tick_size)
+            sheets.log(
+                EventKind.CREDIT_CALL,
+                lender.unique_id,
+                borrower.unique_id,
+                paid * sheets.tick_size,
+            )
 
 
 def hot_potato(sheets: BalanceSheets[D], potato: HotPotatoChannel) -> None:
@@ -148,11 +154,11 @@ def hot_potato(sheets: BalanceSheets[D], potato: HotPotatoChannel) -> None:
                 receiver.potato_hops = hops
             excess -= qty
             sheets.log(
-                "hot_potato",
+                EventKind.HOT_POTATO,
                 passer.unique_id,
                 receiver.unique_id,
                 float(qty if not selling else -qty),
-                f"hop={hops}",
+                hop=hops,
             )
 
 
@@ -181,5 +187,12 @@ def confidence(sheets: BalanceSheets[D], channel: ConfidenceChannel) -> None:
         elif share >= channel.stress_share:
             state = "stressed"
         if state != mm.confidence_state:
-            sheets.log("confidence", mm.unique_id, None, share, f"{mm.confidence_state}->{state}")
+            sheets.log(
+                EventKind.CONFIDENCE,
+                mm.unique_id,
+                None,
+                share,
+                confidence_from=mm.confidence_state or "normal",
+                confidence_to=state or "normal",
+            )
             mm.confidence_state = state

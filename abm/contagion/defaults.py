@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 from abm.contagion.balance_sheets import BalanceSheets
 from abm.contagion.specs import DefaultChannel
 from abm.contagion.view import Dealer
+from abm.results.events import EventKind
 from abm.states import Status
 
 D = TypeVar("D", bound=Dealer)
@@ -50,7 +51,9 @@ class Defaults(Generic[D]):
                 del self.liquidations[node]
                 continue
             slice_qty = math.ceil(abs(mm.inventory) / max(steps_left, 1))
-            sheets.forced_sale(mm, -slice_qty if mm.inventory > 0 else slice_qty, "liquidation")
+            sheets.forced_sale(
+                mm, -slice_qty if mm.inventory > 0 else slice_qty, EventKind.LIQUIDATION
+            )
             if count_step:
                 self.liquidations[node] = max(steps_left - 1, 1)
 
@@ -88,7 +91,7 @@ class Defaults(Generic[D]):
         sheets.refresh_mark()  # its quotes may have been the touch
         sheets.stats.defaults += 1
         node = sheets.node_of[mm.unique_id]
-        sheets.log("default", mm.unique_id, None, sheets.equity(mm), f"wave={wave}")
+        sheets.log(EventKind.DEFAULT, mm.unique_id, None, sheets.equity(mm), wave=wave)
         if mm.inventory:
             self.liquidations[node] = self.channel.liquidation_steps
         recovery = self.channel.recovery_rate
@@ -102,4 +105,6 @@ class Defaults(Generic[D]):
             creditor = sheets.nodes[i]
             sheets.reduce_claim(creditor, data, loss)
             sheets.stats.add_loss("default", loss * tick)
-            sheets.log("writedown", creditor.unique_id, mm.unique_id, loss * tick, f"wave={wave}")
+            sheets.log(
+                EventKind.WRITEDOWN, creditor.unique_id, mm.unique_id, loss * tick, wave=wave
+            )

@@ -36,6 +36,7 @@ from abm.contagion.view import (
     DealerExchange,
     EventSink,
 )
+from abm.results.events import EventKind
 from abm.shocks import DefaultShock, InventoryShock, LossShock
 from abm.states import Status
 
@@ -120,7 +121,7 @@ class ContagionEngine(Generic[D]):
         """Relative equity loss since the start, in [0, 1] (1 for a defaulted dealer)."""
         return self._sheets.distress(mm)
 
-    def forced_sale(self, mm: D, qty: int, channel: str) -> int:
+    def forced_sale(self, mm: D, qty: int, channel: EventKind) -> int:
         """Trade ``qty`` lots (signed: + buys) out of ``mm``'s control; returns lots done.
 
         See `abm.contagion.balance_sheets.BalanceSheets.forced_sale`.
@@ -154,7 +155,7 @@ class ContagionEngine(Generic[D]):
                     mm.cash_ticks -= amount
                     sheets.outside.cash_ticks += amount
                     sheets.stats.add_loss("loss", shock.amount)
-                    sheets.log("loss", mm.unique_id, None, shock.amount)
+                    sheets.log(EventKind.LOSS, mm.unique_id, None, shock.amount)
                 elif isinstance(shock, DefaultShock):
                     if mm.status is not Status.DEFAULTED:
                         self._defaults.default(mm, wave=0)
@@ -165,16 +166,16 @@ class ContagionEngine(Generic[D]):
                     sheets.trade_outside(mm, price_ticks, shock.qty)
                     mm.potato_hops = 0
                     sheets.log(
-                        "inventory_shock",
+                        EventKind.INVENTORY_SHOCK,
                         mm.unique_id,
                         None,
                         float(shock.qty),
-                        f"notional={abs(price_ticks * shock.qty) * tick!r}",
+                        notional=abs(price_ticks * shock.qty) * tick,
                     )
         for freeze in self._shocks.credit_freezes.get(step, ()):
             for _, _, data in self.network.edges(data=True):
                 data["capacity"] = int(data["capacity"] * freeze.factor)
-            sheets.log("credit_freeze", None, None, freeze.factor)
+            sheets.log(EventKind.CREDIT_FREEZE, None, None, freeze.factor)
         for withdrawal in self._shocks.withdrawals():
             if withdrawal.step == step and nodes:
                 count = max(1, round(withdrawal.fraction * len(nodes)))
@@ -182,7 +183,7 @@ class ContagionEngine(Generic[D]):
                 for node in sorted(int(c) for c in chosen):
                     nodes[node].withdrawn_until = step + withdrawal.duration_steps
                     sheets.log(
-                        "withdrawal",
+                        EventKind.WITHDRAWAL,
                         nodes[node].unique_id,
                         None,
                         float(withdrawal.duration_steps),

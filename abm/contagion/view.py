@@ -19,13 +19,13 @@ engine uses, so a unit test can build the engine from hand-made parts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, Unpack
 
 from abm.states import Status
 
 if TYPE_CHECKING:
     from abm.market.orderbook import OrderResult
-    from abm.results.events import TradePurpose
+    from abm.results.events import EventFields, EventKind, TradePurpose
     from abm.shocks import (
         CreditFreezeShock,
         DefaultShock,
@@ -163,11 +163,11 @@ class EventSink(Protocol):
 
     def __call__(
         self,
-        kind: str,
+        kind: EventKind,
         agent_id: int | None,
         counterparty: int | None,
         amount: float,
-        detail: str = "",
+        **fields: Unpack[EventFields],
     ) -> None:
         """Record event ``kind`` from ``agent_id`` to ``counterparty`` of size ``amount``."""
         ...

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from abm.errors import AbmError
 from abm.experiments.studies import mean_and_std_se, replicate_seeds
-from abm.results.recorder import RunResult
+from abm.results.events import EventKind
+from abm.results.run_result import RunResult
 from abm.run import run
 from abm.scenario.schema import Scenario, load_scenario
 from analysis.market_making import DECOMPOSITION_COLUMNS, efficiency_metrics, pnl_decomposition
@@ -65,9 +65,6 @@ TABLE_COLUMNS = (
     *(c for m in (*_TABLE_MEASURES, *RUN_METRICS[3:]) for c in (m, f"{m}_se")),
 )
 """Columns of a `compare` table: ``scenario``, ``n_seeds``, then each measure and its ``_se``."""
-
-# yaml's C loader parses a resolved scenario about ten times faster than the Python one
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class CompareError(AbmError, ValueError):
@@ -155,7 +152,7 @@ def run_metrics(result: RunResult, *, group: str = MM_GROUP) -> dict[str, float]
     mine = events[events["agent_id"].isin(mms)]
     kinds = mine["kind"].to_numpy(dtype=object)
     amounts = mine["amount"].to_numpy(dtype=float)
-    gap = amounts[kinds == "gap_exposure"]
+    gap = amounts[kinds == EventKind.GAP_EXPOSURE]
     metrics = {
         "pnl": float(decomposition["pnl"].sum()),
         "final_abs_inventory": float(np.abs(inventory[last]).mean()),
@@ -169,8 +166,8 @@ def run_metrics(result: RunResult, *, group: str = MM_GROUP) -> dict[str, float]
         "quoted_spread": _mean_se(spread)[0],
         "inventory_half_life": float(efficiency["inventory_half_life"].mean()),
         "time_at_limit": float(efficiency["time_at_limit"].mean()),
-        "hedge_trades": float(np.count_nonzero(kinds == "hedge")),
-        "rebalance_volume": float(np.abs(amounts[kinds == "rebalance"]).sum()),
+        "hedge_trades": float(np.count_nonzero(kinds == EventKind.HEDGE)),
+        "rebalance_volume": float(np.abs(amounts[kinds == EventKind.REBALANCE]).sum()),
         "net_delta_abs_mean": float(np.mean([net_delta[later & (ids == i)].mean() for i in mms])),
         "net_delta_abs_max": float(net_delta[later].max()),
         "gap_pnl": float(gap.sum()),
@@ -184,9 +181,8 @@ def run_metrics(result: RunResult, *, group: str = MM_GROUP) -> dict[str, float]
 
 def _shock_window_pnl(result: RunResult, rows: pd.DataFrame) -> float:
     """The group's P&L change across `shock_window` (NaN without shocks)."""
-    document = yaml.load(result.scenario_yaml, Loader=_LOADER) if result.scenario_yaml else None
-    shocks = document.get("shocks") if isinstance(document, Mapping) else None
-    window = shock_window(shocks or (), len(result.market))
+    shocks = [shock.model_dump(mode="json") for shock in result.scenario.shocks]
+    window = shock_window(shocks, len(result.market))
     if window is None:
         return math.nan
     first, last = window

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from abm.errors import AbmError
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.run import run
 from abm.scenario.schema import Scenario, load_scenario
 

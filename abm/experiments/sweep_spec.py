@@ -61,7 +61,7 @@ RESULTS_FILE = "results.parquet"
 RUNS_DIR = "runs"
 """One JSON record per finished run, named ``<run_id>.json``, each written atomically."""
 TABLES_DIR = "tables"
-"""With ``--keep-tables``: one run directory (`abm.results.recorder.RunResult.save`) per run id."""
+"""With ``--keep-tables``: one run directory (`abm.results.RunResult.save`) per run id."""
 RESERVED_COLUMNS = (
     "run_id",
     "point",

@@ -5,7 +5,7 @@ What `abm.experiments.sweep.run_sweep` writes, and resumes from::
     DIR/sweep.json              the plan (`abm.experiments.sweep_spec.SweepPlan.definition`)
     DIR/runs/<run_id>.json      one `RunRecord` per finished run (ok or failed), atomically
     DIR/tables/<run_id>/        with keep_tables: the run directory
-    (`abm.results.recorder.RunResult.save`)
+    (`abm.results.run_result.RunResult.save`)
     DIR/<table>/point=<p>/replicate=<r>/<run_id>.parquet
                                 with keep_tables: the same tables as one Hive-partitioned
                                 dataset per table (`DATASET_TABLES`, `link_run_tables`)

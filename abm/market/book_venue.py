@@ -22,7 +22,7 @@ from abm.market.orderbook import Fill, OrderBook, OrderResult
 from abm.market.venue import UNDERLYING, Account, Instrument, Settlement, VenueContext
 
 if TYPE_CHECKING:
-    from abm.results.events import TradePurpose
+    from abm.results.events import EventKind, TradePurpose
 
 
 class BookVenue:
@@ -152,7 +152,12 @@ class BookVenue:
         breaker.reopen()
         queue, self._queue = self._queue, []
         self._exchange.recorder.event(
-            step, "reopen", None, None, float(len(queue)), f"halted_until={breaker.halted_until}"
+            step,
+            EventKind.REOPEN,
+            None,
+            None,
+            float(len(queue)),
+            halted_until=breaker.halted_until,
         )
         for trader, is_buy, price_ticks, qty, ioc, purpose in queue:
             if self.halted:
@@ -210,12 +215,14 @@ class BookVenue:
         to_price = self.book.to_price
         self._exchange.recorder.event(
             step,
-            "halt",
+            EventKind.HALT,
             None,
             None,
             (reference - price) / reference,
-            f"reference={to_price(reference)!r}; price={to_price(price)!r}; "
-            f"until_step={breaker.halted_until}; on_halt={breaker.spec.on_halt}",
+            reference=to_price(reference),
+            price=to_price(price),
+            until_step=breaker.halted_until,
+            on_halt=breaker.spec.on_halt,
         )
 
 

@@ -1,1 +1,7 @@
-"""What a run produced: the recorder, `RunResult`, and atomic writes of run directories."""
+"""What a run produced, by concept.
+
+`recorder` (the columnar Recorder and the table schema), `events` (the labels and typed event
+fields of the results contract), `run_result` (`RunResult`, saving, loading and the
+results-format version), `run_directory` (replacing a run directory in place) and `atomic`
+(atomic file writes).
+"""

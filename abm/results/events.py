@@ -10,6 +10,7 @@ their strings (``EventKind.HALT == "halt"``).
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final, TypedDict
 
 
 class EventKind(StrEnum):
@@ -61,4 +62,91 @@ class TradePurpose(StrEnum):
     INTERDEALER = "interdealer"  # inventory passed between dealers (hot potato)
 
 
-__all__ = ["EventKind", "TradePurpose"]
+class EventFields(TypedDict, total=False):
+    """The typed fields an event may carry beside its amount: one nullable ``events`` column each.
+
+    An emitter passes the fields of its kind as keywords (``log_event(EventKind.DEFAULT, mm,
+    None, equity, wave=1)``); every other field of the row is null (NaN in a float column,
+    ``<NA>`` in an ``Int64`` or label column). Prices and cash are in price units, quantities
+    in lots, steps are step indices.
+
+    Columns (dtype): the kinds that fill them, and what they hold.
+
+    - ``notional`` (float64): liquidation, margin_call, rebalance: cash value of the lots
+      done (unsigned); inventory_shock: value at the mid of the lots moved (unsigned).
+    - ``mid`` (float64): liquidation, margin_call, rebalance: the book mid before the order
+      (NaN when a side of the book was empty).
+    - ``venue`` (category): liquidation, margin_call: where the sale was absorbed, ``book``
+      (a fire sale into the book) or ``outside`` (the outside world, at the fundamental).
+    - ``requested`` (Int64): rebalance: the signed lots the order asked for (``amount`` holds
+      the lots done).
+    - ``price`` (float64): hedge: price per lot at the hedge venue; halt: the price of the
+      fill that tripped the breaker.
+    - ``cost`` (float64): hedge: the transaction cost paid on the hedge trade.
+    - ``fundamental`` (float64): price_gap: the fundamental after the gap.
+    - ``net_delta`` (Int64): gap_exposure: inventory + hedge position (lots) when the gap hit.
+    - ``wave`` (Int64): default, writedown: the default wave (0: a default the step's shocks
+      caused; k >= 1: the k-th round of the cascade).
+    - ``hop`` (Int64): hot_potato: how many hops the passed inventory has travelled.
+    - ``regime_from``, ``regime_to`` (category): regime: the market maker's `Regime` value
+      before and after the change.
+    - ``confidence_from``, ``confidence_to`` (category): confidence: the confidence state
+      before and after, ``normal``, ``stressed`` or ``withdraw``.
+    - ``mode`` (category): pov_start: the execution program's mode, ``aggressive`` or
+      ``passive``.
+    - ``reference`` (float64): halt: the breaker's reference price.
+    - ``until_step`` (Int64): halt: the last step of the halt.
+    - ``on_halt`` (category): halt: what happens to orders during the halt, ``queue`` or
+      ``reject``.
+    - ``halted_until`` (Int64): reopen: the last step of the halt that ended.
+
+    Kinds not listed (``credit_call``, ``credit_freeze``, ``loss``, ``withdrawal``,
+    ``pov_done``) carry only ``amount``; see `EventKind`.
+    """
+
+    notional: float
+    mid: float | None
+    venue: str
+    requested: int
+    price: float
+    cost: float
+    fundamental: float
+    net_delta: int
+    wave: int
+    hop: int
+    regime_from: str
+    regime_to: str
+    confidence_from: str
+    confidence_to: str
+    mode: str
+    reference: float
+    until_step: int
+    on_halt: str
+    halted_until: int
+
+
+EVENT_FIELD_DTYPES: Final = {
+    "notional": "float64",
+    "mid": "float64",
+    "venue": "category",
+    "requested": "Int64",
+    "price": "float64",
+    "cost": "float64",
+    "fundamental": "float64",
+    "net_delta": "Int64",
+    "wave": "Int64",
+    "hop": "Int64",
+    "regime_from": "category",
+    "regime_to": "category",
+    "confidence_from": "category",
+    "confidence_to": "category",
+    "mode": "category",
+    "reference": "float64",
+    "until_step": "Int64",
+    "on_halt": "category",
+    "halted_until": "Int64",
+}
+"""The dtype of each `EventFields` column, in column order (after ``amount``)."""
+
+
+__all__ = ["EVENT_FIELD_DTYPES", "EventFields", "EventKind", "TradePurpose"]

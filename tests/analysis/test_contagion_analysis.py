@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from matplotlib.figure import Figure
 
 import abm
 from abm.network import debtrank
-from abm.results.recorder import Recorder, RunResult
+from abm.results.events import EventKind
+from abm.results.recorder import Recorder
+from abm.results.run_result import RunResult
 from analysis.contagion import (
     CrisisWindow,
     cascade_depth,
@@ -30,6 +33,7 @@ from analysis.contagion import (
     recovery_steps,
 )
 from analysis.contagion_network import exposure_matrix, market_maker_ids, shock_debtrank
+from tests._helpers import scenario_text
 
 # A small crisis market: 10 market makers on a lending network with every channel on.
 CRISIS_YAML = (Path(__file__).parents[1] / "data" / "scenarios" / "crisis_small.yaml").read_text(
@@ -49,19 +53,36 @@ POTATO = {"shocks": [{"kind": "inventory", "step": 150, "targets": [3], "qty": 2
 # Steps 0..20, fundamental 100. Market makers 1..4 are network nodes 0..3; trader 5 is noise.
 # Spread 0.02 and depth 100 except at steps 10..12 (spread 0.10, depth 20; step 11 has no ask);
 # mids 100.5 at step 3 and 100.3 at step 15 (dislocations 0.5 and 0.3).
+EventRow = tuple[int, EventKind, int | None, int | None, float, dict[str, Any]]
+"""An event of the hand-made run: step, kind, agent, counterparty, amount and its fields."""
+SCENARIO_YAML = scenario_text({"shocks": []})
 NETWORK = [(1, 0, 40.0), (2, 1, 60.0), (3, 2, 20.0)]  # node 1 lent 40 to node 0, ...
-EVENTS: list[tuple[int, str, int | None, int | None, float, str]] = [
-    (3, "confidence", 2, None, 0.5, "None->stressed"),
-    (10, "loss", 1, None, 150.0, ""),
-    (10, "default", 1, None, -50.0, "wave=1"),
-    (10, "writedown", 2, 1, 40.0, "wave=1"),
-    (10, "default", 2, None, -5.0, "wave=2"),
-    (10, "writedown", 3, 2, 30.0, "wave=2"),
-    (11, "liquidation", 1, None, -4.0, "notional=396.0; mid=100.0; venue=book"),
-    (12, "margin_call", 3, None, -2.0, "notional=199.0; mid=None; venue=outside"),
-    (14, "inventory_shock", 3, None, 8.0, "notional=800.0"),
-    (14, "hot_potato", 3, 4, -6.0, "hop=1"),
-    (15, "hot_potato", 4, 3, -4.0, "hop=2"),
+EVENTS: list[EventRow] = [
+    (
+        3,
+        EventKind.CONFIDENCE,
+        2,
+        None,
+        0.5,
+        {"confidence_from": "normal", "confidence_to": "stressed"},
+    ),
+    (10, EventKind.LOSS, 1, None, 150.0, {}),
+    (10, EventKind.DEFAULT, 1, None, -50.0, {"wave": 1}),
+    (10, EventKind.WRITEDOWN, 2, 1, 40.0, {"wave": 1}),
+    (10, EventKind.DEFAULT, 2, None, -5.0, {"wave": 2}),
+    (10, EventKind.WRITEDOWN, 3, 2, 30.0, {"wave": 2}),
+    (11, EventKind.LIQUIDATION, 1, None, -4.0, {"notional": 396.0, "mid": 100.0, "venue": "book"}),
+    (
+        12,
+        EventKind.MARGIN_CALL,
+        3,
+        None,
+        -2.0,
+        {"notional": 199.0, "mid": None, "venue": "outside"},
+    ),
+    (14, EventKind.INVENTORY_SHOCK, 3, None, 8.0, {"notional": 800.0}),
+    (14, EventKind.HOT_POTATO, 3, 4, -6.0, {"hop": 1}),
+    (15, EventKind.HOT_POTATO, 4, 3, -4.0, {"hop": 2}),
 ]
 
 
@@ -76,8 +97,8 @@ def _market_row(step: int) -> tuple[float | None, float | None, int, int]:
 
 
 def _hand_run(
-    events: list[tuple[int, str, int | None, int | None, float, str]] | None = None,
-    scenario_yaml: str = "tick_size: 0.01\n",
+    events: list[EventRow] | None = None,
+    scenario_yaml: str = SCENARIO_YAML,
 ) -> RunResult:
     rec = Recorder()
     for step in range(21):
@@ -86,8 +107,8 @@ def _hand_run(
     rec.trade(14, 14.0, 100.0, 6, "sell", 4, 3, "interdealer")
     rec.trade(15, 15.0, 100.0, 4, "sell", 3, 4, "interdealer")
     rec.trade(15, 15.0, 100.0, 3, "buy", 5, 4)
-    for row in EVENTS if events is None else events:
-        rec.event(*row)
+    for step, kind, agent_id, counterparty, amount, fields in EVENTS if events is None else events:
+        rec.event(step, kind, agent_id, counterparty, amount, **fields)
     for source, target, exposure in NETWORK:
         rec.network_edge(source, target, exposure, 10)
     for step in (0, 20):
@@ -139,7 +160,7 @@ def test_cascade_depth_is_zero_without_defaults_or_with_default_shocks_only(
     """No default events gives depth 0, and so do defaults of wave 0 (default shocks)."""
     assert cascade_depth(hand.events.iloc[:0]) == 0
     assert len(default_waves(hand.events.iloc[:0])) == 0
-    shocked = _hand_run([(5, "default", 1, None, 10.0, "wave=0")]).events
+    shocked = _hand_run([(5, EventKind.DEFAULT, 1, None, 10.0, {"wave": 0})]).events
     assert cascade_depth(shocked) == 0
 
 
@@ -166,14 +187,18 @@ def test_infer_shock_step_takes_the_first_shock_event(hand: RunResult) -> None:
 def test_infer_shock_step_counts_default_shocks_but_not_cascade_defaults() -> None:
     """A default of wave 0 is a default shock; one of wave 1 is contagion."""
     run = _hand_run(
-        [(4, "default", 2, None, 1.0, "wave=1"), (7, "default", 1, None, 1.0, "wave=0")]
+        [
+            (4, EventKind.DEFAULT, 2, None, 1.0, {"wave": 1}),
+            (7, EventKind.DEFAULT, 1, None, 1.0, {"wave": 0}),
+        ]
     )
     assert infer_shock_step(run) == 7
 
 
 def test_infer_shock_step_falls_back_to_scheduled_shocks() -> None:
     """A volatility shock writes no event; its step comes from the scenario."""
-    yaml_text = "shocks:\n  - {kind: volatility, step: 12, until_step: 20, multiplier: 3}\n"
+    volatility = {"kind": "volatility", "step": 12, "until_step": 20, "multiplier": 3}
+    yaml_text = scenario_text({"shocks": [volatility]})
     assert infer_shock_step(_hand_run([], yaml_text)) == 12
 
 
@@ -261,7 +286,7 @@ def test_shock_debtrank_chain_hand_computed(hand: RunResult) -> None:
 
 def test_shock_debtrank_default_shock_is_full_distress(hand: RunResult) -> None:
     """A default shock (wave 0) sets h(1) = 1 whatever the node's capital."""
-    run = _hand_run([(6, "default", 3, None, 1.0, "wave=0")])
+    run = _hand_run([(6, EventKind.DEFAULT, 3, None, 1.0, {"wave": 0})])
     rank = shock_debtrank(run, 6)
     assert rank is not None
     np.testing.assert_allclose(rank.shock, [0.0, 0.0, 1.0, 0.0])
@@ -390,7 +415,7 @@ def test_network_figure_layout_is_seeded(ring_run: RunResult) -> None:
 def test_network_figure_without_market_makers_says_so(hand: RunResult) -> None:
     """A run without market makers still gives a figure, with a note."""
     agents = hand.agents[hand.agents["kind"] != "market_maker"]
-    empty = RunResult(**{**vars(hand), "agents": agents, "network": hand.network.iloc[:0]})
+    empty = dataclasses.replace(hand, agents=agents, network=hand.network.iloc[:0])
     texts = [t.get_text() for t in network_figure(empty).axes[0].texts]
     assert texts == ["no market makers"]
 

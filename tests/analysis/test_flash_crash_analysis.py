@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-import yaml
 from matplotlib.figure import Figure
 
-from abm.results.recorder import Recorder, RunResult
+from abm.results.events import EventKind
+from abm.results.recorder import Recorder
+from abm.results.run_result import RunResult
 from analysis.flash_crash import (
     COMPARISON_COLUMNS,
     FLASH_CRASH_FIGURE,
@@ -36,6 +37,7 @@ from analysis.flash_crash import (
     is_flash_crash_run,
 )
 from analysis.report_sections import build_document
+from tests._helpers import scenario_text
 
 GROUPS = {1: "hft", 2: "hft", 3: "buyers", 4: "seller"}
 FILLS = ((6, 3, 1, 2), (12, 4, 1, 10), (13, 1, 2, 10), (14, 2, 3, 9))  # step, seller, buyer, qty
@@ -43,7 +45,8 @@ FILLS = ((6, 3, 1, 2), (12, 4, 1, 10), (13, 1, 2, 10), (14, 2, 3, 9))  # step, s
 
 def _scenario(start_step: int = 10, with_program: bool = True) -> str:
     agents: dict[str, object] = {
-        "hft": {"kind": "paddrik", "role": "hft", "count": 2},
+        # arrivals no faster than dt, which the schema requires (the run is hand-made anyway)
+        "hft": {"kind": "paddrik", "role": "hft", "count": 2, "mean_interarrival_s": 1.0},
         "buyers": {"kind": "paddrik", "role": "fundamental_buyer", "count": 1},
     }
     if with_program:
@@ -55,7 +58,7 @@ def _scenario(start_step: int = 10, with_program: bool = True) -> str:
             "window_steps": 5,
             "start_step": start_step,
         }
-    return yaml.safe_dump({"name": "synthetic", "dt": 1.0, "tick_size": 0.25, "agents": agents})
+    return scenario_text({"name": "synthetic", "dt": 1.0, "tick_size": 0.25, "agents": agents})
 
 
 def _price(step: int) -> float:
@@ -87,9 +90,10 @@ def _run(
         )
     for step, seller, buyer, qty in fills:
         recorder.trade(step, float(step), _price(step), qty, "sell", buyer, seller)
-    recorder.event(10, "pov_start", 4, None, 10.0, "aggressive")
-    recorder.event(16, "pov_done", 4, None, 10.0, "")
-    recorder.event(15, "halt", None, None, 0.02, "")
+    recorder.event(10, EventKind.POV_START, 4, None, 10.0, mode="aggressive")
+    recorder.event(16, EventKind.POV_DONE, 4, None, 10.0)
+    halt = {"reference": 95.0, "price": 93.1, "until_step": 17, "on_halt": "queue"}
+    recorder.event(15, EventKind.HALT, None, None, 0.02, **halt)  # type: ignore[arg-type]
     text = scenario if scenario is not None else _scenario()
     return recorder.finish(scenario_yaml=text, summary={}, meta={})
 

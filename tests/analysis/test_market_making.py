@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from pathlib import Path
@@ -12,7 +13,9 @@ import pandas as pd
 import pytest
 
 import abm
-from abm.results.recorder import Recorder, RunResult
+from abm.results.events import EventKind
+from abm.results.recorder import Recorder
+from abm.results.run_result import RunResult
 from analysis.market_making import (
     DECOMPOSITION_COLUMNS,
     EFFICIENCY_COLUMNS,
@@ -22,6 +25,7 @@ from analysis.market_making import (
     per_step_sharpe,
     pnl_decomposition,
 )
+from tests._helpers import scenario_text
 
 SEED = 20260101
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -72,12 +76,43 @@ CRISIS_VARIANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
 MIDS = (100.0, 101.0, 99.0, 100.0)
 HEDGE_PRICES = (100.0, 100.5, 99.0, 100.0)
 HEDGE_FILL = 99.2  # three hedge units bought at step 2, hedge price 99.0: cost 0.6
-SCENARIO_YAML = """\
-mark: mid
-agents:
-  mm: {kind: market_maker, quote_size: 2, max_inventory: 2}
-  idle: {kind: market_maker}
-"""
+_POLICY = {"kind": "symmetric", "spread": 1.0}
+TINY_AGENTS = {
+    "mm": {
+        "kind": "market_maker",
+        "count": 1,
+        "policy": _POLICY,
+        "quote_size": 2,
+        "max_inventory": 2,
+    },
+    "idle": {"kind": "market_maker", "count": 1, "policy": _POLICY},
+}
+SCENARIO_YAML = scenario_text({"agents": TINY_AGENTS, "mark": "mid"})
+# the trades columns the exchange records, in order (DESIGN.md section 8)
+TRADES_COLUMNS = (
+    "step", "time", "instrument", "venue", "price", "qty", "aggressor", "buyer", "seller",
+    "purpose", "maker_order_id", "taker_order_id",
+)  # fmt: skip
+
+
+def _trades(fills: list[tuple[int, float, int, str, int, int, str]]) -> pd.DataFrame:
+    """A trades table of ``(step, price, qty, aggressor, buyer, seller, purpose)`` fills.
+
+    Inter-dealer fills (purpose ``interdealer``) have no order ids; the others a maker id
+    ``100 + i`` and a taker id ``200 + i``.
+    """
+    rows = []
+    for i, (step, price, qty, aggressor, buyer, seller, purpose) in enumerate(fills):
+        direct = purpose == "interdealer"
+        venue = "interdealer" if direct else "book"
+        maker, taker = (pd.NA, pd.NA) if direct else (100 + i, 200 + i)
+        fill = (step, float(step), "spot", venue, price, qty, aggressor, buyer, seller, purpose)
+        rows.append((*fill, maker, taker))
+    frame = pd.DataFrame(rows, columns=list(TRADES_COLUMNS))
+    labels = ["instrument", "venue", "aggressor", "purpose"]
+    return frame.astype({name: "category" for name in labels}).astype(
+        {"maker_order_id": "Int64", "taker_order_id": "Int64"}
+    )
 
 
 def _tiny_run(scenario_yaml: str = SCENARIO_YAML) -> RunResult:
@@ -89,12 +124,16 @@ def _tiny_run(scenario_yaml: str = SCENARIO_YAML) -> RunResult:
     rec = Recorder()
     for step, (mid, hedge_price) in enumerate(zip(MIDS, HEDGE_PRICES, strict=True)):
         rec.market(step, float(step), 100.0, mid - 0.5, mid + 0.5, 10, 10, None, 0, hedge_price)
-    rec.trade(1, 1.0, 99.5, 2, "sell", 1, 3)
-    rec.trade(2, 2.0, 101.5, 1, "buy", 3, 1)
-    rec.trade(2, 2.0, 98.5, 1, "sell", 3, 1)
-    rec.event(2, "rebalance", 1, None, -1.0, "notional=98.5; mid=99.0; requested=-1")
+    trades = _trades(
+        [
+            (1, 99.5, 2, "sell", 1, 3, "taker"),
+            (2, 101.5, 1, "buy", 3, 1, "taker"),
+            (2, 98.5, 1, "sell", 3, 1, "rebalance"),
+        ]
+    )
+    rec.event(2, EventKind.REBALANCE, 1, None, -1.0, notional=98.5, mid=99.0, requested=-1)
     cost = (HEDGE_FILL - HEDGE_PRICES[2]) * 3
-    rec.event(2, "hedge", 1, None, 3.0, f"price={HEDGE_FILL!r}; cost={cost!r}")
+    rec.event(2, EventKind.HEDGE, 1, None, 3.0, price=HEDGE_FILL, cost=cost)
     cash_after_step_2 = -199.0 + 101.5 + 98.5 - 3 * HEDGE_FILL
     # step: (inventory, cash, hedge, bid, ask)
     states = {
@@ -126,13 +165,16 @@ def _tiny_run(scenario_yaml: str = SCENARIO_YAML) -> RunResult:
             )
         if step in (0, 3):
             rec.agent(step, 3, "noise", 0, 0.0, 0.0, 0.0, None, None, "NORMAL", "ACTIVE", "noise")
-    return rec.finish(scenario_yaml=scenario_yaml, summary={}, meta={})
+    result = rec.finish(scenario_yaml=scenario_yaml, summary={}, meta={})
+    return dataclasses.replace(result, trades=trades)
 
 
 # The hand-made crisis run: steps 0..2, mids 100, 102, 101, tick 0.01. Market maker 1 lent 100 to
 # market maker 2; trader 3 is the counterparty of every book fill.
 CRISIS_MIDS = (100.0, 102.0, 101.0)
-CRISIS_SCENARIO = "mark: mid\ntick_size: 0.01\nagents:\n  mm: {kind: market_maker}\n"
+CRISIS_SCENARIO = scenario_text(
+    {"mark": "mid", "agents": {"mm": {"kind": "market_maker", "count": 2, "policy": _POLICY}}}
+)
 
 
 def _crisis_tiny_run() -> RunResult:
@@ -146,17 +188,22 @@ def _crisis_tiny_run() -> RunResult:
     rec = Recorder()
     for step, mid in enumerate(CRISIS_MIDS):
         rec.market(step, float(step), 100.0, mid - 0.5, mid + 0.5, 10, 10, None, 0)
-    rec.trade(1, 1.0, 99.0, 2, "sell", 3, 1)
-    rec.trade(1, 1.0, 99.5, 1, "sell", 1, 3)
-    rec.trade(1, 1.0, 99.9, 3, "sell", 2, 1, "interdealer")
-    rec.event(1, "loss", 1, None, 10.004, "")
-    rec.event(1, "inventory_shock", 1, None, 5.0, "notional=501.0")
-    rec.event(1, "margin_call", 1, None, -2.0, "notional=198.0; mid=100.0; venue=book")
-    rec.event(1, "hot_potato", 1, 2, -3.0, "hop=1")
-    rec.event(2, "default", 2, None, 0.0, "wave=1")
-    rec.event(2, "writedown", 1, 2, 40.0, "wave=1")
-    rec.event(2, "credit_call", 1, 2, 20.0, "")
-    rec.event(2, "liquidation", 2, None, -2.0, "notional=203.0; mid=102.0; venue=outside")
+    trades = _trades(
+        [
+            (1, 99.0, 2, "sell", 3, 1, "margin_call"),
+            (1, 99.5, 1, "sell", 1, 3, "taker"),
+            (1, 99.9, 3, "sell", 2, 1, "interdealer"),
+        ]
+    )
+    rec.event(1, EventKind.LOSS, 1, None, 10.004)
+    rec.event(1, EventKind.INVENTORY_SHOCK, 1, None, 5.0, notional=501.0)
+    margin = {"notional": 198.0, "mid": 100.0, "venue": "book"}
+    rec.event(1, EventKind.MARGIN_CALL, 1, None, -2.0, **margin)  # type: ignore[arg-type]
+    rec.event(1, EventKind.HOT_POTATO, 1, 2, -3.0, hop=1)
+    rec.event(2, EventKind.DEFAULT, 2, None, 0.0, wave=1)
+    rec.event(2, EventKind.WRITEDOWN, 1, 2, 40.0, wave=1)
+    rec.event(2, EventKind.CREDIT_CALL, 1, 2, 20.0)
+    rec.event(2, EventKind.LIQUIDATION, 2, None, -2.0, notional=203.0, mid=102.0, venue="outside")
     # agent: step -> (inventory, cash, claims - debts, status)
     states = {
         1: {0: (0, 900.0, 100.0), 1: (1, 787.2, 100.0), 2: (1, 807.2, 40.0)},
@@ -168,7 +215,8 @@ def _crisis_tiny_run() -> RunResult:
             status = "DEFAULTED" if agent_id == 2 and step == 2 else "ACTIVE"
             state = (inventory, cash, equity, equity - 1000.0, None, None, "NORMAL", status, "mm")
             rec.agent(step, agent_id, "market_maker", *state)
-    return rec.finish(scenario_yaml=CRISIS_SCENARIO, summary={}, meta={})
+    result = rec.finish(scenario_yaml=CRISIS_SCENARIO, summary={}, meta={})
+    return dataclasses.replace(result, trades=trades)
 
 
 def _row(frame: pd.DataFrame, agent_id: int) -> pd.Series:
@@ -322,7 +370,8 @@ def test_pnl_decomposition_idle_holder_earns_only_inventory_pnl(tiny: RunResult)
 
 def test_pnl_decomposition_marks_at_fundamental_when_the_scenario_says_so() -> None:
     """With mark: fundamental (constant 100) nothing moves: adverse and inventory terms vanish."""
-    row = _row(pnl_decomposition(_tiny_run("mark: fundamental\n")), 1)
+    fundamental = scenario_text({"agents": TINY_AGENTS, "mark": "fundamental"})
+    row = _row(pnl_decomposition(_tiny_run(fundamental)), 1)
     assert row["adverse_selection"] == 0.0
     assert row["inventory_pnl"] == 0.0
     assert row["spread_capture"] == pytest.approx(2 * 0.5 - (100 - 101.5), abs=1e-12)
@@ -345,15 +394,17 @@ def test_pnl_decomposition_rejects_missing_market_maker_rows(tiny: RunResult) ->
     """Exactness needs a market maker's inventory at every step."""
     agents = tiny.agents
     gappy = agents[~((agents["agent_id"] == 1) & (agents["step"] == 2))]
-    broken = RunResult(**{**vars(tiny), "agents": gappy})
+    broken = dataclasses.replace(tiny, agents=gappy)
     with pytest.raises(ValueError, match="every step"):
         pnl_decomposition(broken)
 
 
 def test_pnl_decomposition_rejects_unknown_mark() -> None:
     """Only the marks the model implements are accepted."""
+    median = SCENARIO_YAML.replace("\nmark: mid\n", "\nmark: median\n")
+    assert median != SCENARIO_YAML
     with pytest.raises(ValueError, match="mark"):
-        pnl_decomposition(_tiny_run("mark: median\n"))
+        pnl_decomposition(_tiny_run(median))
 
 
 def test_pnl_decomposition_hand_computed_contagion_components() -> None:
@@ -402,14 +453,6 @@ def test_pnl_decomposition_contagion_columns_vanish_without_contagion(tiny: RunR
     table = pnl_decomposition(tiny)
     columns = ["forced_sales", "interdealer", "credit_losses", "external"]
     assert (table[columns] == 0.0).all(axis=None)
-
-
-def test_pnl_decomposition_loss_shock_taken_as_logged_without_tick_size() -> None:
-    """Without a tick size in the scenario the loss shock is 10.004 as logged, not 10.00."""
-    result = _crisis_tiny_run()
-    untick = RunResult(**{**vars(result), "scenario_yaml": "mark: mid\n"})
-    row = _row(pnl_decomposition(untick, horizon_steps=1), 1)
-    assert row["external"] == pytest.approx(-1.0 - 10.004, abs=1e-12)
 
 
 def test_mark_prices_mid_falls_back_to_last_then_fundamental() -> None:

@@ -10,7 +10,7 @@ import pytest
 from _helpers import market_table, run_baseline
 from _helpers import trades_table as _trades
 
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from analysis.market_quality import (
     depth_profile,
     effective_spread,

@@ -21,7 +21,8 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedLocator
 
-from abm.results.recorder import AGENT_COLUMNS, DEPTH_COLUMNS, MARKET_COLUMNS, RunResult
+from abm.results.recorder import AGENT_COLUMNS, DEPTH_COLUMNS, MARKET_COLUMNS
+from abm.results.run_result import RunResult
 from analysis.figures import DisplayFigure, event_marks, finish_axes, new_figure
 from analysis.market_making import pnl_decomposition
 from analysis.plots import (

@@ -21,7 +21,7 @@ from _helpers import PNG_SIGNATURE, run_baseline
 
 import abm
 import analysis.report as report_module
-from abm.results.recorder import RUN_FILES, RunResult
+from abm.results.run_result import RUN_FILES, RunResult, RunResultError
 from analysis.market_making import pnl_decomposition
 from analysis.report import (
     FIGURE_FILES,
@@ -202,11 +202,11 @@ def test_market_maker_groups_follow_the_group_column(result: RunResult) -> None:
     assert list(groups["n_agents"]) == [count for _, count in BASELINE_GROUPS.values()]
 
 
-def test_market_maker_groups_policy_unknown_without_scenario(result: RunResult) -> None:
-    """An unreadable scenario leaves the groups but labels their policy n/a."""
-    groups = market_maker_groups(dataclasses.replace(result, scenario_yaml="{: not yaml"))
-    assert list(groups["group"]) == list(BASELINE_GROUPS)
-    assert set(groups["policy"]) == {"n/a"}
+def test_market_maker_groups_unreadable_scenario_raises(result: RunResult) -> None:
+    """An unreadable scenario is reported as one (RunResult.scenario), not read as empty."""
+    broken = dataclasses.replace(result, scenario_yaml="{: not yaml")
+    with pytest.raises(RunResultError, match="does not validate"):
+        market_maker_groups(broken)
 
 
 def test_write_report_figures_are_valid_pngs(run_dir: Path, report_path: Path) -> None:
@@ -457,7 +457,7 @@ def test_report_contagion_section_lists_defaults_and_crisis(networked: RunResult
     defaults = section.split("### Defaults")[1].split("###")[0]
     first = next(line for line in defaults.splitlines() if line.startswith("| 30 |"))
     assert first.split("|")[3].strip() == "0"  # network node
-    assert "wave=0" in first
+    assert first.split("|")[5].strip() == "0"  # the default's wave: a default shock
     assert "| shock step (step) | 30 |" in section.split("### Crisis summary")[1]
 
 

@@ -56,7 +56,7 @@ from abm.experiments.sweep_spec import (
     run_seed,
 )
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sweeps"
 TINY = DATA / "tiny.yaml"

@@ -18,7 +18,7 @@ from _helpers import FACTS
 from _helpers import passed_by_fact as _passed
 
 import abm
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.scenario.schema import ArithmeticSpec, Scenario
 from analysis.stylized_facts import autocorrelation, log_returns, scorecard
 

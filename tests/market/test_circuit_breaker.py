@@ -153,7 +153,7 @@ def test_exchange_trip_halts_and_logs_the_fall() -> None:
     events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
     halt = events.loc[events["kind"] == "halt"].iloc[0]
     assert halt["amount"] == pytest.approx(0.02)
-    assert "until_step=4" in halt["detail"]
+    assert halt["until_step"] == 4
 
 
 def test_exchange_halt_queues_an_order_that_would_trade() -> None:

@@ -12,17 +12,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm.results import recorder as record
+from abm.results import run_result as run_format
+from abm.results.events import EventKind
 from abm.results.recorder import (
     AGENT_COLUMNS,
     DEPTH_COLUMNS,
     EVENT_COLUMNS,
     MARKET_COLUMNS,
     NETWORK_COLUMNS,
-    RUN_FILES,
     TABLES,
     TRADE_COLUMNS,
     Recorder,
+)
+from abm.results.run_result import (
+    RESULTS_FORMAT_VERSION,
+    RUN_FILES,
     RunResult,
     RunResultError,
     collect_meta,
@@ -81,7 +85,25 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
         "agent_id": "Int64",
         "counterparty": "Int64",
         "amount": "float64",
-        "detail": "string",
+        "notional": "float64",
+        "mid": "float64",
+        "venue": "category",
+        "requested": "Int64",
+        "price": "float64",
+        "cost": "float64",
+        "fundamental": "float64",
+        "net_delta": "Int64",
+        "wave": "Int64",
+        "hop": "Int64",
+        "regime_from": "category",
+        "regime_to": "category",
+        "confidence_from": "category",
+        "confidence_to": "category",
+        "mode": "category",
+        "reference": "float64",
+        "until_step": "Int64",
+        "on_halt": "category",
+        "halted_until": "Int64",
     },
     "network": {"source": "int64", "target": "int64", "exposure": "float64", "capacity": "float64"},
     "depth": {
@@ -93,7 +115,7 @@ EXPECTED_DTYPES: dict[str, dict[str, str]] = {
     },
 }
 TABLE_NAMES = tuple(EXPECTED_DTYPES)
-# DESIGN.md section 7 column lists, copied by hand (the file lives outside the repository).
+# DESIGN.md section 8 column lists, copied by hand (the file lives outside the repository).
 DESIGN_COLUMNS: dict[str, tuple[str, ...]] = {
     "market": (
         "step", "time", "fundamental", "best_bid", "best_ask", "mid", "spread", "bid_depth",
@@ -104,7 +126,7 @@ DESIGN_COLUMNS: dict[str, tuple[str, ...]] = {
         "step", "agent_id", "kind", "inventory", "cash", "equity", "pnl", "bid", "ask", "regime",
         "status",
     ),
-    "events": ("step", "kind", "agent_id", "counterparty", "amount", "detail"),
+    "events": ("step", "kind", "agent_id", "counterparty", "amount"),
     "network": ("source", "target", "exposure", "capacity"),
 }  # fmt: skip
 # Columns we append after DESIGN's, per table (an extension, never a reordering).
@@ -112,7 +134,7 @@ EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "market": ("hedge_price", "mark"),
     "trades": ("instrument", "purpose", "maker_order_id", "taker_order_id"),
     "agents": ("group", "hedge", "net_delta"),
-    "events": (),
+    "events": tuple(EXPECTED_DTYPES["events"])[5:],
     "network": (),
 }
 GROUPS = ("makers", "noise", "informed")
@@ -159,8 +181,13 @@ def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
         if rng.random() < 0.2:
             counterparty = None if rng.random() < 0.5 else int(rng.integers(0, 3))
             amount = math.nan if rng.random() < 0.3 else float(rng.exponential(1e3))
-            recorder.event(step, "margin_call", 1, counterparty, amount, "détail ✓")
-    recorder.event(steps, "shock", None, None, -5.0, "market-wide")
+            venue = "book" if rng.random() < 0.5 else "outside"
+            mid = None if rng.random() < 0.3 else float(rng.normal(100.0, 1.0))
+            kind = EventKind.MARGIN_CALL
+            recorder.event(step, kind, 1, counterparty, amount, notional=5.0, mid=mid, venue=venue)
+        if rng.random() < 0.1:
+            recorder.event(step, EventKind.DEFAULT, 2, None, -1.0, wave=int(rng.integers(0, 3)))
+    recorder.event(steps, EventKind.CREDIT_FREEZE, None, None, 0.5)
     for source in range(3):
         recorder.network_edge(source, (source + 1) % 3, float(rng.random()), 10.0)
     summary = {"sharpe": np.float64(rng.normal()), "n_trades": np.int64(12), "nan_metric": np.nan}
@@ -239,7 +266,7 @@ def test_recorder_market_missing_side_gives_nan(bid: float | None, ask: float | 
 def test_recorder_event_none_ids_are_na() -> None:
     """Absent event ids are stored as <NA> in the nullable Int64 columns."""
     recorder = Recorder()
-    recorder.event(1, "default", 4, None, 12.5, "x")
+    recorder.event(1, EventKind.DEFAULT, 4, None, 12.5, wave=0)
     events = recorder.finish(scenario_yaml="", summary={}, meta={}).events
     assert events["agent_id"].iloc[0] == 4
     assert events["counterparty"].isna().tolist() == [True]
@@ -367,14 +394,14 @@ def test_run_result_summary_rejects_unserialisable_value() -> None:
 
 def _fail_on(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the Parquet writer raise when it reaches ``name``, after writing earlier files."""
-    real_writer = record._write_parquet
+    real_writer = run_format._write_parquet
 
     def failing_writer(frame: pd.DataFrame, path: Path) -> None:
         if path.name == name:
             raise OSError("injected disk failure")
         real_writer(frame, path)
 
-    monkeypatch.setattr(record, "_write_parquet", failing_writer)
+    monkeypatch.setattr(run_format, "_write_parquet", failing_writer)
 
 
 def test_run_result_save_failure_leaves_no_directory(
@@ -517,9 +544,11 @@ def test_run_result_equals_detects_summary_difference() -> None:
 
 
 def test_collect_meta_has_versions_and_run_keys() -> None:
-    """Meta carries seed, digest, wall time, python, platform and the seven package versions."""
+    """Meta carries seed, digest, wall time, python, platform, format and seven package versions."""
     meta = collect_meta(seed=42, scenario_digest="d", wall_time_s=0.25)
-    assert set(meta) == {"seed", "scenario_digest", "wall_time_s", "python", "platform", "versions"}
+    keys = {"seed", "scenario_digest", "wall_time_s", "python", "platform", "versions"}
+    assert set(meta) == keys | {"results_format_version"}
+    assert meta["results_format_version"] == RESULTS_FORMAT_VERSION
     assert (meta["seed"], meta["scenario_digest"], meta["wall_time_s"]) == (42, "d", 0.25)
     packages = {"abm", "mesa", "numpy", "pandas", "networkx", "pydantic", "pyarrow"}
     assert set(meta["versions"]) == packages

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario, load_scenario
 
 TICK = 0.01
@@ -89,11 +89,6 @@ def _events(result: RunResult, kind: str, agent_id: int | None = None) -> pd.Dat
     events = result.events
     rows = events[events["kind"] == kind]
     return rows if agent_id is None else rows[rows["agent_id"] == agent_id]
-
-
-def _detail(text: str) -> dict[str, str]:
-    """Parse an event detail ``a=1; b=2`` into a dict."""
-    return dict(part.split("=", 1) for part in text.split("; "))
 
 
 # --- conservation -------------------------------------------------------------------------
@@ -298,8 +293,7 @@ def test_market_maker_hedge_event_cost_is_fee_plus_impact(costly_gap_run: RunRes
     """Every hedge event's reported cost is fee x |q| + impact x q**2 (grid prices, no basis)."""
     hedges = _events(costly_gap_run, "hedge")
     assert len(hedges) >= 3
-    for qty, detail in zip(hedges["amount"], hedges["detail"], strict=True):
-        cost = float(_detail(detail)["cost"])
+    for qty, cost in zip(hedges["amount"], hedges["cost"], strict=True):
         assert cost == pytest.approx(FEE * abs(qty) + IMPACT * qty * qty, abs=1e-9)
 
 
@@ -410,7 +404,7 @@ def test_market_maker_gap_controls_bring_inventory_within_cap() -> None:
     # on entering the window it sells the whole excess at once; what the book cannot absorb
     # (the liquidity provider's bid holds 18 lots then) is sold at the next step
     first = _events(result, "rebalance").set_index("step")
-    assert first.loc[9, "detail"].endswith(f"requested={-(inventory.loc[8] - 6)}")
+    assert first.loc[9, "requested"] == -(inventory.loc[8] - 6)
     assert inventory.loc[10:15].abs().max() <= 6
 
 
@@ -618,7 +612,7 @@ def test_market_maker_rebalance_amount_is_inventory_change(rebalance_run: _Rebal
     result, orders = rebalance_run
     events = _events(result, "rebalance")
     assert list(events["amount"]) == [float(o.inventory_change) for o in orders]
-    requested = [int(_detail(d)["requested"]) for d in events["detail"]]
+    requested = [int(r) for r in events["requested"]]
     assert requested == [o.requested for o in orders]
     assert all(abs(o.inventory_change) <= abs(o.requested) for o in orders)
 
@@ -628,7 +622,7 @@ def test_market_maker_rebalance_notional_matches_trades(rebalance_run: _Rebalanc
     result, orders = rebalance_run
     trades = result.trades
     events = _events(result, "rebalance")
-    for order, detail in zip(orders, events["detail"], strict=True):
+    for order, logged in zip(orders, events["notional"], strict=True):
         rows = trades.iloc[order.first_fill : order.end_fill]
         side = "buy" if order.is_buy else "sell"
         taker = rows["buyer"] if order.is_buy else rows["seller"]
@@ -637,7 +631,7 @@ def test_market_maker_rebalance_notional_matches_trades(rebalance_run: _Rebalanc
         assert (taker == order.agent_id).all()
         assert int(rows["qty"].sum()) == abs(order.inventory_change)
         notional = float((rows["price"] * rows["qty"]).sum())
-        assert float(_detail(detail)["notional"]) == pytest.approx(notional, abs=1e-9)
+        assert logged == pytest.approx(notional, abs=1e-9)
 
 
 # --- regimes: the way back for a Ho-Stoll maker ----------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from abm.model import MarketModel
-from abm.results.recorder import RunResult
+from abm.results.run_result import RunResult
 from abm.risk.regimes import RegimeMachine, RegimeParams, RegimeSpec, RiskReading
 from abm.scenario.schema import Scenario
 from abm.states import Regime
@@ -236,11 +236,11 @@ def test_regime_events_logged_at_transitions(drawdown_run: RunResult) -> None:
     """
     events = drawdown_run.events
     regime = events[events["kind"] == "regime"]
-    got = list(zip(regime["step"], regime["detail"], strict=True))
+    got = list(zip(regime["step"], regime["regime_from"], regime["regime_to"], strict=True))
     assert got == [
-        (GAP_DOWN, "NORMAL->CRISIS"),
-        (GAP_UP, "CRISIS->STRESSED"),
-        (GAP_UP + MIN_STEPS, "STRESSED->NORMAL"),
+        (GAP_DOWN, "NORMAL", "CRISIS"),
+        (GAP_UP, "CRISIS", "STRESSED"),
+        (GAP_UP + MIN_STEPS, "STRESSED", "NORMAL"),
     ]
     assert (regime["amount"] == 10.0).all()  # the inventory at the transition
     assert regime["agent_id"].notna().all()
@@ -250,10 +250,10 @@ def test_regime_agents_table_follows_events(drawdown_run: RunResult) -> None:
     """The agents table's regime at each step is the target of the last regime event so far."""
     events = drawdown_run.events
     changes = {
-        int(step): detail.split("->")[1]
-        for step, detail in zip(
+        int(step): str(target)
+        for step, target in zip(
             events.loc[events["kind"] == "regime", "step"],
-            events.loc[events["kind"] == "regime", "detail"],
+            events.loc[events["kind"] == "regime", "regime_to"],
             strict=True,
         )
     }
@@ -309,12 +309,14 @@ def test_regime_volatility_shock_drives_regimes_up_and_back() -> None:
     for _ in range(scenario.steps):
         model.step()
     events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
-    details = list(events.loc[events["kind"] == "regime", "detail"])
-    steps = list(events.loc[events["kind"] == "regime", "step"])
-    assert "NORMAL->STRESSED" in details or "NORMAL->CRISIS" in details
-    assert any(d.endswith("->CRISIS") for d in details)
+    regime = events.loc[events["kind"] == "regime"]
+    pairs = [
+        (str(a), str(b)) for a, b in zip(regime["regime_from"], regime["regime_to"], strict=True)
+    ]
+    steps = list(regime["step"])
+    assert ("NORMAL", "STRESSED") in pairs or ("NORMAL", "CRISIS") in pairs
+    assert any(target == "CRISIS" for _, target in pairs)
     assert steps[0] >= 80  # nothing before the spike
-    pairs = [d.split("->") for d in details]
     assert pairs[0][0] == "NORMAL"
     assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(pairs))
     assert pairs[-1][1] == "NORMAL"
