@@ -62,7 +62,9 @@ def run(
                 progress(n, total)
         wall = time.perf_counter() - start
         meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
-        result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta=meta)
+        result = RunResult.from_recorder(
+            model.recorder, scenario_yaml=scenario.to_yaml(), summary={}, meta=meta
+        )
         summary = summarize(model, result, wall)
     finally:
         model.release()  # the result holds tables, not the model

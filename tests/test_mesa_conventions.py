@@ -12,6 +12,7 @@ import pytest
 import abm
 from abm.model import MarketModel
 from abm.results.recorder import MARKET_COLUMNS
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,9 @@ def test_model_run_model_tables_equal_abm_run(short: Scenario) -> None:
     model = MarketModel(short)
     try:
         model.run_model()
-        mine = model.recorder.finish(scenario_yaml=short.to_yaml(), summary={}, meta={})
+        mine = RunResult.from_recorder(
+            model.recorder, scenario_yaml=short.to_yaml(), summary={}, meta={}
+        )
     finally:
         model.release()
     reference = abm.run(short)
@@ -87,7 +90,9 @@ def test_model_datacollector_model_vars_are_the_market_table(short: Scenario) ->
         model.step()
         grown = model.datacollector.get_model_vars_dataframe()
         assert list(grown.index) == list(range(7))
-        finished = model.recorder.finish(scenario_yaml="", summary={}, meta={}).market
+        finished = RunResult.from_recorder(
+            model.recorder, scenario_yaml="", summary={}, meta={}
+        ).market
         assert grown.reset_index(drop=True).equals(finished)
     finally:
         model.release()
@@ -158,7 +163,7 @@ def _datacollector_comparison(scenario: Scenario) -> dict[str, Any]:
             collector.collect(model)
             collect_s += time.perf_counter() - started
         started = time.perf_counter()
-        recorded = model.recorder.finish(scenario_yaml="", summary={}, meta={})
+        recorded = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={})
         finish_s = time.perf_counter() - started
         started = time.perf_counter()
         collected = collector.get_agent_vars_dataframe()

@@ -47,7 +47,9 @@ def _run(scenario: Scenario, steps: int) -> Run:
     for _ in range(steps):
         model.step()
         totals.append(model.totals())
-    result = model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta={})
+    result = RunResult.from_recorder(
+        model.recorder, scenario_yaml=scenario.to_yaml(), summary={}, meta={}
+    )
     return Run(model, result, totals, start)
 
 
@@ -233,7 +235,7 @@ def _pair() -> tuple[MarketModel, Trader, Trader]:
 
 
 def _trades(model: MarketModel) -> pd.DataFrame:
-    return model.recorder.finish(scenario_yaml="", summary={}, meta={}).trades
+    return RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).trades
 
 
 def test_exchange_buy_fill_moves_exact_cash_and_lots() -> None:

@@ -198,7 +198,9 @@ def _run(document: dict[str, Any]) -> RunResult:
     model = MarketModel(scenario)
     for _ in range(scenario.steps):
         model.step()
-    return model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta={})
+    return RunResult.from_recorder(
+        model.recorder, scenario_yaml=scenario.to_yaml(), summary={}, meta={}
+    )
 
 
 @pytest.fixture(scope="module")

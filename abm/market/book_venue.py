@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker, CircuitBreakerSpec
 from abm.market.orderbook import Fill, OrderBook, OrderResult
 from abm.market.venue import UNDERLYING, Account, Instrument, Settlement, VenueContext
+from abm.results.events import EventKind
 
 if TYPE_CHECKING:
-    from abm.results.events import EventKind, TradePurpose
+    from abm.results.events import TradePurpose
 
 
 class BookVenue:

@@ -1,8 +1,9 @@
 """Run recording: a columnar `Recorder` during the run, and the schema of the tables it builds.
 
 The model appends one row per step (and per fill, per agent, per event) to plain Python lists;
-no pandas object is touched until `Recorder.finish` builds the tables with fixed dtypes into a
-`abm.results.run_result.RunResult` (which saves and loads run directories).
+no pandas object is touched until `Recorder.table` builds the tables with fixed dtypes, which
+`abm.results.run_result.RunResult.from_recorder` gathers into a run's result (which saves and
+loads run directories).
 
 Table and column names are public contracts. Dtypes are fixed so that empty tables and round
 trips are well typed: ``int64`` for steps, ids, quantities and depths; ``float64`` for times,
@@ -20,15 +21,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
 
 from abm.results.events import EVENT_FIELD_DTYPES, EventFields, EventKind, TradePurpose
-
-if TYPE_CHECKING:
-    from abm.results.run_result import RunResult
 
 MARKET_COLUMNS = (
     "step",
@@ -116,14 +114,14 @@ TABLES = tuple(COLUMNS)
 class Recorder:
     """Columnar accumulation of one run: plain Python lists per column, appended per row.
 
-    Nothing here allocates pandas objects per step; `finish` builds every table once. Label
+    Nothing here allocates pandas objects per step; `table` builds each table once per call. Label
     arguments must be `str` (pass ``enum.value`` for enum states) and are checked on append, so a
     bad value fails at the step that produced it rather than at the end of the run.
     """
 
     def __init__(self) -> None:
         # rows are appended as tuples (one list append per row, the cheapest record on the
-        # hot path) and transposed into columns once, in `finish`
+        # hot path) and transposed into columns once, in `table`
         self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
 
     def _append(self, table: str, row: tuple[Any, ...]) -> None:
@@ -142,7 +140,7 @@ class Recorder:
         return len(self._rows[table])
 
     def table(self, table: str) -> pd.DataFrame:
-        """``table`` as recorded so far, with its contract dtypes (as `finish` builds it)."""
+        """``table`` as recorded so far, with its contract dtypes (what a run's result holds)."""
         return _build_table(table, self._columns_of(table))
 
     def market(
@@ -287,7 +285,7 @@ class Recorder:
         if not _EVENT_FIELDS.issuperset(fields):
             unknown = sorted(set(fields) - _EVENT_FIELDS)
             raise TypeError(f"event fields {unknown} are not columns of events (EventFields)")
-        # the fields dict is kept as is (no per-event copy); `finish` spreads it into columns
+        # the fields dict is kept as is (no per-event copy); `table` spreads it into columns
         self._append("events", (step, kind, agent_id, counterparty, amount, fields))
 
     def network_edge(self, source: int, target: int, exposure: float, capacity: float) -> None:
@@ -297,39 +295,6 @@ class Recorder:
     def depth_level(self, step: int, side: str, level: int, price: float, qty: int) -> None:
         """Record one aggregated book level: ``side`` "bid" or "ask", ``level`` 1 = the touch."""
         self._append("depth", (step, side, level, price, qty))
-
-    def finish(
-        self, *, scenario_yaml: str, summary: Mapping[str, Any], meta: Mapping[str, Any]
-    ) -> RunResult:
-        """Build the `RunResult`: one DataFrame per table with the fixed dtypes.
-
-        The recorder keeps its rows, so calling `finish` again returns an equal result.
-
-        Args:
-            scenario_yaml: The resolved scenario as YAML text.
-            summary: Headline metrics; converted by the module's JSON conventions.
-            meta: Run metadata, normally from `collect_meta`; same conventions.
-
-        Raises:
-            TypeError: If a recorded value cannot take its column's dtype, or ``summary``/``meta``
-                hold a value JSON cannot represent.
-        """
-        # run_result reads this module's schema; importing it here, not at the top, keeps
-        # the package's import graph acyclic
-        from abm.results.run_result import RunResult
-
-        tables = {table: self.table(table) for table in TABLES}
-        return RunResult(
-            market=tables["market"],
-            trades=tables["trades"],
-            agents=tables["agents"],
-            events=tables["events"],
-            network=tables["network"],
-            depth=tables["depth"],
-            summary=dict(summary),
-            scenario_yaml=scenario_yaml,
-            meta=dict(meta),
-        )
 
 
 class RecorderDataCollector:

@@ -40,6 +40,7 @@ from abm.errors import AbmError
 from abm.results.recorder import (
     COLUMNS,
     TABLES,
+    Recorder,
     label_categorical,
     nullable_column,
     table_schema,
@@ -127,7 +128,8 @@ class RunResult:
         if not self.scenario_yaml.strip():
             raise RunResultError(
                 "this RunResult has no scenario text (scenario_yaml is empty); build it with "
-                "Recorder.finish(scenario_yaml=scenario.to_yaml(), ...) to read its scenario"
+                "RunResult.from_recorder(recorder, scenario_yaml=scenario.to_yaml(), ...) "
+                "to read its scenario"
             )
         try:
             return Scenario.from_yaml_text(self.scenario_yaml, source="<RunResult scenario>")
@@ -213,6 +215,42 @@ class RunResult:
                 # harmless, so failing the save here would misreport what happened.
                 warnings.warn(f"could not clear the replaced run at {aside}: {error}", stacklevel=2)
         return target
+
+    @classmethod
+    def from_recorder(
+        cls,
+        recorder: Recorder,
+        *,
+        scenario_yaml: str,
+        summary: Mapping[str, Any],
+        meta: Mapping[str, Any],
+    ) -> RunResult:
+        """Build a run's result from what ``recorder`` holds: one DataFrame per table.
+
+        The recorder keeps its rows, so building again gives an equal result.
+
+        Args:
+            recorder: The run's recorder.
+            scenario_yaml: The resolved scenario as YAML text.
+            summary: Headline metrics; converted by the module's JSON conventions.
+            meta: Run metadata, normally from `collect_meta`; same conventions.
+
+        Raises:
+            TypeError: If a recorded value cannot take its column's dtype, or ``summary``/``meta``
+                hold a value JSON cannot represent.
+        """
+        tables = {table: recorder.table(table) for table in TABLES}
+        return cls(
+            market=tables["market"],
+            trades=tables["trades"],
+            agents=tables["agents"],
+            events=tables["events"],
+            network=tables["network"],
+            depth=tables["depth"],
+            summary=dict(summary),
+            scenario_yaml=scenario_yaml,
+            meta=dict(meta),
+        )
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> RunResult:
@@ -327,7 +365,7 @@ def _check_table(table: str, frame: pd.DataFrame) -> None:
         if frame[name].dtype != dtype:
             raise RunResultError(
                 f"column {table}.{name} has dtype {frame[name].dtype}; expected {dtype} "
-                "(build tables with Recorder.finish)"
+                "(build tables with RunResult.from_recorder)"
             )
 
 

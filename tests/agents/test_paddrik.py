@@ -18,6 +18,7 @@ from abm.agents.pov import PovTrader
 from abm.market.orderbook import OrderResult
 from abm.model import MarketModel
 from abm.results.events import TradePurpose
+from abm.results.run_result import RunResult
 from abm.scenario.schema import DiscreteSize, PaddrikGroup, Scenario, ScenarioError
 
 TICK = 0.25
@@ -325,7 +326,7 @@ def test_paddrik_and_pov_kinds_label_the_agents_table() -> None:
     model = MarketModel(scenario)
     assert isinstance(_trader(model, "x"), PaddrikTrader)
     assert isinstance(_trader(model, "seller"), PovTrader)
-    rows = model.recorder.finish(scenario_yaml="", summary={}, meta={}).agents
+    rows = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).agents
     assert set(zip(rows["group"], rows["kind"], strict=True)) == {
         ("x", "paddrik"),
         ("seller", "pov"),

@@ -17,6 +17,7 @@ from abm.market.circuit_breaker import HALTED_ORDER_ID
 from abm.market.orderbook import OrderResult
 from abm.model import MarketModel
 from abm.results.events import TradePurpose
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario, ScenarioError
 
 TICK = 0.25
@@ -94,7 +95,7 @@ def test_pov_stops_at_target_and_logs_start_and_done() -> None:
         _at(model, step)
     program = _program(model)
     assert (program.executed, program.done) == (50, True)
-    events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
+    events = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).events
     assert events["kind"].tolist() == ["pov_start", "pov_done"]
     assert events["amount"].tolist() == [50.0, 50.0]
 

@@ -12,8 +12,8 @@ from abm.agents.chartist import ChartistFundamentalist
 from abm.agents.groups import GroupRole
 from abm.agents.registry import GROUP_KINDS, TAKER_KIND_ORDER, group_kind
 from abm.model import MarketModel
+from abm.scenario.groups import AgentGroup
 from abm.scenario.schema import Scenario
-from abm.scenario.specs import AgentGroup
 
 IDLE = {"kind": "bernoulli", "rate": 0.0}
 

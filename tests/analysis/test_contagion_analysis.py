@@ -117,7 +117,7 @@ def _hand_run(
             state = (0, 100.0, 100.0, 0.0, None, None, "NORMAL", status, "mm")
             rec.agent(step, agent_id, "market_maker", *state)
         rec.agent(step, 5, "noise", 0, 0.0, 0.0, 0.0, None, None, "NORMAL", "ACTIVE", "noise")
-    return rec.finish(scenario_yaml=scenario_yaml, summary={}, meta={})
+    return RunResult.from_recorder(rec, scenario_yaml=scenario_yaml, summary={}, meta={})
 
 
 @pytest.fixture(scope="module")

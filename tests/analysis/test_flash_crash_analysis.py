@@ -95,7 +95,7 @@ def _run(
     halt = {"reference": 95.0, "price": 93.1, "until_step": 17, "on_halt": "queue"}
     recorder.event(15, EventKind.HALT, None, None, 0.02, **halt)  # type: ignore[arg-type]
     text = scenario if scenario is not None else _scenario()
-    return recorder.finish(scenario_yaml=text, summary={}, meta={})
+    return RunResult.from_recorder(recorder, scenario_yaml=text, summary={}, meta={})
 
 
 def test_flash_crash_run_needs_a_program_group() -> None:

@@ -165,7 +165,7 @@ def _tiny_run(scenario_yaml: str = SCENARIO_YAML) -> RunResult:
             )
         if step in (0, 3):
             rec.agent(step, 3, "noise", 0, 0.0, 0.0, 0.0, None, None, "NORMAL", "ACTIVE", "noise")
-    result = rec.finish(scenario_yaml=scenario_yaml, summary={}, meta={})
+    result = RunResult.from_recorder(rec, scenario_yaml=scenario_yaml, summary={}, meta={})
     return dataclasses.replace(result, trades=trades)
 
 
@@ -215,7 +215,7 @@ def _crisis_tiny_run() -> RunResult:
             status = "DEFAULTED" if agent_id == 2 and step == 2 else "ACTIVE"
             state = (inventory, cash, equity, equity - 1000.0, None, None, "NORMAL", status, "mm")
             rec.agent(step, agent_id, "market_maker", *state)
-    result = rec.finish(scenario_yaml=CRISIS_SCENARIO, summary={}, meta={})
+    result = RunResult.from_recorder(rec, scenario_yaml=CRISIS_SCENARIO, summary={}, meta={})
     return dataclasses.replace(result, trades=trades)
 
 

@@ -21,8 +21,10 @@ import abm.contagion
 from abm.contagion.engine import ContagionEngine
 from abm.contagion.math import default_cascade
 from abm.contagion.specs import NetworkSpec
+from abm.market.book_venue import BookVenue
 from abm.market.exchange import Exchange
-from abm.market.orderbook import OrderBook
+from abm.market.orderbook import OrderBook, OrderResult
+from abm.results.events import EventKind, TradePurpose
 from abm.results.recorder import Recorder
 from abm.shocks import (
     CreditFreezeShock,
@@ -76,6 +78,9 @@ class Account:
         """Count the calls (the account has no quotes to cancel)."""
         self.withdrawals += 1
 
+    def order_released(self, result: OrderResult) -> None:
+        """Never called: no circuit breaker halts these books."""
+
 
 @dataclass
 class HedgeQuote:
@@ -115,18 +120,18 @@ class Prices:
 
 
 class Events(list[tuple[Any, ...]]):
-    """An event sink keeping ``(kind, agent_id, counterparty, amount, detail)`` rows."""
+    """An event sink keeping ``(kind, agent_id, counterparty, amount, fields)`` rows."""
 
     def __call__(
         self,
-        kind: str,
+        kind: EventKind,
         agent_id: int | None,
         counterparty: int | None,
         amount: float,
-        detail: str = "",
+        **fields: Any,
     ) -> None:
-        """Keep one row."""
-        self.append((kind, agent_id, counterparty, amount, detail))
+        """Keep one row (``fields``: the event's typed fields, as a dict)."""
+        self.append((kind, agent_id, counterparty, amount, fields))
 
     def of(self, kind: str) -> list[tuple[Any, ...]]:
         """The rows of one kind, in order."""
@@ -176,14 +181,15 @@ def build(
     with ample cash. Initial equity is set at the opening mark, as the model does.
     """
     book = OrderBook(tick_size=TICK)
-    exchange = Exchange(book, Recorder())
+    exchange: Exchange[Account] = Exchange(Recorder())
+    exchange.attach_book(BookVenue("book", book, exchange))
     liquidity = Account(unique_id=99, cash_ticks=10**9)
     for account in [*dealers, liquidity]:
         exchange.register(account)
     for price_ticks, qty in bids:
-        exchange.limit(liquidity, True, price_ticks, qty)
+        exchange.limit(liquidity, True, price_ticks, qty, purpose=TradePurpose.TAKER)
     for price_ticks, qty in asks:
-        exchange.limit(liquidity, False, price_ticks, qty)
+        exchange.limit(liquidity, False, price_ticks, qty, purpose=TradePurpose.TAKER)
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(dealers)))
     for lender, borrower, exposure, capacity in edges:
@@ -249,7 +255,7 @@ def test_engine_loss_shock_moves_cash_to_outside() -> None:
     assert rig.engine.outside.cash_ticks == 1_234
     assert rig.totals() == before
     assert rig.engine.stats.losses_by_channel == {"loss": 12.34}
-    assert rig.events.of("loss") == [("loss", 1, None, 12.34, "")]
+    assert rig.events.of("loss") == [("loss", 1, None, 12.34, {})]
 
 
 def test_engine_loss_shock_defaults_node_and_writes_down_creditors() -> None:
@@ -268,8 +274,8 @@ def test_engine_loss_shock_defaults_node_and_writes_down_creditors() -> None:
     assert dealers[2].status is Status.DEFAULTED
     assert dealers[2].withdrawals == 1
     assert rig.events.of("writedown") == [
-        ("writedown", 0, 2, 37.5, "wave=1"),
-        ("writedown", 1, 2, 22.5, "wave=1"),
+        ("writedown", 0, 2, 37.5, {"wave": 1}),
+        ("writedown", 1, 2, 22.5, {"wave": 1}),
     ]
     assert [d.claims_ticks for d in dealers[:2]] == [1_250, 750]
     assert rig.engine.network.edges[0, 2]["exposure"] == 12.5
@@ -299,7 +305,7 @@ def test_engine_default_waves_match_fictitious_default_cascade() -> None:
     graph.add_nodes_from((i, {"capital": c}) for i, c in enumerate(capital))
     graph.add_edges_from((i, j, {"exposure": x}) for i, j, x, _ in edges)
     expected = default_cascade(graph, [3], recovery_rate=0.5)
-    waves = {row[1]: int(row[4].removeprefix("wave=")) for row in rig.events.of("default")}
+    waves = {row[1]: row[4]["wave"] for row in rig.events.of("default")}
     assert waves == {node: w for w, nodes in enumerate(expected.waves) for node in nodes}
     assert [d.status is Status.DEFAULTED for d in dealers] == [False, True, True, True]
     losses = {row[1]: row[3] for row in rig.events.of("writedown")}
@@ -320,7 +326,9 @@ def test_engine_inventory_shock_trades_with_outside_at_mid() -> None:
     assert (dealers[0].inventory, dealers[0].cash_ticks) == (7, 100_000 - 70_000)
     assert (rig.engine.outside.inventory, rig.engine.outside.cash_ticks) == (-7, 70_000)
     assert dealers[0].potato_hops == 0
-    assert rig.events.of("inventory_shock") == [("inventory_shock", 0, None, 7.0, "notional=700.0")]
+    assert rig.events.of("inventory_shock") == [
+        ("inventory_shock", 0, None, 7.0, {"notional": 700.0})
+    ]
 
 
 def test_engine_credit_freeze_scales_capacity() -> None:
@@ -385,7 +393,7 @@ def test_engine_fire_sale_walks_the_book() -> None:
     )
     rig.run_step(1)
     assert rig.events.of("liquidation") == [
-        ("liquidation", 0, None, -8.0, "notional=789.0; mid=100.0; venue=book")
+        ("liquidation", 0, None, -8.0, {"notional": 789.0, "mid": 100.0, "venue": "book"})
     ]
     assert (dealers[0].inventory, dealers[0].cash_ticks) == (0, 10_000 + 78_900)
     assert rig.others[0].inventory == 8
@@ -440,7 +448,7 @@ def test_engine_credit_call_repays_share_of_line_once() -> None:
     before = rig.totals()
     rig.run_step(1)
     rig.run_step(2)
-    assert rig.events.of("credit_call") == [("credit_call", 0, 1, 50.0, "")]
+    assert rig.events.of("credit_call") == [("credit_call", 0, 1, 50.0, {})]
     assert (dealers[1].cash_ticks, dealers[1].debts_ticks) == (15_000 - 4_000 - 5_000, 5_000)
     assert (dealers[0].cash_ticks, dealers[0].claims_ticks) == (10_000 + 5_000, 5_000)
     assert rig.engine.network.edges[0, 1]["exposure"] == 50.0
@@ -459,7 +467,7 @@ def test_engine_credit_call_limited_by_cash() -> None:
     # cash -94 + 100 borrowed = 6 before the loss, 5.5 after; distress from 100 is 0.945
     dealers[1].initial_equity = 100.0
     rig.run_step(1)
-    assert rig.events.of("credit_call") == [("credit_call", 0, 1, 5.5, "")]
+    assert rig.events.of("credit_call") == [("credit_call", 0, 1, 5.5, {})]
     assert (dealers[1].cash_ticks, dealers[1].debts_ticks) == (0, 10_000 - 550)
     assert (dealers[0].cash_ticks, dealers[0].claims_ticks) == (10_000 + 550, 10_000 - 550)
 
@@ -488,8 +496,8 @@ def test_engine_hot_potato_passes_along_capacity_and_room() -> None:
     cash = [d.cash_ticks for d in dealers]
     rig.run_step(1)
     assert rig.events.of("hot_potato") == [
-        ("hot_potato", 0, 1, -4.0, "hop=1"),
-        ("hot_potato", 0, 2, -10.0, "hop=1"),
+        ("hot_potato", 0, 1, -4.0, {"hop": 1}),
+        ("hot_potato", 0, 2, -10.0, {"hop": 1}),
     ]
     assert [d.inventory for d in dealers] == [16, 6, 5]
     assert [d.cash_ticks - c for d, c in zip(dealers, cash, strict=True)] == [
@@ -518,7 +526,7 @@ def test_engine_hot_potato_short_passer_buys_above_mid() -> None:
     )
     cash = [d.cash_ticks for d in dealers]
     rig.run_step(1)
-    assert rig.events.of("hot_potato") == [("hot_potato", 0, 1, 4.0, "hop=1")]
+    assert rig.events.of("hot_potato") == [("hot_potato", 0, 1, 4.0, {"hop": 1})]
     assert [d.inventory for d in dealers] == [-11, -4]
     assert [d.cash_ticks - c for d, c in zip(dealers, cash, strict=True)] == [-40_004, 40_004]
 
@@ -540,7 +548,15 @@ def test_engine_confidence_stresses_neighbours_of_distressed() -> None:
     )
     rig.run_step(1)
     assert [d.confidence_state for d in dealers] == ["stressed", None, None]
-    assert rig.events.of("confidence") == [("confidence", 0, None, 0.5, "None->stressed")]
+    assert rig.events.of("confidence") == [
+        (
+            "confidence",
+            0,
+            None,
+            0.5,
+            {"confidence_from": "normal", "confidence_to": "stressed"},
+        )
+    ]
 
 
 def test_engine_confidence_withdraws_at_withdraw_share() -> None:

@@ -17,6 +17,7 @@ from abm.agents.base import Trader
 from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker, CircuitBreakerSpec
 from abm.model import MarketModel
 from abm.results.events import TradePurpose
+from abm.results.run_result import RunResult
 from abm.scenario.schema import Scenario, ScenarioError
 
 IDLE = {"kind": "bernoulli", "rate": 0.0}
@@ -150,7 +151,7 @@ def test_exchange_trip_halts_and_logs_the_fall() -> None:
     model = _model()
     _crash(model)
     assert model.book_venue.halted
-    events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
+    events = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).events
     halt = events.loc[events["kind"] == "halt"].iloc[0]
     assert halt["amount"] == pytest.approx(0.02)
     assert halt["until_step"] == 4
@@ -206,7 +207,7 @@ def test_exchange_reopens_after_halt_steps_releasing_in_arrival_order() -> None:
     assert model.book_venue.halted
     model.step()  # step 5: reopening
     assert not model.book_venue.halted
-    result = model.recorder.finish(scenario_yaml="", summary={}, meta={})
+    result = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={})
     released = result.trades.loc[result.trades["step"] == 5]
     assert released["seller"].tolist() == [c.unique_id, b.unique_id]
     assert released["qty"].tolist() == [45, 4]  # 49 lots left at 98 after the crash

@@ -186,7 +186,7 @@ def test_model_mark_between_steps_is_the_recorded_mark() -> None:
     model = MarketModel(scenario)
     for _ in range(60):
         model.step()
-    recorded = model.recorder.finish(scenario_yaml="", summary={}, meta={}).market
+    recorded = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).market
     assert model.mark_price() == recorded["mark"].iloc[-1]
     model.release()
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from abm.risk.specs import HedgeInstrumentSpec
 
 import abm.model
 from abm.market.book_venue import BookVenue
 from abm.market.exchange import Exchange, settle_dealer
-from abm.market.hedge import HedgeVenue
+from abm.market.hedge import HedgeInstrumentSpec, HedgeVenue
 from abm.market.orderbook import OrderBook, OrderResult
 from abm.market.venue import HEDGE, UNDERLYING, Instrument, VenueContext
 from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS

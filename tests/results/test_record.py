@@ -146,7 +146,9 @@ def _meta(wall_time_s: float = 1.5) -> dict[str, Any]:
 
 
 def _empty_result() -> RunResult:
-    return Recorder().finish(scenario_yaml=SCENARIO_YAML, summary={}, meta=_meta())
+    return RunResult.from_recorder(
+        Recorder(), scenario_yaml=SCENARIO_YAML, summary={}, meta=_meta()
+    )
 
 
 def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
@@ -191,7 +193,9 @@ def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
     for source in range(3):
         recorder.network_edge(source, (source + 1) % 3, float(rng.random()), 10.0)
     summary = {"sharpe": np.float64(rng.normal()), "n_trades": np.int64(12), "nan_metric": np.nan}
-    return recorder.finish(scenario_yaml=SCENARIO_YAML, summary=summary, meta=_meta())
+    return RunResult.from_recorder(
+        recorder, scenario_yaml=SCENARIO_YAML, summary=summary, meta=_meta()
+    )
 
 
 def _record_random_depth(recorder: Recorder, rng: np.random.Generator, step: int) -> None:
@@ -247,7 +251,7 @@ def test_recorder_market_derives_mid_and_spread() -> None:
     """Mid = (bid + ask) / 2 and spread = ask - bid when both sides exist."""
     recorder = Recorder()
     recorder.market(3, 0.03, 100.0, 99.5, 100.25, 10, 20, 100.0, 5)
-    row = recorder.finish(scenario_yaml="", summary={}, meta={}).market.iloc[0]
+    row = RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).market.iloc[0]
     assert row["mid"] == pytest.approx(99.875)
     assert row["spread"] == pytest.approx(0.75)
     assert (row["step"], row["bid_depth"], row["ask_depth"], row["volume"]) == (3, 10, 20, 5)
@@ -258,7 +262,7 @@ def test_recorder_market_missing_side_gives_nan(bid: float | None, ask: float | 
     """A missing side is NaN, and so are mid and spread; the present side is kept."""
     recorder = Recorder()
     recorder.market(0, 0.0, 100.0, bid, ask, 0, 0, None, 0)
-    row = recorder.finish(scenario_yaml="", summary={}, meta={}).market.iloc[0]
+    row = RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).market.iloc[0]
     assert math.isnan(row["mid"]) and math.isnan(row["spread"]) and math.isnan(row["last_price"])
     assert (math.isnan(row["best_bid"]), math.isnan(row["best_ask"])) == (bid is None, ask is None)
 
@@ -267,7 +271,7 @@ def test_recorder_event_none_ids_are_na() -> None:
     """Absent event ids are stored as <NA> in the nullable Int64 columns."""
     recorder = Recorder()
     recorder.event(1, EventKind.DEFAULT, 4, None, 12.5, wave=0)
-    events = recorder.finish(scenario_yaml="", summary={}, meta={}).events
+    events = RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).events
     assert events["agent_id"].iloc[0] == 4
     assert events["counterparty"].isna().tolist() == [True]
 
@@ -291,14 +295,14 @@ def test_recorder_agent_rejects_non_str_label(label: str) -> None:
     recorder = Recorder()
     with pytest.raises(TypeError, match=label):
         recorder.agent(0, 1, bid=None, ask=None, **numbers, **labels)
-    assert recorder.finish(scenario_yaml="", summary={}, meta={}).agents.empty
+    assert RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).agents.empty
 
 
 def test_recorder_agent_records_group_label() -> None:
     """The group label is stored verbatim in the trailing group column."""
     recorder = Recorder()
     recorder.agent(2, 7, "noise", 1, 0.0, 0.0, 0.0, None, None, "normal", "active", "noise ✓")
-    agents = recorder.finish(scenario_yaml="", summary={}, meta={}).agents
+    agents = RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).agents
     assert agents["group"].tolist() == ["noise ✓"]
     assert (agents["regime"].iloc[0], agents["status"].iloc[0]) == ("normal", "active")
 
@@ -309,7 +313,7 @@ def test_recorder_depth_level_records_rows_in_order() -> None:
     recorder.depth_level(4, "bid", 1, 99.5, 30)
     recorder.depth_level(4, "bid", 2, 99.25, 5)
     recorder.depth_level(4, "ask", 1, 100.5, 12)
-    depth = recorder.finish(scenario_yaml="", summary={}, meta={}).depth
+    depth = RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).depth
     assert depth["side"].tolist() == ["bid", "bid", "ask"]
     assert depth["level"].tolist() == [1, 2, 1]
     assert depth["price"].tolist() == [99.5, 99.25, 100.5]
@@ -322,7 +326,7 @@ def test_recorder_finish_rejects_fractional_depth_qty() -> None:
     recorder = Recorder()
     recorder.depth_level(0, "ask", 1, 100.0, 2.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"depth\.qty"):
-        recorder.finish(scenario_yaml="", summary={}, meta={})
+        RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={})
 
 
 def test_recorder_finish_rejects_fractional_integer() -> None:
@@ -330,7 +334,7 @@ def test_recorder_finish_rejects_fractional_integer() -> None:
     recorder = Recorder()
     recorder.market(0, 0.0, 100.0, None, None, 1.5, 0, None, 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="bid_depth"):
-        recorder.finish(scenario_yaml="", summary={}, meta={})
+        RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={})
 
 
 def test_run_result_round_trip_random(tmp_path: Path) -> None:
@@ -378,7 +382,7 @@ def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
 def test_run_result_summary_json_converts_numpy_and_nan(tmp_path: Path) -> None:
     """Numpy scalars become Python numbers and NaN/inf become null, in memory and on disk."""
     summary = {"a": np.float32(0.5), "b": np.int64(3), "c": np.nan, "d": [np.inf, np.bool_(True)]}
-    result = Recorder().finish(scenario_yaml="", summary=summary, meta={})
+    result = RunResult.from_recorder(Recorder(), scenario_yaml="", summary=summary, meta={})
     assert result.summary == {"a": 0.5, "b": 3, "c": None, "d": [None, True]}
     assert type(result.summary["b"]) is int
     path = result.save(tmp_path / "run")
@@ -389,7 +393,7 @@ def test_run_result_summary_json_converts_numpy_and_nan(tmp_path: Path) -> None:
 def test_run_result_summary_rejects_unserialisable_value() -> None:
     """A summary value JSON cannot represent raises TypeError naming where it is."""
     with pytest.raises(TypeError, match=r"summary\.bad"):
-        Recorder().finish(scenario_yaml="", summary={"bad": object()}, meta={})
+        RunResult.from_recorder(Recorder(), scenario_yaml="", summary={"bad": object()}, meta={})
 
 
 def _fail_on(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -506,8 +510,12 @@ def test_run_result_load_missing_directory_raises(tmp_path: Path) -> None:
 
 def test_run_result_equals_ignores_wall_time() -> None:
     """Two results differing only in wall time are equal unless wall time is compared."""
-    fast = Recorder().finish(scenario_yaml="a", summary={"x": 1.0}, meta=_meta(1.0))
-    slow = Recorder().finish(scenario_yaml="a", summary={"x": 1.0}, meta=_meta(9.0))
+    fast = RunResult.from_recorder(
+        Recorder(), scenario_yaml="a", summary={"x": 1.0}, meta=_meta(1.0)
+    )
+    slow = RunResult.from_recorder(
+        Recorder(), scenario_yaml="a", summary={"x": 1.0}, meta=_meta(9.0)
+    )
     assert fast.equals(slow)
     assert not fast.equals(slow, ignore_wall_time=False)
 
@@ -538,8 +546,8 @@ def test_run_result_equals_detects_depth_difference() -> None:
 
 def test_run_result_equals_detects_summary_difference() -> None:
     """Results whose summaries differ are unequal even if the tables match."""
-    one = Recorder().finish(scenario_yaml="a", summary={"x": 1.0}, meta={})
-    two = Recorder().finish(scenario_yaml="a", summary={"x": 2.0}, meta={})
+    one = RunResult.from_recorder(Recorder(), scenario_yaml="a", summary={"x": 1.0}, meta={})
+    two = RunResult.from_recorder(Recorder(), scenario_yaml="a", summary={"x": 2.0}, meta={})
     assert not one.equals(two)
 
 

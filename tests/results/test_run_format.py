@@ -15,7 +15,7 @@ from tests._helpers import scenario_text
 
 
 def _events(recorder: Recorder) -> pd.DataFrame:
-    return recorder.finish(scenario_yaml="", summary={}, meta={}).events
+    return RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={}).events
 
 
 def test_recorder_event_field_fills_only_its_column() -> None:
@@ -80,7 +80,7 @@ def _two_events() -> RunResult:
     recorder = Recorder()
     recorder.event(1, EventKind.REGIME, 5, None, 3.0, regime_from="NORMAL", regime_to="STRESSED")
     recorder.event(2, EventKind.REOPEN, None, None, 4.0, halted_until=9)
-    return recorder.finish(scenario_yaml="", summary={}, meta={})
+    return RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={})
 
 
 def _saved(tmp_path: Path) -> Path:
@@ -99,7 +99,7 @@ def test_run_result_event_fields_survive_save_and_load(tmp_path: Path) -> None:
 
 def test_run_result_meta_carries_the_format_version() -> None:
     """Every result in memory states the results format it is in, whatever meta it was given."""
-    result = Recorder().finish(scenario_yaml="", summary={}, meta={"seed": 1})
+    result = RunResult.from_recorder(Recorder(), scenario_yaml="", summary={}, meta={"seed": 1})
     assert result.meta == {"seed": 1, "results_format_version": RESULTS_FORMAT_VERSION}
 
 
@@ -134,7 +134,7 @@ def test_run_result_load_refuses_other_format_version(tmp_path: Path) -> None:
 def test_run_result_scenario_is_validated_and_cached() -> None:
     """`scenario` parses the YAML once into the schema's Scenario, defaults filled in."""
     text = scenario_text({"tick_size": 0.05})
-    result = Recorder().finish(scenario_yaml=text, summary={}, meta={})
+    result = RunResult.from_recorder(Recorder(), scenario_yaml=text, summary={}, meta={})
     assert result.scenario.tick_size == 0.05
     assert result.scenario.dt == 1.0  # baseline leaves dt at the schema default
     assert result.scenario is result.scenario
@@ -142,13 +142,15 @@ def test_run_result_scenario_is_validated_and_cached() -> None:
 
 def test_run_result_scenario_without_text_raises() -> None:
     """A hand-built result without scenario text says so instead of returning a default."""
-    result = Recorder().finish(scenario_yaml="", summary={}, meta={})
+    result = RunResult.from_recorder(Recorder(), scenario_yaml="", summary={}, meta={})
     with pytest.raises(RunResultError, match="no scenario text"):
         _ = result.scenario
 
 
 def test_run_result_scenario_invalid_text_raises() -> None:
     """Scenario text the schema rejects raises RunResultError carrying the schema's message."""
-    result = Recorder().finish(scenario_yaml="tick_size: 0.01\n", summary={}, meta={})
+    result = RunResult.from_recorder(
+        Recorder(), scenario_yaml="tick_size: 0.01\n", summary={}, meta={}
+    )
     with pytest.raises(RunResultError, match="does not validate"):
         _ = result.scenario

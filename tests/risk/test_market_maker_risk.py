@@ -66,7 +66,9 @@ def _mm(**fields: Any) -> dict[str, Any]:
 
 
 def _finish(model: MarketModel) -> RunResult:
-    return model.recorder.finish(scenario_yaml=model.scenario.to_yaml(), summary={}, meta={})
+    return RunResult.from_recorder(
+        model.recorder, scenario_yaml=model.scenario.to_yaml(), summary={}, meta={}
+    )
 
 
 def _run(document: dict[str, Any], each_step: Callable[[MarketModel], None] | None = None):

@@ -226,7 +226,9 @@ def drawdown_run() -> RunResult:
     while not model.finished:
         model.step()
     scenario = model.scenario
-    return model.recorder.finish(scenario_yaml=scenario.to_yaml(), summary={}, meta={})
+    return RunResult.from_recorder(
+        model.recorder, scenario_yaml=scenario.to_yaml(), summary={}, meta={}
+    )
 
 
 def test_regime_events_logged_at_transitions(drawdown_run: RunResult) -> None:
@@ -308,7 +310,7 @@ def test_regime_volatility_shock_drives_regimes_up_and_back() -> None:
     model = MarketModel(scenario)
     for _ in range(scenario.steps):
         model.step()
-    events = model.recorder.finish(scenario_yaml="", summary={}, meta={}).events
+    events = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).events
     regime = events.loc[events["kind"] == "regime"]
     pairs = [
         (str(a), str(b)) for a, b in zip(regime["regime_from"], regime["regime_to"], strict=True)
