@@ -240,6 +240,16 @@ class RunResult:
                 hold a value JSON cannot represent.
         """
         tables = {table: recorder.table(table) for table in TABLES}
+        return cls._of_tables(tables, dict(summary), scenario_yaml, dict(meta))
+
+    @classmethod
+    def _of_tables(
+        cls,
+        tables: Mapping[str, pd.DataFrame],
+        summary: dict[str, Any],
+        scenario_yaml: str,
+        meta: dict[str, Any],
+    ) -> RunResult:
         return cls(
             market=tables["market"],
             trades=tables["trades"],
@@ -247,9 +257,9 @@ class RunResult:
             events=tables["events"],
             network=tables["network"],
             depth=tables["depth"],
-            summary=dict(summary),
+            summary=summary,
             scenario_yaml=scenario_yaml,
-            meta=dict(meta),
+            meta=meta,
         )
 
     @classmethod
@@ -278,16 +288,11 @@ class RunResult:
         meta = _read_json_object(root / "meta.json")
         _check_format(root, meta)
         tables = {table: _read_table(table, root / f"{table}.parquet") for table in TABLES}
-        return cls(
-            market=tables["market"],
-            trades=tables["trades"],
-            agents=tables["agents"],
-            events=tables["events"],
-            network=tables["network"],
-            depth=tables["depth"],
-            summary=_read_json_object(root / "summary.json"),
-            scenario_yaml=_read_text(root / "scenario.yaml"),
-            meta=meta,
+        return cls._of_tables(
+            tables,
+            _read_json_object(root / "summary.json"),
+            _read_text(root / "scenario.yaml"),
+            meta,
         )
 
     def equals(self, other: RunResult, *, ignore_wall_time: bool = True) -> bool:
