@@ -44,15 +44,10 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator, m
 from scipy.stats import qmc
 
 from abm.errors import AbmError
-from abm.scenario.errors import explain
-from abm.scenario.schema import (
-    Scenario,
-    ScenarioError,
-    load_scenario,
-    parse_yaml_strict,
-    read_yaml_file,
-)
+from abm.scenario.errors import ScenarioError, explain
+from abm.scenario.schema import Scenario, load_scenario
 from abm.scenario.types import Float, NonNegInt, PosInt, Spec
+from abm.scenario.yaml_text import parse_yaml_strict, read_yaml_file
 
 SWEEP_FILE = "sweep.json"
 """The sweep definition, written when a sweep directory is created (`SweepPlan.definition`)."""

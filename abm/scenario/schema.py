@@ -1,4 +1,6 @@
-"""Scenario schema, YAML loading and dotted-path overrides.
+"""The scenario root schema and `load_scenario`.
+
+YAML text is read by `abm.scenario.yaml_text`; dotted-path overrides are `abm.scenario.overrides`.
 
 A scenario is the single source of everything a run needs (DESIGN.md section 1). It is
 validated by frozen pydantic models that forbid unknown keys and non-finite floats. The
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ from abm.scenario.groups import (
     NoiseGroup,
     PovGroup,
 )
+from abm.scenario.overrides import SOURCE, assign, parse_set_option
 from abm.scenario.paddrik import (
     PaddrikGroup,
     PaddrikRole,
@@ -94,6 +97,7 @@ from abm.scenario.types import (
     Probability,
     Spec,
 )
+from abm.scenario.yaml_text import leading_comment_block, parse_yaml_strict, read_yaml_file
 from abm.shocks import ShockSpec
 
 __all__ = [
@@ -151,7 +155,7 @@ __all__ = [
     "parse_set_option",
 ]
 
-_SOURCE = "<scenario>"
+_SOURCE = SOURCE
 
 
 class Scenario(Spec):
@@ -326,7 +330,7 @@ class Scenario(Spec):
         """
         document = self.model_dump()
         for path, value in changes.items():
-            _assign(document, path, value)
+            assign(document, path, value)
         changed = type(self).from_dict(document)
         changed._header = self._header
         return changed
@@ -344,45 +348,6 @@ class Scenario(Spec):
                 f"expected one of: {', '.join(sorted(known or ()))}"
             )
         return {name: group for name, group in self.agents.items() if group.kind == kind}
-
-
-def leading_comment_block(text: str) -> str:
-    """The comment lines that open a YAML document, up to its first other line.
-
-    Lines starting with ``#`` and blank lines count; blank lines before and after the block are
-    dropped. Returns the block with a final newline, or "" when the text opens with no comment.
-    """
-    block: list[str] = []
-    for line in text.splitlines():
-        if line.startswith("#"):
-            block.append(line.rstrip())
-        elif line.strip():
-            break
-        elif block:
-            block.append("")
-    while block and not block[-1]:
-        block.pop()
-    return "\n".join(block) + "\n" if block else ""
-
-
-def read_yaml_file(path: str | os.PathLike[str], *, what: str) -> str:
-    """Return the text of a YAML file (a ``what`` file: scenario, sweep, ...).
-
-    Raises:
-        ScenarioError: Naming ``path`` if the file is missing, a directory, unreadable or
-            not UTF-8.
-    """
-    source = os.fspath(path)
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ScenarioError(f"{source}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise ScenarioError(f"{source}: is a directory, expected a YAML {what} file") from exc
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
-        raise ScenarioError(f"{source}: cannot read file: {exc.strerror or exc}") from exc
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
@@ -418,95 +383,3 @@ def _files_relative_to(scenario: Scenario, directory: Path) -> Scenario:
         return scenario
     absolute = str(directory.resolve() / topology.path)
     return scenario.override({"network.topology.path": absolute})
-
-
-def parse_set_option(text: str) -> tuple[str, Any]:
-    """Split a ``PATH=VALUE`` option; VALUE is read as YAML (``true``, ``0.01``, ``[1, 2]``).
-
-    Raises:
-        ScenarioError: If there is no ``=``, the path is malformed, or VALUE is not YAML.
-    """
-    path, sep, raw = text.partition("=")
-    path = path.strip()
-    if not sep:
-        raise ScenarioError(f"{_SOURCE}: {text!r}: expected PATH=VALUE, e.g. steps=100")
-    _split_path(path)
-    return path, parse_yaml_strict(raw, f"{_SOURCE}: {path}")
-
-
-# --- YAML parsing ---
-
-
-class _StrictKeysLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys instead of keeping the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable):
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def parse_yaml_strict(text: str, source: str) -> Any:
-    """Parse YAML text, rejecting duplicate keys (plain YAML would silently drop one).
-
-    Raises:
-        ScenarioError: ``source: [line L, column C: ]invalid YAML: problem`` on a syntax error
-            or a duplicate key.
-    """
-    try:
-        return yaml.load(text, Loader=_StrictKeysLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "unreadable"
-        raise ScenarioError(f"{source}: {where}invalid YAML: {problem}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}: invalid YAML: {exc}") from exc
-
-
-# --- dotted paths ---
-
-
-def _split_path(path: str) -> list[str]:
-    keys = path.split(".")
-    if not path or any(not key for key in keys):
-        raise ScenarioError(
-            f"{_SOURCE}: {path!r}: malformed path; expected dotted keys like agents.mm.count"
-        )
-    return keys
-
-
-def _assign(document: dict[str, Any], path: str, value: Any) -> None:
-    if not isinstance(path, str):
-        raise ScenarioError(f"{_SOURCE}: {path!r}: override paths must be strings")
-    keys = _split_path(path)
-    node: Any = document
-    for depth, key in enumerate(keys):
-        here = ".".join(keys[: depth + 1])
-        last = depth == len(keys) - 1
-        if isinstance(node, dict):
-            if last:
-                node[key] = value
-            elif key in node:
-                node = node[key]
-            else:
-                allowed = ", ".join(map(str, node)) or "none"
-                raise ScenarioError(f"{_SOURCE}: {here}: unknown path (keys here: {allowed})")
-        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            if last:
-                node[int(key)] = value
-            else:
-                node = node[int(key)]
-        else:
-            parent = ".".join(keys[:depth])
-            what = f"a list of {len(node)}" if isinstance(node, list) else show(node)
-            raise ScenarioError(f"{_SOURCE}: {here}: unknown path ({parent} is {what})")
