@@ -252,6 +252,17 @@ class Scenario(Spec):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _check_programs_start_within_the_run(self) -> Scenario:
+        # a program that never starts has no fall to measure: the run would end in an error
+        for name, group in self.agents.items():
+            if isinstance(group, PovGroup) and group.start_step > self.steps:
+                raise ValueError(
+                    f"agents.{name}.start_step ({group.start_step}) is after the run's last "
+                    f"step (steps: {self.steps}); start the program earlier or run more steps"
+                )
+        return self
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = _SOURCE) -> Scenario:
         """Validate a plain document (as parsed from YAML).

@@ -799,3 +799,15 @@ def test_header_is_empty_without_leading_comments() -> None:
     s = Scenario.from_yaml_text(MINIMAL + "# trailing\n")
     assert s.header == ""
     assert s.to_yaml().startswith("name: minimal")
+
+
+# --- cross-field checks ---
+
+
+def test_scenario_program_starting_after_the_last_step_is_rejected() -> None:
+    """A pov program whose start_step is past `steps` is a ScenarioError naming the field."""
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios/crisis/flash_crash_2010.yaml")
+    start = scenario.agents["seller"].start_step
+    with pytest.raises(ScenarioError, match=r"agents\.seller\.start_step \(9000\) is after"):
+        scenario.override({"steps": start - 1})
+    assert scenario.override({"steps": start}).steps == start
