@@ -183,11 +183,11 @@ class Recorder:
         aggressor: str,
         buyer: int,
         seller: int,
-        venue: str = "book",
-        instrument: str = "underlying",
-        purpose: str = TradePurpose.TAKER.value,
-        maker_order_id: int | None = None,
-        taker_order_id: int | None = None,
+        venue: str,
+        instrument: str,
+        purpose: str,
+        maker_order_id: int | None,
+        taker_order_id: int | None,
     ) -> None:
         """Record one fill: ``qty`` lots at ``price`` between agent ids ``buyer`` and ``seller``.
 

@@ -104,9 +104,13 @@ def _hand_run(
     for step in range(21):
         bid, ask, bid_depth, ask_depth = _market_row(step)
         rec.market(step, float(step), 100.0, bid, ask, bid_depth, ask_depth, None, 0)
-    rec.trade(14, 14.0, 100.0, 6, "sell", 4, 3, "interdealer")
-    rec.trade(15, 15.0, 100.0, 4, "sell", 3, 4, "interdealer")
-    rec.trade(15, 15.0, 100.0, 3, "buy", 5, 4)
+    rec.trade(
+        14, 14.0, 100.0, 6, "sell", 4, 3, "interdealer", "underlying", "interdealer", None, None
+    )
+    rec.trade(
+        15, 15.0, 100.0, 4, "sell", 3, 4, "interdealer", "underlying", "interdealer", None, None
+    )
+    rec.trade(15, 15.0, 100.0, 3, "buy", 5, 4, "book", "underlying", "taker", None, None)
     for step, kind, agent_id, counterparty, amount, fields in EVENTS if events is None else events:
         rec.event(step, kind, agent_id, counterparty, amount, **fields)
     for source, target, exposure in NETWORK:

@@ -89,7 +89,20 @@ def _run(
             0, agent_id, kind, inventory, 0.0, 0.0, 0.0, None, None, "NORMAL", "ACTIVE", group
         )
     for step, seller, buyer, qty in fills:
-        recorder.trade(step, float(step), _price(step), qty, "sell", buyer, seller)
+        recorder.trade(
+            step,
+            float(step),
+            _price(step),
+            qty,
+            "sell",
+            buyer,
+            seller,
+            "book",
+            "underlying",
+            "taker",
+            None,
+            None,
+        )
     recorder.event(10, EventKind.POV_START, 4, None, 10.0, mode="aggressive")
     recorder.event(16, EventKind.POV_DONE, 4, None, 10.0)
     halt = {"reference": 95.0, "price": 93.1, "until_step": 17, "on_halt": "queue"}

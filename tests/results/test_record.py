@@ -170,7 +170,20 @@ def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
             venue = "book" if rng.random() < 0.8 else "interdealer"
             price = float(rng.normal(100.0, 1.0))
             qty, buyer, seller = (int(x) for x in rng.integers(1, 20, size=3))
-            recorder.trade(step, step * 0.01, price, qty, side, buyer, seller, venue)
+            recorder.trade(
+                step,
+                step * 0.01,
+                price,
+                qty,
+                side,
+                buyer,
+                seller,
+                venue,
+                "underlying",
+                "taker",
+                None,
+                None,
+            )
         for agent_id in range(3):
             quote = None if rng.random() < 0.2 else float(rng.normal(100.0, 1.0))
             regime = regimes[int(rng.integers(0, 3))]
@@ -282,7 +295,9 @@ def test_recorder_event_none_ids_are_na() -> None:
 def test_recorder_trade_rejects_invalid_fill(qty: int, aggressor: str, venue: str) -> None:
     """Non-positive qty, an unknown aggressor side or an unknown venue raise ValueError."""
     with pytest.raises(ValueError):
-        Recorder().trade(0, 0.0, 100.0, qty, aggressor, 1, 2, venue)
+        Recorder().trade(
+            0, 0.0, 100.0, qty, aggressor, 1, 2, venue, "underlying", "taker", None, None
+        )
 
 
 @pytest.mark.parametrize("label", ["kind", "regime", "status", "group"])
