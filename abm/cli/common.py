@@ -8,11 +8,12 @@ by `abm.cli.main.main` as one line, with exit code `EXIT_USAGE` and no traceback
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from abm.errors import AbmError
+from abm.scenario.budget import NO_LIMITS, check_limits
 from abm.scenario.schema import Scenario, ScenarioError, load_scenario, parse_set_option
 
 EXIT_USAGE = 2
@@ -32,20 +33,45 @@ def fail(message: str) -> NoReturn:
     raise CliError(message)
 
 
-def load(path: str, sets: Sequence[str]) -> Scenario:
-    """Load the scenario ``path`` (a file or a bundled name) and apply ``--set`` overrides.
+def load(
+    path: str,
+    sets: Sequence[str],
+    *,
+    changes: Mapping[str, Any] | None = None,
+    no_limits: bool = False,
+) -> Scenario:
+    """Load the scenario ``path`` (a file or a bundled name), apply overrides, check its cost.
+
+    ``sets`` are ``--set PATH=VALUE`` texts and ``changes`` the values of other flags
+    (``{"steps": 100}``), applied after them. The result must fit its ``limits``
+    (`abm.scenario.budget.check_limits`) unless ``no_limits`` (``--no-limits``) lifts them.
 
     Raises:
         ScenarioError: If the scenario cannot be loaded, or an override is malformed or makes
-            it invalid; an override's message names ``path (--set)`` as its source.
+            it invalid (the message names ``path (--set)`` as its source), or its estimated
+            work or memory passes its limits (`abm.scenario.budget.ScenarioTooLargeError`).
     """
     scenario = load_scenario(path)
     try:
-        if sets:
-            scenario = scenario.override(dict(parse_set_option(text) for text in sets))
+        overrides = dict(parse_set_option(text) for text in sets)
+        overrides.update(changes or {})
+        if no_limits:
+            overrides["limits"] = NO_LIMITS.model_dump()
+        if overrides:
+            scenario = scenario.override(overrides)
     except ScenarioError as exc:
         raise ScenarioError(str(exc).replace("<scenario>", f"{path} (--set)")) from exc
+    check_limits(scenario, source=path)
     return scenario
+
+
+def add_no_limits(parser: Any) -> None:
+    """Add ``--no-limits`` (lift the scenario's cost limits) to a sub-command's ``parser``."""
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="run however large the estimated work and memory (lifts the scenario's limits)",
+    )
 
 
 def positive(name: str, value: int | None) -> None:

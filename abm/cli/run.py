@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from abm.cli.common import CliError, check_out, load, positive
+from abm.cli.common import CliError, add_no_limits, check_out, load, positive
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="write into an existing directory that is not a run (its other files are kept)",
     )
+    add_no_limits(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=cmd_run)
 
@@ -41,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     notes on stderr a report left over from the run it replaced.
 
     Raises:
-        AbmError: On a bad scenario or flag value, an ``--out`` a save would refuse, or model
+        AbmError: On a bad scenario or flag value, a scenario past its cost limits (unless
+            ``--no-limits``), an ``--out`` a save would refuse, or model
             parameters that only the run can judge (prefixed with the scenario).
     """
     from tqdm import tqdm
@@ -50,21 +52,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from abm.policies import PolicyError
     from abm.run import run
 
-    scenario = load(args.scenario, args.set)
     positive("--steps", args.steps)
     if args.seed is not None and args.seed < 0:
         raise CliError(f"--seed: must be a non-negative integer, got {args.seed}")
+    flags = {"steps": args.steps, "seed": args.seed}
+    scenario = load(
+        args.scenario,
+        args.set,
+        changes={name: value for name, value in flags.items() if value is not None},
+        no_limits=args.no_limits,
+    )
     out = Path(args.out) if args.out else Path("runs") / scenario.name
     check_out(out, force=args.force)
     replacing = (out / "meta.json").is_file()
-    total = args.steps or scenario.steps
+    total = scenario.steps
     with tqdm(total=total, unit="step", disable=args.quiet or total < 5000, file=sys.stderr) as bar:
 
         def progress(done: int, _total: int) -> None:
             bar.update(done - bar.n)
 
         try:
-            result = run(scenario, seed=args.seed, steps=args.steps, progress=progress)
+            result = run(scenario, progress=progress)
         except (FundamentalError, PolicyError) as exc:  # parameters the schema cannot judge
             raise CliError(f"{args.scenario}: {exc}") from exc
     try:

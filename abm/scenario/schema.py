@@ -52,6 +52,7 @@ from abm.policies import (
     PolicySpec,
     SymmetricSpec,
 )
+from abm.scenario.budget import LimitsSpec
 from abm.scenario.errors import ScenarioError, explain, kind_variants, show
 from abm.scenario.groups import (
     AgentGroup,
@@ -125,6 +126,7 @@ __all__ = [
     "HoStollSpec",
     "InformedGroup",
     "Int",
+    "LimitsSpec",
     "MarketMakerGroup",
     "MertonSpec",
     "MixSpec",
@@ -177,6 +179,7 @@ class Scenario(Spec):
         network: The market makers' contagion network and channels (None: no links).
         circuit_breaker: The exchange's trading halts (`abm.market.circuit_breaker`; None: none).
         record: Recording options.
+        limits: Ceilings on the estimated cost (`abm.scenario.budget`); not part of the digest.
     """
 
     name: str = Field(min_length=1, description="Label of the run; names its directory.")
@@ -214,6 +217,11 @@ class Scenario(Spec):
         default=None, description="The exchange's trading halts (null: none)."
     )
     record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
+    limits: LimitsSpec = Field(
+        default=LimitsSpec(),
+        description="Ceilings on the run's estimated work and memory, checked before it is "
+        "built (abm.scenario.budget); they do not change what the run produces.",
+    )
     # The source file's leading comment block: documentation, not part of the run (nor of the
     # digest), but kept so that the resolved scenario.yaml of a run still says what it studies.
     _header: str = PrivateAttr(default="")
@@ -309,8 +317,13 @@ class Scenario(Spec):
 
         The document starts with `header` (the source file's leading comments), if any.
         """
+        # default limits are left out: they say nothing about the run
+        unset = {"limits"} if self.limits == LimitsSpec() else set()
         body = yaml.safe_dump(
-            self.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+            self.model_dump(mode="json", exclude=unset),
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
         )
         return self._header + body
 
@@ -320,9 +333,13 @@ class Scenario(Spec):
         Fields appear in schema order and agent groups in document order (group order
         decides agent creation order, so it is part of what a run depends on). Validated
         numbers are normalised (``100`` and ``100.0`` for a float field hash the same).
+        ``limits`` is left out: a ceiling on the cost does not change what the run produces.
         """
         canonical = json.dumps(
-            self.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=True, allow_nan=False
+            self.model_dump(mode="json", exclude={"limits"}),
+            separators=(",", ":"),
+            ensure_ascii=True,
+            allow_nan=False,
         )
         return sha256(canonical.encode("ascii")).hexdigest()
 
