@@ -4,6 +4,7 @@ Public API::
 
     scenario = abm.load_scenario("baseline")      # a bundled name, or a YAML file path
     result = abm.run(scenario.override({"agents.mm.policy.gamma": 0.01}))
+    result = abm.run("baseline", seed=7, steps=500)  # a path or bundled name: loaded first
     result.market, result.trades, result.agents   # pandas DataFrames
     result.save("runs/baseline"); abm.RunResult.load("runs/baseline")
     model = abm.MarketModel(scenario); model.step()  # step by step, e.g. in a notebook

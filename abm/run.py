@@ -1,9 +1,16 @@
-"""Running a scenario end to end, headline metrics, and the determinism checker."""
+"""Running a scenario end to end, headline metrics, and the determinism checker.
+
+`run` and `check_determinism` check their arguments before any work: a wrong type raises
+`RunArgumentTypeError` (an `AbmError` and a ``TypeError``), a value out of range
+`RunArgumentError` (an `AbmError` and a ``ValueError``), each naming the argument.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import operator
+import os
 import subprocess
 import sys
 import tempfile
@@ -11,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -22,11 +29,59 @@ from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
 from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
-from abm.scenario.schema import PaddrikGroup, Scenario
+from abm.scenario.schema import PaddrikGroup, Scenario, load_scenario
+
+
+class RunArgumentError(AbmError, ValueError):
+    """An argument of `run` or `check_determinism` out of its range; the message names it."""
+
+
+class RunArgumentTypeError(RunArgumentError, TypeError):
+    """An argument of `run` or `check_determinism` of the wrong type; the message names it."""
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` and its type, cut short so that a message stays one line."""
+    text = repr(value)
+    text = text if len(text) <= 40 else f"{text[:37]}..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _scenario_argument(scenario: object) -> Scenario:
+    """``scenario`` itself, or the scenario a path or bundled name loads; else raise."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, str | os.PathLike) and isinstance(os.fspath(scenario), str):
+        return load_scenario(scenario)
+    raise RunArgumentTypeError(
+        "scenario: must be a Scenario (see abm.load_scenario), a scenario file path or a "
+        f"bundled scenario name, got {_shown(scenario)}"
+    )
+
+
+def _int_argument(value: object, name: str, minimum: int) -> int | None:
+    """``value`` as an int (None stays None) if it is an integer >= ``minimum``; else raise.
+
+    numpy integers are accepted; bools, floats (even integral ones) and strings are not.
+    """
+    if value is None:
+        return None
+    kind = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+    number: int | None = None
+    if not isinstance(value, bool) and isinstance(value, SupportsIndex):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            number = None
+    if number is None:
+        raise RunArgumentTypeError(f"{name}: must be {kind}, got {_shown(value)}")
+    if number < minimum:
+        raise RunArgumentError(f"{name}: must be {kind}, got {number}")
+    return number
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | os.PathLike[str],
     *,
     seed: int | None = None,
     steps: int | None = None,
@@ -35,15 +90,29 @@ def run(
     """Run ``scenario`` to the end and return its tables and summary.
 
     Args:
-        scenario: A validated scenario.
-        seed: Overrides ``scenario.seed``.
-        steps: Overrides ``scenario.steps``.
+        scenario: A validated scenario, or what `abm.load_scenario` loads one from (a YAML
+            file path or a bundled scenario name such as ``"baseline"``).
+        seed: Overrides ``scenario.seed``: an integer >= 0 (an ``int`` or a numpy integer).
+        steps: Overrides ``scenario.steps``: an integer >= 1.
         progress: Called as ``progress(done, total)`` every few hundred steps.
 
     Returns:
         The run's :class:`~abm.results.run_result.RunResult`; its ``scenario_yaml`` is the resolved
         scenario (with the seed and steps actually used).
+
+    Raises:
+        RunArgumentTypeError: If an argument has the wrong type (a bool or float seed, say).
+        RunArgumentError: If ``seed`` or ``steps`` is out of range.
+        ScenarioError: If a path or name does not load, or the overrides make the scenario
+            invalid.
     """
+    scenario = _scenario_argument(scenario)
+    seed = _int_argument(seed, "seed", 0)
+    steps = _int_argument(steps, "steps", 1)
+    if progress is not None and not callable(progress):
+        raise RunArgumentTypeError(
+            f"progress: must be a callable progress(done, total) or None, got {_shown(progress)}"
+        )
     changes: dict[str, Any] = {}
     if seed is not None:
         changes["seed"] = seed
@@ -259,7 +328,10 @@ def _run_in_fresh_process(scenario: Scenario, steps: int | None) -> RunResult:
 
 
 def check_determinism(
-    scenario: Scenario, *, steps: int | None = None, other_process: bool = True
+    scenario: Scenario | str | os.PathLike[str],
+    *,
+    steps: int | None = None,
+    other_process: bool = True,
 ) -> DeterminismReport:
     """Run ``scenario`` twice (the second time in a fresh process) and compare every output.
 
@@ -270,8 +342,8 @@ def check_determinism(
     temporary directory, which this process loads and compares.
 
     Args:
-        scenario: The scenario (its seed is used).
-        steps: Run only this many steps (a short run usually suffices).
+        scenario: The scenario (its seed is used), or a path or bundled name as for `run`.
+        steps: Run only this many steps (a short run usually suffices): an integer >= 1.
         other_process: Make the second run in a new interpreter (default) rather than in
             this process.
 
@@ -280,8 +352,16 @@ def check_determinism(
         time) and the resolved scenario are identical.
 
     Raises:
+        RunArgumentTypeError: If an argument has the wrong type.
+        RunArgumentError: If ``steps`` is out of range.
         DeterminismCheckError: If the second interpreter fails (its stderr is in the message).
     """
+    scenario = _scenario_argument(scenario)
+    steps = _int_argument(steps, "steps", 1)
+    if other_process is not True and other_process is not False:
+        raise RunArgumentTypeError(
+            f"other_process: must be True or False, got {_shown(other_process)}"
+        )
     first = run(scenario, steps=steps)
     second = _run_in_fresh_process(scenario, steps) if other_process else run(scenario, steps=steps)
     differences = []

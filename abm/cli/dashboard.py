@@ -4,8 +4,11 @@
 extra is installed and that the scenario is valid, then runs ``solara run abm.dashboard.app`` in a
 child process (production mode: no auto-reload, and no call home from the page) with the
 scenario passed in ``$ABM_DASHBOARD_SCENARIO``, prints the URL and waits until the server
-stops (Ctrl-C). User errors are raised as `abm.cli.common.CliError` or the library's
-`abm.errors.AbmError` (exit code 2). This module does not import solara.
+stops (Ctrl-C). SIGTERM, SIGINT and SIGHUP sent to the command are forwarded to the server,
+and the command waits for it to exit (killing it after `STOP_TIMEOUT_S`), so stopping
+``abm dashboard`` never leaves a server holding the port. User errors are raised as
+`abm.cli.common.CliError` or the library's `abm.errors.AbmError` (exit code 2). This module
+does not import solara.
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ import argparse
 import importlib.metadata
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 from abm.cli.common import fail
@@ -32,6 +39,10 @@ VIZ_INSTALL_HINT = "pip install -e '.[viz]'"
 # falls back to samesite=lax session cookies: the right cookie for a local dashboard, and
 # the advice (https, proxy headers for iframes) does not apply to one
 SAMESITE_WARNING = "ignore:Cookies with samesite=none require https:UserWarning"
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""Signals the command passes on to the server before waiting for it to exit."""
+STOP_TIMEOUT_S = 10.0
+"""How long the server may take to stop after a forwarded signal before it is killed."""
 
 
 def register(subparsers: Any) -> None:
@@ -78,18 +89,85 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         fail(f"--port: {args.host}:{args.port} is in use or not available; choose another port")
     print(f"abm dashboard: {scenario_path} at {dashboard_url(args.host, args.port)} (Ctrl-C stops)")
     sys.stdout.flush()
-    process = subprocess.Popen(server_command(args.host, args.port), env=server_env(scenario_path))
+    return serve(server_command(args.host, args.port), server_env(scenario_path))
+
+
+def serve(
+    command: Sequence[str], env: dict[str, str], *, stop_timeout_s: float = STOP_TIMEOUT_S
+) -> int:
+    """Run the server ``command`` until it exits, passing on the signals that stop it.
+
+    While the server runs, each of `FORWARDED_SIGNALS` received here is sent on to it (a
+    signal that arrives while it starts is sent once it has started); the server then has
+    ``stop_timeout_s`` seconds to exit before it is killed. Without this, SIGTERM would end
+    this process at once and leave the server running, its port open. The handlers in
+    place before are restored on return.
+
+    Returns:
+        The server's exit code, or 128 + the signal number after SIGTERM or SIGHUP (what a
+        shell reports for a process that signal ended).
+
+    Raises:
+        KeyboardInterrupt: After SIGINT (Ctrl-C), once the server has exited, so that
+            `abm.cli.main` reports the interruption (exit code 130).
+    """
+    received: list[int] = []
+    server: list[subprocess.Popen[bytes]] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        if server and server[0].poll() is None:
+            server[0].send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
     try:
-        return process.wait()
+        process = subprocess.Popen(command, env=env)
+        server.append(process)
+        if received and process.poll() is None:  # a signal came while it started
+            process.send_signal(received[0])
+        code = _wait_stopping(process, received, stop_timeout_s)
     finally:
-        # after Ctrl-C (the terminal sent SIGINT to the server too) or any error here,
-        # make sure the server is gone before the command returns
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        # after an error here (or a KeyboardInterrupt raised before our handler was in
+        # place), make sure the server is gone before the command returns
+        if server and server[0].poll() is None:
+            _stop(server[0], stop_timeout_s)
+    if received:
+        name = signal.Signals(received[0]).name
+        print(f"abm dashboard: stopped by {name}; the server has exited", file=sys.stderr)
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        return 128 + received[0]
+    return code
+
+
+def _wait_stopping(
+    process: subprocess.Popen[bytes], received: list[int], stop_timeout_s: float
+) -> int:
+    """Wait for ``process``; once a signal is in ``received``, kill it after the timeout."""
+    deadline: float | None = None
+    while True:
+        try:
+            # a short timeout, so that a signal handled meanwhile starts the deadline
+            return process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
+        if received and deadline is None:
+            deadline = time.monotonic() + stop_timeout_s
+        if deadline is not None and time.monotonic() >= deadline:
+            process.kill()
+            return process.wait()
+
+
+def _stop(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Terminate ``process``, and kill it if it has not exited after ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def missing_viz_packages() -> list[str]:

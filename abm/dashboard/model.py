@@ -11,11 +11,12 @@ model, so the page can mark them. It does not import solara.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex
 
 from abm.errors import AbmError
 from abm.model import MarketModel
@@ -53,7 +54,16 @@ def resolve_scenario_path(path: str | os.PathLike[str] | None) -> Path:
     looked up among the bundled scenarios (`abm.scenario.bundle.resolve_scenario`), so
     ``"crisis/hot_potato"`` or ``"crisis/hot_potato.yaml"`` works from anywhere and from an
     installed wheel; a path that is neither comes back as given, for `load_scenario` to refuse.
+
+    Raises:
+        DashboardError: If ``path`` is not None, a str or an ``os.PathLike`` of str.
     """
+    if path is not None and not (
+        isinstance(path, str | os.PathLike) and isinstance(os.fspath(path), str)
+    ):
+        raise DashboardError(
+            f"scenario_path: must be a scenario file path or a bundled name, got {_shown(path)}"
+        )
     if path is None or not os.fspath(path):
         path = DEFAULT_SCENARIO
     try:
@@ -62,21 +72,49 @@ def resolve_scenario_path(path: str | os.PathLike[str] | None) -> Path:
         return Path(path)
 
 
+# a seed typed in the page has at most this many digits (far above any SeedSequence need,
+# far below Python's int-conversion limit)
+SEED_DIGITS_MAX = 100
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut short, so that an error message stays one line."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
 def parse_seed(value: int | str | None) -> int | None:
     """Read the seed control: an integer, its text (text boxes return strings), or blank.
 
     Raises:
-        DashboardError: If the value is not a non-negative integer.
+        DashboardError: If the value is not a non-negative integer (a bool, a float or a
+            text of other than up to `SEED_DIGITS_MAX` decimal digits is not one).
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        seed = int(value)
-    except ValueError as exc:
-        raise DashboardError(f"seed: must be a non-negative integer, got {value!r}") from exc
-    if seed < 0:
-        raise DashboardError(f"seed: must be a non-negative integer, got {value!r}")
-    return seed
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit() and len(text) <= SEED_DIGITS_MAX):
+            raise DashboardError(f"seed: must be a non-negative integer, got {_shown(value)}")
+        return int(text)
+    return control_int(value, "seed")
+
+
+def control_int(value: object, control: str) -> int:
+    """A numeric control's value as an int >= 0: an int or a numpy integer, never a bool.
+
+    Raises:
+        DashboardError: Naming ``control``, for any other value.
+    """
+    number = None
+    if not isinstance(value, bool) and isinstance(value, SupportsIndex):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            number = None
+    if number is None or number < 0:
+        raise DashboardError(f"{control}: must be a non-negative integer, got {_shown(value)}")
+    return number
 
 
 def _sole_group(scenario: Scenario, kind: str, control: str, count: int) -> str | None:
@@ -132,7 +170,8 @@ def dashboard_scenario(
     must have exactly one of each kind to size, or none and a count of 0).
 
     Raises:
-        DashboardError: On a bad seed, policy or group count.
+        DashboardError: On a bad seed, policy, step or group count (a bool, a float or a
+            negative count is refused, never truncated).
         abm.scenario.schema.ScenarioError: If the changed scenario is invalid (e.g. steps < 1).
     """
     changes: dict[str, Any] = {}
@@ -140,13 +179,16 @@ def dashboard_scenario(
     if parsed_seed is not None:
         changes["seed"] = parsed_seed
     if steps is not None:
-        changes["steps"] = int(steps)
+        changes["steps"] = control_int(steps, "steps")
     for kind, control, count in (
         ("noise", "n_noise", n_noise),
         ("informed", "informed_count", informed_count),
     ):
-        if count is not None and (name := _sole_group(scenario, kind, control, int(count))):
-            changes[f"agents.{name}.count"] = int(count)
+        if count is None:
+            continue
+        number = control_int(count, control)
+        if name := _sole_group(scenario, kind, control, number):
+            changes[f"agents.{name}.count"] = number
     if mm_policy != "scenario":
         document = policy_document(scenario, mm_policy)
         for name in scenario.groups_of("market_maker"):
@@ -261,7 +303,11 @@ def pending_controls(
                 continue
             value = model.file_seed if parsed is None else parsed
         elif name != "mm_policy" and value is not None:
-            value = int(value)
+            try:
+                value = control_int(value, name)
+            except DashboardError:  # junk is a change, which Reset then reports
+                changed[name] = (now[name], value)
+                continue
         if value != now[name]:
             changed[name] = (now[name], value)
     return changed

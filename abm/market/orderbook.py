@@ -18,7 +18,16 @@ Matching rules:
   ("cancel resting", as most exchanges default to) and matching continues behind
   it. Every order cancelled this way is reported in
   ``OrderResult.self_trade_cancels`` as ``(order_id, quantity)``.
-* Invalid input raises :class:`InvalidOrderError` before the book changes.
+* Invalid input raises :class:`InvalidOrderError` before the book changes (an argument of
+  the wrong type raises its subclass :class:`InvalidOrderTypeError`, also a ``TypeError``):
+  sides are the strings ``"buy"``/``"sell"``; quantities, tick prices and order ids are
+  integers (``int`` or a numpy integer, never a ``bool`` or a float, even an integral one);
+  prices are finite positive numbers on the grid. Tick prices and quantities are at most
+  `MAX_PRICE_TICKS` and `MAX_QTY`.
+* Owners are opaque: the book stores them and compares them for self-trade prevention,
+  by identity, or by value when both are exact ``int`` or both exact ``str`` (so ``1000``
+  and ``int("1000")`` are one owner). It never calls an owner's own ``__eq__`` or
+  ``__hash__``, so no user code runs while the book is mid-update.
 
 Example:
     >>> book = OrderBook(tick_size=0.01)
@@ -35,16 +44,19 @@ from __future__ import annotations
 import math
 import operator
 from bisect import insort
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from enum import StrEnum
-from typing import Final, NamedTuple, SupportsFloat, SupportsIndex
+from typing import Final, NamedTuple, SupportsFloat, SupportsIndex, TypeVar
 
 from abm.errors import AbmError
 
 __all__ = [
     "COMPILED",
+    "MAX_PRICE_TICKS",
+    "MAX_QTY",
     "Fill",
     "InvalidOrderError",
+    "InvalidOrderTypeError",
     "OrderBook",
     "OrderResult",
     "OrderView",
@@ -56,9 +68,44 @@ __all__ = [
 # install time (see the README); False when it runs as Python source
 COMPILED: Final = not __file__.endswith(".py")
 
+_C = TypeVar("_C")
 
+try:
+    from mypy_extensions import mypyc_attr
+except ImportError:  # mypyc needs it to compile this module; running it does not
+
+    def mypyc_attr(*attrs: str, **kwattrs: object) -> Callable[[_C], _C]:
+        """Stand-in for ``mypy_extensions.mypyc_attr``: a decorator that changes nothing."""
+        return lambda cls: cls
+
+
+MAX_PRICE_TICKS: Final = (1 << 53) - 1
+"""The largest price in ticks: every tick price up to it is exact as a float."""
+MAX_QTY: Final = (1 << 53) - 1
+"""The largest quantity of one order, in lots (exact as a float, as analysis tables hold it)."""
+
+
+# open to subclasses, so that the TypeError variant below can derive from it when compiled
+@mypyc_attr(allow_interpreted_subclasses=True)
 class InvalidOrderError(AbmError, ValueError):
-    """An order, cancel or amend that the book refuses; the book is left untouched."""
+    """An order, cancel, amend or query that the book refuses; the book is left untouched."""
+
+
+def _type_error_variant() -> type[InvalidOrderError]:
+    # mypyc compiles no class deriving from TypeError, so this one is made at import time
+    return type(
+        "InvalidOrderTypeError",
+        (InvalidOrderError, TypeError),
+        {
+            "__doc__": "An argument of the wrong type (a float quantity, a bool id, a str "
+            "price); the book is left untouched. Also a ``TypeError``.",
+            "__module__": __name__,
+        },
+    )
+
+
+InvalidOrderTypeError: Final = _type_error_variant()
+"""`InvalidOrderError` for an argument of the wrong type; also a ``TypeError``."""
 
 
 class Side(StrEnum):
@@ -182,36 +229,59 @@ _NO_FILLS: Final[tuple[Fill, ...]] = ()
 _NO_CANCELS: Final[tuple[tuple[int, int], ...]] = ()
 
 
+def _shown(value: object) -> str:
+    """``repr(value)``, cut short: an error message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _is_buy(side: object) -> bool:
     """Map a side (``Side`` or the strings ``"buy"``/``"sell"``) to True for buy."""
-    if side == "buy":
-        return True
-    if side == "sell":
-        return False
-    raise InvalidOrderError(f"side: unknown side {side!r}; expected 'buy' or 'sell'")
+    if isinstance(side, str):
+        if side == "buy":
+            return True
+        if side == "sell":
+            return False
+        raise InvalidOrderError(f"side: unknown side {_shown(side)}; expected 'buy' or 'sell'")
+    raise InvalidOrderTypeError(f"side: must be 'buy' or 'sell', got {_shown(side)}")
+
+
+def _as_int(value: object, name: str, expected: str) -> int:
+    """``value`` as an int if it is an integer (a numpy integer too, never a bool), else raise."""
+    if type(value) is int:
+        return value
+    # numpy integers are fine; bools, floats (even integral ones) and NaN are not
+    if not isinstance(value, bool) and isinstance(value, SupportsIndex):
+        try:
+            return operator.index(value)  # an int, or TypeError
+        except TypeError:
+            pass
+    raise InvalidOrderTypeError(f"{name}: must be {expected}, got {_shown(value)}")
 
 
 def _check_qty(qty: object) -> int:
-    """Return ``qty`` as an int if it is a positive integer, else raise."""
-    if type(qty) is not int:
-        # numpy integers are fine; bools, floats (even integral ones) and NaN are not
-        if isinstance(qty, bool) or not isinstance(qty, SupportsIndex):
-            raise InvalidOrderError(f"qty: must be a positive integer number of lots, got {qty!r}")
-        qty = int(qty.__index__())
-    if qty <= 0:
-        raise InvalidOrderError(f"qty: must be a positive integer number of lots, got {qty!r}")
-    return qty
+    """Return ``qty`` as an int if it is a positive integer up to `MAX_QTY`, else raise."""
+    lots = _as_int(qty, "qty", "a positive integer number of lots")
+    if lots <= 0:
+        raise InvalidOrderError(f"qty: must be a positive integer number of lots, got {lots}")
+    if lots > MAX_QTY:
+        raise InvalidOrderError(f"qty: at most {MAX_QTY} lots, got {lots}")
+    return lots
 
 
 def _check_ticks(price_ticks: object) -> int:
-    """Return ``price_ticks`` as an int if it is a positive integer, else raise."""
-    if type(price_ticks) is not int:
-        if isinstance(price_ticks, bool) or not isinstance(price_ticks, SupportsIndex):
-            raise InvalidOrderError(f"price_ticks: must be an integer, got {price_ticks!r}")
-        price_ticks = int(price_ticks.__index__())
-    if price_ticks <= 0:
-        raise InvalidOrderError(f"price_ticks: must be positive, got {price_ticks!r}")
-    return price_ticks
+    """Return ``price_ticks`` as an int if it is a positive integer up to `MAX_PRICE_TICKS`."""
+    ticks = _as_int(price_ticks, "price_ticks", "an integer")
+    if ticks <= 0:
+        raise InvalidOrderError(f"price_ticks: must be positive, got {ticks}")
+    if ticks > MAX_PRICE_TICKS:
+        raise InvalidOrderError(f"price_ticks: at most {MAX_PRICE_TICKS}, got {ticks}")
+    return ticks
+
+
+def _check_id(order_id: object) -> int:
+    """Return ``order_id`` as an int if it is an integer (any value), else raise."""
+    return _as_int(order_id, "order_id", "an integer order id")
 
 
 def _check_price(price: object) -> float:
@@ -219,13 +289,23 @@ def _check_price(price: object) -> float:
     if type(price) is not float and (
         isinstance(price, str | bytes | bool) or not isinstance(price, SupportsFloat)
     ):
-        raise InvalidOrderError(f"price: must be a positive number, got {price!r}")
-    value = float(price)
+        raise InvalidOrderTypeError(f"price: must be a positive number, got {_shown(price)}")
+    try:
+        value = float(price)
+    except OverflowError:  # an int beyond the float range
+        raise InvalidOrderError(f"price: {_shown(price)} is too large") from None
     if not value > 0:  # also false for NaN
-        raise InvalidOrderError(f"price: must be a positive number, got {price!r}")
+        raise InvalidOrderError(f"price: must be a positive number, got {_shown(price)}")
     if not math.isfinite(value):
-        raise InvalidOrderError(f"price: must be a finite number, got {price!r}")
+        raise InvalidOrderError(f"price: must be a finite number, got {_shown(price)}")
     return value
+
+
+def _check_flag(value: object, name: str) -> bool:
+    """Return ``value`` if it is a bool, else raise (``ioc="no"`` must not read as True)."""
+    if value is True or value is False:
+        return value
+    raise InvalidOrderTypeError(f"{name}: must be True or False, got {_shown(value)}")
 
 
 class OrderBook:
@@ -241,8 +321,11 @@ class OrderBook:
     order), so memory stays proportional to the live book.
 
     Public methods take ``object`` arguments where the book validates them itself
-    (sides, prices, quantities): a wrong type is an ``InvalidOrderError`` like any
-    other bad order, also when this module runs compiled (see the README).
+    (sides, prices, quantities, order ids, counts, flags): a wrong type is an
+    `InvalidOrderTypeError`, a bad value an `InvalidOrderError`, raised before the book
+    changes, also when this module runs compiled (see the README). No error, whatever
+    its cause, leaves the book half-updated: matching calls no user code (owners are
+    compared by identity or as plain ints and strs, see the module docstring).
 
     Args:
         tick_size: Price grid spacing; every limit price must be a multiple of it.
@@ -250,16 +333,22 @@ class OrderBook:
             trade with, resting orders of the same owner (see the module docstring).
 
     Raises:
-        InvalidOrderError: If ``tick_size`` is not a positive finite number.
+        InvalidOrderError: If ``tick_size`` is not a positive finite number or
+            ``self_trade_prevention`` is not a bool.
     """
 
-    def __init__(self, tick_size: float = 0.01, *, self_trade_prevention: bool = True) -> None:
-        if not (isinstance(tick_size, int | float) and math.isfinite(tick_size) and tick_size > 0):
+    def __init__(self, tick_size: object = 0.01, *, self_trade_prevention: object = True) -> None:
+        if not (
+            isinstance(tick_size, int | float)
+            and not isinstance(tick_size, bool)
+            and math.isfinite(tick_size)
+            and tick_size > 0
+        ):
             raise InvalidOrderError(
-                f"tick_size: must be a positive finite number, got {tick_size!r}"
+                f"tick_size: must be a positive finite number, got {_shown(tick_size)}"
             )
         self.tick_size = float(tick_size)
-        self.self_trade_prevention = bool(self_trade_prevention)
+        self.self_trade_prevention = _check_flag(self_trade_prevention, "self_trade_prevention")
         # decimals enough to print every grid price exactly (0.01 -> 4, 0.25 -> 3)
         self._decimals = max(0, -math.floor(math.log10(self.tick_size)) + 2)
         self._levels: dict[int, _Level] = {}  # +ticks for bids, -ticks for asks
@@ -277,38 +366,54 @@ class OrderBook:
             InvalidOrderError: For NaN, infinite, non-positive or off-grid prices.
         """
         ratio = _check_price(price) / self.tick_size
-        if not math.isfinite(ratio):  # a finite price can overflow in ticks
-            raise InvalidOrderError(f"price: {price!r} is too large for the tick grid")
-        ticks = round(ratio)
-        if abs(ratio - ticks) > 1e-6:
+        if not ratio <= MAX_PRICE_TICKS:  # a finite price can overflow in ticks
             raise InvalidOrderError(
-                f"price: {price!r} is not on the tick grid (tick_size {self.tick_size})"
+                f"price: {_shown(price)} is too large for the tick grid "
+                f"(at most {MAX_PRICE_TICKS} ticks of {self.tick_size})"
+            )
+        ticks = round(ratio)
+        if abs(ratio - ticks) > 1e-6 or not ticks:
+            raise InvalidOrderError(
+                f"price: {_shown(price)} is not on the tick grid (tick_size {self.tick_size})"
             )
         return ticks
 
-    def to_price(self, ticks: SupportsIndex) -> float:
-        """Convert integer ticks (an int or a numpy integer) to a price on the grid."""
-        return round(operator.index(ticks) * self.tick_size, self._decimals)
+    def to_price(self, ticks: object) -> float:
+        """Convert integer ticks (an int or a numpy integer) to a price on the grid.
+
+        Raises:
+            InvalidOrderError: If ``ticks`` is not an integer (`InvalidOrderTypeError`) or
+                its magnitude exceeds `MAX_PRICE_TICKS`.
+        """
+        value = _as_int(ticks, "ticks", "an integer")
+        if not -MAX_PRICE_TICKS <= value <= MAX_PRICE_TICKS:
+            raise InvalidOrderError(f"ticks: at most {MAX_PRICE_TICKS} in magnitude, got {value}")
+        return self._price_of(value)
+
+    def _price_of(self, ticks: int) -> float:
+        return round(ticks * self.tick_size, self._decimals)
 
     # ----- order entry ------------------------------------------------------------
 
     def limit(
-        self, owner: Hashable, side: object, price: object, qty: object, *, ioc: bool = False
+        self, owner: Hashable, side: object, price: object, qty: object, *, ioc: object = False
     ) -> OrderResult:
         """Submit a limit order at a float price.
 
         Args:
-            owner: Any hashable id of the submitter (used for fills and self-trade prevention).
+            owner: The submitter's id, reported in fills and compared for self-trade
+                prevention by identity, or by value between exact ints or exact strs.
             side: ``"buy"`` or ``"sell"`` (or a :class:`Side`).
             price: Limit price, a positive multiple of ``tick_size``.
-            qty: Positive integer number of lots.
-            ioc: Immediate-or-cancel: trade what is possible now, never rest.
+            qty: Positive integer number of lots, at most `MAX_QTY`.
+            ioc: Immediate-or-cancel (a bool): trade what is possible now, never rest.
 
         Returns:
             The order's id, fills, and how much rests or was dropped.
 
         Raises:
-            InvalidOrderError: For a bad side, price or quantity; the book is unchanged.
+            InvalidOrderError: For a bad side, price, quantity or ``ioc``
+                (`InvalidOrderTypeError` for a wrong type); the book is unchanged.
         """
         _is_buy(side)  # a bad side is reported before a bad price
         return self.limit_ticks(owner, side, self.to_ticks(price), qty, ioc=ioc)
@@ -320,40 +425,43 @@ class OrderBook:
         price_ticks: object,
         qty: object,
         *,
-        ioc: bool = False,
+        ioc: object = False,
     ) -> OrderResult:
         """Submit a limit order with its price in integer ticks (the fast path for agents).
 
-        Same contract as :meth:`limit`; ``price_ticks`` must be a positive integer.
+        Same contract as :meth:`limit`; ``price_ticks`` must be a positive integer up to
+        `MAX_PRICE_TICKS`.
         """
-        if side == "buy":
+        if isinstance(side, str) and side == "buy":
             is_buy = True
-        elif side == "sell":
+        elif isinstance(side, str) and side == "sell":
             is_buy = False
         else:
             is_buy = _is_buy(side)  # raises
-        lots = qty if type(qty) is int and qty > 0 else _check_qty(qty)
+        lots = qty if type(qty) is int and 0 < qty <= MAX_QTY else _check_qty(qty)
         ticks = (
             price_ticks
-            if type(price_ticks) is int and price_ticks > 0
+            if type(price_ticks) is int and 0 < price_ticks <= MAX_PRICE_TICKS
             else _check_ticks(price_ticks)
         )
+        if ioc is not False and ioc is not True:
+            _check_flag(ioc, "ioc")  # raises
         # Fast path: most limit orders do not cross and go straight to the book. The
         # top key of each side is always a live level (see _drop_empty_top), so one
         # comparison decides whether the order crosses.
         if is_buy:
             keys = self._ask_keys
             if keys and -keys[-1] <= ticks:
-                return self._match(owner, True, ticks, lots, not ioc)
+                return self._match(owner, True, ticks, lots, ioc is False)
             key = ticks
         else:
             keys = self._bid_keys
             if keys and keys[-1] >= ticks:
-                return self._match(owner, False, ticks, lots, not ioc)
+                return self._match(owner, False, ticks, lots, ioc is False)
             key = -ticks
         order_id = self._next_id
         self._next_id = order_id + 1
-        if ioc:
+        if ioc is True:
             return _new_tuple(_RESULT, (order_id, _NO_FILLS, 0, lots, _NO_CANCELS))
         level = self._levels.get(key)
         if level is None:
@@ -368,15 +476,16 @@ class OrderBook:
         """Submit a market order: walk the opposite side; drop what cannot be filled.
 
         Raises:
-            InvalidOrderError: For a bad side or quantity; the book is unchanged.
+            InvalidOrderError: For a bad side or quantity (`InvalidOrderTypeError` for a
+                wrong type); the book is unchanged.
         """
-        if side == "buy":
+        if isinstance(side, str) and side == "buy":
             is_buy = True
-        elif side == "sell":
+        elif isinstance(side, str) and side == "sell":
             is_buy = False
         else:
             is_buy = _is_buy(side)  # raises
-        lots = qty if type(qty) is int and qty > 0 else _check_qty(qty)
+        lots = qty if type(qty) is int and 0 < qty <= MAX_QTY else _check_qty(qty)
         return self._match(owner, is_buy, 0, lots, False)
 
     def _match(
@@ -385,6 +494,8 @@ class OrderBook:
         """Match an incoming order against the opposite side; rest or drop the remainder.
 
         ``price_ticks`` is the limit price, or 0 for a market order (which never rests).
+        Calls no user code (owners are compared by identity, or as exact ints or strs),
+        so nothing can re-enter or interrupt the book between its updates.
         """
         order_id = self._next_id
         self._next_id = order_id + 1
@@ -399,6 +510,10 @@ class OrderBook:
         levels = self._levels
         orders = self._orders
         prevent = self.self_trade_prevention
+        # owners equal by value are one owner only for exact ints and strs, whose
+        # comparison runs no user code; any other owner is itself alone
+        owner_type = type(owner)
+        by_value = owner_type is int or owner_type is str
         fills: list[Fill] = []
         stp: list[tuple[int, int]] | None = None  # self-trade cancels, rarely any
         remaining = qty
@@ -426,7 +541,10 @@ class OrderBook:
                     continue
                 maker_owner = maker.owner
                 maker_id = maker.oid
-                if prevent and maker_owner == owner:
+                if prevent and (
+                    maker_owner is owner
+                    or (by_value and type(maker_owner) is owner_type and maker_owner == owner)
+                ):
                     head += 1
                     maker.rem = 0
                     del orders[maker_id]
@@ -486,7 +604,7 @@ class OrderBook:
 
     def _new_level(self, key: int) -> _Level:
         """Create the level at ``key`` and insert its key in its side's sorted list."""
-        level = self._levels[key] = _Level(key, self.to_price(key if key > 0 else -key))
+        level = self._levels[key] = _Level(key, self._price_of(key if key > 0 else -key))
         insort(self._bid_keys if key > 0 else self._ask_keys, key)
         return level
 
@@ -509,10 +627,17 @@ class OrderBook:
     def cancel(self, order_id: object) -> int:
         """Cancel a resting order.
 
+        Args:
+            order_id: An integer (``int`` or a numpy integer; not a bool or a float).
+
         Returns:
             The quantity cancelled; 0 if the order is unknown or already finished.
+
+        Raises:
+            InvalidOrderTypeError: If ``order_id`` is not an integer; the book is unchanged.
         """
-        order = self._orders.pop(order_id, None)  # type: ignore[call-overload]
+        oid = order_id if type(order_id) is int else _check_id(order_id)
+        order = self._orders.pop(oid, None)
         if order is None:
             return 0
         qty = order.rem
@@ -550,12 +675,13 @@ class OrderBook:
             The quantity removed from the order; 0 if the order is unknown or finished.
 
         Raises:
-            InvalidOrderError: If ``qty`` is not a positive integer or exceeds the
-                remaining quantity (an increase would need a new order; to remove the
-                order entirely, use :meth:`cancel`).
+            InvalidOrderError: If ``order_id`` is not an integer, ``qty`` is not a positive
+                integer or exceeds the remaining quantity (an increase would need a new
+                order; to remove the order entirely, use :meth:`cancel`).
         """
+        oid = _check_id(order_id)
         lots = _check_qty(qty)
-        order = self._orders.get(order_id)  # type: ignore[call-overload]
+        order = self._orders.get(oid)
         if order is None:
             return 0
         if lots > order.rem:
@@ -592,10 +718,16 @@ class OrderBook:
         """The sorted level keys of one side (best last); raises for an unknown side."""
         return self._bid_keys if _is_buy(side) else self._ask_keys
 
-    def depth(self, side: object, levels: SupportsIndex = 10) -> list[tuple[float, int]]:
-        """Aggregated price levels of one side, best first, as ``(price, qty)``."""
+    def depth(self, side: object, levels: object = 10) -> list[tuple[float, int]]:
+        """Aggregated price levels of one side, best first, as ``(price, qty)``.
+
+        Raises:
+            InvalidOrderError: For a bad side, or ``levels`` not a non-negative integer.
+        """
         book = self._levels
-        n_levels = operator.index(levels)
+        n_levels = _as_int(levels, "levels", "a non-negative integer")
+        if n_levels < 0:
+            raise InvalidOrderError(f"levels: must be a non-negative integer, got {n_levels}")
         out: list[tuple[float, int]] = []
         for key in reversed(self._side_keys(side)):
             if len(out) >= n_levels:
@@ -624,13 +756,22 @@ class OrderBook:
         )
 
     def order(self, order_id: object) -> OrderView | None:
-        """A snapshot of a resting order, or None if unknown or finished."""
-        order = self._orders.get(order_id)  # type: ignore[call-overload]
+        """A snapshot of a resting order, or None if unknown or finished.
+
+        Raises:
+            InvalidOrderTypeError: If ``order_id`` is not an integer.
+        """
+        order = self._orders.get(_check_id(order_id))
         return None if order is None else self._view(order)
 
     def remaining(self, order_id: object) -> int:
-        """Quantity still resting for ``order_id``; 0 if unknown or finished (no view built)."""
-        order = self._orders.get(order_id)  # type: ignore[call-overload]
+        """Quantity still resting for ``order_id``; 0 if unknown or finished (no view built).
+
+        Raises:
+            InvalidOrderTypeError: If ``order_id`` is not an integer.
+        """
+        oid = order_id if type(order_id) is int else _check_id(order_id)
+        order = self._orders.get(oid)
         return 0 if order is None else order.rem
 
     def level_orders(self, side: object, price: object) -> list[OrderView]:
@@ -640,12 +781,27 @@ class OrderBook:
         return [] if level is None else [self._view(o) for o in level.live_orders()]
 
     def owner_orders(self, owner: Hashable) -> list[OrderView]:
-        """All resting orders of one owner (a linear scan: for inspection, not hot paths)."""
-        return [self._view(o) for o in self._orders.values() if o.owner == owner]
+        """All resting orders of one owner (a linear scan: for inspection, not hot paths).
+
+        Owners match as in self-trade prevention: the same object, or equal exact ints or
+        exact strs.
+        """
+        by_value = type(owner) is int or type(owner) is str
+        return [
+            self._view(o)
+            for o in self._orders.values()
+            if o.owner is owner or (by_value and type(o.owner) is type(owner) and o.owner == owner)
+        ]
 
     def __len__(self) -> int:
         """Number of resting orders."""
         return len(self._orders)
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self._orders
+        """Whether ``order_id`` (an integer) rests in the book; False for any non-integer."""
+        if type(order_id) is int:
+            return order_id in self._orders
+        try:
+            return _check_id(order_id) in self._orders
+        except InvalidOrderError:
+            return False  # 1.0 or True is no order id, though it hashes like 1

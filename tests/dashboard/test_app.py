@@ -67,6 +67,34 @@ def test_dashboard_model_bad_seed_names_the_control(seed: str) -> None:
         DashboardModel(scenario_path=FIRE_SALE, seed=seed)
 
 
+@pytest.mark.parametrize(
+    ("controls", "name"),
+    [
+        ({"seed": True}, "seed"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": [1]}, "seed"),
+        ({"seed": "9" * 5000}, "seed"),  # beyond Python's int-conversion limit
+        ({"steps": 2.5}, "steps"),
+        ({"steps": True}, "steps"),
+        ({"steps": "30"}, "steps"),
+        ({"n_noise": 3.0}, "n_noise"),
+        ({"n_noise": -1}, "n_noise"),
+        ({"informed_count": [2]}, "informed_count"),
+    ],
+)
+def test_dashboard_scenario_refuses_non_integer_controls(controls: dict, name: str) -> None:
+    """A bool, float, text or negative count is a DashboardError naming it, never truncated."""
+    with pytest.raises(DashboardError, match=rf"^{name}: must be a non-negative integer") as info:
+        dashboard_scenario(load_scenario(BASELINE), **controls)
+    assert len(str(info.value)) < 120
+
+
+def test_dashboard_model_refuses_a_scenario_path_of_the_wrong_type() -> None:
+    """scenario_path=3 is a DashboardError naming it, not a TypeError from os.fspath."""
+    with pytest.raises(DashboardError, match=r"^scenario_path: must be a scenario file path"):
+        DashboardModel(scenario_path=3)  # type: ignore[arg-type]
+
+
 def test_dashboard_scenario_applies_counts_steps_and_policy() -> None:
     """Counts, steps and the policy choice land on the scenario's groups."""
     scenario = dashboard_scenario(

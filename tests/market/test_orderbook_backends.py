@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 from test_orderbook import BookMachine  # tests/ is on sys.path under pytest
+from test_orderbook_input import BAD_CALLS as EVERY_BAD_CALL
+from test_orderbook_input import IOC_BAD, HostileBookMachine
 
 import abm
 import abm.market.book_venue
@@ -92,6 +94,21 @@ def test_orderbook_installed_build_rejects_bad_input_like_source(method, args):
     assert messages[0] == messages[1]
 
 
+@pytest.mark.parametrize("case", EVERY_BAD_CALL)
+def test_orderbook_installed_build_refuses_every_bad_argument_like_source(case):
+    """Every bad call of test_orderbook_input.py raises the same error class and message."""
+    method, args, name, _ = case
+    kwargs = {"ioc": IOC_BAD[0]} if name == "ioc" else {}
+    seen = []
+    for module in (abm.market.orderbook, source):
+        book = module.OrderBook()
+        book.limit("a", "buy", 99.0, 4)
+        with pytest.raises(module.InvalidOrderError) as info:
+            getattr(book, method)(*args, **kwargs)
+        seen.append((type(info.value).__name__, isinstance(info.value, TypeError), str(info.value)))
+    assert seen[0] == seen[1]
+
+
 def test_orderbook_installed_build_accepts_numpy_integers_like_source():
     """Ids, tick prices and level counts may be numpy integers in both builds."""
     views = []
@@ -130,3 +147,15 @@ class SourceBookMachine(BookMachine):
 
 TestSourceBookMachine = needs_compiled(SourceBookMachine.TestCase)
 TestSourceBookMachine.settings = settings(max_examples=60, stateful_step_count=60, deadline=None)
+
+
+class SourceHostileBookMachine(HostileBookMachine):
+    """test_orderbook_input.py's machine (hostile owners, bad calls) on the pure source."""
+
+    book_class = source.OrderBook
+
+
+TestSourceHostileBookMachine = needs_compiled(SourceHostileBookMachine.TestCase)
+TestSourceHostileBookMachine.settings = settings(
+    max_examples=60, stateful_step_count=60, deadline=None
+)
