@@ -2,8 +2,11 @@
 
 from abm.market.orderbook import (
     COMPILED,
+    MAX_PRICE_TICKS,
+    MAX_QTY,
     Fill,
     InvalidOrderError,
+    InvalidOrderTypeError,
     OrderBook,
     OrderResult,
     OrderView,
@@ -12,8 +15,11 @@ from abm.market.orderbook import (
 
 __all__ = [
     "COMPILED",
+    "MAX_PRICE_TICKS",
+    "MAX_QTY",
     "Fill",
     "InvalidOrderError",
+    "InvalidOrderTypeError",
     "OrderBook",
     "OrderResult",
     "OrderView",

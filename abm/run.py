@@ -29,6 +29,8 @@ from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
 from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
+from abm.scenario.budget import check_limits
+from abm.scenario.overrides import SOURCE
 from abm.scenario.schema import PaddrikGroup, Scenario, load_scenario
 
 
@@ -105,6 +107,8 @@ def run(
         RunArgumentError: If ``seed`` or ``steps`` is out of range.
         ScenarioError: If a path or name does not load, or the overrides make the scenario
             invalid.
+        ScenarioTooLargeError: If the scenario's estimated work or memory passes its
+            ``limits`` (`abm.scenario.budget`), before anything is built.
     """
     scenario = _scenario_argument(scenario)
     seed = _int_argument(seed, "seed", 0)
@@ -120,6 +124,7 @@ def run(
         changes["steps"] = steps
     if changes:
         scenario = scenario.override(changes)
+    check_limits(scenario, source=SOURCE)
     start = time.perf_counter()
     model = MarketModel(scenario)
     try:

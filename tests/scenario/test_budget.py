@@ -165,3 +165,11 @@ def test_memory_estimate_is_within_a_factor_of_two_of_a_measured_peak() -> None:
     measured = int(done.stdout.split()[-1])
     estimated = estimate(load_scenario("baseline").override({"steps": steps})).memory_bytes
     assert measured / 2 < estimated < measured * 2
+
+
+def test_run_api_refuses_a_scenario_past_its_limits_before_building_it() -> None:
+    """`abm.run` checks the limits too (sweeps and notebooks call it, not the CLI)."""
+    from abm.run import run as run_scenario
+
+    with pytest.raises(ScenarioTooLargeError, match=r"limits\.max_work"):
+        run_scenario("baseline", steps=10**12)
