@@ -5,7 +5,9 @@
 as one message with exit code 2. The sweep benchmark is ``abm bench sweep`` (`abm.cli.bench`).
 
 ``abm sweep`` exits 0 when every run is ``ok``, 1 when some failed or are missing (the sweep
-itself went through: the summary says what to do), 2 on a user error, 130 on Ctrl-C.
+itself went through: the summary says what to do), 2 on a user error, 130 on Ctrl-C. A plan of
+more runs than `abm.experiments.sweep_spec.MAX_RUNS` is a user error unless ``--max-runs`` (or
+the sweep file's ``max_runs``) allows it.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="local workers: a new process for every run (slower; for leaky models)",
     )
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help="refuse a plan of more than N runs (default: the sweep file's max_runs, else 100000)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=cmd_sweep)
 
@@ -67,14 +75,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from abm.experiments.sweep import dask_executor, run_sweep
     from abm.experiments.sweep_spec import load_sweep
 
-    for flag, value in (("--workers", args.workers), ("--dask-local", args.dask_local)):
+    flags = (("--workers", args.workers), ("--dask-local", args.dask_local))
+    for flag, value in (*flags, ("--max-runs", args.max_runs)):
         if value is not None and value < 1:
             fail(f"{flag}: must be a positive integer, got {value}")
     dask = args.scheduler is not None or args.dask_local is not None
     if dask and args.fresh_process:
         fail("--fresh-process applies to local workers only, not to --scheduler/--dask-local")
     try:
-        plan = load_sweep(args.sweep)
+        plan = load_sweep(args.sweep, max_runs=args.max_runs)
         options: dict[str, Any] = {
             "keep_tables": args.keep_tables,
             "retry_failed": args.retry_failed,

@@ -243,7 +243,7 @@ def test_load_sweep_missing_file(tmp_path: Path) -> None:
 def test_execute_run_releases_its_model() -> None:
     """After a run, Mesa's Agent._ids holds no new model and no MarketModel stays alive."""
     plan = load_sweep(GRID)
-    key = plan.runs()[0]
+    key = next(plan.runs())
     gc.collect()
     before = len(mesa.agent.Agent._ids)
     alive_before = sum(isinstance(o, MarketModel) for o in gc.get_objects())
@@ -258,7 +258,7 @@ def test_execute_run_releases_its_model() -> None:
 def test_run_sweep_does_not_rerun_finished_runs(tmp_path: Path, grid_plan: SweepPlan) -> None:
     """A run that already has a record is skipped: its record is kept byte for byte."""
     out = tmp_path / "sweep"
-    key = grid_plan.runs()[3]
+    key = list(grid_plan.runs())[3]
     with _SweepDirectory.open(out, grid_plan) as store:
         store.write(
             run_record(
@@ -295,7 +295,7 @@ def test_run_sweep_retry_failed_reruns_only_failed(tmp_path: Path, grid_plan: Sw
     out = tmp_path / "sweep"
     with cf.ThreadPoolExecutor(1) as pool:
         run_sweep(grid_plan, out, executor=pool)
-        key = grid_plan.runs()[5]
+        key = list(grid_plan.runs())[5]
         with _SweepDirectory.open(out, grid_plan) as store:  # as if it had failed transiently
             store.write(
                 RunRecord(
