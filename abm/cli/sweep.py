@@ -7,12 +7,15 @@ as one message with exit code 2. The sweep benchmark is ``abm bench sweep`` (`ab
 ``abm sweep`` exits 0 when every run is ``ok``, 1 when some failed or are missing (the sweep
 itself went through: the summary says what to do), 2 on a user error, 130 on Ctrl-C. A plan of
 more runs than `abm.experiments.sweep_spec.MAX_RUNS` is a user error unless ``--max-runs`` (or
-the sweep file's ``max_runs``) allows it.
+the sweep file's ``max_runs``) allows it. A record file of DIR that fails verification is
+reported on stderr as ``abm: warning: ...``, moved aside and its run done again.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from abm.cli.common import fail
@@ -74,6 +77,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from abm.experiments.sweep import dask_executor, run_sweep
     from abm.experiments.sweep_spec import load_sweep
+    from abm.experiments.sweep_store import SweepWarning
 
     flags = (("--workers", args.workers), ("--dask-local", args.dask_local))
     for flag, value in (*flags, ("--max-runs", args.max_runs)):
@@ -89,18 +93,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "retry_failed": args.retry_failed,
             "progress": not args.quiet,
         }
-        if dask:
-            with dask_executor(args.scheduler, args.dask_local) as (executor, _):
-                outcome = run_sweep(plan, args.out, executor=executor, **options)
-        else:
-            options["fresh_process"] = args.fresh_process
-            outcome = run_sweep(plan, args.out, workers=args.workers, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SweepWarning)
+            warnings.showwarning = _print_sweep_warning
+            if dask:
+                with dask_executor(args.scheduler, args.dask_local) as (executor, _):
+                    outcome = run_sweep(plan, args.out, executor=executor, **options)
+            else:
+                options["fresh_process"] = args.fresh_process
+                outcome = run_sweep(plan, args.out, workers=args.workers, **options)
     except OSError as exc:  # e.g. --out on a read-only or full file system
         fail(f"--out {args.out}: {exc}")
     if not args.quiet:
         for line in outcome_lines(outcome):
             print(line)
     return 0 if outcome.complete else 1
+
+
+def _print_sweep_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one ``abm: warning:`` line on stderr (no source location)."""
+    print(f"abm: warning: {message}", file=sys.stderr)
 
 
 def outcome_lines(outcome: SweepOutcome) -> list[str]:
@@ -114,6 +133,11 @@ def outcome_lines(outcome: SweepOutcome) -> list[str]:
         lines.append(
             f"{outcome.failed} runs failed: see the status and error columns of "
             "results.parquet; fix the cause and re-run with --retry-failed"
+        )
+    if outcome.rejected:
+        lines.append(
+            f"{len(outcome.rejected)} record files failed verification and were moved to "
+            "rejected/ (not merged); their runs, if the plan has them, were run again"
         )
     if outcome.missing:
         first = f" (first error: {outcome.errors[0]})" if outcome.errors else ""

@@ -1,11 +1,17 @@
-"""Sweeps against bad input (issue 16, classes 5 and 10).
+"""Sweeps against bad input and damaged directories (issue 16, classes 5, 7 and 10).
 
 Plan sizes are counted before a plan is built and refused past a ceiling; messages stay bounded
-and never echo a file named as the scenario.
+and never echo a file named as the scenario; a sweep directory's files are verified on load,
+so an edited, foreign or malformed record is moved aside and its run redone, never merged;
+local workers do not re-run a caller's unguarded script. Runs use tests/data/sweeps/tiny.yaml
+cut to 20 steps, on a one-thread executor unless a real process pool is the point.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +22,18 @@ import yaml
 
 from abm.cli.sweep import register
 from abm.errors import AbmError
+from abm.experiments.sweep import RunRecord, SweepOutcome, read_results, run_sweep
 from abm.experiments.sweep_spec import (
     MAX_PROBLEMS,
     MAX_RUNS,
+    REJECTED_DIR,
+    RUNS_DIR,
+    SWEEP_FILE,
     SweepError,
     SweepPlan,
     load_sweep,
 )
+from abm.experiments.sweep_store import SweepWarning
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sweeps"
 TINY = DATA / "tiny.yaml"
@@ -42,6 +53,11 @@ def _cli(argv: list[str]) -> int:
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args))
+
+
+def _resume(plan: SweepPlan, out: Path) -> SweepOutcome:
+    with cf.ThreadPoolExecutor(1) as pool:
+        return run_sweep(plan, out, executor=pool)
 
 
 # --- class 5: plan sizes are counted before the plan is built ---
@@ -178,3 +194,134 @@ def test_load_sweep_cuts_a_long_echoed_value(tmp_path: Path) -> None:
     with pytest.raises(SweepError) as info:
         load_sweep(path)
     assert len(str(info.value)) < 1000
+
+
+# --- class 7: the store verifies its files ---
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[SweepPlan, Path]:
+    """A finished 2-run sweep (2 points x 1 replicate) to copy and damage."""
+    root = tmp_path_factory.mktemp("finished")
+    plan = load_sweep(_write_sweep(root, {**SHORT, "metrics": ["fills", "spread_mean"]}))
+    assert _resume(plan, root / "out").complete
+    return plan, root / "out"
+
+
+@pytest.fixture
+def damaged(finished: tuple[SweepPlan, Path], tmp_path: Path) -> tuple[SweepPlan, Path]:
+    plan, out = finished
+    shutil.copytree(out, tmp_path / "out")
+    return plan, tmp_path / "out"
+
+
+def _record_file(out: Path, point: int) -> Path:
+    return out / RUNS_DIR / f"p{point:06d}-r00000.json"
+
+
+def _edit(path: Path, **changes: Any) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.update(changes)
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_run_sweep_refuses_a_definition_that_is_a_list(damaged: tuple[SweepPlan, Path]) -> None:
+    """sweep.json holding [] is a SweepError naming the file, not an AttributeError."""
+    plan, out = damaged
+    (out / SWEEP_FILE).write_text("[]", encoding="utf-8")
+    with pytest.raises(SweepError, match=r"sweep\.json: not a sweep definition \(a JSON list\)"):
+        _resume(plan, out)
+
+
+def test_run_sweep_redoes_a_record_with_an_unknown_point(
+    damaged: tuple[SweepPlan, Path],
+) -> None:
+    """A record saying point 99 is moved aside with a warning and its run is redone."""
+    plan, out = damaged
+    before = read_results(out)
+    _edit(_record_file(out, 1), point=99)
+    with pytest.warns(SweepWarning, match="p000001-r00000.json: not merged"):
+        outcome = _resume(plan, out)
+    assert (outcome.ran, outcome.ok, len(outcome.rejected)) == (1, 2, 1)
+    assert (out / REJECTED_DIR / "p000001-r00000.json").is_file()
+    after = read_results(out)
+    assert list(after["fills"]) == list(before["fills"])
+
+
+def test_run_sweep_redoes_a_record_whose_metric_was_edited(
+    damaged: tuple[SweepPlan, Path],
+) -> None:
+    """An edited metric fails the checksum: the run is redone and the real value reported."""
+    plan, out = damaged
+    before = read_results(out)
+    path = _record_file(out, 0)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    _edit(path, summary={**document["summary"], "fills": 10**6})
+    with pytest.warns(SweepWarning, match="checksum mismatch"):
+        outcome = _resume(plan, out)
+    assert outcome.ran == 1
+    assert list(read_results(out)["fills"]) == list(before["fills"])
+    assert 10**6 not in set(read_results(out)["fills"])
+
+
+@pytest.mark.parametrize(
+    ("name", "changes"),
+    [
+        ("p999999-r00000.json", {"run_id": "p999999-r00000", "point": 999999}),
+        ("p000000-r00005.json", {"run_id": "p000000-r00005", "replicate": -5}),
+        ("p000000-r00000-copy.json", {}),
+    ],
+)
+def test_run_sweep_never_merges_a_foreign_record(
+    damaged: tuple[SweepPlan, Path], name: str, changes: dict[str, Any]
+) -> None:
+    """A record of no run of the plan (unknown id, replicate -5, a copy) adds no row."""
+    plan, out = damaged
+    foreign = out / RUNS_DIR / name
+    shutil.copyfile(_record_file(out, 0), foreign)
+    _edit(foreign, **changes)
+    with pytest.warns(SweepWarning, match="not merged"):
+        outcome = _resume(plan, out)
+    assert (outcome.ran, outcome.total, len(outcome.rejected)) == (0, 2, 1)
+    assert list(read_results(out)["run_id"]) == ["p000000-r00000", "p000001-r00000"]
+    assert not foreign.exists()
+
+
+def test_run_sweep_refuses_records_of_another_sweep(
+    damaged: tuple[SweepPlan, Path], tmp_path: Path
+) -> None:
+    """A record with a valid checksum written for another sweep (other seed) is not merged."""
+    plan, out = damaged
+    other = SweepPlan(plan.scenario, plan.parameters, plan.points, 1, plan.seed + 1)
+    key = next(plan.runs())
+    record = RunRecord(key.run_id, 0, 0, key.seed, "ok", None, 0.1, "h:1", {"fills": 1})
+    _record_file(out, 0).write_text(record.to_json(other.fingerprint()), encoding="utf-8")
+    with pytest.warns(SweepWarning, match="belongs to another sweep"):
+        outcome = _resume(plan, out)
+    assert outcome.ran == 1
+    assert 1 not in set(read_results(out)["fills"])
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", "[" * 100_000, "\xff\xfe"])
+def test_run_sweep_redoes_unreadable_records(damaged: tuple[SweepPlan, Path], content: str) -> None:
+    """Empty, truncated, non-object, deeply nested or non-UTF-8 records are redone."""
+    plan, out = damaged
+    _record_file(out, 1).write_bytes(content.encode("latin-1"))
+    with pytest.warns(SweepWarning):
+        outcome = _resume(plan, out)
+    assert (outcome.ran, outcome.ok) == (1, 2)
+
+
+def test_cli_sweep_reports_a_rejected_record_on_stderr(
+    damaged: tuple[SweepPlan, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`abm sweep` prints one 'abm: warning:' line per record set aside, and a summary line."""
+    plan, out = damaged
+    _edit(_record_file(out, 0), wall_time_s=-1.0)
+    sweep_file = Path(plan.source)
+    assert _cli(["sweep", str(sweep_file), "--out", str(out), "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    warning = [line for line in captured.err.splitlines() if line.startswith("abm: warning:")]
+    assert len(warning) == 1
+    assert "p000000-r00000.json: not merged" in warning[0]
+    assert "1 record files failed verification" in captured.out
