@@ -20,6 +20,9 @@ count.
 Mesa 3.3 keeps every model alive through the class-level ``mesa.agent.Agent._ids``;
 `abm.run` releases the model it created, so long-lived workers (local or Dask) do not grow.
 Dask workers run one thread each (threads would not speed up pure-Python runs anyway).
+
+Local workers do not re-run the caller's ``__main__`` script (`_ScriptFreeProcess`), so
+`run_sweep` works from a plain script with or without an ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ import multiprocessing.connection
 import os
 import signal
 import socket
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -365,11 +370,41 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
+class _ScriptFreeProcess(multiprocessing.context.SpawnProcess):
+    """A spawned process that does not run the parent's ``__main__`` module before its task.
+
+    A spawned child normally re-runs the parent's script (as ``__mp_main__``) to find what
+    its task needs; a script without an ``if __name__ == "__main__":`` guard would then start
+    the sweep again in every worker. The workers need nothing from ``__main__`` (the entry
+    point is `execute_run`, its arguments are abm's own types), so the child is started while
+    ``sys.modules["__main__"]`` is a bare stand-in, which multiprocessing does not re-run.
+    """
+
+    _swapping = threading.Lock()  # two pools starting processes at once must not interleave
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        with _ScriptFreeProcess._swapping:
+            main = sys.modules["__main__"]
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            try:
+                return multiprocessing.context.SpawnProcess._Popen(process_obj)
+            finally:
+                sys.modules["__main__"] = main
+
+
+class _ScriptFreeContext(multiprocessing.context.SpawnContext):
+    """The "spawn" start method with `_ScriptFreeProcess` processes."""
+
+    Process = _ScriptFreeProcess
+
+
 def _local_pool(workers: int, fresh_process: bool) -> cf.ProcessPoolExecutor:
-    # "spawn" explicitly: Mesa forces it at import anyway, and fork is unsafe with threads.
+    # "spawn" explicitly: Mesa forces it at import anyway, and fork is unsafe with threads; its
+    # processes skip the user's script, so run_sweep works from a script with no main guard.
     return cf.ProcessPoolExecutor(
         max_workers=max(1, workers),
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=_ScriptFreeContext(),
         initializer=_init_worker,
         max_tasks_per_child=1 if fresh_process else None,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -325,3 +327,27 @@ def test_cli_sweep_reports_a_rejected_record_on_stderr(
     assert len(warning) == 1
     assert "p000000-r00000.json: not merged" in warning[0]
     assert "1 record files failed verification" in captured.out
+
+
+# --- a plain script with no main guard ---
+
+
+def test_run_sweep_works_from_a_script_without_main_guard(tmp_path: Path) -> None:
+    """Spawned workers do not re-run the caller's script: its top level runs exactly once."""
+    sweep = _write_sweep(tmp_path, SHORT)
+    script = tmp_path / "plain.py"
+    script.write_text(
+        "from abm.experiments.sweep import run_sweep\n"
+        "from abm.experiments.sweep_spec import load_sweep\n"
+        "print('top level ran', flush=True)\n"
+        f"outcome = run_sweep(load_sweep({str(sweep)!r}), {str(tmp_path / 'out')!r}, workers=2)\n"
+        "print('complete', outcome.complete, outcome.ok)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("top level ran") == 1
+    assert "complete True 2" in done.stdout
+    assert "Traceback" not in done.stderr
