@@ -43,6 +43,7 @@ import json
 import math
 import os
 import reprlib
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
@@ -264,7 +265,7 @@ class SweepSpec(Spec):
             return None
         if not metrics:
             raise ValueError("must name at least one summary key, or be left out for all")
-        repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+        repeated = sorted(m for m, n in Counter(metrics).items() if n > 1)
         if repeated:
             raise ValueError(f"lists {', '.join(repeated)} more than once")
         return metrics
@@ -543,8 +544,14 @@ def _check_paths(parameters: Sequence[str], source: str, field: str) -> None:
                 f"{source}: {field}.seed: the run seed is derived from the sweep's seed; "
                 "vary it with replicates instead"
             )
-        for other in parameters:
-            if other != name and other.startswith(f"{name}."):
+    # Each path's dotted prefixes are looked up, not every pair compared: a file may name
+    # 100,000 paths.
+    names = set(parameters)
+    for other in parameters:
+        keys = other.split(".")
+        for end in range(1, len(keys)):
+            name = ".".join(keys[:end])
+            if name in names:
                 raise SweepError(
                     f"{source}: {field}.{other}: overlaps {name} (one replaces the other); "
                     "keep one of them"

@@ -351,3 +351,27 @@ def test_run_sweep_works_from_a_script_without_main_guard(tmp_path: Path) -> Non
     assert done.stdout.count("top level ran") == 1
     assert "complete True 2" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("field", ["grid", "metrics"])
+def test_load_sweep_checks_long_lists_in_linear_time(tmp_path: Path, field: str) -> None:
+    """30,000 grid paths or 200,000 metrics are judged without comparing every pair."""
+    if field == "grid":
+        document = {"grid": {f"agents.mm.x{i}": [1] for i in range(30_000)}}
+        problem = "grid.agents.mm.x0"
+    else:
+        document = {"grid": {"steps": [10]}, "metrics": ["fills"] * 200_000}
+        problem = "metrics: lists fills more than once"
+    path = _write_sweep(tmp_path, document)
+    started = time.perf_counter()
+    with pytest.raises(SweepError, match=problem):
+        load_sweep(path)
+    assert time.perf_counter() - started < 60  # the pairwise checks took hours
+
+
+def test_load_sweep_refuses_overlapping_paths(tmp_path: Path) -> None:
+    """A path inside another varied path is refused, naming both (prefix lookup, not pairs)."""
+    grid = {"agents.mm.policy.gamma": [0.1], "agents.mm": [{"kind": "noise"}]}
+    path = _write_sweep(tmp_path, {"grid": grid})
+    with pytest.raises(SweepError, match=r"grid\.agents\.mm\.policy\.gamma: overlaps agents\.mm"):
+        load_sweep(path)
