@@ -40,26 +40,53 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
-import reprlib
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 from scipy.stats import qmc
 
 from abm.errors import AbmError
+from abm.experiments.sweep_messages import (
+    MAX_LINE_CHARS,
+    MAX_PROBLEMS,
+    bounded_message,
+    show_value,
+)
+from abm.experiments.sweep_schema import SWEEP_PROBLEMS, RangeSpec, SamplesSpec, SweepSpec
 from abm.scenario.bundle import resolve_scenario
 from abm.scenario.errors import ScenarioError, explain
 from abm.scenario.schema import Scenario, load_scenario
-from abm.scenario.types import Float, NonNegInt, PosInt, Spec
 from abm.scenario.yaml_text import parse_yaml_strict, read_yaml_file
+
+__all__ = [
+    "MAX_LINE_CHARS",
+    "MAX_PROBLEMS",
+    "MAX_RUNS",
+    "REJECTED_DIR",
+    "RESERVED_COLUMNS",
+    "RESULTS_FILE",
+    "RUNS_DIR",
+    "SWEEP_FILE",
+    "TABLES_DIR",
+    "RangeSpec",
+    "RunKey",
+    "SamplesSpec",
+    "SweepError",
+    "SweepPlan",
+    "SweepSpec",
+    "bounded_message",
+    "is_sweep_dir",
+    "latin_hypercube",
+    "load_sweep",
+    "run_seed",
+    "show_value",
+]
 
 SWEEP_FILE = "sweep.json"
 """The sweep definition, written when a sweep directory is created (`SweepPlan.definition`)."""
@@ -87,53 +114,14 @@ MAX_RUNS = 100_000
 """The default ceiling on a plan's runs (points times replicates): a larger plan is refused
 before it is built. At a second a run on 8 workers it is about 3.5 hours of work; raise it with
 a sweep file's ``max_runs`` or ``load_sweep(max_runs=...)`` (``abm sweep --max-runs N``)."""
-MAX_PROBLEMS = 20
-"""Problems listed in one error message; the rest are counted ("... and N more problems")."""
-MAX_LINE_CHARS = 500
-"""Characters of one line of an error message; longer lines are cut and marked."""
-
 FORMAT_VERSION = 1
 _RUNS_BRANCH, _SAMPLES_BRANCH = 0, 1  # first spawn-key word: run seeds vs. sample draws
 _SEED_MASK = (1 << 63) - 1  # seeds fit a signed 64-bit parquet column
 _SOURCE = "<sweep>"
 
 
-_SWEEP_PROBLEMS = {"list_type": "must be a list of values, e.g. [1, 2, 3] (got {got})"}
-"""The one hint a sweep file needs beyond a scenario's messages (`abm.scenario.errors`)."""
-
-
 class SweepError(AbmError, ValueError):
     """A sweep file, plan or directory is unusable; the message says where and what to change."""
-
-
-def _value_repr() -> reprlib.Repr:
-    shortened = reprlib.Repr()
-    shortened.maxlevel, shortened.maxlist, shortened.maxtuple = 2, 4, 4
-    shortened.maxdict, shortened.maxset, shortened.maxfrozenset = 4, 4, 4
-    shortened.maxstring, shortened.maxlong, shortened.maxother = 60, 40, 60
-    return shortened
-
-
-def show_value(value: Any) -> str:
-    """Render a value of a sweep file for a message, in at most about 100 characters.
-
-    Containers are shown two levels deep and four items wide and long text is cut in the
-    middle (`reprlib`), so the cost does not grow with the value: a YAML alias bomb, a list
-    that shares itself a million times over, renders as fast as a number.
-    """
-    text = _value_repr().repr(value)
-    return text if len(text) <= 100 else f"{text[:97]}..."
-
-
-def bounded_message(lines: Sequence[str]) -> str:
-    """Join message lines, keeping `MAX_PROBLEMS` of them, each cut to `MAX_LINE_CHARS`."""
-    kept = [
-        line if len(line) <= MAX_LINE_CHARS else f"{line[: MAX_LINE_CHARS - 14]}... (cut)"
-        for line in lines[:MAX_PROBLEMS]
-    ]
-    if len(lines) > MAX_PROBLEMS:
-        kept.append(f"... and {len(lines) - MAX_PROBLEMS} more problems")
-    return "\n".join(kept)
 
 
 def is_sweep_dir(path: str | os.PathLike[str]) -> bool:
@@ -170,112 +158,6 @@ def latin_hypercube(n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
         An array of shape ``(n, dims)``.
     """
     return np.asarray(qmc.LatinHypercube(d=dims, rng=rng).random(n), dtype=float)
-
-
-# --- the file schema ---
-
-
-def _range_from_pair(value: Any) -> Any:
-    # The shorthand [low, high] reads as a linear range.
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return {"low": value[0], "high": value[1]}
-    return value
-
-
-class RangeSpec(Spec):
-    """A sampled parameter's range: ``low..high``, linear or log scale, optionally integers.
-
-    Integer ranges draw uniformly over the integers ``low..high`` inclusive.
-    """
-
-    low: Float
-    high: Float
-    scale: Literal["linear", "log"] = "linear"
-    integer: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> RangeSpec:
-        if not self.high > self.low:
-            raise ValueError(f"high ({self.high!r}) must be greater than low ({self.low!r})")
-        if self.scale == "log" and self.low <= 0:
-            raise ValueError(f"a log scale needs low > 0, got {self.low!r}")
-        if self.integer and not (self.low.is_integer() and self.high.is_integer()):
-            raise ValueError("an integer range needs integer low and high")
-        return self
-
-    def scale_unit(self, u: float) -> int | float:
-        """Map ``u`` in ``[0, 1)`` to a value of the range."""
-        if self.integer:
-            return min(int(self.high), int(self.low) + math.floor(u * (self.high - self.low + 1)))
-        if self.scale == "log":
-            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
-
-
-class SamplesSpec(Spec):
-    """``n`` parameter points drawn by Latin hypercube sampling over ``ranges``."""
-
-    kind: Literal["latin_hypercube"]
-    n: PosInt
-    ranges: dict[str, Annotated[RangeSpec, BeforeValidator(_range_from_pair)]]
-
-    @field_validator("ranges")
-    @classmethod
-    def _check_ranges(cls, ranges: dict[str, RangeSpec]) -> dict[str, RangeSpec]:
-        if not ranges:
-            raise ValueError("must name at least one dotted scenario path with its range")
-        return ranges
-
-
-class SweepSpec(Spec):
-    """The document of a sweep file (see the module docstring)."""
-
-    scenario: str = Field(min_length=1)
-    replicates: PosInt = 1
-    seed: NonNegInt = 0
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] | None = None
-    samples: SamplesSpec | None = None
-    metrics: list[str] | None = None
-    max_runs: PosInt | None = None
-
-    def planned_points(self) -> int:
-        """The number of parameter points, counted without building them."""
-        if self.grid is not None:
-            return math.prod(len(values) for values in self.grid.values())
-        assert self.samples is not None
-        return self.samples.n
-
-    @field_validator("grid")
-    @classmethod
-    def _check_grid(cls, grid: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
-        if grid is None:
-            return None
-        if not grid:
-            raise ValueError("must name at least one dotted scenario path with a list of values")
-        for path, values in grid.items():
-            if not values:
-                raise ValueError(f"{path}: must list at least one value")
-        return grid
-
-    @field_validator("metrics")
-    @classmethod
-    def _check_metrics(cls, metrics: list[str] | None) -> list[str] | None:
-        if metrics is None:
-            return None
-        if not metrics:
-            raise ValueError("must name at least one summary key, or be left out for all")
-        repeated = sorted(m for m, n in Counter(metrics).items() if n > 1)
-        if repeated:
-            raise ValueError(f"lists {', '.join(repeated)} more than once")
-        return metrics
-
-    @model_validator(mode="after")
-    def _one_design(self) -> SweepSpec:
-        if (self.grid is None) == (self.samples is None):
-            which = "both" if self.grid is not None else "neither"
-            raise ValueError(f"give exactly one of grid and samples (got {which})")
-        return self
 
 
 # --- the plan ---
@@ -531,7 +413,7 @@ def _read_spec(path: Path, source: str) -> SweepSpec:
     try:
         return SweepSpec.model_validate(dict(data))
     except ValidationError as exc:
-        lines = explain(exc, SweepSpec, problems=_SWEEP_PROBLEMS)
+        lines = explain(exc, SweepSpec, problems=SWEEP_PROBLEMS)
         raise SweepError(
             bounded_message([f"{source}: {path}: {problem}" for path, problem in lines])
         ) from exc
