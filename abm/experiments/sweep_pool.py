@@ -3,8 +3,10 @@
 `abm.experiments.sweep.run_sweep` submits `abm.experiments.sweep.execute_run` tasks to the pool
 `local_pool` builds, or to the executor `dask_executor` yields. Local workers ignore Ctrl-C
 (the parent ends them, `abort`), die with their parent, and do not re-run the caller's
-``__main__`` script (`_ScriptFreeProcess`), so a sweep works from a plain script with or without
-an ``if __name__ == "__main__":`` guard.
+``__main__`` script (`_ScriptFreeProcess`); nor do the worker processes of a local Dask
+cluster (started while ``__main__`` is hidden), so a sweep works from a plain script with or
+without an ``if __name__ == "__main__":`` guard. A remote cluster's workers are started by
+whoever runs them.
 """
 
 from __future__ import annotations
@@ -66,17 +68,28 @@ class _ScriptFreeProcess(multiprocessing.context.SpawnProcess):
     ``sys.modules["__main__"]`` is a bare stand-in, which multiprocessing does not re-run.
     """
 
-    _swapping = threading.Lock()  # two pools starting processes at once must not interleave
-
     @staticmethod
     def _Popen(process_obj: Any) -> Any:
-        with _ScriptFreeProcess._swapping:
-            main = sys.modules["__main__"]
-            sys.modules["__main__"] = types.ModuleType("__main__")
-            try:
-                return multiprocessing.context.SpawnProcess._Popen(process_obj)
-            finally:
-                sys.modules["__main__"] = main
+        with _main_hidden():
+            return multiprocessing.context.SpawnProcess._Popen(process_obj)
+
+
+class _MainSwap:
+    """Serializes the swaps of ``sys.modules["__main__"]`` (two pools may start at once)."""
+
+    lock = threading.RLock()
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Make ``sys.modules["__main__"]`` a bare stand-in for the block: children skip it."""
+    with _MainSwap.lock:
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = main
 
 
 class _ScriptFreeContext(multiprocessing.context.SpawnContext):
@@ -130,12 +143,13 @@ def dask_executor(
     cluster = None
     try:
         if local_workers is not None:
-            cluster = LocalCluster(
-                n_workers=local_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-            )
+            with _main_hidden():  # its worker processes start now, and skip the caller's script
+                cluster = LocalCluster(
+                    n_workers=local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=timeout_s)

@@ -375,3 +375,26 @@ def test_load_sweep_refuses_overlapping_paths(tmp_path: Path) -> None:
     path = _write_sweep(tmp_path, {"grid": grid})
     with pytest.raises(SweepError, match=r"grid\.agents\.mm\.policy\.gamma: overlaps agents\.mm"):
         load_sweep(path)
+
+
+def test_dask_local_cluster_works_from_a_script_without_main_guard(tmp_path: Path) -> None:
+    """A local Dask cluster's worker processes skip the caller's script too (they failed)."""
+    pytest.importorskip("distributed")
+    sweep = _write_sweep(tmp_path, SHORT)
+    script = tmp_path / "plain_dask.py"
+    script.write_text(
+        "from abm.experiments.sweep import dask_executor, run_sweep\n"
+        "from abm.experiments.sweep_spec import load_sweep\n"
+        "print('top level ran', flush=True)\n"
+        "with dask_executor(local_workers=1, timeout_s=60) as (executor, _):\n"
+        f"    outcome = run_sweep(load_sweep({str(sweep)!r}), {str(tmp_path / 'out')!r},"
+        " executor=executor)\n"
+        "print('complete', outcome.complete, outcome.ok)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("top level ran") == 1
+    assert "complete True 2" in done.stdout
