@@ -5,12 +5,17 @@
 as one message with exit code 2. The sweep benchmark is ``abm bench sweep`` (`abm.cli.bench`).
 
 ``abm sweep`` exits 0 when every run is ``ok``, 1 when some failed or are missing (the sweep
-itself went through: the summary says what to do), 2 on a user error, 130 on Ctrl-C.
+itself went through: the summary says what to do), 2 on a user error, 130 on Ctrl-C. A plan of
+more runs than `abm.experiments.sweep_spec.MAX_RUNS` is a user error unless ``--max-runs`` (or
+the sweep file's ``max_runs``) allows it. A record file of DIR that fails verification is
+reported on stderr as ``abm: warning: ...``, moved aside and its run done again.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from abm.cli.common import fail
@@ -53,6 +58,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="local workers: a new process for every run (slower; for leaky models)",
     )
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help="refuse a plan of more than N runs (default: the sweep file's max_runs, else 100000)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(func=cmd_sweep)
 
@@ -66,32 +77,49 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """
     from abm.experiments.sweep import dask_executor, run_sweep
     from abm.experiments.sweep_spec import load_sweep
+    from abm.experiments.sweep_store import SweepWarning
 
-    for flag, value in (("--workers", args.workers), ("--dask-local", args.dask_local)):
+    flags = (("--workers", args.workers), ("--dask-local", args.dask_local))
+    for flag, value in (*flags, ("--max-runs", args.max_runs)):
         if value is not None and value < 1:
             fail(f"{flag}: must be a positive integer, got {value}")
     dask = args.scheduler is not None or args.dask_local is not None
     if dask and args.fresh_process:
         fail("--fresh-process applies to local workers only, not to --scheduler/--dask-local")
     try:
-        plan = load_sweep(args.sweep)
+        plan = load_sweep(args.sweep, max_runs=args.max_runs)
         options: dict[str, Any] = {
             "keep_tables": args.keep_tables,
             "retry_failed": args.retry_failed,
             "progress": not args.quiet,
         }
-        if dask:
-            with dask_executor(args.scheduler, args.dask_local) as (executor, _):
-                outcome = run_sweep(plan, args.out, executor=executor, **options)
-        else:
-            options["fresh_process"] = args.fresh_process
-            outcome = run_sweep(plan, args.out, workers=args.workers, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SweepWarning)
+            warnings.showwarning = _print_sweep_warning
+            if dask:
+                with dask_executor(args.scheduler, args.dask_local) as (executor, _):
+                    outcome = run_sweep(plan, args.out, executor=executor, **options)
+            else:
+                options["fresh_process"] = args.fresh_process
+                outcome = run_sweep(plan, args.out, workers=args.workers, **options)
     except OSError as exc:  # e.g. --out on a read-only or full file system
         fail(f"--out {args.out}: {exc}")
     if not args.quiet:
         for line in outcome_lines(outcome):
             print(line)
     return 0 if outcome.complete else 1
+
+
+def _print_sweep_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one ``abm: warning:`` line on stderr (no source location)."""
+    print(f"abm: warning: {message}", file=sys.stderr)
 
 
 def outcome_lines(outcome: SweepOutcome) -> list[str]:
@@ -105,6 +133,11 @@ def outcome_lines(outcome: SweepOutcome) -> list[str]:
         lines.append(
             f"{outcome.failed} runs failed: see the status and error columns of "
             "results.parquet; fix the cause and re-run with --retry-failed"
+        )
+    if outcome.rejected:
+        lines.append(
+            f"{len(outcome.rejected)} record files failed verification and were moved to "
+            "rejected/ (not merged); their runs, if the plan has them, were run again"
         )
     if outcome.missing:
         first = f" (first error: {outcome.errors[0]})" if outcome.errors else ""

@@ -17,37 +17,46 @@ down are submitted again, for at most `MAX_ROUNDS` rounds, then reported missing
 from `abm.experiments.sweep_spec.run_seed`, so results do not depend on the executor or the worker
 count.
 
+Where runs execute (the local pool, Dask) is `abm.experiments.sweep_pool`'s.
+
 Mesa 3.3 keeps every model alive through the class-level ``mesa.agent.Agent._ids``;
 `abm.run` releases the model it created, so long-lived workers (local or Dask) do not grow.
 Dask workers run one thread each (threads would not speed up pure-Python runs anyway).
+
+Local workers do not re-run the caller's ``__main__`` script (`_ScriptFreeProcess`), so
+`run_sweep` works from a plain script with or without an ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
-import multiprocessing.connection
+import itertools
 import os
-import signal
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from abm.experiments.sweep_spec import RESULTS_FILE, TABLES_DIR, SweepError, SweepPlan
+from abm.experiments.sweep_pool import abort as _abort
+from abm.experiments.sweep_pool import available_cpus as _available_cpus
+from abm.experiments.sweep_pool import dask_executor
+from abm.experiments.sweep_pool import local_pool as _local_pool
+from abm.experiments.sweep_records import RunRecord, RunStatus, flatten
+from abm.experiments.sweep_spec import (
+    RESULTS_FILE,
+    TABLES_DIR,
+    SweepError,
+    SweepPlan,
+    bounded_message,
+)
 from abm.experiments.sweep_store import (
     DATASET_TABLES,
     LOCK_FILE,
-    RunRecord,
-    RunStatus,
     _SweepDirectory,
-    flatten,
     link_run_tables,
     read_results,
     results_table,
@@ -74,6 +83,8 @@ __all__ = [
 
 MAX_ROUNDS = 3
 """Rounds of submission for runs lost to infrastructure failures before they count missing."""
+PROBE_STEPS = 2
+"""Steps of the in-process run that checks a sweep's metrics before the sweep starts."""
 _DASK_IN_FLIGHT = 256
 
 
@@ -134,7 +145,9 @@ class SweepOutcome:
     """What `run_sweep` did: counts over the whole plan, and the runs executed by this call.
 
     ``missing`` runs have no record (lost to infrastructure failures or interrupted);
-    ``errors`` holds the first few infrastructure errors seen.
+    ``errors`` holds the first few infrastructure errors seen; ``rejected`` says which record
+    files failed verification and were moved aside, not merged
+    (`abm.experiments.sweep_store`).
     """
 
     out_dir: Path
@@ -145,6 +158,7 @@ class SweepOutcome:
     missing: int
     ran: int
     errors: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -196,23 +210,20 @@ def run_sweep(
     if workers is not None and workers < 1:
         raise SweepError(f"workers must be >= 1, got {workers}")
     n_workers = workers or _available_cpus()
+    checked = _probe_metrics(plan)  # before the directory exists: a typo writes nothing
     with _SweepDirectory.open(out_dir, plan) as store:
         records = store.records()
-        _check_metrics(plan, records.values())
+        if not checked:
+            checked = _check_metrics(plan, records.values())
         keep = {RunStatus.OK.value} if retry_failed else {s.value for s in RunStatus}
-        todo = [
-            k
-            for k in plan.runs()
-            if k.run_id not in records or records[k.run_id].status not in keep
-        ]
-        redo = {key.run_id for key in todo}
         counts = {status.value: 0 for status in RunStatus}
         for record in records.values():
-            if record.run_id not in redo:
+            if record.status in keep:
                 counts[record.status] += 1
+        done_before = sum(counts.values())
         scenario_yaml = plan.scenario.to_yaml()
         tables = store.root / TABLES_DIR
-        pending = [
+        pending: Iterator[RunTask] = (
             RunTask(
                 key.run_id,
                 key.point,
@@ -223,41 +234,41 @@ def run_sweep(
                 str(tables / key.run_id) if keep_tables else None,
                 str(store.root) if keep_tables else None,
             )
-            for key in todo
-        ]
-        errors: list[str] = []
-        checked = any(r.status == RunStatus.OK.value for r in records.values())
-        bar = tqdm(
-            total=plan.n_runs,
-            initial=plan.n_runs - len(pending),
-            unit="run",
-            disable=not progress,
-            dynamic_ncols=True,
+            for key in plan.runs()
+            if key.run_id not in records or records[key.run_id].status not in keep
         )
+        errors: list[str] = []
+        ran = 0
+        bar = _progress_bar(plan.n_runs, done_before) if progress else None
 
         def finished(record: RunRecord) -> None:
-            nonlocal checked
+            nonlocal checked, ran
             store.write(record)
             counts[record.status] += 1
-            bar.update(1)
-            bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
+            ran += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
             if record.status == RunStatus.OK.value and not checked:
-                checked = True
-                _check_metrics(plan, [record])
+                checked = _check_metrics(plan, [record])
 
         try:
             for _ in range(MAX_ROUNDS):
-                if not pending:
+                first = next(pending, None)
+                if first is None:
                     break
+                pending = itertools.chain([first], pending)
                 if executor is None:
-                    pool = _local_pool(min(n_workers, len(pending)), fresh_process)
+                    left = plan.n_runs - sum(counts.values())
+                    pool = _local_pool(min(n_workers, left), fresh_process)
                     slots = max_in_flight or 2 * n_workers
                     pending = _drain(pool, pending, slots, finished, errors, owned=True)
                 else:
                     slots = max_in_flight or _DASK_IN_FLIGHT
                     pending = _drain(executor, pending, slots, finished, errors, owned=False)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
             store.write_results()
         return SweepOutcome(
             out_dir=store.root,
@@ -266,21 +277,29 @@ def run_sweep(
             ok=counts["ok"],
             failed=counts["failed"],
             missing=plan.n_runs - counts["ok"] - counts["failed"],
-            ran=len(todo) - len(pending),
+            ran=ran,
             errors=tuple(errors[:5]),
+            rejected=tuple(store.rejected),
         )
+
+
+def _progress_bar(total: int, initial: int) -> tqdm:
+    return tqdm(total=total, initial=initial, unit="run", dynamic_ncols=True)
 
 
 def _drain(
     pool: cf.Executor,
-    tasks: Sequence[RunTask],
+    tasks: Iterable[RunTask],
     slots: int,
     finished: Callable[[RunRecord], None],
     errors: list[str],
     *,
     owned: bool,
-) -> list[RunTask]:
-    """Run ``tasks`` with at most ``slots`` in flight; return those lost to the infrastructure."""
+) -> Iterator[RunTask]:
+    """Run ``tasks`` with at most ``slots`` in flight; return those lost and those not started.
+
+    The tasks are drawn one at a time, so a plan of many runs is never held in memory.
+    """
     queue = iter(tasks)
     in_flight: dict[cf.Future[RunRecord], RunTask] = {}
     lost: list[RunTask] = []
@@ -313,135 +332,60 @@ def _drain(
         raise
     if owned:
         pool.shutdown(wait=True, cancel_futures=True)
-    return [*lost, *queue]
+    return itertools.chain(lost, queue)
 
 
-def _abort(pool: cf.Executor, in_flight: Iterable[cf.Future[RunRecord]], owned: bool) -> None:
-    """Stop now: cancel queued tasks and, for our own pool, end its processes."""
-    for future in in_flight:
-        future.cancel()
-    if not owned:
-        return
-    # The runs in flight are lost anyway (a resume reruns them), so their processes are ended
-    # rather than awaited (Python 3.14 has ProcessPoolExecutor.terminate_workers for this);
-    # they are looked up first because shutdown() forgets them.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        with suppress(OSError, ValueError, AttributeError):
-            process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+def _probe_metrics(plan: SweepPlan) -> bool:
+    """Check the selected metrics on a `PROBE_STEPS`-step run of point 0; return if it ran.
+
+    Which summary keys a run has depends on its scenario, not on its length, so a probe of a
+    few steps in this process tells an unknown metric before any run of the sweep starts.
+    A probe that cannot run (a scenario whose program starts later than the probe's last
+    step, a run that fails) checks nothing and returns False: the first ``ok`` run does it.
+
+    Raises:
+        SweepError: As `_check_metrics`.
+    """
+    if plan.metrics is None:
+        return True
+    try:
+        scenario = plan.scenario.override(plan.overrides(0))
+        summary = run(scenario, steps=min(scenario.steps, PROBE_STEPS)).summary
+    except Exception:  # the sweep's own runs will show (and record) what is wrong
+        return False
+    return _check_summary(plan, flatten(summary))
 
 
-def _init_worker() -> None:
-    """Set up a local worker process: leave Ctrl-C to the parent, and die with the parent."""
-    # Ctrl-C reaches the whole process group; only the parent acts on it (and ends the workers).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A killed parent would leave its workers blocked on their task queue forever.
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        sentinel = parent.sentinel
-        threading.Thread(target=_exit_with, args=(sentinel,), daemon=True).start()
+def _check_metrics(plan: SweepPlan, records: Iterable[RunRecord]) -> bool:
+    """Check the selected metrics on the first ``ok`` record; return whether there was one.
+
+    Raises:
+        SweepError: As `_check_summary`.
+    """
+    for record in records:
+        if record.status == RunStatus.OK.value:
+            return _check_summary(plan, record.summary)
+    return plan.metrics is None
 
 
-def _exit_with(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)
-
-
-def _local_pool(workers: int, fresh_process: bool) -> cf.ProcessPoolExecutor:
-    # "spawn" explicitly: Mesa forces it at import anyway, and fork is unsafe with threads.
-    return cf.ProcessPoolExecutor(
-        max_workers=max(1, workers),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        max_tasks_per_child=1 if fresh_process else None,
-    )
-
-
-def _available_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
-def _check_metrics(plan: SweepPlan, records: Iterable[RunRecord]) -> None:
-    """Raise if a selected metric's top-level key is absent from the first ``ok`` summary.
+def _check_summary(plan: SweepPlan, summary: dict[str, Any]) -> bool:
+    """Return True, or raise if a selected metric's top-level key is not in ``summary``.
 
     Only the top-level key is checked: ``pnl_by_group.informed`` is legitimately absent from
     a run without informed traders.
-    """
-    if plan.metrics is None:
-        return
-    for record in records:
-        if record.status != RunStatus.OK.value:
-            continue
-        tops = {key.split(".")[0] for key in record.summary}
-        unknown = [m for m in plan.metrics if m.split(".")[0] not in tops]
-        if unknown:
-            raise SweepError(
-                f"{plan.source}: metrics: {', '.join(unknown)} not in the run summary; "
-                f"available: {', '.join(record.summary)}"
-            )
-        return
-
-
-@contextmanager
-def dask_executor(
-    scheduler: str | None = None, local_workers: int | None = None, *, timeout_s: float = 60.0
-) -> Iterator[tuple[cf.Executor, int]]:
-    """Connect to a Dask scheduler, or start a local cluster; yield ``(executor, n_workers)``.
-
-    Args:
-        scheduler: A scheduler address such as ``tcp://host:8786``.
-        local_workers: Instead, start a ``LocalCluster`` of this many single-threaded worker
-            processes.
-        timeout_s: How long to wait for the scheduler, and for a first worker.
 
     Raises:
-        SweepError: If dask.distributed is not installed, not exactly one of the two sources is
-            given, the scheduler is unreachable or has no worker within ``timeout_s``, or a
-            worker runs more than one thread.
+        SweepError: Naming the unknown metrics and the top-level keys there are.
     """
-    if (scheduler is None) == (local_workers is None):
-        raise SweepError("give exactly one of a Dask scheduler address and a local worker count")
-    try:
-        from distributed import Client, LocalCluster  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as exc:
-        raise SweepError("Dask is not installed: pip install 'abm-microstructure[dist]'") from exc
-    cluster = None
-    try:
-        if local_workers is not None:
-            cluster = LocalCluster(
-                n_workers=local_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
+    tops = list(dict.fromkeys(key.split(".")[0] for key in summary))
+    unknown = [m for m in plan.metrics or () if m.split(".")[0] not in tops]
+    if unknown:
+        raise SweepError(
+            bounded_message(
+                [
+                    f"{plan.source}: metrics: {', '.join(unknown)} not in the run summary; "
+                    f"available: {', '.join(tops)}"
+                ]
             )
-            client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout=timeout_s)
-    except (OSError, TimeoutError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise SweepError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from exc
-    try:
-        try:
-            client.wait_for_workers(1, timeout=timeout_s)
-        except TimeoutError as exc:
-            raise SweepError(
-                f"no Dask worker joined {scheduler} within {timeout_s:g} s; start some with "
-                f"`dask worker {scheduler} --nthreads 1 --nworkers N`"
-            ) from exc
-        threads = client.nthreads()
-        crowded = sorted(address for address, n in threads.items() if n > 1)
-        if crowded:
-            raise SweepError(
-                f"Dask workers {', '.join(crowded)} run several threads; start them with "
-                "`--nthreads 1 --nworkers N`: pure-Python runs gain nothing from threads, and "
-                "Mesa 3.3's model registry is not thread-safe"
-            )
-        yield client.get_executor(pure=False), len(threads)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        )
+    return True

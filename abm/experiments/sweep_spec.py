@@ -14,13 +14,22 @@ error), and names a scenario plus the parameters to vary::
     # samples: {kind: latin_hypercube, n: 64,
     #           ranges: {agents.mm.policy.gamma: {low: 0.01, high: 1.0, scale: log}}}
     metrics: [mm_pnl_mean, spread_mean]     # optional selection from summary.json
+    max_runs: 200000                        # optional: raise the plan-size ceiling
 
 `load_sweep` turns a file into a `SweepPlan`: the scenario, the parameter points (every grid
 combination, or the Latin hypercube sample) each checked against the scenario schema, and the
-replicates. Run ``(point, replicate)`` gets the seed `run_seed` derives from the root seed with
-``numpy.random.SeedSequence``, so its numbers depend neither on the number of workers nor on the
-order in which runs finish nor on the backend. Every problem with a file is one `SweepError`
-whose lines read ``<file>: <field path>: <problem>``.
+replicates. The plan's size (points times replicates) is counted from the file before any point
+is built, and a plan of more than `MAX_RUNS` runs is refused with the count and the limit; the
+sweep file's ``max_runs`` or ``load_sweep(max_runs=...)`` (``abm sweep --max-runs N``) raises
+the limit. The points of a plan are held in memory (at most the limit); its runs are generated
+one at a time (`SweepPlan.runs`).
+
+Run ``(point, replicate)`` gets the seed `run_seed` derives from the root seed with
+``numpy.random.SeedSequence``, so its numbers depend neither on the number of workers nor on
+the order in which runs finish nor on the backend. Every problem with a file is one `SweepError`
+whose lines read ``<file>: <field path>: <problem>``; a message lists at most
+`MAX_PROBLEMS` problems, shows values shortened (`show_value`) and never the content of a file
+named as the scenario.
 
 This module also fixes the file names of a sweep directory (`SWEEP_FILE`, `RESULTS_FILE`,
 `RUNS_DIR`, `TABLES_DIR`) so that readers such as ``analysis.ensemble`` need not import the
@@ -31,23 +40,53 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 from scipy.stats import qmc
 
 from abm.errors import AbmError
+from abm.experiments.sweep_messages import (
+    MAX_LINE_CHARS,
+    MAX_PROBLEMS,
+    bounded_message,
+    show_value,
+)
+from abm.experiments.sweep_schema import SWEEP_PROBLEMS, RangeSpec, SamplesSpec, SweepSpec
+from abm.scenario.bundle import resolve_scenario
 from abm.scenario.errors import ScenarioError, explain
 from abm.scenario.schema import Scenario, load_scenario
-from abm.scenario.types import Float, NonNegInt, PosInt, Spec
 from abm.scenario.yaml_text import parse_yaml_strict, read_yaml_file
+
+__all__ = [
+    "MAX_LINE_CHARS",
+    "MAX_PROBLEMS",
+    "MAX_RUNS",
+    "REJECTED_DIR",
+    "RESERVED_COLUMNS",
+    "RESULTS_FILE",
+    "RUNS_DIR",
+    "SWEEP_FILE",
+    "TABLES_DIR",
+    "RangeSpec",
+    "RunKey",
+    "SamplesSpec",
+    "SweepError",
+    "SweepPlan",
+    "SweepSpec",
+    "bounded_message",
+    "is_sweep_dir",
+    "latin_hypercube",
+    "load_sweep",
+    "run_seed",
+    "show_value",
+]
 
 SWEEP_FILE = "sweep.json"
 """The sweep definition, written when a sweep directory is created (`SweepPlan.definition`)."""
@@ -69,14 +108,16 @@ RESERVED_COLUMNS = (
 )
 """The first columns of ``results.parquet``, in order; parameter and metric columns follow."""
 
+REJECTED_DIR = "rejected"
+"""Run record files that failed verification (edited, foreign, unreadable), moved aside."""
+MAX_RUNS = 100_000
+"""The default ceiling on a plan's runs (points times replicates): a larger plan is refused
+before it is built. At a second a run on 8 workers it is about 3.5 hours of work; raise it with
+a sweep file's ``max_runs`` or ``load_sweep(max_runs=...)`` (``abm sweep --max-runs N``)."""
 FORMAT_VERSION = 1
 _RUNS_BRANCH, _SAMPLES_BRANCH = 0, 1  # first spawn-key word: run seeds vs. sample draws
 _SEED_MASK = (1 << 63) - 1  # seeds fit a signed 64-bit parquet column
 _SOURCE = "<sweep>"
-
-
-_SWEEP_PROBLEMS = {"list_type": "must be a list of values, e.g. [1, 2, 3] (got {got})"}
-"""The one hint a sweep file needs beyond a scenario's messages (`abm.scenario.errors`)."""
 
 
 class SweepError(AbmError, ValueError):
@@ -117,104 +158,6 @@ def latin_hypercube(n: int, dims: int, rng: np.random.Generator) -> np.ndarray:
         An array of shape ``(n, dims)``.
     """
     return np.asarray(qmc.LatinHypercube(d=dims, rng=rng).random(n), dtype=float)
-
-
-# --- the file schema ---
-
-
-def _range_from_pair(value: Any) -> Any:
-    # The shorthand [low, high] reads as a linear range.
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return {"low": value[0], "high": value[1]}
-    return value
-
-
-class RangeSpec(Spec):
-    """A sampled parameter's range: ``low..high``, linear or log scale, optionally integers.
-
-    Integer ranges draw uniformly over the integers ``low..high`` inclusive.
-    """
-
-    low: Float
-    high: Float
-    scale: Literal["linear", "log"] = "linear"
-    integer: bool = False
-
-    @model_validator(mode="after")
-    def _check(self) -> RangeSpec:
-        if not self.high > self.low:
-            raise ValueError(f"high ({self.high!r}) must be greater than low ({self.low!r})")
-        if self.scale == "log" and self.low <= 0:
-            raise ValueError(f"a log scale needs low > 0, got {self.low!r}")
-        if self.integer and not (self.low.is_integer() and self.high.is_integer()):
-            raise ValueError("an integer range needs integer low and high")
-        return self
-
-    def scale_unit(self, u: float) -> int | float:
-        """Map ``u`` in ``[0, 1)`` to a value of the range."""
-        if self.integer:
-            return min(int(self.high), int(self.low) + math.floor(u * (self.high - self.low + 1)))
-        if self.scale == "log":
-            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-        return self.low + u * (self.high - self.low)
-
-
-class SamplesSpec(Spec):
-    """``n`` parameter points drawn by Latin hypercube sampling over ``ranges``."""
-
-    kind: Literal["latin_hypercube"]
-    n: PosInt
-    ranges: dict[str, Annotated[RangeSpec, BeforeValidator(_range_from_pair)]]
-
-    @field_validator("ranges")
-    @classmethod
-    def _check_ranges(cls, ranges: dict[str, RangeSpec]) -> dict[str, RangeSpec]:
-        if not ranges:
-            raise ValueError("must name at least one dotted scenario path with its range")
-        return ranges
-
-
-class SweepSpec(Spec):
-    """The document of a sweep file (see the module docstring)."""
-
-    scenario: str = Field(min_length=1)
-    replicates: PosInt = 1
-    seed: NonNegInt = 0
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] | None = None
-    samples: SamplesSpec | None = None
-    metrics: list[str] | None = None
-
-    @field_validator("grid")
-    @classmethod
-    def _check_grid(cls, grid: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
-        if grid is None:
-            return None
-        if not grid:
-            raise ValueError("must name at least one dotted scenario path with a list of values")
-        for path, values in grid.items():
-            if not values:
-                raise ValueError(f"{path}: must list at least one value")
-        return grid
-
-    @field_validator("metrics")
-    @classmethod
-    def _check_metrics(cls, metrics: list[str] | None) -> list[str] | None:
-        if metrics is None:
-            return None
-        if not metrics:
-            raise ValueError("must name at least one summary key, or be left out for all")
-        repeated = sorted({m for m in metrics if metrics.count(m) > 1})
-        if repeated:
-            raise ValueError(f"lists {', '.join(repeated)} more than once")
-        return metrics
-
-    @model_validator(mode="after")
-    def _one_design(self) -> SweepSpec:
-        if (self.grid is None) == (self.samples is None):
-            which = "both" if self.grid is not None else "neither"
-            raise ValueError(f"give exactly one of grid and samples (got {which})")
-        return self
 
 
 # --- the plan ---
@@ -269,18 +212,30 @@ class SweepPlan:
         """Return the scenario changes of parameter point ``point``."""
         return dict(zip(self.parameters, self.points[point], strict=True))
 
-    def runs(self) -> list[RunKey]:
+    def runs(self) -> Iterator[RunKey]:
         """Every run, replicate-major: replicate 0 of every point first, then replicate 1, ...
 
-        That order makes an interrupted sweep cover every point with a few replicates.
+        That order makes an interrupted sweep cover every point with a few replicates. The
+        keys are generated one at a time, so a plan of many replicates costs no memory.
         """
-        width = max(6, len(str(len(self.points) - 1)))
-        keys = []
         for replicate in range(self.replicates):
             for point in range(len(self.points)):
-                run_id = f"p{point:0{width}d}-r{replicate:05d}"
-                keys.append(RunKey(point, replicate, run_id, run_seed(self.seed, point, replicate)))
-        return keys
+                yield self.key(point, replicate)
+
+    def key(self, point: int, replicate: int) -> RunKey:
+        """Return run ``(point, replicate)`` of the plan.
+
+        Raises:
+            SweepError: If the plan has no such point or replicate.
+        """
+        if not (0 <= point < len(self.points) and 0 <= replicate < self.replicates):
+            raise SweepError(
+                f"{self.source}: no run (point {point}, replicate {replicate}) in a plan of "
+                f"{len(self.points)} points x {self.replicates} replicates"
+            )
+        width = max(6, len(str(len(self.points) - 1)))
+        run_id = f"p{point:0{width}d}-r{replicate:05d}"
+        return RunKey(point, replicate, run_id, run_seed(self.seed, point, replicate))
 
     def definition(self) -> dict[str, Any]:
         """Return the JSON document saved as `SWEEP_FILE` (includes `fingerprint`)."""
@@ -319,25 +274,39 @@ class SweepPlan:
         return sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
+def load_sweep(path: str | os.PathLike[str], *, max_runs: int | None = None) -> SweepPlan:
     """Read a sweep file, check it against its scenario, and return its plan.
 
-    Every grid value (and every full combination of them), every sampled point and the
-    ``overrides`` are applied to the scenario and validated by the scenario schema, so an
-    unknown dotted path or an out-of-range value is reported here, before anything runs.
+    The plan's size is counted first, from the file alone: a plan of more runs than the
+    limit (``max_runs``, else the file's ``max_runs``, else `MAX_RUNS`) is refused before
+    anything is built. Then every grid value (and every full combination of them), every
+    sampled point and the ``overrides`` are applied to the scenario and validated by the
+    scenario schema, so an unknown dotted path or an out-of-range value is reported here,
+    before anything runs.
 
     Raises:
         SweepError: Naming the file and the field path, if the file is missing or unreadable,
-            is not valid YAML, breaks the schema, its scenario is missing or invalid, or a
-            parameter is unknown to the scenario or overlaps another.
+            is not valid YAML, breaks the schema, plans more runs than the limit, its scenario
+            is missing or invalid, or a parameter is unknown to the scenario or overlaps
+            another; or if ``max_runs`` is not a positive integer.
     """
     source = os.fspath(path)
+    if max_runs is not None and (
+        isinstance(max_runs, bool) or not isinstance(max_runs, int) or max_runs < 1
+    ):
+        raise SweepError(f"max_runs: must be a positive integer, got {show_value(max_runs)}")
     spec = _read_spec(Path(path), source)
+    _check_size(spec, source, max_runs)
     scenario_path = Path(path).parent / spec.scenario
     try:
         base = load_scenario(scenario_path)
     except ScenarioError as exc:
-        raise SweepError(_relabel(exc, f"{source}: scenario")) from exc
+        raise SweepError(_scenario_problem(exc, scenario_path, source)) from exc
+    except OSError as exc:  # a path the OS refuses to look at (a name too long, say)
+        raise SweepError(
+            f"{source}: scenario: {_cut(os.fspath(scenario_path))}: cannot read file: "
+            f"{exc.strerror or type(exc).__name__}"
+        ) from exc
     try:
         base = base.override(spec.overrides)
     except ScenarioError as exc:
@@ -345,10 +314,17 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
     if spec.grid is not None:
         parameters = tuple(spec.grid)
         _check_paths(parameters, source, "grid")
+        checked = []
         for name, values in spec.grid.items():
+            column = []
             for value in values:
-                _check_point(base, {name: value}, f"{source}: grid.{name}: value {value!r}")
-        points = tuple(itertools.product(*spec.grid.values()))
+                try:  # the value is judged before it is shown: it may be an alias bomb
+                    column.append(_point_values(base, {name: value})[0])
+                except ScenarioError as exc:
+                    where = f"{source}: grid.{name}: value {show_value(value)}"
+                    raise SweepError(_relabel(exc, where)) from exc
+            checked.append(column)
+        points: Iterator[tuple[Any, ...]] = itertools.product(*checked)
     else:
         assert spec.samples is not None
         parameters = tuple(spec.samples.ranges)
@@ -356,13 +332,17 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(_SAMPLES_BRANCH,)))
         unit = latin_hypercube(spec.samples.n, len(parameters), rng)
         ranges = list(spec.samples.ranges.values())
-        points = tuple(
+        points = (
             tuple(r.scale_unit(float(u)) for r, u in zip(ranges, row, strict=True)) for row in unit
         )
-    points = tuple(
-        _check_point(base, changes, f"{source}: point {index} {_show_point(changes)}")
-        for index, changes in enumerate(dict(zip(parameters, p, strict=True)) for p in points)
-    )
+    resolved = []
+    for index, point in enumerate(points):
+        changes = dict(zip(parameters, point, strict=True))
+        try:
+            resolved.append(_point_values(base, changes))
+        except ScenarioError as exc:
+            where = f"{source}: point {index} {_show_point(changes)}"
+            raise SweepError(_relabel(exc, where)) from exc
     metrics = None if spec.metrics is None else tuple(spec.metrics)
     clash = sorted(set(metrics or ()) & (set(parameters) | set(RESERVED_COLUMNS)))
     if clash:
@@ -370,7 +350,52 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
             f"{source}: metrics: {', '.join(clash)} would clash with a results column "
             f"(reserved: {', '.join(RESERVED_COLUMNS)}, and the parameters); remove it"
         )
-    return SweepPlan(base, parameters, points, spec.replicates, spec.seed, metrics, source)
+    return SweepPlan(base, parameters, tuple(resolved), spec.replicates, spec.seed, metrics, source)
+
+
+def _check_size(spec: SweepSpec, source: str, max_runs: int | None) -> None:
+    """Refuse a plan of more runs than the limit, counting them without building the plan."""
+    limit = max_runs or spec.max_runs or MAX_RUNS
+    points = spec.planned_points()
+    runs = points * spec.replicates
+    if runs > limit:
+        design = "grid" if spec.grid is not None else "samples"
+        raise SweepError(
+            f"{source}: the plan has {_count(points, 'point')} ({design}) x "
+            f"{_count(spec.replicates, 'replicate')} = {_count(runs, 'run')}, more than the limit "
+            f"of {limit:,}; make the sweep smaller, or raise the limit with max_runs: N in the "
+            "sweep file (abm sweep --max-runs N)"
+        )
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _count(n: int, noun: str) -> str:
+    # A grid of 100 parameters has a 100-digit size: say how big, not every digit.
+    number = f"{n:,}" if n < 10**15 else f"about 10^{len(str(n)) - 1}"
+    return f"{number} {noun}{'' if n == 1 else 's'}"
+
+
+def _scenario_problem(exc: ScenarioError, path: Path, source: str) -> str:
+    """The message for a sweep whose scenario does not load; never the scenario file's text.
+
+    A file that is YAML but not a mapping (``/etc/passwd`` reads as one long string) is named
+    with the kind of its top level only: its content is not the sweep author's to echo.
+    """
+    try:
+        data = parse_yaml_strict(read_yaml_file(resolve_scenario(path), what="scenario"), "")
+    except (ScenarioError, OSError):
+        data = {}  # unreadable: the scenario's own message says why, naming no content
+    if data is None or isinstance(data, Mapping):
+        return _relabel(exc, f"{source}: scenario")
+    kinds = {str: "text", list: "a list", bool: "a boolean", int: "a number", float: "a number"}
+    kind = kinds.get(type(data), "a scalar")
+    return (
+        f"{source}: scenario: {_cut(os.fspath(path))}: not a scenario file: its top level "
+        f"is {kind}, not a mapping of scenario fields (name, fundamental, agents, ...)"
+    )
 
 
 def _read_spec(path: Path, source: str) -> SweepSpec:
@@ -388,9 +413,9 @@ def _read_spec(path: Path, source: str) -> SweepSpec:
     try:
         return SweepSpec.model_validate(dict(data))
     except ValidationError as exc:
-        lines = explain(exc, SweepSpec, problems=_SWEEP_PROBLEMS)
+        lines = explain(exc, SweepSpec, problems=SWEEP_PROBLEMS)
         raise SweepError(
-            "\n".join(f"{source}: {path}: {problem}" for path, problem in lines)
+            bounded_message([f"{source}: {path}: {problem}" for path, problem in lines])
         ) from exc
 
 
@@ -401,24 +426,30 @@ def _check_paths(parameters: Sequence[str], source: str, field: str) -> None:
                 f"{source}: {field}.seed: the run seed is derived from the sweep's seed; "
                 "vary it with replicates instead"
             )
-        for other in parameters:
-            if other != name and other.startswith(f"{name}."):
+    # Each path's dotted prefixes are looked up, not every pair compared: a file may name
+    # 100,000 paths.
+    names = set(parameters)
+    for other in parameters:
+        keys = other.split(".")
+        for end in range(1, len(keys)):
+            name = ".".join(keys[:end])
+            if name in names:
                 raise SweepError(
                     f"{source}: {field}.{other}: overlaps {name} (one replaces the other); "
                     "keep one of them"
                 )
 
 
-def _check_point(base: Scenario, changes: Mapping[str, Any], where: str) -> tuple[Any, ...]:
+def _point_values(base: Scenario, changes: Mapping[str, Any]) -> tuple[Any, ...]:
     """Validate ``changes`` on ``base``; return the values as the scenario holds them.
 
     The validated values are the ones a run uses (YAML's ``1e-2`` is text until a float field
     reads it as 0.01), so they are what the results should show.
+
+    Raises:
+        ScenarioError: If the changed scenario is invalid.
     """
-    try:
-        document = base.override(changes).model_dump(mode="json")
-    except ScenarioError as exc:
-        raise SweepError(_relabel(exc, where)) from exc
+    document = base.override(changes).model_dump(mode="json")
     values = []
     for path in changes:
         node: Any = document
@@ -432,8 +463,8 @@ def _relabel(exc: ScenarioError, where: str) -> str:
     # The scenario's own lines start with its file (or <scenario> for overrides); keep the
     # scenario file's name, which says where to look, but drop the placeholder.
     lines = str(exc).splitlines()
-    return "\n".join(f"{where}: {line.removeprefix('<scenario>: ')}" for line in lines)
+    return bounded_message([f"{where}: {line.removeprefix('<scenario>: ')}" for line in lines])
 
 
 def _show_point(changes: Mapping[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}={v!r}" for k, v in changes.items()) + "}"
+    return "{" + ", ".join(f"{k}={show_value(v)}" for k, v in changes.items()) + "}"

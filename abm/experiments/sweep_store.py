@@ -3,7 +3,9 @@
 What `abm.experiments.sweep.run_sweep` writes, and resumes from::
 
     DIR/sweep.json              the plan (`abm.experiments.sweep_spec.SweepPlan.definition`)
-    DIR/runs/<run_id>.json      one `RunRecord` per finished run (ok or failed), atomically
+    DIR/runs/<run_id>.json      one `RunRecord` per finished run (ok or failed), atomically,
+                                with the sweep's fingerprint and a checksum
+    DIR/rejected/               record files that failed verification, moved aside
     DIR/tables/<run_id>/        with keep_tables: the run directory
     (`abm.results.run_result.RunResult.save`)
     DIR/<table>/point=<p>/replicate=<r>/<run_id>.parquet
@@ -19,9 +21,17 @@ extra space.
 
 A directory written by another plan is refused
 (`abm.experiments.sweep_spec.SweepPlan.fingerprint`), and a
-lock keeps two sweeps from writing one directory at once. `abm.experiments.sweep` re-exports every
-name
-here, so ``from abm.experiments.sweep import RunRecord`` keeps working.
+lock keeps two sweeps from writing one directory at once.
+
+The store trusts no file it reads. ``sweep.json`` must be a sweep definition, or the directory
+is refused. Every record file is verified on load: its schema, its checksum (sha256 over its
+canonical JSON, with the sweep's fingerprint), and that it is the run of the plan its name and
+ids say (point, replicate and seed). A record that fails (edited, truncated, copied from
+another sweep, written before records had checksums) is never merged: it is moved to
+``DIR/rejected/`` with a `SweepWarning` saying why, and its run, if the plan has it, is run
+again. Run records themselves (`RunRecord`, their checksum and schema) are
+`abm.experiments.sweep_records`'s; `abm.experiments.sweep` re-exports the names of both, so
+``from abm.experiments.sweep import RunRecord`` keeps working.
 """
 
 from __future__ import annotations
@@ -31,17 +41,18 @@ import math
 import os
 import secrets
 import shutil
+import stat
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from abm.experiments.sweep_records import RunRecord, RunStatus
 from abm.experiments.sweep_spec import (
+    REJECTED_DIR,
     RESERVED_COLUMNS,
     RESULTS_FILE,
     RUNS_DIR,
@@ -70,70 +81,12 @@ _RESERVED_DTYPES: Mapping[str, Any] = {
     "wall_time_s": "float64",
     "worker": "string",
 }
+_MAX_RECORD_BYTES = 16 * 2**20  # a summary is a few kB; a larger file is not a record
+_MAX_DEFINITION_BYTES = 2**30  # sweep.json holds every point: 100,000 points take a few MB
 
 
-class RunStatus(StrEnum):
-    """Outcome of one run: it finished (``ok``) or raised (``failed``)."""
-
-    OK = "ok"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """What a worker returns and the sweep stores (``runs/<run_id>.json``) for one run.
-
-    Attributes:
-        run_id, point, replicate, seed: As in `RunTask`.
-        status: A `RunStatus` value.
-        error: ``"<ExceptionType>: <message>"`` for a failed run, else None.
-        wall_time_s: Seconds the worker spent on the task (scenario, run, tables).
-        worker: ``host:pid`` of the process that ran it.
-        summary: The run's ``summary.json`` with nested keys flattened by dots
-            (``pnl_by_group.mm``); non-finite floats are None; empty for a failed run.
-    """
-
-    run_id: str
-    point: int
-    replicate: int
-    seed: int
-    status: str
-    error: str | None
-    wall_time_s: float
-    worker: str
-    summary: dict[str, Any]
-
-    def to_json(self) -> str:
-        """Return the record as a JSON document."""
-        return json.dumps(asdict(self), allow_nan=False, indent=1) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> RunRecord:
-        """Read a record written by `to_json`.
-
-        Raises:
-            ValueError: If ``text`` is not such a record.
-        """
-        data = json.loads(text)
-        if not isinstance(data, dict) or set(data) != set(cls.__slots__):
-            raise ValueError("not a run record")
-        return cls(**data)
-
-
-def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Flatten nested mappings to dotted keys (``{"a": {"b": 1}}`` gives ``{"a.b": 1}``).
-
-    Non-finite floats become None (JSON has no spelling for them).
-    """
-    flat: dict[str, Any] = {}
-    for key, value in summary.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        elif isinstance(value, float) and not math.isfinite(value):
-            flat[f"{prefix}{key}"] = None
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+class SweepWarning(UserWarning):
+    """A file of a sweep directory was set aside (`abm sweep` prints it as one line)."""
 
 
 def results_table(plan: SweepPlan, records: Iterable[RunRecord]) -> pd.DataFrame:
@@ -193,6 +146,8 @@ class _SweepDirectory:
         self.root = root
         self.plan = plan
         self.runs = root / RUNS_DIR
+        self.fingerprint = plan.fingerprint()
+        self.rejected: list[str] = []
 
     @classmethod
     @contextmanager
@@ -219,17 +174,16 @@ class _SweepDirectory:
     def _adopt(self, definition: Path) -> None:
         new = self.plan.definition()
         _refuse_foreign(self.root)
-        if definition.exists():
-            try:
-                old = json.loads(definition.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise SweepError(f"{definition} is not valid JSON; delete the directory") from exc
-            if old.get("fingerprint") != new["fingerprint"]:
+        if definition.exists() or definition.is_symlink():
+            old = _read_definition(definition)
+            if old["fingerprint"] != new["fingerprint"]:
                 mine = json.loads(json.dumps(self.plan.identity()))
                 labels = {"scenario_digest": "scenario", "points": "parameter values"}
                 differ = [labels.get(k, k) for k in mine if old.get(k) != mine[k]]
+                source = old.get("source")
+                origin = source if isinstance(source, str) and len(source) < 200 else "elsewhere"
                 raise SweepError(
-                    f"{self.root} holds a different sweep (from {old.get('source')}; its "
+                    f"{self.root} holds a different sweep (from {origin}; its "
                     f"{', '.join(differ) or 'definition'} differ); resume it with the same "
                     "sweep file, or choose another --out"
                 )
@@ -242,20 +196,54 @@ class _SweepDirectory:
                 stale.unlink(missing_ok=True)
 
     def records(self) -> dict[str, RunRecord]:
-        """Return the stored records by run id; unreadable files are skipped with a warning."""
+        """Return the stored records by run id, each verified against the plan.
+
+        A file that is not a verified record of this plan's run named by the file is moved
+        to ``rejected/`` with a `SweepWarning` (also kept in ``self.rejected``), never merged.
+        """
         records = {}
         for path in sorted(self.runs.glob("*.json")):
             try:
-                record = RunRecord.from_json(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError, TypeError) as exc:
-                warnings.warn(f"ignoring {path} ({exc}); its run will be redone", stacklevel=2)
+                record = self._verified(path)
+            except (OSError, ValueError) as exc:
+                self._reject(path, str(exc))
                 continue
             records[record.run_id] = record
         return records
 
+    def _verified(self, path: Path) -> RunRecord:
+        record = RunRecord.from_json(_read_bounded(path, _MAX_RECORD_BYTES), self.fingerprint)
+        key = self.plan.key(record.point, record.replicate)  # SweepError (a ValueError)
+        if (record.run_id, record.seed) != (key.run_id, key.seed) or path.stem != key.run_id:
+            raise ValueError(
+                f"not the plan's run (point {record.point}, replicate {record.replicate}): "
+                f"that is {key.run_id} with seed {key.seed}"
+            )
+        return record
+
+    def _reject(self, path: Path, reason: str) -> None:
+        aside = self.root / REJECTED_DIR
+        target = aside / path.name
+        try:
+            aside.mkdir(exist_ok=True)
+            number = 0
+            while target.exists() or target.is_symlink():
+                number += 1
+                target = aside / f"{path.stem}.{number}{path.suffix}"
+            os.replace(path, target)
+            where = f"moved to {REJECTED_DIR}/{target.name}"
+        except OSError as exc:
+            where = f"left in place ({exc.strerror or exc})"
+        message = (
+            f"{path}: not merged: {reason}; {where}; a run of the plan without a valid record "
+            "is run again"
+        )
+        self.rejected.append(message)
+        warnings.warn(message, SweepWarning, stacklevel=3)
+
     def write(self, record: RunRecord) -> None:
         """Store ``record`` atomically (temporary file, fsync, rename)."""
-        write_atomic(self.runs / f"{record.run_id}.json", record.to_json())
+        write_atomic(self.runs / f"{record.run_id}.json", record.to_json(self.fingerprint))
 
     def write_results(self) -> Path:
         """Rebuild ``results.parquet`` from the stored records; return its path."""
@@ -289,6 +277,49 @@ def link_run_tables(run_dir: Path, root: Path, point: int, replicate: int) -> No
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+
+
+def _read_bounded(path: Path, limit: int) -> str:
+    """Read a regular file of at most ``limit`` bytes as UTF-8 text.
+
+    Raises:
+        ValueError: If ``path`` is not a regular file, is larger, or is not UTF-8.
+        OSError: If it cannot be read.
+    """
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > limit:
+        raise ValueError(f"{info.st_size:,} bytes, more than {limit:,}")
+    with open(path, "rb") as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"more than {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason})") from exc
+
+
+def _read_definition(path: Path) -> dict[str, Any]:
+    """Read ``sweep.json``: a JSON object with a fingerprint, or a SweepError."""
+    try:
+        data = json.loads(_read_bounded(path, _MAX_DEFINITION_BYTES))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, json.JSONDecodeError | RecursionError):
+            reason = "not valid JSON"
+        raise SweepError(
+            f"{path}: unreadable sweep definition ({reason}); restore it, or delete the "
+            "directory to start the sweep again"
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), str):
+        got = f"a JSON {type(data).__name__}" if not isinstance(data, dict) else "no fingerprint"
+        raise SweepError(
+            f"{path}: not a sweep definition ({got}); restore it, or delete the directory to "
+            "start the sweep again"
+        )
+    return data
 
 
 def _refuse_foreign(root: Path) -> None:

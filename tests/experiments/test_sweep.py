@@ -34,6 +34,7 @@ from abm.cli.bench import add_bench_sweep_arguments
 from abm.cli.common import CliError
 from abm.cli.sweep import register
 from abm.errors import AbmError
+from abm.experiments import sweep as sweep_module
 from abm.experiments.sweep import (
     DATASET_TABLES,
     RunRecord,
@@ -243,7 +244,7 @@ def test_load_sweep_missing_file(tmp_path: Path) -> None:
 def test_execute_run_releases_its_model() -> None:
     """After a run, Mesa's Agent._ids holds no new model and no MarketModel stays alive."""
     plan = load_sweep(GRID)
-    key = plan.runs()[0]
+    key = next(plan.runs())
     gc.collect()
     before = len(mesa.agent.Agent._ids)
     alive_before = sum(isinstance(o, MarketModel) for o in gc.get_objects())
@@ -258,7 +259,7 @@ def test_execute_run_releases_its_model() -> None:
 def test_run_sweep_does_not_rerun_finished_runs(tmp_path: Path, grid_plan: SweepPlan) -> None:
     """A run that already has a record is skipped: its record is kept byte for byte."""
     out = tmp_path / "sweep"
-    key = grid_plan.runs()[3]
+    key = list(grid_plan.runs())[3]
     with _SweepDirectory.open(out, grid_plan) as store:
         store.write(
             run_record(
@@ -295,7 +296,7 @@ def test_run_sweep_retry_failed_reruns_only_failed(tmp_path: Path, grid_plan: Sw
     out = tmp_path / "sweep"
     with cf.ThreadPoolExecutor(1) as pool:
         run_sweep(grid_plan, out, executor=pool)
-        key = grid_plan.runs()[5]
+        key = list(grid_plan.runs())[5]
         with _SweepDirectory.open(out, grid_plan) as store:  # as if it had failed transiently
             store.write(
                 RunRecord(
@@ -363,12 +364,12 @@ def test_link_run_tables_replaces_a_redone_run(kept_tables: Path, tmp_path: Path
     """Linking a run again (a run redone after an interruption) leaves one copy of its rows."""
     out = tmp_path / "copy"
     run_dir = next((kept_tables / "tables").iterdir())
-    record = RunRecord.from_json((kept_tables / RUNS_DIR / f"{run_dir.name}.json").read_text())
+    record = json.loads((kept_tables / RUNS_DIR / f"{run_dir.name}.json").read_text())
     for _ in range(2):
-        link_run_tables(run_dir, out, record.point, record.replicate)
+        link_run_tables(run_dir, out, record["point"], record["replicate"])
     market = pd.read_parquet(out / "market")
     assert len(market) == len(RunResult.load(run_dir).market)
-    assert set(market["point"].astype(int)) == {record.point}
+    assert set(market["point"].astype(int)) == {record["point"]}
 
 
 def test_run_sweep_clears_dataset_leftovers_of_killed_workers(
@@ -421,9 +422,8 @@ def test_run_sweep_refuses_a_locked_directory(tmp_path: Path, grid_plan: SweepPl
         run_sweep(grid_plan, tmp_path / "sweep")
 
 
-def test_run_sweep_unknown_metric_stops_early(tmp_path: Path) -> None:
-    """A metric that is not a summary key stops the sweep after its first run, listing keys."""
-    path = _write_sweep(
+def _misspelt_metric_sweep(tmp_path: Path) -> Path:
+    return _write_sweep(
         tmp_path,
         {
             "overrides": {"steps": 20},
@@ -432,14 +432,33 @@ def test_run_sweep_unknown_metric_stops_early(tmp_path: Path) -> None:
             "metrics": ["spread_maen"],
         },
     )
+
+
+def test_run_sweep_unknown_metric_stops_before_the_first_run(tmp_path: Path) -> None:
+    """A metric that is not a summary key is refused before any run, and nothing is written."""
     with (
         cf.ThreadPoolExecutor(1) as pool,
         pytest.raises(
             SweepError, match=r"spread_maen not in the run summary; available: .*spread_mean"
         ),
     ):
-        run_sweep(load_sweep(path), tmp_path / "out", executor=pool, max_in_flight=1)
-    assert len(_run_ids(tmp_path / "out")) == 1  # the finished run is kept
+        plan = load_sweep(_misspelt_metric_sweep(tmp_path))
+        run_sweep(plan, tmp_path / "out", executor=pool, max_in_flight=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_sweep_unknown_metric_without_probe_stops_after_first_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the probe run cannot run, the first ok run checks the metrics; it is kept."""
+    monkeypatch.setattr(sweep_module, "_probe_metrics", lambda plan: False)
+    with (
+        cf.ThreadPoolExecutor(1) as pool,
+        pytest.raises(SweepError, match=r"spread_maen not in the run summary"),
+    ):
+        plan = load_sweep(_misspelt_metric_sweep(tmp_path))
+        run_sweep(plan, tmp_path / "out", executor=pool, max_in_flight=1)
+    assert len(_run_ids(tmp_path / "out")) == 1
 
 
 def test_results_table_columns(one_worker_results: Path, grid_plan: SweepPlan) -> None:
@@ -721,6 +740,6 @@ def test_bench_sweep_runs_and_reports(capsys: pytest.CaptureFixture[str]) -> Non
 def test_run_record_json_round_trip() -> None:
     """A record survives to_json/from_json unchanged."""
     record = RunRecord("p1-r2", 1, 2, 3, "ok", None, 0.5, "h:1", {"a": 1.5, "b.c": None})
-    assert RunRecord.from_json(record.to_json()) == record
+    assert RunRecord.from_json(record.to_json("f" * 64), "f" * 64) == record
     with pytest.raises(ValueError, match="not a run record"):
-        RunRecord.from_json(json.dumps({"run_id": "x"}))
+        RunRecord.from_json(json.dumps({"run_id": "x"}), "f" * 64)
