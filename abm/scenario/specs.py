@@ -21,12 +21,13 @@ from abm.scenario.types import (
     _NO_BOOL,
     BelowOne,
     Float,
-    Int,
     KindSpec,
+    Lots,
     NonNegFloat,
     NonNegInt,
     PosFloat,
     PosInt,
+    SignedLots,
     Spec,
 )
 
@@ -155,7 +156,9 @@ class PowerLawDistance(KindSpec):
 
     kind_noun: ClassVar[str] = "distance"
     kind: Literal["power_law"] = Field(description="Power-law distributed distance.")
-    alpha: Annotated[float, Field(gt=1.0), _NO_BOOL] = Field(description="Tail exponent, > 1.")
+    alpha: Annotated[float, Field(gt=1.0, strict=True), _NO_BOOL] = Field(
+        description="Tail exponent, > 1."
+    )
     min_ticks: PosInt = Field(description="Smallest distance, ticks.")
     max_ticks: PosInt = Field(description="Largest distance, ticks; at least min_ticks.")
 
@@ -175,7 +178,7 @@ class FixedSize(KindSpec):
 
     kind_noun: ClassVar[str] = "size"
     kind: Literal["fixed"] = Field(description="One order size.")
-    qty: PosInt = Field(description="Order size, lots.")
+    qty: Lots = Field(description="Order size, lots (<= 1e9).")
 
 
 class UniformSize(KindSpec):
@@ -183,8 +186,8 @@ class UniformSize(KindSpec):
 
     kind_noun: ClassVar[str] = "size"
     kind: Literal["uniform"] = Field(description="Order size uniform on a range of lots.")
-    low: PosInt = Field(description="Smallest order, lots.")
-    high: PosInt = Field(description="Largest order, lots; at least low.")
+    low: Lots = Field(description="Smallest order, lots (<= 1e9).")
+    high: Lots = Field(description="Largest order, lots (<= 1e9); at least low.")
 
     @field_validator("high")
     @classmethod
@@ -243,7 +246,10 @@ class GroupBase(KindSpec):
         default=0.0,
         description="Cash of each trader at step 0, price units (a market maker's capital).",
     )
-    inventory: Int = Field(default=0, description="Position of each trader at step 0, lots.")
+    inventory: SignedLots = Field(
+        default=0,
+        description="Position of each trader at step 0, lots (|x| <= 1e9).",
+    )
 
 
 class DiscreteSize(KindSpec):
@@ -255,7 +261,7 @@ class DiscreteSize(KindSpec):
 
     kind_noun: ClassVar[str] = "size"
     kind: Literal["discrete"] = Field(description="Order size drawn from a list.")
-    sizes: list[PosInt] = Field(min_length=1, description="The possible sizes, lots.")
+    sizes: list[Lots] = Field(min_length=1, description="The possible sizes, lots (<= 1e9).")
     weights: list[PosFloat] = Field(
         min_length=1, description="Relative probability of each size (one per size)."
     )
