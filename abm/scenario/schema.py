@@ -277,7 +277,7 @@ class Scenario(Spec):
         for name in agents:
             if not name or not all(c.isalnum() or c in "_-" for c in name):
                 raise ValueError(
-                    f"group name {name!r} may only use letters, digits, '_' and '-' "
+                    f"group name {show(name)} may only use letters, digits, '_' and '-' "
                     "(dots separate override paths)"
                 )
         return agents
@@ -309,8 +309,15 @@ class Scenario(Spec):
     @model_validator(mode="after")
     def _check_prices_fit_the_tick(self) -> Scenario:
         # prices live in integer ticks; see MAX_PRICE_TICKS for why they are bounded
-        prices = _initial_prices(self)
-        for path, price in prices:
+        fundamental = self.fundamental
+        opening = "s0" if hasattr(fundamental, "s0") else "high"
+        value = float(getattr(fundamental, opening))
+        if value < self.tick_size:
+            raise DocumentProblem(
+                f"fundamental.{opening}",
+                f"{value!r} is less than one tick ({self.tick_size!r}); lower tick_size",
+            )
+        for path, price in _initial_prices(self):
             if price / self.tick_size > MAX_PRICE_TICKS:
                 raise DocumentProblem(
                     path,

@@ -29,6 +29,7 @@ from abm.scenario.types import (
     PosInt,
     SignedLots,
     Spec,
+    Volatility,
 )
 
 _MIX_SUM_TOLERANCE = 1e-9
@@ -60,7 +61,7 @@ class GivenVolatility(KindSpec):
 
     kind_noun: ClassVar[str] = "volatility"
     kind: Literal["given"] = Field(description="A constant volatility estimate.")
-    sigma: NonNegFloat = Field(description=f"The volatility, {_SIGMA_UNITS}.")
+    sigma: Volatility = Field(description=f"The volatility, {_SIGMA_UNITS} (<= 1e6).")
 
 
 class EWMAVolatility(KindSpec):
@@ -71,8 +72,9 @@ class EWMAVolatility(KindSpec):
     halflife_steps: PosFloat = Field(
         default=50.0, description="Half-life of the weights, in steps."
     )
-    initial_sigma: NonNegFloat = Field(
-        default=0.0, description=f"The estimate before the first change, {_SIGMA_UNITS}."
+    initial_sigma: Volatility = Field(
+        default=0.0,
+        description=f"The estimate before the first change, {_SIGMA_UNITS} (<= 1e6).",
     )
 
 

@@ -60,6 +60,15 @@ NonNegLots = Annotated[int, Field(ge=0, le=MAX_LOTS, strict=True), _NUMBER]
 """A quantity >= 0, lots, at most `MAX_LOTS`."""
 SignedLots = Annotated[int, Field(ge=-MAX_LOTS, le=MAX_LOTS, strict=True), _NUMBER]
 """A signed quantity (a position), lots, at most `MAX_LOTS` either way."""
+MAX_VOLATILITY = 1e6
+"""The largest volatility (a sigma, in price units or log price per sqrt(unit of time)).
+
+Quoting formulas square a volatility and multiply it by risk aversion, inventory and time
+(Avellaneda and Stoikov 2008, eq. 29): a sigma near 1e154 overflows a float64 at once, and one
+far below that can still make a quote infinite. 10^6 is beyond any market and keeps them finite.
+"""
+Volatility = Annotated[float, Field(ge=0.0, le=MAX_VOLATILITY, strict=True), _NUMBER]
+"""A volatility >= 0, at most `MAX_VOLATILITY`."""
 PosFloatLots = Annotated[float, Field(gt=0.0, le=MAX_LOTS, strict=True), _NUMBER]
 """A positive real quantity (a band), lots, at most `MAX_LOTS`."""
 PriceReference = Annotated[

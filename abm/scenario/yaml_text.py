@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from abm.scenario.errors import ScenarioError
+from abm.scenario.errors import ScenarioError, ScenarioTypeError
 
 
 def leading_comment_block(text: str) -> str:
@@ -236,7 +236,7 @@ def parse_yaml_strict(text: str, source: str) -> Any:
             digits, or a text longer than `MAX_YAML_BYTES`.
     """
     if not isinstance(text, str):
-        raise ScenarioError(f"{source}: expected YAML text (a str), got {type(text).__name__}")
+        raise ScenarioTypeError(f"{source}: expected YAML text (a str), got {type(text).__name__}")
     if len(text) > MAX_YAML_BYTES:
         raise ScenarioError(
             f"{source}: invalid YAML: the text is longer than {MAX_YAML_BYTES:,} characters"

@@ -262,3 +262,24 @@ def test_scenario_program_after_the_last_step_names_its_field() -> None:
         info.value
     )
     assert "<top level>" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"fundamental.sigma": 1e300}, "fundamental.sigma: must be less than or equal to 1000000"),
+        (
+            {"agents.mm.volatility": {"kind": "ewma", "initial_sigma": 1e300}},
+            "agents.mm.volatility.initial_sigma: must be less than or equal to 1000000",
+        ),
+        ({"tick_size": 1e300}, "fundamental.s0: 100.0 is less than one tick"),
+    ],
+)
+def test_scenario_values_that_overflow_the_quotes_are_refused(
+    changes: dict[str, Any], expected: str
+) -> None:
+    """A sigma of 1e300 (squared by the quoting formulas) or a tick above the price is refused.
+
+    Both loaded before and then failed in the run with OverflowError (infinite quotes).
+    """
+    assert expected in problem_of(MINIMAL, changes=changes)
