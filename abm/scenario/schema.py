@@ -463,7 +463,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     Raises:
         ScenarioError: Naming ``path`` if it is neither a file nor a bundled name (with the
             closest bundled names), a directory or another file that is not regular, too
-            large, unreadable, not UTF-8, empty, not valid YAML, or not a valid scenario;
+            large, unreadable, not UTF-8, empty, not valid YAML, or not a valid scenario
+            (including an edge list that is not a file);
             `ScenarioTypeError` (also a ``TypeError``) if ``path`` is not a str or path.
     """
     from abm.scenario.bundle import resolve_scenario  # it imports this module
@@ -483,16 +484,31 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             f"{source}: the file is empty; expected a mapping of scenario fields "
             "(name, fundamental, agents, ...)"
         )
-    return _files_relative_to(Scenario.from_yaml_text(text, source=source), file.parent)
+    scenario = Scenario.from_yaml_text(text, source=source)
+    return _files_relative_to(scenario, file.parent, source=source)
 
 
-def _files_relative_to(scenario: Scenario, directory: Path) -> Scenario:
-    """``scenario`` with a relative edge-list path made absolute against ``directory``."""
+def _files_relative_to(scenario: Scenario, directory: Path, *, source: str) -> Scenario:
+    """``scenario`` with a relative edge-list path made absolute against ``directory``.
+
+    Raises:
+        ScenarioError: ``source: network.topology.path: ...`` if the edge list is not a file
+            (the run would fail when it builds the network).
+    """
     topology = None if scenario.network is None else scenario.network.topology
-    if not isinstance(topology, EdgeListTopology) or Path(topology.path).is_absolute():
+    if not isinstance(topology, EdgeListTopology):
         return scenario
-    absolute = str(directory.resolve() / topology.path)
-    return scenario.override({"network.topology.path": absolute})
+    path = Path(topology.path)
+    if not path.is_absolute():
+        path = directory.resolve() / path
+    if not path.is_file():
+        raise ScenarioError(
+            f"{source}: network.topology.path: {show(str(path))} is not a file; give the "
+            "edge-list CSV's path, relative to the scenario file"
+        )
+    if str(path) == topology.path:
+        return scenario
+    return scenario.override({"network.topology.path": str(path)})
 
 
 def _initial_prices(scenario: Scenario) -> list[tuple[str, float]]:

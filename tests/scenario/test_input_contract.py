@@ -283,3 +283,18 @@ def test_scenario_values_that_overflow_the_quotes_are_refused(
     Both loaded before and then failed in the run with OverflowError (infinite quotes).
     """
     assert expected in problem_of(MINIMAL, changes=changes)
+
+
+def test_load_scenario_missing_edge_list_names_the_field(tmp_path: Path) -> None:
+    """An edge_list topology whose CSV is missing is refused at load, naming its field.
+
+    It loaded before and the run then failed building the network (NetworkError).
+    """
+    document = load_scenario(FIRE_SALE).model_dump(mode="json")
+    document["network"]["topology"] = {"kind": "edge_list", "path": "edges.csv"}
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"network\.topology\.path: '.*edges\.csv' is not a"):
+        load_scenario(path)
+    (tmp_path / "edges.csv").write_text("source,target\n0,1\n", encoding="utf-8")
+    assert load_scenario(path).network.topology.path == str(tmp_path / "edges.csv")
