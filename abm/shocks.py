@@ -24,12 +24,12 @@ from pydantic import Field, model_validator
 from abm.fundamental import FundamentalProcess
 from abm.scenario.types import (
     Float,
-    Int,
     KindSpec,
     NonNegInt,
     PosFloat,
     PosInt,
     Probability,
+    SignedLots,
     UnitFraction,
 )
 
@@ -92,7 +92,9 @@ class InventoryShock(_TargetedShock):
     """Each target takes ``qty`` lots (signed) from an outside client at the mid."""
 
     kind: Literal["inventory"] = Field(description="A block from an outside client at the mid.")
-    qty: Int = Field(description="Lots each target receives (negative: delivers).")
+    qty: SignedLots = Field(
+        description="Lots each target receives (negative: delivers) (|x| <= 1e9)."
+    )
 
 
 class _WindowShock(_ShockBase):

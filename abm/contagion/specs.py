@@ -12,8 +12,10 @@ from pydantic import Field, model_validator
 
 from abm.scenario.types import (
     KindSpec,
+    Lots,
     NonNegFloat,
     NonNegInt,
+    NonNegLots,
     PosFloat,
     PosInt,
     Probability,
@@ -180,8 +182,9 @@ class HotPotatoChannel(Spec):
     trigger: UnitFraction = Field(
         default=0.5, description="Share of the inventory limit above which inventory is passed on."
     )
-    trigger_lots: PosInt = Field(
-        default=50, description="The trigger, lots, for a market maker without an inventory limit."
+    trigger_lots: Lots = Field(
+        default=50,
+        description="The trigger, lots, for a market maker without an inventory limit (<= 1e9).",
     )
     concession_ticks: NonNegInt = Field(
         default=1, description="Price concession to the receiver, ticks from the mid."
@@ -316,8 +319,9 @@ class NetworkSpec(Spec):
         description="How much each edge lends, price units.",
         default=UniformExposure(kind="uniform", value=100.0),
     )
-    capacity: NonNegInt = Field(
-        default=10, description="Per-step inventory an edge can carry in hot-potato trades, lots."
+    capacity: NonNegLots = Field(
+        default=10,
+        description="Per-step inventory an edge can carry in hot-potato trades, lots (<= 1e9).",
     )
     channels: ChannelsSpec = Field(
         default=ChannelsSpec(), description="Which contagion channels run."

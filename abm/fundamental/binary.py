@@ -8,14 +8,14 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from abm.fundamental.base import FundamentalProcess, FundamentalSpecBase
-from abm.scenario.types import Float, Probability
+from abm.scenario.types import Float, NonNegFloat, Probability
 
 
 class BinarySpec(FundamentalSpecBase):
     """Two-point value (Glosten and Milgrom 1985): ``high`` with probability ``p_high``."""
 
     kind: Literal["binary"] = Field(description="A value drawn once from two points.")
-    low: Float = Field(description="The low value, price units.")
+    low: NonNegFloat = Field(description="The low value, price units (>= 0: it is a price).")
     high: Float = Field(description="The high value, price units; greater than low.")
     p_high: Probability = Field(default=0.5, description="Probability that the value is high.")
 

@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from abm.fundamental.base import FundamentalError, FundamentalProcess, FundamentalSpecBase
-from abm.scenario.types import Float, NonNegFloat, PosFloat
+from abm.scenario.types import Float, NonNegFloat, PosFloat, Volatility
 
 S0 = "Value at time 0, price units."
 
@@ -19,7 +19,9 @@ class ArithmeticSpec(FundamentalSpecBase):
 
     kind: Literal["arithmetic"] = Field(description="Arithmetic Brownian motion.")
     s0: PosFloat = Field(description=S0)
-    sigma: NonNegFloat = Field(description="Volatility, price units per sqrt(unit of time).")
+    sigma: Volatility = Field(
+        description="Volatility, price units per sqrt(unit of time) (<= 1e6)."
+    )
     mu: Float = Field(default=0.0, description="Drift, price units per unit of model time.")
     step_kind: Literal["gaussian", "binomial"] = Field(
         default="gaussian",
@@ -33,7 +35,9 @@ class GBMSpec(FundamentalSpecBase):
 
     kind: Literal["gbm"] = Field(description="Geometric Brownian motion, stepped exactly.")
     s0: PosFloat = Field(description=S0)
-    sigma: NonNegFloat = Field(description="Volatility of log price per sqrt(unit of time).")
+    sigma: Volatility = Field(
+        description="Volatility of log price per sqrt(unit of time) (<= 1e6)."
+    )
     mu: Float = Field(default=0.0, description="Drift of S/S per unit of model time.")
 
 
@@ -42,7 +46,9 @@ class MertonSpec(FundamentalSpecBase):
 
     kind: Literal["merton"] = Field(description="GBM with compound Poisson log jumps.")
     s0: PosFloat = Field(description=S0)
-    sigma: NonNegFloat = Field(description="Diffusion volatility of log price per sqrt(time).")
+    sigma: Volatility = Field(
+        description="Diffusion volatility of log price per sqrt(time) (<= 1e6)."
+    )
     mu: Float = Field(
         default=0.0, description="Drift of S/S per unit of time (jumps are compensated)."
     )

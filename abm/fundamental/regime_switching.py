@@ -16,7 +16,7 @@ from abm.fundamental.base import (
     _transition_matrix,
 )
 from abm.fundamental.brownian import S0
-from abm.scenario.types import Float, NonNegFloat, NonNegInt, PosFloat
+from abm.scenario.types import Float, NonNegInt, PosFloat, Volatility
 
 _ROW_SUM_TOLERANCE = 1e-9
 
@@ -26,8 +26,9 @@ class RegimeSwitchingSpec(FundamentalSpecBase):
 
     kind: Literal["regime_switching"] = Field(description="GBM whose sigma follows a Markov chain.")
     s0: PosFloat = Field(description=S0)
-    sigmas: list[NonNegFloat] = Field(
-        min_length=1, description="Volatility of log price per sqrt(time), one per regime."
+    sigmas: list[Volatility] = Field(
+        min_length=1,
+        description="Volatility, price units per sqrt(time), one per regime (<= 1e6).",
     )
     transition_rates: list[list[Float]] = Field(
         description="Generator matrix Q, per unit of time: off-diagonal rates >= 0, each row "

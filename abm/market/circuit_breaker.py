@@ -45,7 +45,7 @@ class CircuitBreakerSpec(Spec):
     enabled: bool = Field(
         default=True, description="False keeps the breaker in the document but never halts."
     )
-    fall_pct: Annotated[float, Field(gt=0.0, lt=100.0), _NO_BOOL] = Field(
+    fall_pct: Annotated[float, Field(gt=0.0, lt=100.0, strict=True), _NO_BOOL] = Field(
         description="Trigger: a trade at least this many percent below the window's high."
     )
     window_steps: PosInt = Field(

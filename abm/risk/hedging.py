@@ -13,7 +13,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from abm.scenario.types import KindSpec, PosFloat, UnitFraction
+from abm.scenario.types import (
+    KindSpec,
+    PosFloatLots,
+    UnitFraction,
+)
 
 
 class _HedgeBase(KindSpec):
@@ -38,7 +42,7 @@ class BandHedge(_HedgeBase):
     kind: Literal["band"] = Field(
         description="Hedge back to the band edge outside a no-trade band."
     )
-    band: PosFloat = Field(description="Largest |net delta| left unhedged, lots.")
+    band: PosFloatLots = Field(description="Largest |net delta| left unhedged, lots (<= 1e9).")
 
 
 class PartialHedge(_HedgeBase):

@@ -24,15 +24,19 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from abm.scenario.types import Int, KindSpec, NonNegInt, PosInt, UnitFraction
+from abm.scenario.types import KindSpec, NonNegLots, PosInt, SignedLots, UnitFraction
 
 
 class _RebalanceBase(KindSpec):
     kind_noun: ClassVar[str] = "rebalance"
-    band: NonNegInt = Field(
-        default=0, description="No-trade band: act only when |inventory - target| > band, lots."
+    band: NonNegLots = Field(
+        default=0,
+        description="No-trade band: act only when |inventory - target| > band, lots (<= 1e9).",
     )
-    target: Int = Field(default=0, description="Inventory to trade back to, lots.")
+    target: SignedLots = Field(
+        default=0,
+        description="Inventory to trade back to, lots (|x| <= 1e9).",
+    )
 
 
 class NoRebalance(_RebalanceBase):

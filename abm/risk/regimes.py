@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 from pydantic import Field, model_validator
 
-from abm.scenario.types import NonNegInt, PosFloat, Spec, UnitFraction
+from abm.scenario.types import (
+    NonNegInt,
+    NonNegLots,
+    PosFloat,
+    Spec,
+    UnitFraction,
+)
 from abm.states import Regime
 
 
@@ -25,9 +31,10 @@ class RegimeParams(Spec):
     size_mult: PosFloat = Field(
         default=1.0, description="Quote size multiplier (> 0); sizes round to at least 1 lot."
     )
-    max_inventory: NonNegInt | None = Field(
+    max_inventory: NonNegLots | None = Field(
         default=None,
-        description="Tighter inventory limit in this regime (lots; the stricter limit wins).",
+        description="Tighter inventory limit in this regime (lots (<= 1e9); the stricter limit "
+        "wins).",
     )
     withdraw: bool = Field(
         default=False,
@@ -133,8 +140,9 @@ class GapControlSpec(Spec):
     size_mult: PosFloat = Field(
         default=1.0, description="Multiplier on the quote size in the window."
     )
-    max_exposure: NonNegInt | None = Field(
-        default=None, description="Hard |inventory| limit in the window, lots (null: none)."
+    max_exposure: NonNegLots | None = Field(
+        default=None,
+        description="Hard |inventory| limit in the window, lots (<= 1e9) (null: none).",
     )
 
 

@@ -20,9 +20,31 @@ from pydantic_core import ErrorDetails
 from abm.errors import AbmError
 from abm.scenario.types import KindSpec
 
+MAX_PROBLEMS = 20
+"""The most problems one error message lists; the rest are counted ("... and N more problems")."""
+MAX_SHOWN_CHARS = 80
+"""The longest rendering of an input value in a message; longer ones are cut with "..."."""
+
 
 class ScenarioError(AbmError, ValueError):
     """A scenario could not be read or is invalid; the message says where and what to change."""
+
+
+class ScenarioTypeError(ScenarioError, TypeError):
+    """An argument of the scenario API has the wrong type (``load_scenario(None)``)."""
+
+
+class DocumentProblem(ValueError):
+    """A cross-field problem a validator reports at a document ``path`` of its own choosing.
+
+    A validator of the whole scenario sees every field; raising this names the field to change
+    (``agents.seller.start_step``) instead of the scenario's top level.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
 
 
 def explain(
@@ -35,19 +57,47 @@ def explain(
         root: The model validated (`abm.scenario.schema.Scenario`, a sweep spec, ...).
         problems: Error type -> message for a document format whose authors need a
             specific hint (``{got}`` is replaced by the input as the author wrote it).
+
+    At most `MAX_PROBLEMS` are explained; when there are more, a last pair
+    ``("...", "and N more problems")`` counts the rest.
     """
-    return [_explain_one(error, root, problems or {}) for error in exc.errors()]
+    errors = exc.errors()
+    explained = [_explain_one(error, root, problems or {}) for error in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:
+        explained.append(("...", f"and {len(errors) - MAX_PROBLEMS:,} more problems"))
+    return explained
 
 
 def show(value: Any) -> str:
-    """Render an input value the way a YAML author wrote it."""
+    """Render an input value the way a YAML author wrote it, in at most `MAX_SHOWN_CHARS`.
+
+    Containers are described, never listed; a long string or number is cut with "...".
+    """
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list | tuple):
         return f"a list of {len(value)} items" if value else "an empty list"
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
-    return repr(value)
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an integer of about {int(value.bit_length() * 0.30103):,} digits"
+    return clip(repr(value))
+
+
+def clip(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``text`` if at most ``limit`` characters, else its start and "..." (``limit`` in all)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_type(value: Any) -> str:
+    """What kind of value ``value`` is, without its content: "a string of 1,204 characters"."""
+    if isinstance(value, str):
+        return f"a string of {len(value):,} characters"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return f"a number ({show(value)})"
+    return show(value)
 
 
 def kind_variants(annotation: Any) -> dict[str, type[KindSpec]] | None:
@@ -121,7 +171,7 @@ def _explain_one(
             problem = f"missing {noun} kind; expected one of: {expected}"
         else:
             tag = (error.get("ctx") or {}).get("tag")
-            problem = f"unknown {noun} kind {tag!r}; expected one of: {expected}"
+            problem = f"unknown {noun} kind {show(tag)}; expected one of: {expected}"
     elif kind in ("literal_error", "missing") and parts[-1:] == ["kind"]:
         # a kind that is a plain Literal field (arrival) rather than a union discriminator
         noun = getattr(parent, "kind_noun", "")
@@ -130,7 +180,7 @@ def _explain_one(
         if kind == "missing":
             problem = f"missing {label}; expected one of: {expected}"
         else:
-            problem = f"unknown {label} {error['input']!r}; expected one of: {expected}"
+            problem = f"unknown {label} {show(error['input'])}; expected one of: {expected}"
     elif kind == "missing":
         problem = "required field is missing"
     elif kind == "extra_forbidden":
@@ -139,9 +189,17 @@ def _explain_one(
         problem = f"unknown key (allowed: {', '.join(allowed)})"
     elif kind in ("model_type", "model_attributes_type", "dict_type"):
         problem = f"must be a mapping, got {show(error['input'])}"
+    elif kind == "value_error" and isinstance(cause := _cause(error), DocumentProblem):
+        parts = [cause.path]
+        problem = cause.problem
     elif kind == "value_error":
         problem = message.removeprefix("Value error, ")
     else:
         problem = message.replace("Input should be", "must be", 1)
         problem = f"{problem[:1].lower()}{problem[1:]} (got {show(error['input'])})"
     return ".".join(parts) or "<top level>", problem
+
+
+def _cause(error: ErrorDetails) -> Any:
+    """The exception a validator raised, for a ``value_error`` (None for others)."""
+    return (error.get("ctx") or {}).get("error")

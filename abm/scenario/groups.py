@@ -31,8 +31,10 @@ from abm.scenario.specs import (
 from abm.scenario.types import (
     BelowOne,
     Float,
+    Lots,
     NonNegFloat,
     NonNegInt,
+    NonNegLots,
     PosInt,
     PriceReference,
     Probability,
@@ -52,10 +54,10 @@ class MarketMakerGroup(GroupBase):
         description="Two-sided quotes every step through a quoting policy."
     )
     policy: PolicySpec = Field(description="The quoting policy (a formula and its parameters).")
-    quote_size: PosInt = Field(default=1, description="Size of each quote, lots.")
-    max_inventory: NonNegInt | None = Field(
+    quote_size: Lots = Field(default=1, description="Size of each quote, lots (<= 1e9).")
+    max_inventory: NonNegLots | None = Field(
         default=None,
-        description="Inventory limit, lots: a side that could breach it is not quoted "
+        description="Inventory limit, lots (<= 1e9): a side that could breach it is not quoted "
         "(null: none).",
     )
     reference: PriceReference = Field(default="mid", description=_REFERENCE)
@@ -108,17 +110,17 @@ class InformedGroup(GroupBase):
     limit_offset_ticks: NonNegInt = Field(
         default=0, description="How far beyond the touch a marketable limit may trade, ticks."
     )
-    base_size: PosInt = Field(default=1, description="Order size at zero edge, lots.")
+    base_size: Lots = Field(default=1, description="Order size at zero edge, lots (<= 1e9).")
     size_per_edge: NonNegFloat = Field(
         default=0.0, description="Extra lots per price unit of edge."
     )
-    max_size: PosInt = Field(
+    max_size: Lots = Field(
         default=10,
         validate_default=True,  # checked against base_size
-        description="Largest order, lots; at least base_size.",
+        description="Largest order, lots (<= 1e9); at least base_size.",
     )
-    position_limit: NonNegInt = Field(
-        default=100, description="Largest |inventory| it will hold, lots."
+    position_limit: NonNegLots = Field(
+        default=100, description="Largest |inventory| it will hold, lots (<= 1e9)."
     )
 
     @field_validator("max_size")
@@ -221,7 +223,7 @@ class PovGroup(GroupBase):
         description="A percentage-of-volume execution program trading one block."
     )
     side: Literal["buy", "sell"] = Field(default="sell", description="Direction of the block.")
-    target_qty: PosInt = Field(description="Size of the block, lots.")
+    target_qty: Lots = Field(description="Size of the block, lots (<= 1e9).")
     participation: UnitFraction = Field(
         description="Target share of the market's volume, in (0, 1]."
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from abm.scenario.errors import ScenarioError, show
+from abm.scenario.errors import MAX_PROBLEMS, ScenarioError, clip, show
 from abm.scenario.yaml_text import parse_yaml_strict
 
 SOURCE = "<scenario>"
@@ -21,12 +21,14 @@ def parse_set_option(text: str) -> tuple[str, Any]:
     Raises:
         ScenarioError: If there is no ``=``, the path is malformed, or VALUE is not YAML.
     """
+    if not isinstance(text, str):
+        raise ScenarioError(f"{SOURCE}: --set: expected a PATH=VALUE string, got {show(text)}")
     path, sep, raw = text.partition("=")
     path = path.strip()
     if not sep:
-        raise ScenarioError(f"{SOURCE}: {text!r}: expected PATH=VALUE, e.g. steps=100")
+        raise ScenarioError(f"{SOURCE}: {show(text)}: expected PATH=VALUE, e.g. steps=100")
     split_path(path)
-    return path, parse_yaml_strict(raw, f"{SOURCE}: {path}")
+    return path, parse_yaml_strict(raw, f"{SOURCE}: {clip(path)}")
 
 
 def split_path(path: str) -> list[str]:
@@ -38,7 +40,7 @@ def split_path(path: str) -> list[str]:
     keys = path.split(".")
     if not path or any(not key for key in keys):
         raise ScenarioError(
-            f"{SOURCE}: {path!r}: malformed path; expected dotted keys like agents.mm.count"
+            f"{SOURCE}: {show(path)}: malformed path; expected dotted keys like agents.mm.count"
         )
     return keys
 
@@ -51,11 +53,11 @@ def assign(document: dict[str, Any], path: str, value: Any) -> None:
             (the message lists the keys there).
     """
     if not isinstance(path, str):
-        raise ScenarioError(f"{SOURCE}: {path!r}: override paths must be strings")
+        raise ScenarioError(f"{SOURCE}: {show(path)}: override paths must be strings")
     keys = split_path(path)
     node: Any = document
     for depth, key in enumerate(keys):
-        here = ".".join(keys[: depth + 1])
+        here = clip(".".join(keys[: depth + 1]))
         last = depth == len(keys) - 1
         if isinstance(node, dict):
             if last:
@@ -63,7 +65,7 @@ def assign(document: dict[str, Any], path: str, value: Any) -> None:
             elif key in node:
                 node = node[key]
             else:
-                allowed = ", ".join(map(str, node)) or "none"
+                allowed = _some_keys(node)
                 raise ScenarioError(f"{SOURCE}: {here}: unknown path (keys here: {allowed})")
         elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
             if last:
@@ -71,6 +73,13 @@ def assign(document: dict[str, Any], path: str, value: Any) -> None:
             else:
                 node = node[int(key)]
         else:
-            parent = ".".join(keys[:depth])
+            parent = clip(".".join(keys[:depth]))
             what = f"a list of {len(node)}" if isinstance(node, list) else show(node)
             raise ScenarioError(f"{SOURCE}: {here}: unknown path ({parent} is {what})")
+
+
+def _some_keys(node: dict[Any, Any]) -> str:
+    """The keys of ``node``, at most `MAX_PROBLEMS` of them, each clipped ("none" if empty)."""
+    keys = [clip(str(key), 40) for key in list(node)[:MAX_PROBLEMS]]
+    more = len(node) - len(keys)
+    return ", ".join(keys) + (f" and {more:,} more" if more > 0 else "") if keys else "none"

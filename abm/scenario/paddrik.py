@@ -14,9 +14,9 @@ from pydantic import ConfigDict, Field, model_validator
 
 from abm.scenario.specs import DiscreteSize, DistanceSpec, GroupBase, PopulationSizeSpec
 from abm.scenario.types import (
+    Lots,
     NonNegFloat,
     PosFloat,
-    PosInt,
     Probability,
 )
 
@@ -179,9 +179,10 @@ class PaddrikGroup(GroupBase):
     )
     distance: DistanceSpec = Field(description="Distance of a resting order behind p, ticks.")
     size: PopulationSizeSpec = Field(default=_tail_sizes(), description="Order sizes, lots.")
-    position_limit: PosInt | None = Field(
+    position_limit: Lots | None = Field(
         default=None,
-        description="Largest |q|, lots; beyond it the trader only reduces |q| (null: none).",
+        description="Largest |q|, lots (<= 1e9); beyond it the trader only reduces |q| "
+        "(null: none).",
     )
     reduce_take_prob: Probability = Field(
         default=1.0,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from hashlib import sha256
 from pathlib import Path
@@ -31,7 +32,15 @@ from pydantic import (
     model_validator,
 )
 
-from abm.contagion.specs import EdgeListTopology, NetworkSpec
+from abm.contagion.specs import (
+    BarabasiAlbertTopology,
+    CorePeripheryTopology,
+    EdgeListTopology,
+    ErdosRenyiTopology,
+    GivenExposure,
+    NetworkSpec,
+    StarTopology,
+)
 from abm.fundamental import (
     ArithmeticSpec,
     BinarySpec,
@@ -53,7 +62,15 @@ from abm.policies import (
     SymmetricSpec,
 )
 from abm.scenario.budget import LimitsSpec
-from abm.scenario.errors import ScenarioError, explain, kind_variants, show
+from abm.scenario.errors import (
+    DocumentProblem,
+    ScenarioError,
+    ScenarioTypeError,
+    describe_type,
+    explain,
+    kind_variants,
+    show,
+)
 from abm.scenario.groups import (
     AgentGroup,
     ChartistFundamentalistGroup,
@@ -88,6 +105,7 @@ from abm.scenario.specs import (
     VolatilitySpec,
 )
 from abm.scenario.types import (
+    MAX_PRICE_TICKS,
     Float,
     Int,
     NonNegFloat,
@@ -158,6 +176,14 @@ __all__ = [
 ]
 
 _SOURCE = SOURCE
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+"""What a scenario ``name`` may be: a plain file name, since it names the run directory.
+
+Letters, digits, ``_``, ``-`` and ``.``, not starting with ``.`` (so never ``..``, a hidden
+name or a path: no ``/``).
+"""
+MAX_NAME_LENGTH = 100
+"""The longest scenario ``name`` (file systems allow 255 bytes per name; temporaries add more)."""
 
 
 class Scenario(Spec):
@@ -182,7 +208,13 @@ class Scenario(Spec):
         limits: Ceilings on the estimated cost (`abm.scenario.budget`); not part of the digest.
     """
 
-    name: str = Field(min_length=1, description="Label of the run; names its directory.")
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="Label of the run; names its directory (runs/<name>), so it is a plain "
+        "file name: letters, digits, _, - and . (not first), at most 100 characters.",
+    )
     description: str = Field(default="", description="Free text.")
     seed: NonNegInt = Field(
         default=0, description="Root of the run's numpy SeedSequence: same seed, same run."
@@ -235,6 +267,16 @@ class Scenario(Spec):
         """
         return self._header
 
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(
+                f"{show(name)} is not a plain name: use letters, digits, '_', '-' and '.' "
+                "(not first); it names the run directory, so no '/' or leading '.'"
+            )
+        return name
+
     @field_validator("agents")
     @classmethod
     def _check_groups(cls, agents: dict[str, Any]) -> dict[str, Any]:
@@ -243,7 +285,7 @@ class Scenario(Spec):
         for name in agents:
             if not name or not all(c.isalnum() or c in "_-" for c in name):
                 raise ValueError(
-                    f"group name {name!r} may only use letters, digits, '_' and '-' "
+                    f"group name {show(name)} may only use letters, digits, '_' and '-' "
                     "(dots separate override paths)"
                 )
         return agents
@@ -253,10 +295,10 @@ class Scenario(Spec):
         # one arrival per step at most: a step longer than a class's mean gap would slow it
         for name, group in self.agents.items():
             if isinstance(group, PaddrikGroup) and group.mean_interarrival_s < self.dt:
-                raise ValueError(
-                    f"agents.{name}.mean_interarrival_s ({group.mean_interarrival_s!r} s) is "
-                    f"shorter than dt ({self.dt!r} s); lower dt so that one step resolves the "
-                    "fastest traders"
+                raise DocumentProblem(
+                    f"agents.{name}.mean_interarrival_s",
+                    f"{group.mean_interarrival_s!r} s is shorter than dt ({self.dt!r} s); lower "
+                    "dt so that one step resolves the fastest traders",
                 )
         return self
 
@@ -265,10 +307,47 @@ class Scenario(Spec):
         # a program that never starts has no fall to measure: the run would end in an error
         for name, group in self.agents.items():
             if isinstance(group, PovGroup) and group.start_step > self.steps:
-                raise ValueError(
-                    f"agents.{name}.start_step ({group.start_step}) is after the run's last "
-                    f"step (steps: {self.steps}); start the program earlier or run more steps"
+                raise DocumentProblem(
+                    f"agents.{name}.start_step",
+                    f"{group.start_step} is after the run's last step (steps: {self.steps}); "
+                    "start the program earlier or run more steps",
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_prices_fit_the_tick(self) -> Scenario:
+        # prices live in integer ticks; see MAX_PRICE_TICKS for why they are bounded
+        fundamental = self.fundamental
+        opening = "s0" if hasattr(fundamental, "s0") else "high"
+        value = float(getattr(fundamental, opening))
+        if value < self.tick_size:
+            raise DocumentProblem(
+                f"fundamental.{opening}",
+                f"{value!r} is less than one tick ({self.tick_size!r}); lower tick_size",
+            )
+        for path, price in _initial_prices(self):
+            if price / self.tick_size > MAX_PRICE_TICKS:
+                raise DocumentProblem(
+                    path,
+                    f"{price!r} is {price / self.tick_size:.3g} ticks of {self.tick_size!r}; "
+                    f"prices may be at most {MAX_PRICE_TICKS:.0e} ticks (raise tick_size or "
+                    "lower the price)",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_network_fits_the_market_makers(self) -> Scenario:
+        # what abm.contagion.graph.build_network would refuse at run time, said at load time
+        if self.network is not None:
+            makers = self.groups_of("market_maker")
+            _check_network(self.network, sum(group.count for group in makers.values()))
+            for name, group in makers.items():
+                if group.count and group.cash < 0:
+                    raise DocumentProblem(
+                        f"agents.{name}.cash",
+                        f"{group.cash!r} is negative; with a network, a market maker's cash "
+                        "is its capital and must be >= 0",
+                    )
         return self
 
     @classmethod
@@ -282,9 +361,13 @@ class Scenario(Spec):
         Raises:
             ScenarioError: One line ``source: field.path: problem`` per problem.
         """
+        if not isinstance(source, str):
+            raise ScenarioTypeError(f"source: must be a str, got {type(source).__name__}")
         if not isinstance(data, Mapping):
+            # the type only: a file that is not YAML (/etc/passwd) must not be echoed
             raise ScenarioError(
-                f"{source}: <top level>: must be a mapping of scenario fields, got {show(data)}"
+                f"{source}: <top level>: must be a mapping of scenario fields, got "
+                f"{describe_type(data)}"
             )
         try:
             return cls.model_validate(dict(data))
@@ -302,6 +385,8 @@ class Scenario(Spec):
             ScenarioError: On a YAML syntax error (with line and column), an empty
                 document, a top level that is not a mapping, or any validation problem.
         """
+        if not isinstance(source, str):
+            raise ScenarioTypeError(f"source: must be a str, got {type(source).__name__}")
         data = parse_yaml_strict(text, source)
         if data is None:
             raise ScenarioError(
@@ -354,8 +439,14 @@ class Scenario(Spec):
 
         Raises:
             ScenarioError: If an intermediate key does not exist, a path is malformed, or
-                the changed document is invalid.
+                the changed document is invalid; `ScenarioTypeError` (a `ScenarioError` and a
+                ``TypeError``) if ``changes`` is not a mapping.
         """
+        if not isinstance(changes, Mapping):
+            raise ScenarioTypeError(
+                f"{_SOURCE}: override: changes must be a mapping of dotted paths to values "
+                f"(e.g. {{'steps': 100}}), got {type(changes).__name__}"
+            )
         document = self.model_dump()
         for path, value in changes.items():
             assign(document, path, value)
@@ -388,12 +479,21 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
 
     Raises:
         ScenarioError: Naming ``path`` if it is neither a file nor a bundled name (with the
-            closest bundled names), a directory, unreadable, not UTF-8, empty, not valid
-            YAML, or not a valid scenario.
+            closest bundled names), a directory or another file that is not regular, too
+            large, unreadable, not UTF-8, empty, not valid YAML, or not a valid scenario
+            (including an edge list that is not a file);
+            `ScenarioTypeError` (also a ``TypeError``) if ``path`` is not a str or path.
     """
     from abm.scenario.bundle import resolve_scenario  # it imports this module
 
+    if not isinstance(path, str | os.PathLike):
+        raise ScenarioTypeError(
+            f"load_scenario: path must be a file path or a bundled scenario name (a str or "
+            f"os.PathLike), got {type(path).__name__}"
+        )
     source = os.fspath(path)
+    if not isinstance(source, str):
+        raise ScenarioTypeError(f"load_scenario: path must be a text path, got {source!r:.80}")
     file = resolve_scenario(path)
     text = read_yaml_file(file, what="scenario")
     if not text.strip():
@@ -401,13 +501,90 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             f"{source}: the file is empty; expected a mapping of scenario fields "
             "(name, fundamental, agents, ...)"
         )
-    return _files_relative_to(Scenario.from_yaml_text(text, source=source), file.parent)
+    scenario = Scenario.from_yaml_text(text, source=source)
+    return _files_relative_to(scenario, file.parent, source=source)
 
 
-def _files_relative_to(scenario: Scenario, directory: Path) -> Scenario:
-    """``scenario`` with a relative edge-list path made absolute against ``directory``."""
+def _files_relative_to(scenario: Scenario, directory: Path, *, source: str) -> Scenario:
+    """``scenario`` with a relative edge-list path made absolute against ``directory``.
+
+    Raises:
+        ScenarioError: ``source: network.topology.path: ...`` if the edge list is not a file
+            (the run would fail when it builds the network).
+    """
     topology = None if scenario.network is None else scenario.network.topology
-    if not isinstance(topology, EdgeListTopology) or Path(topology.path).is_absolute():
+    if not isinstance(topology, EdgeListTopology):
         return scenario
-    absolute = str(directory.resolve() / topology.path)
-    return scenario.override({"network.topology.path": absolute})
+    path = Path(topology.path)
+    if not path.is_absolute():
+        path = directory.resolve() / path
+    if not path.is_file():
+        raise ScenarioError(
+            f"{source}: network.topology.path: {show(str(path))} is not a file; give the "
+            "edge-list CSV's path, relative to the scenario file"
+        )
+    if str(path) == topology.path:
+        return scenario
+    return scenario.override({"network.topology.path": str(path)})
+
+
+def _initial_prices(scenario: Scenario) -> list[tuple[str, float]]:
+    """(document path, price) of the prices a scenario sets: its fundamental's and policies'."""
+    fundamental = scenario.fundamental
+    prices = [
+        (f"fundamental.{field}", float(getattr(fundamental, field)))
+        for field in ("s0", "low", "high")
+        if hasattr(fundamental, field)
+    ]
+    for name, group in scenario.agents.items():
+        if not isinstance(group, MarketMakerGroup):
+            continue
+        policy = group.policy
+        prices += [
+            (f"agents.{name}.policy.{field}", abs(float(getattr(policy, field))))
+            for field in ("v_low", "v_high")
+            if hasattr(policy, field)
+        ]
+    return prices
+
+
+def _check_network(network: NetworkSpec, makers: int) -> None:
+    """Refuse a network topology that cannot be built among ``makers`` market makers.
+
+    Raises:
+        DocumentProblem: Naming the ``network`` field to change.
+    """
+    if makers < 1:
+        raise DocumentProblem(
+            "network",
+            "a network links market makers, but the market_maker groups have no agents "
+            "(count 0); add market makers or remove the network",
+        )
+    topology = network.topology
+    if isinstance(topology, ErdosRenyiTopology) and (topology.mean_degree or 0.0) > makers - 1:
+        raise DocumentProblem(
+            "network.topology.mean_degree",
+            f"{topology.mean_degree!r} exceeds {makers - 1}, the most links a market maker can "
+            f"have among {makers}; lower it or add market makers",
+        )
+    if isinstance(topology, BarabasiAlbertTopology) and topology.m >= makers:
+        raise DocumentProblem(
+            "network.topology.m",
+            f"{topology.m} must be below the number of market makers ({makers})",
+        )
+    if isinstance(topology, StarTopology) and topology.center >= makers:
+        raise DocumentProblem(
+            "network.topology.center",
+            f"{topology.center} is not a market maker (nodes are 0..{makers - 1})",
+        )
+    if isinstance(topology, CorePeripheryTopology) and topology.core > makers:
+        raise DocumentProblem(
+            "network.topology.core",
+            f"{topology.core} exceeds the number of market makers ({makers})",
+        )
+    if isinstance(network.exposure, GivenExposure) and not isinstance(topology, EdgeListTopology):
+        raise DocumentProblem(
+            "network.exposure.kind",
+            "'given' reads the exposure column of an edge list; use topology kind "
+            "'edge_list' or another exposure kind",
+        )

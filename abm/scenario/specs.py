@@ -21,13 +21,15 @@ from abm.scenario.types import (
     _NO_BOOL,
     BelowOne,
     Float,
-    Int,
     KindSpec,
+    Lots,
     NonNegFloat,
     NonNegInt,
     PosFloat,
     PosInt,
+    SignedLots,
     Spec,
+    Volatility,
 )
 
 _MIX_SUM_TOLERANCE = 1e-9
@@ -59,7 +61,7 @@ class GivenVolatility(KindSpec):
 
     kind_noun: ClassVar[str] = "volatility"
     kind: Literal["given"] = Field(description="A constant volatility estimate.")
-    sigma: NonNegFloat = Field(description=f"The volatility, {_SIGMA_UNITS}.")
+    sigma: Volatility = Field(description=f"The volatility, {_SIGMA_UNITS} (<= 1e6).")
 
 
 class EWMAVolatility(KindSpec):
@@ -70,8 +72,9 @@ class EWMAVolatility(KindSpec):
     halflife_steps: PosFloat = Field(
         default=50.0, description="Half-life of the weights, in steps."
     )
-    initial_sigma: NonNegFloat = Field(
-        default=0.0, description=f"The estimate before the first change, {_SIGMA_UNITS}."
+    initial_sigma: Volatility = Field(
+        default=0.0,
+        description=f"The estimate before the first change, {_SIGMA_UNITS} (<= 1e6).",
     )
 
 
@@ -155,7 +158,9 @@ class PowerLawDistance(KindSpec):
 
     kind_noun: ClassVar[str] = "distance"
     kind: Literal["power_law"] = Field(description="Power-law distributed distance.")
-    alpha: Annotated[float, Field(gt=1.0), _NO_BOOL] = Field(description="Tail exponent, > 1.")
+    alpha: Annotated[float, Field(gt=1.0, strict=True), _NO_BOOL] = Field(
+        description="Tail exponent, > 1."
+    )
     min_ticks: PosInt = Field(description="Smallest distance, ticks.")
     max_ticks: PosInt = Field(description="Largest distance, ticks; at least min_ticks.")
 
@@ -175,7 +180,7 @@ class FixedSize(KindSpec):
 
     kind_noun: ClassVar[str] = "size"
     kind: Literal["fixed"] = Field(description="One order size.")
-    qty: PosInt = Field(description="Order size, lots.")
+    qty: Lots = Field(description="Order size, lots (<= 1e9).")
 
 
 class UniformSize(KindSpec):
@@ -183,8 +188,8 @@ class UniformSize(KindSpec):
 
     kind_noun: ClassVar[str] = "size"
     kind: Literal["uniform"] = Field(description="Order size uniform on a range of lots.")
-    low: PosInt = Field(description="Smallest order, lots.")
-    high: PosInt = Field(description="Largest order, lots; at least low.")
+    low: Lots = Field(description="Smallest order, lots (<= 1e9).")
+    high: Lots = Field(description="Largest order, lots (<= 1e9); at least low.")
 
     @field_validator("high")
     @classmethod
@@ -243,7 +248,10 @@ class GroupBase(KindSpec):
         default=0.0,
         description="Cash of each trader at step 0, price units (a market maker's capital).",
     )
-    inventory: Int = Field(default=0, description="Position of each trader at step 0, lots.")
+    inventory: SignedLots = Field(
+        default=0,
+        description="Position of each trader at step 0, lots (|x| <= 1e9).",
+    )
 
 
 class DiscreteSize(KindSpec):
@@ -255,7 +263,7 @@ class DiscreteSize(KindSpec):
 
     kind_noun: ClassVar[str] = "size"
     kind: Literal["discrete"] = Field(description="Order size drawn from a list.")
-    sizes: list[PosInt] = Field(min_length=1, description="The possible sizes, lots.")
+    sizes: list[Lots] = Field(min_length=1, description="The possible sizes, lots (<= 1e9).")
     weights: list[PosFloat] = Field(
         min_length=1, description="Relative probability of each size (one per size)."
     )

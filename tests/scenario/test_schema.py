@@ -52,6 +52,7 @@ STANDARD_KEYWORDS = {
     "minProperties",
     "minimum",
     "oneOf",
+    "pattern",
     "properties",
     "required",
     "title",
