@@ -214,6 +214,7 @@ class RunResult:
                 recover(target)
                 self._write_into(target, overwrite=overwrite, force=force)
         except BlockingIOError as error:
+            remove_created(created)
             raise RunDirectoryBusyError(
                 f"cannot save the run to {target}: another process is saving a run there "
                 "right now; wait for it to finish or choose another directory"
@@ -337,7 +338,8 @@ class RunResult:
                 message names them), was saved in another results format, or a file cannot
                 be read, is not UTF-8, is not the JSON object or the scenario it should be
                 (nested deeper than `MAX_JSON_DEPTH`, a YAML error, a schema error), or a
-                table has the wrong columns or an infinite value. The message is one line
+                table has the wrong columns, an infinite value or a step outside the scenario's
+                ``0..steps``. The message is one line
                 naming the file.
         """
         root = Path(directory)
@@ -368,6 +370,8 @@ class RunResult:
         scenario_path = root / "scenario.yaml"
         scenario_yaml = _read_text(scenario_path)
         scenario = _parse_scenario(scenario_yaml, str(scenario_path))
+        for table, frame in tables.items():
+            _check_steps(root / f"{table}.parquet", frame, scenario.steps)
         result = cls._of_tables(tables, summary, scenario_yaml, meta)
         result.__dict__["scenario"] = scenario  # what the `scenario` cached property stores
         return result
@@ -465,6 +469,20 @@ def _parse_scenario(text: str, source: str) -> Scenario:
         raise RunResultError(
             f"the run's scenario does not validate: {source}: nested too deeply"
         ) from error
+
+
+def _check_steps(path: Path, frame: pd.DataFrame, steps: int) -> None:
+    """Refuse a table whose ``step`` column leaves the run's steps 0..``steps``."""
+    if "step" not in frame.columns or frame.empty:
+        return
+    values = frame["step"].to_numpy(dtype=np.int64)
+    outside = np.flatnonzero((values < 0) | (values > steps))
+    if outside.size:
+        row = int(outside[0])
+        raise RunResultError(
+            f"{path} row {row} has step {int(values[row])}, outside the run's steps 0..{steps} "
+            "(scenario.yaml)"
+        )
 
 
 def _one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
