@@ -14,6 +14,13 @@ numpy arrays and tuples become lists, and non-finite floats (NaN, +inf, -inf) be
 (``None`` in memory), because JSON has no spelling for them. `RunResult` applies this on
 construction, so a saved and reloaded result compares equal to the original.
 
+Failures are `RunResultError` lines naming the path: `RunResult.save` turns every refusal of
+the file system into one (nothing is left behind), and `RunResult.load` validates what it
+reads (UTF-8 text, JSON objects of bounded depth, the scenario, table columns and dtypes,
+finite floats, steps within the run) so that a damaged directory is refused, not half-read.
+How a run directory is replaced, and recovered after a writer was killed, is
+`abm.results.run_directory`.
+
 This module does I/O and tables only; it never imports the model or the agents.
 """
 
