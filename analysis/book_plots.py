@@ -32,6 +32,8 @@ from analysis.figures import (
 
 MAX_HEATMAP_SNAPSHOTS = 1000
 """Most snapshot columns `depth_heatmap_figure` draws; a PNG has fewer pixels than that anyway."""
+MAX_HEATMAP_LEVELS = 100_000
+"""Most price rows (ticks) `depth_heatmap_figure` lays out; a wider span is refused, not drawn."""
 DEPTH_WITHIN_TICKS = 5
 """Default N of "depth within N ticks of the mid" (the market-quality tables use 5 too)."""
 
@@ -179,8 +181,9 @@ def depth_heatmap_figure(
         A one-panel figure (time against price units) with a colour bar in lots.
 
     Raises:
-        ValueError: If a needed column is missing or ``tick_size``/``max_snapshots`` is not
-            positive.
+        ValueError: If a needed column is missing, ``tick_size``/``max_snapshots`` is not
+            positive, or the prices span `MAX_HEATMAP_LEVELS` ticks or more (a damaged or
+            runaway run: the grid would not fit in memory).
     """
     require_columns(depth, ("step", "side", "price", "qty"), "depth")
     if market is not None:
@@ -206,6 +209,12 @@ def depth_heatmap_figure(
     rows = rows.loc[rows["step"].isin(steps)]
     prices = rows["price"].to_numpy(dtype=float)
     tick = tick_size if tick_size is not None else _smallest_gap(prices)
+    span = (prices.max() - prices.min()) / tick
+    if not span < MAX_HEATMAP_LEVELS:
+        raise ValueError(
+            f"the depth snapshots span {span:.6g} ticks, more than the {MAX_HEATMAP_LEVELS} "
+            "price rows a heatmap draws"
+        )
     level = np.rint(prices / tick).astype(np.int64)
     low = int(level.min())
     signed = np.where(rows["side"].to_numpy(dtype=str) == "bid", 1.0, -1.0)

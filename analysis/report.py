@@ -27,7 +27,7 @@ from pathlib import Path
 
 from abm.errors import AbmError
 from abm.results.atomic import write_atomic
-from abm.results.run_result import RUN_FILES, RunResult, RunResultError
+from abm.results.run_result import RunResult, RunResultError
 from analysis.report_document import (
     FIGURE_DPI,
     MISSING,
@@ -92,9 +92,10 @@ def write_report(
         The absolute path of the written ``report.md`` (``report.html`` is its sibling).
 
     Raises:
-        ReportError: If ``run_dir`` is not a directory, lacks one of the run files (the message
-            names them), or a file cannot be read.
-        OSError: If the output directory or a file in it cannot be written.
+        ReportError: If ``run_dir`` is not a readable run directory (`load_run`), or the
+            output cannot be written: an output path taken by a directory or a file of the
+            wrong kind (refused before anything is written), a read-only or full disk (the
+            file being written keeps its old content; figures already replaced stay new).
     """
     document = build_document(load_run(run_dir))
     run_path = Path(run_dir).absolute()
@@ -102,15 +103,20 @@ def write_report(
         report_dir, figure_dir = run_path, run_path / FIGURES_DIR
     else:
         report_dir = figure_dir = Path(out_dir).absolute()
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    links = {}
-    for figure in document.figures():
-        target = figure_dir / figure.file_name
-        write_atomic(target, figure.png)
-        links[figure.file_name] = Path(os.path.relpath(target, report_dir)).as_posix()
-    report = report_dir / REPORT_NAME
-    write_atomic(report, render_markdown(document, links))
-    write_atomic(report_dir / HTML_REPORT_NAME, render_html(document))
+    figures = document.figures()
+    report, html = report_dir / REPORT_NAME, report_dir / HTML_REPORT_NAME
+    try:
+        _check_writable(figure_dir, [report, html, *(figure_dir / f.file_name for f in figures)])
+        figure_dir.mkdir(parents=True, exist_ok=True)
+        links = {}
+        for figure in figures:
+            target = figure_dir / figure.file_name
+            write_atomic(target, figure.png)
+            links[figure.file_name] = Path(os.path.relpath(target, report_dir)).as_posix()
+        write_atomic(report, render_markdown(document, links))
+        write_atomic(html, render_html(document))
+    except OSError as error:
+        raise ReportError(_cannot_write(report_dir, error)) from error
     return report
 
 
@@ -124,39 +130,60 @@ def write_html_report(
 
     Raises:
         ReportError: As `write_report`.
-        OSError: If the page cannot be written.
     """
     document = build_document(load_run(run_dir))
     report_dir = Path(run_dir if out_dir is None else out_dir).absolute()
-    report_dir.mkdir(parents=True, exist_ok=True)
     target = report_dir / HTML_REPORT_NAME
-    write_atomic(target, render_html(document))
+    try:
+        _check_writable(report_dir, [target])
+        report_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, render_html(document))
+    except OSError as error:
+        raise ReportError(_cannot_write(report_dir, error)) from error
     return target
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> RunResult:
     """Load a run directory, turning every way it can be unusable into a `ReportError`.
 
+    `RunResult.load` reads it, first recovering an interrupted replacement.
+
     Raises:
         ReportError: If ``run_dir`` does not exist or is not a directory, lacks any of
-            `abm.results.recorder.RUN_FILES` (all missing names are listed), or a file is
-            unreadable.
+            `abm.results.run_result.RUN_FILES` (all missing names are listed), or a file is
+            unreadable or damaged (the message is one line naming it).
     """
     root = Path(run_dir)
-    if not root.exists():
-        raise ReportError(f"run directory {root} does not exist; pass the directory of a saved run")
-    if not root.is_dir():
-        raise ReportError(f"{root} is not a directory; pass the directory of a saved run")
-    missing = [name for name in RUN_FILES if not (root / name).is_file()]
-    if missing:
-        raise ReportError(
-            f"run directory {root} is missing {', '.join(missing)}; "
-            "re-run the scenario to write a complete run directory"
-        )
     try:
         return RunResult.load(root)
     except RunResultError as error:
         raise ReportError(f"cannot read run directory {root}: {error}") from error
+
+
+def _check_writable(directory: Path, files: list[Path]) -> None:
+    """Refuse, before anything is written, output paths that are taken by the wrong kind.
+
+    Raises:
+        ReportError: If ``directory`` (or an ancestor) exists and is not a directory, or one
+            of ``files`` exists and is a directory.
+    """
+    for ancestor in (directory, *directory.parents):
+        if ancestor.is_dir():
+            break
+        if ancestor.exists() or ancestor.is_symlink():
+            raise ReportError(
+                f"cannot write the report: {ancestor} is not a directory; move it away"
+            )
+    for path in files:
+        if path.is_dir():
+            raise ReportError(f"cannot write the report: {path} is a directory; move it away")
+
+
+def _cannot_write(report_dir: Path, error: OSError) -> str:
+    reason = error.strerror or str(error) or type(error).__name__
+    where = error.filename2 if error.filename2 is not None else error.filename
+    place = f": {os.fsdecode(where)}" if where is not None else ""
+    return f"cannot write the report into {report_dir}: {reason}{place}"
 
 
 def summary_lines(result: RunResult) -> list[str]:

@@ -273,11 +273,16 @@ def ticks(value: Any, tick: float | None) -> float | None:
 
 
 def attempt(compute: Callable[[], _T]) -> tuple[_T | None, str]:
-    """``(compute(), "")``, or ``(None, message)`` when the run cannot support the analysis."""
+    """``(compute(), "")``, or ``(None, message)`` when the run cannot support the analysis.
+
+    The run cannot support it when the computation raises ValueError (too little or unusable
+    data) or an ArithmeticError (values so extreme that a float overflows, as a damaged or
+    runaway run can hold).
+    """
     try:
         return compute(), ""
-    except ValueError as error:
-        return None, str(error)
+    except (ValueError, ArithmeticError) as error:
+        return None, str(error) or type(error).__name__
 
 
 def render_markdown(document: Document, figure_links: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ One time unit: every time axis is model time in seconds (``step * dt``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -88,7 +89,12 @@ def figure_section(title: str, figures: list[Drawn]) -> Section:
         if isinstance(figure, DisplayFigure) and not figure.drop_empty_panels():
             blocks.append(Paragraph(f"{caption}: not drawn, nothing to show ({why})."))
             continue
-        blocks.append(FigureBlock(caption, name, png_bytes(figure)))
+        # Rendering lays out the axes, which fails on values too extreme to tick.
+        png, error = attempt(partial(png_bytes, figure))
+        if png is None:
+            blocks.append(Paragraph(f"{caption}: not drawn, {error}."))
+            continue
+        blocks.append(FigureBlock(caption, name, png))
         if empty:
             blocks.append(Paragraph(f"Panels left out of the figure above: {why}."))
     return Section(title, tuple(blocks))

@@ -334,6 +334,17 @@ def _return_edges(returns: np.ndarray, mid: np.ndarray) -> np.ndarray | int:
 
 
 def _bin_count(values: np.ndarray) -> int:
-    """Freedman-Diaconis bin count, kept between 10 and `MAX_BINS`."""
-    edges = np.histogram_bin_edges(values, bins="fd")
-    return int(min(max(len(edges) - 1, 10), MAX_BINS)) if math.isfinite(edges[-1]) else 10
+    """Freedman-Diaconis bin count, kept between 10 and `MAX_BINS`.
+
+    Width ``2 IQR / n^(1/3)`` (Freedman and Diaconis 1981), count ``ceil(range / width)``,
+    as `numpy.histogram_bin_edges` with ``bins="fd"`` computes it, but without laying out
+    the edges first: one extreme outlier would make that array too large to allocate.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size < 2:
+        return 10
+    q25, q75 = np.percentile(finite, [25, 75])
+    width = 2.0 * float(q75 - q25) / finite.size ** (1.0 / 3.0)
+    with np.errstate(over="ignore"):
+        count = float(finite.max() - finite.min()) / width if width > 0 else 0.0
+    return int(min(max(math.ceil(count), 10), MAX_BINS)) if math.isfinite(count) else 10

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import errno
 import html
 import math
+import os
 import re
 import shutil
 import sys
@@ -290,6 +292,80 @@ def test_write_report_raises_on_corrupt_file(run_dir: Path, tmp_path: Path) -> N
     with pytest.raises(ValueError, match=r"summary\.json") as info:
         write_report(source)
     assert isinstance(info.value, ReportError)
+
+
+@pytest.mark.parametrize(
+    ("block", "make"),
+    [("report.md", "dir"), ("report.html", "dir"), ("figures", "file")],
+)
+def test_write_report_refuses_output_paths_of_the_wrong_kind(
+    run_dir: Path, tmp_path: Path, block: str, make: str
+) -> None:
+    """report.md as a directory or figures as a file: one-line ReportError, nothing written."""
+    source = _copy_run(run_dir, tmp_path / "run")
+    if make == "dir":
+        (source / block).mkdir()
+    else:
+        (source / block).write_text("x")
+    before = sorted(p.name for p in source.iterdir())
+    with pytest.raises(ReportError, match=re.escape(str(source / block))) as info:
+        write_report(source)
+    assert "\n" not in str(info.value)
+    assert sorted(p.name for p in source.iterdir()) == before
+
+
+def test_write_report_on_a_full_disk_is_a_report_error(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while writing (a test double for a full disk): ReportError, no temporary left."""
+    source = _copy_run(run_dir, tmp_path / "run")
+    (source / "report.md").write_text("the old report", encoding="utf-8")
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ReportError, match="No space left on device") as info:
+        write_report(source)
+    monkeypatch.undo()
+    assert str(source) in str(info.value) and "\n" not in str(info.value)
+    assert (source / "report.md").read_text(encoding="utf-8") == "the old report"
+    leftovers = [p for p in source.rglob(".*") if ".tmp-" in p.name]
+    assert leftovers == []
+
+
+def test_cli_report_on_a_full_disk_exits_2(
+    run_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`abm report` on a full disk prints one line and exits 2 instead of a traceback."""
+    from abm.cli.main import main
+
+    source = _copy_run(run_dir, tmp_path / "run")
+
+    def full(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(["report", str(source)]) == 2
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+
+
+def test_report_of_extreme_finite_values_completes(result: RunResult) -> None:
+    """Values too extreme to tick or bin (a runaway or damaged run) leave figures out, named.
+
+    A mid of 1e300 in one step made the return histogram's Freedman-Diaconis edges too many
+    to allocate, and a spread of 1e308 made matplotlib's tick layout fail, both as tracebacks.
+    """
+    market = result.market.copy()
+    market.loc[market.index[5], "mid"] = 1e300
+    market["spread"] = 1e308
+    document = build_document(dataclasses.replace(result, market=market))
+    assert "not drawn" in render_html(document)
 
 
 def test_summary_lines_report_headline_numbers(result: RunResult) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import scenario_text
 
 from abm.results import run_result as run_format
 from abm.results.events import EventKind
@@ -138,7 +139,8 @@ EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "network": (),
 }
 GROUPS = ("makers", "noise", "informed")
-SCENARIO_YAML = "name: test\nseed: 7\n# unicode and CRLF survive: σ=0.2\r\ndt: 0.01\n"
+# A valid scenario (a run directory holds one) whose text has unicode and a CRLF line end.
+SCENARIO_YAML = "# unicode and CRLF survive: σ=0.2\r\n" + scenario_text({"dt": 0.01})
 
 
 def _meta(wall_time_s: float = 1.5) -> dict[str, Any]:
@@ -397,7 +399,9 @@ def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
 def test_run_result_summary_json_converts_numpy_and_nan(tmp_path: Path) -> None:
     """Numpy scalars become Python numbers and NaN/inf become null, in memory and on disk."""
     summary = {"a": np.float32(0.5), "b": np.int64(3), "c": np.nan, "d": [np.inf, np.bool_(True)]}
-    result = RunResult.from_recorder(Recorder(), scenario_yaml="", summary=summary, meta={})
+    result = RunResult.from_recorder(
+        Recorder(), scenario_yaml=scenario_text(), summary=summary, meta={}
+    )
     assert result.summary == {"a": 0.5, "b": 3, "c": None, "d": [None, True]}
     assert type(result.summary["b"]) is int
     path = result.save(tmp_path / "run")
@@ -428,7 +432,7 @@ def test_run_result_save_failure_leaves_no_directory(
 ) -> None:
     """A failure mid-save leaves neither the target nor a temporary sibling behind."""
     _fail_on("events.parquet", monkeypatch)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(RunResultError, match="injected"):
         _random_result().save(tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
 
@@ -440,7 +444,7 @@ def test_run_result_save_failure_keeps_existing_run(
     first = _empty_result()
     first.save(tmp_path / "run")
     _fail_on("agents.parquet", monkeypatch)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(RunResultError, match="injected"):
         _random_result().save(tmp_path / "run", overwrite=True)
     assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
@@ -460,7 +464,7 @@ def test_run_result_save_failed_swap_restores_existing_run(
         real_rename(src, dst)
 
     monkeypatch.setattr(os, "rename", failing_rename)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(RunResultError, match="injected"):
         _random_result().save(tmp_path / "run")
     assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
@@ -650,7 +654,7 @@ def test_run_result_save_failed_replacement_keeps_user_files(
     first.save(tmp_path / "run")
     _user_files(tmp_path / "run")
     _fail_on("trades.parquet", monkeypatch)
-    with pytest.raises(OSError, match="injected"):
+    with pytest.raises(RunResultError, match="injected"):
         _random_result().save(tmp_path / "run")
     assert RunResult.load(tmp_path / "run").equals(first, ignore_wall_time=False)
     _assert_user_files(tmp_path / "run")

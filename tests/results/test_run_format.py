@@ -80,7 +80,7 @@ def _two_events() -> RunResult:
     recorder = Recorder()
     recorder.event(1, EventKind.REGIME, 5, None, 3.0, regime_from="NORMAL", regime_to="STRESSED")
     recorder.event(2, EventKind.REOPEN, None, None, 4.0, halted_until=9)
-    return RunResult.from_recorder(recorder, scenario_yaml="", summary={}, meta={})
+    return RunResult.from_recorder(recorder, scenario_yaml=scenario_text(), summary={}, meta={})
 
 
 def _saved(tmp_path: Path) -> Path:
