@@ -430,12 +430,10 @@ class MarketModel(mesa.Model):
             self.hedge_venue.price,
             mark,
         )
-        for mm in self.market_makers:
-            self._record_trader(mm, step, mark)
+        self._record_traders(self.market_makers, step, mark)
         stride = self._stride
         if step == 0 or final or (stride is not None and step % stride == 0):
-            for trader in self._other_traders:
-                self._record_trader(trader, step, mark)
+            self._record_traders(self._other_traders, step, mark)
         levels = self.scenario.record.depth_levels
         if levels and step % self.scenario.record.depth_stride == 0:
             record_level = self.recorder.depth_level
@@ -443,25 +441,31 @@ class MarketModel(mesa.Model):
                 for level, (price, qty) in enumerate(book.depth(book_side, levels), start=1):
                     record_level(step, side, level, price, qty)
 
-    def _record_trader(self, trader: Trader, step: int, mark: float) -> None:
-        equity = trader.equity(mark=mark, hedge_mark=self.hedge_venue.price)
-        bid, ask = trader.quotes()
-        self.recorder.agent(
-            step,
-            trader.unique_id,
-            trader.kind,
-            trader.inventory,
-            trader.cash,
-            equity,
-            equity - trader.initial_equity,
-            bid,
-            ask,
-            trader.regime.value,
-            trader.status.value,
-            trader.group,
-            trader.hedge,
-            trader.inventory + trader.hedge,
-        )
+    def _record_traders(self, traders: Sequence[Trader], step: int, mark: float) -> None:
+        """One ``agents`` row per trader: equity and pnl at ``mark`` and the hedge price."""
+        hedge_mark = self.hedge_venue.price
+        record = self.recorder.agent
+        for trader in traders:
+            equity = trader.equity(mark=mark, hedge_mark=hedge_mark)
+            bid, ask = trader.quotes()
+            inventory, hedge = trader.inventory, trader.hedge
+            # str() of a StrEnum member is its value, as a plain str (cheaper than .value)
+            record(
+                step,
+                trader.unique_id,
+                trader.kind,
+                inventory,
+                trader.cash,
+                equity,
+                equity - trader.initial_equity,
+                bid,
+                ask,
+                str(trader.regime),
+                str(trader.status),
+                trader.group,
+                hedge,
+                inventory + hedge,
+            )
 
     # ----- invariants -------------------------------------------------------------
 

@@ -137,16 +137,14 @@ class MarketMaker(Trader):
 
     def quotes(self) -> tuple[float | None, float | None]:
         """Current resting bid and ask prices (None for a side not in the book)."""
-        to_price = self.market.book.to_price
-        bid = self.bid_ticks if self._live(self.bid_id) else None
-        ask = self.ask_ticks if self._live(self.ask_id) else None
+        book = self.market.book
+        bid_id, ask_id = self.bid_id, self.ask_id
+        bid = self.bid_ticks if bid_id is not None and bid_id in book else None
+        ask = self.ask_ticks if ask_id is not None and ask_id in book else None
         return (
-            None if bid is None else to_price(bid),
-            None if ask is None else to_price(ask),
+            None if bid is None else book.to_price(bid),
+            None if ask is None else book.to_price(ask),
         )
-
-    def _live(self, order_id: int | None) -> bool:
-        return order_id is not None and order_id in self.market.book
 
     def step(self) -> None:
         """Manage risk, rebalance, hedge and requote (see the class docstring)."""
