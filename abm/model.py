@@ -449,7 +449,6 @@ class MarketModel(mesa.Model):
             equity = trader.equity(mark=mark, hedge_mark=hedge_mark)
             bid, ask = trader.quotes()
             inventory, hedge = trader.inventory, trader.hedge
-            # str() of a StrEnum member is its value, as a plain str (cheaper than .value)
             record(
                 step,
                 trader.unique_id,
@@ -460,8 +459,8 @@ class MarketModel(mesa.Model):
                 equity - trader.initial_equity,
                 bid,
                 ask,
-                str(trader.regime),
-                str(trader.status),
+                trader.regime.value,
+                trader.status.value,
                 trader.group,
                 hedge,
                 inventory + hedge,
