@@ -375,7 +375,7 @@ class MarketModel(mesa.Model):
             agents, rng = group.agents, group.rng
             arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
         if len(arrivals) > 1:
-            order = self.rng.permutation(len(arrivals))
+            order = self.rng.permutation(len(arrivals)).tolist()  # plain ints index faster
             arrivals = [arrivals[i] for i in order]
         self.activations += len(arrivals)
         for trader, rng, side in arrivals:

@@ -8,6 +8,7 @@ costs nothing (DESIGN.md section 3).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 import numpy as np
 
@@ -49,13 +50,21 @@ class GroupArrivals:
         else:
             self.rate = spec.rate
             self.per_side = spec.per_side
+            # one draw slot per trader, or per trader and side (buys first, then sells)
+            self._slots = np.arange(2 * n if self.per_side else n)
 
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+    def _draw(self, rng: np.random.Generator) -> list[int]:
+        """The slots that arrive this step, ascending (a slot once per arrival).
+
+        One vectorised draw over all slots: for a per-side law, the buy side's n values
+        then the sell side's, the same stream as drawing the two sides one after the other.
+        """
         rate = self.rate * self.intensity
+        slots = self._slots
         if self.kind == "bernoulli":
-            return np.flatnonzero(rng.random(self.n) < min(rate, 1.0))
-        counts = rng.poisson(rate, self.n)
-        return np.repeat(np.arange(self.n), counts)
+            return np.flatnonzero(rng.random(len(slots)) < min(rate, 1.0)).tolist()
+        counts = rng.poisson(rate, len(slots))
+        return np.repeat(slots, counts).tolist()
 
     def _hawkes_times(self, rng: np.random.Generator) -> list[float]:
         t = self._clock
@@ -88,8 +97,10 @@ class GroupArrivals:
                 return []
             who = rng.integers(0, self.n, size=len(self.last_times))
             return [(i, None) for i in who.tolist()]
+        drawn = self._draw(rng)
         if not self.per_side:
-            return [(i, None) for i in self._draw(rng).tolist()]
-        buys: list[tuple[int, bool | None]] = [(i, True) for i in self._draw(rng).tolist()]
-        sells: list[tuple[int, bool | None]] = [(i, False) for i in self._draw(rng).tolist()]
-        return buys + sells
+            return [(i, None) for i in drawn]
+        n = self.n
+        first_sell = bisect_left(drawn, n)
+        buys: list[tuple[int, bool | None]] = [(i, True) for i in drawn[:first_sell]]
+        return buys + [(i - n, False) for i in drawn[first_sell:]]

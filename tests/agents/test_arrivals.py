@@ -157,3 +157,21 @@ def test_group_arrivals_same_generator_state_same_draws() -> None:
     first = [arrivals.draw(rng_a) for _ in range(3)]
     second = [arrivals.draw(rng_b) for _ in range(3)]
     assert first == second
+
+
+@pytest.mark.parametrize(("kind", "rate"), [("bernoulli", 0.3), ("poisson", 0.7)])
+def test_group_arrivals_per_side_draw_is_both_sides_drawn_in_turn(kind: str, rate: float) -> None:
+    """A per-side step equals numpy drawing the buy side's n values, then the sell side's."""
+    n, seed = 57, 11
+    arrivals = GroupArrivals(_spec(kind, rate, per_side=True), n)
+    rng, reference = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(20):
+        sides = []
+        for _side in (True, False):
+            if kind == "bernoulli":
+                sides.append(np.flatnonzero(reference.random(n) < rate).tolist())
+            else:
+                sides.append(np.repeat(np.arange(n), reference.poisson(rate, n)).tolist())
+        expected = [(i, True) for i in sides[0]] + [(i, False) for i in sides[1]]
+        assert arrivals.draw(rng) == expected
+    assert rng.random() == reference.random()  # the generator is left where numpy's would be
