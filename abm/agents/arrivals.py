@@ -14,6 +14,60 @@ import numpy as np
 
 from abm.scenario.schema import ArrivalLaw, HawkesArrivalSpec
 
+# numpy's own per-variate Poisson loop is faster for small groups and for rates at which many
+# traders arrive at once; below these the vectorised walk of `poisson_slots` wins
+_WALK_MIN_SLOTS = 256
+_WALK_MAX_RATE = 0.05
+
+
+def poisson_slots(rng: np.random.Generator, lam: float, n: int) -> list[int]:
+    """Slots ``0..n-1``, each repeated ``Poisson(lam)`` times: ``rng.poisson(lam, n)``, faster.
+
+    The same variates from the same stream as ``numpy.repeat(numpy.arange(n),
+    rng.poisson(lam, n))``, leaving ``rng`` in the same state. For ``0 < lam < 10`` numpy's
+    ``Generator`` draws each variate by multiplying uniforms (Knuth's method, its
+    ``random_poisson_mult``): the variate is the number of uniforms whose running product
+    stays above ``exp(-lam)``, and it reads one uniform more than that. At the small rates of
+    a group's per-step arrivals nearly every variate is 0 after one uniform, so the group's
+    uniforms are drawn in one vectorised call and only those above ``exp(-lam)`` are walked in
+    Python; more uniforms are drawn only as many as are certainly needed, so the stream never
+    runs ahead of numpy's. Other rates and small groups use ``rng.poisson`` itself.
+    """
+    if not (0 < lam <= _WALK_MAX_RATE and n >= _WALK_MIN_SLOTS):
+        return np.repeat(np.arange(n), rng.poisson(lam, n)).tolist()
+    threshold = math.exp(-lam)
+    slots: list[int] = []
+    slot = 0  # the next variate's slot
+    buffer = rng.random(n)  # every variate reads at least one uniform
+    above = np.flatnonzero(buffer > threshold).tolist()
+    pos = k = 0  # next unread uniform in buffer; next candidate in above
+    while slot < n:
+        while k < len(above) and above[k] < pos:  # read already, as a product's factor
+            k += 1
+        if k == len(above):  # the unread uniforms are all zero variates
+            slot += len(buffer) - pos
+            if slot < n:
+                buffer = rng.random(n - slot)
+                above = np.flatnonzero(buffer > threshold).tolist()
+                pos = k = 0
+            continue
+        first = above[k]
+        slot += first - pos  # zero variates up to the first uniform above the threshold
+        product, count, pos = float(buffer[first]), 1, first + 1
+        while True:
+            if pos == len(buffer):  # this variate needs a uniform, each later slot one more
+                buffer = rng.random(n - slot)
+                above = np.flatnonzero(buffer > threshold).tolist()
+                pos = k = 0
+            product *= float(buffer[pos])
+            pos += 1
+            if product <= threshold:
+                break
+            count += 1
+        slots.extend([slot] * count)
+        slot += 1
+    return slots
+
 
 class GroupArrivals:
     """Per-step arrivals of ``n`` traders with a common arrival law.
@@ -51,7 +105,7 @@ class GroupArrivals:
             self.rate = spec.rate
             self.per_side = spec.per_side
             # one draw slot per trader, or per trader and side (buys first, then sells)
-            self._slots = np.arange(2 * n if self.per_side else n)
+            self._slots = 2 * n if self.per_side else n
 
     def _draw(self, rng: np.random.Generator) -> list[int]:
         """The slots that arrive this step, ascending (a slot once per arrival).
@@ -62,9 +116,8 @@ class GroupArrivals:
         rate = self.rate * self.intensity
         slots = self._slots
         if self.kind == "bernoulli":
-            return np.flatnonzero(rng.random(len(slots)) < min(rate, 1.0)).tolist()
-        counts = rng.poisson(rate, len(slots))
-        return np.repeat(slots, counts).tolist()
+            return np.flatnonzero(rng.random(slots) < min(rate, 1.0)).tolist()
+        return poisson_slots(rng, rate, slots)
 
     def _hawkes_times(self, rng: np.random.Generator) -> list[float]:
         t = self._clock
