@@ -158,6 +158,8 @@ class MarketModel(mesa.Model):
         self._stride = scenario.record.other_agents_stride
         self._mark_method = build_mark(scenario.mark)
         self._tape_start = 0  # first tape entry of the current step
+        self._mark_key: tuple[object, ...] | None = None  # what _mark_inputs last read
+        self._mark_inputs_now: MarkInputs | None = None
         self._mark_committed: float | None = None  # the recorded mark, until the next step
         mark = self.mark_price()
         for trader in self.exchange.traders.values():
@@ -293,17 +295,30 @@ class MarketModel(mesa.Model):
         return self._mark_method.value(self._mark_inputs())
 
     def _mark_inputs(self) -> MarkInputs:
-        """What the mark methods see: fundamental, mid, last trade, this step's book trades."""
-        last = self.exchange.last_price_ticks
+        """What the mark methods see: fundamental, mid, last trade, this step's book trades.
+
+        Read several times a step (risk, contagion, the record) while the book rarely moves
+        in between: the inputs are rebuilt only when the fundamental, the touch or the tape
+        has changed since the last read.
+        """
+        exchange, book = self.exchange, self.book
+        tape = exchange.tape
+        last = exchange.last_price_ticks
+        bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
+        key = (self._tape_start, len(tape), bid, ask, last, self.fundamental.value)
+        if key == self._mark_key and self._mark_inputs_now is not None:
+            return self._mark_inputs_now
         tick = self.tick_size
-        step_trades = self.exchange.tape[self._tape_start :]
-        return MarkInputs(
+        step_trades = tape[self._tape_start :]
+        inputs = MarkInputs(
             fundamental=self.fundamental.value,
-            mid=self.mid_price(),
+            mid=None if bid is None or ask is None else (bid + ask) * 0.5 * tick,
             last=None if last is None else last * tick,
             step_qty=sum(qty for _, _, qty in step_trades),
             step_notional=math.fsum(price * tick * qty for _, price, qty in step_trades),
         )
+        self._mark_key, self._mark_inputs_now = key, inputs
+        return inputs
 
     def release(self) -> None:
         """Let the garbage collector free this model once nothing else refers to it.
