@@ -10,7 +10,8 @@ stand ABIDES's figures for its RMSC04 day, measured on the project's machine (is
 43,466 order messages, 18,730 fills, 20.35 s whole process, 17.7 s in its loop, 213 MiB.
 
 A fresh process per repeat is what makes the wall time and the peak memory a whole
-process's, as they are for ABIDES; the medians over the repeats are reported.
+process's, as they are for ABIDES; the medians over the repeats are reported. CPU times are
+given beside the wall times: on a shared machine they are what an idle core would take.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class PeerDay:
     """A peer simulator's figures for the same day (measured on the project's machine)."""
 
     name: str
+    steps: int
     messages: int
     fills: int
     process_s: float
@@ -39,7 +41,7 @@ class PeerDay:
     peak_mib: float
 
 
-ABIDES_RMSC04 = PeerDay("ABIDES RMSC04", 43_466, 18_730, 20.35, 17.7, 213.0)
+ABIDES_RMSC04 = PeerDay("ABIDES RMSC04", 23_400, 43_466, 18_730, 20.35, 17.7, 213.0)
 """ABIDES's RMSC04 day as issue 17 measured it here (medians of 3-5 runs)."""
 
 
@@ -53,6 +55,8 @@ class DayRun:
         run_s: Wall time of :func:`abm.run` (the loop plus building the tables and summary).
         peak_mib: Peak resident memory of the process, MiB.
         orders, cancels, fills: The run's counts (cancels that removed a resting order).
+        process_cpu_s: CPU time (user + system) of the whole process (NaN if unknown).
+        loop_cpu_s: CPU time of the model's construction and its steps.
     """
 
     process_s: float
@@ -62,6 +66,8 @@ class DayRun:
     orders: int
     cancels: int
     fills: int
+    process_cpu_s: float = float("nan")
+    loop_cpu_s: float = float("nan")
 
     @property
     def messages(self) -> int:
@@ -116,16 +122,28 @@ def run_day_bench(
         command += ["--seed", str(seed)]
     runs = []
     for _ in range(repeats):
+        cpu = _children_cpu_s()
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         process_s = time.perf_counter() - start
+        process_cpu_s = _children_cpu_s() - cpu
         lines = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()
         if done.returncode != 0:
             raise RuntimeError(f"the day's process failed ({done.returncode}): {lines[-1]}")
         figures = json.loads(lines[-1])
-        runs.append(DayRun(process_s=process_s, **figures))
+        runs.append(DayRun(process_s=process_s, process_cpu_s=process_cpu_s, **figures))
     resolved_steps = steps if steps is not None else _scenario_steps(name)
     return DayBenchResult(name, resolved_steps, seed, tuple(runs))
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU time of this process's finished children (NaN off POSIX)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return float("nan")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _scenario_steps(name: str) -> int:
@@ -138,12 +156,20 @@ def format_day_bench(result: DayBenchResult) -> str:
     """A short human-readable report: medians, rates, and the ratios to the peer's day."""
     peer = result.peer
     process, loop, run = (result.median(f) for f in ("process_s", "loop_s", "run_s"))
+    process_cpu, loop_cpu = result.median("process_cpu_s"), result.median("loop_cpu_s")
     peak = result.median("peak_mib")
     first = result.runs[0]
     messages, fills = first.messages, first.fills
 
+    whole_day = result.steps == peer.steps  # else the peer's figures are for another length
+
     def versus(count: int, reference: int) -> str:
         return f"{count:,} ({count / reference - 1:+.1%} vs {peer.name}'s {reference:,})"
+
+    def faster(seconds: float, reference: float) -> str:
+        if not whole_day:
+            return f"{peer.name}'s whole day: {reference:.2f} s"
+        return f"{peer.name} {reference:.2f} s: {reference / seconds:.1f}x faster"
 
     lines = [
         f"day benchmark: scenario {result.scenario!r}, {result.steps:,} steps, "
@@ -152,10 +178,10 @@ def format_day_bench(result: DayBenchResult) -> str:
         f"  order messages           : {versus(messages, peer.messages)}",
         f"  fills                    : {versus(fills, peer.fills)}",
         f"  whole process            : {process:6.2f} s wall  "
-        f"({peer.name} {peer.process_s:.2f} s: {peer.process_s / process:.1f}x faster)",
+        f"({faster(process, peer.process_s)}); {process_cpu:.2f} s CPU",
         f"  loop (build + steps)     : {loop:6.2f} s wall  "
-        f"({peer.name} {peer.loop_s:.1f} s: {peer.loop_s / loop:.1f}x faster); "
-        f"run with its tables {run:.2f} s",
+        f"({faster(loop, peer.loop_s)}); {loop_cpu:.2f} s CPU; "
+        f"run with its tables {run:.2f} s wall",
         f"  peak resident memory     : {peak:6.1f} MiB  ({peer.name} {peer.peak_mib:.0f} MiB)",
         f"  throughput, whole process: {messages / process:,.0f} messages/s, "
         f"{fills / process:,.0f} fills/s",
@@ -171,12 +197,19 @@ def _run_one_day(scenario: str, steps: int | None, seed: int | None) -> dict[str
     from abm.scenario.schema import load_scenario
 
     loaded = load_scenario(scenario)
-    start = time.perf_counter()
-    result = abm.run(loaded, steps=steps, seed=seed)
+    loop_cpu: list[float] = []
+
+    def at_end_of_loop(done: int, total: int) -> None:
+        if done == total:
+            loop_cpu.append(time.process_time() - cpu)
+
+    cpu, start = time.process_time(), time.perf_counter()
+    result = abm.run(loaded, steps=steps, seed=seed, progress=at_end_of_loop)
     run_s = time.perf_counter() - start
     summary = result.summary
     return {
         "loop_s": float(summary["wall_time_s"]),
+        "loop_cpu_s": loop_cpu[-1],
         "run_s": run_s,
         "peak_mib": _peak_mib(),
         "orders": int(summary["orders"]),
