@@ -141,6 +141,7 @@ class MarketModel(mesa.Model):
         self._arrival_shocks: list[tuple[TakerGroup, str]] = []
         self._record_hooks: list[Callable[[], None]] = []
         self._build_groups(groups_seq)
+        self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
         self.network = self._build_network(network_seq)
         self.contagion = ContagionEngine(
             spec=scenario.network,
@@ -370,12 +371,7 @@ class MarketModel(mesa.Model):
             cancel(order_id)
         for venue in self._venues:
             venue.open_trading(self.step_index)
-        # Mesa's AgentSet.shuffle_do("step") order (model.random shuffles the makers in their
-        # creation order), without its walk over weak references every step
-        order = list(self.market_makers)
-        self.random.shuffle(order)
-        for mm in order:
-            mm.step()
+        self._mm_set.shuffle_do("step")
         self.activations += len(self.market_makers)
         for executor in self.executors:
             executor.step()
