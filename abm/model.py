@@ -244,6 +244,7 @@ class MarketModel(mesa.Model):
                 if kind.arrival_shock is not None:
                     self._arrival_shocks.append((group, kind.arrival_shock))
         self._takers_by_kind = takers
+        self._taker_kinds = [kind for kind in TAKER_KIND_ORDER if takers[kind]]  # in that order
         self.takers = [group for kind in TAKER_KIND_ORDER for group in takers[kind]]
 
     # ----- prices -----------------------------------------------------------------
@@ -375,7 +376,7 @@ class MarketModel(mesa.Model):
         self.activations += len(self.market_makers)
         for executor in self.executors:
             executor.step()
-        for kind in TAKER_KIND_ORDER:
+        for kind in self._taker_kinds:
             self._activate_takers(kind)
         # 4. risk: liquidations, margin and credit calls, default waves, hot potato
         self.contagion.step()

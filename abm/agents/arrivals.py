@@ -39,7 +39,7 @@ def poisson_slots(rng: np.random.Generator, lam: float, n: int) -> list[int]:
     slots: list[int] = []
     slot = 0  # the next variate's slot
     buffer = rng.random(n)  # every variate reads at least one uniform
-    above = np.flatnonzero(buffer > threshold).tolist()
+    above = (buffer > threshold).nonzero()[0].tolist()
     pos = k = 0  # next unread uniform in buffer; next candidate in above
     while slot < n:
         while k < len(above) and above[k] < pos:  # read already, as a product's factor
@@ -48,7 +48,7 @@ def poisson_slots(rng: np.random.Generator, lam: float, n: int) -> list[int]:
             slot += len(buffer) - pos
             if slot < n:
                 buffer = rng.random(n - slot)
-                above = np.flatnonzero(buffer > threshold).tolist()
+                above = (buffer > threshold).nonzero()[0].tolist()
                 pos = k = 0
             continue
         first = above[k]
@@ -57,7 +57,7 @@ def poisson_slots(rng: np.random.Generator, lam: float, n: int) -> list[int]:
         while True:
             if pos == len(buffer):  # this variate needs a uniform, each later slot one more
                 buffer = rng.random(n - slot)
-                above = np.flatnonzero(buffer > threshold).tolist()
+                above = (buffer > threshold).nonzero()[0].tolist()
                 pos = k = 0
             product *= float(buffer[pos])
             pos += 1
@@ -116,7 +116,7 @@ class GroupArrivals:
         rate = self.rate * self.intensity
         slots = self._slots
         if self.kind == "bernoulli":
-            return np.flatnonzero(rng.random(slots) < min(rate, 1.0)).tolist()
+            return (rng.random(slots) < min(rate, 1.0)).nonzero()[0].tolist()  # 1-D: flatnonzero
         return poisson_slots(rng, rate, slots)
 
     def _hawkes_times(self, rng: np.random.Generator) -> list[float]:
