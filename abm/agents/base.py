@@ -229,12 +229,11 @@ class Trader(mesa.Agent):
         Both marks are required keywords: a position never silently takes a price of 0
         (``Market.mark_price()`` and ``Market.hedge_price`` give them).
         """
-        tick = self.market.tick_size
-        equity = self.cash_ticks * tick + self.inventory * mark  # cash, as `cash` gives it
+        equity = self.cash + self.inventory * mark
         if self.hedge:
             equity += self.hedge * hedge_mark
         if self.claims_ticks or self.debts_ticks:
-            equity += (self.claims_ticks - self.debts_ticks) * tick
+            equity += (self.claims_ticks - self.debts_ticks) * self.market.tick_size
         return equity
 
     def quotes(self) -> tuple[float | None, float | None]:
