@@ -24,9 +24,16 @@ def register(subparsers: Any) -> None:
         help="book: timed repeats, best kept; day: whole-process runs, medians (default 3)",
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="model/crisis: steps (default 5000)"
+        "--steps",
+        type=int,
+        default=None,
+        help="model/crisis/day: steps (default 5000; day: 23,400)",
     )
-    parser.add_argument("--scenario", default=None, help="model: scenario (default baseline)")
+    parser.add_argument(
+        "--scenario",
+        default=None,
+        help="model, day: scenario (default baseline, bench/rmsc04_like)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     add_bench_sweep_arguments(parser)
