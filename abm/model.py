@@ -158,6 +158,8 @@ class MarketModel(mesa.Model):
         self._stride = scenario.record.other_agents_stride
         self._mark_method = build_mark(scenario.mark)
         self._tape_start = 0  # first tape entry of the current step
+        self._mark_key: tuple[object, ...] | None = None  # what _mark_inputs last read
+        self._mark_inputs_now: MarkInputs | None = None
         self._mark_committed: float | None = None  # the recorded mark, until the next step
         mark = self.mark_price()
         for trader in self.exchange.traders.values():
@@ -242,6 +244,7 @@ class MarketModel(mesa.Model):
                 if kind.arrival_shock is not None:
                     self._arrival_shocks.append((group, kind.arrival_shock))
         self._takers_by_kind = takers
+        self._taker_kinds = [kind for kind in TAKER_KIND_ORDER if takers[kind]]  # in that order
         self.takers = [group for kind in TAKER_KIND_ORDER for group in takers[kind]]
 
     # ----- prices -----------------------------------------------------------------
@@ -293,17 +296,30 @@ class MarketModel(mesa.Model):
         return self._mark_method.value(self._mark_inputs())
 
     def _mark_inputs(self) -> MarkInputs:
-        """What the mark methods see: fundamental, mid, last trade, this step's book trades."""
-        last = self.exchange.last_price_ticks
+        """What the mark methods see: fundamental, mid, last trade, this step's book trades.
+
+        Read several times a step (risk, contagion, the record) while the book rarely moves
+        in between: the inputs are rebuilt only when the fundamental, the touch or the tape
+        has changed since the last read.
+        """
+        exchange, book = self.exchange, self.book
+        tape = exchange.tape
+        last = exchange.last_price_ticks
+        bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
+        key = (self._tape_start, len(tape), bid, ask, last, self.fundamental.value)
+        if key == self._mark_key and self._mark_inputs_now is not None:
+            return self._mark_inputs_now
         tick = self.tick_size
-        step_trades = self.exchange.tape[self._tape_start :]
-        return MarkInputs(
+        step_trades = tape[self._tape_start :]
+        inputs = MarkInputs(
             fundamental=self.fundamental.value,
-            mid=self.mid_price(),
+            mid=None if bid is None or ask is None else (bid + ask) * 0.5 * tick,
             last=None if last is None else last * tick,
             step_qty=sum(qty for _, _, qty in step_trades),
             step_notional=math.fsum(price * tick * qty for _, price, qty in step_trades),
         )
+        self._mark_key, self._mark_inputs_now = key, inputs
+        return inputs
 
     def release(self) -> None:
         """Let the garbage collector free this model once nothing else refers to it.
@@ -360,7 +376,7 @@ class MarketModel(mesa.Model):
         self.activations += len(self.market_makers)
         for executor in self.executors:
             executor.step()
-        for kind in TAKER_KIND_ORDER:
+        for kind in self._taker_kinds:
             self._activate_takers(kind)
         # 4. risk: liquidations, margin and credit calls, default waves, hot potato
         self.contagion.step()
@@ -375,7 +391,7 @@ class MarketModel(mesa.Model):
             agents, rng = group.agents, group.rng
             arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
         if len(arrivals) > 1:
-            order = self.rng.permutation(len(arrivals))
+            order = self.rng.permutation(len(arrivals)).tolist()  # plain ints index faster
             arrivals = [arrivals[i] for i in order]
         self.activations += len(arrivals)
         for trader, rng, side in arrivals:
@@ -430,12 +446,10 @@ class MarketModel(mesa.Model):
             self.hedge_venue.price,
             mark,
         )
-        for mm in self.market_makers:
-            self._record_trader(mm, step, mark)
+        self._record_traders(self.market_makers, step, mark)
         stride = self._stride
         if step == 0 or final or (stride is not None and step % stride == 0):
-            for trader in self._other_traders:
-                self._record_trader(trader, step, mark)
+            self._record_traders(self._other_traders, step, mark)
         levels = self.scenario.record.depth_levels
         if levels and step % self.scenario.record.depth_stride == 0:
             record_level = self.recorder.depth_level
@@ -443,25 +457,30 @@ class MarketModel(mesa.Model):
                 for level, (price, qty) in enumerate(book.depth(book_side, levels), start=1):
                     record_level(step, side, level, price, qty)
 
-    def _record_trader(self, trader: Trader, step: int, mark: float) -> None:
-        equity = trader.equity(mark=mark, hedge_mark=self.hedge_venue.price)
-        bid, ask = trader.quotes()
-        self.recorder.agent(
-            step,
-            trader.unique_id,
-            trader.kind,
-            trader.inventory,
-            trader.cash,
-            equity,
-            equity - trader.initial_equity,
-            bid,
-            ask,
-            trader.regime.value,
-            trader.status.value,
-            trader.group,
-            trader.hedge,
-            trader.inventory + trader.hedge,
-        )
+    def _record_traders(self, traders: Sequence[Trader], step: int, mark: float) -> None:
+        """One ``agents`` row per trader: equity and pnl at ``mark`` and the hedge price."""
+        hedge_mark = self.hedge_venue.price
+        record = self.recorder.agent
+        for trader in traders:
+            equity = trader.equity(mark=mark, hedge_mark=hedge_mark)
+            bid, ask = trader.quotes()
+            inventory, hedge = trader.inventory, trader.hedge
+            record(
+                step,
+                trader.unique_id,
+                trader.kind,
+                inventory,
+                trader.cash,
+                equity,
+                equity - trader.initial_equity,
+                bid,
+                ask,
+                trader.regime.value,
+                trader.status.value,
+                trader.group,
+                hedge,
+                inventory + hedge,
+            )
 
     # ----- invariants -------------------------------------------------------------
 

@@ -433,3 +433,30 @@ def test_policy_quote_is_never_crossed(kind: str, inventory: int, sigma: float) 
 def test_policy_error_is_value_error() -> None:
     """PolicyError subclasses ValueError so generic validation handlers catch it."""
     assert issubclass(PolicyError, ValueError)
+
+
+def _closed_form(kind: str, s: float, q: int, t: float, sigma: float) -> tuple[float, float]:
+    """The public, argument-checking formula of each policy at VALID_PARAMS."""
+    p = VALID_PARAMS[kind]
+    if kind == "symmetric":
+        return symmetric_quotes(s, p["spread"])
+    if kind == "ho_stoll":
+        return ho_stoll_quotes(s, q, p["spread"], p["skew"])
+    if kind == "avellaneda_stoikov":
+        tau = max(p["T"] - t, 0.0)
+        return avellaneda_stoikov_quotes(s, q, p["gamma"], sigma, tau, p["k"])
+    if kind == "glft":
+        return glft_quotes(s, q, p["gamma"], sigma, p["k"], p["A"], p["xi"])
+    return glosten_milgrom_quotes(p["prior_high"], p["v_low"], p["v_high"], p["informed_fraction"])
+
+
+@pytest.mark.parametrize("kind", sorted(VALID_PARAMS))
+@pytest.mark.parametrize(("s", "q", "t", "sigma"), [(100.0, 0, 0.0, 2.0), (37.5, -12, 0.75, 0.3)])
+def test_policy_quote_prices_equal_the_checked_closed_form(
+    kind: str, s: float, q: int, t: float, sigma: float
+) -> None:
+    """The unchecked per-step path gives the public closed form's numbers, bit for bit."""
+    policy = make_policy(kind, **VALID_PARAMS[kind])
+    expected = _closed_form(kind, s, q, t, sigma)
+    assert policy.quote_prices(s, q, t, sigma) == expected
+    assert sides(policy.quote(ctx(s, q, t, sigma))) == expected

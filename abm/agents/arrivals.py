@@ -8,10 +8,65 @@ costs nothing (DESIGN.md section 3).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 import numpy as np
 
 from abm.scenario.schema import ArrivalLaw, HawkesArrivalSpec
+
+# numpy's own per-variate Poisson loop is faster for small groups and for rates at which many
+# traders arrive at once; below these the vectorised walk of `poisson_slots` wins
+_WALK_MIN_SLOTS = 256
+_WALK_MAX_RATE = 0.05
+
+
+def poisson_slots(rng: np.random.Generator, lam: float, n: int) -> list[int]:
+    """Slots ``0..n-1``, each repeated ``Poisson(lam)`` times: ``rng.poisson(lam, n)``, faster.
+
+    The same variates from the same stream as ``numpy.repeat(numpy.arange(n),
+    rng.poisson(lam, n))``, leaving ``rng`` in the same state. For ``0 < lam < 10`` numpy's
+    ``Generator`` draws each variate by multiplying uniforms (Knuth's method, its
+    ``random_poisson_mult``): the variate is the number of uniforms whose running product
+    stays above ``exp(-lam)``, and it reads one uniform more than that. At the small rates of
+    a group's per-step arrivals nearly every variate is 0 after one uniform, so the group's
+    uniforms are drawn in one vectorised call and only those above ``exp(-lam)`` are walked in
+    Python; more uniforms are drawn only as many as are certainly needed, so the stream never
+    runs ahead of numpy's. Other rates and small groups use ``rng.poisson`` itself.
+    """
+    if not (0 < lam <= _WALK_MAX_RATE and n >= _WALK_MIN_SLOTS):
+        return np.repeat(np.arange(n), rng.poisson(lam, n)).tolist()
+    threshold = math.exp(-lam)
+    slots: list[int] = []
+    slot = 0  # the next variate's slot
+    buffer = rng.random(n)  # every variate reads at least one uniform
+    above = (buffer > threshold).nonzero()[0].tolist()
+    pos = k = 0  # next unread uniform in buffer; next candidate in above
+    while slot < n:
+        while k < len(above) and above[k] < pos:  # read already, as a product's factor
+            k += 1
+        if k == len(above):  # the unread uniforms are all zero variates
+            slot += len(buffer) - pos
+            if slot < n:
+                buffer = rng.random(n - slot)
+                above = (buffer > threshold).nonzero()[0].tolist()
+                pos = k = 0
+            continue
+        first = above[k]
+        slot += first - pos  # zero variates up to the first uniform above the threshold
+        product, count, pos = float(buffer[first]), 1, first + 1
+        while True:
+            if pos == len(buffer):  # this variate needs a uniform, each later slot one more
+                buffer = rng.random(n - slot)
+                above = (buffer > threshold).nonzero()[0].tolist()
+                pos = k = 0
+            product *= float(buffer[pos])
+            pos += 1
+            if product <= threshold:
+                break
+            count += 1
+        slots.extend([slot] * count)
+        slot += 1
+    return slots
 
 
 class GroupArrivals:
@@ -49,13 +104,20 @@ class GroupArrivals:
         else:
             self.rate = spec.rate
             self.per_side = spec.per_side
+            # one draw slot per trader, or per trader and side (buys first, then sells)
+            self._slots = 2 * n if self.per_side else n
 
-    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+    def _draw(self, rng: np.random.Generator) -> list[int]:
+        """The slots that arrive this step, ascending (a slot once per arrival).
+
+        One vectorised draw over all slots: for a per-side law, the buy side's n values
+        then the sell side's, the same stream as drawing the two sides one after the other.
+        """
         rate = self.rate * self.intensity
+        slots = self._slots
         if self.kind == "bernoulli":
-            return np.flatnonzero(rng.random(self.n) < min(rate, 1.0))
-        counts = rng.poisson(rate, self.n)
-        return np.repeat(np.arange(self.n), counts)
+            return (rng.random(slots) < min(rate, 1.0)).nonzero()[0].tolist()  # 1-D: flatnonzero
+        return poisson_slots(rng, rate, slots)
 
     def _hawkes_times(self, rng: np.random.Generator) -> list[float]:
         t = self._clock
@@ -88,8 +150,10 @@ class GroupArrivals:
                 return []
             who = rng.integers(0, self.n, size=len(self.last_times))
             return [(i, None) for i in who.tolist()]
+        drawn = self._draw(rng)
         if not self.per_side:
-            return [(i, None) for i in self._draw(rng).tolist()]
-        buys: list[tuple[int, bool | None]] = [(i, True) for i in self._draw(rng).tolist()]
-        sells: list[tuple[int, bool | None]] = [(i, False) for i in self._draw(rng).tolist()]
-        return buys + sells
+            return [(i, None) for i in drawn]
+        n = self.n
+        first_sell = bisect_left(drawn, n)
+        buys: list[tuple[int, bool | None]] = [(i, True) for i in drawn[:first_sell]]
+        return buys + [(i - n, False) for i in drawn[first_sell:]]

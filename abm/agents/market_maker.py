@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
-from abm.policies import QuoteContext, QuotingPolicy, build_policy
+from abm.policies import QuotingPolicy, build_policy
 from abm.results.events import EventKind, TradePurpose
 from abm.risk.hedging import hedge_trade
 from abm.risk.rebalancing import Rebalancer
@@ -120,6 +120,8 @@ class MarketMaker(Trader):
         self._hedges = spec.hedge.kind != "none"
         self.regimes = RegimeMachine(spec.regimes) if spec.regimes is not None else None
         self.gap_controls = spec.gap_controls
+        # what _risk_limits gives when no risk layer is configured or active: built once
+        self._plain_limits = QuoteLimits(1.0, 1.0, self.max_inventory, False)
         self.peak_equity = -math.inf
         # balance-sheet and contagion state (abm.contagion.engine)
         self.default_threshold = spec.default_threshold
@@ -135,16 +137,14 @@ class MarketMaker(Trader):
 
     def quotes(self) -> tuple[float | None, float | None]:
         """Current resting bid and ask prices (None for a side not in the book)."""
-        to_price = self.market.book.to_price
-        bid = self.bid_ticks if self._live(self.bid_id) else None
-        ask = self.ask_ticks if self._live(self.ask_id) else None
+        book = self.market.book
+        bid_id, ask_id = self.bid_id, self.ask_id
+        bid = self.bid_ticks if bid_id is not None and bid_id in book else None
+        ask = self.ask_ticks if ask_id is not None and ask_id in book else None
         return (
-            None if bid is None else to_price(bid),
-            None if ask is None else to_price(ask),
+            None if bid is None else book.to_price(bid),
+            None if ask is None else book.to_price(ask),
         )
-
-    def _live(self, order_id: int | None) -> bool:
-        return order_id is not None and order_id in self.market.book
 
     def step(self) -> None:
         """Manage risk, rebalance, hedge and requote (see the class docstring)."""
@@ -181,6 +181,13 @@ class MarketMaker(Trader):
     def _risk_limits(self) -> QuoteLimits:
         """This step's spread and size multipliers, inventory limit and withdrawal flag."""
         market = self.market
+        if (
+            self.regimes is None
+            and self.gap_controls is None
+            and self.confidence_state is None
+            and market.step_index >= self.withdrawn_until
+        ):
+            return self._plain_limits
         spread_mult, size_mult, limit, withdraw = 1.0, 1.0, self.max_inventory, False
         if self.regimes is not None:
             equity = self.equity(mark=market.mark_price(), hedge_mark=market.hedge_price)
@@ -244,10 +251,9 @@ class MarketMaker(Trader):
     def _quote(self, reference: float, limits: QuoteLimits) -> None:
         """Ask the policy, apply the risk limits, round to the grid and replace changed sides."""
         market = self.market
-        quote = self.policy.quote(
-            QuoteContext(reference, self.inventory, market.time, self.volatility.sigma)
+        bid, ask = self.policy.quote_prices(
+            reference, self.inventory, market.time, self.volatility.sigma
         )
-        bid, ask = quote.bid, quote.ask
         if limits.spread_mult != 1.0 and bid is not None and ask is not None:
             center, half = (bid + ask) / 2, (ask - bid) / 2 * limits.spread_mult
             bid, ask = center - half, center + half

@@ -1,4 +1,4 @@
-"""``abm bench``: benchmarks of the order book, the model, a crisis and a sweep (`abm.bench`)."""
+"""``abm bench``: the order book, the model, a crisis, an ABIDES-like day, a sweep (`abm.bench`)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,28 @@ from abm.cli.common import CliError, fail, load, positive
 
 def register(subparsers: Any) -> None:
     """Add ``abm bench`` to ``subparsers`` (the object ``add_subparsers`` returns)."""
-    parser = subparsers.add_parser("bench", help="benchmarks: the order book, the model, a crisis")
-    parser.add_argument("target", choices=["book", "model", "crisis", "sweep"])
+    parser = subparsers.add_parser(
+        "bench", help="benchmarks: the order book, the model, a crisis, an ABIDES-like day"
+    )
+    parser.add_argument("target", choices=["book", "model", "crisis", "day", "sweep"])
     parser.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
     parser.add_argument(
-        "--repeats", type=int, default=None, help="book: timed repeats, best kept (default 3)"
+        "--repeats",
+        type=int,
+        default=None,
+        help="book: timed repeats, best kept; day: whole-process runs, medians (default 3)",
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="model/crisis: steps (default 5000)"
+        "--steps",
+        type=int,
+        default=None,
+        help="model/crisis/day: steps (default 5000; day: 23,400)",
     )
-    parser.add_argument("--scenario", default=None, help="model: scenario (default baseline)")
+    parser.add_argument(
+        "--scenario",
+        default=None,
+        help="model, day: scenario (default baseline, bench/rmsc04_like)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     add_bench_sweep_arguments(parser)
@@ -63,6 +75,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     positive("--steps", args.steps)
     if args.target == "sweep":
         return bench_sweep(args)
+    if args.target == "day":
+        return _bench_day(args)
     if args.target == "crisis":
         from abm.bench.crisis import format_crisis_bench, run_crisis_bench
 
@@ -77,6 +91,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
         scenario_path=args.scenario, steps=args.steps, seed=args.seed, memory=not args.no_memory
     )
     print(format_model_bench(model_result))
+    return 0
+
+
+def _bench_day(args: argparse.Namespace) -> int:
+    from abm.bench.day import DEFAULT_SCENARIO, format_day_bench, run_day_bench
+
+    positive("--repeats", args.repeats)
+    scenario = args.scenario or DEFAULT_SCENARIO
+    load(scenario, [])  # validate first: a bad file is a clean error, not a child's traceback
+    result = run_day_bench(
+        scenario=scenario,
+        steps=args.steps,
+        seed=args.seed,
+        repeats=3 if args.repeats is None else args.repeats,
+    )
+    print(format_day_bench(result))
     return 0
 
 

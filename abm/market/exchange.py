@@ -185,7 +185,7 @@ class Exchange(Generic[AccountT]):
         venue_name, instrument_name = venue.name, instrument.name
         # a plain str, not the enum member: rows of plain values are left alone by the
         # garbage collector (a tuple holding an enum member stays tracked forever)
-        label = str(purpose)
+        label = purpose.value  # shared by every row; str() would copy it per order
         taker_id = taker.unique_id
         traded = 0
         for fill in fills:

@@ -2,7 +2,9 @@
 
 Every formula is a pure function of floats returning ``(bid, ask)`` in price units; a policy
 class holds the parameters (and, for Glosten-Milgrom, the belief that lives across steps) and
-maps a :class:`QuoteContext` to a :class:`Quote`. Nothing here knows about ticks, the order
+maps a :class:`QuoteContext` to a :class:`Quote` (``quote``), or the same context given as bare
+floats to a ``(bid, ask)`` tuple (``quote_prices``, the market maker's per-step path, which checks
+nothing the spec already checked). Nothing here knows about ticks, the order
 book or Mesa: the caller rounds prices to ticks and enforces inventory limits by withdrawing a
 side (``None`` in :class:`Quote`).
 

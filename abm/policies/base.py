@@ -1,10 +1,12 @@
 """What every quoting policy shares: the context it quotes in, the quote, the base class.
 
 A policy is built once from its validated spec (the schema is the one place its parameters
-are declared and checked) and then quotes every requote without re-checking anything:
-:class:`QuoteContext` and :class:`Quote` are plain value types on that path. The public
-closed-form functions in the formula modules check their arguments, because users call them
-with bare numbers; policies call unchecked inner versions.
+are declared and checked) and then quotes every requote without re-checking anything. A
+policy's formula is its :meth:`QuotingPolicy.quote_prices` (bare floats in, a ``(bid, ask)``
+tuple out: the market maker's per-step path, which builds no value objects);
+:meth:`QuotingPolicy.quote` wraps it in the plain value types :class:`QuoteContext` and
+:class:`Quote`. The public closed-form functions in the formula modules check their
+arguments, because users call them with bare numbers; policies call unchecked inner versions.
 """
 
 from __future__ import annotations
@@ -95,8 +97,9 @@ class QuotingPolicy(ABC):
     """A market maker's quoting rule: parameters (and any learning state) plus a formula.
 
     Subclasses set ``name`` (their key in ``POLICIES``, the ``kind`` of their spec) and
-    ``spec_type``, and are built from a validated spec: ``Cls(spec)``. Their constructors
-    do not re-check what the spec guarantees.
+    ``spec_type``, are built from a validated spec (``Cls(spec)``) and implement
+    :meth:`quote_prices`. Neither their constructors nor their quotes re-check what the spec
+    guarantees.
     """
 
     name: ClassVar[str]
@@ -107,8 +110,19 @@ class QuotingPolicy(ABC):
         """Take the parameters from ``spec`` (an instance of ``spec_type``)."""
 
     @abstractmethod
+    def quote_prices(
+        self, reference: float, inventory: int, time: float, sigma: float
+    ) -> tuple[float | None, float | None]:
+        """The quote for a context given field by field: ``(bid, ask)``, unrounded, price units.
+
+        The arguments are those of :class:`QuoteContext` (the caller guarantees what it
+        states); ``None`` means do not quote that side. This is the market maker's per-step
+        path: it checks nothing and allocates no value objects.
+        """
+
     def quote(self, ctx: QuoteContext) -> Quote:
         """Return the quote for the current context (prices unrounded, in price units)."""
+        return Quote(*self.quote_prices(ctx.reference, ctx.inventory, ctx.time, ctx.sigma))
 
     def observe_trade(self, side: str, price: float, qty: int) -> None:  # noqa: B027
         """Learn from a trade the market maker saw; stateless policies ignore it.

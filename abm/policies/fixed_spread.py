@@ -13,8 +13,6 @@ from pydantic import Field
 
 from abm.policies.base import (
     PolicySpecBase,
-    Quote,
-    QuoteContext,
     QuotingPolicy,
     finite,
     nonnegative,
@@ -102,9 +100,11 @@ class Symmetric(QuotingPolicy):
     def __init__(self, spec: SymmetricSpec) -> None:
         self.spread = spec.spread
 
-    def quote(self, ctx: QuoteContext) -> Quote:
+    def quote_prices(
+        self, reference: float, inventory: int, time: float, sigma: float
+    ) -> tuple[float, float]:
         """Quote ``reference -/+ spread/2``."""
-        return Quote(*_symmetric(ctx.reference, self.spread))
+        return _symmetric(reference, self.spread)
 
 
 class HoStoll(QuotingPolicy):
@@ -117,6 +117,8 @@ class HoStoll(QuotingPolicy):
         self.spread = spec.spread
         self.skew = spec.skew
 
-    def quote(self, ctx: QuoteContext) -> Quote:
+    def quote_prices(
+        self, reference: float, inventory: int, time: float, sigma: float
+    ) -> tuple[float, float]:
         """Quote ``reference - skew * inventory -/+ spread/2``."""
-        return Quote(*_ho_stoll(ctx.reference, ctx.inventory, self.spread, self.skew))
+        return _ho_stoll(reference, inventory, self.spread, self.skew)

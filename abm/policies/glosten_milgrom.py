@@ -14,8 +14,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from abm.policies.base import (
     PolicyError,
     PolicySpecBase,
-    Quote,
-    QuoteContext,
     QuotingPolicy,
     finite,
 )
@@ -156,9 +154,11 @@ class GlostenMilgrom(QuotingPolicy):
         """Current probability that the value is ``v_high``."""
         return self._belief
 
-    def quote(self, ctx: QuoteContext) -> Quote:
+    def quote_prices(
+        self, reference: float, inventory: int, time: float, sigma: float
+    ) -> tuple[float, float]:
         """Quote ``E[V | sell]``, ``E[V | buy]`` under the current belief."""
-        return Quote(*_quotes(self._belief, self.v_low, self.v_high, self.informed_fraction))
+        return _quotes(self._belief, self.v_low, self.v_high, self.informed_fraction)
 
     def observe_trade(self, side: str, price: float, qty: int) -> None:
         """Update the belief once by Bayes' rule on the aggressor side.

@@ -26,8 +26,6 @@ from pydantic import Field
 
 from abm.policies.base import (
     PolicySpecBase,
-    Quote,
-    QuoteContext,
     QuotingPolicy,
     finite,
     nonnegative,
@@ -230,10 +228,12 @@ class AvellanedaStoikov(QuotingPolicy):
         self.k = spec.k
         self.T = spec.T
 
-    def quote(self, ctx: QuoteContext) -> Quote:
-        """Quote eqs. (29)-(30) at ``s = reference``, ``q = inventory``, ``sigma = ctx.sigma``."""
-        tau = max(self.T - ctx.time, 0.0)
-        return Quote(*_as_quotes(ctx.reference, ctx.inventory, self.gamma, ctx.sigma, tau, self.k))
+    def quote_prices(
+        self, reference: float, inventory: int, time: float, sigma: float
+    ) -> tuple[float, float]:
+        """Quote eqs. (29)-(30) at ``s = reference``, ``q = inventory``."""
+        tau = max(self.T - time, 0.0)
+        return _as_quotes(reference, inventory, self.gamma, sigma, tau, self.k)
 
 
 class GLFT(QuotingPolicy):
@@ -254,6 +254,8 @@ class GLFT(QuotingPolicy):
         exponent = self.gamma if self.xi is None else self.xi
         self._c1, self._root = _glft_constants(self.gamma, self.k, self.A, exponent)
 
-    def quote(self, ctx: QuoteContext) -> Quote:
+    def quote_prices(
+        self, reference: float, inventory: int, time: float, sigma: float
+    ) -> tuple[float, float]:
         """Quote :func:`glft_quotes` at ``s = reference``, ``q = inventory``."""
-        return Quote(*_glft(ctx.reference, ctx.inventory, ctx.sigma, self._c1, self._root))
+        return _glft(reference, inventory, sigma, self._c1, self._root)

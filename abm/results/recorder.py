@@ -123,6 +123,9 @@ class Recorder:
         # rows are appended as tuples (one list append per row, the cheapest record on the
         # hot path) and transposed into columns once, in `table`
         self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
+        # the tables written once per fill and once per market maker a step, appended to directly
+        self._trades = self._rows["trades"]
+        self._agents = self._rows["agents"]
 
     def _append(self, table: str, row: tuple[Any, ...]) -> None:
         self._rows[table].append(row)
@@ -211,8 +214,22 @@ class Recorder:
             raise ValueError(f"trade venue must be one of {VENUES}, got {venue!r}")
         if purpose not in TRADE_PURPOSES:
             raise ValueError(f"trade purpose must be a TradePurpose value, got {purpose!r}")
-        row = (step, time, price, qty, aggressor, buyer, seller, venue, instrument, purpose)
-        self._append("trades", (*row, maker_order_id, taker_order_id))
+        self._trades.append(
+            (
+                step,
+                time,
+                price,
+                qty,
+                aggressor,
+                buyer,
+                seller,
+                venue,
+                instrument,
+                purpose,
+                maker_order_id,
+                taker_order_id,
+            )
+        )
 
     def agent(
         self,
@@ -251,9 +268,25 @@ class Recorder:
             labels = (("kind", kind), ("regime", regime), ("status", status), ("group", group))
             for name, label in labels:
                 _require_str("agent", name, label)
-        row = (step, agent_id, kind, inventory, cash, equity, pnl, _price(bid), _price(ask))
-        delta = inventory + hedge if net_delta is None else net_delta
-        self._append("agents", (*row, regime, status, group, hedge, delta))
+        # one tuple, built in place: this runs once per market maker per step
+        self._agents.append(
+            (
+                step,
+                agent_id,
+                kind,
+                inventory,
+                cash,
+                equity,
+                pnl,
+                math.nan if bid is None else float(bid),
+                math.nan if ask is None else float(ask),
+                regime,
+                status,
+                group,
+                hedge,
+                inventory + hedge if net_delta is None else net_delta,
+            )
+        )
 
     def event(
         self,

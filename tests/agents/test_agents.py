@@ -575,6 +575,21 @@ def test_market_maker_keeps_unchanged_quotes() -> None:
     assert (model.exchange.orders, model.exchange.cancels) == (orders, cancels)
 
 
+def test_market_maker_without_risk_layer_still_honours_a_withdrawal() -> None:
+    """No regimes, gap controls or confidence: a contagion withdrawal still pulls both quotes."""
+    model, mm = _mm_market()
+    model.step()
+    quoted = mm.quotes()
+    assert None not in quoted
+    mm.withdrawn_until = model.step_index + 2  # as the confidence channel sets it
+    model.step()
+    assert mm.quotes() == (None, None)
+    assert model.book.best_bid_ticks() is None
+    model.step()
+    model.step()
+    assert mm.quotes() == quoted
+
+
 def test_market_maker_replaces_only_the_changed_side() -> None:
     """A partly filled ask is replaced at full size; the untouched bid keeps its order id."""
     model, mm = _mm_market()

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from abm.agents.arrivals import GroupArrivals
+from abm.agents.arrivals import GroupArrivals, poisson_slots
 from abm.scenario.schema import ArrivalSpec
 
 Z = 5.0  # standard errors allowed for a statistical check
@@ -157,3 +157,45 @@ def test_group_arrivals_same_generator_state_same_draws() -> None:
     first = [arrivals.draw(rng_a) for _ in range(3)]
     second = [arrivals.draw(rng_b) for _ in range(3)]
     assert first == second
+
+
+@pytest.mark.parametrize(("kind", "rate"), [("bernoulli", 0.3), ("poisson", 0.7)])
+def test_group_arrivals_per_side_draw_is_both_sides_drawn_in_turn(kind: str, rate: float) -> None:
+    """A per-side step equals numpy drawing the buy side's n values, then the sell side's."""
+    n, seed = 57, 11
+    arrivals = GroupArrivals(_spec(kind, rate, per_side=True), n)
+    rng, reference = np.random.default_rng(seed), np.random.default_rng(seed)
+    for _ in range(20):
+        sides = []
+        for _side in (True, False):
+            if kind == "bernoulli":
+                sides.append(np.flatnonzero(reference.random(n) < rate).tolist())
+            else:
+                sides.append(np.repeat(np.arange(n), reference.poisson(rate, n)).tolist())
+        expected = [(i, True) for i in sides[0]] + [(i, False) for i in sides[1]]
+        assert arrivals.draw(rng) == expected
+    assert rng.random() == reference.random()  # the generator is left where numpy's would be
+
+
+@pytest.mark.parametrize("lam", [1e-6, 4.27e-5, 0.004, 0.02, 0.05, 0.3, 9.99, 12.0])
+@pytest.mark.parametrize("n", [255, 256, 1000, 3001])
+def test_poisson_slots_are_numpys_poisson_variates_from_the_same_stream(lam: float, n: int) -> None:
+    """Against numpy itself: repeat(arange(n), rng.poisson(lam, n)), and the same state after."""
+    for seed in range(4):
+        rng, reference = np.random.default_rng(seed), np.random.default_rng(seed)
+        for _ in range(25):
+            expected = np.repeat(np.arange(n), reference.poisson(lam, n)).tolist()
+            assert poisson_slots(rng, lam, n) == expected
+        assert rng.random() == reference.random()
+
+
+def test_poisson_slots_walk_reads_more_uniforms_when_the_last_slot_arrives() -> None:
+    """A variate at the buffer's end reads uniforms drawn after it, exactly as numpy does."""
+    n, lam, seen = 256, 0.05, 0
+    for seed in range(400):
+        rng, reference = np.random.default_rng(seed), np.random.default_rng(seed)
+        counts = reference.poisson(lam, n)
+        seen += bool(counts[-1])
+        assert poisson_slots(rng, lam, n) == np.repeat(np.arange(n), counts).tolist()
+        assert rng.random() == reference.random()
+    assert seen > 5  # the case was exercised
