@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
-from abm.policies import QuotingPolicy, build_policy
+from abm.market.orderbook import MAX_PRICE_TICKS
+from abm.policies import PolicyError, QuotingPolicy, build_policy
 from abm.results.events import EventKind, TradePurpose
 from abm.risk.hedging import hedge_trade
 from abm.risk.rebalancing import Rebalancer
@@ -258,8 +259,14 @@ class MarketMaker(Trader):
             center, half = (bid + ask) / 2, (ask - bid) / 2 * limits.spread_mult
             bid, ask = center - half, center + half
         tick = market.tick_size
+        if not (bid is None or math.isfinite(bid)) or not (ask is None or math.isfinite(ask)):
+            raise self._unquotable(bid, ask)
         bid_t = None if bid is None else math.floor(bid / tick + 1e-9)
         ask_t = None if ask is None else math.ceil(ask / tick - 1e-9)
+        if (bid_t is not None and bid_t > MAX_PRICE_TICKS) or (
+            ask_t is not None and ask_t > MAX_PRICE_TICKS
+        ):
+            raise self._unquotable(bid, ask)
         if bid_t is not None and ask_t is not None and bid_t >= ask_t:
             ask_t = bid_t + 1  # a quote of zero width on the grid: keep one tick
         size = max(1, round(self.quote_size * limits.size_mult))
@@ -275,6 +282,19 @@ class MarketMaker(Trader):
             ask_t = None
         self.bid_id, self.bid_ticks = self._replace(True, self.bid_id, self.bid_ticks, bid_t, size)
         self.ask_id, self.ask_ticks = self._replace(False, self.ask_id, self.ask_ticks, ask_t, size)
+
+    def _unquotable(self, bid: float | None, ask: float | None) -> PolicyError:
+        """The error for a quote no book takes: the policy's parameters are out of its range."""
+        shown = ", ".join(
+            f"{name} {'none' if price is None else f'{price:.6g}'}"
+            for name, price in (("bid", bid), ("ask", ask))
+        )
+        return PolicyError(
+            f"agents.{self.group}.policy: the policy quoted {shown} at step "
+            f"{self.market.step_index}, not a finite price of at most {MAX_PRICE_TICKS:,} "
+            "ticks; its parameters (risk aversion, intensity, spread) are outside the range "
+            "it can quote with"
+        )
 
     def _replace(
         self,

@@ -92,8 +92,16 @@ def check_out(out: Path, *, force: bool) -> None:
     Any other non-empty directory needs ``--force``; a file or a symbolic link is always refused.
 
     Raises:
-        CliError: Naming ``--out`` and what to do instead.
+        CliError: Naming ``--out`` and what to do instead, or the system's reason when it
+            cannot even look at the path (a name too long for the file system, say).
     """
+    try:
+        _check_out(out, force=force)
+    except OSError as exc:
+        raise CliError(f"--out: {out}: cannot use this path: {exc.strerror or exc}") from exc
+
+
+def _check_out(out: Path, *, force: bool) -> None:
     if out.is_symlink():
         raise CliError(f"--out: {out} is a symbolic link; pass the directory it points to")
     if not out.exists():

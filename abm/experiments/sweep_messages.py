@@ -12,8 +12,8 @@ import reprlib
 from collections.abc import Sequence
 from typing import Any
 
-MAX_PROBLEMS = 20
-"""Problems listed in one error message; the rest are counted ("... and N more problems")."""
+from abm.scenario.errors import MAX_PROBLEMS
+
 MAX_LINE_CHARS = 500
 """Characters of one line of an error message; longer lines are cut and marked."""
 
@@ -39,10 +39,23 @@ def show_value(value: Any) -> str:
 
 def bounded_message(lines: Sequence[str]) -> str:
     """Join message lines, keeping `MAX_PROBLEMS` of them, each cut to `MAX_LINE_CHARS`."""
-    kept = [
-        line if len(line) <= MAX_LINE_CHARS else f"{line[: MAX_LINE_CHARS - 14]}... (cut)"
-        for line in lines[:MAX_PROBLEMS]
-    ]
+    kept = [_cut(line) for line in lines[:MAX_PROBLEMS]]
     if len(lines) > MAX_PROBLEMS:
-        kept.append(f"... and {len(lines) - MAX_PROBLEMS} more problems")
+        kept.append(f"... and {len(lines) - MAX_PROBLEMS:,} more problems")
     return "\n".join(kept)
+
+
+def explained_message(source: str, problems: Sequence[tuple[str, str]]) -> str:
+    """One line per ``(path, problem)`` of `abm.scenario.errors.explain`, each cut short.
+
+    ``explain`` already lists at most `MAX_PROBLEMS` and counts the rest in a last
+    ``("...", "and N more problems")`` pair, which becomes the line ``... and N more problems``.
+    """
+    return "\n".join(
+        f"... {problem}" if path == "..." else _cut(f"{source}: {path}: {problem}")
+        for path, problem in problems
+    )
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else f"{line[: MAX_LINE_CHARS - 14]}... (cut)"

@@ -56,6 +56,7 @@ from abm.experiments.sweep_messages import (
     MAX_LINE_CHARS,
     MAX_PROBLEMS,
     bounded_message,
+    explained_message,
     show_value,
 )
 from abm.experiments.sweep_schema import SWEEP_PROBLEMS, RangeSpec, SamplesSpec, SweepSpec
@@ -413,10 +414,8 @@ def _read_spec(path: Path, source: str) -> SweepSpec:
     try:
         return SweepSpec.model_validate(dict(data))
     except ValidationError as exc:
-        lines = explain(exc, SweepSpec, problems=SWEEP_PROBLEMS)
-        raise SweepError(
-            bounded_message([f"{source}: {path}: {problem}" for path, problem in lines])
-        ) from exc
+        problems = explain(exc, SweepSpec, problems=SWEEP_PROBLEMS)
+        raise SweepError(explained_message(source, problems)) from exc
 
 
 def _check_paths(parameters: Sequence[str], source: str, field: str) -> None:

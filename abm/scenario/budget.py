@@ -31,17 +31,15 @@ memory estimate is within a factor of about two of the measured peak
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import Field
 
 from abm.scenario.errors import ScenarioError
-from abm.scenario.specs import ArrivalSpec, HawkesArrivalSpec
+from abm.scenario.specs import ArrivalSpec, HawkesArrivalSpec, RecordSpec
 from abm.scenario.types import PosFloat, Spec
-
-if TYPE_CHECKING:
-    from abm.scenario.schema import Scenario
 
 DEFAULT_MAX_MEMORY_GIB = 16.0
 """Default ceiling on a run's estimated peak memory, GiB."""
@@ -80,6 +78,34 @@ class LimitsSpec(Spec):
 
 NO_LIMITS = LimitsSpec(max_memory_gib=None, max_work=None)
 """Limits that refuse nothing (``--no-limits``)."""
+
+
+class Costed(Protocol):
+    """What the estimate reads of a scenario.
+
+    `abm.scenario.schema.Scenario` has it; this module cannot import that one, which imports
+    it for `LimitsSpec`.
+    """
+
+    @property
+    def steps(self) -> int:
+        """Number of steps."""
+
+    @property
+    def dt(self) -> float:
+        """Model time per step."""
+
+    @property
+    def record(self) -> RecordSpec:
+        """Recording options."""
+
+    @property
+    def agents(self) -> Mapping[str, Any]:
+        """Group name -> group."""
+
+    @property
+    def limits(self) -> LimitsSpec:
+        """Ceilings on the estimated cost."""
 
 
 class ScenarioTooLargeError(ScenarioError):
@@ -142,7 +168,7 @@ def _arrivals_per_step(group: Any, dt: float) -> float:
     return 0.0
 
 
-def estimate(scenario: Scenario) -> CostEstimate:
+def estimate(scenario: Costed) -> CostEstimate:
     """Estimate what running ``scenario`` costs, without building it (see the module docstring)."""
     steps = float(scenario.steps)
     record = scenario.record
@@ -177,7 +203,7 @@ def estimate(scenario: Scenario) -> CostEstimate:
 
 
 def check_limits(
-    scenario: Scenario, *, source: str, limits: LimitsSpec | None = None
+    scenario: Costed, *, source: str, limits: LimitsSpec | None = None
 ) -> CostEstimate:
     """Return ``scenario``'s `estimate`, or refuse it past ``limits`` (default: its own).
 

@@ -17,7 +17,7 @@ import importlib.resources
 import os
 from pathlib import Path
 
-from abm.scenario.errors import ScenarioError
+from abm.scenario.errors import ScenarioError, show
 
 BUNDLE_PACKAGE = "abm.scenarios"
 """The package whose data are the bundled scenarios (the ``scenarios/`` folder)."""
@@ -58,16 +58,22 @@ def resolve_scenario(source: str | os.PathLike[str]) -> Path:
 
     Raises:
         ScenarioError: ``source: file not found`` when it is neither an existing path nor a
-            bundled name; the message lists the closest bundled names.
+            bundled name (the message lists the closest bundled names), or ``source: cannot
+            look up the file`` when the system refuses the path (a name too long).
     """
     path = Path(source)
-    if path.is_file():
-        return path
-    bundled = _bundled_file(os.fspath(source))
-    if bundled is not None:
-        return bundled
-    if path.exists():
-        return path
+    try:
+        if path.is_file():
+            return path
+        bundled = _bundled_file(os.fspath(source))
+        if bundled is not None:
+            return bundled
+        if path.exists():
+            return path
+    except OSError as exc:  # a name too long for the file system, a path through a loop
+        raise ScenarioError(
+            f"{show(os.fspath(source))}: cannot look up the file: {exc.strerror or exc}"
+        ) from exc
     raise ScenarioError(
         f"{os.fspath(source)}: file not found, and no bundled scenario has that name; "
         f"{_suggestions(os.fspath(source))}"

@@ -518,9 +518,15 @@ def _files_relative_to(scenario: Scenario, directory: Path, *, source: str) -> S
     path = Path(topology.path)
     if not path.is_absolute():
         path = directory.resolve() / path
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError:  # a name too long for the file system, say
+        found = False
+    if not found:
+        # a path is shown whole (up to the longest path a system takes): cut, it says nothing
+        shown = repr(str(path)) if len(str(path)) <= 4096 else show(str(path))
         raise ScenarioError(
-            f"{source}: network.topology.path: {show(str(path))} is not a file; give the "
+            f"{source}: network.topology.path: {shown} is not a file; give the "
             "edge-list CSV's path, relative to the scenario file"
         )
     if str(path) == topology.path:

@@ -119,9 +119,9 @@ def test_cli_sweep_max_runs_refuses_and_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_load_sweep_alias_bomb_grid_value_gives_a_short_message(tmp_path: Path) -> None:
-    """A grid value that expands to 10^6 strings is judged first, then shown shortened."""
+    """A grid value that expands to 10^5 strings is judged first, then shown shortened."""
     path = tmp_path / "bomb.yaml"
-    text = f"scenario: {TINY}\ngrid:\n  steps:\n    - {_nested_aliases(6)}\n"
+    text = f"scenario: {TINY}\ngrid:\n  steps:\n    - {_nested_aliases(5)}\n"
     path.write_text(text, encoding="utf-8")
     assert len(text) < 600
     with pytest.raises(SweepError) as info:
@@ -130,6 +130,16 @@ def test_load_sweep_alias_bomb_grid_value_gives_a_short_message(tmp_path: Path) 
     assert "grid.steps: value [[" in message
     assert "must be a valid integer" in message
     assert len(message) < 1000
+
+
+def test_load_sweep_alias_bomb_past_the_yaml_limit_is_refused_while_parsing(
+    tmp_path: Path,
+) -> None:
+    """10^6 values through aliases pass the YAML reader's expansion limit: refused at parse."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(f"scenario: {TINY}\ngrid:\n  steps:\n    - {_nested_aliases(6)}\n")
+    with pytest.raises(SweepError, match="invalid YAML: expands to more than"):
+        load_sweep(path)
 
 
 def _nested_aliases(depth: int) -> str:
