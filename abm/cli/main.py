@@ -6,7 +6,9 @@ function that adds it to the parser; those modules share `abm.cli.common` and ne
 each other or this module.
 
 Every user error is an `abm.errors.AbmError` (a bad scenario, a bad flag value, a missing
-file), printed here as one line on stderr with exit code 2 and no traceback. Output piped into
+file), printed here as one line on stderr with exit code 2 and no traceback; abm's own
+warnings (`UserWarning`s: a run restored after an interrupted replacement) are one
+``abm: warning:`` line each. Output piped into
 a reader that stops early (``abm schema | head``) ends the command quietly with exit code 141,
 as for any Unix tool killed by SIGPIPE.
 """
@@ -17,7 +19,9 @@ import argparse
 import os
 import select
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from abm import __version__
 from abm.cli import bench, compare, dashboard, report, run, schema, study, sweep, validate
@@ -65,13 +69,35 @@ def _run_command(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)  # argparse itself exits 2 on a malformed command line
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning
+            return func(args)
     except AbmError as exc:
         print(f"abm: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("abm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print abm's own warnings (`UserWarning` and its kinds) as one ``abm: warning:`` line.
+
+    They speak to the user (a run restored after an interrupted replacement, a sweep record
+    set aside); the source line Python would print under them says nothing to that reader.
+    Other warnings (a library's ``RuntimeWarning``) keep Python's format, which says where.
+    """
+    if issubclass(category, UserWarning):
+        print(f"abm: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def _stdout_reader_gone() -> bool:

@@ -14,7 +14,6 @@ reported on stderr as ``abm: warning: ...``, moved aside and its run done again.
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -94,8 +93,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             "progress": not args.quiet,
         }
         with warnings.catch_warnings():
-            warnings.simplefilter("always", SweepWarning)
-            warnings.showwarning = _print_sweep_warning
+            warnings.simplefilter("always", SweepWarning)  # printed by abm.cli.main
             if dask:
                 with dask_executor(args.scheduler, args.dask_local) as (executor, _):
                     outcome = run_sweep(plan, args.out, executor=executor, **options)
@@ -108,18 +106,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for line in outcome_lines(outcome):
             print(line)
     return 0 if outcome.complete else 1
-
-
-def _print_sweep_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """Print a warning as one ``abm: warning:`` line on stderr (no source location)."""
-    print(f"abm: warning: {message}", file=sys.stderr)
 
 
 def outcome_lines(outcome: SweepOutcome) -> list[str]:

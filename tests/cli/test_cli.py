@@ -273,3 +273,23 @@ def test_cli_unknown_bundled_name_suggests_close_ones(
     err = capsys.readouterr().err
     assert err.startswith("abm: error: crisis/fire_sale: file not found")
     assert "crisis/fire_sale_spiral" in err and "Traceback" not in err
+
+
+def test_cli_prints_abm_warnings_as_one_line_and_library_warnings_as_python_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A UserWarning (abm's: a run restored) is one 'abm: warning:' line, no source line."""
+    import warnings
+
+    import abm.cli.validate
+
+    def warn_twice(_args: object) -> int:
+        warnings.warn("the previous run is restored", UserWarning, stacklevel=1)
+        warnings.warn("overflow encountered", RuntimeWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(abm.cli.validate, "cmd_validate", warn_twice)
+    assert main(["validate", BASELINE]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "abm: warning: the previous run is restored"
+    assert "RuntimeWarning: overflow encountered" in err[1] and "test_cli.py" in err[1]
