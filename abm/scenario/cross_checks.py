@@ -1,9 +1,10 @@
 """Constraints between scenario fields, checked at validation so that a run never fails on them.
 
-Each field of `abm.scenario.schema.Scenario` is validated on its own by its spec; what is
-decided only by two fields together lives here: a Paddrik class's mean gap against ``dt``, a
-program's start against ``steps``, every price the scenario sets against ``tick_size``, the
-network against the number of market makers, and an edge list's CSV against the file system.
+Each field of `abm.scenario.schema.Scenario` is validated on its own by its spec; what only
+fields together decide (or a field and the file system) lives here: a Paddrik class's mean
+gap against ``dt``, a program's start against ``steps``, every price the scenario sets against
+``tick_size``, the network against the number of market makers, and an edge list's CSV
+against the file system.
 Each of these would otherwise surface in the middle of a run (a slow step, a missing fall, an
 overflowing tick count, a ``NetworkError``), after the user has waited for it.
 
