@@ -1,6 +1,7 @@
 """The scenario root schema and `load_scenario`.
 
-YAML text is read by `abm.scenario.yaml_text`; dotted-path overrides are `abm.scenario.overrides`.
+YAML text is read by `abm.scenario.yaml_text`; dotted-path overrides are `abm.scenario.overrides`;
+the constraints between fields that validation checks are `abm.scenario.cross_checks`.
 
 A scenario is the single source of everything a run needs (DESIGN.md section 1). It is
 validated by frozen pydantic models that forbid unknown keys and non-finite floats. The
@@ -20,27 +21,12 @@ import os
 import re
 from collections.abc import Mapping
 from hashlib import sha256
-from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import (
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from abm.contagion.specs import (
-    BarabasiAlbertTopology,
-    CorePeripheryTopology,
-    EdgeListTopology,
-    ErdosRenyiTopology,
-    GivenExposure,
-    NetworkSpec,
-    StarTopology,
-)
+from abm.contagion.specs import NetworkSpec
 from abm.fundamental import (
     ArithmeticSpec,
     BinarySpec,
@@ -62,8 +48,14 @@ from abm.policies import (
     SymmetricSpec,
 )
 from abm.scenario.budget import LimitsSpec
+from abm.scenario.cross_checks import (
+    check_network_fits_the_market_makers,
+    check_prices_fit_the_tick,
+    check_programs_start_within_the_run,
+    check_step_resolves_arrivals,
+    edge_list_path,
+)
 from abm.scenario.errors import (
-    DocumentProblem,
     ScenarioError,
     ScenarioTypeError,
     describe_type,
@@ -80,11 +72,7 @@ from abm.scenario.groups import (
     PovGroup,
 )
 from abm.scenario.overrides import SOURCE, assign, parse_set_option
-from abm.scenario.paddrik import (
-    PaddrikGroup,
-    PaddrikRole,
-    paddrik_role_defaults,
-)
+from abm.scenario.paddrik import PaddrikGroup, PaddrikRole, paddrik_role_defaults
 from abm.scenario.specs import (
     ArrivalLaw,
     ArrivalSpec,
@@ -105,7 +93,6 @@ from abm.scenario.specs import (
     VolatilitySpec,
 )
 from abm.scenario.types import (
-    MAX_PRICE_TICKS,
     Float,
     Int,
     NonNegFloat,
@@ -290,64 +277,27 @@ class Scenario(Spec):
                 )
         return agents
 
+    # the constraints between fields live in abm.scenario.cross_checks; pydantic needs the
+    # validators on the class, and runs them in this order
     @model_validator(mode="after")
     def _check_step_resolves_arrivals(self) -> Scenario:
-        # one arrival per step at most: a step longer than a class's mean gap would slow it
-        for name, group in self.agents.items():
-            if isinstance(group, PaddrikGroup) and group.mean_interarrival_s < self.dt:
-                raise DocumentProblem(
-                    f"agents.{name}.mean_interarrival_s",
-                    f"{group.mean_interarrival_s!r} s is shorter than dt ({self.dt!r} s); lower "
-                    "dt so that one step resolves the fastest traders",
-                )
+        check_step_resolves_arrivals(self.agents, self.dt)
         return self
 
     @model_validator(mode="after")
     def _check_programs_start_within_the_run(self) -> Scenario:
-        # a program that never starts has no fall to measure: the run would end in an error
-        for name, group in self.agents.items():
-            if isinstance(group, PovGroup) and group.start_step > self.steps:
-                raise DocumentProblem(
-                    f"agents.{name}.start_step",
-                    f"{group.start_step} is after the run's last step (steps: {self.steps}); "
-                    "start the program earlier or run more steps",
-                )
+        check_programs_start_within_the_run(self.agents, self.steps)
         return self
 
     @model_validator(mode="after")
     def _check_prices_fit_the_tick(self) -> Scenario:
-        # prices live in integer ticks; see MAX_PRICE_TICKS for why they are bounded
-        fundamental = self.fundamental
-        opening = "s0" if hasattr(fundamental, "s0") else "high"
-        value = float(getattr(fundamental, opening))
-        if value < self.tick_size:
-            raise DocumentProblem(
-                f"fundamental.{opening}",
-                f"{value!r} is less than one tick ({self.tick_size!r}); lower tick_size",
-            )
-        for path, price in _initial_prices(self):
-            if price / self.tick_size > MAX_PRICE_TICKS:
-                raise DocumentProblem(
-                    path,
-                    f"{price!r} is {price / self.tick_size:.3g} ticks of {self.tick_size!r}; "
-                    f"prices may be at most {MAX_PRICE_TICKS:.0e} ticks (raise tick_size or "
-                    "lower the price)",
-                )
+        check_prices_fit_the_tick(self.fundamental, self.agents, self.tick_size)
         return self
 
     @model_validator(mode="after")
     def _check_network_fits_the_market_makers(self) -> Scenario:
-        # what abm.contagion.graph.build_network would refuse at run time, said at load time
         if self.network is not None:
-            makers = self.groups_of("market_maker")
-            _check_network(self.network, sum(group.count for group in makers.values()))
-            for name, group in makers.items():
-                if group.count and group.cash < 0:
-                    raise DocumentProblem(
-                        f"agents.{name}.cash",
-                        f"{group.cash!r} is negative; with a network, a market maker's cash "
-                        "is its capital and must be >= 0",
-                    )
+            check_network_fits_the_market_makers(self.network, self.groups_of("market_maker"))
         return self
 
     @classmethod
@@ -502,95 +452,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             "(name, fundamental, agents, ...)"
         )
     scenario = Scenario.from_yaml_text(text, source=source)
-    return _files_relative_to(scenario, file.parent, source=source)
-
-
-def _files_relative_to(scenario: Scenario, directory: Path, *, source: str) -> Scenario:
-    """``scenario`` with a relative edge-list path made absolute against ``directory``.
-
-    Raises:
-        ScenarioError: ``source: network.topology.path: ...`` if the edge list is not a file
-            (the run would fail when it builds the network).
-    """
-    topology = None if scenario.network is None else scenario.network.topology
-    if not isinstance(topology, EdgeListTopology):
+    edge_list = edge_list_path(scenario.network, file.parent, source=source)
+    if edge_list is None:
         return scenario
-    path = Path(topology.path)
-    if not path.is_absolute():
-        path = directory.resolve() / path
-    try:
-        found = path.is_file()
-    except OSError:  # a name too long for the file system, say
-        found = False
-    if not found:
-        # a path is shown whole (up to the longest path a system takes): cut, it says nothing
-        shown = repr(str(path)) if len(str(path)) <= 4096 else show(str(path))
-        raise ScenarioError(
-            f"{source}: network.topology.path: {shown} is not a file; give the "
-            "edge-list CSV's path, relative to the scenario file"
-        )
-    if str(path) == topology.path:
-        return scenario
-    return scenario.override({"network.topology.path": str(path)})
-
-
-def _initial_prices(scenario: Scenario) -> list[tuple[str, float]]:
-    """(document path, price) of the prices a scenario sets: its fundamental's and policies'."""
-    fundamental = scenario.fundamental
-    prices = [
-        (f"fundamental.{field}", float(getattr(fundamental, field)))
-        for field in ("s0", "low", "high")
-        if hasattr(fundamental, field)
-    ]
-    for name, group in scenario.agents.items():
-        if not isinstance(group, MarketMakerGroup):
-            continue
-        policy = group.policy
-        prices += [
-            (f"agents.{name}.policy.{field}", abs(float(getattr(policy, field))))
-            for field in ("v_low", "v_high")
-            if hasattr(policy, field)
-        ]
-    return prices
-
-
-def _check_network(network: NetworkSpec, makers: int) -> None:
-    """Refuse a network topology that cannot be built among ``makers`` market makers.
-
-    Raises:
-        DocumentProblem: Naming the ``network`` field to change.
-    """
-    if makers < 1:
-        raise DocumentProblem(
-            "network",
-            "a network links market makers, but the market_maker groups have no agents "
-            "(count 0); add market makers or remove the network",
-        )
-    topology = network.topology
-    if isinstance(topology, ErdosRenyiTopology) and (topology.mean_degree or 0.0) > makers - 1:
-        raise DocumentProblem(
-            "network.topology.mean_degree",
-            f"{topology.mean_degree!r} exceeds {makers - 1}, the most links a market maker can "
-            f"have among {makers}; lower it or add market makers",
-        )
-    if isinstance(topology, BarabasiAlbertTopology) and topology.m >= makers:
-        raise DocumentProblem(
-            "network.topology.m",
-            f"{topology.m} must be below the number of market makers ({makers})",
-        )
-    if isinstance(topology, StarTopology) and topology.center >= makers:
-        raise DocumentProblem(
-            "network.topology.center",
-            f"{topology.center} is not a market maker (nodes are 0..{makers - 1})",
-        )
-    if isinstance(topology, CorePeripheryTopology) and topology.core > makers:
-        raise DocumentProblem(
-            "network.topology.core",
-            f"{topology.core} exceeds the number of market makers ({makers})",
-        )
-    if isinstance(network.exposure, GivenExposure) and not isinstance(topology, EdgeListTopology):
-        raise DocumentProblem(
-            "network.exposure.kind",
-            "'given' reads the exposure column of an edge list; use topology kind "
-            "'edge_list' or another exposure kind",
-        )
+    return scenario.override({"network.topology.path": edge_list})
