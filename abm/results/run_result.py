@@ -9,17 +9,17 @@ Tables keep the dtypes of `abm.results.recorder` (the schema). ``meta.json`` car
 ``results_format_version``, `RESULTS_FORMAT_VERSION`: `RunResult.load` reads only runs of
 this version and refuses others with a `RunResultError` that says to re-run the scenario.
 
-JSON conventions (``summary.json`` and ``meta.json``): numpy scalars become Python scalars,
-numpy arrays and tuples become lists, and non-finite floats (NaN, +inf, -inf) become ``null``
-(``None`` in memory), because JSON has no spelling for them. `RunResult` applies this on
-construction, so a saved and reloaded result compares equal to the original.
+``summary`` and ``meta`` follow the JSON conventions of `abm.results.run_files.jsonable`
+(numpy scalars become Python scalars, arrays and tuples lists, non-finite floats ``None``).
+`RunResult` applies them on construction, so a saved and reloaded result compares equal to
+the original.
 
 Failures are `RunResultError` lines naming the path: `RunResult.save` turns every refusal of
 the file system into one (nothing is left behind), and `RunResult.load` validates what it
 reads (UTF-8 text, JSON objects of bounded depth, the scenario, table columns and dtypes,
 finite floats, steps within the run) so that a damaged directory is refused, not half-read.
-How a run directory is replaced, and recovered after a writer was killed, is
-`abm.results.run_directory`.
+How each file is written and checked is `abm.results.run_files`; how a run directory is
+replaced, and recovered after a writer was killed, is `abm.results.run_directory`.
 
 This module does I/O and tables only; it never imports the model or the agents.
 """
@@ -27,8 +27,6 @@ This module does I/O and tables only; it never imports the model or the agents.
 from __future__ import annotations
 
 import importlib.metadata
-import json
-import math
 import os
 import platform
 import shutil
@@ -37,21 +35,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from pyarrow.lib import ArrowException
 
 from abm.results.atomic import writer_lock
-from abm.results.recorder import (
-    COLUMNS,
-    TABLES,
-    Recorder,
-    label_categorical,
-    nullable_column,
-    table_schema,
-)
+from abm.results.recorder import TABLES, Recorder
 from abm.results.run_directory import (
     RUN_FILES,
     RunDirectoryBusyError,
@@ -70,11 +59,23 @@ from abm.results.run_directory import (
     retire,
     staging_path,
 )
-from abm.scenario.schema import Scenario, ScenarioError
+from abm.results.run_files import (
+    FORMAT_KEY,
+    MAX_JSON_DEPTH,
+    MESSAGE_LIMIT,
+    RESULTS_FORMAT_VERSION,
+    check_table,
+    jsonable,
+    parse_scenario,
+    read_run_files,
+    write_run_files,
+)
+from abm.scenario.schema import Scenario
 
 __all__ = [
     "FORMAT_KEY",
     "MAX_JSON_DEPTH",
+    "MESSAGE_LIMIT",
     "RESULTS_FORMAT_VERSION",
     "RUN_FILES",
     "WALL_TIME_KEYS",
@@ -85,17 +86,6 @@ __all__ = [
     "collect_meta",
 ]
 
-RESULTS_FORMAT_VERSION = 2
-"""The version of the run-directory format this abm writes and reads. Version 2 replaced the
-``events.detail`` text by typed columns (`abm.results.events.EventFields`); runs saved
-before it carry no version (format 1). Raise it whenever a table's columns or meaning change."""
-FORMAT_KEY = "results_format_version"
-"""The ``meta.json`` key holding the run's results-format version."""
-MAX_JSON_DEPTH = 64
-"""The deepest nesting `RunResult.load` reads in ``summary.json`` and ``meta.json`` (a run
-writes a few levels); deeper is a damaged file, refused before anything recurses over it."""
-MESSAGE_LIMIT = 400
-"""The longest quotation of another error (a scenario's problems) in a `RunResultError`."""
 WALL_TIME_KEYS = ("wall_time_s", "steps_per_s")
 """Top-level `summary` and `meta` keys that differ between identical runs (timings), which
 `RunResult.equals` skips when ``ignore_wall_time``."""
@@ -117,7 +107,8 @@ class RunResult:
         network: Contagion graph edges, columns `NETWORK_COLUMNS`.
         depth: Order-book snapshots (top levels of each side at a stride; empty unless the
             scenario asks for them), columns `DEPTH_COLUMNS`; level 1 is the touch.
-        summary: Headline metrics (JSON conventions of this module applied on construction).
+        summary: Headline metrics (JSON conventions of `abm.results.run_files` applied on
+            construction).
         scenario_yaml: The resolved scenario, as YAML text.
         meta: Versions, seed, scenario digest, wall time (JSON conventions applied), and
             ``results_format_version``: `RESULTS_FORMAT_VERSION`, set on construction (a
@@ -139,8 +130,8 @@ class RunResult:
             raise TypeError(
                 f"scenario_yaml must be YAML text, got {type(self.scenario_yaml).__name__}"
             )
-        self.summary = _jsonable(self.summary, "summary")
-        self.meta = {**_jsonable(self.meta, "meta"), FORMAT_KEY: RESULTS_FORMAT_VERSION}
+        self.summary = jsonable(self.summary, "summary")
+        self.meta = {**jsonable(self.meta, "meta"), FORMAT_KEY: RESULTS_FORMAT_VERSION}
 
     @cached_property
     def scenario(self) -> Scenario:
@@ -163,7 +154,7 @@ class RunResult:
                 "RunResult.from_recorder(recorder, scenario_yaml=scenario.to_yaml(), ...) "
                 "to read its scenario"
             )
-        return _parse_scenario(self.scenario_yaml, "<RunResult scenario>")
+        return parse_scenario(self.scenario_yaml, "<RunResult scenario>")
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the tables by name, in `TABLES` order."""
@@ -212,7 +203,7 @@ class RunResult:
         if target.name in ("", ".", ".."):
             raise RunResultError(f"run directory needs a name, got {os.fspath(directory)!r}")
         for table, frame in self.tables().items():
-            _check_table(table, frame)
+            check_table(table, frame)
         _ = self.scenario  # a run directory always holds a valid scenario (load checks it)
         created: list[Path] = []
         try:
@@ -248,11 +239,7 @@ class RunResult:
         aside = aside_path(staging)
         carried: dict[str, tuple[int, ...]] = {}
         try:
-            for table, frame in self.tables().items():
-                _write_parquet(frame, staging / f"{table}.parquet")
-            _write_text(_dump_json(self.summary), staging / "summary.json")
-            _write_text(self.scenario_yaml, staging / "scenario.yaml")
-            _write_text(_dump_json(self.meta), staging / "meta.json")
+            write_run_files(staging, self.tables(), self.summary, self.scenario_yaml, self.meta)
             if exists:
                 carry_over(target, staging, carried)
                 shutil.copymode(target, staging)
@@ -297,7 +284,7 @@ class RunResult:
         Args:
             recorder: The run's recorder.
             scenario_yaml: The resolved scenario as YAML text.
-            summary: Headline metrics; converted by the module's JSON conventions.
+            summary: Headline metrics; converted by the JSON conventions (`run_files.jsonable`).
             meta: Run metadata, normally from `collect_meta`; same conventions.
 
         Raises:
@@ -362,25 +349,9 @@ class RunResult:
 
     @classmethod
     def _load(cls, root: Path) -> RunResult:
-        if not root.is_dir():
-            raise RunResultError(f"{root} is not a directory; pass a run directory from save()")
-        missing = [name for name in RUN_FILES if not (root / name).is_file()]
-        if missing:
-            raise RunResultError(
-                f"run directory {root} is missing {', '.join(missing)}; "
-                "it was not written by RunResult.save or has been altered"
-            )
-        meta = _read_json_object(root / "meta.json")
-        _check_format(root, meta)
-        tables = {table: _read_table(table, root / f"{table}.parquet") for table in TABLES}
-        summary = _read_json_object(root / "summary.json")
-        scenario_path = root / "scenario.yaml"
-        scenario_yaml = _read_text(scenario_path)
-        scenario = _parse_scenario(scenario_yaml, str(scenario_path))
-        for table, frame in tables.items():
-            _check_steps(root / f"{table}.parquet", frame, scenario.steps)
-        result = cls._of_tables(tables, summary, scenario_yaml, meta)
-        result.__dict__["scenario"] = scenario  # what the `scenario` cached property stores
+        files = read_run_files(root)
+        result = cls._of_tables(files.tables, files.summary, files.scenario_yaml, files.meta)
+        result.__dict__["scenario"] = files.scenario  # what the `scenario` cached property stores
         return result
 
     def equals(self, other: RunResult, *, ignore_wall_time: bool = True) -> bool:
@@ -445,191 +416,3 @@ def collect_meta(*, seed: int, scenario_digest: str, wall_time_s: float) -> dict
         "versions": versions,
         FORMAT_KEY: RESULTS_FORMAT_VERSION,
     }
-
-
-def _check_format(root: Path, meta: Mapping[str, Any]) -> None:
-    """Refuse a run directory whose ``meta.json`` is not of `RESULTS_FORMAT_VERSION`."""
-    found = meta.get(FORMAT_KEY)
-    if found == RESULTS_FORMAT_VERSION and type(found) is int:
-        return
-    saved = (
-        "before results formats were versioned (format 1)"
-        if found is None
-        else f"in results format {_one_line(repr(found), 40)}"
-    )
-    raise RunResultError(
-        f"run directory {root} was saved {saved}; this abm reads results format "
-        f"{RESULTS_FORMAT_VERSION} only. Re-run its scenario to get a run in the current "
-        f"format, for example: abm run {root / 'scenario.yaml'} --out {root}"
-    )
-
-
-def _parse_scenario(text: str, source: str) -> Scenario:
-    """Parse a run's scenario text; every way it can fail becomes a one-line `RunResultError`."""
-    try:
-        return Scenario.from_yaml_text(text, source=source)
-    except ScenarioError as error:
-        raise RunResultError(
-            f"the run's scenario does not validate: {_one_line(str(error))}"
-        ) from error
-    except RecursionError as error:
-        raise RunResultError(
-            f"the run's scenario does not validate: {source}: nested too deeply"
-        ) from error
-
-
-def _check_steps(path: Path, frame: pd.DataFrame, steps: int) -> None:
-    """Refuse a table whose ``step`` column leaves the run's steps 0..``steps``."""
-    if "step" not in frame.columns or frame.empty:
-        return
-    values = frame["step"].to_numpy(dtype=np.int64)
-    outside = np.flatnonzero((values < 0) | (values > steps))
-    if outside.size:
-        row = int(outside[0])
-        raise RunResultError(
-            f"{path} row {row} has step {int(values[row])}, outside the run's steps 0..{steps} "
-            "(scenario.yaml)"
-        )
-
-
-def _one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``text`` on one line (its lines joined by "; "), cut to ``limit`` characters."""
-    joined = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-    return joined if len(joined) <= limit else f"{joined[: limit - 3]}..."
-
-
-def _check_table(table: str, frame: pd.DataFrame) -> None:
-    expected = list(COLUMNS[table])
-    if list(frame.columns) != expected:
-        raise RunResultError(
-            f"table {table} has columns {list(frame.columns)}; expected {expected}"
-        )
-    for name, dtype in table_schema(table):
-        if frame[name].dtype != dtype:
-            raise RunResultError(
-                f"column {table}.{name} has dtype {frame[name].dtype}; expected {dtype} "
-                "(build tables with RunResult.from_recorder)"
-            )
-
-
-def _read_table(table: str, path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_parquet(path, engine="pyarrow")
-    except (OSError, ValueError, TypeError, KeyError, NotImplementedError, ArrowException) as error:
-        raise RunResultError(f"cannot read {path}: {_one_line(str(error))}") from error
-    expected = list(COLUMNS[table])
-    if list(frame.columns) != expected:
-        raise RunResultError(f"{path} has columns {list(frame.columns)}; expected {expected}")
-    try:
-        # Files written by other pandas versions may spell a dtype differently; the schema wins.
-        schema = dict(table_schema(table))
-        frame = frame.astype({name: d for name, d in schema.items() if d != "category"})
-        for name in (name for name, d in schema.items() if d == "category"):
-            nullable = nullable_column(table, name)
-            if not nullable and frame[name].isna().any():
-                raise ValueError(f"column {name} has missing labels")
-            frame[name] = label_categorical(frame[name], nullable=nullable)
-    except (TypeError, ValueError) as error:
-        raise RunResultError(
-            f"{path} does not fit the {table} dtypes: {_one_line(str(error))}"
-        ) from error
-    for name in frame.columns:
-        values = frame[name]
-        if values.dtype.kind == "f" and np.isinf(values.to_numpy()).any():
-            row = int(np.flatnonzero(np.isinf(values.to_numpy()))[0])
-            raise RunResultError(
-                f"{path} column {name} holds an infinite value (row {row}); a run records "
-                "finite numbers, or NaN for a missing one"
-            )
-    return frame
-
-
-def _jsonable(value: Any, path: str) -> Any:
-    """Convert ``value`` to plain JSON types by the module's conventions; ``path`` names it."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if value is pd.NA:
-        return None
-    if isinstance(value, Mapping):
-        result: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"{path} keys must be str for JSON, got {key!r}")
-            result[key] = _jsonable(item, f"{path}.{key}")
-        return result
-    if isinstance(value, list | tuple | np.ndarray):
-        items = value.tolist() if isinstance(value, np.ndarray) else value
-        return [_jsonable(item, f"{path}[{index}]") for index, item in enumerate(items)]
-    raise TypeError(f"{path} holds a {type(value).__name__}, which JSON cannot represent")
-
-
-def _dump_json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, indent=2, allow_nan=False) + "\n"
-
-
-def _read_json_object(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(_read_text(path))
-    except RunResultError:
-        raise
-    except RecursionError as error:
-        raise RunResultError(f"{path} nests deeper than {MAX_JSON_DEPTH} levels") from error
-    except ValueError as error:
-        raise RunResultError(f"{path} is not valid JSON: {_one_line(str(error))}") from error
-    if not isinstance(value, dict):
-        raise RunResultError(f"{path} must hold a JSON object, got {type(value).__name__}")
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise RunResultError(f"{path} nests deeper than {MAX_JSON_DEPTH} levels")
-    return value
-
-
-def _depth(value: Any) -> int:
-    """How deeply ``value`` nests lists and objects (a scalar is 0), without recursion."""
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(value, 0)]
-    while pending:
-        item, level = pending.pop()
-        if isinstance(item, dict):
-            children = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level + 1)
-        pending.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    with open(path, "xb") as handle:
-        frame.to_parquet(handle, engine="pyarrow")
-        _sync(handle)
-
-
-def _write_text(text: str, path: Path) -> None:
-    with open(path, "x", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        _sync(handle)
-
-
-def _read_text(path: Path) -> str:
-    # newline="" keeps the text byte-identical to what _write_text wrote (no \r\n translation).
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except UnicodeDecodeError as error:
-        raise RunResultError(
-            f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
-        ) from error
-
-
-def _sync(handle: IO[Any]) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from _helpers import scenario_text
 
-from abm.results import run_result as run_format
+from abm.results import run_files
 from abm.results.events import EventKind
 from abm.results.recorder import (
     AGENT_COLUMNS,
@@ -417,14 +417,14 @@ def test_run_result_summary_rejects_unserialisable_value() -> None:
 
 def _fail_on(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the Parquet writer raise when it reaches ``name``, after writing earlier files."""
-    real_writer = run_format._write_parquet
+    real_writer = run_files.write_parquet
 
     def failing_writer(frame: pd.DataFrame, path: Path) -> None:
         if path.name == name:
             raise OSError("injected disk failure")
         real_writer(frame, path)
 
-    monkeypatch.setattr(run_format, "_write_parquet", failing_writer)
+    monkeypatch.setattr(run_files, "write_parquet", failing_writer)
 
 
 def test_run_result_save_failure_leaves_no_directory(
