@@ -1,4 +1,4 @@
-"""Day benchmark: an ABIDES RMSC04-like trading day, timed as a whole process.
+"""Whole-process benchmarks against peers: ABIDES's RMSC04 day and PyMarketSim's headline run.
 
 ``abm bench day`` runs ``scenarios/bench/rmsc04_like.yaml`` (1,000 noise, 102 value and 12
 momentum traders and 2 market makers over 23,400 one-second steps) through :func:`abm.run`
@@ -12,6 +12,11 @@ stand ABIDES's figures for its RMSC04 day, measured on the project's machine (is
 A fresh process per repeat is what makes the wall time and the peak memory a whole
 process's, as they are for ABIDES; the medians over the repeats are reported. CPU times are
 given beside the wall times: on a shared machine they are what an idle core would take.
+
+``abm bench zi`` is the same measurement of ``scenarios/bench/zero_intelligence_500.yaml``
+(500 zero-intelligence traders, Bernoulli arrivals 0.01, 50,000 steps) beside PyMarketSim's
+figures for its 500-agent, 50,000-step run (`PYMARKETSIM_ZI`: 2.29 s whole process, 1.69 s
+loop, 113 MiB, about 125,000 orders).
 """
 
 from __future__ import annotations
@@ -26,23 +31,32 @@ from dataclasses import dataclass
 
 DEFAULT_SCENARIO = "bench/rmsc04_like"
 """The bundled scenario timed unless another is given (``scenarios/bench/rmsc04_like.yaml``)."""
+ZI_SCENARIO = "bench/zero_intelligence_500"
+"""The scenario of ``abm bench zi`` (``scenarios/bench/zero_intelligence_500.yaml``)."""
 
 
 @dataclass(frozen=True, slots=True)
 class PeerDay:
-    """A peer simulator's figures for the same day (measured on the project's machine)."""
+    """A peer simulator's figures for the same run (measured on the project's machine).
+
+    A count the peer's run did not report is None and is not compared.
+    """
 
     name: str
     steps: int
-    messages: int
-    fills: int
+    messages: int | None
+    fills: int | None
     process_s: float
     loop_s: float
     peak_mib: float
+    orders: int | None = None
 
 
 ABIDES_RMSC04 = PeerDay("ABIDES RMSC04", 23_400, 43_466, 18_730, 20.35, 17.7, 213.0)
 """ABIDES's RMSC04 day as issue 17 measured it here (medians of 3-5 runs)."""
+PYMARKETSIM_ZI = PeerDay("PyMarketSim", 50_000, None, None, 2.29, 1.69, 113.0, orders=125_000)
+"""PyMarketSim's 500-trader, 50,000-step headline run as issue 17 measured it here (medians of
+3-5 runs; about 125,000 orders submitted: 500 traders x 0.01 x 50,000 steps, half orders)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +110,7 @@ def run_day_bench(
     steps: int | None = None,
     seed: int | None = None,
     repeats: int = 3,
+    peer: PeerDay = ABIDES_RMSC04,
 ) -> DayBenchResult:
     """Run the day ``repeats`` times, each in a fresh process, and gather the figures.
 
@@ -104,6 +119,7 @@ def run_day_bench(
         steps: Overrides the scenario's steps.
         seed: Overrides the scenario's seed.
         repeats: Whole-process runs (>= 1).
+        peer: The peer's figures for the same run, printed beside abm's.
 
     Returns:
         The figures of every run.
@@ -133,7 +149,7 @@ def run_day_bench(
         figures = json.loads(lines[-1])
         runs.append(DayRun(process_s=process_s, process_cpu_s=process_cpu_s, **figures))
     resolved_steps = steps if steps is not None else _scenario_steps(name)
-    return DayBenchResult(name, resolved_steps, seed, tuple(runs))
+    return DayBenchResult(name, resolved_steps, seed, tuple(runs), peer)
 
 
 def _children_cpu_s() -> float:
@@ -163,7 +179,9 @@ def format_day_bench(result: DayBenchResult) -> str:
 
     whole_day = result.steps == peer.steps  # else the peer's figures are for another length
 
-    def versus(count: int, reference: int) -> str:
+    def versus(count: int, reference: int | None) -> str:
+        if reference is None:
+            return f"{count:,}"
         return f"{count:,} ({count / reference - 1:+.1%} vs {peer.name}'s {reference:,})"
 
     def faster(seconds: float, reference: float) -> str:
@@ -172,9 +190,10 @@ def format_day_bench(result: DayBenchResult) -> str:
         return f"{peer.name} {reference:.2f} s: {reference / seconds:.1f}x faster"
 
     lines = [
-        f"day benchmark: scenario {result.scenario!r}, {result.steps:,} steps, "
+        f"benchmark against {peer.name}: scenario {result.scenario!r}, {result.steps:,} steps, "
         f"medians of {len(result.runs)} whole-process runs",
         f"  orders / cancels / fills : {first.orders:,} / {first.cancels:,} / {fills:,}",
+        f"  orders                   : {versus(first.orders, peer.orders)}",
         f"  order messages           : {versus(messages, peer.messages)}",
         f"  fills                    : {versus(fills, peer.fills)}",
         f"  whole process            : {process:6.2f} s wall  "
@@ -241,6 +260,8 @@ def main(argv: list[str] | None = None) -> None:
 __all__ = [
     "ABIDES_RMSC04",
     "DEFAULT_SCENARIO",
+    "PYMARKETSIM_ZI",
+    "ZI_SCENARIO",
     "DayBenchResult",
     "DayRun",
     "PeerDay",

@@ -1,4 +1,4 @@
-"""``abm bench``: the order book, the model, a crisis, an ABIDES-like day, a sweep (`abm.bench`)."""
+"""``abm bench``: the book, the model, a crisis, an ABIDES-like day, PyMarketSim's run, a sweep."""
 
 from __future__ import annotations
 
@@ -13,26 +13,29 @@ from abm.cli.common import CliError, fail, load, positive
 def register(subparsers: Any) -> None:
     """Add ``abm bench`` to ``subparsers`` (the object ``add_subparsers`` returns)."""
     parser = subparsers.add_parser(
-        "bench", help="benchmarks: the order book, the model, a crisis, an ABIDES-like day"
+        "bench",
+        help="benchmarks: the order book, the model, a crisis, an ABIDES-like day, "
+        "PyMarketSim's run",
     )
-    parser.add_argument("target", choices=["book", "model", "crisis", "day", "sweep"])
+    parser.add_argument("target", choices=["book", "model", "crisis", "day", "zi", "sweep"])
     parser.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
     parser.add_argument(
         "--repeats",
         type=int,
         default=None,
-        help="book: timed repeats, best kept; day: whole-process runs, medians (default 3)",
+        help="book: timed repeats, best kept; day, zi: whole-process runs, medians (default 3)",
     )
     parser.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="model/crisis/day: steps (default 5000; day: 23,400)",
+        help="model/crisis/day/zi: steps (default 5000; day: 23,400; zi: 50,000)",
     )
     parser.add_argument(
         "--scenario",
         default=None,
-        help="model, day: scenario (default baseline, bench/rmsc04_like)",
+        help="model, day, zi: scenario (default baseline, bench/rmsc04_like, "
+        "bench/zero_intelligence_500)",
     )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
@@ -75,7 +78,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     positive("--steps", args.steps)
     if args.target == "sweep":
         return bench_sweep(args)
-    if args.target == "day":
+    if args.target in ("day", "zi"):
         return _bench_day(args)
     if args.target == "crisis":
         from abm.bench.crisis import format_crisis_bench, run_crisis_bench
@@ -95,16 +98,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _bench_day(args: argparse.Namespace) -> int:
-    from abm.bench.day import DEFAULT_SCENARIO, format_day_bench, run_day_bench
+    """``abm bench day`` (ABIDES's RMSC04 day) or ``abm bench zi`` (PyMarketSim's run)."""
+    from abm.bench.day import (
+        ABIDES_RMSC04,
+        DEFAULT_SCENARIO,
+        PYMARKETSIM_ZI,
+        ZI_SCENARIO,
+        format_day_bench,
+        run_day_bench,
+    )
 
     positive("--repeats", args.repeats)
-    scenario = args.scenario or DEFAULT_SCENARIO
+    default, peer = (
+        (ZI_SCENARIO, PYMARKETSIM_ZI) if args.target == "zi" else (DEFAULT_SCENARIO, ABIDES_RMSC04)
+    )
+    scenario = args.scenario or default
     load(scenario, [])  # validate first: a bad file is a clean error, not a child's traceback
     result = run_day_bench(
         scenario=scenario,
         steps=args.steps,
         seed=args.seed,
         repeats=3 if args.repeats is None else args.repeats,
+        peer=peer,
     )
     print(format_day_bench(result))
     return 0

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 import abm
-from abm.bench.day import ABIDES_RMSC04, DayBenchResult, DayRun, format_day_bench, run_day_bench
+from abm.bench.day import (
+    ABIDES_RMSC04,
+    PYMARKETSIM_ZI,
+    DayBenchResult,
+    DayRun,
+    format_day_bench,
+    run_day_bench,
+)
 from abm.cli.main import main
 
 SHORT_STEPS = 300
@@ -76,3 +83,28 @@ def test_format_day_bench_of_a_shorter_day_claims_no_speed_ratio() -> None:
     text = format_day_bench(DayBenchResult("bench/rmsc04_like", 300, None, (run,)))
     assert "faster" not in text
     assert "ABIDES RMSC04's whole day: 20.35 s" in text
+
+
+def test_format_zi_bench_compares_orders_with_pymarketsim_and_nothing_it_did_not_report() -> None:
+    """PyMarketSim reports orders, not cancels or fills: only orders are compared."""
+    runs = (DayRun(2.0, 1.0, 1.1, 90.0, orders=125_000, cancels=90_000, fills=17_000),)
+    result = DayBenchResult("bench/zero_intelligence_500", 50_000, None, runs, PYMARKETSIM_ZI)
+    text = format_day_bench(result)
+    assert "against PyMarketSim" in text
+    assert "125,000 (+0.0% vs PyMarketSim's 125,000)" in text
+    assert "order messages           : 215,000\n" in text
+    assert "fills                    : 17,000\n" in text
+    assert f"{PYMARKETSIM_ZI.process_s / 2.0:.1f}x faster" in text
+
+
+def test_zi_scenario_sends_about_pymarketsims_order_count() -> None:
+    """500 traders x 0.01 x 50,000 steps, half of them limit orders: within 5% of 125,000."""
+    summary = abm.run("bench/zero_intelligence_500", steps=5_000).summary
+    assert abs(summary["orders"] * 10 / PYMARKETSIM_ZI.orders - 1) < 0.05  # type: ignore[operator]
+
+
+def test_cli_bench_zi_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    """`abm bench zi` on a short run prints the counts beside PyMarketSim's."""
+    assert main(["bench", "zi", "--steps", "50", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "benchmark against PyMarketSim: scenario 'bench/zero_intelligence_500'" in out
