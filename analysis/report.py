@@ -28,18 +28,12 @@ from pathlib import Path
 from abm.errors import AbmError
 from abm.results.atomic import write_atomic
 from abm.results.run_result import RunResult, RunResultError
-from analysis.report_document import (
-    FIGURE_DPI,
-    MISSING,
-    format_value,
-    render_html,
-    render_markdown,
-    ticks,
-    yes_no,
-)
+from analysis.formatting import MISSING
+from analysis.report_document import FIGURE_DPI, render_html, render_markdown
 from analysis.report_figures import FIGURE_FILES
 from analysis.report_market_makers import MM_GROUP_COLUMNS, NETWORK_FIGURE, market_maker_groups
 from analysis.report_sections import build_document
+from analysis.summary import summary_lines
 
 REPORT_NAME = "report.md"
 HTML_REPORT_NAME = "report.html"
@@ -184,25 +178,3 @@ def _cannot_write(report_dir: Path, error: OSError) -> str:
     where = error.filename2 if error.filename2 is not None else error.filename
     place = f": {os.fsdecode(where)}" if where is not None else ""
     return f"cannot write the report into {report_dir}: {reason}{place}"
-
-
-def summary_lines(result: RunResult) -> list[str]:
-    """A few lines for a command line to print after a run.
-
-    Covers steps, wall time and steps per second; fills and volume; mean spread (price units
-    and ticks); mean market-maker pnl; and the cash/inventory conservation check.
-    """
-    summary = result.summary
-    tick = result.scenario.tick_size
-    spread = summary.get("spread_mean")
-    cash = yes_no(summary.get("cash_conserved"))
-    inventory = yes_no(summary.get("inventory_conserved"))
-    fmt = format_value
-    return [
-        f"steps: {fmt(summary.get('steps'))} in {fmt(summary.get('wall_time_s'))} s "
-        f"({fmt(summary.get('steps_per_s'))} steps/s)",
-        f"fills: {fmt(summary.get('fills'))} (volume {fmt(summary.get('volume'))} lots)",
-        f"spread mean: {fmt(spread)} ({fmt(ticks(spread, tick))} ticks)",
-        f"market-maker pnl mean: {fmt(summary.get('mm_pnl_mean'))}",
-        f"conserved: cash {cash}, inventory {inventory}",
-    ]

@@ -17,20 +17,15 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from abm.results.run_result import RunResult
 
-MISSING = "n/a"
-"""How a missing value (None, NaN, pandas NA) is shown."""
 FIGURE_DPI = 110
 """Resolution of the report's PNG figures."""
 
@@ -114,29 +109,6 @@ class Document:
         """Every figure of the document, in reading order."""
         blocks = [*self.intro, *(b for section in self.sections for b in section.blocks)]
         return [block for block in blocks if isinstance(block, FigureBlock)]
-
-
-def format_value(value: Any) -> str:
-    """Display string of a value: six significant digits for floats, integers in full.
-
-    None, NaN, infinities and pandas NA show as `MISSING`; booleans as ``yes``/``no``;
-    anything else as ``str(value)``.
-    """
-    if value is None or value is pd.NA:
-        return MISSING
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return format(number, ".6g") if math.isfinite(number) else MISSING
-    return str(value)
-
-
-def yes_no(value: Any) -> str:
-    """``yes`` or ``no`` for a recorded check (truthiness), ``unknown`` when it is None."""
-    return "unknown" if value is None else format_value(bool(value))
 
 
 def png_bytes(figure: Figure) -> bytes:
@@ -263,13 +235,6 @@ def _joined(lines: Sequence[str]) -> tuple[str | Aligned, ...]:
             item_indent = indent
     close_table()
     return tuple(out)
-
-
-def ticks(value: Any, tick: float | None) -> float | None:
-    """``value / tick`` for a number and a tick size; None when either is missing."""
-    if tick is None or not isinstance(value, int | float) or isinstance(value, bool):
-        return None
-    return value / tick
 
 
 def attempt(compute: Callable[[], _T]) -> tuple[_T | None, str]:

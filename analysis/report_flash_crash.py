@@ -16,15 +16,14 @@ from analysis.flash_crash import (
     flash_crash_summary,
     flash_crash_windows,
 )
+from analysis.formatting import MISSING, format_value
 from analysis.report_document import (
-    MISSING,
     Block,
     FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
-    format_value,
     png_bytes,
     scenario_fields,
 )

@@ -19,16 +19,15 @@ import pandas as pd
 
 from abm.results.events import EventKind
 from abm.results.run_result import RunResult
+from analysis.formatting import MISSING, format_value
 from analysis.market_making import efficiency_metrics
 from analysis.report_document import (
-    MISSING,
     Block,
     FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
-    format_value,
     png_bytes,
     scenario_fields,
 )

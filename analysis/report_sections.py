@@ -30,10 +30,10 @@ import pandas as pd
 
 from abm.results.run_result import RunResult
 from analysis.flash_crash import is_flash_crash_run
+from analysis.formatting import MISSING, format_value, ticks, yes_no
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
 from analysis.report_document import (
-    MISSING,
     Block,
     Collapsible,
     Document,
@@ -41,11 +41,8 @@ from analysis.report_document import (
     Section,
     Table,
     attempt,
-    format_value,
     scenario_fields,
     scenario_question_and_outcome,
-    ticks,
-    yes_no,
 )
 from analysis.report_figures import (
     figure_section,

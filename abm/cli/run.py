@@ -38,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run ``abm run`` from parsed arguments; return the exit code (0).
 
     Checks the flags and ``--out`` before the first step, runs with a progress bar on stderr
-    (runs of 5,000 steps or more), saves the run, prints `analysis.report.summary_lines`, and
+    (runs of 5,000 steps or more), saves the run, prints `analysis.summary.summary_lines`, and
     notes on stderr a report left over from the run it replaced.
 
     Raises:
@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except FileExistsError as exc:  # the directory changed while the run was made
         raise CliError(f"--out: {exc}") from exc
     if not args.quiet:
-        from analysis.report import summary_lines
+        from analysis.summary import summary_lines
 
         for line in summary_lines(result):
             print(line)

@@ -293,3 +293,19 @@ def test_cli_prints_abm_warnings_as_one_line_and_library_warnings_as_python_does
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "abm: warning: the previous run is restored"
     assert "RuntimeWarning: overflow encountered" in err[1] and "test_cli.py" in err[1]
+
+
+def test_cli_run_imports_no_plotting_library(tmp_path: Path) -> None:
+    """``abm run`` prints its summary without matplotlib or seaborn (issue 17: start-up).
+
+    In a fresh process: the test process itself has imported both for other tests.
+    """
+    args = ["run", "baseline", "--steps", "20", "--quiet", "--out", str(tmp_path / "r")]
+    code = (
+        "import sys\n"
+        "from abm.cli.main import main\n"
+        f"assert main({args!r}) == 0\n"
+        "print(sorted(m for m in ('matplotlib', 'seaborn') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,33 @@
+"""The few lines ``abm run`` prints after a run, without importing a plotting library.
+
+`analysis.report` (which draws figures, so imports matplotlib and seaborn) re-exports
+`summary_lines`; the command line imports it from here so that a run that writes no report
+starts no plotting library (issue 17).
+"""
+
+from __future__ import annotations
+
+from abm.results.run_result import RunResult
+from analysis.formatting import format_value, ticks, yes_no
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    """A few lines for a command line to print after a run.
+
+    Covers steps, wall time and steps per second; fills and volume; mean spread (price units
+    and ticks); mean market-maker pnl; and the cash/inventory conservation check.
+    """
+    summary = result.summary
+    tick = result.scenario.tick_size
+    spread = summary.get("spread_mean")
+    cash = yes_no(summary.get("cash_conserved"))
+    inventory = yes_no(summary.get("inventory_conserved"))
+    fmt = format_value
+    return [
+        f"steps: {fmt(summary.get('steps'))} in {fmt(summary.get('wall_time_s'))} s "
+        f"({fmt(summary.get('steps_per_s'))} steps/s)",
+        f"fills: {fmt(summary.get('fills'))} (volume {fmt(summary.get('volume'))} lots)",
+        f"spread mean: {fmt(spread)} ({fmt(ticks(spread, tick))} ticks)",
+        f"market-maker pnl mean: {fmt(summary.get('mm_pnl_mean'))}",
+        f"conserved: cash {cash}, inventory {inventory}",
+    ]
