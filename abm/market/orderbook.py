@@ -352,6 +352,9 @@ class OrderBook:
         # decimals enough to print every grid price exactly (0.01 -> 4, 0.25 -> 3)
         self._decimals = max(0, -math.floor(math.log10(self.tick_size)) + 2)
         self._levels: dict[int, _Level] = {}  # +ticks for bids, -ticks for asks
+        # resting lots of each side, kept with every change so total_qty walks no level
+        self._bid_total = 0
+        self._ask_total = 0
         self._bid_keys: list[int] = []  # bid ticks ascending -> best bid last
         self._ask_keys: list[int] = []  # negated ask ticks ascending -> best ask last
         self._orders: dict[int, _Order] = {}
@@ -469,6 +472,10 @@ class OrderBook:
         order = _Order(lots, order_id, owner, level, lots)
         level.orders.append(order)
         level.qty += lots
+        if key > 0:
+            self._bid_total += lots
+        else:
+            self._ask_total += lots
         self._orders[order_id] = order
         return _new_tuple(_RESULT, (order_id, _NO_FILLS, lots, 0, _NO_CANCELS))
 
@@ -516,6 +523,7 @@ class OrderBook:
         by_value = owner_type is int or owner_type is str
         fills: list[Fill] = []
         stp: list[tuple[int, int]] | None = None  # self-trade cancels, rarely any
+        stp_lots = 0
         remaining = qty
         while keys:
             key = keys[-1]
@@ -551,6 +559,7 @@ class OrderBook:
                     if stp is None:
                         stp = []
                     stp.append((maker_id, avail))
+                    stp_lots += avail
                     level.qty -= avail
                     continue
                 if avail <= remaining:
@@ -590,6 +599,11 @@ class OrderBook:
                     self._drop_empty_top(keys)
                 break
         cancels = _NO_CANCELS if stp is None else stp
+        taken = qty - remaining + stp_lots  # filled and self-trade cancelled, opposite side
+        if is_buy:
+            self._ask_total -= taken
+        else:
+            self._bid_total -= taken
         if remaining and rest:
             key = price_ticks if is_buy else -price_ticks
             own = levels.get(key)
@@ -598,6 +612,10 @@ class OrderBook:
             order = _Order(remaining, order_id, owner, own, qty)
             own.orders.append(order)
             own.qty += remaining
+            if is_buy:
+                self._bid_total += remaining
+            else:
+                self._ask_total += remaining
             orders[order_id] = order
             return _new_tuple(_RESULT, (order_id, fills, remaining, 0, cancels))
         return _new_tuple(_RESULT, (order_id, fills, 0, remaining, cancels))
@@ -645,6 +663,10 @@ class OrderBook:
         level = order.level
         left = level.qty - qty
         level.qty = left
+        if level.key > 0:
+            self._bid_total -= qty
+        else:
+            self._ask_total -= qty
         if left:
             dead = level.dead + 1
             level.dead = dead
@@ -691,7 +713,12 @@ class OrderBook:
             )
         removed = order.rem - lots
         order.rem = lots
-        order.level.qty -= removed
+        level = order.level
+        level.qty -= removed
+        if level.key > 0:
+            self._bid_total -= removed
+        else:
+            self._ask_total -= removed
         return removed
 
     # ----- views ------------------------------------------------------------------
@@ -743,9 +770,8 @@ class OrderBook:
         return self._levels[keys[-1]].qty if keys else 0
 
     def total_qty(self, side: object) -> int:
-        """Total resting quantity of one side."""
-        book = self._levels
-        return sum(book[key].qty for key in self._side_keys(side))
+        """Total resting quantity of one side (kept as orders rest and leave: no level walk)."""
+        return self._bid_total if _is_buy(side) else self._ask_total
 
     @staticmethod
     def _view(order: _Order) -> OrderView:

@@ -440,6 +440,14 @@ class BookMachine(RuleBasedStateMachine):
                 assert [v.order_id for v in views] == [o.order_id for o in ref]
 
     @invariant()
+    def side_totals_equal_the_levels_and_the_reference(self):
+        # total_qty is kept as orders rest and leave; here it is recounted the slow ways
+        for side in ("buy", "sell"):
+            walked = sum(qty for _, qty in self.book.depth(side, 10**6))
+            naive = sum(o.qty for o in self.ref.orders if o.is_buy == (side == "buy"))
+            assert self.book.total_qty(side) == walked == naive
+
+    @invariant()
     def quantity_conserved(self):
         resting = self.book.total_qty("buy") + self.book.total_qty("sell")
         assert self.submitted == self.filled + resting + self.cancelled + self.dropped
