@@ -187,7 +187,9 @@ def format_day_bench(result: DayBenchResult) -> str:
     def faster(seconds: float, reference: float) -> str:
         if not whole_day:
             return f"{peer.name}'s whole day: {reference:.2f} s"
-        return f"{peer.name} {reference:.2f} s: {reference / seconds:.1f}x faster"
+        if seconds <= reference:
+            return f"{peer.name} {reference:.2f} s: {reference / seconds:.1f}x faster"
+        return f"{peer.name} {reference:.2f} s: {seconds / reference:.1f}x slower"
 
     lines = [
         f"benchmark against {peer.name}: scenario {result.scenario!r}, {result.steps:,} steps, "

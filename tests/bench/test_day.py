@@ -95,6 +95,11 @@ def test_format_zi_bench_compares_orders_with_pymarketsim_and_nothing_it_did_not
     assert "order messages           : 215,000\n" in text
     assert "fills                    : 17,000\n" in text
     assert f"{PYMARKETSIM_ZI.process_s / 2.0:.1f}x faster" in text
+    slower = (DayRun(4.58, 1.0, 1.1, 90.0, orders=125_000, cancels=90_000, fills=17_000),)
+    text = format_day_bench(
+        DayBenchResult("bench/zero_intelligence_500", 50_000, None, slower, PYMARKETSIM_ZI)
+    )
+    assert "PyMarketSim 2.29 s: 2.0x slower" in text
 
 
 def test_zi_scenario_sends_about_pymarketsims_order_count() -> None:
