@@ -93,6 +93,7 @@ from abm.scenario.specs import (
     VolatilitySpec,
 )
 from abm.scenario.types import (
+    MAX_DT,
     Float,
     Int,
     NonNegFloat,
@@ -102,6 +103,7 @@ from abm.scenario.types import (
     PriceReference,
     Probability,
     Spec,
+    StepLength,
 )
 from abm.scenario.yaml_text import leading_comment_block, parse_yaml_strict, read_yaml_file
 from abm.shocks import ShockSpec
@@ -207,7 +209,11 @@ class Scenario(Spec):
         default=0, description="Root of the run's numpy SeedSequence: same seed, same run."
     )
     steps: PosInt = Field(default=2000, description="Number of model steps.")
-    dt: PosFloat = Field(default=1.0, description="Model time per step; step n is time n * dt.")
+    dt: StepLength = Field(
+        default=1.0,
+        description=f"Model time per step; step n is time n * dt (at most {MAX_DT:g}: "
+        "volatilities scale with sqrt(dt), and a longer step overflows every quote).",
+    )
     tick_size: PosFloat = Field(default=0.01, description="Price of one tick, price units.")
     mark: MarkSpec = Field(
         default="mid",

@@ -69,6 +69,15 @@ far below that can still make a quote infinite. 10^6 is beyond any market and ke
 """
 Volatility = Annotated[float, Field(ge=0.0, le=MAX_VOLATILITY, strict=True), _NUMBER]
 """A volatility >= 0, at most `MAX_VOLATILITY`."""
+MAX_DT = 1e6
+"""The longest step (``dt``), in the scenario's unit of time.
+
+Volatilities and the quoting formulas' time terms scale with ``dt`` (a sigma per
+sqrt(unit of time) becomes ``sigma * sqrt(dt)`` a step): a step of 1e300 made quotes of
+10^150. 10^6 (11.6 days of one-second units, or a million of any unit) is beyond any study.
+"""
+StepLength = Annotated[float, Field(gt=0.0, le=MAX_DT, strict=True), _NUMBER]
+"""A step length > 0, at most `MAX_DT`."""
 PosFloatLots = Annotated[float, Field(gt=0.0, le=MAX_LOTS, strict=True), _NUMBER]
 """A positive real quantity (a band), lots, at most `MAX_LOTS`."""
 PriceReference = Annotated[

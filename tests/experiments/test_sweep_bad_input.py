@@ -327,11 +327,16 @@ def test_run_sweep_redoes_unreadable_records(damaged: tuple[SweepPlan, Path], co
 def test_cli_sweep_reports_a_rejected_record_on_stderr(
     damaged: tuple[SweepPlan, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`abm sweep` prints one 'abm: warning:' line per record set aside, and a summary line."""
+    """`abm sweep` prints one 'abm: warning:' line per record set aside, and a summary line.
+
+    Through the console script's entry point (`abm.cli.main.main`), which formats warnings.
+    """
+    from abm.cli.main import main
+
     plan, out = damaged
     _edit(_record_file(out, 0), wall_time_s=-1.0)
     sweep_file = Path(plan.source)
-    assert _cli(["sweep", str(sweep_file), "--out", str(out), "--workers", "1"]) == 0
+    assert main(["sweep", str(sweep_file), "--out", str(out), "--workers", "1"]) == 0
     captured = capsys.readouterr()
     warning = [line for line in captured.err.splitlines() if line.startswith("abm: warning:")]
     assert len(warning) == 1
