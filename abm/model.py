@@ -303,14 +303,13 @@ class MarketModel(mesa.Model):
         has changed since the last read.
         """
         exchange, book = self.exchange, self.book
-        tape = exchange.tape
         last = exchange.last_price_ticks
         bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
-        key = (self._tape_start, len(tape), bid, ask, last, self.fundamental.value)
+        key = (self._tape_start, exchange.tape_position, bid, ask, last, self.fundamental.value)
         if key == self._mark_key and self._mark_inputs_now is not None:
             return self._mark_inputs_now
         tick = self.tick_size
-        step_trades = tape[self._tape_start :]
+        step_trades = exchange.tape_since(self._tape_start)
         inputs = MarkInputs(
             fundamental=self.fundamental.value,
             mid=None if bid is None or ask is None else (bid + ask) * 0.5 * tick,
@@ -341,7 +340,7 @@ class MarketModel(mesa.Model):
         """
         self.time = self.step_index * self.dt
         self.exchange.start_step(self.step_index, self.time)
-        self._tape_start = len(self.exchange.tape)
+        self._tape_start = self.exchange.tape_position
         self._mark_committed = None
         # 1. fundamental
         previous = self.fundamental.value

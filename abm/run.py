@@ -15,12 +15,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, SupportsIndex
 
 import numpy as np
+import pandas as pd
 
 from abm.agents.base import Trader
 from abm.errors import AbmError
@@ -128,12 +129,7 @@ def run(
     start = time.perf_counter()
     model = MarketModel(scenario)
     try:
-        total = scenario.steps
-        every = max(1, min(500, total // 100))
-        for n in range(1, total + 1):
-            model.step()
-            if progress is not None and (n % every == 0 or n == total):
-                progress(n, total)
+        step_through(model, progress)
         wall = time.perf_counter() - start
         meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
         result = RunResult.from_recorder(
@@ -146,6 +142,28 @@ def run(
     if setup.program_starts:  # an execution program (a pov group, even of count 0)
         summary.update(flash_crash_summary(result, setup))
     return dataclasses.replace(result, summary=summary)
+
+
+def step_through(
+    model: MarketModel,
+    progress: Callable[[int, int], None] | None,
+    flush_steps: int | None = None,
+) -> None:
+    """Step ``model`` to its scenario's last step, reporting ``progress(done, total)``.
+
+    With ``flush_steps``, the recorder's rows are flushed (`Recorder.flush`) every that many
+    steps and once at the end.
+    """
+    total = model.scenario.steps
+    every = max(1, min(500, total // 100))
+    for n in range(1, total + 1):
+        model.step()
+        if flush_steps is not None and n % flush_steps == 0:
+            model.recorder.flush()
+        if progress is not None and (n % every == 0 or n == total):
+            progress(n, total)
+    if flush_steps is not None:
+        model.recorder.flush()
 
 
 MARKET_MAKING_PADDRIK_ROLES = ("market_maker",)
@@ -206,7 +224,19 @@ def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict
     `run` adds `abm.results.flash_crash.flash_crash_summary` for a scenario with an execution
     program (a ``pov`` group).
     """
-    market = result.market
+    return headline(model, result.market, result.trades, wall_time_s)
+
+
+def headline(
+    model: MarketModel,
+    market: pd.DataFrame,
+    trades: pd.DataFrame | Iterable[pd.DataFrame],
+    wall_time_s: float,
+) -> dict[str, Any]:
+    """`summarize` from the ``market`` table and the ``trades`` table or its blocks.
+
+    A streamed run (`abm.streamed.run_to`) passes its trades one row group at a time.
+    """
     spread = market["spread"].to_numpy(dtype=float)
     mid = market["mid"].to_numpy(dtype=float)
     fundamental = market["fundamental"].to_numpy(dtype=float)
@@ -245,7 +275,7 @@ def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict
         "mid_final": model.mid_price(),
         "fundamental_final": model.fundamental.value,
         "mispricing_mean": _mean(np.abs(mid[quoted] - fundamental[quoted])),
-        **price_dislocations(market, result.trades),
+        **price_dislocations(market, trades),
         "mm_count": len(mms),
         "mm_pnl_mean": _mean(mm_pnl),
         "mm_pnl_std": float(mm_pnl.std(ddof=1)) if len(mm_pnl) > 1 else math.nan,

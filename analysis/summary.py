@@ -7,6 +7,9 @@ starts no plotting library (issue 17).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from abm.results.run_result import RunResult
 from analysis.formatting import format_value, ticks, yes_no
 
@@ -17,8 +20,12 @@ def summary_lines(result: RunResult) -> list[str]:
     Covers steps, wall time and steps per second; fills and volume; mean spread (price units
     and ticks); mean market-maker pnl; and the cash/inventory conservation check.
     """
-    summary = result.summary
-    tick = result.scenario.tick_size
+    return headline_lines(result.summary, result.scenario.tick_size)
+
+
+def headline_lines(summary: Mapping[str, Any], tick_size: float) -> list[str]:
+    """`summary_lines` of a run's ``summary.json`` and its scenario's tick size."""
+    tick = tick_size
     spread = summary.get("spread_mean")
     cash = yes_no(summary.get("cash_conserved"))
     inventory = yes_no(summary.get("inventory_conserved"))

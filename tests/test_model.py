@@ -212,7 +212,7 @@ def test_model_trades_never_match_a_trader_with_itself(kitchen_sink: Run) -> Non
 def test_model_exchange_counters_match_trade_tape(baseline: Run) -> None:
     """The exchange's fill and volume counters equal the trades table's row count and qty sum."""
     exchange, trades = baseline.model.exchange, baseline.result.trades
-    assert exchange.fills == len(trades) == len(exchange.tape)
+    assert exchange.fills == len(trades) == exchange.tape_position
     assert exchange.volume == int(trades["qty"].sum())
 
 

@@ -60,8 +60,9 @@ class Market(Protocol):
     def exchange(self) -> Exchange[Trader]:
         """The exchange: accounts, the trade tape and the venues by name.
 
-        Every trade at every venue is settled there; ``exchange.tape`` lists the book's fills
-        and ``exchange.venues`` the venues by name.
+        Every trade at every venue is settled there; ``exchange.tape`` lists the book's recent
+        fills (read them with ``exchange.tape_since(cursor)``, the cursor from
+        ``exchange.tape_position``) and ``exchange.venues`` the venues by name.
         """
         ...
 

@@ -153,11 +153,11 @@ class MarketMaker(Trader):
         if self.status is Status.DEFAULTED:
             return
         if self._learns:
-            tape = market.exchange.tape
+            exchange = market.exchange
             tick = market.tick_size
-            for is_buy, price_ticks, qty in tape[self._tape_cursor :]:
+            for is_buy, price_ticks, qty in exchange.tape_since(self._tape_cursor):
                 self.policy.observe_trade("buy" if is_buy else "sell", price_ticks * tick, qty)
-            self._tape_cursor = len(tape)
+            self._tape_cursor = exchange.tape_position
         reference = market.reference_price(self.reference_kind)
         self.volatility.update(reference)
         limits = self._risk_limits()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from abm.errors import AbmError
-from abm.scenario.budget import NO_LIMITS, check_limits
+from abm.scenario.budget import NO_LIMITS, STREAM_FLUSH_STEPS, check_limits
 from abm.scenario.schema import Scenario, ScenarioError, load_scenario, parse_set_option
 
 EXIT_USAGE = 2
@@ -44,7 +44,8 @@ def load(
 
     ``sets`` are ``--set PATH=VALUE`` texts and ``changes`` the values of other flags
     (``{"steps": 100}``), applied after them. The result must fit its ``limits``
-    (`abm.scenario.budget.check_limits`) unless ``no_limits`` (``--no-limits``) lifts them.
+    (`abm.scenario.budget.check_limits`, for a run streamed as ``abm run`` streams it) unless
+    ``no_limits`` (``--no-limits``) lifts them.
 
     Raises:
         ScenarioError: If the scenario cannot be loaded, or an override is malformed or makes
@@ -61,7 +62,7 @@ def load(
             scenario = scenario.override(overrides)
     except ScenarioError as exc:
         raise ScenarioError(str(exc).replace("<scenario>", f"{path} (--set)")) from exc
-    check_limits(scenario, source=path)
+    check_limits(scenario, source=path, flush_steps=STREAM_FLUSH_STEPS)
     return scenario
 
 

@@ -38,8 +38,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run ``abm run`` from parsed arguments; return the exit code (0).
 
     Checks the flags and ``--out`` before the first step, runs with a progress bar on stderr
-    (runs of 5,000 steps or more), saves the run, prints `analysis.summary.summary_lines`, and
-    notes on stderr a report left over from the run it replaced.
+    (runs of 5,000 steps or more) streaming the tables into the run directory
+    (`abm.streamed.run_to`: memory does not grow with the number of steps), prints
+    `analysis.summary.headline_lines`, and notes on stderr a report left over from the run it
+    replaced.
 
     Raises:
         AbmError: On a bad scenario or flag value, a scenario past its cost limits (unless
@@ -50,7 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from abm.fundamental import FundamentalError
     from abm.policies import PolicyError
-    from abm.run import run
+    from abm.streamed import run_to
 
     positive("--steps", args.steps)
     if args.seed is not None and args.seed < 0:
@@ -72,17 +74,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         try:
-            result = run(scenario, progress=progress)
+            saved = run_to(scenario, out, progress=progress, force=args.force)
         except (FundamentalError, PolicyError) as exc:  # parameters the schema cannot judge
             raise CliError(f"{args.scenario}: {exc}") from exc
-    try:
-        path = result.save(out, force=args.force)
-    except FileExistsError as exc:  # the directory changed while the run was made
-        raise CliError(f"--out: {exc}") from exc
+        except FileExistsError as exc:  # the directory changed since check_out
+            raise CliError(f"--out: {exc}") from exc
+    path = saved.path
     if not args.quiet:
-        from analysis.summary import summary_lines
+        from analysis.summary import headline_lines
 
-        for line in summary_lines(result):
+        for line in headline_lines(saved.summary, saved.scenario.tick_size):
             print(line)
         print(f"results: {path}")
     stale = [name for name in ("report.md", "report.html") if (path / name).is_file()]

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from abm.cli.common import add_no_limits, load
-from abm.scenario.budget import estimate
+from abm.scenario.budget import STREAM_FLUSH_STEPS, estimate
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +32,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(
         f"ok: {args.scenario}: scenario {scenario.name!r}, {scenario.steps} steps of dt "
         f"{scenario.dt}, fundamental {scenario.fundamental.kind}; groups: {groups}; "
-        f"estimated cost: {estimate(scenario).describe()}"
+        f"estimated cost: {estimate(scenario, flush_steps=STREAM_FLUSH_STEPS).describe()}"
     )
     return 0

@@ -33,6 +33,10 @@ INTERDEALER = "interdealer"
 """The ``venue`` label of trades passed between dealers outside any venue (hot potato)."""
 
 
+TAPE_TRIM = 4096
+"""Fills older than the previous step dropped from `Exchange.tape` at once (amortised)."""
+
+
 class Exchange(Generic[AccountT]):
     """Accounts, settlement, the trade tape and the run's trading counters.
 
@@ -46,8 +50,13 @@ class Exchange(Generic[AccountT]):
         traders: Trader account by ``unique_id`` (the book's order owners are these ids).
         venues: The attached venues by name, in the order they were attached.
         book_venue: The book venue (set by :meth:`attach_book`; orders at the book go there).
-        tape: ``(aggressor_is_buy, price_ticks, qty)`` of every book fill so far, in order;
-            observers (e.g. a Glosten-Milgrom market maker) keep a cursor into it.
+        tape: ``(aggressor_is_buy, price_ticks, qty)`` of the recent book fills, in order:
+            every fill of this step and the last, at least (older ones are dropped in
+            blocks of `TAPE_TRIM` by :meth:`start_step`, so a long run's tape does not grow).
+            ``tape[0]`` is fill number ``tape_base`` of the run; observers (a Glosten-Milgrom
+            market maker, the mark) keep a cursor, a fill number, and read
+            :meth:`tape_since` it.
+        tape_base: The run's number of the fill at ``tape[0]`` (0 until the first trim).
         last_price_ticks: Price of the most recent book fill, or None before the first.
         step: The current step (stamped on trades and halt events; set by :meth:`start_step`).
         step_volume: Lots traded at the book in the current step (reset by :meth:`start_step`).
@@ -62,6 +71,8 @@ class Exchange(Generic[AccountT]):
         self.venues: dict[str, Venue] = {}
         self.book_venue: BookVenue | None = None
         self.tape: list[tuple[bool, int, int]] = []
+        self.tape_base = 0
+        self._step_tape_start = 0  # fill number of the current step's first fill
         self.last_price_ticks: int | None = None
         self.step = 0
         self.step_volume = 0
@@ -90,10 +101,32 @@ class Exchange(Generic[AccountT]):
         self.book_venue = venue
 
     def start_step(self, step: int, time: float) -> None:
-        """Stamp subsequent fills with ``step``/``time`` and reset the step's volume."""
+        """Stamp subsequent fills with ``step``/``time``, reset the step's volume, trim the tape.
+
+        Fills before the previous step are dropped from the tape once there are `TAPE_TRIM`
+        of them: every observer reads the tape each step, so none is further behind.
+        """
         self.step = step
         self._time = time
         self.step_volume = 0
+        stale = self._step_tape_start - self.tape_base  # fills before the previous step
+        if stale >= TAPE_TRIM:
+            del self.tape[:stale]
+            self.tape_base += stale
+        self._step_tape_start = self.tape_position
+
+    @property
+    def tape_position(self) -> int:
+        """The run's number of the next book fill (fills so far): a cursor for `tape_since`."""
+        return self.tape_base + len(self.tape)
+
+    def tape_since(self, position: int) -> list[tuple[bool, int, int]]:
+        """The tape's fills from fill number ``position`` on (a cursor from `tape_position`).
+
+        A cursor older than the tape (an observer that stopped reading for more than a step)
+        gets the fills the tape still holds.
+        """
+        return self.tape[max(0, position - self.tape_base) :]
 
     # ----- order entry at the book venue (off the hot path) --------------------------
 

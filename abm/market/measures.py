@@ -12,6 +12,7 @@ measured on both, and sidedness says how much of the run had a mid at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -35,9 +36,12 @@ def trade_dislocations(market: pd.DataFrame, trades: pd.DataFrame) -> np.ndarray
 
 
 def price_dislocations(
-    market: pd.DataFrame, trades: pd.DataFrame, from_step: int = 0
+    market: pd.DataFrame, trades: pd.DataFrame | Iterable[pd.DataFrame], from_step: int = 0
 ) -> dict[str, float]:
     """The largest gaps between prices and the fundamental over steps ``>= from_step``.
+
+    ``trades`` is the trades table, or its rows in blocks (a streamed run's row groups, read
+    one at a time): the maxima are the same either way.
 
     Returns (price units; NaN where there is nothing to measure):
 
@@ -47,14 +51,16 @@ def price_dislocations(
     - ``max_dislocation``: the larger of the two.
     """
     later_market = market[(market["step"] >= from_step).to_numpy(dtype=bool)]
-    later_trades = trades[(trades["step"] >= from_step).to_numpy(dtype=bool)]
     mids = np.abs(
         later_market["mid"].to_numpy(dtype=float)
         - later_market["fundamental"].to_numpy(dtype=float)
     )
-    prints = trade_dislocations(later_market, later_trades)
     mid_gap = _nanmax(mids)
-    trade_gap = _nanmax(prints)
+    trade_gap = math.nan
+    for block in [trades] if isinstance(trades, pd.DataFrame) else trades:
+        later_trades = block[(block["step"] >= from_step).to_numpy(dtype=bool)]
+        gap = _nanmax(trade_dislocations(later_market, later_trades))
+        trade_gap = gap if math.isnan(trade_gap) else max(trade_gap, gap)
     finite = [gap for gap in (mid_gap, trade_gap) if math.isfinite(gap)]
     return {
         "max_dislocation": max(finite) if finite else math.nan,

@@ -21,11 +21,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Unpack
+from typing import Any, Protocol, Unpack
 
 import numpy as np
 import pandas as pd
 
+from abm.errors import AbmError
 from abm.results.events import EVENT_FIELD_DTYPES, EventFields, EventKind, TradePurpose
 
 MARKET_COLUMNS = (
@@ -111,24 +112,65 @@ _TRADE_ORDER_IDS = ("maker_order_id", "taker_order_id")
 TABLES = tuple(COLUMNS)
 
 
+class RecorderStreamedError(AbmError, RuntimeError):
+    """A table asked of a `Recorder` whose rows were flushed to disk."""
+
+
+class TableSink(Protocol):
+    """Where a streaming `Recorder` sends each flush (`abm.results.spill.ParquetSpill`)."""
+
+    def write(self, table: str, frame: pd.DataFrame) -> None:
+        """Append ``frame``, rows of ``table`` in its contract dtypes."""
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """``table`` with no rows, in its contract dtypes."""
+    return _build_table(table, tuple([] for _ in COLUMNS[table]))
+
+
 class Recorder:
     """Columnar accumulation of one run: plain Python lists per column, appended per row.
 
-    Nothing here allocates pandas objects per step; `table` builds each table once per call. Label
+    Nothing here allocates pandas objects per step; `table` builds each table once per call (or
+    `flush` hands the rows so far to a sink, `stream_to`, so a long run holds only a block). Label
     arguments must be `str` (pass ``enum.value`` for enum states) and are checked on append, so a
     bad value fails at the step that produced it rather than at the end of the run.
     """
 
     def __init__(self) -> None:
         # rows are appended as tuples (one list append per row, the cheapest record on the
-        # hot path) and transposed into columns once, in `table`
+        # hot path) and transposed into columns once, in `table` (or in `flush`)
         self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
         # the tables written once per fill and once per market maker a step, appended to directly
         self._trades = self._rows["trades"]
         self._agents = self._rows["agents"]
+        self._spill: TableSink | None = None
+        self._flushed = dict.fromkeys(COLUMNS, 0)
 
     def _append(self, table: str, row: tuple[Any, ...]) -> None:
         self._rows[table].append(row)
+
+    def stream_to(self, sink: TableSink) -> None:
+        """Send the rows to ``sink`` at each `flush` instead of holding them to the end.
+
+        Once a flush has sent rows, `table` refuses (the rows are on disk, not here): read
+        the run directory instead.
+        """
+        self._spill = sink
+
+    def flush(self) -> None:
+        """Hand every table's rows recorded since the last flush to the sink, then drop them.
+
+        Each table's new rows go as one frame in the contract dtypes (one Parquet row group,
+        `abm.results.spill.ParquetSpill`). Without a sink (`stream_to`) this does nothing.
+        """
+        if self._spill is None:
+            return
+        for table, rows in self._rows.items():
+            if rows:
+                self._spill.write(table, _build_table(table, self._columns_of(table)))
+                self._flushed[table] += len(rows)
+                rows.clear()  # in place: `_trades` and `_agents` are these lists
 
     def _columns_of(self, table: str) -> tuple[list[Any], ...]:
         rows = self._rows[table]
@@ -139,11 +181,20 @@ class Recorder:
         return tuple(list(column) for column in zip(*rows, strict=True))
 
     def rows(self, table: str) -> int:
-        """Rows recorded so far in ``table`` (one of `TABLES`)."""
-        return len(self._rows[table])
+        """Rows recorded so far in ``table`` (one of `TABLES`), flushed ones included."""
+        return self._flushed[table] + len(self._rows[table])
 
     def table(self, table: str) -> pd.DataFrame:
-        """``table`` as recorded so far, with its contract dtypes (what a run's result holds)."""
+        """``table`` as recorded so far, with its contract dtypes (what a run's result holds).
+
+        Raises:
+            RecorderStreamedError: If rows of ``table`` were already flushed to a sink.
+        """
+        if self._flushed[table]:
+            raise RecorderStreamedError(
+                f"the {table} table was streamed to disk ({self._flushed[table]:,} rows "
+                "flushed); read it from the run directory (RunResult.load or read_table)"
+            )
         return _build_table(table, self._columns_of(table))
 
     def market(

@@ -109,6 +109,16 @@ def write_run_files(
     """
     for table in TABLES:
         write_parquet(tables[table], directory / f"{table}.parquet")
+    write_run_texts(directory, summary, scenario_yaml, meta)
+
+
+def write_run_texts(
+    directory: Path, summary: Mapping[str, Any], scenario_yaml: str, meta: Mapping[str, Any]
+) -> None:
+    """Write ``summary.json``, ``scenario.yaml`` and ``meta.json`` (the tables' companions).
+
+    A streamed run (`abm.results.spill`) writes its tables as it goes and these at the end.
+    """
     write_text(dump_json(summary), directory / "summary.json")
     write_text(scenario_yaml, directory / "scenario.yaml")
     write_text(dump_json(meta), directory / "meta.json")

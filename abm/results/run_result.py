@@ -31,7 +31,7 @@ import os
 import platform
 import shutil
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -199,74 +199,14 @@ class RunResult:
                 system refuses (a parent that is a file, a read-only or full disk, a name too
                 long): one line naming the path and the OS reason. Nothing is changed.
         """
-        target = Path(directory).absolute()
-        if target.name in ("", ".", ".."):
-            raise RunResultError(f"run directory needs a name, got {os.fspath(directory)!r}")
         for table, frame in self.tables().items():
             check_table(table, frame)
         _ = self.scenario  # a run directory always holds a valid scenario (load checks it)
-        created: list[Path] = []
-        try:
-            created = make_parent(target)
-            with writer_lock(target):
-                recover(target)
-                self._write_into(target, overwrite=overwrite, force=force)
-        except BlockingIOError as error:
-            remove_created(created)
-            raise RunDirectoryBusyError(
-                f"cannot save the run to {target}: another process is saving a run there "
-                "right now; wait for it to finish or choose another directory"
-            ) from error
-        except RunResultError:
-            remove_created(created)
-            raise
-        except OSError as error:
-            remove_created(created)
-            raise RunResultError(
-                f"cannot save the run to {target}: {describe_os_error(error, target)}"
-            ) from error
-        return target
 
-    def _write_into(self, target: Path, *, overwrite: bool, force: bool) -> None:
-        """The body of `save`, run under ``target``'s writer lock."""
-        exists = target.exists() or target.is_symlink()
-        if exists:
-            check_replaceable(target, overwrite, force)
-        # mkdir (not mkdtemp, which makes it 0700) gives the run the user's umask; a replaced
-        # directory keeps its own permissions.
-        staging = staging_path(target)
-        staging.mkdir()
-        aside = aside_path(staging)
-        carried: dict[str, tuple[int, ...]] = {}
-        try:
+        def fill(staging: Path) -> None:
             write_run_files(staging, self.tables(), self.summary, self.scenario_yaml, self.meta)
-            if exists:
-                carry_over(target, staging, carried)
-                shutil.copymode(target, staging)
-            fsync_directory(staging)
-            pause_for_fault_test("staged")
-            if exists:
-                os.rename(target, aside)
-                pause_for_fault_test("between_renames")
-            try:
-                os.rename(staging, target)
-            except BaseException as error:
-                if exists:
-                    _restore(aside, target, error)
-                raise
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        fsync_directory(target.parent)
-        if exists:
-            pause_for_fault_test("swapped")
-            try:
-                retire(aside, target, carried)
-            except OSError as error:
-                # The new run is already complete in place; a leftover hidden directory is
-                # harmless (the next save or load settles it), so failing the save here would
-                # misreport what happened.
-                warnings.warn(f"could not clear the replaced run at {aside}: {error}", stacklevel=3)
+
+        return write_run_directory(directory, fill, overwrite=overwrite, force=force)
 
     @classmethod
     def from_recorder(
@@ -375,6 +315,100 @@ class RunResult:
             return {key: value for key, value in mapping.items() if key not in skip}
 
         return kept(self.summary) == kept(other.summary) and kept(self.meta) == kept(other.meta)
+
+
+def write_run_directory(
+    directory: str | os.PathLike[str],
+    fill: Callable[[Path], None],
+    *,
+    overwrite: bool = True,
+    force: bool = False,
+) -> Path:
+    """Make the run directory ``directory`` atomically, its files written by ``fill``.
+
+    What `RunResult.save` does (see there: the writer lock, recovery of a killed writer,
+    the hidden staging sibling, the user's files carried over, the renames, the clean-up on
+    failure), with the files written by ``fill(staging)`` into the empty staging directory:
+    every one of `RUN_FILES`, each fsync'd. A streamed run (`abm.streamed.run_to`) runs the
+    whole model inside ``fill``, its tables flushed into the staging directory as it goes, so
+    the lock is held and nothing appears under ``directory`` until the run is complete; an
+    exception from ``fill`` (an interrupt included) removes the staging directory and leaves
+    an existing run as it was.
+
+    Raises:
+        RunDirectoryExistsError, RunDirectoryBusyError, RunResultError: As `RunResult.save`.
+    """
+    target = Path(directory).absolute()
+    if target.name in ("", ".", ".."):
+        raise RunResultError(f"run directory needs a name, got {os.fspath(directory)!r}")
+    created: list[Path] = []
+    try:
+        created = make_parent(target)
+        with writer_lock(target):
+            recover(target)
+            _write_into(target, fill, overwrite=overwrite, force=force)
+    except BlockingIOError as error:
+        remove_created(created)
+        raise RunDirectoryBusyError(
+            f"cannot save the run to {target}: another process is saving a run there "
+            "right now; wait for it to finish or choose another directory"
+        ) from error
+    except RunResultError:
+        remove_created(created)
+        raise
+    except OSError as error:
+        remove_created(created)
+        raise RunResultError(
+            f"cannot save the run to {target}: {describe_os_error(error, target)}"
+        ) from error
+    except BaseException:
+        remove_created(created)
+        raise
+    return target
+
+
+def _write_into(
+    target: Path, fill: Callable[[Path], None], *, overwrite: bool, force: bool
+) -> None:
+    """The body of `write_run_directory`, run under ``target``'s writer lock."""
+    exists = target.exists() or target.is_symlink()
+    if exists:
+        check_replaceable(target, overwrite, force)
+    # mkdir (not mkdtemp, which makes it 0700) gives the run the user's umask; a replaced
+    # directory keeps its own permissions.
+    staging = staging_path(target)
+    staging.mkdir()
+    aside = aside_path(staging)
+    carried: dict[str, tuple[int, ...]] = {}
+    try:
+        fill(staging)
+        if exists:
+            carry_over(target, staging, carried)
+            shutil.copymode(target, staging)
+        fsync_directory(staging)
+        pause_for_fault_test("staged")
+        if exists:
+            os.rename(target, aside)
+            pause_for_fault_test("between_renames")
+        try:
+            os.rename(staging, target)
+        except BaseException as error:
+            if exists:
+                _restore(aside, target, error)
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_directory(target.parent)
+    if exists:
+        pause_for_fault_test("swapped")
+        try:
+            retire(aside, target, carried)
+        except OSError as error:
+            # The new run is already complete in place; a leftover hidden directory is
+            # harmless (the next save or load settles it), so failing the save here would
+            # misreport what happened.
+            warnings.warn(f"could not clear the replaced run at {aside}: {error}", stacklevel=4)
 
 
 def _restore(aside: Path, target: Path, cause: BaseException) -> None:

@@ -21,8 +21,10 @@ The model of cost, calibrated on the shipped baseline on the reference machine (
   maker ~3.5 KiB) and the recorder's rows: one market row per step, each market maker's row
   per step, the other traders' rows every ``record.other_agents_stride`` steps (else twice),
   the depth snapshots and about one fill for every two non-market-maker arrivals, at ~512
-  bytes a row while the run is held and its tables are built. The default ceiling is 16 GiB
-  (two thirds of the reference machine).
+  bytes a row while the run is held and its tables are built. A streamed run (``abm run``,
+  `abm.streamed.run_to`) holds only the rows of ``flush_steps`` steps at a time, and reads
+  the market table back for its summary (~`MARKET_READ_BYTES` a step). The default ceiling is
+  16 GiB (two thirds of the reference machine).
 
 Both are estimates for refusing absurd sizes, not predictions: on the shipped scenarios the
 memory estimate is within a factor of about two of the measured peak
@@ -58,6 +60,10 @@ IDLE_STEP_WORK = 0.01
 """Work of one trader-step without an arrival, in order messages (measured ~1/170)."""
 MAKER_MESSAGES_PER_STEP = 4.0
 """A market maker's messages per step at most: cancel and replace of both quotes."""
+STREAM_FLUSH_STEPS = 5_000
+"""Steps between flushes of a streamed run (``abm run``): ~50 MB of baseline rows held at most."""
+MARKET_READ_BYTES = 160
+"""One step of the market table read back for a streamed run's summary (13 columns + masks)."""
 FILLS_PER_ARRIVAL = 0.5
 """Fills recorded per arrival of a non-market-maker trader (baseline: 0.50)."""
 
@@ -168,14 +174,22 @@ def _arrivals_per_step(group: Any, dt: float) -> float:
     return 0.0
 
 
-def estimate(scenario: Costed) -> CostEstimate:
-    """Estimate what running ``scenario`` costs, without building it (see the module docstring)."""
+def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimate:
+    """Estimate what running ``scenario`` costs, without building it (see the module docstring).
+
+    With ``flush_steps``, for a run streamed to disk every that many steps (`abm.streamed`);
+    without, for one held in memory to the end (`abm.run.run`).
+    """
     steps = float(scenario.steps)
     record = scenario.record
     messages: dict[str, float] = {}
+    # a row's bytes, times the share of the run's rows held at once
+    row = ROW_BYTES * (1.0 if flush_steps is None else min(1.0, flush_steps / steps))
+    read_back = 0.0 if flush_steps is None else MARKET_READ_BYTES * steps
     # each group's memory: its traders and the rows recorded about them (their fills too)
     holding: dict[str, float] = {
-        "recording": ROW_BYTES * steps * (1.0 + 2.0 * record.depth_levels / record.depth_stride)
+        "recording": row * steps * (1.0 + 2.0 * record.depth_levels / record.depth_stride)
+        + read_back
     }
     traders = 0
     for name, group in scenario.agents.items():
@@ -184,14 +198,14 @@ def estimate(scenario: Costed) -> CostEstimate:
         traders += count
         if group.kind == "market_maker":
             messages[key] = MAKER_MESSAGES_PER_STEP * count * steps
-            holding[key] = MARKET_MAKER_BYTES * count + ROW_BYTES * count * steps
+            holding[key] = MARKET_MAKER_BYTES * count + row * count * steps
             continue
         arrivals = _arrivals_per_step(group, scenario.dt)
         messages[key] = arrivals * steps
         stride = record.other_agents_stride
         snapshots = 2.0 if stride is None else steps / stride + 1.0
         rows = FILLS_PER_ARRIVAL * arrivals * steps + count * snapshots
-        holding[key] = TRADER_BYTES * count + ROW_BYTES * rows
+        holding[key] = TRADER_BYTES * count + row * rows
     return CostEstimate(
         traders=traders,
         messages=sum(messages.values()),
@@ -203,16 +217,22 @@ def estimate(scenario: Costed) -> CostEstimate:
 
 
 def check_limits(
-    scenario: Costed, *, source: str, limits: LimitsSpec | None = None
+    scenario: Costed,
+    *,
+    source: str,
+    limits: LimitsSpec | None = None,
+    flush_steps: int | None = None,
 ) -> CostEstimate:
     """Return ``scenario``'s `estimate`, or refuse it past ``limits`` (default: its own).
+
+    ``flush_steps`` as for `estimate`: the limits of a streamed run.
 
     Raises:
         ScenarioTooLargeError: One line per limit passed, ``source: limits.<field>: ...``,
             with the estimate, the limit, the part that costs most and how to raise it.
     """
     limits = scenario.limits if limits is None else limits
-    cost = estimate(scenario)
+    cost = estimate(scenario, flush_steps=flush_steps)
     problems = []
     if limits.max_work is not None and cost.work > limits.max_work:
         problems.append(

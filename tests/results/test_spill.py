@@ -1,0 +1,145 @@
+"""A streamed run (`abm.streamed.run_to`) writes the run directory an in-memory run saves.
+
+The reference is the unstreamed path, `abm.run(scenario).save(directory)`, which holds every
+row to the end: with a flush every few steps (many Parquet row groups per table), the loaded
+tables must be equal, dtypes and categories included, and the summary equal but for wall
+time. Scenarios are chosen so that every table has rows (network edges, events, depth
+snapshots, interdealer trades) and one runs an execution program (its flash-crash summary
+reads the tables back from the files). A run that fails part way leaves nothing new.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from _helpers import BASELINE
+
+import abm
+from abm.results.recorder import TABLES, Recorder, RecorderStreamedError
+from abm.results.run_result import WALL_TIME_KEYS, RunResult
+from abm.results.spill import ParquetSpill
+from abm.scenario.budget import STREAM_FLUSH_STEPS, estimate
+from abm.streamed import run_to
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+CASES = {
+    "baseline": (BASELINE, {"steps": 60}),
+    "fire_sale": (SCENARIOS / "crisis" / "fire_sale_spiral.yaml", {"steps": 80}),
+    "flash_crash": (
+        SCENARIOS / "crisis" / "flash_crash_2010.yaml",
+        {"steps": 90, "agents.seller.start_step": 20},
+    ),
+}
+
+
+def _same_summary(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    def same(x: Any, y: Any) -> bool:
+        both_nan = isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y)
+        return both_nan or x == y
+
+    keys = set(a) | set(b)
+    return sorted(k for k in keys - set(WALL_TIME_KEYS) if not same(a.get(k), b.get(k)))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_streamed_run_directory_equals_the_saved_in_memory_run(name: str, tmp_path: Path) -> None:
+    path, overrides = CASES[name]
+    scenario = abm.load_scenario(path).override(overrides)
+    abm.run(scenario).save(tmp_path / "memory")
+    saved = run_to(scenario, tmp_path / "streamed", flush_steps=7)
+    memory = RunResult.load(tmp_path / "memory")
+    streamed = RunResult.load(saved.path)
+    for table in TABLES:
+        ours, theirs = streamed.tables()[table], memory.tables()[table]
+        assert list(ours.dtypes) == list(theirs.dtypes), table
+        assert ours.equals(theirs), table
+        for column in ours.columns:
+            if ours[column].dtype == "category":
+                assert list(ours[column].cat.categories) == list(theirs[column].cat.categories)
+    assert _same_summary(streamed.summary, memory.summary) == []
+    assert _same_summary(saved.summary, memory.summary) == []
+    assert streamed.scenario_yaml == memory.scenario_yaml
+    # it did stream: the per-step tables are in many row groups
+    market = pq.ParquetFile(saved.path / "market.parquet").metadata.num_row_groups
+    assert market == math.ceil(scenario.steps / 7)
+
+
+def test_every_table_of_the_cases_has_rows(tmp_path: Path) -> None:
+    """The equality above covers each table with rows in it, not only empty ones."""
+    seen = dict.fromkeys(TABLES, 0)
+    for path, overrides in CASES.values():
+        result = abm.run(abm.load_scenario(path).override(overrides))
+        for table, frame in result.tables().items():
+            seen[table] += len(frame)
+    assert all(seen.values()), seen
+
+
+def test_a_failed_streamed_run_leaves_nothing_and_keeps_the_old_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = run_to(BASELINE, out, steps=20, flush_steps=5)
+    before = sorted(p.name for p in out.iterdir())
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(done: int, total: int) -> None:
+        if done >= 30:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_to(BASELINE, out, steps=60, flush_steps=5, progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging sibling left
+    assert sorted(p.name for p in out.iterdir()) == sorted([*before, "notes.txt"])
+    kept = RunResult.load(out)
+    assert kept.summary["steps"] == first.summary["steps"] == 20
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_failed_first_streamed_run_creates_no_directory(tmp_path: Path) -> None:
+    out = tmp_path / "parent" / "run"
+
+    def interrupt(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_to(BASELINE, out, steps=40, flush_steps=5, progress=interrupt)
+    assert list(tmp_path.iterdir()) == []  # not even the parent it made
+
+
+def test_recorder_refuses_a_table_it_has_flushed(tmp_path: Path) -> None:
+    recorder = Recorder()
+    with ParquetSpill(tmp_path) as spill:
+        recorder.stream_to(spill)
+        recorder.market(0, 0.0, 100.0, 99.0, 101.0, 5, 5, None, 0)
+        recorder.flush()
+        recorder.market(1, 1.0, 100.0, 99.0, 101.0, 5, 5, None, 0)
+        assert recorder.rows("market") == 2
+        with pytest.raises(RecorderStreamedError, match="market table was streamed"):
+            recorder.table("market")
+        assert recorder.table("trades").empty  # a table never flushed is still here
+        recorder.flush()
+    assert pq.ParquetFile(tmp_path / "market.parquet").metadata.num_rows == 2
+    assert pq.ParquetFile(tmp_path / "trades.parquet").metadata.num_rows == 0
+
+
+def test_run_to_checks_its_arguments_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(abm.AbmError, match="flush_steps: must be an integer >= 1"):
+        run_to(BASELINE, tmp_path / "a", flush_steps=0)
+    with pytest.raises(abm.AbmError, match="directory: must be a path"):
+        run_to(BASELINE, 3, steps=5)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_streamed_memory_estimate_does_not_grow_with_the_rows() -> None:
+    """The budget of a streamed run holds a block of rows, plus the market table read back."""
+    scenario = abm.load_scenario(BASELINE)
+    short = estimate(scenario.override({"steps": 10_000}), flush_steps=STREAM_FLUSH_STEPS)
+    long = estimate(scenario.override({"steps": 1_000_000}), flush_steps=STREAM_FLUSH_STEPS)
+    held = estimate(scenario.override({"steps": 1_000_000}))
+    assert long.memory_bytes - short.memory_bytes < 200 * 2**20  # the read-back market table
+    assert held.memory_bytes > 10 * long.memory_bytes
