@@ -132,3 +132,35 @@ def test_import_abm_run_stays_the_function_after_its_submodule_is_imported(first
     Importing a submodule sets it on its package, which would make ``abm.run`` the module.
     """
     assert _python(f"{first}\n{RUN_IS_THE_FUNCTION}").strip() == "ok"
+
+
+def test_import_abm_help_loads_no_schema_or_heavy_library() -> None:
+    """``abm --help`` builds every command's parser without pydantic, Mesa, pandas or numpy."""
+    code = (
+        "import contextlib, io\nfrom abm.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+    )
+    assert _loaded_after(code, HEAVY + SCHEMA) == []
+
+
+def test_import_abm_version_loads_no_schema_or_heavy_library() -> None:
+    """``abm --version`` prints the installed version without importing the engine."""
+    code = (
+        "import contextlib, importlib.metadata, io\nfrom abm.cli.main import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['--version'])\n"
+        "assert out.getvalue() == f\"abm {importlib.metadata.version('abm-microstructure')}\\n\"\n"
+    )
+    assert _loaded_after(code, HEAVY + SCHEMA) == []
+
+
+def test_import_abm_validate_loads_only_the_schema_libraries() -> None:
+    """``abm validate`` reads the scenario (pydantic, yaml, numpy) without Mesa or pandas."""
+    code = (
+        "import contextlib, io\nfrom abm.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['validate', 'scenarios/baseline.yaml']) == 0\n"
+    )
+    assert _loaded_after(code, HEAVY) == ["numpy"]
