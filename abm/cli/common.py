@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from abm.errors import AbmError
-from abm.scenario.budget import NO_LIMITS, STREAM_FLUSH_STEPS, check_limits
-from abm.scenario.schema import Scenario, ScenarioError, load_scenario, parse_set_option
+
+if TYPE_CHECKING:
+    from abm.scenario.schema import Scenario
 
 EXIT_USAGE = 2
 """Exit code of a user error (a bad scenario, a bad flag value, a missing file), as argparse's."""
@@ -52,6 +53,10 @@ def load(
             it invalid (the message names ``path (--set)`` as its source), or its estimated
             work or memory passes its limits (`abm.scenario.budget.ScenarioTooLargeError`).
     """
+    # imported here, not at the top: `abm --help` builds every sub-command's parser
+    from abm.scenario.budget import NO_LIMITS, STREAM_FLUSH_STEPS, check_limits
+    from abm.scenario.schema import ScenarioError, load_scenario, parse_set_option
+
     scenario = load_scenario(path)
     try:
         overrides = dict(parse_set_option(text) for text in sets)

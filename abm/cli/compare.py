@@ -12,14 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from abm.cli.common import CliError
-from abm.experiments.compare import (
-    DEFAULT_OUT,
-    DEFAULT_ROOT_SEED,
-    DEFAULT_SEEDS,
-    MM_GROUP,
-    compare,
-    format_compare,
-)
+from abm.experiments.compare_defaults import DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, MM_GROUP
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +42,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             compared, or a table file that cannot be written.
     """
     from tqdm import tqdm
+
+    from abm.experiments.compare import compare, format_compare
 
     if args.seeds < 2:
         raise CliError(f"--seeds: must be an integer >= 2, got {args.seeds}")

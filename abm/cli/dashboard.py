@@ -8,14 +8,13 @@ stops (Ctrl-C). SIGTERM, SIGINT and SIGHUP sent to the command are forwarded to 
 and the command waits for it to exit (killing it after `STOP_TIMEOUT_S`), so stopping
 ``abm dashboard`` never leaves a server holding the port. User errors are raised as
 `abm.cli.common.CliError` or the library's `abm.errors.AbmError` (exit code 2). This module
-does not import solara.
+does not import solara, and imports `abm.dashboard.model` (and with it Mesa) only when a
+command needs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import importlib.util
 import os
 import signal
 import socket
@@ -27,7 +26,6 @@ from types import FrameType
 from typing import Any
 
 from abm.cli.common import fail
-from abm.dashboard.model import DEFAULT_SCENARIO, SCENARIO_ENV, resolve_scenario_path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -78,6 +76,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             f"the dashboard needs the viz extra (missing: {', '.join(missing)}); "
             f"install it with: {VIZ_INSTALL_HINT}"
         )
+    from abm.dashboard.model import resolve_scenario_path
     from abm.scenario.schema import load_scenario
 
     scenario_path = resolve_scenario_path(args.scenario)
@@ -172,6 +171,9 @@ def _stop(process: subprocess.Popen[bytes], timeout_s: float) -> None:
 
 def missing_viz_packages() -> list[str]:
     """Names of the viz extra's packages that are not installed (empty when all are)."""
+    import importlib.metadata
+    import importlib.util
+
     missing = [name for name in VIZ_MODULES if importlib.util.find_spec(name) is None]
     try:
         importlib.metadata.distribution(VIZ_ASSETS)
@@ -203,8 +205,15 @@ def server_command(host: str, port: int) -> list[str]:
     ]
 
 
-def server_env(scenario_path: str | os.PathLike[str] = DEFAULT_SCENARIO) -> dict[str, str]:
-    """The server's environment: ours plus the scenario to show and no solara telemetry."""
+def server_env(scenario_path: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """The server's environment: ours plus the scenario to show and no solara telemetry.
+
+    ``scenario_path`` None means the dashboard's default, `abm.dashboard.model.DEFAULT_SCENARIO`.
+    """
+    from abm.dashboard.model import DEFAULT_SCENARIO, SCENARIO_ENV, resolve_scenario_path
+
+    if scenario_path is None:
+        scenario_path = DEFAULT_SCENARIO
     env = dict(os.environ)
     env[SCENARIO_ENV] = str(resolve_scenario_path(scenario_path).resolve())
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"

@@ -11,6 +11,10 @@ warnings (`UserWarning`s: a run restored after an interrupted replacement) are o
 ``abm: warning:`` line each. Output piped into
 a reader that stops early (``abm schema | head``) ends the command quietly with exit code 141,
 as for any Unix tool killed by SIGPIPE.
+
+Start-up stays small: building the parser imports only the command modules, which import
+their heavy dependencies (pydantic schemas, Mesa, pandas) inside the command that needs them,
+and the version is read from the package metadata only for ``--version``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from abm import __version__
 from abm.cli import bench, compare, dashboard, report, run, schema, study, sweep, validate
 from abm.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from abm.errors import AbmError
@@ -37,11 +40,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abm", description="Agent-based market microstructure simulator."
     )
-    parser.add_argument("--version", action="version", version=f"abm {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(subparsers)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's ``version`` action, with `abm.__version__` read only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest=dest,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        import abm
+
+        parser._print_message(f"abm {abm.__version__}\n", sys.stdout)  # as argparse's does
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from abm.cli.common import add_no_limits, load
-from abm.scenario.budget import STREAM_FLUSH_STEPS, estimate
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +24,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         ScenarioError: If the scenario or an override is invalid, or its estimated cost passes
             its limits (unless ``--no-limits``).
     """
+    from abm.scenario.budget import STREAM_FLUSH_STEPS, estimate
+
     scenario = load(args.scenario, args.set, no_limits=args.no_limits)
     groups = ", ".join(
         f"{name} ({group.kind} x{group.count})" for name, group in scenario.agents.items()

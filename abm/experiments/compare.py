@@ -22,13 +22,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from abm.errors import AbmError
+from abm.experiments.compare_defaults import DEFAULT_OUT as DEFAULT_OUT  # kept importable here
+from abm.experiments.compare_defaults import DEFAULT_ROOT_SEED as DEFAULT_ROOT_SEED
+from abm.experiments.compare_defaults import DEFAULT_SEEDS as DEFAULT_SEEDS
+from abm.experiments.compare_defaults import MM_GROUP
 from abm.experiments.studies import mean_and_std_se, replicate_seeds
 from abm.results.events import EventKind
 from abm.results.run_result import RunResult
@@ -36,10 +39,6 @@ from abm.run import run
 from abm.scenario.schema import Scenario, load_scenario
 from analysis.market_making import DECOMPOSITION_COLUMNS, efficiency_metrics, pnl_decomposition
 
-MM_GROUP = "mm"
-DEFAULT_SEEDS = 30
-DEFAULT_ROOT_SEED = 2026
-DEFAULT_OUT = Path("runs") / "compare.csv"
 SHOCK_TAIL_STEPS = 20
 """Steps after the last shock that `run_metrics`' ``shock_window_pnl`` still counts."""
 

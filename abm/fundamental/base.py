@@ -15,7 +15,6 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.linalg
 
 from abm.errors import AbmError
 from abm.scenario.types import FactorySpec
@@ -90,6 +89,8 @@ def markov_transition_matrix(transition_rates: Any, t: float) -> np.ndarray:
 
 
 def _transition_matrix(q: np.ndarray, t: float) -> np.ndarray:
+    import scipy.linalg  # ~0.3 s: loaded by the first regime-switching model, not by validation
+
     result = np.asarray(scipy.linalg.expm(q * t), dtype=float)
     np.clip(result, 0.0, None, out=result)
     result /= result.sum(axis=1, keepdims=True)
