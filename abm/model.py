@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, Unpack, cast
 
@@ -121,12 +122,15 @@ class MarketModel(mesa.Model):
         self.book_venue: BookVenue = self._venue("book", BookVenue)
         self.book = self.book_venue.book
         self.hedge_venue: HedgeVenue = self._venue("hedge", HedgeVenue)
-        self.cumulative_volume: list[int] = [0]  # book volume up to the end of each step
+        # book volume up to the end of each step, and the fundamental at each step's end:
+        # machine-number arrays (8 bytes a step, not a 32-byte Python object), since a long
+        # run keeps them all
+        self.cumulative_volume: MutableSequence[int] = array("q", [0])
         fund = scenario.fundamental
         self.fundamental: FundamentalProcess = build_fundamental(
             fund, np.random.default_rng(fundamental_seq), dt=scenario.dt
         )
-        self.fundamental_history: list[float] = [self.fundamental.value]
+        self.fundamental_history: MutableSequence[float] = array("d", [self.fundamental.value])
         self._expiries: dict[int, list[int]] = {}
         self.shocks = ShockSchedule(scenario.shocks)
         for venue in self._venues:

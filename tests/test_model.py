@@ -308,7 +308,7 @@ def test_model_market_table_has_one_row_per_step(baseline: Run) -> None:
 def test_model_market_fundamental_is_the_fundamental_path(baseline: Run) -> None:
     """The market table's fundamental column is the model's fundamental history."""
     market = baseline.result.market
-    assert market["fundamental"].tolist() == baseline.model.fundamental_history
+    assert market["fundamental"].tolist() == list(baseline.model.fundamental_history)
 
 
 def test_model_market_mid_and_spread_follow_bid_and_ask(baseline: Run) -> None:
@@ -458,7 +458,7 @@ def _fundamental_path(scenario: Scenario, steps: int) -> list[float]:
     model = MarketModel(scenario)
     for _ in range(steps):
         model.step()
-    return model.fundamental_history
+    return list(model.fundamental_history)
 
 
 @pytest.mark.parametrize("change", [{"agents.noise.count": 300}, {"agents.informed.count": 0}])

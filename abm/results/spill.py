@@ -62,10 +62,12 @@ class ParquetSpill:
         if not len(frame):
             return
         writer = self._writer(table)
-        writer.write_table(
-            pa.Table.from_pandas(frame, schema=self._schemas[table], preserve_index=False)
-        )
+        arrow = pa.Table.from_pandas(frame, schema=self._schemas[table], preserve_index=False)
+        writer.write_table(arrow)
+        del arrow
         self.row_groups[table] += 1
+        # Arrow's allocator keeps freed blocks for reuse; between flushes they would sit idle
+        pa.default_memory_pool().release_unused()
 
     def _writer(self, table: str) -> pq.ParquetWriter:
         if table not in self._writers:

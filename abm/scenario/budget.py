@@ -60,10 +60,10 @@ IDLE_STEP_WORK = 0.01
 """Work of one trader-step without an arrival, in order messages (measured ~1/170)."""
 MAKER_MESSAGES_PER_STEP = 4.0
 """A market maker's messages per step at most: cancel and replace of both quotes."""
-STREAM_FLUSH_STEPS = 5_000
-"""Steps between flushes of a streamed run (``abm run``): ~50 MB of baseline rows held at most."""
-MARKET_READ_BYTES = 160
-"""One step of the market table read back for a streamed run's summary (13 columns + masks)."""
+STREAM_FLUSH_STEPS = 2_000
+"""Steps between flushes of a streamed run (``abm run``): ~25 MB of baseline rows held at most."""
+MARKET_READ_BYTES = 100
+"""One step of the market table read back for a streamed run's summary (6 columns + masks)."""
 FILLS_PER_ARRIVAL = 0.5
 """Fills recorded per arrival of a non-market-maker trader (baseline: 0.50)."""
 
