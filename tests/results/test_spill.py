@@ -11,6 +11,7 @@ reads the tables back from the files). A run that fails part way leaves nothing 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,64 @@ def test_streamed_memory_estimate_does_not_grow_with_the_rows() -> None:
     held = estimate(scenario.override({"steps": 1_000_000}))
     assert long.memory_bytes - short.memory_bytes < 200 * 2**20  # the read-back market table
     assert held.memory_bytes > 10 * long.memory_bytes
+
+
+def test_cli_run_on_a_disk_that_fills_mid_stream_is_one_line_and_keeps_the_old_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flush refused by the disk (ENOSPC from a row group write): exit 2, nothing new."""
+    import errno
+
+    from abm.cli.main import main
+    from abm.results import spill
+
+    out = tmp_path / "run"
+    assert main(["run", str(BASELINE), "--steps", "20", "--out", str(out), "--quiet"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    class FullDisk(spill.pq.ParquetWriter):  # type: ignore[misc]
+        def write_table(self, table: Any, row_group_size: int | None = None) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(spill.pq, "ParquetWriter", FullDisk)
+    code = main(["run", str(BASELINE), "--steps", "30", "--out", str(out), "--quiet"])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and str(out) in err and "No space left on device" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+_PEAK_AFTER_RUN = """
+import sys
+from abm.streamed import run_to
+saved = run_to("baseline", sys.argv[1], steps=int(sys.argv[2]))
+peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(int(peak.split()[1]) // 1024, saved.summary["fills"])
+"""
+
+
+@pytest.mark.slow
+def test_a_million_step_baseline_streams_within_500_mib(tmp_path: Path) -> None:
+    """Issue 17's bound: the run completes, every table is written, peak RSS <= 500 MiB.
+
+    ~9 minutes on the reference machine. The peak is the process's own high-water mark
+    (VmHWM), read at the end of the run in that process.
+    """
+    import subprocess
+    import sys
+
+    steps = 1_000_000
+    out = tmp_path / "long"
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_AFTER_RUN, str(out), str(steps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak_mib, fills = (int(word) for word in done.stdout.split())
+    assert peak_mib <= 500, peak_mib
+    market = pq.ParquetFile(out / "market.parquet").metadata
+    assert market.num_rows == steps + 1
+    assert pq.ParquetFile(out / "trades.parquet").metadata.num_rows == fills > steps
