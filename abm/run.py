@@ -83,6 +83,27 @@ def _int_argument(value: object, name: str, minimum: int) -> int | None:
     return number
 
 
+def resolve_run(scenario: object, seed: object, steps: object, progress: object) -> Scenario:
+    """The scenario a run of `run`'s arguments makes, each argument checked; else raise.
+
+    Raises:
+        RunArgumentTypeError, RunArgumentError, ScenarioError: As `run`.
+    """
+    scenario = _scenario_argument(scenario)
+    seed = _int_argument(seed, "seed", 0)
+    steps = _int_argument(steps, "steps", 1)
+    if progress is not None and not callable(progress):
+        raise RunArgumentTypeError(
+            f"progress: must be a callable progress(done, total) or None, got {_shown(progress)}"
+        )
+    changes: dict[str, Any] = {}
+    if seed is not None:
+        changes["seed"] = seed
+    if steps is not None:
+        changes["steps"] = steps
+    return scenario.override(changes) if changes else scenario
+
+
 def run(
     scenario: Scenario | str | os.PathLike[str],
     *,
@@ -111,20 +132,7 @@ def run(
         ScenarioTooLargeError: If the scenario's estimated work or memory passes its
             ``limits`` (`abm.scenario.budget`), before anything is built.
     """
-    scenario = _scenario_argument(scenario)
-    seed = _int_argument(seed, "seed", 0)
-    steps = _int_argument(steps, "steps", 1)
-    if progress is not None and not callable(progress):
-        raise RunArgumentTypeError(
-            f"progress: must be a callable progress(done, total) or None, got {_shown(progress)}"
-        )
-    changes: dict[str, Any] = {}
-    if seed is not None:
-        changes["seed"] = seed
-    if steps is not None:
-        changes["steps"] = steps
-    if changes:
-        scenario = scenario.override(changes)
+    scenario = resolve_run(scenario, seed, steps, progress)
     check_limits(scenario, source=SOURCE)
     start = time.perf_counter()
     model = MarketModel(scenario)

@@ -44,9 +44,9 @@ from abm.results.spill import ParquetSpill
 from abm.run import (
     RunArgumentTypeError,
     _int_argument,
-    _scenario_argument,
     _shown,
     headline,
+    resolve_run,
     step_through,
 )
 from abm.scenario.budget import STREAM_FLUSH_STEPS, check_limits
@@ -103,25 +103,12 @@ def run_to(
         RunDirectoryExistsError, RunDirectoryBusyError, RunResultError: As `RunResult.save`.
         PolicyError, FundamentalError: Parameters only the run can judge; nothing is left.
     """
-    scenario = _scenario_argument(scenario)
-    seed = _int_argument(seed, "seed", 0)
-    steps = _int_argument(steps, "steps", 1)
+    scenario = resolve_run(scenario, seed, steps, progress)
     flush = _int_argument(flush_steps, "flush_steps", 1)
-    if progress is not None and not callable(progress):
-        raise RunArgumentTypeError(
-            f"progress: must be a callable progress(done, total) or None, got {_shown(progress)}"
-        )
-    if not isinstance(directory, str | os.PathLike):
-        raise RunArgumentTypeError(f"directory: must be a path, got {_shown(directory)}")
     if flush is None:
         raise RunArgumentTypeError("flush_steps: must be an integer >= 1, got None")
-    changes: dict[str, Any] = {}
-    if seed is not None:
-        changes["seed"] = seed
-    if steps is not None:
-        changes["steps"] = steps
-    if changes:
-        scenario = scenario.override(changes)
+    if not isinstance(directory, str | os.PathLike):
+        raise RunArgumentTypeError(f"directory: must be a path, got {_shown(directory)}")
     check_limits(scenario, source=SOURCE, flush_steps=flush)
     made: dict[str, Any] = {}
 
