@@ -117,12 +117,14 @@ class MarketMaker(Trader):
             )
         self._learns = type(self.policy).observe_trade is not QuotingPolicy.observe_trade
         self.rebalancer = Rebalancer(spec.rebalance)
+        self._rebalances = self.rebalancer.active  # the rule is fixed for the run
         self.hedge_spec = spec.hedge
         self._hedges = spec.hedge.kind != "none"
         self.regimes = RegimeMachine(spec.regimes) if spec.regimes is not None else None
         self.gap_controls = spec.gap_controls
         # what _risk_limits gives when no risk layer is configured or active: built once
         self._plain_limits = QuoteLimits(1.0, 1.0, self.max_inventory, False)
+        self._no_risk_layer = self.regimes is None and self.gap_controls is None
         self.peak_equity = -math.inf
         # balance-sheet and contagion state (abm.contagion.engine)
         self.default_threshold = spec.default_threshold
@@ -165,7 +167,7 @@ class MarketMaker(Trader):
             # gap controls bound the inventory itself, not only new quotes
             excess = abs(self.inventory) - limits.exposure_cap
             self._rebalance(-excess if self.inventory > 0 else excess)
-        if self.rebalancer.active:
+        if self._rebalances:
             qty = self.rebalancer.order(self.inventory)
             if qty:
                 self._rebalance(qty)
@@ -183,8 +185,7 @@ class MarketMaker(Trader):
         """This step's spread and size multipliers, inventory limit and withdrawal flag."""
         market = self.market
         if (
-            self.regimes is None
-            and self.gap_controls is None
+            self._no_risk_layer
             and self.confidence_state is None
             and market.step_index >= self.withdrawn_until
         ):
@@ -269,7 +270,11 @@ class MarketMaker(Trader):
             raise self._unquotable(bid, ask)
         if bid_t is not None and ask_t is not None and bid_t >= ask_t:
             ask_t = bid_t + 1  # a quote of zero width on the grid: keep one tick
-        size = max(1, round(self.quote_size * limits.size_mult))
+        size = (
+            self.quote_size
+            if limits.size_mult == 1.0
+            else max(1, round(self.quote_size * limits.size_mult))
+        )
         if limits.max_inventory is not None:
             if self.inventory + size > limits.max_inventory:
                 bid_t = None
@@ -280,8 +285,14 @@ class MarketMaker(Trader):
             bid_t = None
         if ask_t is not None and ask_t < 1:
             ask_t = None
-        self.bid_id, self.bid_ticks = self._replace(True, self.bid_id, self.bid_ticks, bid_t, size)
-        self.ask_id, self.ask_ticks = self._replace(False, self.ask_id, self.ask_ticks, ask_t, size)
+        # a side whose rounded price and size are those resting is kept without a call: most
+        # sides of most steps when the reference moves less than a tick
+        remaining = market.book.remaining
+        bid_id, ask_id = self.bid_id, self.ask_id
+        if bid_id is None or bid_t != self.bid_ticks or remaining(bid_id) != size:
+            self.bid_id, self.bid_ticks = self._replace(True, bid_id, self.bid_ticks, bid_t, size)
+        if ask_id is None or ask_t != self.ask_ticks or remaining(ask_id) != size:
+            self.ask_id, self.ask_ticks = self._replace(False, ask_id, self.ask_ticks, ask_t, size)
 
     def _unquotable(self, bid: float | None, ask: float | None) -> PolicyError:
         """The error for a quote no book takes: the policy's parameters are out of its range."""
