@@ -138,9 +138,9 @@ class MarketMaker(Trader):
         self.bid_ticks: int | None = None
         self.ask_ticks: int | None = None
         # the last price each side was converted to (ticks, price; ticks 0, which no quote
-        # has, for none yet): quotes() is read every
-        # step for the agents table while a side's price rarely changes, and the book's
-        # conversion (an integer check and a decimal rounding) costs about 0.9 us
+        # has, for none yet): quotes() is read every step for the agents table while a
+        # side's price rarely changes, and the book's conversion (an integer check and a
+        # decimal rounding) costs about 0.9 us
         self._bid_price: tuple[int, float] = (0, 0.0)
         self._ask_price: tuple[int, float] = (0, 0.0)
 

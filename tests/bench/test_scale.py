@@ -148,3 +148,14 @@ def test_cli_bench_scale_bad_input_is_one_line_and_exit_2(
     assert main(["bench", "scale", "--quick", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0]
+
+
+def test_cli_bench_scale_past_the_limits_is_one_line_naming_the_limit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Steps whose estimated memory passes BENCH_LIMITS: exit 2, one line, no process run."""
+    assert main(["bench", "scale", "--quick", "--steps", "10000000"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "limits.max_memory_gib" in err[0] and "--steps" in err[0]
+    assert captured.out == ""
