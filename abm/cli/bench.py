@@ -147,6 +147,8 @@ def _bench_scale(args: argparse.Namespace) -> int:
     )
 
     positive("--repeats", args.repeats)
+    if args.scenario is not None:
+        fail("--scenario: abm bench scale builds its rows from the baseline; it takes no scenario")
     results = run_scale_bench(
         QUICK_ROWS if args.quick else DEFAULT_ROWS,
         steps=args.steps or DEFAULT_STEPS,

@@ -139,7 +139,12 @@ def test_cli_bench_scale_prints_the_table(
 
 @pytest.mark.parametrize(
     ("argv", "field"),
-    [(["--repeats", "0"], "--repeats"), (["--steps", "0"], "--steps"), (["--seed", "-1"], "seed")],
+    [
+        (["--repeats", "0"], "--repeats"),
+        (["--steps", "0"], "--steps"),
+        (["--seed", "-1"], "seed"),
+        (["--scenario", "baseline"], "--scenario"),
+    ],
 )
 def test_cli_bench_scale_bad_input_is_one_line_and_exit_2(
     argv: list[str], field: str, capsys: pytest.CaptureFixture[str]
