@@ -30,10 +30,14 @@ from abm.results.events import EventFields, EventKind
 from abm.results.recorder import Recorder, RecorderDataCollector
 from abm.scenario.schema import Scenario
 from abm.shocks import ShockSchedule
+from abm.states import Regime, Status
 
 __all__ = ["TAKER_KIND_ORDER", "MarketModel", "TakerGroup"]
 
 _V = TypeVar("_V")
+# the recorded label of each state: a dict read, cheaper than the enum's .value descriptor
+# once per row of every trader recorded
+_STATE_LABELS: dict[Regime | Status, str] = {state: state.value for state in (*Regime, *Status)}
 
 
 @dataclass(slots=True)
@@ -159,6 +163,10 @@ class MarketModel(mesa.Model):
         )
         self._other_traders: list[Trader] = [a for g in self.takers for a in g.agents]
         self._other_traders.extend(self.executors)
+        # whether any of them quotes (only market makers do today): else no quotes() per row
+        self._others_quote = any(
+            kind.quotes is not Trader.quotes for kind in {type(t) for t in self._other_traders}
+        )
         self._stride = scenario.record.other_agents_stride
         self._mark_method = build_mark(scenario.mark)
         self._tape_start = 0  # first tape entry of the current step
@@ -452,7 +460,7 @@ class MarketModel(mesa.Model):
         self._record_traders(self.market_makers, step, mark)
         stride = self._stride
         if step == 0 or final or (stride is not None and step % stride == 0):
-            self._record_traders(self._other_traders, step, mark)
+            self._record_traders(self._other_traders, step, mark, quoting=self._others_quote)
         levels = self.scenario.record.depth_levels
         if levels and step % self.scenario.record.depth_stride == 0:
             record_level = self.recorder.depth_level
@@ -460,26 +468,37 @@ class MarketModel(mesa.Model):
                 for level, (price, qty) in enumerate(book.depth(book_side, levels), start=1):
                     record_level(step, side, level, price, qty)
 
-    def _record_traders(self, traders: Sequence[Trader], step: int, mark: float) -> None:
-        """One ``agents`` row per trader: equity and pnl at ``mark`` and the hedge price."""
+    def _record_traders(
+        self, traders: Sequence[Trader], step: int, mark: float, *, quoting: bool = True
+    ) -> None:
+        """One ``agents`` row per trader: equity and pnl at ``mark`` and the hedge price.
+
+        ``quoting`` False says that none of ``traders`` quotes (`Trader.quotes` is theirs):
+        their bid and ask are recorded as none without asking each one. Cash is read as
+        `Trader.cash` defines it (``cash_ticks * tick_size``) without the property call.
+        """
         hedge_mark = self.hedge_venue.price
+        tick = self.tick_size
         record = self.recorder.agent
+        label = _STATE_LABELS.__getitem__
+        bid = ask = None
         for trader in traders:
             equity = trader.equity(mark=mark, hedge_mark=hedge_mark)
-            bid, ask = trader.quotes()
+            if quoting:
+                bid, ask = trader.quotes()
             inventory, hedge = trader.inventory, trader.hedge
             record(
                 step,
                 trader.unique_id,
                 trader.kind,
                 inventory,
-                trader.cash,
+                trader.cash_ticks * tick,
                 equity,
                 equity - trader.initial_equity,
                 bid,
                 ask,
-                trader.regime.value,
-                trader.status.value,
+                label(trader.regime),
+                label(trader.status),
                 trader.group,
                 hedge,
                 inventory + hedge,

@@ -117,12 +117,14 @@ class MarketMaker(Trader):
             )
         self._learns = type(self.policy).observe_trade is not QuotingPolicy.observe_trade
         self.rebalancer = Rebalancer(spec.rebalance)
+        self._rebalances = self.rebalancer.active  # the rule is fixed for the run
         self.hedge_spec = spec.hedge
         self._hedges = spec.hedge.kind != "none"
         self.regimes = RegimeMachine(spec.regimes) if spec.regimes is not None else None
         self.gap_controls = spec.gap_controls
         # what _risk_limits gives when no risk layer is configured or active: built once
         self._plain_limits = QuoteLimits(1.0, 1.0, self.max_inventory, False)
+        self._no_risk_layer = self.regimes is None and self.gap_controls is None
         self.peak_equity = -math.inf
         # balance-sheet and contagion state (abm.contagion.engine)
         self.default_threshold = spec.default_threshold
@@ -135,17 +137,27 @@ class MarketMaker(Trader):
         self.ask_id: int | None = None
         self.bid_ticks: int | None = None
         self.ask_ticks: int | None = None
+        # the last price each side was converted to (ticks, price; ticks 0, which no quote
+        # has, for none yet): quotes() is read every step for the agents table while a
+        # side's price rarely changes, and the book's conversion (an integer check and a
+        # decimal rounding) costs about 0.9 us
+        self._bid_price: tuple[int, float] = (0, 0.0)
+        self._ask_price: tuple[int, float] = (0, 0.0)
 
     def quotes(self) -> tuple[float | None, float | None]:
         """Current resting bid and ask prices (None for a side not in the book)."""
         book = self.market.book
         bid_id, ask_id = self.bid_id, self.ask_id
-        bid = self.bid_ticks if bid_id is not None and bid_id in book else None
-        ask = self.ask_ticks if ask_id is not None and ask_id in book else None
-        return (
-            None if bid is None else book.to_price(bid),
-            None if ask is None else book.to_price(ask),
-        )
+        bid = ask = None
+        if bid_id is not None and bid_id in book and self.bid_ticks is not None:
+            if self._bid_price[0] != self.bid_ticks:
+                self._bid_price = (self.bid_ticks, book.to_price(self.bid_ticks))
+            bid = self._bid_price[1]
+        if ask_id is not None and ask_id in book and self.ask_ticks is not None:
+            if self._ask_price[0] != self.ask_ticks:
+                self._ask_price = (self.ask_ticks, book.to_price(self.ask_ticks))
+            ask = self._ask_price[1]
+        return bid, ask
 
     def step(self) -> None:
         """Manage risk, rebalance, hedge and requote (see the class docstring)."""
@@ -165,7 +177,7 @@ class MarketMaker(Trader):
             # gap controls bound the inventory itself, not only new quotes
             excess = abs(self.inventory) - limits.exposure_cap
             self._rebalance(-excess if self.inventory > 0 else excess)
-        if self.rebalancer.active:
+        if self._rebalances:
             qty = self.rebalancer.order(self.inventory)
             if qty:
                 self._rebalance(qty)
@@ -183,8 +195,7 @@ class MarketMaker(Trader):
         """This step's spread and size multipliers, inventory limit and withdrawal flag."""
         market = self.market
         if (
-            self.regimes is None
-            and self.gap_controls is None
+            self._no_risk_layer
             and self.confidence_state is None
             and market.step_index >= self.withdrawn_until
         ):
@@ -269,7 +280,11 @@ class MarketMaker(Trader):
             raise self._unquotable(bid, ask)
         if bid_t is not None and ask_t is not None and bid_t >= ask_t:
             ask_t = bid_t + 1  # a quote of zero width on the grid: keep one tick
-        size = max(1, round(self.quote_size * limits.size_mult))
+        size = (
+            self.quote_size
+            if limits.size_mult == 1.0
+            else max(1, round(self.quote_size * limits.size_mult))
+        )
         if limits.max_inventory is not None:
             if self.inventory + size > limits.max_inventory:
                 bid_t = None
@@ -280,8 +295,14 @@ class MarketMaker(Trader):
             bid_t = None
         if ask_t is not None and ask_t < 1:
             ask_t = None
-        self.bid_id, self.bid_ticks = self._replace(True, self.bid_id, self.bid_ticks, bid_t, size)
-        self.ask_id, self.ask_ticks = self._replace(False, self.ask_id, self.ask_ticks, ask_t, size)
+        # a side whose rounded price and size are those resting is kept without a call: most
+        # sides of most steps when the reference moves less than a tick
+        remaining = market.book.remaining
+        bid_id, ask_id = self.bid_id, self.ask_id
+        if bid_id is None or bid_t != self.bid_ticks or remaining(bid_id) != size:
+            self.bid_id, self.bid_ticks = self._replace(True, bid_id, self.bid_ticks, bid_t, size)
+        if ask_id is None or ask_t != self.ask_ticks or remaining(ask_id) != size:
+            self.ask_id, self.ask_ticks = self._replace(False, ask_id, self.ask_ticks, ask_t, size)
 
     def _unquotable(self, bid: float | None, ask: float | None) -> PolicyError:
         """The error for a quote no book takes: the policy's parameters are out of its range."""

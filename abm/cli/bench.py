@@ -1,4 +1,4 @@
-"""``abm bench``: the book, the model, a crisis, an ABIDES-like day, PyMarketSim's run, a sweep."""
+"""``abm bench``: the book, the model, a crisis, peer runs, a sweep, the cost of a step at scale."""
 
 from __future__ import annotations
 
@@ -15,21 +15,25 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "bench",
         help="benchmarks: the order book, the model, a crisis, an ABIDES-like day, "
-        "PyMarketSim's run",
+        "PyMarketSim's run, a sweep, the cost of a step at scale",
     )
-    parser.add_argument("target", choices=["book", "model", "crisis", "day", "zi", "sweep"])
+    parser.add_argument(
+        "target", choices=["book", "model", "crisis", "day", "zi", "sweep", "scale"]
+    )
     parser.add_argument("--ops", type=int, default=1_000_000, help="book: operations to replay")
     parser.add_argument(
         "--repeats",
         type=int,
         default=None,
-        help="book: timed repeats, best kept; day, zi: whole-process runs, medians (default 3)",
+        help="book: timed repeats, best kept; day, zi: whole-process runs, medians (default 3); "
+        "scale: fresh processes per row, medians (default 1)",
     )
     parser.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="model/crisis/day/zi: steps (default 5000; day: 23,400; zi: 50,000)",
+        help="model/crisis/day/zi: steps (default 5000; day: 23,400; zi: 50,000); "
+        "scale: timed steps per row after 50 warm-up steps (default 200)",
     )
     parser.add_argument(
         "--scenario",
@@ -39,6 +43,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="scale: rows up to 100k traders and 100 market makers only (no 1M row)",
+    )
     add_bench_sweep_arguments(parser)
     parser.set_defaults(func=cmd_bench)
 
@@ -80,6 +89,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return bench_sweep(args)
     if args.target in ("day", "zi"):
         return _bench_day(args)
+    if args.target == "scale":
+        return _bench_scale(args)
     if args.target == "crisis":
         from abm.bench.crisis import format_crisis_bench, run_crisis_bench
 
@@ -122,6 +133,29 @@ def _bench_day(args: argparse.Namespace) -> int:
         peer=peer,
     )
     print(format_day_bench(result))
+    return 0
+
+
+def _bench_scale(args: argparse.Namespace) -> int:
+    """``abm bench scale``: the cost of a step from 1k to 1M traders and 10 to 1,000 makers."""
+    from abm.bench.scale import (
+        DEFAULT_ROWS,
+        DEFAULT_STEPS,
+        QUICK_ROWS,
+        format_scale_bench,
+        run_scale_bench,
+    )
+
+    positive("--repeats", args.repeats)
+    if args.scenario is not None:
+        fail("--scenario: abm bench scale builds its rows from the baseline; it takes no scenario")
+    results = run_scale_bench(
+        QUICK_ROWS if args.quick else DEFAULT_ROWS,
+        steps=args.steps or DEFAULT_STEPS,
+        seed=args.seed,
+        repeats=args.repeats or 1,
+    )
+    print(format_scale_bench(results))
     return 0
 
 

@@ -123,7 +123,12 @@ def avellaneda_stoikov_spread(gamma: float, sigma: float, tau: float, k: float) 
 
 
 def _spread(gamma: float, sigma: float, tau: float, k: float) -> float:
-    return gamma * sigma**2 * tau + (2 / gamma) * math.log1p(gamma / k)
+    return gamma * sigma**2 * tau + _liquidity_term(gamma, k)
+
+
+def _liquidity_term(gamma: float, k: float) -> float:
+    """Eq. (30)'s term that depends on the parameters only: ``(2 / gamma) ln(1 + gamma / k)``."""
+    return (2 / gamma) * math.log1p(gamma / k)
 
 
 def avellaneda_stoikov_quotes(
@@ -150,8 +155,15 @@ def avellaneda_stoikov_quotes(
 def _as_quotes(
     s: float, q: float, gamma: float, sigma: float, tau: float, k: float
 ) -> tuple[float, float]:
-    r = _reservation(s, q, gamma, sigma, tau)
-    half = _spread(gamma, sigma, tau, k) / 2
+    return _as_quotes_given(s, q, gamma, sigma, tau, _liquidity_term(gamma, k))
+
+
+def _as_quotes_given(
+    s: float, q: float, gamma: float, sigma: float, tau: float, liquidity: float
+) -> tuple[float, float]:
+    """:func:`_as_quotes` with eq. (30)'s `_liquidity_term` given: the same expressions, inline."""
+    r = s - q * gamma * sigma**2 * tau  # _reservation
+    half = (gamma * sigma**2 * tau + liquidity) / 2  # _spread / 2
     return r - half, r + half
 
 
@@ -218,7 +230,11 @@ def _glft(s: float, q: float, sigma: float, c1: float, root: float) -> tuple[flo
 
 
 class AvellanedaStoikov(QuotingPolicy):
-    """Avellaneda & Stoikov (2008) finite-horizon quotes with ``tau = max(T - t, 0)``."""
+    """Avellaneda & Stoikov (2008) finite-horizon quotes with ``tau = max(T - t, 0)``.
+
+    The spread's term that does not depend on the context (`_liquidity_term`) is computed once,
+    at construction.
+    """
 
     name = "avellaneda_stoikov"
     spec_type = AvellanedaStoikovSpec
@@ -227,13 +243,14 @@ class AvellanedaStoikov(QuotingPolicy):
         self.gamma = spec.gamma
         self.k = spec.k
         self.T = spec.T
+        self._liquidity = _liquidity_term(self.gamma, self.k)
 
     def quote_prices(
         self, reference: float, inventory: int, time: float, sigma: float
     ) -> tuple[float, float]:
         """Quote eqs. (29)-(30) at ``s = reference``, ``q = inventory``."""
         tau = max(self.T - time, 0.0)
-        return _as_quotes(reference, inventory, self.gamma, sigma, tau, self.k)
+        return _as_quotes_given(reference, inventory, self.gamma, sigma, tau, self._liquidity)
 
 
 class GLFT(QuotingPolicy):
