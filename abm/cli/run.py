@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             ``--no-limits``), an ``--out`` a save would refuse, or model
             parameters that only the run can judge (prefixed with the scenario).
     """
-    from tqdm import tqdm
-
     from abm.fundamental import FundamentalError
     from abm.policies import PolicyError
     from abm.streamed import run_to
@@ -68,13 +67,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_out(out, force=args.force)
     replacing = (out / "meta.json").is_file()
     total = scenario.steps
-    with tqdm(total=total, unit="step", disable=args.quiet or total < 5000, file=sys.stderr) as bar:
+    # no tqdm object at all without a bar: even a disabled one starts multiprocessing's
+    # resource tracker, a process left running at exit
+    shown = not args.quiet and total >= 5000
+    bars: Any = nullcontext()
+    if shown:
+        from tqdm import tqdm
+
+        bars = tqdm(total=total, unit="step", file=sys.stderr)
+    with bars as bar:
 
         def progress(done: int, _total: int) -> None:
             bar.update(done - bar.n)
 
         try:
-            saved = run_to(scenario, out, progress=progress, force=args.force)
+            saved = run_to(scenario, out, progress=progress if shown else None, force=args.force)
         except (FundamentalError, PolicyError) as exc:  # parameters the schema cannot judge
             raise CliError(f"{args.scenario}: {exc}") from exc
         except FileExistsError as exc:  # the directory changed since check_out

@@ -309,3 +309,20 @@ def test_cli_run_imports_no_plotting_library(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_cli_run_quiet_leaves_no_process_behind(tmp_path: Path) -> None:
+    """`abm run --quiet` makes no progress bar, so no resource tracker outlives it (issue 17).
+
+    A disabled tqdm still took multiprocessing's lock, which starts the resource tracker;
+    the process group is read the moment the command has been reaped.
+    """
+    import shutil
+
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep is not installed")
+    command = [sys.executable, "-m", "abm", "run", "baseline", "--steps", "5", "--quiet"]
+    child = subprocess.Popen([*command, "--out", str(tmp_path / "run")], start_new_session=True)
+    assert child.wait(timeout=120) == 0
+    left = subprocess.run(["pgrep", "-s", str(child.pid)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", left.stdout
