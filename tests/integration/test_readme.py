@@ -69,6 +69,10 @@ SHORTENED = {
         ".venv/bin/abm bench model --steps 200 --no-memory",
         "a benchmark of 2 x 5,000 steps measures, it does not test",
     ),
+    ".venv/bin/abm bench scale": (
+        ".venv/bin/abm bench scale --quick --steps 20",
+        "seven fresh processes, one of a million traders: a benchmark measures, it does not test",
+    ),
     ".venv/bin/abm bench crisis": (
         ".venv/bin/abm bench crisis --steps 200",
         "a benchmark of 2 x 5,000 steps of a 100-dealer market measures, it does not test",
