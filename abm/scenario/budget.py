@@ -14,7 +14,9 @@ The model of cost, calibrated on the shipped baseline on the reference machine (
   cancels and re-quotes: two), each market maker may cancel and replace both quotes every
   step (four), and an idle trader still costs about a hundredth of a message per step
   (measured: ~0.2 us per idle trader-step against ~30 us per message with its requotes),
-  so ``work = messages + trader_steps / 100``. The default ceiling, 10^9 units, is about
+  so ``work = messages + trader_steps / 100``, counting the trader-steps of groups drawn
+  slot by slot only (a group of `SPARSE_DRAW_SLOTS` draw slots or more draws how many
+  arrive, then which: its idle traders are free). The default ceiling, 10^9 units, is about
   eight hours of simulation at the measured rate: far beyond any shipped study, well short
   of a run that never ends.
 * **Memory** is the interpreter and libraries (~150 MiB), each trader (~1 KiB; a market
@@ -57,7 +59,15 @@ MARKET_MAKER_BYTES = 3584
 ROW_BYTES = 512
 """One recorded row while the run is held and its tables are built (measured ~500 bytes)."""
 IDLE_STEP_WORK = 0.01
-"""Work of one trader-step without an arrival, in order messages (measured ~1/170)."""
+"""Work of one trader-step without an arrival, in order messages (measured ~1/170).
+
+Only in groups drawn slot by slot: a group of `SPARSE_DRAW_SLOTS` draw slots or more draws
+how many arrive and then which, so its idle traders cost nothing a step (``abm bench
+scale``: a step of a million idle traders costs what a thousand do)."""
+SPARSE_DRAW_SLOTS = 10_000
+"""`abm.agents.arrivals.SPARSE_MIN_SLOTS`, which this module cannot import (a test keeps
+them equal): draw slots (traders, twice that for per-side arrivals) from which a group's
+arrivals are drawn sparsely."""
 MAKER_MESSAGES_PER_STEP = 4.0
 """A market maker's messages per step at most: cancel and replace of both quotes."""
 STREAM_FLUSH_STEPS = 2_000
@@ -125,7 +135,8 @@ class CostEstimate:
     Attributes:
         traders: Traders of every group, market makers included.
         messages: Expected order messages over the run.
-        trader_steps: Traders times steps.
+        trader_steps: Traders times steps, in groups whose arrivals are drawn slot by slot
+            (a sparsely drawn group's idle traders cost nothing a step).
         memory_bytes: Estimated peak memory of the run, bytes.
         heaviest_work: The group (``agents.<name>``) sending most messages.
         heaviest_memory: What holds most memory: a group (``agents.<name>``: its traders and
@@ -174,6 +185,15 @@ def _arrivals_per_step(group: Any, dt: float) -> float:
     return 0.0
 
 
+def _draws_sparsely(group: Any) -> bool:
+    """Whether a group's arrivals are drawn sparsely (`SPARSE_DRAW_SLOTS` slots or more)."""
+    arrival = getattr(group, "arrival", None)
+    if not isinstance(arrival, ArrivalSpec):
+        return False
+    slots = group.count * (2 if arrival.per_side else 1)
+    return bool(slots >= SPARSE_DRAW_SLOTS)
+
+
 def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimate:
     """Estimate what running ``scenario`` costs, without building it (see the module docstring).
 
@@ -192,6 +212,7 @@ def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimat
         + read_back
     }
     traders = 0
+    sparse_trader_steps = 0.0
     for name, group in scenario.agents.items():
         key = f"agents.{name}"
         count = int(group.count)
@@ -202,6 +223,8 @@ def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimat
             continue
         arrivals = _arrivals_per_step(group, scenario.dt)
         messages[key] = arrivals * steps
+        if _draws_sparsely(group):
+            sparse_trader_steps += count * steps
         stride = record.other_agents_stride
         snapshots = 2.0 if stride is None else steps / stride + 1.0
         rows = FILLS_PER_ARRIVAL * arrivals * steps + count * snapshots
@@ -209,7 +232,7 @@ def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimat
     return CostEstimate(
         traders=traders,
         messages=sum(messages.values()),
-        trader_steps=traders * steps,
+        trader_steps=traders * steps - sparse_trader_steps,
         memory_bytes=BASE_BYTES + sum(holding.values()),
         heaviest_work=max(messages, key=messages.__getitem__),
         heaviest_memory=max(holding, key=holding.__getitem__),

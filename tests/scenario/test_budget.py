@@ -176,3 +176,40 @@ def test_run_api_refuses_a_scenario_past_its_limits_before_building_it() -> None
 
     with pytest.raises(ScenarioTooLargeError, match=r"limits\.max_work"):
         run_scenario("baseline", steps=10**12)
+
+
+def test_sparse_draw_threshold_is_the_arrivals_one() -> None:
+    """The budget's copy of the sparse-draw threshold is the arrival code's own."""
+    from abm.agents.arrivals import SPARSE_MIN_SLOTS
+    from abm.scenario.budget import SPARSE_DRAW_SLOTS
+
+    assert SPARSE_DRAW_SLOTS == SPARSE_MIN_SLOTS
+
+
+def test_idle_traders_of_a_sparsely_drawn_group_cost_no_work() -> None:
+    """A million idle traders (drawn sparsely) cost what their arrivals cost, no more.
+
+    Reference: `abm bench scale`, where a step of 1M idle traders at 20 arrivals a step cost
+    what 1k traders did. Just under the threshold the idle trader-steps still count.
+    """
+    from abm.scenario.budget import IDLE_STEP_WORK, SPARSE_DRAW_SLOTS, CostEstimate, estimate
+
+    base = load_scenario("baseline")
+
+    def noise(count: int) -> CostEstimate:
+        return estimate(
+            base.override(
+                {
+                    "steps": 1000,
+                    "agents.noise.count": count,
+                    "agents.noise.arrival.rate": 20 / count,
+                }
+            )
+        )
+
+    dense, sparse = noise(SPARSE_DRAW_SLOTS - 1), noise(1_000_000)
+    assert sparse.messages == pytest.approx(dense.messages)
+    others = sparse.trader_steps  # the other groups' traders, drawn slot by slot
+    assert others == (sparse.traders - 1_000_000) * 1000
+    assert dense.trader_steps == others + (SPARSE_DRAW_SLOTS - 1) * 1000
+    assert sparse.work < dense.work < sparse.work + IDLE_STEP_WORK * SPARSE_DRAW_SLOTS * 1000
