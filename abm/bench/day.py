@@ -24,10 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
+
+from abm.bench.child import peak_mib, run_child
 
 DEFAULT_SCENARIO = "bench/rmsc04_like"
 """The bundled scenario timed unless another is given (``scenarios/bench/rmsc04_like.yaml``)."""
@@ -140,13 +141,9 @@ def run_day_bench(
     for _ in range(repeats):
         cpu = _children_cpu_s()
         start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        figures = run_child(command, "the day's process")
         process_s = time.perf_counter() - start
         process_cpu_s = _children_cpu_s() - cpu
-        lines = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()
-        if done.returncode != 0:
-            raise RuntimeError(f"the day's process failed ({done.returncode}): {lines[-1]}")
-        figures = json.loads(lines[-1])
         runs.append(DayRun(process_s=process_s, process_cpu_s=process_cpu_s, **figures))
     resolved_steps = steps if steps is not None else _scenario_steps(name)
     return DayBenchResult(name, resolved_steps, seed, tuple(runs), peer)
@@ -232,21 +229,11 @@ def _run_one_day(scenario: str, steps: int | None, seed: int | None) -> dict[str
         "loop_s": float(summary["wall_time_s"]),
         "loop_cpu_s": loop_cpu[-1],
         "run_s": run_s,
-        "peak_mib": _peak_mib(),
+        "peak_mib": peak_mib(),
         "orders": int(summary["orders"]),
         "cancels": int(summary["cancels"]),
         "fills": int(summary["fills"]),
     }
-
-
-def _peak_mib() -> float:
-    """This process's peak resident memory, MiB (NaN where the OS does not say)."""
-    try:
-        import resource
-    except ImportError:  # not on POSIX
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
 
 
 def main(argv: list[str] | None = None) -> None:

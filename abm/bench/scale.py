@@ -39,12 +39,13 @@ import argparse
 import gc
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from abm.bench.child import peak_mib, run_child
 
 TOTAL_ARRIVALS_PER_STEP = 20.0
 """Expected taker arrivals per step in every row, whatever the number of traders."""
@@ -204,7 +205,7 @@ def run_scale_row(
 
     # one step more than run: the final step records every trader, and is not timed
     scenario = scale_scenario(row, steps=warmup + steps + 1, seed=seed)
-    before = _peak_mib()
+    before = peak_mib()
     gc.collect()
     start = time.perf_counter()
     model = MarketModel(scenario)
@@ -221,7 +222,7 @@ def run_scale_row(
         "loop_s": loop_s,
         "loop_cpu_s": loop_cpu_s,
         "activations": model.activations - activations,
-        "rss_mib": _peak_mib() - before,
+        "rss_mib": peak_mib() - before,
     }
 
 
@@ -276,15 +277,9 @@ def _run_in_child(row: ScaleRow, steps: int, warmup: int, seed: int | None) -> d
         command += ["--stride", str(row.stride)]
     if seed is not None:
         command += ["--seed", str(seed)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    lines = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"the scale row ({row.traders:,} traders, {row.makers:,} market makers) failed "
-            f"({done.returncode}): {lines[-1]}"
-        )
-    figures: dict[str, float] = json.loads(lines[-1])
-    return figures
+    return run_child(
+        command, f"the scale row ({row.traders:,} traders, {row.makers:,} market makers)"
+    )
 
 
 TABLE_COLUMNS = (
@@ -334,16 +329,6 @@ def format_scale_bench(results: Sequence[ScaleResult]) -> str:
         )
         lines.append("  " + " ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines)
-
-
-def _peak_mib() -> float:
-    """This process's peak resident memory, MiB (NaN where the OS does not say)."""
-    try:
-        import resource
-    except ImportError:  # not on POSIX
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
 
 
 def main(argv: list[str] | None = None) -> None:
