@@ -32,13 +32,7 @@ import pyarrow.parquet as pq
 
 from abm.model import MarketModel
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
-from abm.results.run_files import (
-    FORMAT_KEY,
-    RESULTS_FORMAT_VERSION,
-    jsonable,
-    read_table,
-    write_run_texts,
-)
+from abm.results.run_files import format_meta, jsonable, read_table, write_run_texts
 from abm.results.run_result import collect_meta, write_run_directory
 from abm.results.spill import ParquetSpill
 from abm.run import (
@@ -146,7 +140,7 @@ def _run_into(
         summary.update(flash_crash_summary(tables, setup))
     summary = jsonable(summary, "summary")
     meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
-    meta = {**jsonable(meta, "meta"), FORMAT_KEY: RESULTS_FORMAT_VERSION}
+    meta = format_meta(meta)
     write_run_texts(staging, summary, scenario.to_yaml(), meta)
     return summary
 

@@ -21,12 +21,13 @@ from bisect import bisect_left
 import numpy as np
 
 from abm.scenario.schema import ArrivalLaw, HawkesArrivalSpec
+from abm.scenario.specs import SPARSE_DRAW_SLOTS
 
 # numpy's own per-variate Poisson loop is faster for small groups and for rates at which many
 # traders arrive at once; below these the vectorised walk of `poisson_slots` wins
 _WALK_MIN_SLOTS = 256
 _WALK_MAX_RATE = 0.05
-SPARSE_MIN_SLOTS = 10_000
+SPARSE_MIN_SLOTS = SPARSE_DRAW_SLOTS
 """Draw slots from which a group draws its arrivals sparsely (`sparse_slots`)."""
 
 
@@ -151,7 +152,7 @@ class GroupArrivals:
             self.rate = spec.rate
             self.per_side = spec.per_side
             # one draw slot per trader, or per trader and side (buys first, then sells)
-            self._slots = 2 * n if self.per_side else n
+            self._slots = spec.draw_slots(n)
             self._sparse = self._slots >= sparse_min_slots
 
     def _draw(self, rng: np.random.Generator) -> list[int]:

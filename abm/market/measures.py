@@ -56,11 +56,12 @@ def price_dislocations(
         - later_market["fundamental"].to_numpy(dtype=float)
     )
     mid_gap = _nanmax(mids)
-    trade_gap = math.nan
-    for block in [trades] if isinstance(trades, pd.DataFrame) else trades:
-        later_trades = block[(block["step"] >= from_step).to_numpy(dtype=bool)]
-        gap = _nanmax(trade_dislocations(later_market, later_trades))
-        trade_gap = gap if math.isnan(trade_gap) else max(trade_gap, gap)
+    blocks = [trades] if isinstance(trades, pd.DataFrame) else trades
+    block_gaps = [
+        _nanmax(trade_dislocations(later_market, block[(block["step"] >= from_step).to_numpy()]))
+        for block in blocks
+    ]
+    trade_gap = _nanmax(np.array(block_gaps, dtype=float))
     finite = [gap for gap in (mid_gap, trade_gap) if math.isfinite(gap)]
     return {
         "max_dislocation": max(finite) if finite else math.nan,

@@ -95,6 +95,11 @@ class RunFiles(NamedTuple):
     """The scenario parsed from ``scenario_yaml``."""
 
 
+def format_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta`` by the JSON conventions, stamped with this abm's `RESULTS_FORMAT_VERSION`."""
+    return {**jsonable(meta, "meta"), FORMAT_KEY: RESULTS_FORMAT_VERSION}
+
+
 def write_run_files(
     directory: Path,
     tables: Mapping[str, pd.DataFrame],

@@ -65,6 +65,7 @@ from abm.results.run_files import (
     MESSAGE_LIMIT,
     RESULTS_FORMAT_VERSION,
     check_table,
+    format_meta,
     jsonable,
     parse_scenario,
     read_run_files,
@@ -131,7 +132,7 @@ class RunResult:
                 f"scenario_yaml must be YAML text, got {type(self.scenario_yaml).__name__}"
             )
         self.summary = jsonable(self.summary, "summary")
-        self.meta = {**jsonable(self.meta, "meta"), FORMAT_KEY: RESULTS_FORMAT_VERSION}
+        self.meta = format_meta(self.meta)
 
     @cached_property
     def scenario(self) -> Scenario:

@@ -15,6 +15,7 @@ streamed and the unstreamed run directory hold equal tables (``tests/results/tes
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -50,8 +51,6 @@ class ParquetSpill:
         self.directory = directory
         self._writers: dict[str, tuple[IO[bytes], pq.ParquetWriter]] = {}
         self._schemas = {table: table_arrow_schema(table) for table in TABLES}
-        self.row_groups = dict.fromkeys(TABLES, 0)
-        """Row groups written so far, by table."""
 
     def path(self, table: str) -> Path:
         """The Parquet file of ``table``."""
@@ -65,7 +64,6 @@ class ParquetSpill:
         arrow = pa.Table.from_pandas(frame, schema=self._schemas[table], preserve_index=False)
         writer.write_table(arrow)
         del arrow
-        self.row_groups[table] += 1
         # Arrow's allocator keeps freed blocks for reuse; between flushes they would sit idle
         pa.default_memory_pool().release_unused()
 
@@ -84,25 +82,21 @@ class ParquetSpill:
         """Finish every file (a table with no row gets an empty one) and fsync it."""
         for table in TABLES:
             self._writer(table)
-        while self._writers:
-            table, (handle, writer) = next(iter(self._writers.items()))
+        for table in list(self._writers):
+            handle, writer = self._writers.pop(table)
             try:
                 writer.close()
                 handle.flush()
                 os.fsync(handle.fileno())
             finally:
                 handle.close()
-                del self._writers[table]
 
     def abort(self) -> None:
         """Close every file without finishing it (the caller deletes the directory)."""
         for handle, writer in self._writers.values():
-            try:
+            with contextlib.suppress(Exception):  # already failing: close what can be
                 writer.close()
-            except Exception:
-                pass
-            finally:
-                handle.close()
+            handle.close()
         self._writers.clear()
 
     def __enter__(self) -> ParquetSpill:

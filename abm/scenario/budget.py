@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from abm.scenario.errors import ScenarioError
-from abm.scenario.specs import ArrivalSpec, HawkesArrivalSpec, RecordSpec
+from abm.scenario.specs import SPARSE_DRAW_SLOTS, ArrivalSpec, HawkesArrivalSpec, RecordSpec
 from abm.scenario.types import PosFloat, Spec
 
 DEFAULT_MAX_MEMORY_GIB = 16.0
@@ -64,10 +64,6 @@ IDLE_STEP_WORK = 0.01
 Only in groups drawn slot by slot: a group of `SPARSE_DRAW_SLOTS` draw slots or more draws
 how many arrive and then which, so its idle traders cost nothing a step (``abm bench
 scale``: a step of a million idle traders costs what a thousand do)."""
-SPARSE_DRAW_SLOTS = 10_000
-"""`abm.agents.arrivals.SPARSE_MIN_SLOTS`, which this module cannot import (a test keeps
-them equal): draw slots (traders, twice that for per-side arrivals) from which a group's
-arrivals are drawn sparsely."""
 MAKER_MESSAGES_PER_STEP = 4.0
 """A market maker's messages per step at most: cancel and replace of both quotes."""
 STREAM_FLUSH_STEPS = 2_000
@@ -190,8 +186,7 @@ def _draws_sparsely(group: Any) -> bool:
     arrival = getattr(group, "arrival", None)
     if not isinstance(arrival, ArrivalSpec):
         return False
-    slots = group.count * (2 if arrival.per_side else 1)
-    return bool(slots >= SPARSE_DRAW_SLOTS)
+    return arrival.draw_slots(group.count) >= SPARSE_DRAW_SLOTS
 
 
 def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimate:

@@ -81,6 +81,11 @@ class EWMAVolatility(KindSpec):
 VolatilitySpec = Annotated[GivenVolatility | EWMAVolatility, Field(discriminator="kind")]
 
 
+SPARSE_DRAW_SLOTS = 10_000
+"""Draw slots from which a group draws its arrivals sparsely: how many arrive, then which
+(`abm.agents.arrivals.sparse_slots`), so that its idle traders cost nothing a step."""
+
+
 class ArrivalSpec(KindSpec):
     """When a trader acts: per step, Bernoulli(rate) or Poisson(rate) arrivals.
 
@@ -100,6 +105,10 @@ class ArrivalSpec(KindSpec):
         description="Draw buy and sell arrivals independently, each at rate; each arrival "
         "then carries its side.",
     )
+
+    def draw_slots(self, count: int) -> int:
+        """A group's draw slots: one per trader, or per trader and side (``per_side``)."""
+        return 2 * count if self.per_side else count
 
     @field_validator("rate")
     @classmethod
