@@ -8,7 +8,6 @@ from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, Unpack, cast
 
-import mesa
 import networkx as nx
 import numpy as np
 
@@ -26,6 +25,7 @@ from abm.market.hedge import HedgeVenue
 from abm.market.mark import MarkInputs, build_mark
 from abm.market.venue import HEDGE, Venue, VenueContext
 from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS
+from abm.mesa_import import mesa
 from abm.results.events import EventFields, EventKind
 from abm.results.recorder import Recorder, RecorderDataCollector
 from abm.scenario.schema import Scenario

@@ -164,3 +164,50 @@ def test_import_abm_validate_loads_only_the_schema_libraries() -> None:
         "    assert main(['validate', 'scenarios/baseline.yaml']) == 0\n"
     )
     assert _loaded_after(code, HEAVY) == ["numpy"]
+
+
+MESA_STATE = (
+    "import inspect, json, sys\n"
+    "functions = (inspect.stack, inspect.getouterframes, inspect.getmodule)\n"
+    "{imports}\n"
+    "import mesa.mesa_logging as logging_\n"
+    "from mesa.model import Model\n"
+    "wrapper = Model.__init__\n"
+    "names = wrapper.__code__.co_freevars\n"
+    "cells = dict(zip(names, (cell.cell_contents for cell in wrapper.__closure__)))\n"
+    "print(json.dumps({\n"
+    "    'loggers': sorted(logging_._module_loggers),\n"
+    "    'classname': cells.get('classname'),\n"
+    "    'inspect_restored': functions == (inspect.stack, inspect.getouterframes,\n"
+    "                                      inspect.getmodule),\n"
+    "}))\n"
+)
+"""Prints what Mesa's import-time frame inspection produced, after ``{imports}`` ran."""
+
+
+def test_mesa_imported_through_abm_is_mesa_as_a_plain_import_leaves_it() -> None:
+    """`abm.mesa_import` gives Mesa the same module loggers and method-logger class name.
+
+    Reference: the same interpreter state after a plain ``import mesa``. The look-ups that
+    abm skips while Mesa imports (`abm.mesa_import`) change nothing Mesa keeps, and
+    ``inspect``'s own functions are back in place afterwards.
+    """
+    plain = json.loads(_python(MESA_STATE.replace("{imports}", "import mesa")))
+    through_abm = json.loads(_python(MESA_STATE.replace("{imports}", "import abm.model")))
+    assert plain["classname"] == "Model"
+    assert through_abm == plain
+    assert through_abm["inspect_restored"] is True
+
+
+def test_abm_modules_import_mesa_only_through_abm_mesa_import() -> None:
+    """No engine module imports Mesa directly, so none pays for Mesa's frame inspection."""
+    direct = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / "abm").rglob("*.py"))
+        if path.name != "mesa_import.py"
+        and any(
+            line.startswith(("import mesa", "from mesa import", "from mesa."))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert direct == []

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, Unpack
 
-import mesa
-
+from abm.mesa_import import mesa
 from abm.states import Regime, Status
 
 if TYPE_CHECKING:

@@ -15,9 +15,8 @@ import time
 import tracemalloc
 from dataclasses import dataclass
 
-import mesa
-
 from abm.agents.base import Trader
+from abm.mesa_import import mesa
 from abm.model import TAKER_KIND_ORDER, MarketModel
 from abm.scenario.schema import Scenario, load_scenario
 
