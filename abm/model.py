@@ -149,7 +149,6 @@ class MarketModel(mesa.Model):
         self._arrival_shocks: list[tuple[TakerGroup, str]] = []
         self._record_hooks: list[Callable[[], None]] = []
         self._build_groups(groups_seq)
-        self._mm_set = mesa.agent.AgentSet(self.market_makers, random=self.random)
         self.network = self._build_network(network_seq)
         self.contagion = ContagionEngine(
             spec=scenario.network,
@@ -383,7 +382,12 @@ class MarketModel(mesa.Model):
             cancel(order_id)
         for venue in self._venues:
             venue.open_trading(self.step_index)
-        self._mm_set.shuffle_do("step")
+        # Mesa's AgentSet.shuffle_do("step") over the market makers, without its weak references:
+        # the same shuffle of the same list (the order they were added) by the same generator
+        makers = self.market_makers.copy()
+        self.random.shuffle(makers)
+        for mm in makers:
+            mm.step()
         self.activations += len(self.market_makers)
         for executor in self.executors:
             executor.step()

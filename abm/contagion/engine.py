@@ -141,11 +141,17 @@ class ContagionEngine(Generic[D]):
         keeps them out of quoting for ``duration_steps``. Targets beyond the node count are
         skipped.
         """
+        shocks = self._shocks
+        targeted = shocks.targeted.get(step, ())
+        freezes = shocks.credit_freezes.get(step, ())
+        withdrawals = [w for w in shocks.withdrawals() if w.step == step]
+        if not (targeted or freezes or withdrawals):
+            return  # nothing due: no mark to read (a mark's value changes no state)
         sheets = self._sheets
         nodes = sheets.nodes
         tick = sheets.tick_size
         sheets.refresh_mark()
-        for shock in self._shocks.targeted.get(step, ()):
+        for shock in targeted:
             for node in shock.targets:
                 if node >= len(nodes):
                     continue
@@ -172,12 +178,12 @@ class ContagionEngine(Generic[D]):
                         float(shock.qty),
                         notional=abs(price_ticks * shock.qty) * tick,
                     )
-        for freeze in self._shocks.credit_freezes.get(step, ()):
+        for freeze in freezes:
             for _, _, data in self.network.edges(data=True):
                 data["capacity"] = int(data["capacity"] * freeze.factor)
             sheets.log(EventKind.CREDIT_FREEZE, None, None, freeze.factor)
-        for withdrawal in self._shocks.withdrawals():
-            if withdrawal.step == step and nodes:
+        for withdrawal in withdrawals:
+            if nodes:
                 count = max(1, round(withdrawal.fraction * len(nodes)))
                 chosen = self._rng.choice(len(nodes), size=count, replace=False)
                 for node in sorted(int(c) for c in chosen):

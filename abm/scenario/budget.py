@@ -15,10 +15,10 @@ The model of cost, calibrated on the shipped baseline on the reference machine (
   step (four), and an idle trader still costs about a hundredth of a message per step
   (measured: ~0.2 us per idle trader-step against ~30 us per message with its requotes),
   so ``work = messages + trader_steps / 100``, counting the trader-steps of groups drawn
-  slot by slot only (a group of `SPARSE_DRAW_SLOTS` draw slots or more draws how many
-  arrive, then which: its idle traders are free). The default ceiling, 10^9 units, is about
-  eight hours of simulation at the measured rate: far beyond any shipped study, well short
-  of a run that never ends.
+  slot by slot only (a large or rarely arriving group draws how many arrive, then which:
+  `ArrivalSpec.draws_sparsely`; its idle traders are free). The default ceiling, 10^9
+  units, is about eight hours of simulation at the measured rate: far beyond any shipped
+  study, well short of a run that never ends.
 * **Memory** is the interpreter and libraries (~150 MiB), each trader (~1 KiB; a market
   maker ~3.5 KiB) and the recorder's rows: one market row per step, each market maker's row
   per step, the other traders' rows every ``record.other_agents_stride`` steps (else twice),
@@ -42,7 +42,7 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from abm.scenario.errors import ScenarioError
-from abm.scenario.specs import SPARSE_DRAW_SLOTS, ArrivalSpec, HawkesArrivalSpec, RecordSpec
+from abm.scenario.specs import ArrivalSpec, HawkesArrivalSpec, RecordSpec
 from abm.scenario.types import PosFloat, Spec
 
 DEFAULT_MAX_MEMORY_GIB = 16.0
@@ -61,8 +61,8 @@ ROW_BYTES = 512
 IDLE_STEP_WORK = 0.01
 """Work of one trader-step without an arrival, in order messages (measured ~1/170).
 
-Only in groups drawn slot by slot: a group of `SPARSE_DRAW_SLOTS` draw slots or more draws
-how many arrive and then which, so its idle traders cost nothing a step (``abm bench
+Only in groups drawn slot by slot: a group that draws sparsely (`ArrivalSpec.draws_sparsely`)
+draws how many arrive and then which, so its idle traders cost nothing a step (``abm bench
 scale``: a step of a million idle traders costs what a thousand do)."""
 MAKER_MESSAGES_PER_STEP = 4.0
 """A market maker's messages per step at most: cancel and replace of both quotes."""
@@ -182,11 +182,11 @@ def _arrivals_per_step(group: Any, dt: float) -> float:
 
 
 def _draws_sparsely(group: Any) -> bool:
-    """Whether a group's arrivals are drawn sparsely (`SPARSE_DRAW_SLOTS` slots or more)."""
+    """Whether a group's arrivals are drawn sparsely (`ArrivalSpec.draws_sparsely`)."""
     arrival = getattr(group, "arrival", None)
     if not isinstance(arrival, ArrivalSpec):
         return False
-    return arrival.draw_slots(group.count) >= SPARSE_DRAW_SLOTS
+    return arrival.draws_sparsely(group.count)
 
 
 def estimate(scenario: Costed, *, flush_steps: int | None = None) -> CostEstimate:

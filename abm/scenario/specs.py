@@ -84,6 +84,12 @@ VolatilitySpec = Annotated[GivenVolatility | EWMAVolatility, Field(discriminator
 SPARSE_DRAW_SLOTS = 10_000
 """Draw slots from which a group draws its arrivals sparsely: how many arrive, then which
 (`abm.agents.arrivals.sparse_slots`), so that its idle traders cost nothing a step."""
+SPARSE_RARE_SLOTS = 1_000
+"""Draw slots from which a group whose slots rarely arrive (`SPARSE_RARE_RATE`) draws sparsely."""
+SPARSE_RARE_RATE = 0.001
+"""A rate at or below which a slot arrives so seldom that reading one variate for each of
+`SPARSE_RARE_SLOTS` slots or more a step is wasted work (a thousand slots at this rate: one
+arrival a step, against a thousand variates read)."""
 
 
 class ArrivalSpec(KindSpec):
@@ -109,6 +115,18 @@ class ArrivalSpec(KindSpec):
     def draw_slots(self, count: int) -> int:
         """A group's draw slots: one per trader, or per trader and side (``per_side``)."""
         return 2 * count if self.per_side else count
+
+    def draws_sparsely(self, count: int) -> bool:
+        """Whether a group of ``count`` traders draws how many arrive, then which.
+
+        It does with `SPARSE_DRAW_SLOTS` draw slots or more, or with `SPARSE_RARE_SLOTS` or
+        more at a rate of at most `SPARSE_RARE_RATE`; smaller or busier groups read one
+        variate per slot (`abm.agents.arrivals.GroupArrivals`).
+        """
+        slots = self.draw_slots(count)
+        if slots >= SPARSE_DRAW_SLOTS:
+            return True
+        return slots >= SPARSE_RARE_SLOTS and self.rate <= SPARSE_RARE_RATE
 
     @field_validator("rate")
     @classmethod

@@ -178,12 +178,42 @@ def test_run_api_refuses_a_scenario_past_its_limits_before_building_it() -> None
         run_scenario("baseline", steps=10**12)
 
 
-def test_sparse_draw_threshold_is_the_arrivals_one() -> None:
-    """The budget's copy of the sparse-draw threshold is the arrival code's own."""
-    from abm.agents.arrivals import SPARSE_MIN_SLOTS
-    from abm.scenario.budget import SPARSE_DRAW_SLOTS
+@pytest.mark.parametrize("per_side", [False, True])
+@pytest.mark.parametrize("kind", ["bernoulli", "poisson"])
+def test_budget_frees_exactly_the_groups_the_model_draws_sparsely(
+    kind: str, per_side: bool
+) -> None:
+    """The budget's free idle traders are those of the groups `GroupArrivals` draws sparsely.
 
-    assert SPARSE_DRAW_SLOTS == SPARSE_MIN_SLOTS
+    Reference: the arrival code's own choice (`GroupArrivals`), over group sizes and rates on
+    both sides of each threshold (`SPARSE_DRAW_SLOTS`; `SPARSE_RARE_SLOTS` at
+    `SPARSE_RARE_RATE`).
+    """
+    from types import SimpleNamespace
+
+    from abm.agents.arrivals import GroupArrivals
+    from abm.scenario.budget import _draws_sparsely
+    from abm.scenario.specs import (
+        SPARSE_DRAW_SLOTS,
+        SPARSE_RARE_RATE,
+        SPARSE_RARE_SLOTS,
+        ArrivalSpec,
+    )
+
+    seen = set()
+    for slots in (
+        SPARSE_RARE_SLOTS - 2,
+        SPARSE_RARE_SLOTS,
+        SPARSE_DRAW_SLOTS - 2,
+        SPARSE_DRAW_SLOTS,
+    ):
+        for rate in (SPARSE_RARE_RATE / 2, SPARSE_RARE_RATE, SPARSE_RARE_RATE * 2, 0.5):
+            count = slots // 2 if per_side else slots
+            spec = ArrivalSpec(kind=kind, rate=rate, per_side=per_side)
+            sparse = GroupArrivals(spec, count)._sparse
+            assert _draws_sparsely(SimpleNamespace(arrival=spec, count=count)) is sparse
+            seen.add(sparse)
+    assert seen == {True, False}
 
 
 def test_idle_traders_of_a_sparsely_drawn_group_cost_no_work() -> None:
@@ -192,7 +222,8 @@ def test_idle_traders_of_a_sparsely_drawn_group_cost_no_work() -> None:
     Reference: `abm bench scale`, where a step of 1M idle traders at 20 arrivals a step cost
     what 1k traders did. Just under the threshold the idle trader-steps still count.
     """
-    from abm.scenario.budget import IDLE_STEP_WORK, SPARSE_DRAW_SLOTS, CostEstimate, estimate
+    from abm.scenario.budget import IDLE_STEP_WORK, CostEstimate, estimate
+    from abm.scenario.specs import SPARSE_DRAW_SLOTS
 
     base = load_scenario("baseline")
 
