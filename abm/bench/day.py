@@ -1,10 +1,11 @@
 """Whole-process benchmarks against peers: ABIDES's RMSC04 day and PyMarketSim's headline run.
 
 ``abm bench day`` runs ``scenarios/bench/rmsc04_like.yaml`` (1,000 noise, 102 value and 12
-momentum traders and 2 market makers over 23,400 one-second steps) through :func:`abm.run`
-in fresh Python processes, one per repeat, and reports what a user of either simulator
-waits for: the whole process's wall time (interpreter start, imports, loading the
-scenario, the run and its tables), the time in the simulation loop, the process's peak
+momentum traders and 2 market makers over 23,400 one-second steps)
+in fresh Python processes, one per repeat, as ``abm run`` runs it (its tables streamed into a
+run directory, `abm.streamed.run_to`), and reports what a user of either simulator waits
+for: the whole process's wall time (interpreter start, imports, loading the scenario, the
+run and writing its tables), the time in the simulation loop, the process's peak
 resident memory, and the order messages and fills it produced, per second. Beside them
 stand ABIDES's figures for its RMSC04 day, measured on the project's machine (issue 17):
 43,466 order messages, 18,730 fills, 20.35 s whole process, 17.7 s in its loop, 213 MiB.
@@ -27,6 +28,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from abm.bench.child import peak_mib, run_child
 
@@ -67,7 +69,8 @@ class DayRun:
     Attributes:
         process_s: Wall time of the whole process, from its start to its exit.
         loop_s: Wall time of the model's construction and its steps (``summary.wall_time_s``).
-        run_s: Wall time of :func:`abm.run` (the loop plus building the tables and summary).
+        run_s: Wall time of the run (`abm.streamed.run_to`: the loop, writing its tables and
+            summary).
         peak_mib: Peak resident memory of the process, MiB.
         orders, cancels, fills: The run's counts (cancels that removed a resting order).
         process_cpu_s: CPU time (user + system) of the whole process (NaN if unknown).
@@ -210,9 +213,16 @@ def format_day_bench(result: DayBenchResult) -> str:
 
 
 def _run_one_day(scenario: str, steps: int | None, seed: int | None) -> dict[str, float]:
-    """The body of one whole-process run: `abm.run` of the day and its figures."""
-    import abm
+    """The body of one whole-process run: the day as ``abm run`` runs it, and its figures.
+
+    The run streams its tables into a run directory (`abm.streamed.run_to`, what ``abm run``
+    calls) in a temporary directory removed afterwards, so the process's time and memory
+    include writing every table, ``summary.json`` and the rest, as a user's run does.
+    """
+    import tempfile
+
     from abm.scenario.schema import load_scenario
+    from abm.streamed import run_to
 
     loaded = load_scenario(scenario)
     loop_cpu: list[float] = []
@@ -221,10 +231,13 @@ def _run_one_day(scenario: str, steps: int | None, seed: int | None) -> dict[str
         if done == total:
             loop_cpu.append(time.process_time() - cpu)
 
-    cpu, start = time.process_time(), time.perf_counter()
-    result = abm.run(loaded, steps=steps, seed=seed, progress=at_end_of_loop)
-    run_s = time.perf_counter() - start
-    summary = result.summary
+    with tempfile.TemporaryDirectory(prefix="abm-bench-") as parent:
+        cpu, start = time.process_time(), time.perf_counter()
+        saved = run_to(
+            loaded, Path(parent) / "run", steps=steps, seed=seed, progress=at_end_of_loop
+        )
+        run_s = time.perf_counter() - start
+    summary = saved.summary
     return {
         "loop_s": float(summary["wall_time_s"]),
         "loop_cpu_s": loop_cpu[-1],
