@@ -101,6 +101,18 @@ class ContagionEngine(Generic[D]):
         self._shocks = shocks
         self._rng = rng
         self._called: set[tuple[int, int]] = set()  # credit lines called, (lender, borrower)
+        channels = self.channels
+        self._channels_on = any(
+            channel is not None and channel.enabled
+            for channel in (
+                channels.margin,
+                channels.credit_lines,
+                self.default_channel,
+                channels.hot_potato,
+                channels.confidence,
+            )
+        )
+        self._mark_stale = False  # a step skipped its mark read (no channel on, nothing to sell)
 
     @property
     def nodes(self) -> list[D]:
@@ -119,6 +131,9 @@ class ContagionEngine(Generic[D]):
 
     def distress(self, mm: D) -> float:
         """Relative equity loss since the start, in [0, 1] (1 for a defaulted dealer)."""
+        if self._mark_stale:
+            self._sheets.refresh_mark()
+            self._mark_stale = False
         return self._sheets.distress(mm)
 
     def forced_sale(self, mm: D, qty: int, channel: EventKind) -> int:
@@ -201,11 +216,16 @@ class ContagionEngine(Generic[D]):
         """Liquidations, margin calls, credit-line calls, default waves, hot potato, confidence.
 
         In that order, each channel only when on; the mark is re-read first and after every
-        forced sale or default.
+        forced sale or default. With every channel off and no liquidation under way there is
+        nothing to do, and the mark is not read (`distress` reads it when asked).
         """
+        if not (self._channels_on or self._defaults.liquidations):
+            self._mark_stale = True  # nothing reads the mark this step: read it when asked
+            return
         sheets = self._sheets
         channels = self.channels
         sheets.refresh_mark()
+        self._mark_stale = False
         self._defaults.liquidate(count_step=True)
         margin = channels.margin
         if margin is not None and margin.enabled:
