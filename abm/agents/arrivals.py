@@ -30,6 +30,7 @@ from abm.scenario.specs import SPARSE_DRAW_SLOTS, SPARSE_RARE_RATE, SPARSE_RARE_
 # traders arrive at once; below these the vectorised walk of `poisson_slots` wins
 _WALK_MIN_SLOTS = 256
 _WALK_MAX_RATE = 0.05
+_LOOP_MAX_SLOTS = 64  # below this, a Bernoulli group's uniforms are compared in a Python loop
 SPARSE_MIN_SLOTS = SPARSE_DRAW_SLOTS
 """Draw slots from which a group draws its arrivals sparsely (`sparse_slots`)."""
 __all__ = [
@@ -81,7 +82,11 @@ def poisson_slots(rng: np.random.Generator, lam: float, n: int) -> list[int]:
     runs ahead of numpy's. Other rates and small groups use ``rng.poisson`` itself.
     """
     if not (0 < lam <= _WALK_MAX_RATE and n >= _WALK_MIN_SLOTS):
-        return np.repeat(np.arange(n), rng.poisson(lam, n)).tolist()
+        counts = rng.poisson(lam, n)
+        drawn: list[int] = []
+        for slot in counts.nonzero()[0].tolist():  # np.repeat(arange(n), counts), cheaper
+            drawn.extend([slot] * int(counts[slot]))
+        return drawn
     threshold = math.exp(-lam)
     slots: list[int] = []
     slot = 0  # the next variate's slot
@@ -185,6 +190,8 @@ class GroupArrivals:
         if self._sparse:
             return sparse_slots(rng, self.kind, rate, slots)
         if self.kind == "bernoulli":
+            if slots < _LOOP_MAX_SLOTS:  # a short list is cheaper to scan than an array
+                return [slot for slot, u in enumerate(rng.random(slots).tolist()) if u < rate]
             return (rng.random(slots) < rate).nonzero()[0].tolist()  # 1-D: flatnonzero
         return poisson_slots(rng, rate, slots)
 

@@ -102,12 +102,14 @@ class ContagionEngine(Generic[D]):
         self._rng = rng
         self._called: set[tuple[int, int]] = set()  # credit lines called, (lender, borrower)
         channels = self.channels
+        # default waves can only fail a dealer that has a default threshold
+        thresholds = any(mm.default_threshold is not None for mm in self._sheets.nodes)
         self._channels_on = any(
             channel is not None and channel.enabled
             for channel in (
                 channels.margin,
                 channels.credit_lines,
-                self.default_channel,
+                self.default_channel if thresholds else None,
                 channels.hot_potato,
                 channels.confidence,
             )

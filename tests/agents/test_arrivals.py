@@ -202,8 +202,24 @@ def test_group_arrivals_per_side_draw_is_both_sides_drawn_in_turn(kind: str, rat
     assert rng.random() == reference.random()  # the generator is left where numpy's would be
 
 
+@pytest.mark.parametrize("n", [1, 12, 63, 64, 500])
+def test_bernoulli_draw_is_numpys_uniforms_below_the_rate(n: int) -> None:
+    """Against numpy itself: the slots whose uniform is below the rate, short groups included.
+
+    Groups under 64 slots compare their uniforms in a Python loop, larger ones in numpy;
+    both must give numpy's ``flatnonzero(rng.random(n) < rate)`` from the same stream.
+    """
+    rate = 0.3
+    arrivals = GroupArrivals(_spec("bernoulli", rate), n)
+    rng, reference = np.random.default_rng(n), np.random.default_rng(n)
+    for _ in range(50):
+        expected = [(i, None) for i in np.flatnonzero(reference.random(n) < rate).tolist()]
+        assert arrivals.draw(rng) == expected
+    assert rng.random() == reference.random()
+
+
 @pytest.mark.parametrize("lam", [1e-6, 4.27e-5, 0.004, 0.02, 0.05, 0.3, 9.99, 12.0])
-@pytest.mark.parametrize("n", [255, 256, 1000, 3001])
+@pytest.mark.parametrize("n", [1, 12, 255, 256, 1000, 3001])
 def test_poisson_slots_are_numpys_poisson_variates_from_the_same_stream(lam: float, n: int) -> None:
     """Against numpy itself: repeat(arange(n), rng.poisson(lam, n)), and the same state after."""
     for seed in range(4):
