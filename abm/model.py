@@ -349,17 +349,20 @@ class MarketModel(mesa.Model):
         ``mesa.Model`` wraps this method and counts the step before it runs; `step_index`
         reads that count.
         """
-        self.time = self.step_index * self.dt
-        self.exchange.start_step(self.step_index, self.time)
-        self._tape_start = self.exchange.tape_position
+        step = self.step_index
+        self.time = step * self.dt
+        exchange = self.exchange
+        exchange.start_step(step, self.time)
+        self._tape_start = exchange.tape_position
         self._mark_committed = None
         # 1. fundamental
-        previous = self.fundamental.value
-        self.fundamental.step()
+        fundamental = self.fundamental
+        previous = fundamental.value
+        fundamental.step()
         # 2. shocks: gaps hit standing inventory before anyone can requote
-        gap = self.shocks.apply(self.step_index, self.fundamental, previous)
+        gap = self.shocks.apply(step, fundamental, previous)
         if gap:
-            self.log_event(EventKind.PRICE_GAP, None, None, gap, fundamental=self.fundamental.value)
+            self.log_event(EventKind.PRICE_GAP, None, None, gap, fundamental=fundamental.value)
             for mm in self.market_makers:
                 if mm.inventory or mm.hedge:
                     exposure = (mm.inventory + mm.hedge) * gap
@@ -370,39 +373,57 @@ class MarketModel(mesa.Model):
                         exposure,
                         net_delta=mm.inventory + mm.hedge,
                     )
-        self.fundamental_history.append(self.fundamental.value)
-        for venue in self._venues:
-            venue.open_step(self.step_index, self.fundamental.value)
-        self.contagion.apply_shocks(self.step_index)
+        value = fundamental.value
+        self.fundamental_history.append(value)
+        venues = self._venues
+        for venue in venues:
+            venue.open_step(step, value)
+        self.contagion.apply_shocks(step)
         for group, shock in self._arrival_shocks:
-            group.arrivals.intensity = self.shocks.window_multiplier(shock, self.step_index)
+            group.arrivals.intensity = self.shocks.window_multiplier(shock, step)
         # 3. traders: expired good-till orders leave first, then market makers requote
-        cancel = self.book_venue.cancel
-        for order_id in self._expiries.pop(self.step_index, ()):
-            cancel(order_id)
-        for venue in self._venues:
-            venue.open_trading(self.step_index)
+        if self._expiries:
+            cancel = self.book_venue.cancel
+            for order_id in self._expiries.pop(step, ()):
+                cancel(order_id)
+        for venue in venues:
+            venue.open_trading(step)
         # Mesa's AgentSet.shuffle_do("step") over the market makers, without its weak references:
         # the same shuffle of the same list (the order they were added) by the same generator
         makers = self.market_makers.copy()
         self.random.shuffle(makers)
         for mm in makers:
             mm.step()
-        self.activations += len(self.market_makers)
+        self.activations += len(makers)
         for executor in self.executors:
             executor.step()
         for kind in self._taker_kinds:
             self._activate_takers(kind)
         # 4. risk: liquidations, margin and credit calls, default waves, hot potato
         self.contagion.step()
-        self.cumulative_volume.append(self.exchange.volume)
+        self.cumulative_volume.append(exchange.volume)
         # 5. record
-        self._record(final=self.finished)
-        self.running = not self.finished
+        finished = step >= self.scenario.steps
+        self._record(final=finished)
+        self.running = not finished
 
     def _activate_takers(self, kind: str) -> None:
+        """Wake this step's arrivals of the ``kind`` groups, in one random order."""
+        groups = self._takers_by_kind[kind]
+        if len(groups) == 1:  # the common case, without the (trader, rng, side) triples
+            group = groups[0]
+            rng = group.rng
+            drawn = group.arrivals.draw(rng)
+            if len(drawn) > 1:
+                order = self.rng.permutation(len(drawn)).tolist()
+                drawn = [drawn[i] for i in order]
+            self.activations += len(drawn)
+            agents = group.agents
+            for i, side in drawn:
+                agents[i].act(rng, side)  # type: ignore[attr-defined]
+            return
         arrivals: list[tuple[Trader, np.random.Generator, bool | None]] = []
-        for group in self._takers_by_kind[kind]:
+        for group in groups:
             agents, rng = group.agents, group.rng
             arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
         if len(arrivals) > 1:
