@@ -415,8 +415,7 @@ class MarketModel(mesa.Model):
             rng = group.rng
             drawn = group.arrivals.draw(rng)
             if len(drawn) > 1:
-                order = self.rng.permutation(len(drawn)).tolist()
-                drawn = [drawn[i] for i in order]
+                self.rng.shuffle(drawn)  # the swaps rng.permutation(len(drawn)) would draw
             self.activations += len(drawn)
             agents = group.agents
             for i, side in drawn:
@@ -427,8 +426,7 @@ class MarketModel(mesa.Model):
             agents, rng = group.agents, group.rng
             arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
         if len(arrivals) > 1:
-            order = self.rng.permutation(len(arrivals)).tolist()  # plain ints index faster
-            arrivals = [arrivals[i] for i in order]
+            self.rng.shuffle(arrivals)  # the swaps rng.permutation(len(arrivals)) would draw
         self.activations += len(arrivals)
         for trader, rng, side in arrivals:
             trader.act(rng, side)  # type: ignore[attr-defined]

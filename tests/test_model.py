@@ -526,3 +526,21 @@ def test_trades_forced_and_risk_orders_carry_their_purpose(
     makers = set(result.agents.loc[result.agents["kind"] == "market_maker", "agent_id"])
     sender = np.where(rows["aggressor"] == "buy", rows["buyer"], rows["seller"])
     assert set(sender) <= makers  # the incoming order was a market maker's
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 50])
+def test_arrival_shuffle_is_the_order_numpys_permutation_gives(n: int) -> None:
+    """The takers' random order: ``rng.shuffle`` of the list = indexing by ``rng.permutation``.
+
+    `MarketModel` shuffles a step's arrivals in place with ``Generator.shuffle`` (cheaper);
+    the reference is numpy's ``permutation`` of the same length from the same stream, which
+    earlier runs and the golden digest used. The generators must end in the same state.
+    """
+    shuffled_rng, reference = np.random.default_rng(n), np.random.default_rng(n)
+    for _ in range(200):
+        items = [(i, i % 2 == 0) for i in range(n)]
+        expected = [items[i] for i in reference.permutation(n).tolist()]
+        shuffled = list(items)
+        shuffled_rng.shuffle(shuffled)
+        assert shuffled == expected
+    assert shuffled_rng.random() == reference.random()
