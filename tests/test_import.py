@@ -211,3 +211,36 @@ def test_abm_modules_import_mesa_only_through_abm_mesa_import() -> None:
         )
     ]
     assert direct == []
+
+
+EXPERIMENTAL_USES = (
+    "import json, sys, types\n"
+    "{imports}\n"
+    "before = 'scipy' in sys.modules\n"
+    "import mesa\n"
+    "from mesa.experimental.devs.simulator import Simulator\n"
+    "from mesa.experimental import continuous_space\n"
+    "space = mesa.experimental.continuous_space.ContinuousSpace\n"
+    "print(json.dumps({\n"
+    "    'scipy_before_use': before,\n"
+    "    'all': sorted(mesa.experimental.__all__),\n"
+    "    'plain_module': type(sys.modules['mesa.experimental']) is types.ModuleType,\n"
+    "    'names': [Simulator.__name__, space.__name__, continuous_space.__name__],\n"
+    "}))\n"
+)
+"""Uses ``mesa.experimental`` in three ways after ``{imports}``; prints what it found."""
+
+
+def test_mesa_experimental_runs_on_first_use_and_then_is_mesas_own() -> None:
+    """Importing the engine loads no scipy; ``mesa.experimental`` still works when used.
+
+    Reference: the same uses after a plain ``import mesa`` (which loads scipy through the
+    subpackage). `abm.mesa_import` defers ``mesa.experimental`` to its first use; after it,
+    the subpackage is an ordinary module with Mesa's own names.
+    """
+    plain = json.loads(_python(EXPERIMENTAL_USES.replace("{imports}", "import mesa")))
+    through_abm = json.loads(_python(EXPERIMENTAL_USES.replace("{imports}", "import abm.model")))
+    assert plain["scipy_before_use"] is True  # the cost abm avoids
+    assert through_abm["scipy_before_use"] is False
+    assert {**through_abm, "scipy_before_use": True} == plain
+    assert through_abm["plain_module"] is True
