@@ -78,6 +78,11 @@ class NoiseTrader(Trader):
         self._p_limit = mix.market + mix.limit
         self.resting: list[int] = []
         self._prune_at = _PRUNE_AT
+        # the spec's values an arrival reads, unpacked once (the size draw is `draw_size`'s)
+        size = spec.size
+        self._fixed_qty = size.qty if size.kind == "fixed" else None
+        self._size_bounds = (0, 1) if size.kind == "fixed" else (size.low, size.high + 1)
+        self._passive = spec.placement == "passive"
 
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
         """One arrival (see the class docstring)."""
@@ -87,15 +92,17 @@ class NoiseTrader(Trader):
             self._cancel_one(rng)
             return
         is_buy = side if side is not None else bool(rng.random() < spec.buy_prob)
-        qty = draw_size(spec.size, rng)
-        venue = self.market.book_venue
+        qty = self._fixed_qty
+        if qty is None:
+            qty = int(rng.integers(*self._size_bounds))
+        market = self.market
+        venue = market.book_venue
         if u < self._p_market:
             venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
-        market = self.market
         ref_ticks = market.reference_price(spec.reference) / market.tick_size
         distance = draw_distance_ticks(spec.distance, rng)
-        below = is_buy == (spec.placement == "passive")
+        below = is_buy == self._passive
         target = ref_ticks - distance if below else ref_ticks + distance
         price_t = math.floor(target + 1e-9) if is_buy else math.ceil(target - 1e-9)
         ioc = spec.ioc_prob > 0 and bool(rng.random() < spec.ioc_prob)
