@@ -5,11 +5,11 @@ range of ticks ``[lower, upper)`` (prices ``1.0001**lower`` to ``1.0001**upper``
 pool price is in the range, the position trades as a constant-product pool with virtual
 reserves, ``d(sqrt P) = d(quote) / L`` and ``d(1/sqrt P) = d(base) / L`` (Adams et al. 2021,
 the Uniswap v3 core whitepaper, section 6). A swap walks range by range, and the active
-liquidity changes by each crossed tick's net liquidity (whitepaper 6.3).
+liquidity changes by each crossed tick's net liquidity (whitepaper, section 6).
 
 Arithmetic: sqrt prices in Q64.96 integers (`abm.market.amm.sqrt_price`), token amounts in
 integer units, every amount rounded in the pool's favour. Fees are taken from each swap's input
-and accounted per position through fee growth per unit of liquidity (whitepaper 6.3-6.4, in
+and accounted per position through fee growth per unit of liquidity (whitepaper, section 6, in
 Q128 integers): a position's fees are ``L * (growth inside now - growth inside at last touch)``,
 rounded down. So the pool always holds at least what every position could withdraw plus every
 uncollected fee; the excess is rounding dust in the pool's favour.

@@ -2,7 +2,7 @@
 
 `walk_swap` moves the price range by range (`abm.market.amm.swap_step`) and crosses each
 initialized tick on the way, changing the active liquidity by the tick's net liquidity
-(added going up, removed going down; Uniswap v3 core whitepaper, section 6.3). It changes
+(added going up, removed going down; Uniswap v3 core whitepaper, section 6). It changes
 nothing: it returns where the pool would end and which ticks it would cross, and the pool
 applies that only when the whole swap succeeds. `base_to_price` integrates the base amount
 over the same ranges, for the depth view.
@@ -127,7 +127,7 @@ def base_to_price(
 ) -> float:
     """Base units between the pool price and ``sqrt_target`` (Q64.96, as a float), over ranges.
 
-    In floating point, for views: ``sum L_range * (1/sa - 1/sb)`` (whitepaper eq. 6.16) over
+    In floating point, for views: ``sum L_range * (1/sa - 1/sb)`` (as within one range) over
     the part of each range between the two prices.
     """
     buying = sqrt_target >= sqrt_price

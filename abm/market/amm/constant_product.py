@@ -2,7 +2,7 @@
 
 Pure math, like the order book: no Mesa, no agents. A swap of ``dx`` in (fee ``f``) pays
 ``dy = y * dx * (1 - f) / (x + dx * (1 - f))`` out (Adams, Zinsmeister & Robinson 2020, the
-Uniswap v2 core whitepaper, section 3.2.1); the whole input, fee included, joins the reserves,
+Uniswap v2 core whitepaper); the whole input, fee included, joins the reserves,
 so the fee accrues to the liquidity providers and ``x*y`` grows with every swap.
 
 Exact accounting in integers, rounded in the pool's favour as the contract does: an exact-input
@@ -197,13 +197,12 @@ class ConstantProductPool:
 
     def _within(self, side: Side, amount_in: int, limit: Fraction) -> bool:
         """Whether an input of ``amount_in`` leaves the price no further than ``limit``."""
-        reserve_in, reserve_out = self._reserves_for(side)
-        out = self._output_for(reserve_in, reserve_out, amount_in)
-        if out >= reserve_out:
-            return False
+        num, den = limit.numerator, limit.denominator
         if side is Side.BUY:
-            return Fraction(self._quote + amount_in, self._base - out) <= limit
-        return Fraction(self._quote - out, self._base + amount_in) >= limit
+            out = self._output_for(self._quote, self._base, amount_in)
+            return out < self._base and (self._quote + amount_in) * den <= num * (self._base - out)
+        out = self._output_for(self._base, self._quote, amount_in)
+        return out < self._quote and (self._quote - out) * den >= num * (self._base + amount_in)
 
     def _fee_of(self, amount_in: int) -> int:
         """The fee part of an input: ``amount_in * fee``, rounded up (a label; all stays in)."""
@@ -322,7 +321,7 @@ class ConstantProductPool:
 
         def cumulative(price: float) -> float:
             # base out while the marginal all-in buy price rises to `price`, or base in while
-            # the marginal all-in sell price falls to it (section 3.2.1 formula, differentiated)
+            # the marginal all-in sell price falls to it (the swap formula, differentiated)
             if book_side is Side.SELL:
                 return max(0.0, x - math.sqrt(k / (price * gamma)))
             return max(0.0, (math.sqrt(k * gamma / price) - x) / gamma)

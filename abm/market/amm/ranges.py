@@ -3,7 +3,7 @@
 `RangePositions` is the state a Uniswap-v3-style pool keeps between swaps: the price (a Q64.96
 sqrt price and its tick), the active liquidity, the initialized ticks with their net liquidity
 and fee growth outside, and each position's liquidity and fees (Adams et al. 2021, the Uniswap
-v3 core whitepaper, sections 6.2-6.4). Deposits, withdrawals and fee collection live here;
+v3 core whitepaper, section 6). Deposits, withdrawals and fee collection live here;
 `abm.market.amm.concentrated` adds swaps and views on top.
 
 Fee accounting: fee growth per unit of liquidity, in Q128 integers. A tick stores the growth

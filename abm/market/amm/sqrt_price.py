@@ -2,11 +2,11 @@
 
 A price ``P`` (quote per base) is kept as ``sqrt(P) * 2**96`` in a Python int ("Q64.96", as the
 v3 contracts store it; Adams, Zinsmeister, Salem, Keefer & Robinson 2021, the Uniswap v3 core
-whitepaper, section 6.1). Price ticks are powers of 1.0001: tick ``i`` is price
+whitepaper, section 6). Price ticks are powers of 1.0001: tick ``i`` is price
 ``1.0001**i``. Python ints never overflow, so where the contract splits a product to stay in
 256 bits, this module divides once, exactly, and rounds once.
 
-Within one range of constant liquidity ``L`` (whitepaper eq. 6.13-6.16):
+Within one range of constant liquidity ``L`` (whitepaper, section 6):
 
 * ``d(sqrt P) = d(quote) / L``: quote amount between two sqrt prices is ``L * (sb - sa)``;
 * ``d(1/sqrt P) = d(base) / L``: base amount is ``L * (1/sa - 1/sb)``.
