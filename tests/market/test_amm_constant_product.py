@@ -243,3 +243,25 @@ def test_constant_product_share_value_never_decreases(base, quote, add_base, add
     pool.remove_liquidity("b", change.liquidity)
     after_remove = Fraction(pool.reserve_base * pool.reserve_quote, pool.total_shares**2)
     assert ratio <= after_add <= after_remove
+
+
+@settings(max_examples=150, deadline=None)
+@given(RESERVES, RESERVES, FEES, st.floats(1.0001, 50.0), st.booleans())
+def test_constant_product_price_limit_is_the_largest_input_within(base, quote, fee, move, buy):
+    """With a limit, the input is the largest whose swap keeps the price within it (reference)."""
+    pool = make_pool(base, quote, fee)
+    x, y = pool.reserve_base, pool.reserve_quote
+    limit = Fraction(y, x) * Fraction(move) if buy else Fraction(y, x) / Fraction(move)
+
+    def within(amount: int) -> bool:
+        if buy:
+            out = naive_output(y, x, amount, fee)
+            return out < x and Fraction(y + amount, x - out) <= limit
+        out = naive_output(x, y, amount, fee)
+        return out < y and Fraction(y - out, x + amount) >= limit
+
+    result = pool.quote_exact_input("buy" if buy else "sell", 10**30, price_limit=limit)
+    if result.amount_in == 0:
+        assert not within(1) or naive_output(*((y, x) if buy else (x, y)), 1, fee) == 0
+        return
+    assert within(result.amount_in) and not within(result.amount_in + 1)
