@@ -12,6 +12,7 @@ an exact rational and no float ever enters the accounting.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from fractions import Fraction
 from typing import Final, NamedTuple, SupportsIndex
@@ -114,14 +115,21 @@ def check_fee_pips(fee_pips: object) -> int:
 
 
 def check_price(price: object, name: str = "price") -> Fraction:
-    """A positive finite price (int, float or Fraction) as an exact Fraction."""
-    if isinstance(price, bool) or not isinstance(price, int | float | Fraction):
+    """A positive finite price (an int, float, Fraction or numpy number) as an exact Fraction."""
+    if isinstance(price, bool) or not isinstance(price, numbers.Real):
         raise InvalidPoolActionError(f"{name}: must be a positive number, got {shown(price)}")
-    if isinstance(price, float) and not math.isfinite(price):
-        raise InvalidPoolActionError(f"{name}: must be a finite number, got {shown(price)}")
-    if not price > 0:
+    if isinstance(price, Fraction | int):
+        exact = Fraction(price)
+    elif isinstance(price, numbers.Integral):
+        exact = Fraction(int(price))
+    else:
+        value = float(price)
+        if not math.isfinite(value):
+            raise InvalidPoolActionError(f"{name}: must be a finite number, got {shown(price)}")
+        exact = Fraction(value)
+    if not exact > 0:
         raise InvalidPoolActionError(f"{name}: must be a positive number, got {shown(price)}")
-    return Fraction(price)
+    return exact
 
 
 def ceil_div(numerator: int, denominator: int) -> int:
