@@ -20,7 +20,10 @@ Closed forms and where they come from:
 * the probability that a block holds an arbitrage trade when blocks arrive at rate ``lambda``
   and the fee is ``f``, ``1 / (1 + sqrt(2 lambda) f / sigma)``, and arbitrage profit = LVR times
   it (Milionis, Moallemi & Roughgarden 2023, "Automated market making and arbitrage profits in
-  the presence of fees", the fast-block asymptotics).
+  the presence of fees", the fast-block asymptotics);
+* with blocks at fixed intervals ``dt`` instead, arbitrage profit = LVR /
+  (1 + sqrt(2 pi) / |zeta(1/2)| * f / (sigma sqrt(dt))) (Nezlobin & Tassy 2025,
+  "Loss-versus-rebalancing under deterministic and generalized block-times").
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy import special
 
 __all__ = [
     "BLOCK_TABLE_COLUMNS",
@@ -39,6 +43,8 @@ __all__ = [
     "arbitrage_rate",
     "concentrated_impermanent_loss",
     "concentrated_lvr_rate",
+    "fixed_block_arbitrage_factor",
+    "fixed_block_arbitrage_profit_rate",
     "impermanent_loss",
     "lp_pnl_decomposition",
     "lvr_rate",
@@ -175,6 +181,34 @@ def arbitrage_profit_rate(sigma: float, block_rate: float, fee: float, pool_valu
     2023, for a constant-product pool of value ``V``).
     """
     return float(lvr_rate(sigma, pool_value)) * arbitrage_probability(sigma, block_rate, fee)
+
+
+def fixed_block_arbitrage_factor(sigma: float, block_interval: float, fee: float) -> float:
+    """Arbitrage profit over LVR when blocks come every ``block_interval``, not at Poisson times.
+
+    Nezlobin & Tassy (2025) give the expected arbitrage per block as
+    ``sigma_b**2 / (2 + sqrt(2 pi) gamma / (|zeta(1/2)| sigma_b))`` per unit of liquidity, with
+    ``sigma_b = sigma * sqrt(block_interval)`` the volatility over a block and ``gamma`` the
+    pool's spread, which is ``2 * fee`` (buy at ``P / (1 - f)``, sell at ``P (1 - f)``). Over
+    its no-fee value ``sigma_b**2 / 2`` that is ``1 / (1 + sqrt(2 pi) / |zeta(1/2)| * fee /
+    sigma_b)``, about ``1 / (1 + 1.7164 fee / sigma_b)``: less than with Poisson blocks of the
+    same mean interval, ``1 / (1 + sqrt(2) fee / sigma_b)``.
+
+    Raises:
+        ValueError: For a non-positive sigma or interval, or a fee outside ``[0, 1)``.
+    """
+    if not (sigma > 0 and block_interval > 0 and 0 <= fee < 1):
+        raise ValueError("need sigma > 0, block_interval > 0 and 0 <= fee < 1")
+    coefficient = math.sqrt(2.0 * math.pi) / abs(float(special.zeta(0.5)))
+    return 1.0 / (1.0 + coefficient * fee / (sigma * math.sqrt(block_interval)))
+
+
+def fixed_block_arbitrage_profit_rate(
+    sigma: float, block_interval: float, fee: float, pool_value: float
+) -> float:
+    """Arbitrage profit per unit time with fixed block intervals: LVR times the factor above."""
+    factor = fixed_block_arbitrage_factor(sigma, block_interval, fee)
+    return float(lvr_rate(sigma, pool_value)) * factor
 
 
 def _check_blocks(blocks: pd.DataFrame) -> None:

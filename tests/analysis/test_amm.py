@@ -23,6 +23,8 @@ from analysis.amm import (
     arbitrage_rate,
     concentrated_impermanent_loss,
     concentrated_lvr_rate,
+    fixed_block_arbitrage_factor,
+    fixed_block_arbitrage_profit_rate,
     impermanent_loss,
     lp_pnl_decomposition,
     lvr_rate,
@@ -96,6 +98,17 @@ def test_arbitrage_probability_limits():
     )
 
 
+def test_fixed_block_arbitrage_factor_published_constant():
+    """sqrt(2 pi) / |zeta(1/2)| = 1.7164, the constant of Nezlobin & Tassy (2025)."""
+    sigma_b = 0.01
+    factor = fixed_block_arbitrage_factor(1.0, sigma_b**2, sigma_b)  # fee = sigma_b
+    assert abs((1.0 / factor - 1.0) - 1.7164) < 1e-4  # the paper rounds 1.71645 down
+    assert fixed_block_arbitrage_factor(1.0, 1e-4, 0.0) == 1.0
+    assert math.isclose(
+        fixed_block_arbitrage_profit_rate(0.5, 1e-4, 0.0, 40.0), lvr_rate(0.5, 40.0), rel_tol=1e-12
+    )
+
+
 @pytest.mark.parametrize(
     "call",
     [
@@ -105,6 +118,7 @@ def test_arbitrage_probability_limits():
         lambda: lvr_rate(-0.1, 1.0),
         lambda: arbitrage_probability(0.0, 1.0, 0.01),
         lambda: arbitrage_probability(0.1, 1.0, 1.0),
+        lambda: fixed_block_arbitrage_factor(0.1, 0.0, 0.01),
         lambda: concentrated_lvr_rate(0.1, 1.0, 1.0, 2.0, 1.0),
     ],
 )

@@ -8,6 +8,9 @@ Sources:
 * Milionis, Moallemi & Roughgarden (2023), "Automated market making and arbitrage profits in the
   presence of fees": with fee ``f`` and Poisson blocks of rate ``lambda``, arbitrage profit is LVR
   times the probability that a block holds a trade, ``1 / (1 + sqrt(2 lambda) f / sigma)``.
+* Nezlobin & Tassy (2025), "Loss-versus-rebalancing under deterministic and generalized
+  block-times": with blocks every ``dt``, arbitrage profit is LVR times
+  ``1 / (1 + sqrt(2 pi) / |zeta(1/2)| * f / (sigma sqrt(dt)))``.
 
 For blocks every ``dt`` without fee, the pool sits at the last external price ``P`` when a block
 starts, and the arbitrage to ``S = P e^r`` earns ``V/2 (e^{r/2} - 1)**2`` of the pool's value
@@ -27,7 +30,12 @@ import pytest
 
 from abm.market.amm import ConcentratedLiquidityPool, ConstantProductPool, InvalidPoolActionError
 from abm.market.amm.arbitrage import arbitrage, block_times, gbm_prices, simulate_arbitrage
-from analysis.amm import arbitrage_probability, arbitrage_rate, concentrated_lvr_rate
+from analysis.amm import (
+    arbitrage_probability,
+    arbitrage_rate,
+    concentrated_lvr_rate,
+    fixed_block_arbitrage_factor,
+)
 
 SIGMA = 1.0  # volatility per square root of the time unit: large, so finite blocks show
 
@@ -128,6 +136,32 @@ def test_arbitrage_with_fee_is_lvr_times_trade_probability_large(eta_gamma):
     assert standard_error < 0.01 * predicted
     assert abs(ratio - predicted) <= 0.04 * predicted, (ratio, predicted)
     assert abs(traded - predicted) <= 0.02 * predicted, (traded, predicted)
+
+
+def fixed_block_run(fee_over_sigma_b: float, n_blocks: int, seed: int) -> tuple[float, float]:
+    """(measured arbitrage rate / LVR rate, predicted factor) with blocks at fixed intervals."""
+    fee = 0.003
+    interval = (fee / fee_over_sigma_b / SIGMA) ** 2
+    rng = np.random.default_rng(seed)
+    times = block_times(rng, n_blocks * interval, interval=interval)
+    pool = ConstantProductPool(fee_pips=3000)
+    pool.add_liquidity("lp", 10**12, 10**14)
+    table = simulate_arbitrage(pool, times, gbm_prices(rng, 100.0, SIGMA, times))
+    ratio = arbitrage_rate(table) / (SIGMA**2 / 8)
+    return ratio, fixed_block_arbitrage_factor(SIGMA, interval, fee)
+
+
+@pytest.mark.parametrize("fee_over_sigma_b", [0.5, 1.0, 2.0])
+def test_arbitrage_fixed_blocks_matches_nezlobin_tassy(fee_over_sigma_b):
+    """Nezlobin & Tassy 2025: fixed blocks, ARB = LVR / (1 + 1.7164 f / sigma_b), within 5%.
+
+    The Poisson factor at the same mean interval, 1 / (1 + sqrt(2) f / sigma_b), is at least
+    8% higher on this grid, so the test tells the two apart.
+    """
+    ratio, predicted = fixed_block_run(fee_over_sigma_b, n_blocks=60_000, seed=2025)
+    poisson = 1.0 / (1.0 + math.sqrt(2.0) * fee_over_sigma_b)
+    assert abs(ratio - predicted) <= 0.05 * predicted, (ratio, predicted)
+    assert abs(ratio - poisson) > 0.08 * predicted
 
 
 def test_arbitrage_concentrated_range_lvr_matches_closed_form():
