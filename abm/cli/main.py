@@ -2,8 +2,8 @@
 
 Each sub-command lives in its own module of ``abm.cli`` (``run``, ``validate``, ``schema``,
 ``report``, ``study``, ``compare``, ``dashboard``, ``sweep``, ``bench``, ``calibrate``) with a
-``register`` function that adds it to the parser; those modules share `abm.cli.common` and never import
-each other or this module.
+``register`` function that adds it to the parser; those modules share `abm.cli.common` and
+never import each other or this module.
 
 Every user error is an `abm.errors.AbmError` (a bad scenario, a bad flag value, a missing
 file), printed here as one line on stderr with exit code 2 and no traceback; abm's own
