@@ -198,8 +198,8 @@ def _market_value(
     if np.any(column != column[0]):
         index = int(np.flatnonzero(column != column[0])[0])
         raise SurfaceError(
-            f"{path}: line {lines[index]}: {name}: {column[index]!r} differs from the first row's "
-            f"{column[0]!r}; a surface has one {name}"
+            f"{path}: line {lines[index]}: {name}: {float(column[index])!r} differs from the "
+            f"first row's {float(column[0])!r}; a surface has one {name}"
         )
     return float(column[0])
 

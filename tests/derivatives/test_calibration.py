@@ -91,7 +91,7 @@ def test_calibrate_heston_refuses_a_single_expiry() -> None:
 def test_calibrate_heston_refuses_too_few_quotes() -> None:
     """Five quotes for five parameters leave no residual degree of freedom: refused."""
     few = [0, 1, 2, 7, 8]  # two expiries
-    with pytest.raises(CalibrationError, match="5 quotes .* at least 6"):
+    with pytest.raises(CalibrationError, match=r"5 quotes .* at least 6"):
         calibrate_heston(SPOT, STRIKES[few], EXPIRIES[few], RATE, DIVIDEND, price=PRICES[few])
 
 
