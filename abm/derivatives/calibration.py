@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -184,8 +185,15 @@ def calibrate_heston(
         market_price = bsm_price(s, k, t, r, q, market_iv, call)
     vega = bsm_vega(s, k, t, r, q, market_iv) if market_iv is not None else None
 
+    # parameters the quadrature refuses (abm.derivatives.heston.MAX_NODES) get a flat, far
+    # worse cost: the optimiser treats a step there as a failed step and shrinks its region
+    refused = np.full(k.shape, 1e6 * (1.0 + float(np.max(np.abs(w * market_price)))))
+
     def residuals(x: FloatArray) -> FloatArray:
-        model = heston_price(s, k, t, r, q, _params(x), call)
+        try:
+            model = heston_price(s, k, t, r, q, _params(x), call)
+        except DerivativesError:
+            return refused
         if market_iv is None or vega is None:
             return np.asarray(w * (model - market_price), dtype=np.float64)
         model_iv = implied_volatility(model, s, k, t, r, q, call, raise_outside_bounds=False)
@@ -196,6 +204,8 @@ def calibrate_heston(
     starts = _starts(market_price, s, k, t, r, q, call, lower, upper, n_starts, seed)
     best = None
     for x0 in starts:
+        if residuals(x0) is refused:
+            continue
         result = least_squares(
             residuals,
             x0,
@@ -209,8 +219,12 @@ def calibrate_heston(
         )
         if best is None or result.cost < best.cost:
             best = result
-    assert best is not None
-    return _summarise(best, residuals, w, lower, upper, k.size, n_expiries, target, n_starts)
+    if best is None or residuals(best.x) is refused:
+        raise CalibrationError(
+            "surface: no starting point could be priced (the Heston integrand decays too "
+            "slowly there); narrow the bounds"
+        )
+    return _summarise(best, w, lower, upper, k.size, n_expiries, target, n_starts)
 
 
 def _params(x: FloatArray) -> HestonParams:
@@ -265,8 +279,7 @@ def _starts(
 
 
 def _summarise(
-    best: object,
-    residuals: object,
+    best: Any,
     w: FloatArray,
     lower: FloatArray,
     upper: FloatArray,
@@ -275,9 +288,9 @@ def _summarise(
     target: CalibrationTarget,
     n_starts: int,
 ) -> HestonFit:
-    x = np.asarray(best.x, dtype=np.float64)  # type: ignore[attr-defined]
-    jac = np.asarray(best.jac, dtype=np.float64)  # type: ignore[attr-defined]
-    fun = np.asarray(best.fun, dtype=np.float64)  # type: ignore[attr-defined]
+    x = np.asarray(best.x, dtype=np.float64)
+    jac = np.asarray(best.jac, dtype=np.float64)
+    fun = np.asarray(best.fun, dtype=np.float64)
     norms = np.linalg.norm(jac, axis=0)
     if np.any(norms == 0.0):
         flat = [PARAMETER_NAMES[i] for i in np.flatnonzero(norms == 0.0)]
@@ -303,14 +316,14 @@ def _summarise(
     raw = fun / w
     return HestonFit(
         params=_params(x),
-        std_errors=tuple(float(v) for v in std),  # type: ignore[arg-type]
+        std_errors=(float(std[0]), float(std[1]), float(std[2]), float(std[3]), float(std[4])),
         rmse=float(np.sqrt(np.mean(raw * raw))),
-        cost=float(best.cost),  # type: ignore[attr-defined]
+        cost=float(best.cost),
         n_points=n_points,
         n_expiries=n_expiries,
         target=target,
         condition_number=condition,
         at_bounds=tuple(PARAMETER_NAMES[i] for i in np.flatnonzero(on_bound)),
         n_starts=n_starts,
-        message=str(best.message),  # type: ignore[attr-defined]
+        message=str(best.message),
     )

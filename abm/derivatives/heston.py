@@ -30,9 +30,13 @@ with k = ln(F_T / K); a put follows by put-call parity.
 grid 2^{j/2} where the integrand's envelope |phi(u - i/2)| / (u^2 + 1/4) falls below 1e-16
 (the tail beyond is smaller than the rounding of the price); the panels double in width from
 [0, 1/2] (the integrand's nearest singularities are the poles at u = +-i/2) and are split
-further so that none spans more than one period 2 pi / |k| of the strike oscillation or more
-than U/32, with 32 nodes each. Checked against adaptive `scipy.integrate.quad` at 1e-13 and
-against Alan Lewis's published reference values (tests/derivatives/test_heston.py).
+further so that none spans more than two turns of the integrand (the strike's phase k u plus
+the characteristic function's own, measured on each interval) or more than U/32, with 32
+nodes each. Parameters whose integrand decays so slowly that this takes
+more than `MAX_NODES` nodes (a tiny variance with a vol-of-vol of several hundred percent, or
+|rho| near 1) are refused with a `DerivativesError` rather than priced inaccurately.
+Checked against adaptive `scipy.integrate.quad` at 1e-13 and against Alan Lewis's published
+reference values (tests/derivatives/test_heston.py).
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ from abm.derivatives.errors import DerivativesError
 ComplexArray = NDArray[np.complex128]
 
 _NODES_PER_PANEL = 32
+_PERIODS_PER_PANEL = 2.0
+MAX_NODES = 2**17
+"""The most quadrature nodes one expiry may take; parameters that need more are refused."""
 _ENVELOPE_FLOOR = 1e-16
 _GRID = 2.0 ** (np.arange(-2, 49) / 2.0)
 """Where the envelope is scanned for the truncation point: 0.5 to 2^24 by factors sqrt(2)."""
@@ -124,7 +131,11 @@ def heston_log_cf(z: ArrayLike, expiry: float, params: HestonParams) -> ComplexA
         DerivativesError: If ``expiry`` is not positive and finite.
     """
     t = float(positive("expiry", expiry))
-    zc = np.asarray(z, dtype=np.complex128)
+    return np.asarray(np.exp(_log_cf(np.asarray(z, dtype=np.complex128), t, params)))
+
+
+def _log_cf(zc: ComplexArray, t: float, params: HestonParams) -> ComplexArray:
+    """The logarithm of phi(z), continuous along the integration line (no branch crossed)."""
     kappa, theta, sigma, rho, v0 = params.as_array()
     iz = 1j * zc
     quadratic = iz + zc * zc
@@ -142,7 +153,7 @@ def heston_log_cf(z: ArrayLike, expiry: float, params: HestonParams) -> ComplexA
     log_ratio = np.where(tiny, 1.0, _log1p(safe_w) / safe_w)  # log(1 + w) / w, -> 1 as w -> 0
     c_term = kappa * theta * (a * t - 2.0 * w_over_s2 * log_ratio)
     d_term = a * one_minus_decay / (1.0 - g * decay)
-    return np.asarray(np.exp(c_term + d_term * v0), dtype=np.complex128)
+    return np.asarray(c_term + d_term * v0, dtype=np.complex128)
 
 
 def _lewis_integrand_parts(
@@ -160,11 +171,31 @@ def _lewis_integrand_parts(
     edges = [0.0, 0.5]
     while edges[-1] < upper:
         edges.append(min(2.0 * edges[-1], upper))
-    widest = min(upper / 32.0, 2.0 * np.pi / max_abs_k if max_abs_k > 0.0 else np.inf)
-    refined = [0.0]
+    # each doubling interval is cut into panels spanning at most _PERIODS_PER_PANEL turns of
+    # the integrand: the strike's phase k u plus phi's own, whose turning is measured as the
+    # total variation of Im ln phi over 16 points of the interval
+    pieces = []
     for start, stop in itertools.pairwise(edges):
-        pieces = max(1, int(np.ceil((stop - start) / widest)))
-        refined.extend(np.linspace(start, stop, pieces + 1)[1:])
+        samples = np.linspace(start, stop, 17)
+        line = np.asarray(samples - 0.5j, dtype=np.complex128)
+        phase = np.sum(np.abs(np.diff(_log_cf(line, expiry, params).imag)))
+        turns = (max_abs_k * (stop - start) + phase) / (2.0 * np.pi)
+        pieces.append(
+            max(
+                1,
+                int(np.ceil(turns / _PERIODS_PER_PANEL)),
+                int(np.ceil(32.0 * (stop - start) / upper)),
+            )
+        )
+    if sum(pieces) * _NODES_PER_PANEL > MAX_NODES:
+        raise DerivativesError(
+            f"params: {params} at expiry {expiry!r}: the Heston integrand decays too slowly "
+            f"(it needs u up to {upper:.3g}, more than {MAX_NODES:,} quadrature nodes): "
+            "its decay rate (v0 + kappa theta T) sqrt(1 - rho^2) / sigma is too small"
+        )
+    refined = [0.0]
+    for (start, stop), count in zip(itertools.pairwise(edges), pieces, strict=True):
+        refined.extend(np.linspace(start, stop, count + 1)[1:])
     bounds = np.asarray(refined)
     x, w = np.polynomial.legendre.leggauss(_NODES_PER_PANEL)
     half = 0.5 * np.diff(bounds)[:, None]

@@ -113,6 +113,24 @@ def test_calibrate_heston_names_a_parameter_stuck_on_its_bound() -> None:
     assert np.isnan(fit.std_error("rho")) and np.isfinite(fit.std_error("kappa"))
 
 
+def test_calibrate_heston_refuses_bounds_where_nothing_can_be_priced() -> None:
+    """Bounds inside the region the quadrature refuses: a CalibrationError, not a crash."""
+    bounds = ((1e-3, 1e-4, 4.9, 0.998, 1e-4), (2e-3, 2e-4, 5.0, 0.999, 2e-4))
+    expiries = np.repeat([0.02, 0.03], 3)
+    strikes = np.tile([95.0, 100.0, 105.0], 2)
+    with pytest.raises(CalibrationError, match="no starting point could be priced"):
+        calibrate_heston(
+            SPOT,
+            strikes,
+            expiries,
+            RATE,
+            DIVIDEND,
+            price=np.full(6, 1.0),
+            bounds=bounds,
+            n_starts=2,
+        )
+
+
 def test_calibrate_heston_refuses_both_prices_and_vols() -> None:
     """Give exactly one of price and implied_vol: both is a DerivativesError naming them."""
     vols = np.full(PRICES.shape, 0.2)

@@ -144,6 +144,13 @@ def test_heston_price_mixes_expiries_and_types_in_one_call() -> None:
     np.testing.assert_allclose(together, apart, rtol=0, atol=1e-12)
 
 
+def test_heston_price_refuses_parameters_it_cannot_integrate() -> None:
+    """A tiny variance, sigma 5 and rho 0.999 decay too slowly to price: an error, not a guess."""
+    params = HestonParams(kappa=0.001, theta=4.0, sigma=5.0, rho=0.999, v0=0.0001)
+    with pytest.raises(DerivativesError, match="decays too slowly"):
+        heston_price(100.0, 90.0, 0.02, 0.0, 0.0, params)
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
