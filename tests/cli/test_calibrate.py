@@ -139,3 +139,44 @@ def test_cli_calibrate_heston_refuses_a_non_positive_starts(
     """--starts 0 is a CliError naming the flag (exit 2)."""
     assert main(["calibrate", "heston", str(SURFACE), "--starts", "0"]) == 2
     assert "--starts: must be a positive integer" in capsys.readouterr().err
+
+
+def test_cli_calibrate_heston_fits_an_implied_vol_surface(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shipped prices quoted as implied vols fit back on implied vols (the default target).
+
+    Reference: the parameters that made the shipped surface (its header), to 6 decimals.
+    """
+    from abm.derivatives import implied_volatility
+    from abm.derivatives.surface import read_surface
+
+    shipped = read_surface(SURFACE)
+    assert shipped.price is not None
+    vols = implied_volatility(
+        shipped.price, 100.0, shipped.strike, shipped.expiry, 0.02, 0.01, shipped.is_call
+    )
+    lines = [  # repr of a Python float: every digit
+        f"{float(t)!r},{float(k)!r},{'call' if c else 'put'},{float(v)!r}"
+        for t, k, c, v in zip(shipped.expiry, shipped.strike, shipped.is_call, vols, strict=True)
+    ]
+    path = tmp_path / "vols.csv"
+    path.write_text("expiry,strike,type,implied_vol\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    args = [
+        "calibrate",
+        "heston",
+        str(path),
+        "--spot",
+        "100",
+        "--rate",
+        "0.02",
+        "--dividend",
+        "0.01",
+        "--starts",
+        "1",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "residuals on implied_vol" in out and "RMSE (implied vol)" in out
+    kappa = next(row for row in out.splitlines() if row.split()[:1] == ["kappa"])
+    assert kappa.split()[1] == "2.000000"
