@@ -174,7 +174,9 @@ def implied_volatility(
     (an in-the-money option is turned into its parity partner first, which keeps the
     time value accurate) by Newton's method on sigma inside a bracket that every step narrows,
     falling back to bisection when a Newton step would leave the bracket, to a relative
-    bracket width of 1e-14.
+    bracket width of 1e-14. A time value below the formula's own rounding (about 1e-14 of the
+    spot) pins no volatility: the result then reproduces the price only to that rounding, or
+    is NaN when the search does not settle in 200 steps.
 
     Args:
         price: Option prices (finite).
@@ -267,4 +269,5 @@ def _solve(
         low[active], high[active] = lo, hi
         vol[active] = np.where(error == 0.0, v, step)
         active[np.flatnonzero(active)[done]] = False
+    vol[active] = np.nan  # not converged in _MAX_ITERATIONS: no answer rather than a wrong one
     return vol

@@ -134,6 +134,20 @@ def test_implied_volatility_gives_nan_outside_bounds_when_asked() -> None:
     np.testing.assert_allclose(np.delete(found, 3), 0.28, rtol=1e-9)
 
 
+def test_implied_volatility_of_a_vanishing_price_reproduces_it_to_rounding_or_is_nan() -> None:
+    """Time values of 1e-300 to 1e-10: each vol found reprices to within 1e-13 of the spot.
+
+    The reference is the price itself (Black-Scholes rounds at about 1e-14 S, so a smaller
+    time value pins no vol); a vol that cannot be settled is NaN, never a wrong number.
+    """
+    targets = np.array([1e-300, 1e-200, 1e-20, 1e-10, 4.0])
+    found = implied_volatility(targets, 100.0, 100.0, 1.0, 0.0, 0.0, True)
+    solved = np.isfinite(found)
+    assert solved[-1]
+    repriced = bsm_price(100.0, 100.0, 1.0, 0.0, 0.0, found[solved])
+    np.testing.assert_allclose(repriced, targets[solved], rtol=0, atol=1e-13 * 100.0)
+
+
 @pytest.mark.parametrize(
     ("argument", "value", "message"),
     [
