@@ -1,9 +1,9 @@
 """The ``abm`` command: one parser assembled from the sub-command modules (also ``python -m abm``).
 
 Each sub-command lives in its own module of ``abm.cli`` (``run``, ``validate``, ``schema``,
-``report``, ``study``, ``compare``, ``dashboard``, ``sweep``, ``bench``) with a ``register``
-function that adds it to the parser; those modules share `abm.cli.common` and never import
-each other or this module.
+``report``, ``study``, ``compare``, ``dashboard``, ``sweep``, ``bench``, ``calibrate``) with a
+``register`` function that adds it to the parser; those modules share `abm.cli.common` and
+never import each other or this module.
 
 Every user error is an `abm.errors.AbmError` (a bad scenario, a bad flag value, a missing
 file), printed here as one line on stderr with exit code 2 and no traceback; abm's own
@@ -27,11 +27,22 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from abm.cli import bench, compare, dashboard, report, run, schema, study, sweep, validate
+from abm.cli import (
+    bench,
+    calibrate,
+    compare,
+    dashboard,
+    report,
+    run,
+    schema,
+    study,
+    sweep,
+    validate,
+)
 from abm.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from abm.errors import AbmError
 
-COMMANDS = (run, validate, schema, report, study, compare, dashboard, sweep, bench)
+COMMANDS = (run, validate, schema, report, study, compare, dashboard, sweep, bench, calibrate)
 """The sub-command modules, in the order ``abm --help`` lists them."""
 
 
