@@ -119,8 +119,12 @@ class RecorderStreamedError(AbmError, RuntimeError):
 class TableSink(Protocol):
     """Where a streaming `Recorder` sends each flush (`abm.results.spill.ParquetSpill`)."""
 
-    def write(self, table: str, frame: pd.DataFrame) -> None:
-        """Append ``frame``, rows of ``table`` in its contract dtypes."""
+    def write(self, table: str, columns: tuple[list[Any], ...]) -> None:
+        """Append rows of ``table``: one list of values per column, in `COLUMNS` order.
+
+        The values are the recorder's, as `Recorder.table` would build them into the
+        contract dtypes (`table_schema`); the sink checks that they fit.
+        """
 
 
 def empty_table(table: str) -> pd.DataFrame:
@@ -161,14 +165,14 @@ class Recorder:
     def flush(self) -> None:
         """Hand every table's rows recorded since the last flush to the sink, then drop them.
 
-        Each table's new rows go as one frame in the contract dtypes (one Parquet row group,
+        Each table's new rows go as one block of columns (one Parquet row group,
         `abm.results.spill.ParquetSpill`). Without a sink (`stream_to`) this does nothing.
         """
         if self._spill is None:
             return
         for table, rows in self._rows.items():
             if rows:
-                self._spill.write(table, _build_table(table, self._columns_of(table)))
+                self._spill.write(table, self._columns_of(table))
                 self._flushed[table] += len(rows)
                 rows.clear()  # in place: `_trades` and `_agents` are these lists
 

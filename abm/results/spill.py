@@ -3,8 +3,10 @@
 A `ParquetSpill` holds one open ``pyarrow.parquet.ParquetWriter`` per table in a directory
 (normally a run directory's hidden staging sibling, `abm.results.run_result.write_run_directory`).
 `abm.results.recorder.Recorder.flush` hands it each table's rows recorded since the last flush,
-already built with the table's contract dtypes, and it appends them as a row group; `close`
-writes whatever tables never received a row (as empty tables) and fsyncs every file.
+one list of values per column; it builds them into Arrow arrays of the table's schema
+(`arrow_table`: the checks `abm.results.recorder.Recorder.table` makes, without a pandas frame
+on the way) and appends them as a row group; `close` writes whatever tables never received a
+row (as empty tables) and fsyncs every file.
 
 Every row group of a table has one Arrow schema, taken from the table's empty frame with
 label columns widened to 32-bit dictionary indices (a row group's own categories are the
@@ -24,9 +26,55 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from abm.results.recorder import TABLES, empty_table
+from abm.results.recorder import TABLES, empty_table, nullable_column, table_schema
 
 _LABEL_INDEX = pa.int32()
+
+
+def arrow_table(table: str, columns: tuple[list[Any], ...], schema: pa.Schema) -> pa.Table:
+    """Rows of ``table`` (one list per column) as an Arrow table of ``schema``.
+
+    The same values, and the same refusals, as `abm.results.recorder.Recorder.table`'s
+    pandas frame converted to ``schema``: integer columns take integers only, float columns
+    numbers (NaN stays NaN), neither a missing value; a label column takes ``str`` values
+    (a nullable one also None or NaN, stored as null), a nullable integer column integers or
+    None. Labels are dictionary-encoded in order of first appearance (a row group's own
+    dictionary; `abm.results.run_files.read_table` sorts the categories on reading).
+
+    Raises:
+        TypeError: If a column's values do not fit its dtype; the message names the column.
+    """
+    arrays = []
+    for (name, dtype), values, field in zip(table_schema(table), columns, schema, strict=True):
+        try:
+            arrays.append(_arrow_column(table, name, dtype, values, field.type))
+        except (TypeError, ValueError, pa.ArrowException) as error:
+            raise TypeError(f"{table}.{name} values do not fit dtype {dtype}: {error}") from error
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _arrow_column(table: str, name: str, dtype: str, values: list[Any], kind: pa.DataType) -> Any:
+    if dtype == "category":
+        if nullable_column(table, name):
+            values = [_nullable_label(value) for value in values]
+        else:
+            values = [value if type(value) is str else str(value) for value in values]
+        return pa.array(values, type=pa.string()).dictionary_encode().cast(kind)
+    refused = (bool,) if dtype == "float64" else (bool, float)  # numpy's kinds "iuf" / "iu"
+    if any(isinstance(value, refused) for value in values):
+        raise TypeError(f"got values that are not {'numbers' if dtype == 'float64' else 'ints'}")
+    column = pa.array(values, type=kind)  # NaN stays NaN; None is a null
+    if column.null_count and dtype != "Int64":
+        raise TypeError("got a missing value")
+    return column
+
+
+def _nullable_label(value: Any) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError(f"a label must be a str, got {type(value).__name__}")
 
 
 def table_arrow_schema(table: str) -> pa.Schema:
@@ -56,13 +104,12 @@ class ParquetSpill:
         """The Parquet file of ``table``."""
         return self.directory / f"{table}.parquet"
 
-    def write(self, table: str, frame: pd.DataFrame) -> None:
-        """Append ``frame`` (``table``'s rows in its contract dtypes) as one row group."""
-        if not len(frame):
+    def write(self, table: str, columns: tuple[list[Any], ...]) -> None:
+        """Append ``table``'s rows (one list per column, `arrow_table`) as one row group."""
+        if not columns or not len(columns[0]):
             return
-        writer = self._writer(table)
-        arrow = pa.Table.from_pandas(frame, schema=self._schemas[table], preserve_index=False)
-        writer.write_table(arrow)
+        arrow = arrow_table(table, columns, self._schemas[table])
+        self._writer(table).write_table(arrow)
         del arrow
         # Arrow's allocator keeps freed blocks for reuse; between flushes they would sit idle
         pa.default_memory_pool().release_unused()

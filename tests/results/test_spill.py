@@ -205,3 +205,54 @@ def test_a_million_step_baseline_streams_within_500_mib(tmp_path: Path) -> None:
     market = pq.ParquetFile(out / "market.parquet").metadata
     assert market.num_rows == steps + 1
     assert pq.ParquetFile(out / "trades.parquet").metadata.num_rows == fills > steps
+
+
+def test_arrow_block_is_the_recorder_frame_converted() -> None:
+    """`arrow_table` builds what `Recorder.table`'s frame becomes in the spill's schema.
+
+    Reference: the pandas path (`Recorder.table`, then ``pa.Table.from_pandas`` with the
+    table's schema), on rows with NaNs, nulls and labels in both the plain and the nullable
+    label columns.
+    """
+    import pyarrow as pa
+
+    from abm.results.spill import arrow_table, table_arrow_schema
+
+    recorder = Recorder()
+    recorder.market(1, 1.0, 100.0, 99.5, None, 3, 0, None, 0, math.nan, 100.0)
+    recorder.market(2, 2.0, 100.1, 99.5, 100.5, 3, 4, 100.0, 7)
+    recorder.trade(1, 1.0, 100.0, 2, "buy", 3, 4, "book", "underlying", "taker", 11, 12)
+    recorder.trade(2, 2.0, 99.0, 1, "sell", 4, 3, "interdealer", "underlying", "quote", None, None)
+    for table in ("market", "trades"):
+        schema = table_arrow_schema(table)
+        expected = pa.Table.from_pandas(recorder.table(table), schema=schema, preserve_index=False)
+        columns = recorder._columns_of(table)
+        built = arrow_table(table, columns, schema)
+        assert built.to_pandas().equals(expected.to_pandas())
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "problem"),
+    [
+        ("market", 0, 1.5, "not ints"),  # step: an int column
+        ("market", 0, True, "not ints"),
+        ("market", 2, None, "missing"),  # fundamental: a float column
+        ("market", 2, "x", "convert"),
+        ("trades", 10, 1.0, "not ints"),  # maker_order_id: a nullable int column
+    ],
+)
+def test_arrow_block_refuses_values_the_recorder_frame_refuses(
+    table: str, column: int, value: Any, problem: str
+) -> None:
+    """A value the contract dtype cannot hold is a TypeError naming the column (as pandas')."""
+    from abm.results.recorder import COLUMNS
+    from abm.results.spill import arrow_table, table_arrow_schema
+
+    recorder = Recorder()
+    recorder.market(1, 1.0, 100.0, 99.5, 100.5, 3, 4, 100.0, 7)
+    recorder.trade(1, 1.0, 100.0, 2, "buy", 3, 4, "book", "underlying", "taker", 11, 12)
+    columns = list(recorder._columns_of(table))
+    columns[column] = [value]
+    name = COLUMNS[table][column]
+    with pytest.raises(TypeError, match=rf"{table}\.{name} .*{problem}"):
+        arrow_table(table, tuple(columns), table_arrow_schema(table))
