@@ -60,13 +60,16 @@ def _arrow_column(table: str, name: str, dtype: str, values: list[Any], kind: pa
         else:
             values = [value if type(value) is str else str(value) for value in values]
         return pa.array(values, type=pa.string()).dictionary_encode().cast(kind)
-    refused = (bool,) if dtype == "float64" else (bool, float)  # numpy's kinds "iuf" / "iu"
-    if any(isinstance(value, refused) for value in values):
-        raise TypeError(f"got values that are not {'numbers' if dtype == 'float64' else 'ints'}")
-    column = pa.array(values, type=kind)  # NaN stays NaN; None is a null
+    column = pa.array(values)  # Arrow infers the values' type, reading them in C
+    inferred = column.type
+    allowed = pa.types.is_integer(inferred) or pa.types.is_null(inferred)
+    if dtype == "float64":
+        allowed = allowed or pa.types.is_floating(inferred)  # numpy's kinds "iuf"; ints: "iu"
+    if not allowed:
+        raise TypeError(f"got values of type {inferred}")
     if column.null_count and dtype != "Int64":
         raise TypeError("got a missing value")
-    return column
+    return column.cast(kind)  # NaN stays NaN
 
 
 def _nullable_label(value: Any) -> str | None:

@@ -234,11 +234,11 @@ def test_arrow_block_is_the_recorder_frame_converted() -> None:
 @pytest.mark.parametrize(
     ("table", "column", "value", "problem"),
     [
-        ("market", 0, 1.5, "not ints"),  # step: an int column
-        ("market", 0, True, "not ints"),
+        ("market", 0, 1.5, "type double"),  # step: an int column
+        ("market", 0, True, "type bool"),
         ("market", 2, None, "missing"),  # fundamental: a float column
-        ("market", 2, "x", "convert"),
-        ("trades", 10, 1.0, "not ints"),  # maker_order_id: a nullable int column
+        ("market", 2, "x", "type string"),
+        ("trades", 10, 1.0, "type double"),  # maker_order_id: a nullable int column
     ],
 )
 def test_arrow_block_refuses_values_the_recorder_frame_refuses(
