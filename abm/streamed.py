@@ -152,7 +152,7 @@ _SUMMARY_MARKET_COLUMNS = ("step", "fundamental", "best_bid", "best_ask", "mid",
 
 def _columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """``columns`` of a table this run wrote (its dtypes are the recorder's already)."""
-    return pq.read_table(path, columns=list(columns)).to_pandas()
+    return pq.ParquetFile(path).read(columns=list(columns)).to_pandas()  # no dataset API
 
 
 def _trade_blocks(path: Path) -> Iterator[pd.DataFrame]:
