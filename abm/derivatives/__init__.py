@@ -7,6 +7,8 @@
   (Conze & Viswanathan 1991) lookbacks, and their Broadie-Glasserman-Kou discrete versions;
 - `abm.derivatives.lookback_mc`: Monte Carlo of discretely monitored lookbacks;
 - `abm.derivatives.calibration`: Heston calibration by weighted least squares;
+- `abm.derivatives.heston_paths`: Heston's parameters from a simulated price path (the
+  `heston` fundamental's), with its variance or from realised variance;
 - `abm.derivatives.surface`: reading an option surface from CSV.
 
 Importing this package loads numpy and scipy; ``import abm`` does not import it.
@@ -25,6 +27,7 @@ from abm.derivatives.black_scholes import (
 from abm.derivatives.calibration import CalibrationTarget, HestonFit, calibrate_heston
 from abm.derivatives.errors import CalibrationError, DerivativesError, ImpliedVolatilityError
 from abm.derivatives.heston import HestonParams, heston_log_cf, heston_price
+from abm.derivatives.heston_paths import HestonPathFit, fit_heston_path
 from abm.derivatives.lookback import (
     discrete_fixed_strike_lookback,
     discrete_floating_strike_lookback,
@@ -39,6 +42,7 @@ __all__ = [
     "DerivativesError",
     "HestonFit",
     "HestonParams",
+    "HestonPathFit",
     "ImpliedVolatilityError",
     "LookbackKind",
     "MonteCarloEstimate",
@@ -50,6 +54,7 @@ __all__ = [
     "calibrate_heston",
     "discrete_fixed_strike_lookback",
     "discrete_floating_strike_lookback",
+    "fit_heston_path",
     "fixed_strike_lookback",
     "floating_strike_lookback",
     "heston_log_cf",
