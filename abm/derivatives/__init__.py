@@ -7,6 +7,8 @@
   (Conze & Viswanathan 1991) lookbacks, and their Broadie-Glasserman-Kou discrete versions;
 - `abm.derivatives.lookback_mc`: Monte Carlo of discretely monitored lookbacks;
 - `abm.derivatives.calibration`: Heston calibration by weighted least squares;
+- `abm.derivatives.hedging`: discrete delta hedging in a Black-Scholes world and Derman &
+  Kamal (1999)'s error law;
 - `abm.derivatives.heston_paths`: Heston's parameters from a simulated price path (the
   `heston` fundamental's), with its variance or from realised variance;
 - `abm.derivatives.surface`: reading an option surface from CSV.
@@ -26,6 +28,7 @@ from abm.derivatives.black_scholes import (
 )
 from abm.derivatives.calibration import CalibrationTarget, HestonFit, calibrate_heston
 from abm.derivatives.errors import CalibrationError, DerivativesError, ImpliedVolatilityError
+from abm.derivatives.hedging import delta_hedging_errors, derman_kamal_std
 from abm.derivatives.heston import HestonParams, heston_log_cf, heston_price
 from abm.derivatives.heston_paths import HestonPathFit, fit_heston_path
 from abm.derivatives.lookback import (
@@ -52,6 +55,8 @@ __all__ = [
     "bsm_theta",
     "bsm_vega",
     "calibrate_heston",
+    "delta_hedging_errors",
+    "derman_kamal_std",
     "discrete_fixed_strike_lookback",
     "discrete_floating_strike_lookback",
     "fit_heston_path",
