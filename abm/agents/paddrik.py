@@ -107,9 +107,10 @@ class PaddrikTrader(Trader):
             if market.book_venue.halted:
                 gauge.restart()  # a pause breaks the run of prices the traders react to
             stress = gauge.range_pct(market.step_index, market.reference_price("last"))
-            withdrawn = spec.withdraw_range_pct is not None and rng.random() < hill(
-                stress, spec.withdraw_range_pct, spec.stress_steepness
-            )
+            if spec.withdraw_range_pct is not None:
+                # no draw while calm: a stress-aware trader then acts exactly as one without
+                p = hill(stress, spec.withdraw_range_pct, spec.stress_steepness)
+                withdrawn = p > 0.0 and rng.random() < p
             if spec.widen_range_pct is not None:
                 self._widen = 1.0 + (stress / spec.widen_range_pct) ** spec.stress_steepness
         if spec.side != "both":
