@@ -69,7 +69,8 @@ def largest_fall(price: np.ndarray, first: int, last: int, max_len: int) -> tupl
     """The steepest drop: steps ``(i, j)`` maximising ``price[i] - price[j]``.
 
     Over ``first <= i <= j <= last`` with ``j - i <= max_len``; the earliest such low ``j``
-    and the last step ``i`` before it at its window's high (where the fall begins); ``(first, first)`` if the price never falls.
+    and the last step ``i`` before it at its window's high (where the fall begins);
+    ``(first, first)`` if the price never falls.
     """
     segment = pd.Series(price[first : last + 1])
     high = segment.rolling(max_len + 1, min_periods=1).max().to_numpy()
