@@ -93,7 +93,11 @@ class PaddrikTrader(Trader):
     # ----- one arrival ------------------------------------------------------------
 
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
-        """One arrival: cancel resting orders, then reduce, quote, take or rest.
+        """One arrival: read the stress, cancel resting orders, then reduce, quote, take or rest.
+
+        With a stress gauge the trader first feeds it the last price (a halt restarts it),
+        then may step back (``withdraw_range_pct``) or widen its quotes (``widen_range_pct``),
+        as `abm.scenario.paddrik.PaddrikGroup` states.
 
         Args:
             rng: The group's generator.
