@@ -110,7 +110,8 @@ class PaddrikTrader(Trader):
         if gauge is not None:
             if market.book_venue.halted:
                 gauge.restart()  # a pause breaks the run of prices the traders react to
-            stress = gauge.range_pct(market.step_index, market.reference_price("last"))
+            read = gauge.range_pct if spec.stress_measure == "range" else gauge.drawdown_pct
+            stress = read(market.step_index, market.reference_price("last"))
             if spec.withdraw_range_pct is not None:
                 # no draw while calm: a stress-aware trader then acts exactly as one without
                 p = hill(stress, spec.withdraw_range_pct, spec.stress_steepness)

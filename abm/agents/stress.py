@@ -1,4 +1,4 @@
-"""A short-term stress signal: the range of recent trade prices, as traders read it.
+"""A short-term stress signal: the range (or the drawdown) of recent trade prices.
 
 Traders of the flash-crash model react to short-term volatility (Kirilenko et al. 2017,
 section 5: fundamental buyers step back and intermediaries widen or pull their quotes as
@@ -53,6 +53,17 @@ class RangeGauge:
             lows.popleft()
         high = highs[0][1]
         return 100.0 * (high - lows[0][1]) / high if high > 0 else 0.0
+
+    def drawdown_pct(self, step: int, price: float) -> float:
+        """Feed ``price`` seen at ``step``; its fall below the window's high, in percent.
+
+        One-sided, unlike the range: a rebound lowers it, so traders who react to it return
+        as soon as the price recovers (the fall from a recent high is also what the circuit
+        breaker watches).
+        """
+        self.range_pct(step, price)
+        high = self._highs[0][1]
+        return 100.0 * (high - price) / high if high > 0 else 0.0
 
 
 def hill(x: float, half: float, steepness: float) -> float:

@@ -146,10 +146,11 @@ class PaddrikGroup(GroupBase):
       ``|q|`` is back under half its limit: an intermediary at its limit turns from providing
       to demanding immediacy (Kirilenko et al. 2017, section 5);
     * under stress, with ``r`` the high-low range (percent) of the last trade over the last
-      ``stress_window_s`` seconds (`abm.agents.stress`): with ``withdraw_range_pct`` set, the
-      trader steps back at an arrival (cancels its resting orders and rests nothing; a
-      one-sided trader still takes, but only for value, with probability
-      ``value_sensitivity`` times its discount) with probability
+      ``stress_window_s`` seconds (`abm.agents.stress`; ``stress_measure: drawdown``: the
+      last trade's fall below that window's high, which a rebound lowers): with
+      ``withdraw_range_pct`` set, the trader steps back at an arrival (cancels its resting
+      orders and rests nothing; a one-sided trader still takes, but only for value, with
+      probability ``value_sensitivity`` times its discount) with probability
       ``r^n / (r^n + withdraw_range_pct^n)``, ``n = stress_steepness``, one half when ``r``
       equals it (the fundamental buyers who stepped back as volatility rose,
       CFTC/SEC 2010, p. 3); with ``widen_range_pct`` set, a two-sided trader's quote
@@ -213,6 +214,11 @@ class PaddrikGroup(GroupBase):
     stress_window_s: PosFloat = Field(
         default=30.0,
         description="Trailing window of the stress range r (high-low of the last trade, %), s.",
+    )
+    stress_measure: Literal["range", "drawdown"] = Field(
+        default="range",
+        description="The stress r: the high-low `range` of the window (%), or the `drawdown`, "
+        "the last trade's fall below the window's high (%).",
     )
     stress_steepness: PosFloat = Field(
         default=2.0,

@@ -42,3 +42,12 @@ def test_hill_is_half_at_half_and_steeper_with_n() -> None:
     assert hill(1.0, 1.0, 4.0) == pytest.approx(0.5)
     assert hill(2.0, 1.0, 2.0) == pytest.approx(0.8)
     assert hill(2.0, 1.0, 4.0) == pytest.approx(16 / 17)
+
+
+def test_range_gauge_drawdown_is_the_fall_below_the_high_and_a_rebound_lowers_it() -> None:
+    """100 -> 95 is a 5% drawdown; back at 99 it is 1%, while the range stays 5%."""
+    gauge = RangeGauge(100)
+    gauge.drawdown_pct(0, 100.0)
+    assert gauge.drawdown_pct(1, 95.0) == pytest.approx(5.0)
+    assert gauge.drawdown_pct(2, 99.0) == pytest.approx(1.0)
+    assert gauge.range_pct(3, 99.0) == pytest.approx(5.0)
