@@ -35,7 +35,17 @@ Measures (`flash_crash_summary` keys):
   highest price after it, percent of the before price), ``recovery_fraction`` (that rise over
   the fall), ``recovery_duration_s`` (trough to the first time 90% of that rise is reached);
 - ``program_start_s``, ``program_end_s`` (``pov_done``; None if unfinished or no program),
-  ``program_executed`` (lots the program groups traded), ``halts`` (``halt`` events).
+  ``program_executed`` (lots the program groups traded), ``halts`` (``halt`` events);
+- the two phases, found from the price (`abm.results.flash_crash_phases`; Kirilenko et al.
+  2017, section 2): phase 1, the largest fall within five minutes after the program starts,
+  and phase 2, the hot potato, the largest fall within 60 s inside it (at least 15 s):
+  ``phase1_`` / ``phase2_`` ``start_s``, ``duration_s``, ``fall_pct`` (percent of the before
+  price), ``hft_volume_share``, ``hft_net_to_gross``; ``phase2_bid_depth_ratio`` (lowest
+  1-second bid depth in phase 2 over the before mean); ``phase1_halts`` (halts in phase 1);
+  ``rebound_fraction`` (the highest price within 20 minutes after phase 1's low, less that low,
+  over the fall from the before price to it); ``hft_inventory_half_life_outside_s`` (the
+  AR(1) half-life of the HFTs' inventory over the whole run, phase 1 left out).
+  `HISTORICAL` holds May 6's values beside which the report shows them.
 
 The measures are computed by `abm.results.flash_crash`, the engine's side, which also puts them
 in the run's ``summary.json``; this module adds the scenario's setup, the comparison table and
@@ -65,6 +75,7 @@ from abm.results.flash_crash import (
     hot_potato,
     trader_groups,
 )
+from abm.results.flash_crash_phases import HISTORICAL, flash_crash_phases
 from abm.results.run_result import RunResult
 from abm.scenario.schema import AgentGroup
 from analysis.figures import finish_axes, new_figure, require_columns
@@ -76,6 +87,7 @@ __all__ = [
     "COMPARISON_COLUMNS",
     "FLASH_CRASH_FIGURE",
     "HFT_ROLE",
+    "HISTORICAL",
     "POPULATION_KIND",
     "PROGRAM_KIND",
     "RECOVERY_LEVEL",
@@ -83,6 +95,7 @@ __all__ = [
     "class_inventory",
     "class_shares",
     "flash_crash_figure",
+    "flash_crash_phases",
     "flash_crash_setup",
     "flash_crash_summary",
     "flash_crash_table",
@@ -201,8 +214,9 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
     position limit, as a share of the class's combined limit (count x limit), so that seven
     HFTs and 180 opportunistic traders share one scale; and the change since the program's
     start of every other class's inventory (lots; the program's own position included). The
-    program's window (start to ``pov_done``, or the end of the run) is shaded and each trading
-    halt is a vertical orange line.
+    program's window (start to ``pov_done``, or the end of the run) is shaded grey, phase 1
+    (the plunge) light red and phase 2 (the hot potato) purple, and each trading pause
+    (halt to reopening) orange.
 
     Raises:
         ValueError: As `flash_crash_windows`, or if a needed column is missing.
@@ -255,10 +269,36 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
         if ax.get_legend() is not None:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     end = w.end if w.program_end is None else w.program_end
-    halts = result.events.loc[result.events["kind"] == EventKind.HALT, "step"].to_numpy(float)
-    for ax in axes:
+    events = result.events
+    halts = events.loc[events["kind"] == EventKind.HALT, "step"].to_numpy(float)
+    reopens = events.loc[events["kind"] == EventKind.REOPEN, "step"].to_numpy(float)
+    phases = flash_crash_phases(price, w.start, w.end, w.dt)
+    spans = (
+        (phases.phase1_start, phases.phase1_end, "tab:red", 0.12, "phase 1 (plunge)"),
+        (phases.phase2_start, phases.phase2_end, "tab:purple", 0.3, "phase 2 (hot potato)"),
+    )
+    for i, ax in enumerate(axes):
         if programs:
             ax.axvspan(w.start * w.dt, end * w.dt, color="0.85", zorder=0, lw=0)
-        for step in halts:
+        for first, last, color, alpha, label in spans:
+            ax.axvspan(
+                first * w.dt,
+                last * w.dt,
+                color=color,
+                alpha=alpha,
+                lw=0,
+                label=label if i == 0 else None,
+            )
+        for j, step in enumerate(halts):
+            stop = next((r for r in reopens if r >= step), step)
+            ax.axvspan(
+                step * w.dt,
+                stop * w.dt,
+                color="tab:orange",
+                alpha=0.8,
+                lw=1.0,
+                label="trading pause" if i == 0 and j == 0 else None,
+            )
             ax.axvline(step * w.dt, color="tab:orange", lw=0.8, alpha=0.7)
+    axes[0].legend(loc="lower left", fontsize="small")
     return figure

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from abm.results.flash_crash_phases import HISTORICAL
 from abm.results.run_result import RunResult
 from analysis.flash_crash import (
     FLASH_CRASH_FIGURE,
@@ -54,6 +55,20 @@ _FLASH_CRASH_ROWS = (
     ("hft_net_to_gross_before", "HFT net change / lots traded, before (dimensionless)"),
     ("hft_net_to_gross_fall", "HFT net change / lots traded, fall (dimensionless)"),
 )
+_PHASE_ROWS = (
+    ("phase1_start_s", "Phase 1 (plunge) start (s)"),
+    ("phase1_duration_s", "Phase 1 duration (s)"),
+    ("phase1_fall_pct", "Phase 1 fall (% of the price before)"),
+    ("phase1_hft_volume_share", "Phase 1 HFT share of volume (dimensionless)"),
+    ("phase1_hft_net_to_gross", "Phase 1 HFT net change / lots traded (dimensionless)"),
+    ("phase2_duration_s", "Phase 2 (hot potato) duration (s)"),
+    ("phase2_fall_pct", "Phase 2 fall (% of the price before)"),
+    ("phase2_hft_volume_share", "Phase 2 HFT share of volume (dimensionless)"),
+    ("phase2_hft_net_to_gross", "Phase 2 HFT net change / lots traded (dimensionless)"),
+    ("phase2_bid_depth_ratio", "Phase 2 lowest bid depth / before (dimensionless)"),
+    ("rebound_fraction", "Share of the fall regained within 20 min of phase 1 (dimensionless)"),
+    ("hft_inventory_half_life_outside_s", "HFT inventory half-life outside phase 1 (s)"),
+)
 
 
 def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
@@ -77,7 +92,8 @@ def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
     if isinstance(breaker, Mapping) and breaker.get("enabled", True):
         switch = (
             f"on: halt {breaker.get('halt_steps')} steps after a {breaker.get('fall_pct')}% "
-            f"fall within {breaker.get('window_steps')} steps; {breaker.get('on_halt')}"
+            f"fall within {breaker.get('window_steps')} steps; {breaker.get('on_halt')}, "
+            f"reopening by {breaker.get('reopening', 'auction')}"
         )
     else:
         switch = "off"
@@ -86,6 +102,20 @@ def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
         *((label, format_value(measures.get(key))) for key, label in _FLASH_CRASH_ROWS),
     )
     blocks: list[Block] = [intro, Table(("Measure", "Value"), rows, "The event")]
+    phase_rows = tuple(
+        (label, format_value(measures.get(key)), format_value(HISTORICAL.get(key)))
+        for key, label in _PHASE_ROWS
+    )
+    blocks.append(
+        Paragraph(
+            "Phase 1 is the largest fall of the 1-second mean price within five minutes after "
+            "the program starts, phase 2 the largest fall within 60 s inside it (at least 15 s), "
+            "both found from the run's price. Historical values: CFTC/SEC (2010), Kirilenko et "
+            "al. (2017); net change, depth and half-life there are orders of magnitude, the "
+            "rebound a lower bound."
+        )
+    )
+    blocks.append(Table(("Measure", "This run", "May 6, 2010"), phase_rows, "The two phases"))
     specs = scenario.get("agents")
     specs = specs if isinstance(specs, Mapping) else {}
     run_shares = class_shares(result)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
 from abm.agents.noise import draw_distance_ticks
+from abm.agents.stress import RangeGauge, hill
 from abm.results.events import TradePurpose
 from abm.scenario.schema import ArrivalSpec
 
@@ -64,6 +65,8 @@ class PaddrikTrader(Trader):
     """One trader of a Paddrik et al. (2012) class; the behaviour is `PaddrikGroup`'s.
 
     Attributes:
+        gauge: The group's stress gauge (`abm.agents.stress`), or None if the class ignores
+            stress.
         reducing: True from when ``|inventory|`` passes ``position_limit`` until it is back
             under half of it; meanwhile the trader only trades to reduce its position.
         resting: Ids of its orders that may still rest in the book; all are cancelled at
@@ -73,8 +76,12 @@ class PaddrikTrader(Trader):
 
     kind = "paddrik"
 
-    def __init__(self, market: Market, group: str, spec: PaddrikGroup) -> None:
+    def __init__(
+        self, market: Market, group: str, spec: PaddrikGroup, gauge: RangeGauge | None = None
+    ) -> None:
         super().__init__(market, group, spec.cash, spec.inventory)
+        self.gauge = gauge
+        self._widen = 1.0
         self.spec = spec
         self.role = spec.role
         self.draw_size = SizeDraw(spec.size)
@@ -86,13 +93,31 @@ class PaddrikTrader(Trader):
     # ----- one arrival ------------------------------------------------------------
 
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
-        """One arrival: cancel resting orders, then reduce, quote, take or rest.
+        """One arrival: read the stress, cancel resting orders, then reduce, quote, take or rest.
+
+        With a stress gauge the trader first feeds it the last price (a halt restarts it),
+        then may step back (``withdraw_range_pct``) or widen its quotes (``widen_range_pct``),
+        as `abm.scenario.paddrik.PaddrikGroup` states.
 
         Args:
             rng: The group's generator.
             side: A side imposed by per-side arrivals (True: buy), or None.
         """
         spec = self.spec
+        market = self.market
+        gauge = self.gauge
+        withdrawn = False
+        if gauge is not None:
+            if market.book_venue.halted:
+                gauge.restart()  # a pause breaks the run of prices the traders react to
+            read = gauge.range_pct if spec.stress_measure == "range" else gauge.drawdown_pct
+            stress = read(market.step_index, market.reference_price("last"))
+            if spec.withdraw_range_pct is not None:
+                # no draw while calm: a stress-aware trader then acts exactly as one without
+                p = hill(stress, spec.withdraw_range_pct, spec.stress_steepness)
+                withdrawn = p > 0.0 and rng.random() < p
+            if spec.widen_range_pct is not None:
+                self._widen = 1.0 + (stress / spec.widen_range_pct) ** spec.stress_steepness
         if spec.side != "both":
             self._cancel_resting()
         q = self.inventory
@@ -102,17 +127,28 @@ class PaddrikTrader(Trader):
                 self.reducing = True
             elif self.reducing and 2 * abs(q) < limit:
                 self.reducing = False
-        market = self.market
         ref = market.reference_price(spec.reference) / market.tick_size
         if self.reducing:
             self._cancel_resting()
             self._reduce(rng, q, ref)
+        elif withdrawn:
+            self._cancel_resting()
+            if spec.side != "both":
+                self._one_sided(rng, q, ref, side, withdrawn=True)
         elif spec.side == "both":
             self._two_sided(rng, q, ref)
         else:
             self._one_sided(rng, q, ref, side)
 
-    def _one_sided(self, rng: np.random.Generator, q: int, ref: float, side: bool | None) -> None:
+    def _one_sided(
+        self,
+        rng: np.random.Generator,
+        q: int,
+        ref: float,
+        side: bool | None,
+        withdrawn: bool = False,
+    ) -> None:
+        """Take or rest one order; a withdrawn trader only takes for value, and never rests."""
         spec = self.spec
         if spec.side == "buy" or spec.side == "sell":
             is_buy = spec.side == "buy"
@@ -125,13 +161,15 @@ class PaddrikTrader(Trader):
             qty = min(qty, spec.position_limit - (q if is_buy else -q))
             if qty <= 0:
                 return
-        take = spec.take_prob
+        take = 0.0 if withdrawn else spec.take_prob
         if spec.value_sensitivity:
             value = self.market.fundamental_value
             discount = (value - ref * self.market.tick_size) / value
             take += spec.value_sensitivity * (discount if is_buy else -discount)
         if take > 0 and rng.random() < take:
             self.market.book_venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
+            return
+        if withdrawn:
             return
         distance = draw_distance_ticks(spec.distance, rng)
         self._rest(is_buy, ref - distance if is_buy else ref + distance, qty)
@@ -152,8 +190,9 @@ class PaddrikTrader(Trader):
             self.market.book_venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
         shift = spec.skew_ticks * fraction
-        bid = ref - draw_distance_ticks(spec.distance, rng) - shift
-        ask = ref + draw_distance_ticks(spec.distance, rng) - shift
+        widen = self._widen
+        bid = ref - widen * draw_distance_ticks(spec.distance, rng) - shift
+        ask = ref + widen * draw_distance_ticks(spec.distance, rng) - shift
         bid_qty, ask_qty = self.draw_size(rng), self.draw_size(rng)
         if limit is not None:
             bid_qty, ask_qty = min(bid_qty, limit - q), min(ask_qty, limit + q)
@@ -246,8 +285,14 @@ class PaddrikTrader(Trader):
 def build_paddrik(
     market: Market, name: str, spec: PaddrikGroup, rng: np.random.Generator
 ) -> BuiltGroup:
-    """A ``paddrik`` group: ``spec.count`` traders of one class (no draws from ``rng``)."""
-    return BuiltGroup([PaddrikTrader(market, name, spec) for _ in range(spec.count)])
+    """A ``paddrik`` group: ``spec.count`` traders of one class (no draws from ``rng``).
+
+    A group that reacts to stress shares one `RangeGauge` among its traders.
+    """
+    gauge = None
+    if spec.withdraw_range_pct is not None or spec.widen_range_pct is not None:
+        gauge = RangeGauge(max(1, round(spec.stress_window_s / market.dt)))
+    return BuiltGroup([PaddrikTrader(market, name, spec, gauge) for _ in range(spec.count)])
 
 
 def _arrival(spec: PaddrikGroup, dt: float) -> ArrivalLaw:

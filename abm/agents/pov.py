@@ -33,10 +33,11 @@ class PovTrader(Trader):
     Every ``interval_steps`` steps from ``start_step`` (`PovGroup` documents the schedule)
     the trader adds ``participation * V * interval_steps / window_steps`` lots to its
     schedule, ``V`` being the book volume of the ``window_steps`` completed steps before
-    this one, and works the part of the schedule that is neither executed nor queued in a
-    trading halt. Executed quantity is read from its position, so passive fills between
-    activations count. Logs ``pov_start`` when it first acts and ``pov_done`` (amount: lots
-    executed) when the block is done.
+    this one (or, with ``volume_feedback`` off, before ``start_step``), and works the part
+    of the schedule that is neither executed nor queued in a trading halt. Executed quantity
+    is read from its position, so passive fills between activations count. Logs
+    ``pov_start`` when it first acts and ``pov_done`` (amount: lots executed) when the block
+    is done.
 
     Attributes:
         scheduled: Lots the schedule calls for so far (fractional).
@@ -76,7 +77,9 @@ class PovTrader(Trader):
                 EventKind.POV_START, self.unique_id, None, float(spec.target_qty), mode=spec.mode
             )
         volumes = market.cumulative_volume
-        last = n - 1  # the window is made of completed steps
+        # the window is made of completed steps: the last one is n - 1, or, without volume
+        # feedback, the step before the program started
+        last = n - 1 if spec.volume_feedback else max(0, spec.start_step - 1)
         window_volume = volumes[last] - volumes[max(0, last - spec.window_steps)]
         self.scheduled += (
             spec.participation * window_volume * spec.interval_steps / spec.window_steps

@@ -7,16 +7,19 @@ was sent (``purpose``, a `abm.results.events.TradePurpose`), which its fills car
 ``trades`` table.
 
 With a circuit breaker (`abm.market.circuit_breaker`) the venue halts matching after a fast
-fall: while halted, an order that would trade is queued (and submitted in arrival order by
-:meth:`BookVenue.open_trading`) or rejected; resting orders and cancels go through as usual.
+fall: while halted, an order that would trade is queued (and, at :meth:`BookVenue.open_trading`,
+matched in a reopening auction at one price, or released in arrival order) or rejected;
+resting orders and cancels go through as usual.
 Each halt and reopening is an ``events`` row (``halt``, ``reopen``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from abm.market.auction import AuctionResult, clearing_price
 from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker, CircuitBreakerSpec
 from abm.market.orderbook import Fill, OrderBook, OrderResult
 from abm.market.venue import UNDERLYING, Account, Instrument, Settlement, VenueContext
@@ -24,6 +27,10 @@ from abm.results.events import EventKind
 
 if TYPE_CHECKING:
     from abm.results.events import TradePurpose
+
+_Queued = tuple[Account, bool, int | None, int, bool, "TradePurpose"]
+"""An order held in a halt: (trader, is_buy, limit ticks or None for a market order, qty, ioc,
+purpose)."""
 
 
 class BookVenue:
@@ -63,8 +70,7 @@ class BookVenue:
         self.cancels = 0
         self.queued_orders = 0
         self.rejected_orders = 0
-        # (trader, is_buy, price_ticks or None for a market order, qty, ioc, purpose)
-        self._queue: list[tuple[Account, bool, int | None, int, bool, TradePurpose]] = []
+        self._queue: list[_Queued] = []
         self._exchange = exchange
         self._settle = exchange.settle_fills
 
@@ -140,18 +146,26 @@ class BookVenue:
         """Nothing to prepare: the book carries its orders over (a halt ends in `open_trading`)."""
 
     def open_trading(self, step: int) -> None:
-        """End a halt whose last step is before ``step``: release the queue in arrival order.
+        """End a halt whose last step is before ``step``: reopen with the queued orders.
 
-        Each queued order is submitted as if it arrived now (it may trade, rest, or, if it
-        triggers a new halt, be queued again), and its result goes to its sender's
-        ``order_released``. Logs a ``reopen`` event whose amount is the number released.
+        With ``reopening: auction`` the queued orders that can trade at the auction's uniform
+        price (`abm.market.auction.clearing_price`, over the queue and the resting book)
+        execute at that price, unchecked by the breaker, whose next reference is that price;
+        the rest of the queue follows as ordinary orders. With ``reopening: release``, or when
+        nothing crosses, each queued order is submitted in arrival order as if it arrived now
+        (it may trade, rest, or, if it triggers a new halt, be queued again). Each result goes
+        to its sender's ``order_released``. Logs a ``reopen`` event whose amount is the number
+        of queued orders, with the auction's ``price`` (NaN without an auction).
         """
         breaker = self.breaker
         if not self.halted or breaker is None or step <= breaker.halted_until:
             return
         self.halted = False
-        breaker.reopen()
         queue, self._queue = self._queue, []
+        cleared = None
+        if breaker.spec.reopening == "auction" and queue:
+            cleared = self._clearing(queue, breaker)
+        breaker.reopen(step, None if cleared is None else cleared.price_ticks)
         self._exchange.recorder.event(
             step,
             EventKind.REOPEN,
@@ -159,8 +173,21 @@ class BookVenue:
             None,
             float(len(queue)),
             halted_until=breaker.halted_until,
+            price=math.nan if cleared is None else self.book.to_price(cleared.price_ticks),
         )
-        for trader, is_buy, price_ticks, qty, ioc, purpose in queue:
+        later = queue
+        if cleared is not None:
+            price = cleared.price_ticks
+            later = []
+            for order in queue:
+                trader, is_buy, limit, qty, ioc, purpose = order
+                if limit is not None and (limit < price if is_buy else limit > price):
+                    later.append(order)
+                    continue
+                trader.order_released(
+                    self._auction_fill(trader, is_buy, price, qty, purpose, ioc or limit is None)
+                )
+        for trader, is_buy, price_ticks, qty, ioc, purpose in later:
             if self.halted:
                 result = self._hold(trader, is_buy, price_ticks, qty, ioc, purpose)
             elif price_ticks is None:
@@ -168,6 +195,53 @@ class BookVenue:
             else:
                 result = self._limit(trader, is_buy, price_ticks, qty, ioc, purpose)
             trader.order_released(result)
+
+    def _clearing(self, queue: list[_Queued], breaker: CircuitBreaker) -> AuctionResult | None:
+        """The reopening auction's price over the queued orders and the resting book."""
+        book = self.book
+        to_ticks = book.to_ticks
+        bids: list[tuple[int | None, int]] = [
+            (to_ticks(price), qty) for price, qty in book.depth("buy", len(book))
+        ]
+        asks: list[tuple[int | None, int]] = [
+            (to_ticks(price), qty) for price, qty in book.depth("sell", len(book))
+        ]
+        for _, is_buy, price_ticks, qty, _, _ in queue:
+            (bids if is_buy else asks).append((price_ticks, qty))
+        reference = breaker.last_ticks
+        if reference is None:
+            bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
+            reference = bid if ask is None else ask if bid is None else (bid + ask) // 2
+        return None if reference is None else clearing_price(bids, asks, reference)
+
+    def _auction_fill(
+        self,
+        trader: Account,
+        is_buy: bool,
+        price_ticks: int,
+        qty: int,
+        purpose: TradePurpose,
+        drop_rest: bool,
+    ) -> OrderResult:
+        """One queued order in the reopening auction: its fills all at ``price_ticks``.
+
+        The order goes to the book as a limit at the auction price; every fill is settled at
+        that price (the uniform price; a resting bid above it pays it, as in any call
+        auction), without feeding the breaker. What does not execute rests at the auction
+        price, unless the order was a market or IOC order (``drop_rest``): then it is
+        cancelled and reported unfilled.
+        """
+        book = self.book
+        result = book.limit_ticks(trader.unique_id, "buy" if is_buy else "sell", price_ticks, qty)
+        fills = result.fills
+        if fills:
+            price = book.to_price(price_ticks)
+            fills = [fill._replace(price=price, price_ticks=price_ticks) for fill in fills]
+            self._settle(self, fills, trader, is_buy, purpose)
+        if drop_rest and result.resting_qty:
+            book.cancel(result.order_id)
+            return result._replace(fills=fills, resting_qty=0, unfilled_qty=result.resting_qty)
+        return result._replace(fills=fills)
 
     # ----- circuit breaker --------------------------------------------------------
 

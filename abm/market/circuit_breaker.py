@@ -6,8 +6,11 @@ trade prints ``fall_pct`` percent or more below the highest trade of the last
 ``window_steps`` steps, matching stops for the rest of that step and ``halt_steps`` more.
 During a halt the book still accepts resting orders and cancels (so it never crosses),
 but an order that would trade (a market order, or a limit at or through the opposite
-touch) is queued, and submitted in arrival order when trading resumes, or rejected,
-as configured. The rule lives in the exchange (`abm.market.exchange`); the order book knows
+touch) is queued or rejected, as configured. Queued orders reopen the market through a
+call auction at one price (``reopening: auction``, the CME's reopening; `abm.market.auction`),
+so the reopening cannot walk down the book and re-trip the breaker; ``reopening: release``
+submits them in arrival order to the continuous book instead (the queue-and-release rule,
+kept for comparison). The rule lives in the exchange (`abm.market.exchange`); the order book knows
 nothing of halts.
 
 This module holds the scenario spec and the trigger; it never touches the book.
@@ -40,6 +43,10 @@ class CircuitBreakerSpec(Spec):
         halt_steps: Full steps without matching after the trigger step.
         on_halt: What happens to an order that would trade during a halt: ``queue`` (submitted
             in arrival order at the reopening) or ``reject`` (dropped, reported to its sender).
+        reopening: How queued orders reopen trading: ``auction`` (one uniform price that
+            executes the most lots, `abm.market.auction.clearing_price`; the reference for
+            the next trigger is that price) or ``release`` (each submitted in arrival order to
+            the continuous book, the breaker watching).
     """
 
     enabled: bool = Field(
@@ -57,6 +64,11 @@ class CircuitBreakerSpec(Spec):
         description="An order that would trade in a halt: `queue` (sent at the reopening) or "
         "`reject`.",
     )
+    reopening: Literal["auction", "release"] = Field(
+        default="auction",
+        description="Queued orders reopen through `auction` (one uniform price executing the "
+        "most lots) or are `release`d in arrival order to the continuous book.",
+    )
 
 
 class CircuitBreaker:
@@ -70,6 +82,7 @@ class CircuitBreaker:
         halted_until: Last step of the current (or last) halt; -1 before any halt.
         halts: Number of halts so far.
         halted_steps: Length of the halts triggered so far, in steps (trigger steps included).
+        last_ticks: The last trade price observed (ticks); None before any trade.
     """
 
     def __init__(self, spec: CircuitBreakerSpec) -> None:
@@ -79,6 +92,7 @@ class CircuitBreaker:
         self.halted_until = -1
         self.halts = 0
         self.halted_steps = 0
+        self.last_ticks: int | None = None
 
     def reference_ticks(self, step: int) -> int | None:
         """Highest trade price (ticks) within the window ending at ``step``; None if none."""
@@ -96,6 +110,7 @@ class CircuitBreaker:
             ``step + halt_steps``.
         """
         reference = self.reference_ticks(step)
+        self.last_ticks = price_ticks
         highs = self._highs
         # a monotone deque: a new high makes every older, lower high irrelevant
         while highs and highs[-1][1] <= price_ticks:
@@ -108,6 +123,14 @@ class CircuitBreaker:
         self.halted_steps += self.spec.halt_steps + 1
         return reference
 
-    def reopen(self) -> None:
-        """Forget the pre-halt highs: the reopening price is the next reference."""
+    def reopen(self, step: int, price_ticks: int | None = None) -> None:
+        """Forget the pre-halt highs; the reopening price (if any) is the next reference.
+
+        Args:
+            step: The step trading reopens.
+            price_ticks: The reopening auction's price, or None (the next trade sets it).
+        """
         self._highs.clear()
+        if price_ticks is not None:
+            self._highs.append((step, price_ticks))
+            self.last_ticks = price_ticks

@@ -81,7 +81,7 @@ class EventFields(TypedDict, total=False):
     - ``requested`` (Int64): rebalance: the signed lots the order asked for (``amount`` holds
       the lots done).
     - ``price`` (float64): hedge: price per lot at the hedge venue; halt: the price of the
-      fill that tripped the breaker.
+      fill that tripped the breaker; reopen: the reopening auction's price (NaN without one).
     - ``cost`` (float64): hedge: the transaction cost paid on the hedge trade.
     - ``fundamental`` (float64): price_gap: the fundamental after the gap.
     - ``net_delta`` (Int64): gap_exposure: inventory + hedge position (lots) when the gap hit.

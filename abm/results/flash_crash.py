@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from abm.results.events import EventKind
+from abm.results.flash_crash_phases import REBOUND_S, ar1_pairs_half_life, flash_crash_phases
 
 if TYPE_CHECKING:
     from abm.scenario.schema import Scenario
@@ -249,7 +250,68 @@ def flash_crash_summary(
     summary["program_end_s"] = None if w.program_end is None else w.program_end * w.dt
     summary["program_executed"] = int(np.abs(change).sum())
     summary["halts"] = int((result.events["kind"] == EventKind.HALT).sum())
+    summary.update(_phase_measures(result, setup, w, smooth_s, summary["bid_depth_before"]))
     return summary
+
+
+def _phase_measures(
+    result: RunTables,
+    setup: FlashCrashSetup,
+    w: FlashCrashWindows,
+    smooth_s: float,
+    depth_before: float,
+) -> dict[str, float | None]:
+    price = smoothed_price(result, setup.dt, smooth_s)
+    phases = flash_crash_phases(price, w.start, w.end, w.dt)
+    hft = list(setup.hft_groups)
+    before = float(price[w.before_first : w.start].mean()) if w.start > w.before_first else math.nan
+    out: dict[str, float | None] = {}
+    for label, first, last in (
+        ("phase1", phases.phase1_start, phases.phase1_end),
+        ("phase2", phases.phase2_start, phases.phase2_end),
+    ):
+        shares = class_shares(result, first, last)
+        gross, net = hot_potato(result, hft, first, last)
+        out[f"{label}_start_s"] = first * w.dt
+        out[f"{label}_duration_s"] = (last - first) * w.dt
+        out[f"{label}_fall_pct"] = 100.0 * (price[first] - price[last]) / before
+        out[f"{label}_hft_volume_share"] = (
+            float(shares.loc[hft, "volume_share"].sum()) if hft else None
+        )
+        out[f"{label}_hft_net_to_gross"] = abs(net) / gross if gross else math.nan
+    depth = result.market["bid_depth"].astype(float)
+    smooth = depth.rolling(max(1, round(smooth_s / w.dt)), min_periods=1).mean().to_numpy()
+    scale = depth_before if depth_before > 0 else math.nan
+    out["phase2_bid_depth_ratio"] = (
+        float(smooth[phases.phase2_start : phases.phase2_end + 1].min()) / scale
+    )
+    low = phases.phase1_end
+    horizon = min(w.end, low + round(REBOUND_S / w.dt))
+    fall = before - float(price[low])
+    regained = float(price[low : horizon + 1].max()) - float(price[low])
+    out["rebound_fraction"] = regained / fall if fall > 0 else math.nan
+    halts = result.events.loc[result.events["kind"] == EventKind.HALT, "step"].to_numpy()
+    near = halts[(halts >= phases.phase1_start) & (halts <= phases.phase1_end)]
+    out["phase1_halts"] = float(len(near))
+    inventory = class_inventory(result)
+    out["hft_inventory_half_life_outside_s"] = (
+        _half_life_outside_s(inventory, hft, w.dt, phases.phase1_start, phases.phase1_end)
+        if hft
+        else math.nan
+    )
+    return out
+
+
+def _half_life_outside_s(
+    inventory: pd.DataFrame, hft: Sequence[str], dt: float, first: int, last: int
+) -> float:
+    """AR(1) half-life of the HFTs' aggregate inventory, 1 s samples, phase 1 left out."""
+    every = max(1, round(1.0 / dt))
+    series = inventory[list(hft)].sum(axis=1).to_numpy(dtype=float)
+    steps = np.arange(0, len(series), every)
+    x = series[steps]
+    keep = (steps[1:] < first) | (steps[:-1] > last)  # pairs wholly outside phase 1
+    return ar1_pairs_half_life(x[:-1][keep], x[1:][keep]) * every * dt
 
 
 def ar1_half_life(series: Any) -> float:

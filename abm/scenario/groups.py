@@ -217,6 +217,11 @@ class PovGroup(GroupBase):
     touch of its own side (the best ask for a seller), re-pegged every interval. The SEC/CFTC
     (2010) report describes a 75,000-contract sale at 9% of the previous minute's volume; the
     record disputes whether its orders took or made liquidity, hence both modes.
+
+    ``volume_feedback: false`` switches off the feedback the record blames for the speed of
+    the sale (CFTC/SEC 2010, p. 3; Kirilenko et al. 2017, section 4): ``V`` is then the
+    volume of the window before ``start_step``, fixed once, so the program keeps its ex-ante
+    rate however much volume the market's own reaction adds.
     """
 
     kind: Literal["pov"] = Field(
@@ -235,6 +240,11 @@ class PovGroup(GroupBase):
     mode: Literal["aggressive", "passive"] = Field(
         default="aggressive",
         description="`aggressive`: market orders; `passive`: one limit order at its own touch.",
+    )
+    volume_feedback: bool = Field(
+        default=True,
+        description="True: V is the previous window's volume (the market's reaction feeds "
+        "back); false: the window before start_step, fixed (the ex-ante rate).",
     )
 
     @field_validator("interval_steps")

@@ -143,7 +143,19 @@ class PaddrikGroup(GroupBase):
     * sizes come from ``size``; resting orders expire after ``order_lifetime_s`` if set;
     * past ``position_limit`` (``|q| > limit``) the trader only trades to reduce ``|q|``
       (a market order with probability ``reduce_take_prob``, else a limit at the touch) until
-      ``|q|`` is back under half its limit.
+      ``|q|`` is back under half its limit: an intermediary at its limit turns from providing
+      to demanding immediacy (Kirilenko et al. 2017, section 5);
+    * under stress, with ``r`` the high-low range (percent) of the last trade over the last
+      ``stress_window_s`` seconds (`abm.agents.stress`; ``stress_measure: drawdown``: the
+      last trade's fall below that window's high, which a rebound lowers): with
+      ``withdraw_range_pct`` set, the trader steps back at an arrival (cancels its resting
+      orders and rests nothing; a one-sided trader still takes, but only for value, with
+      probability ``value_sensitivity`` times its discount) with probability
+      ``r^n / (r^n + withdraw_range_pct^n)``, ``n = stress_steepness``, one half when ``r``
+      equals it (the fundamental buyers who stepped back as volatility rose,
+      CFTC/SEC 2010, p. 3); with ``widen_range_pct`` set, a two-sided trader's quote
+      distances are multiplied by ``1 + (r / widen_range_pct)^n`` (quotes pulled away from
+      the market towards stub quotes, CFTC/SEC 2010, pp. 6-7).
     """
 
     # the role validator below fills fields in; the JSON schema must not call them required
@@ -197,6 +209,31 @@ class PaddrikGroup(GroupBase):
     order_lifetime_s: PosFloat | None = Field(
         default=None,
         description="Resting orders expire after this many seconds of model time (null: never).",
+    )
+
+    stress_window_s: PosFloat = Field(
+        default=30.0,
+        description="Trailing window of the stress range r (high-low of the last trade, %), s.",
+    )
+    stress_measure: Literal["range", "drawdown"] = Field(
+        default="range",
+        description="The stress r: the high-low `range` of the window (%), or the `drawdown`, "
+        "the last trade's fall below the window's high (%).",
+    )
+    stress_steepness: PosFloat = Field(
+        default=2.0,
+        description="Exponent n of the stress responses (the larger, the sharper the "
+        "threshold at withdraw_range_pct / widen_range_pct).",
+    )
+    withdraw_range_pct: PosFloat | None = Field(
+        default=None,
+        description="Range r (%) at which half the arrivals step back (cancel, send nothing); "
+        "null: never.",
+    )
+    widen_range_pct: PosFloat | None = Field(
+        default=None,
+        description="Quote distances times 1 + (r / widen_range_pct)^2 for a two-sided "
+        "trader; null: never.",
     )
 
     @model_validator(mode="before")

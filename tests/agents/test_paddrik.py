@@ -331,3 +331,85 @@ def test_paddrik_and_pov_kinds_label_the_agents_table() -> None:
         ("x", "paddrik"),
         ("seller", "pov"),
     }
+
+
+# ----- stress responses (abm.agents.stress) --------------------------------------------------
+
+
+def _stressed(trader: Any, range_pct: float, price: float = 100.0) -> None:
+    """Feed the trader's gauge a high ``range_pct`` percent above ``price`` at step 0."""
+    trader.gauge.range_pct(0, price / (1.0 - range_pct / 100.0))
+
+
+def test_paddrik_withdrawal_follows_the_hill_of_the_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a range equal to withdraw_range_pct half the arrivals send nothing (n = 2: 1/2)."""
+    model = _market(
+        "fundamental_buyer", take_prob=0.0, value_sensitivity=0.0, withdraw_range_pct=1.0
+    )
+    _book(model, bid=99.75, ask=100.25)  # no trade: the reference is the mid, 100.00
+    trader = _trader(model)
+    _stressed(trader, 1.0)
+    sent = _spy(model, monkeypatch)
+    rng, n = np.random.default_rng(4), 4000
+    for _ in range(n):
+        trader.act(rng, None)
+    share = len(sent) / n
+    assert abs(share - 0.5) < Z * np.sqrt(0.25 / n)
+
+
+def test_paddrik_withdrawn_buyer_cancels_its_bids_and_still_buys_for_value() -> None:
+    """Stepping back cancels resting orders; a deep discount still makes it take (value)."""
+    model = _market(
+        "fundamental_buyer",
+        value=110.0,
+        take_prob=0.0,
+        value_sensitivity=20.0,
+        withdraw_range_pct=0.01,
+        stress_steepness=8.0,
+    )
+    _book(model, qty=1000)
+    trader = _trader(model)
+    trader.resting.append(
+        model.exchange.limit(
+            trader, True, round(99.0 / TICK), 1, purpose=TradePurpose.TAKER
+        ).order_id
+    )
+    _stressed(trader, 2.0)
+    trader.act(np.random.default_rng(5), None)  # discount 9%: take probability 1
+    assert trader.resting == []
+    assert trader.inventory > 0
+    assert not model.book.owner_orders(trader.unique_id)
+
+
+def test_paddrik_calm_range_leaves_a_stress_sensitive_buyer_as_it_was() -> None:
+    """With no price range the withdrawal probability is 0: the same orders as without it."""
+    orders = []
+    for withdraw in (None, 0.5):
+        model = _market(
+            "fundamental_buyer", take_prob=0.0, value_sensitivity=0.0, withdraw_range_pct=withdraw
+        )
+        _book(model)  # only resting bids, no trade: the reference (the mid) never moves
+        trader, rng = _trader(model), np.random.default_rng(6)
+        prices = []
+        for _ in range(50):
+            trader.act(rng, None)
+            prices.append([model.book.order(i) for i in trader.resting])
+        orders.append(prices)
+    assert orders[0] == orders[1]
+
+
+def test_paddrik_widening_pushes_quotes_away_under_stress() -> None:
+    """widen_range_pct: at a range equal to it quote distances double (n = 2: 1 + 1)."""
+    distance = {"kind": "uniform", "low_ticks": 2, "high_ticks": 2}
+    spreads = []
+    for stressed in (False, True):
+        model = _market("market_maker", inventory_take=0.0, distance=distance, widen_range_pct=1.0)
+        _book(model, bid=99.0, ask=101.0)  # reference: the mid, 100.00
+        trader = _trader(model)
+        if stressed:
+            _stressed(trader, 1.0)
+        trader.act(np.random.default_rng(7), None)
+        bid, ask = (model.book.order(i) for i in trader.resting)
+        assert bid is not None and ask is not None
+        spreads.append(ask.price - bid.price)
+    assert spreads == [pytest.approx(4 * TICK), pytest.approx(8 * TICK)]

@@ -109,6 +109,18 @@ def test_pov_rate_follows_the_volume_of_the_previous_window() -> None:
     assert _program(model).executed == 10
 
 
+def test_pov_volume_feedback_off_keeps_the_ex_ante_rate() -> None:
+    """Without feedback a busier market does not speed the program up: V is pre-start volume."""
+    for feedback, expected in ((True, 20 + 80), (False, 20 + 20)):
+        model = _market(volume_feedback=feedback, target_qty=500)
+        _book(model)
+        _at(model, 20)
+        # the market then trades four times as fast: 400 lots a step from step 20 on
+        model.cumulative_volume = [100 * min(n, 20) + 400 * max(0, n - 20) for n in range(200)]
+        _at(model, 32)  # the window 22-31 traded 4000 lots: 0.1 x 4000 x 2/10 = 80
+        assert _program(model).executed == expected, feedback
+
+
 def test_pov_buy_program_buys() -> None:
     """side: buy lifts the ask."""
     model = _market(side="buy", inventory=0)

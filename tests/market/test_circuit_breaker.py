@@ -114,9 +114,19 @@ def test_circuit_breaker_reopen_makes_the_next_trade_the_reference() -> None:
     breaker = CircuitBreaker(_spec())
     breaker.observe(1, 1000)
     breaker.observe(2, 980)
-    breaker.reopen()
+    breaker.reopen(6)
     assert breaker.reference_ticks(6) is None
     assert breaker.observe(6, 975) is None
+
+
+def test_circuit_breaker_reopen_at_an_auction_price_makes_it_the_reference() -> None:
+    """After an auction reopening, the auction price is the high a new fall is measured from."""
+    breaker = CircuitBreaker(_spec())
+    breaker.observe(1, 1000)
+    breaker.reopen(6, 950)
+    assert breaker.reference_ticks(6) == 950
+    assert breaker.observe(7, 945) is None  # 0.5% below 950, not 1%
+    assert breaker.observe(7, 940) == 950
 
 
 @pytest.mark.parametrize(
@@ -191,8 +201,8 @@ def test_exchange_halt_accepts_resting_orders_and_cancels() -> None:
 
 
 def test_exchange_reopens_after_halt_steps_releasing_in_arrival_order() -> None:
-    """Queued orders trade at the reopening, first come first served, then a reopen event."""
-    model = _model()
+    """reopening: release: queued orders trade first come first served, then a reopen event."""
+    model = _model(reopening="release")
     _crash(model)  # trips at step 1, halted through step 4
     c, b = _trader(model, "c"), _trader(model, "b")
     model.exchange.market(
@@ -253,8 +263,8 @@ def test_exchange_halt_conserves_cash_and_inventory() -> None:
 
 
 def test_exchange_release_that_trips_again_queues_the_rest() -> None:
-    """A released order that trips a new halt leaves the later ones queued for the next one."""
-    model = _model(window_steps=100)
+    """reopening: release: an order that trips a new halt leaves the later ones queued."""
+    model = _model(window_steps=100, reopening="release")
     _crash(model)
     a, b, c = (_trader(model, g) for g in ("a", "b", "c"))
     model.exchange.market(
@@ -272,3 +282,55 @@ def test_exchange_release_that_trips_again_queues_the_rest() -> None:
     assert model.book_venue.halted
     assert model.book_venue.breaker is not None and model.book_venue.breaker.halts == 2
     assert c.inventory == -44
+
+
+def _queue_a_sell_wave(model: MarketModel) -> tuple[Trader, Trader, Trader]:
+    """The queue of the release re-trip test: 57 lots of sells and a bid at 96 resting."""
+    a, b, c = (_trader(model, g) for g in ("a", "b", "c"))
+    model.exchange.market(c, False, 44, purpose=TradePurpose.TAKER)
+    model.exchange.limit(a, True, _ticks(96.0), 10, purpose=TradePurpose.TAKER)
+    model.exchange.market(b, False, 10, purpose=TradePurpose.TAKER)
+    model.exchange.market(c, False, 3, purpose=TradePurpose.TAKER)
+    return a, b, c
+
+
+def test_exchange_auction_reopening_does_not_trip_again() -> None:
+    """The queue that re-trips a release reopens in one auction: one halt, one price."""
+    model = _model(window_steps=100)
+    _crash(model)
+    _queue_a_sell_wave(model)
+    for _ in range(4):
+        model.step()
+    breaker = model.book_venue.breaker
+    assert breaker is not None and breaker.halts == 1 and not model.book_venue.halted
+    result = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={})
+    reopening = result.trades.loc[result.trades["step"] == 5]
+    # bids: 49 at 98, 10 at 96; market sells 57: at 96 all 57 execute (the most lots)
+    assert reopening["price"].unique().tolist() == [96.0]
+    assert int(reopening["qty"].sum()) == 57
+    reopen = result.events.loc[result.events["kind"] == "reopen"].iloc[0]
+    assert reopen["price"] == 96.0
+    assert breaker.reference_ticks(5) == _ticks(96.0)
+
+
+def test_exchange_auction_reopening_conserves_cash_and_inventory() -> None:
+    """Fills re-priced to the auction price still move the same cash to both sides."""
+    model = _model(window_steps=100)
+    _crash(model)
+    _queue_a_sell_wave(model)
+    model.exchange.limit(_trader(model, "b"), True, _ticks(101.0), 5, purpose=TradePurpose.TAKER)
+    for _ in range(5):
+        model.step()
+    assert model.totals() == model.initial_totals
+
+
+def test_exchange_auction_market_remainder_is_reported_unfilled() -> None:
+    """A queued market order larger than the auction can fill is cut, not left resting."""
+    model = _model(halt_steps=1)
+    _crash(model)
+    c = _trader(model, "c")
+    model.exchange.market(c, False, 80, purpose=TradePurpose.TAKER)  # only 49 bid lots remain
+    model.step()
+    model.step()
+    assert c.inventory == -49
+    assert not model.book.owner_orders(c.unique_id)
