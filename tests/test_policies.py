@@ -485,7 +485,7 @@ def test_learned_avellaneda_stoikov_rule_quotes_eqs_29_30(q: int, t: float) -> N
 
 
 def test_learned_rule_round_trips_through_json(tmp_path: Any) -> None:
-    """save then load gives the same coefficients and horizon (a lossless JSON format)."""
+    """Saving then loading gives the same coefficients and horizon (a lossless JSON format)."""
     from abm.policies.learned import LinearQuoteRule, load_rule
 
     rule = LinearQuoteRule(0.01, 0.2, 0.3, 0.04, horizon=2.5)
@@ -513,8 +513,7 @@ def test_learned_T_replaces_the_file_horizon() -> None:
             r"coefficients\.half_spread_risk: must be a number",
         ),
         (
-            '{"format": "abm.linear_quote_rule", "version": 1, "horizon": 0, '
-            '"coefficients": {}}',
+            '{"format": "abm.linear_quote_rule", "version": 1, "horizon": 0, "coefficients": {}}',
             "horizon: must be > 0",
         ),
         (
