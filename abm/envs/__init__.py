@@ -6,7 +6,9 @@
   vector environments);
 * :func:`cross_entropy_search` (`abm.envs.train`): a seeded numpy cross-entropy search over
   :class:`~abm.policies.LinearQuoteRule`, with a budget and a learning curve, and
-  :func:`evaluate_rule` / :func:`mean_variance` to score a rule against the analytic policies.
+  :func:`evaluate_rule` / :func:`mean_variance` to score a rule against the analytic policies;
+* :func:`avellaneda_stoikov_benchmark` (`abm.envs.benchmark`): the trained baseline against the
+  analytic Avellaneda-Stoikov policy and symmetric quoting on ``avellaneda_stoikov_2008``.
 
 Gymnasium is an optional dependency (the ``rl`` extra: ``pip install 'abm-microstructure[rl]'``);
 the rest of abm never imports this package. A learned rule runs in a scenario without it
@@ -24,6 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from abm.envs.actions import ACTION_KINDS, ActionMap
+from abm.envs.benchmark import BenchmarkResult, avellaneda_stoikov_benchmark
 from abm.envs.errors import EnvError
 from abm.envs.market_making import MarketMakingEnv, RewardSpec, env_factory
 from abm.envs.observation import OBSERVATION_FIELDS
@@ -39,10 +42,12 @@ __all__ = [
     "ACTION_KINDS",
     "OBSERVATION_FIELDS",
     "ActionMap",
+    "BenchmarkResult",
     "EnvError",
     "MarketMakingEnv",
     "RewardSpec",
     "TrainingResult",
+    "avellaneda_stoikov_benchmark",
     "cross_entropy_search",
     "env_factory",
     "episode_pnls",
