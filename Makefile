@@ -15,7 +15,7 @@ venv: $(READY)
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,viz,dist]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,viz,dist,rl]'
 	touch $(STAMP) $(EXT_STAMP)
 
 # `pip install -e .` compiles abm/orderbook.py with mypyc (see setup.py) to

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from abm.errors import AbmError
 from abm.policies import (
     POLICIES,
     HoStollSpec,
@@ -333,6 +335,7 @@ VALID_PARAMS: dict[str, dict[str, Any]] = {
     "glft": {"gamma": 0.1, "k": 1.5, "A": 140.0, "xi": 0.2},
     "ho_stoll": {"spread": 0.5, "skew": 0.01},
     "glosten_milgrom": {"v_low": 1.0, "v_high": 11.0, "informed_fraction": 0.1, "prior_high": 0.4},
+    "learned": {"path": "rl/avellaneda_stoikov_linear.json"},
 }
 
 
@@ -447,6 +450,8 @@ def _closed_form(kind: str, s: float, q: int, t: float, sigma: float) -> tuple[f
         return avellaneda_stoikov_quotes(s, q, p["gamma"], sigma, tau, p["k"])
     if kind == "glft":
         return glft_quotes(s, q, p["gamma"], sigma, p["k"], p["A"], p["xi"])
+    if kind == "learned":  # the bundled rule is Avellaneda-Stoikov at gamma 0.1, k 1.5, T 1
+        return avellaneda_stoikov_quotes(s, q, 0.1, sigma, max(1.0 - t, 0.0), 1.5)
     return glosten_milgrom_quotes(p["prior_high"], p["v_low"], p["v_high"], p["informed_fraction"])
 
 
@@ -460,3 +465,81 @@ def test_policy_quote_prices_equal_the_checked_closed_form(
     expected = _closed_form(kind, s, q, t, sigma)
     assert policy.quote_prices(s, q, t, sigma) == expected
     assert sides(policy.quote(ctx(s, q, t, sigma))) == expected
+
+
+# --- learned (a linear quote rule read from JSON)
+
+
+def _rule_file(tmp_path: Any, text: str) -> str:
+    path = tmp_path / "rule.json"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(("q", "t"), [(0, 0.0), (3, 0.25), (-5, 0.9), (2, 1.5)])
+def test_learned_avellaneda_stoikov_rule_quotes_eqs_29_30(q: int, t: float) -> None:
+    """The bundled AS rule quotes exactly what the closed form (eqs. 29-30) quotes."""
+    policy = make_policy("learned", path="rl/avellaneda_stoikov_linear.json")
+    expected = avellaneda_stoikov_quotes(100.0, q, 0.1, 2.0, max(1.0 - t, 0.0), 1.5)
+    assert policy.quote_prices(100.0, q, t, 2.0) == pytest.approx(expected, rel=REL)
+
+
+def test_learned_rule_round_trips_through_json(tmp_path: Any) -> None:
+    """Saving then loading gives the same coefficients and horizon (a lossless JSON format)."""
+    from abm.policies.learned import LinearQuoteRule, load_rule
+
+    rule = LinearQuoteRule(0.01, 0.2, 0.3, 0.04, horizon=2.5)
+    assert load_rule(rule.save(tmp_path / "r.json", meta={"seed": 1})) == rule
+
+
+def test_learned_T_replaces_the_file_horizon() -> None:
+    """With T given, time left is T - t: at t = T the spread is the liquidity term alone."""
+    policy = make_policy("learned", path="rl/avellaneda_stoikov_linear.json", T=3.0)
+    bid, ask = policy.quote_prices(100.0, 4, 3.0, 2.0)
+    assert ask - bid == pytest.approx(avellaneda_stoikov_spread(0.1, 2.0, 0.0, 1.5), rel=REL)
+    assert (bid + ask) / 2 == pytest.approx(100.0, rel=REL)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("not json", "not a JSON document"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"format": "pickle", "version": 1}', "format: must be"),
+        ('{"format": "abm.linear_quote_rule", "version": 2}', "version: must be 1"),
+        (
+            '{"format": "abm.linear_quote_rule", "version": 1, "horizon": 1.0, '
+            '"coefficients": {"skew_inventory": 0, "skew_risk": 0, "half_spread": 1}}',
+            r"coefficients\.half_spread_risk: must be a number",
+        ),
+        (
+            '{"format": "abm.linear_quote_rule", "version": 1, "horizon": 0, "coefficients": {}}',
+            "horizon: must be > 0",
+        ),
+        (
+            '{"format": "abm.linear_quote_rule", "version": 1, "horizon": 1, '
+            '"coefficients": {"skew_inventory": 0, "skew_risk": 0, "half_spread": 1e999, '
+            '"half_spread_risk": 0}}',
+            "half_spread: must be finite",
+        ),
+    ],
+)
+def test_learned_bad_file_raises_policy_error_naming_the_field(
+    tmp_path: Any, text: str, match: str
+) -> None:
+    """A malformed rule file gives one PolicyError naming the key at fault."""
+    with pytest.raises(PolicyError, match=match):
+        make_policy("learned", path=_rule_file(tmp_path, text))
+
+
+def test_learned_missing_file_is_named_in_the_scenario_field(tmp_path: Any) -> None:
+    """A scenario naming a missing rule file fails validation at agents.mm.policy.path."""
+    from abm.scenario.schema import Scenario
+
+    scenario = Scenario.from_yaml_text(
+        (Path(__file__).parents[1] / "scenarios" / "avellaneda_stoikov_2008.yaml").read_text()
+    )
+    with pytest.raises(Exception, match=r"agents\.mm\.policy\.path") as info:
+        scenario.override({"agents.mm.policy": {"kind": "learned", "path": "nowhere.json"}})
+    assert isinstance(info.value, AbmError)
+    assert "is not a file" in str(info.value)

@@ -10,10 +10,11 @@ side (``None`` in :class:`Quote`).
 
 Each formula family is a module holding its specs, formulas and policy classes:
 :mod:`abm.policies.fixed_spread` (symmetric, Ho-Stoll), :mod:`abm.policies.intensity`
-(Avellaneda-Stoikov, GLFT) and :mod:`abm.policies.glosten_milgrom`. :data:`POLICIES` maps a
-spec's ``kind`` to its policy class; :func:`build_policy` builds one from a validated spec
-(what the engine does) and :func:`make_policy` from a kind and bare numbers (validated by the
-same spec, the one place a policy's parameters are declared).
+(Avellaneda-Stoikov, GLFT), :mod:`abm.policies.glosten_milgrom` and
+:mod:`abm.policies.learned` (a linear quote rule read from a JSON file, as `abm.envs` trains
+one). :data:`POLICIES` maps a spec's ``kind`` to its policy class; :func:`build_policy` builds
+one from a validated spec (what the engine does) and :func:`make_policy` from a kind and bare
+numbers (validated by the same spec, the one place a policy's parameters are declared).
 """
 
 from __future__ import annotations
@@ -49,14 +50,23 @@ from abm.policies.intensity import (
     avellaneda_stoikov_spread,
     glft_quotes,
 )
+from abm.policies.learned import Learned, LearnedSpec, LinearQuoteRule
 
 PolicySpec = Annotated[
-    SymmetricSpec | AvellanedaStoikovSpec | GLFTSpec | HoStollSpec | GlostenMilgromSpec,
+    SymmetricSpec
+    | AvellanedaStoikovSpec
+    | GLFTSpec
+    | HoStollSpec
+    | GlostenMilgromSpec
+    | LearnedSpec,
     Field(discriminator="kind"),
 ]
 
 POLICIES: Mapping[str, type[QuotingPolicy]] = MappingProxyType(
-    {cls.name: cls for cls in (Symmetric, AvellanedaStoikov, GLFT, HoStoll, GlostenMilgrom)}
+    {
+        cls.name: cls
+        for cls in (Symmetric, AvellanedaStoikov, GLFT, HoStoll, GlostenMilgrom, Learned)
+    }
 )
 
 _POLICY_SPEC: TypeAdapter[PolicySpecBase] = TypeAdapter(PolicySpec)
@@ -125,6 +135,9 @@ __all__ = [
     "GlostenMilgromSpec",
     "HoStoll",
     "HoStollSpec",
+    "Learned",
+    "LearnedSpec",
+    "LinearQuoteRule",
     "PolicyError",
     "PolicySpec",
     "PolicySpecBase",

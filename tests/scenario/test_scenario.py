@@ -296,7 +296,7 @@ BAD_DOCUMENTS = [
         "unknown_policy_kind",
         _with("agents.mm.policy.kind", "as"),
         "agents.mm.policy.kind: unknown policy kind 'as'; ",
-        "expected one of: avellaneda_stoikov, glft, glosten_milgrom, ho_stoll, symmetric",
+        "expected one of: avellaneda_stoikov, glft, glosten_milgrom, ho_stoll, learned, symmetric",
     ),
     case(
         "unknown_fundamental_kind",

@@ -1,0 +1,56 @@
+"""Gymnasium environments over scenarios, and a trained baseline without deep learning.
+
+* :class:`MarketMakingEnv` (one market maker of a
+  scenario group quotes through the agent's actions; `abm.envs.market_making`),
+  :func:`env_factory` (a picklable constructor for ``gymnasium.vector``'s sync and async
+  vector environments);
+* :func:`cross_entropy_search` (`abm.envs.train`): a seeded numpy cross-entropy search over
+  :class:`~abm.policies.LinearQuoteRule`, with a budget and a learning curve, and
+  :func:`evaluate_rule` / :func:`mean_variance` to score a rule against the analytic policies;
+* :func:`avellaneda_stoikov_benchmark` (`abm.envs.benchmark`): the trained baseline against the
+  analytic Avellaneda-Stoikov policy and symmetric quoting on ``avellaneda_stoikov_2008``.
+
+Gymnasium is an optional dependency (the ``rl`` extra: ``pip install 'abm-microstructure[rl]'``);
+the rest of abm never imports this package. A learned rule runs in a scenario without it
+(``policy: {kind: learned, path: ...}``, `abm.policies.learned`).
+"""
+
+from __future__ import annotations
+
+try:
+    import gymnasium  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "abm.envs needs gymnasium, an optional dependency: "
+        "pip install 'abm-microstructure[rl]' (or pip install gymnasium)"
+    ) from exc
+
+from abm.envs.actions import ACTION_KINDS, ActionMap
+from abm.envs.benchmark import BenchmarkResult, avellaneda_stoikov_benchmark
+from abm.envs.errors import EnvError
+from abm.envs.market_making import MarketMakingEnv, RewardSpec, env_factory
+from abm.envs.observation import OBSERVATION_FIELDS
+from abm.envs.train import (
+    TrainingResult,
+    cross_entropy_search,
+    episode_pnls,
+    evaluate_rule,
+    mean_variance,
+)
+
+__all__ = [
+    "ACTION_KINDS",
+    "OBSERVATION_FIELDS",
+    "ActionMap",
+    "BenchmarkResult",
+    "EnvError",
+    "MarketMakingEnv",
+    "RewardSpec",
+    "TrainingResult",
+    "avellaneda_stoikov_benchmark",
+    "cross_entropy_search",
+    "env_factory",
+    "episode_pnls",
+    "evaluate_rule",
+    "mean_variance",
+]
