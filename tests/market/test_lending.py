@@ -1,4 +1,4 @@
-"""Lending pool: closed-form accrual, hand-computed liquidations, invariants vs a naive reference."""
+"""Lending pool: closed-form accrual, hand-computed liquidations, invariants against a reference."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ def test_accrual_borrow_index_matches_exact_product() -> None:
     assert 0 <= index - exact < Fraction(2000 * 2, RAY)
     # constant rate at this tiny utilisation changes negligibly: compare to exp(r t)
     rate = Fraction(result.borrow_rate_ray, RAY)
-    assert math.isclose(float(index), math.exp(float(rate) * 2000 * dt / SECONDS_PER_YEAR), rel_tol=1e-9)
+    assert math.isclose(
+        float(index), math.exp(float(rate) * 2000 * dt / SECONDS_PER_YEAR), rel_tol=1e-9
+    )
 
 
 def test_liquidation_close_factor_and_bonus_hand_case() -> None:

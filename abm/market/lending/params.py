@@ -164,14 +164,18 @@ class RiskParams:
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise LendingError(f"{name}: must be an integer of basis points, got {shown(value)}")
+                raise LendingError(
+                    f"{name}: must be an integer of basis points, got {shown(value)}"
+                )
         if not 0 < self.collateral_factor_bps <= self.liquidation_threshold_bps < BPS:
             raise LendingError(
                 "collateral_factor_bps, liquidation_threshold_bps: need 0 < factor <= threshold"
                 f" < {BPS}, got {self.collateral_factor_bps} and {self.liquidation_threshold_bps}"
             )
         if not 0 < self.close_factor_bps <= BPS:
-            raise LendingError(f"close_factor_bps: must be in (0, {BPS}], got {self.close_factor_bps}")
+            raise LendingError(
+                f"close_factor_bps: must be in (0, {BPS}], got {self.close_factor_bps}"
+            )
         if not 0 <= self.liquidation_bonus_bps < BPS:
             raise LendingError(
                 f"liquidation_bonus_bps: must be in [0, {BPS}), got {self.liquidation_bonus_bps}"

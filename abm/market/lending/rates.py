@@ -47,7 +47,9 @@ class KinkedRateModel:
         for name in ("base_rate_ray", "slope1_ray", "slope2_ray", "optimal_utilisation_ray"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise LendingError(f"{name}: must be a non-negative RAY integer, got {shown(value)}")
+                raise LendingError(
+                    f"{name}: must be a non-negative RAY integer, got {shown(value)}"
+                )
         if not 0 < self.optimal_utilisation_ray < RAY:
             raise LendingError(
                 "optimal_utilisation_ray: must be strictly between 0 and RAY, got "
