@@ -114,10 +114,15 @@ def check_fee_pips(fee_pips: object) -> int:
     return fee
 
 
-def check_price(price: object, name: str = "price") -> Fraction:
-    """A positive finite price (an int, float, Fraction or numpy number) as an exact Fraction."""
+def check_price(
+    price: object, name: str = "price", error: type[ValueError] = InvalidPoolActionError
+) -> Fraction:
+    """A positive finite price (an int, float, Fraction or numpy number) as an exact Fraction.
+
+    ``error`` is the exception raised (a pool's by default; the lending pool passes its own).
+    """
     if isinstance(price, bool) or not isinstance(price, numbers.Real):
-        raise InvalidPoolActionError(f"{name}: must be a positive number, got {shown(price)}")
+        raise error(f"{name}: must be a positive number, got {shown(price)}")
     if isinstance(price, Fraction | int):
         exact = Fraction(price)
     elif isinstance(price, numbers.Integral):
@@ -125,10 +130,10 @@ def check_price(price: object, name: str = "price") -> Fraction:
     else:
         value = float(price)
         if not math.isfinite(value):
-            raise InvalidPoolActionError(f"{name}: must be a finite number, got {shown(price)}")
+            raise error(f"{name}: must be a finite number, got {shown(price)}")
         exact = Fraction(value)
     if not exact > 0:
-        raise InvalidPoolActionError(f"{name}: must be a positive number, got {shown(price)}")
+        raise error(f"{name}: must be a positive number, got {shown(price)}")
     return exact
 
 

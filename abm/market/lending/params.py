@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Final, SupportsIndex
 
 from abm.errors import AbmError
+from abm.market.amm.common import check_price as amm_check_price
 
 __all__ = [
     "BPS",
@@ -91,21 +92,8 @@ def check_amount(value: object, name: str) -> int:
 
 
 def check_price(price: object, name: str = "price") -> Fraction:
-    """A positive finite oracle price (int, float, Fraction or numpy number) as a Fraction."""
-    if isinstance(price, bool) or not isinstance(price, numbers.Real):
-        raise LendingError(f"{name}: must be a positive number, got {shown(price)}")
-    if isinstance(price, Fraction | int):
-        exact = Fraction(price)
-    elif isinstance(price, numbers.Integral):
-        exact = Fraction(int(price))
-    else:
-        value = float(price)
-        if not math.isfinite(value):
-            raise LendingError(f"{name}: must be a finite number, got {shown(price)}")
-        exact = Fraction(value)
-    if not exact > 0:
-        raise LendingError(f"{name}: must be a positive number, got {shown(price)}")
-    return exact
+    """A positive finite oracle price as a Fraction: the AMM pools' check, raising LendingError."""
+    return amm_check_price(price, name, LendingError)
 
 
 def to_ray(value: object, name: str = "value") -> int:
