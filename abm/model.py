@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, Unpack, cast
 
@@ -23,8 +23,8 @@ from abm.market.book_venue import BookVenue
 from abm.market.exchange import Exchange
 from abm.market.hedge import HedgeVenue
 from abm.market.mark import MarkInputs, build_mark
-from abm.market.venue import HEDGE, Venue, VenueContext
-from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS
+from abm.market.venue import HEDGE, PlainVenue, Venue, VenueContext
+from abm.market.venues import OPTIONAL_VENUES, SCENARIO_VENUES, VENUE_KINDS, scenario_venues
 from abm.mesa_import import mesa
 from abm.results.events import EventFields, EventKind
 from abm.results.recorder import Recorder, RecorderDataCollector
@@ -210,12 +210,17 @@ class MarketModel(mesa.Model):
     def _build_venues(
         self, venues_seq: np.random.SeedSequence, hedge_seq: np.random.SeedSequence
     ) -> list[Venue]:
-        """Build and attach the run's venues (`SCENARIO_VENUES`), each with its own stream."""
-        names = [name for name, _ in SCENARIO_VENUES]
+        """Build and attach the run's venues (`scenario_venues`), each with its own stream.
+
+        Also lists those whose `Venue.close_trading` and `Venue.record` do something (not
+        `PlainVenue`'s), the only ones the step calls them on.
+        """
+        listed = scenario_venues(self.scenario, always=SCENARIO_VENUES, optional=OPTIONAL_VENUES)
+        names = [name for name, _ in listed]
         seeds = dict(zip(names, venues_seq.spawn(len(names)), strict=True))
         seeds["hedge"] = hedge_seq  # the hedge venue's stream predates the registry
         venues: list[Venue] = []
-        for name, kind in SCENARIO_VENUES:
+        for name, kind in listed:
             context = VenueContext(self.scenario, self.exchange, np.random.default_rng(seeds[name]))
             venue = VENUE_KINDS[kind](name, context)
             if name == "book" and isinstance(venue, BookVenue):
@@ -223,6 +228,10 @@ class MarketModel(mesa.Model):
             else:
                 self.exchange.attach(venue)
             venues.append(venue)
+        self._closing_venues = [
+            v for v in venues if type(v).close_trading is not PlainVenue.close_trading
+        ]
+        self._recording_venues = [v for v in venues if type(v).record is not PlainVenue.record]
         return venues
 
     def _venue(self, name: str, cls: type[_V]) -> _V:
@@ -399,6 +408,8 @@ class MarketModel(mesa.Model):
             executor.step()
         for kind in self._taker_kinds:
             self._activate_takers(kind)
+        for venue in self._closing_venues:  # venues with their own clock settle (AMM blocks)
+            venue.close_trading(step)
         # 4. risk: liquidations, margin and credit calls, default waves, hot potato
         self.contagion.step()
         self.cumulative_volume.append(exchange.volume)
@@ -480,6 +491,8 @@ class MarketModel(mesa.Model):
             self.hedge_venue.price,
             mark,
         )
+        for venue in self._recording_venues:
+            venue.record(step)
         self._record_traders(self.market_makers, step, mark)
         stride = self._stride
         if step == 0 or final or (stride is not None and step % stride == 0):
@@ -542,6 +555,27 @@ class MarketModel(mesa.Model):
             venue.position for venue in self._venues if venue.instrument.position == "inventory"
         )
         return cash, sum(t.inventory for t in traders) + outside.inventory + held
+
+    def holdings_value(self, holdings: Mapping[str, int]) -> float:
+        """Value now (price units) of positions in held instruments, summed over the venues.
+
+        Each venue values its own instruments (`abm.market.venue.Venue.value_holdings`).
+        """
+        return sum(venue.value_holdings(holdings) for venue in self._venues)
+
+    def holdings_totals(self) -> dict[str, int]:
+        """Each held instrument's positions summed over traders and venues: each is conserved.
+
+        A venue that issues a held instrument holds minus what it issued, so every total is
+        zero whatever trades happen (`abm.market.venue.Instrument.held`).
+        """
+        totals: dict[str, int] = {}
+        held = [t.holdings for t in self.exchange.traders.values()]
+        held.extend(venue.holdings for venue in self._venues)
+        for holdings in held:
+            for name, qty in holdings.items():
+                totals[name] = totals.get(name, 0) + qty
+        return totals
 
     def hedge_totals(self) -> int:
         """Hedge positions of all traders plus the venues': conserved (zero) exactly."""

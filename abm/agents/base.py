@@ -13,7 +13,7 @@ settlement is exact: a fill of ``qty`` lots at ``price_ticks`` moves exactly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, Unpack
 
 from abm.mesa_import import mesa
@@ -134,6 +134,13 @@ class Market(Protocol):
         """
         ...
 
+    def holdings_value(self, holdings: Mapping[str, int]) -> float:
+        """Value now (price units) of positions in held instruments (option series, pool shares).
+
+        Each venue values its own (`abm.market.venue.Venue.value_holdings`); 0.0 for none.
+        """
+        ...
+
     def mark_price(self) -> float:
         """The price at which equity is marked now (the scenario's ``mark``).
 
@@ -193,6 +200,8 @@ class Trader(mesa.Agent):
         cash_ticks: Cash in units of ``tick_size`` (exact integer).
         inventory: Signed position in lots of the book's instrument (`abm.market.venue.UNDERLYING`).
         hedge: Signed position in the hedge instrument (`abm.market.venue.HEDGE`, lots).
+        holdings: Signed positions in held instruments (`abm.market.venue.Instrument.held`:
+            option series, AMM pool shares), by instrument name; empty for most traders.
 
     Raises:
         TypeError: If ``market`` is not also a `mesa.Model`.
@@ -212,6 +221,7 @@ class Trader(mesa.Agent):
         self.cash_ticks = round(cash / market.tick_size)
         self.inventory = int(inventory)
         self.hedge = 0  # position in the hedge instrument (lots), traded at the hedge venue
+        self.holdings: dict[str, int] = {}  # positions in held instruments, by name
         self.claims_ticks = 0  # interbank claims (credit lines granted), tick units
         self.debts_ticks = 0  # interbank debts (credit lines drawn), tick units
         self.status = Status.ACTIVE
@@ -224,14 +234,17 @@ class Trader(mesa.Agent):
         return self.cash_ticks * self.market.tick_size
 
     def equity(self, *, mark: float, hedge_mark: float) -> float:
-        """Cash + inventory at ``mark`` + hedge at ``hedge_mark`` + claims - debts.
+        """Cash + inventory at ``mark`` + hedge at ``hedge_mark`` + holdings + claims - debts.
 
         Both marks are required keywords: a position never silently takes a price of 0
-        (``Market.mark_price()`` and ``Market.hedge_price`` give them).
+        (``Market.mark_price()`` and ``Market.hedge_price`` give them). Holdings of held
+        instruments are valued by their venues (``Market.holdings_value``).
         """
         equity = self.cash + self.inventory * mark
         if self.hedge:
             equity += self.hedge * hedge_mark
+        if self.holdings:
+            equity += self.market.holdings_value(self.holdings)
         if self.claims_ticks or self.debts_ticks:
             equity += (self.claims_ticks - self.debts_ticks) * self.market.tick_size
         return equity

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 from abm.market.auction import AuctionResult, clearing_price
 from abm.market.circuit_breaker import HALTED_ORDER_ID, CircuitBreaker, CircuitBreakerSpec
 from abm.market.orderbook import Fill, OrderBook, OrderResult
-from abm.market.venue import UNDERLYING, Account, Instrument, Settlement, VenueContext
+from abm.market.venue import (
+    UNDERLYING,
+    Account,
+    Instrument,
+    PlainVenue,
+    Settlement,
+    VenueContext,
+)
 from abm.results.events import EventKind
 
 if TYPE_CHECKING:
@@ -33,7 +40,7 @@ _Queued = tuple[Account, bool, int | None, int, bool, "TradePurpose"]
 purpose)."""
 
 
-class BookVenue:
+class BookVenue(PlainVenue):
     """Order entry, halts and counters of the limit order book.
 
     Args:
@@ -65,6 +72,7 @@ class BookVenue:
         self.breaker = breaker
         self.cash_ticks = 0
         self.position = 0
+        self.holdings: dict[str, int] = {}  # no held instruments
         self.halted = False
         self.orders = 0
         self.cancels = 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from abm.market.venue import Account
+from abm.market.venue import Account, add_position
 from abm.results.events import TradePurpose
 
 if TYPE_CHECKING:
@@ -274,7 +274,6 @@ class Exchange(Generic[AccountT]):
         ``trades`` table, but they are not the underlying's tape, last price or volume.
         """
         traders = self.traders
-        position = instrument.position
         aggressor = "buy" if taker_is_buy else "sell"
         sign = 1 if taker_is_buy else -1
         for fill in fills:
@@ -283,8 +282,8 @@ class Exchange(Generic[AccountT]):
             notional = fill.price_ticks * qty * sign
             taker.cash_ticks -= notional
             maker.cash_ticks += notional
-            setattr(taker, position, getattr(taker, position) + sign * qty)
-            setattr(maker, position, getattr(maker, position) - sign * qty)
+            add_position(taker, instrument, sign * qty)
+            add_position(maker, instrument, -sign * qty)
             buyer, seller = (taker, maker) if taker_is_buy else (maker, taker)
             self.recorder.trade(
                 self.step,
@@ -350,8 +349,11 @@ def settle_dealer(trader: Account, venue: Venue, price_ticks: int, qty: int) -> 
     that a dealer venue built without an exchange (in unit tests) settles the same way.
     """
     notional = price_ticks * qty
-    position = venue.instrument.position
     trader.cash_ticks -= notional
-    setattr(trader, position, getattr(trader, position) + qty)
+    instrument = venue.instrument
+    add_position(trader, instrument, qty)
     venue.cash_ticks += notional
-    venue.position -= qty
+    if instrument.held:  # the venue's side of a held instrument is in its own holdings
+        add_position(venue, instrument, -qty)
+    else:
+        venue.position -= qty

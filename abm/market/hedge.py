@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from abm.market.exchange import settle_dealer
-from abm.market.venue import HEDGE, VenueContext
+from abm.market.venue import HEDGE, PlainVenue, VenueContext
 from abm.scenario.types import NonNegFloat, Spec
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class HedgeInstrumentSpec(Spec):
     )
 
 
-class HedgeVenue:
+class HedgeVenue(PlainVenue):
     """The counterparty of all hedge trades, with an exact account in tick units.
 
     Args:
@@ -78,6 +78,7 @@ class HedgeVenue:
         self._decimals = max(0, -math.floor(math.log10(tick_size)) + 2)
         self.cash_ticks = 0
         self.position = 0
+        self.holdings: dict[str, int] = {}  # no held instruments
         self.trades = 0
         self.fees = 0.0
 

@@ -6,7 +6,8 @@ every tick and lot that moves is known; the registry tests build a whole model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,16 @@ from abm.market.book_venue import BookVenue
 from abm.market.exchange import Exchange, settle_dealer
 from abm.market.hedge import HedgeInstrumentSpec, HedgeVenue
 from abm.market.orderbook import OrderBook, OrderResult
-from abm.market.venue import HEDGE, UNDERLYING, Instrument, VenueContext
-from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS
+from abm.market.venue import (
+    HEDGE,
+    UNDERLYING,
+    Instrument,
+    PlainVenue,
+    VenueContext,
+    add_position,
+    position_of,
+)
+from abm.market.venues import SCENARIO_VENUES, VENUE_KINDS, scenario_venues
 from abm.model import MarketModel
 from abm.results.events import TradePurpose
 from abm.results.recorder import Recorder
@@ -35,6 +44,7 @@ class _Account:
     cash_ticks: int = 0
     inventory: int = 0
     hedge: int = 0
+    holdings: dict[str, int] = field(default_factory=dict)
 
     def order_released(self, result: OrderResult) -> None:
         """Not used: no halts here."""
@@ -87,13 +97,14 @@ def test_venue_registry_book_owns_the_circuit_breaker() -> None:
 
 
 @dataclass
-class _Pool:
+class _Pool(PlainVenue):
     """A toy dealer venue: opens each step at the fundamental, trades the hedge instrument."""
 
     name: str
     instrument: Instrument = HEDGE
     cash_ticks: int = 0
     position: int = 0
+    holdings: dict[str, int] = field(default_factory=dict)
     opened: int = 0
     price_ticks: int = 0
 
@@ -128,6 +139,83 @@ def test_venue_registry_new_kind_is_built_opened_and_counted(
         model.step()
     assert pool.opened == 5  # at construction (step 0) and steps 1..4
     model.release()
+
+
+SHARES = Instrument.holding("shares.clock")
+
+
+@dataclass
+class _Clocked(_Pool):
+    """A toy venue with its own clock and a held instrument (its shares, worth 2.5 each).
+
+    It trades its shares as a counterparty, settles at the last step of each block of 3
+    steps, and writes one row per step into ``rows``.
+    """
+
+    instrument: Instrument = SHARES
+    closed: list[int] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+    def close_trading(self, step: int) -> None:
+        if step % 3 == 0:
+            self.closed.append(step)
+
+    def value_holdings(self, holdings: Mapping[str, int]) -> float:
+        return 2.5 * holdings.get(SHARES.name, 0)
+
+    def record(self, step: int) -> None:
+        self.rows.append(step)
+
+
+def test_scenario_venues_adds_a_venue_for_each_present_section() -> None:
+    """An optional venue is listed (after the fixed ones) only when its section is not None."""
+    scenario = _scenario()
+    optional = {"network": ("links", "pool"), "circuit_breaker": ("halts", "pool")}
+    assert scenario_venues(scenario, optional=optional) == SCENARIO_VENUES
+    breaker = _scenario(circuit_breaker={"fall_pct": 5.0, "window_steps": 10, "halt_steps": 2})
+    assert scenario_venues(breaker, optional=optional) == (*SCENARIO_VENUES, ("halts", "pool"))
+
+
+def test_venue_with_a_clock_and_held_instrument_is_closed_recorded_and_valued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """close_trading and record run every step; held shares count in equity and sum to zero."""
+    built: list[_Clocked] = []
+
+    def build(name: str, context: VenueContext) -> _Clocked:
+        built.append(venue := _Clocked(name))
+        return venue
+
+    monkeypatch.setattr(abm.model, "VENUE_KINDS", {**VENUE_KINDS, "clocked": build})
+    monkeypatch.setattr(abm.model, "SCENARIO_VENUES", (*SCENARIO_VENUES, ("clock", "clocked")))
+    model = MarketModel(_scenario())
+    (venue,) = built
+    trader = next(iter(model.exchange.traders.values()))
+    mark, hedge_mark = model.mark_price(), model.hedge_price
+    before = trader.equity(mark=mark, hedge_mark=hedge_mark)
+    cash = model.totals()[0]
+    model.exchange.settle_dealer(trader, venue, 250, 4)  # buys 4 shares at 2.50
+    assert trader.holdings == {SHARES.name: 4} and venue.holdings == {SHARES.name: -4}
+    assert model.holdings_totals() == {SHARES.name: 0}
+    assert model.totals()[0] == cash
+    # paid 10.00 for shares worth 10.00: equity unchanged, to float rounding of the cash
+    assert trader.equity(mark=mark, hedge_mark=hedge_mark) == pytest.approx(before, abs=1e-9)
+    for _ in range(7):
+        model.step()
+    assert venue.closed == [3, 6]
+    assert venue.rows == list(range(8))  # step 0 at construction, then every step
+    model.release()
+
+
+def test_held_instrument_positions_move_in_holdings_only() -> None:
+    """A held instrument's position is account.holdings[name]; attribute positions stay put."""
+    account = _Account(1, inventory=5)
+    assert position_of(account, SHARES) == 0
+    add_position(account, SHARES, 3)
+    add_position(account, SHARES, -1)
+    add_position(account, UNDERLYING, -2)
+    assert (account.holdings, account.inventory) == ({SHARES.name: 2}, 3)
+    assert (position_of(account, SHARES), position_of(account, UNDERLYING)) == (2, 3)
 
 
 # ----- settlement ------------------------------------------------------------------------------
@@ -177,3 +265,19 @@ def test_hedge_venue_opens_each_step_at_the_fundamental() -> None:
     venue = HedgeVenue(HedgeInstrumentSpec(), 0.01, np.random.default_rng(0))
     venue.open_step(7, 101.25)
     assert venue.price == 101.25
+
+
+def test_exchange_book_on_a_held_instrument_moves_holdings_exactly() -> None:
+    """A book on a held instrument (an option series) moves holdings[name] and cash only."""
+    series = Instrument.holding("call.100")
+    exchange, venue = _exchange_with_book(series)
+    maker, taker = _Account(1), _Account(2)
+    for account in (maker, taker):
+        exchange.register(account)
+    venue.limit(maker, True, 310, 5, purpose=TradePurpose.QUOTE)
+    venue.market(taker, False, 2, purpose=TradePurpose.TAKER)
+    assert (maker.holdings, taker.holdings) == ({"call.100": 2}, {"call.100": -2})
+    assert (maker.cash_ticks, taker.cash_ticks) == (-620, 620)
+    assert maker.inventory == taker.inventory == 0 and exchange.volume == 0
+    row = exchange.recorder.table("trades").iloc[0]
+    assert (row["instrument"], row["qty"], row["price"]) == ("call.100", 2, 3.10)
