@@ -105,7 +105,9 @@ _EVENT_FIELDS = frozenset(EVENT_FIELD_DTYPES)
 _EVENT_BASE = len(EVENT_COLUMNS) - len(EVENT_FIELD_DTYPES)
 
 AGGRESSOR_SIDES = ("buy", "sell")
-VENUES = ("book", "interdealer")
+VENUES = ("book", "interdealer", "amm", "options")
+"""Allowed ``venue`` labels of a trade: the order book, bilateral dealer trades, an AMM pool
+(`abm.market.venues.OPTIONAL_VENUES`) and the option series books."""
 TRADE_PURPOSES = frozenset(TradePurpose)
 """Allowed ``purpose`` labels of a trade (`abm.results.events.TradePurpose`)."""
 _TRADE_ORDER_IDS = ("maker_order_id", "taker_order_id")
