@@ -320,23 +320,32 @@ class MarketModel(mesa.Model):
 
         Read several times a step (risk, contagion, the record) while the book rarely moves
         in between: the inputs are rebuilt only when the fundamental, the touch or the tape
-        has changed since the last read.
+        has changed since the last read. The step's trades are summed only for a method
+        that reads them (``uses_trades``: the VWAP mark); the others see 0 lots.
         """
         exchange, book = self.exchange, self.book
         last = exchange.last_price_ticks
         bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
-        key = (self._tape_start, exchange.tape_position, bid, ask, last, self.fundamental.value)
+        fundamental = self.fundamental.value
+        uses_trades = self._mark_method.uses_trades
+        tape = exchange.tape_position if uses_trades else 0
+        key = (self._tape_start, tape, bid, ask, last, fundamental)
         if key == self._mark_key and self._mark_inputs_now is not None:
             return self._mark_inputs_now
         tick = self.tick_size
-        step_trades = exchange.tape_since(self._tape_start)
-        inputs = MarkInputs(
-            fundamental=self.fundamental.value,
-            mid=None if bid is None or ask is None else (bid + ask) * 0.5 * tick,
-            last=None if last is None else last * tick,
-            step_qty=sum(qty for _, _, qty in step_trades),
-            step_notional=math.fsum(price * tick * qty for _, price, qty in step_trades),
-        )
+        mid = None if bid is None or ask is None else (bid + ask) * 0.5 * tick
+        last_price = None if last is None else last * tick
+        if uses_trades:
+            step_trades = exchange.tape_since(self._tape_start)
+            inputs = MarkInputs(
+                fundamental=fundamental,
+                mid=mid,
+                last=last_price,
+                step_qty=sum(qty for _, _, qty in step_trades),
+                step_notional=math.fsum(price * tick * qty for _, price, qty in step_trades),
+            )
+        else:
+            inputs = MarkInputs(fundamental=fundamental, mid=mid, last=last_price)
         self._mark_key, self._mark_inputs_now = key, inputs
         return inputs
 

@@ -113,14 +113,13 @@ class NoiseTrader(Trader):
             resting = self.resting
             if len(resting) >= self._prune_at:
                 book = market.book
-                resting[:] = [oid for oid in resting if oid in book]
+                resting[:] = book.still_resting(resting)
                 # prune again only once the list has doubled: amortised O(1) per order
                 self._prune_at = max(_PRUNE_AT, 2 * len(resting))
             resting.append(result.order_id)
 
     def _cancel_one(self, rng: np.random.Generator) -> None:
-        book = self.market.book
-        resting = [oid for oid in self.resting if oid in book]
+        resting = self.market.book.still_resting(self.resting)
         self.resting = resting
         if resting:
             oid = resting.pop(int(rng.integers(len(resting))))

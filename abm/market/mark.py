@@ -74,7 +74,14 @@ class MarkInputs:
 
 
 class MarkMethod(Protocol):
-    """A mark's run-time state: read it as often as needed, commit it once per step."""
+    """A mark's run-time state: read it as often as needed, commit it once per step.
+
+    Attributes:
+        uses_trades: Whether it reads the step's book trades (``MarkInputs.step_qty`` and
+            ``step_notional``); a caller may leave them at 0 for a method that does not.
+    """
+
+    uses_trades: bool
 
     def value(self, now: MarkInputs) -> float:
         """The mark given the committed state and the book ``now`` (no state change)."""
@@ -103,6 +110,7 @@ class _Stateless:
     """A mark that is a function of the current book alone."""
 
     __slots__ = ("_rule",)
+    uses_trades = False
 
     def __init__(self, rule: Callable[[MarkInputs], float]) -> None:
         self._rule = rule
@@ -182,6 +190,7 @@ class _Vwap:
     """VWAP of book trades over the last ``window_steps`` steps (see the module docstring)."""
 
     __slots__ = ("_notional", "_previous", "_qty", "_window")
+    uses_trades = True
 
     def __init__(self, window_steps: int) -> None:
         # the committed steps of the window (the step in progress is the window's last)
@@ -231,6 +240,7 @@ class _Ema:
     """EMA of the mid over two-sided steps; holds while one side is empty."""
 
     __slots__ = ("_alpha", "_ema")
+    uses_trades = False
 
     def __init__(self, halflife_steps: float) -> None:
         self._alpha = _weight(halflife_steps)
@@ -268,6 +278,7 @@ class _Index:
     """The fundamental plus an EMA of the basis ``mid - fundamental`` (starts at 0)."""
 
     __slots__ = ("_alpha", "_basis")
+    uses_trades = False
 
     def __init__(self, basis_halflife_steps: float) -> None:
         self._alpha = _weight(basis_halflife_steps)

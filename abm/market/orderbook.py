@@ -819,6 +819,15 @@ class OrderBook:
             if o.owner is owner or (by_value and type(o.owner) is type(owner) and o.owner == owner)
         ]
 
+    def still_resting(self, order_ids: list[int]) -> list[int]:
+        """Those of ``order_ids`` (integers) that rest in the book, in the order given.
+
+        What ``[oid for oid in order_ids if oid in book]`` gives, in one call (compiled with
+        the book): a trader's list of its own orders is pruned of filled and cancelled ones.
+        """
+        orders = self._orders
+        return [oid for oid in order_ids if oid in orders]
+
     def __len__(self) -> int:
         """Number of resting orders."""
         return len(self._orders)

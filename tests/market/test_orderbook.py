@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -455,3 +455,23 @@ class BookMachine(RuleBasedStateMachine):
 
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(95, 105), st.integers(1, 4)), max_size=40))
+def test_still_resting_is_the_membership_filter(orders: list[tuple[bool, int, int]]) -> None:
+    """still_resting(ids) is the naive filter ``[i for i in ids if i in book]``, order kept.
+
+    Orders cross, fill and rest at random; every other one left resting is cancelled, and
+    unknown ids (never issued) are mixed in.
+    """
+    book = OrderBook(tick_size=1.0)
+    ids = [
+        book.limit_ticks(1 + i % 3, "buy" if buy else "sell", price, qty).order_id
+        for i, (buy, price, qty) in enumerate(orders)
+    ]
+    for oid in ids[::2]:
+        if oid in book:
+            book.cancel(oid)
+    probe = [*reversed(ids), 10_000, -1, *ids]
+    assert book.still_resting(probe) == [oid for oid in probe if oid in book]
