@@ -4,6 +4,9 @@
   scenario group quotes through the agent's actions; `abm.envs.market_making`),
   :func:`env_factory` (a picklable constructor for ``gymnasium.vector``'s sync and async
   vector environments);
+* :class:`ExecutionEnv` (`abm.envs.execution`): the ``pov`` agent's problem, sell or buy
+  X lots over T steps against the same market, rewarded by the implementation shortfall
+  against the arrival price (Almgren and Chriss 2000); :func:`execution_env_factory`;
 * :func:`cross_entropy_search` (`abm.envs.train`): a seeded numpy cross-entropy search over
   :class:`~abm.policies.LinearQuoteRule`, with a budget and a learning curve, and
   :func:`evaluate_rule` / :func:`mean_variance` to score a rule against the analytic policies;
@@ -28,6 +31,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from abm.envs.actions import ACTION_KINDS, ActionMap
 from abm.envs.benchmark import BenchmarkResult, avellaneda_stoikov_benchmark
 from abm.envs.errors import EnvError
+from abm.envs.execution import (
+    EXECUTION_OBSERVATION_FIELDS,
+    ExecutionEnv,
+    ExecutionReward,
+    execution_env_factory,
+)
 from abm.envs.market_making import MarketMakingEnv, RewardSpec, env_factory
 from abm.envs.observation import OBSERVATION_FIELDS
 from abm.envs.train import (
@@ -40,10 +49,13 @@ from abm.envs.train import (
 
 __all__ = [
     "ACTION_KINDS",
+    "EXECUTION_OBSERVATION_FIELDS",
     "OBSERVATION_FIELDS",
     "ActionMap",
     "BenchmarkResult",
     "EnvError",
+    "ExecutionEnv",
+    "ExecutionReward",
     "MarketMakingEnv",
     "RewardSpec",
     "TrainingResult",
@@ -52,5 +64,6 @@ __all__ = [
     "env_factory",
     "episode_pnls",
     "evaluate_rule",
+    "execution_env_factory",
     "mean_variance",
 ]
