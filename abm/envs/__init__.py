@@ -16,6 +16,36 @@
 Gymnasium is an optional dependency (the ``rl`` extra: ``pip install 'abm-microstructure[rl]'``);
 the rest of abm never imports this package. A learned rule runs in a scenario without it
 (``policy: {kind: learned, path: ...}``, `abm.policies.learned`).
+
+Stable-Baselines3 (not a dependency of abm: ``pip install stable-baselines3`` brings PyTorch)
+trains on these environments as on any Gymnasium env. Its Gaussian policies act in
+``[-1, 1]``: rescale the action box (ticks) with Gymnasium's own wrapper (out-of-range
+actions are clipped either way)::
+
+    import numpy as np
+    from gymnasium.wrappers import RescaleAction
+    from stable_baselines3 import PPO
+
+    from abm.envs import MarketMakingEnv, RewardSpec
+
+    env = RescaleAction(
+        MarketMakingEnv(
+            "avellaneda_stoikov_2008",
+            action="skew_spread",
+            max_offset_ticks=2000,
+            reward=RewardSpec(inventory_penalty=0.1 * 2.0**2 / 2),  # phi = gamma sigma^2 / 2
+        ),
+        np.float32(-1.0),  # float32 bounds, as the env's box
+        np.float32(1.0),
+    )
+    model = PPO("MlpPolicy", env, n_steps=200, batch_size=50, seed=0, device="cpu")
+    model.learn(20_000)  # 100 episodes of 200 steps; about 40 s on one core
+    obs, _ = env.reset(seed=1)
+    action, _ = model.predict(obs, deterministic=True)  # in [-1, 1]: the wrapper maps it
+
+Several workers: SB3's own ``DummyVecEnv([env_factory(...)] * n)`` or ``SubprocVecEnv``
+(`env_factory` returns a picklable constructor). ``tests/envs/test_env_sb3.py`` runs a tiny
+``learn()`` where SB3 is installed and skips elsewhere.
 """
 
 from __future__ import annotations
