@@ -91,12 +91,25 @@ class ActionQuotes(QuotingPolicy):
         return reference - self.bid_offset, reference + self.ask_offset
 
 
-def _scenario(source: Scenario | str | Path) -> Scenario:
+def scenario_of(source: Scenario | str | Path) -> Scenario:
+    """``source`` as a `Scenario` (a file or bundled name is loaded).
+
+    Raises:
+        EnvError: If ``source`` is neither a Scenario nor a path or name.
+    """
     if isinstance(source, Scenario):
         return source
     if isinstance(source, str | Path):
         return load_scenario(source)
     raise EnvError(f"scenario: must be a Scenario, a path or a bundled name, got {source!r}")
+
+
+def episode_seed(root: int, episode: int) -> int:
+    """The model seed of episode ``episode`` of root ``root`` (module docstring, Seeding)."""
+    if not episode:
+        return root
+    sequence = np.random.SeedSequence(root, spawn_key=(episode,))
+    return int(sequence.generate_state(1, np.uint64)[0])
 
 
 class MarketMakingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
@@ -134,7 +147,7 @@ class MarketMakingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         levels: int | None = None,
         reward: RewardSpec | None = None,
     ) -> None:
-        self.scenario = _scenario(scenario)
+        self.scenario = scenario_of(scenario)
         makers = [
             name for name, spec in self.scenario.agents.items() if spec.kind == "market_maker"
         ]
@@ -175,10 +188,7 @@ class MarketMakingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         if seed is not None:
             self._root_seed, self._episode = int(seed), 0
-        model_seed = self._root_seed
-        if self._episode:
-            sequence = np.random.SeedSequence(self._root_seed, spawn_key=(self._episode,))
-            model_seed = int(sequence.generate_state(1, np.uint64)[0])
+        model_seed = episode_seed(self._root_seed, self._episode)
         self._episode += 1
         self._release()
         model = MarketModel(self.scenario, seed=model_seed)
@@ -258,6 +268,6 @@ def env_factory(scenario: Scenario | str | Path, **kwargs: Any) -> Callable[[], 
     Example:
         ``gymnasium.vector.AsyncVectorEnv([env_factory("avellaneda_stoikov_2008")] * 2)``
     """
-    resolved = _scenario(scenario)
+    resolved = scenario_of(scenario)
     MarketMakingEnv(resolved, **kwargs).close()  # check the arguments here, not in a worker
     return functools.partial(MarketMakingEnv, resolved, **kwargs)

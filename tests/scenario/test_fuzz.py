@@ -8,7 +8,9 @@ raises exactly one `ScenarioError`, or it succeeds and a short run succeeds or r
 parameters quote past the book's price range). Anything else (another exception, a traceback
 at run time) is a bug. A run whose workload is large (many
 traders or arrivals) is not attempted: bounding work is the size-budget check's concern, not
-this schema's.
+this schema's. A document that loads but passes its own ``limits`` (a mutated limit, or a
+mutated record section that would hold terabytes) is refused by that check before any run, as
+`abm.run` refuses it, with one ``fuzz.yaml: limits...`` line per limit passed.
 
 Hypothesis is derandomized (the same examples every run) and bounded in examples and in
 time per example.
@@ -31,6 +33,7 @@ from hypothesis import strategies as st
 
 import abm
 from abm.errors import AbmError
+from abm.scenario.budget import ScenarioTooLargeError, check_limits
 from abm.scenario.schema import Scenario, ScenarioError, load_scenario
 from abm.scenario.types import MAX_LOTS
 
@@ -193,6 +196,14 @@ def test_fuzz_mutated_scenario_is_one_error_or_a_short_run(document: dict[str, A
         assert message.startswith("fuzz.yaml: ")
         assert len(message) < 10_000
         event("refused at load")
+        return
+    try:
+        check_limits(scenario, source="fuzz.yaml")
+    except ScenarioTooLargeError as exc:
+        # the size budget's refusal (several lines, by design): each names a limit
+        lines = str(exc).splitlines()
+        assert lines and all(line.startswith("fuzz.yaml: limits") for line in lines), lines
+        event("refused by the size budget")
         return
     if not _workload_is_small(scenario):
         event("loaded; too large to run")
