@@ -2,9 +2,18 @@
 
 Like the order book and the AMM pools, the pool knows nothing of Mesa, agents or where prices
 come from (an oracle price is an argument). Modules: `params` (units, errors, risk parameters),
-`rates` (the kinked rate model), `records` (frozen results) and `pool` (the state machine).
+`rates` (the kinked rate model), `records` (frozen results), `pool` (the state machine) and
+`oracles` (the prices a pool values collateral at, fed one observation at a time).
 """
 
+from abm.market.lending.oracles import (
+    DelayedOracle,
+    LatestPriceOracle,
+    Oracle,
+    OracleSpec,
+    PushOracle,
+    TwapOracle,
+)
 from abm.market.lending.params import (
     BPS,
     RAY,
@@ -26,13 +35,19 @@ __all__ = [
     "SECONDS_PER_YEAR",
     "AccrualResult",
     "BorrowLimitError",
+    "DelayedOracle",
     "HealthyAccountError",
     "InsufficientLiquidityError",
     "KinkedRateModel",
+    "LatestPriceOracle",
     "LendingError",
     "LendingPool",
     "LiquidationResult",
+    "Oracle",
+    "OracleSpec",
     "PoolState",
+    "PushOracle",
     "RiskParams",
+    "TwapOracle",
     "UnknownAccountError",
 ]
