@@ -39,9 +39,11 @@ zero, and the totals of each token never change.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from typing import Final
+
+import pandas as pd
 
 from abm.market.lending.oracles import Oracle, OracleSpec
 from abm.market.lending.params import (
@@ -361,3 +363,30 @@ class CascadeSimulator:
             "debt_repaid": sum(d.repaid for d in self.liquidation_log),
             "induced_liquidations": sum(d.induced for d in self.liquidation_log),
         }
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The records as tables for `analysis.lending`.
+
+        ``blocks``: one row per block, the `CascadeBlock` fields but the health factors;
+        ``liquidations``: one row per `CascadeLiquidation`; ``health``: ``block, account,
+        health_factor`` for every borrower after each block (``inf`` without debt).
+        """
+        block_columns = [f.name for f in fields(CascadeBlock) if f.name != "health_factors"]
+        blocks = pd.DataFrame(
+            [{k: v for k, v in asdict(b).items() if k != "health_factors"} for b in self.blocks],
+            columns=block_columns,
+        )
+        liquidations = pd.DataFrame(
+            [asdict(d) for d in self.liquidation_log],
+            columns=[f.name for f in fields(CascadeLiquidation)],
+        )
+        names = [loan.name for loan in self.borrowers]
+        health = pd.DataFrame(
+            [
+                (b.block, name, value)
+                for b in self.blocks
+                for name, value in zip(names, b.health_factors, strict=True)
+            ],
+            columns=["block", "account", "health_factor"],
+        )
+        return {"blocks": blocks, "liquidations": liquidations, "health": health}
