@@ -13,7 +13,8 @@ exogenous path (the market price the venues would follow without any liquidation
 3. the oracle observes its source (the exogenous price itself for ``delayed_fundamental``,
    else the venue of its kind) at the block's timestamp ``t * block_s``; a *shadow* oracle of the
    same design observes the exogenous price, the reading the oracle would have had if no
-   liquidation had ever sold anything;
+   liquidation had ever sold anything. The venue price observed is the one after the block's
+   arbitrage trade (first in the block), so a TWAP counts it as held since the last block;
 4. the liquidator liquidates the account of lowest health factor (at the oracle price) while
    one is below one, the block's capacity is not used up, it has the capital, and selling the
    seized collateral at the best venue pays the repayment plus the gas cost; each
