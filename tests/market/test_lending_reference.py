@@ -4,7 +4,7 @@
 rounding. Both pools take the same random sequence of supply, withdraw, collateral, borrow,
 repay, accrue and liquidate actions; the reference is given the integer pool's token flows
 (the amounts a liquidation repaid and seized, the rate an accrual applied; the rate model is
-checked against its closed form in test_lending.py) and computes the claims they create
+checked against its closed form in test_lending_pool.py) and computes the claims they create
 exactly. The checks, after every action:
 
 * cash and collateral are equal (the same integers moved);
