@@ -2,9 +2,29 @@
 
 Like the order book and the AMM pools, the pool knows nothing of Mesa, agents or where prices
 come from (an oracle price is an argument). Modules: `params` (units, errors, risk parameters),
-`rates` (the kinked rate model), `records` (frozen results) and `pool` (the state machine).
+`rates` (the kinked rate model), `records` (frozen results), `pool` (the state machine) and
+`oracles` (the prices a pool values collateral at, fed one observation at a time) and
+`cascade` (a pool, an oracle, liquidators and the `sale_venues` run block by block over a
+price path).
 """
 
+from abm.market.lending.cascade import (
+    AmmVenue,
+    Borrower,
+    CascadeBlock,
+    CascadeLiquidation,
+    CascadeSimulator,
+    LinearBookVenue,
+    borrower_ladder,
+)
+from abm.market.lending.oracles import (
+    DelayedOracle,
+    LatestPriceOracle,
+    Oracle,
+    OracleSpec,
+    PushOracle,
+    TwapOracle,
+)
 from abm.market.lending.params import (
     BPS,
     RAY,
@@ -25,14 +45,27 @@ __all__ = [
     "RAY",
     "SECONDS_PER_YEAR",
     "AccrualResult",
+    "AmmVenue",
     "BorrowLimitError",
+    "Borrower",
+    "CascadeBlock",
+    "CascadeLiquidation",
+    "CascadeSimulator",
+    "DelayedOracle",
     "HealthyAccountError",
     "InsufficientLiquidityError",
     "KinkedRateModel",
+    "LatestPriceOracle",
     "LendingError",
     "LendingPool",
+    "LinearBookVenue",
     "LiquidationResult",
+    "Oracle",
+    "OracleSpec",
     "PoolState",
+    "PushOracle",
     "RiskParams",
+    "TwapOracle",
     "UnknownAccountError",
+    "borrower_ladder",
 ]

@@ -272,18 +272,9 @@ class LendingPool:
 
     # ----- liquidation ------------------------------------------------------------
 
-    def liquidate(
-        self, liquidator: Hashable, borrower: Hashable, repay_amount: object, price: object
-    ) -> LiquidationResult:
-        """Repay up to ``close_factor * debt`` of an unhealthy account for its collateral.
-
-        The liquidator receives ``repaid * (1 + bonus) / price`` base units (rounded down),
-        capped by the collateral held (then the repayment is cut to ``ceil(collateral * price /
-        (1 + bonus))``). Debt left without collateral is written off as bad debt.
-
-        Raises:
-            HealthyAccountError: If the borrower's health factor is not below one.
-        """
+    def _liquidation_amounts(
+        self, borrower: Hashable, repay_amount: object, price: object
+    ) -> tuple[int, int, Fraction]:
         requested = check_amount(repay_amount, "repay_amount")
         exact = check_price(price)
         acct = self._account(borrower)
@@ -298,6 +289,35 @@ class LendingPool:
         if seized > acct[2]:
             seized = acct[2]
             repaid = math.ceil(seized * exact * BPS / bonus)
+        return repaid, seized, health
+
+    def preview_liquidation(
+        self, borrower: Hashable, repay_amount: object, price: object
+    ) -> tuple[int, int]:
+        """``(repaid, collateral_seized)`` that `liquidate` would give, without changing anything.
+
+        A liquidator checks with it whether selling the collateral pays the repayment and gas.
+
+        Raises:
+            HealthyAccountError: If the borrower's health factor is not below one.
+        """
+        repaid, seized, _ = self._liquidation_amounts(borrower, repay_amount, price)
+        return repaid, seized
+
+    def liquidate(
+        self, liquidator: Hashable, borrower: Hashable, repay_amount: object, price: object
+    ) -> LiquidationResult:
+        """Repay up to ``close_factor * debt`` of an unhealthy account for its collateral.
+
+        The liquidator receives ``repaid * (1 + bonus) / price`` base units (rounded down),
+        capped by the collateral held (then the repayment is cut to ``ceil(collateral * price /
+        (1 + bonus))``). Debt left without collateral is written off as bad debt.
+
+        Raises:
+            HealthyAccountError: If the borrower's health factor is not below one.
+        """
+        repaid, seized, health = self._liquidation_amounts(borrower, repay_amount, price)
+        acct = self._account(borrower)
         self._burn_debt(acct, repaid)
         self._cash += repaid
         acct[2] -= seized
