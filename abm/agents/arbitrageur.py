@@ -72,23 +72,22 @@ class Arbitrageur(Trader):
             is_buy, limit = False, target / gamma
         else:
             return
-        result = venue.quote_to_price(is_buy, limit)
+        reach = venue.quote_to_price(is_buy, limit)
+        if reach is None:
+            return
+        # whole lots: a sale stops a lot short of the band's edge (reaching it exactly would
+        # take a fraction of a lot, rounded up against the seller)
+        qty = reach.base_qty if is_buy else reach.base_qty - 1
+        if spec.max_qty is not None:
+            qty = min(qty, spec.max_qty)
+        result = venue.quote(is_buy, qty) if qty > 0 else None
         if result is None:
             return
-        base = result.base_qty
-        if spec.max_qty is not None and base > spec.max_qty:
-            capped = venue.quote(is_buy, spec.max_qty)
-            if capped is None:
-                return
-            result, base = capped, spec.max_qty
-        value = float(target) * base
+        value = float(target) * qty
         profit = (value - result.quote_qty if is_buy else result.quote_qty - value) * tick
         if profit <= spec.min_profit or profit <= 0:
             return
-        if spec.max_qty is not None and base == spec.max_qty:
-            venue.swap(self, is_buy, base, purpose=TradePurpose.ARBITRAGE, price_limit=limit)
-        else:
-            venue.swap_to_price(self, is_buy, limit)
+        venue.swap(self, is_buy, qty, purpose=TradePurpose.ARBITRAGE, price_limit=limit)
         self.expected_profit += profit
 
     def _between_venues(self, venue: AmmVenue) -> None:

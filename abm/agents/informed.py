@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
-from abm.agents.routing import amm_venue
+from abm.agents.routing import amm_venue, choose_venue
 from abm.results.events import TradePurpose
 
 if TYPE_CHECKING:
@@ -91,9 +91,10 @@ class InformedTrader(Trader):
 
         The edge at the pool is against its marginal all-in price (``P / gamma`` to buy,
         ``P * gamma`` to sell: `abm.market.amm.venue.AmmVenue.gamma`); with ``best`` the
-        book's touch competes, and the larger edge wins (ties: the book). The size rule and
-        the position limit are the book's. At the pool the order is a swap of that size,
-        settled at the block's end.
+        book's touch competes, and the larger edge sets the side and the size (the book's
+        size rule and position limit), and then the venue where that size costs less all in
+        (`abm.agents.routing.choose_venue`) gets it. At the pool the order is a swap of that
+        size, settled at the block's end; at the book a market order.
         """
         spec = self.spec
         market = self.market
@@ -118,6 +119,8 @@ class InformedTrader(Trader):
         size = min(size, room)
         if size <= 0:
             return
+        if spec.venue == "best":  # the size's all-in cost decides, not the margin
+            at_pool = choose_venue(market, is_buy, size) == "amm"
         if at_pool:
             pool.swap(self, is_buy, size, purpose=TradePurpose.TAKER)
         else:

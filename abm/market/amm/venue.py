@@ -178,6 +178,11 @@ class AmmVenue:
             raise RuntimeError("the AMM pool is opened at step 0 (open_step)")
         return self.pool
 
+    def _price_fraction(self) -> Fraction:
+        price = self._pool().price_fraction()
+        assert price is not None  # the protocol liquidity never leaves entirely
+        return price
+
     def price_ticks(self) -> float:
         """The pool price, ticks per lot (no fee)."""
         price = self._pool().price()
@@ -378,7 +383,7 @@ class AmmVenue:
         side = Side.BUY if swap.is_buy else Side.SELL
         limit = swap.price_limit
         if limit is not None:
-            price = pool.price_fraction()
+            price = self._price_fraction()
             if (price >= limit) if swap.is_buy else (price <= limit):
                 # past its guard an exact swap reverts (counted); a price-limited one has
                 # nothing left to do
@@ -427,16 +432,15 @@ class AmmVenue:
         if isinstance(spec.price, float) or spec.price is None:
             price_ticks = Fraction(quote, base)  # the pool price is the reserves' ratio
         if spec.pool == "constant_product":
-            pool: ConstantProductPool | ConcentratedLiquidityPool = ConstantProductPool(
-                spec.fee_pips
-            )
-            change = pool.add_liquidity(PROTOCOL, base, quote)
+            product = ConstantProductPool(spec.fee_pips)
+            change = product.add_liquidity(PROTOCOL, base, quote)
+            self.pool = product
         else:
-            pool = ConcentratedLiquidityPool(price_ticks, spec.fee_pips, spec.tick_spacing)
-            lower, upper = self._range_ticks(pool, spec.range_lower, spec.range_upper)
-            liquidity = liquidity_for_amounts(pool, lower, upper, base, quote)
-            change = pool.add_liquidity(PROTOCOL, lower, upper, liquidity)
-        self.pool = pool
+            ranged = ConcentratedLiquidityPool(price_ticks, spec.fee_pips, spec.tick_spacing)
+            lower, upper = self._range_ticks(ranged, spec.range_lower, spec.range_upper)
+            liquidity = liquidity_for_amounts(ranged, lower, upper, base, quote)
+            change = ranged.add_liquidity(PROTOCOL, lower, upper, liquidity)
+            self.pool = ranged
         self.position += change.base
         self.cash_ticks += change.quote
 
@@ -510,7 +514,9 @@ class AmmVenue:
         else:
             lower, upper = pool.full_range() if ticks is None else ticks
             removed = pool.remove_liquidity(owner, lower, upper, liquidity)
-            fees = pool.collect(owner, lower, upper)
+            # a position left with no liquidity and no fees is gone already
+            gone = pool.position(owner, lower, upper) is None
+            fees = (0, 0) if gone else pool.collect(owner, lower, upper)
             change = LiquidityChange(
                 removed.liquidity, removed.base + fees[0], removed.quote + fees[1]
             )
@@ -577,7 +583,7 @@ class AmmVenue:
     def _burn(self, owner: Hashable, lower: int, upper: int, liquidity: int) -> None:
         """``owner``'s holding of a position shrinks by ``liquidity`` it no longer has."""
         name = self.position_instrument(owner, lower, upper).name  # type: ignore[arg-type]
-        trader = self.exchange.traders[owner]
+        trader = self.exchange.traders[cast("int", owner)]
         trader.holdings[name] -= liquidity
         self.holdings[name] += liquidity
 
@@ -597,7 +603,7 @@ class AmmVenue:
                 if owner == PROTOCOL:
                     self._to_outside(pool.remove_liquidity(owner, amount))
                 else:
-                    self.withdraw(traders[owner], amount)
+                    self.withdraw(traders[cast("int", owner)], amount)
             return
         for view in pool.positions():
             amount = math.floor(view.liquidity * fraction)
@@ -606,7 +612,7 @@ class AmmVenue:
             if view.owner == PROTOCOL:
                 self._to_outside(pool.remove_liquidity(PROTOCOL, view.lower, view.upper, amount))
             else:
-                self.withdraw(traders[view.owner], amount, (view.lower, view.upper))
+                self.withdraw(traders[cast("int", view.owner)], amount, (view.lower, view.upper))
 
     def _to_outside(self, change: LiquidityChange) -> None:
         """Tokens leaving the pool for the outside account: they stay in the venue's account."""
@@ -623,7 +629,7 @@ class AmmVenue:
         the swap back at the next block (`_reverse_manipulation`).
         """
         pool = self._pool()
-        target = pool.price_fraction() * Fraction(1.0 + push)
+        target = self._price_fraction() * Fraction(1.0 + push)
         side = Side.BUY if push > 0 else Side.SELL
         try:
             result = pool.swap_exact_input(side, _UNBOUNDED, price_limit=target)
