@@ -30,8 +30,9 @@ constant-product share is worth its part of both reserves at the pool price, ``s
 uncollected fees a full withdrawal would pay now, base marked at the pool price ``P``.
 
 Shocks (`abm.shocks`, applied at ``open_step`` of their step unless said): ``pool_exploit``
-drains a fraction of both reserves to the outside account (every position loses that
-fraction); ``fee_change`` sets the fee; ``lp_withdrawal`` withdraws a fraction of every
+drains a fraction of the reserves to the outside account (constant product: of the base, the
+quote or both reserves, the first two moving the price; concentrated: of every position's
+liquidity); ``fee_change`` sets the fee; ``lp_withdrawal`` withdraws a fraction of every
 position (traders' tokens to the traders, the protocol's to the outside account);
 ``oracle_manipulation`` has the outside account swap the pool price by a relative push after
 the block's other swaps at the block holding the step, and swap back what it bought first at
@@ -254,9 +255,9 @@ class AmmVenue:
             return
         pool = self._pool()
         block = self._block
+        block.base_before, block.quote_before = pool.reserve_base, pool.reserve_quote
         if self._manipulation is not None:  # the attacker swaps back first
             self._reverse_manipulation()
-        block.base_before, block.quote_before = pool.reserve_base, pool.reserve_quote
         queue, self._queue = self._queue, []
         if self.spec.ordering == "random":
             if len(queue) > 1:
@@ -412,6 +413,12 @@ class AmmVenue:
         is_buy = result.side is Side.BUY
         price = quote / base * self.tick_size
         self.exchange.settle_swap(trader, self, base if is_buy else -base, quote, price, purpose)
+        self._count(result)
+
+    def _count(self, result: SwapResult) -> None:
+        """Add an executed swap to the block's ``pools`` row."""
+        base, quote = result.base_qty, result.quote_qty
+        is_buy = result.side is Side.BUY
         block = self._block
         block.swaps += 1
         block.volume_base += base
@@ -652,7 +659,11 @@ class AmmVenue:
         self._outside_swap(result)
 
     def _outside_swap(self, result: SwapResult) -> None:
-        """A swap by the outside account: its lots and ticks move inside the venue's account."""
+        """A swap by the outside account: its lots and ticks move inside the venue's account.
+
+        It counts in the block's swaps, volume and fees (no ``trades`` row: no agent trades).
+        """
+        self._count(result)
         if result.side is Side.BUY:
             self.outside_quote -= result.amount_in
             self.outside_base += result.amount_out
