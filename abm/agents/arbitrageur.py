@@ -95,13 +95,12 @@ class Arbitrageur(Trader):
         market, spec = self.market, self.spec
         book, tick = market.book, market.tick_size
         bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
-        if bid is None or ask is None:
-            return
         gamma = venue.gamma_fraction()
         price = Fraction(venue.price_ticks())
-        if price / gamma < bid:  # the pool is cheap: buy there, sell to the book's bids
+        # one side of the book is enough: the side the book leg trades against
+        if bid is not None and price / gamma < bid:  # pool cheap: buy there, sell to bids
             is_buy, levels = True, book.depth("buy", spec.book_levels)
-        elif price * gamma > ask:  # the pool is dear: sell there, buy the book's asks
+        elif ask is not None and price * gamma > ask:  # pool dear: sell there, buy the asks
             is_buy, levels = False, book.depth("sell", spec.book_levels)
         else:
             return

@@ -102,7 +102,8 @@ POOL_COLUMNS = (
 ``reserve_quote`` (ticks) the pool's reserves after the block's swaps, ``base_before`` and
 ``quote_before`` just before them (after the block's deposits and withdrawals); ``liquidity``
 the shares outstanding (constant product) or the active liquidity ``L`` (concentrated);
-``fee`` the fee fraction; ``fees_base``/``fees_quote`` the block's fees in each input token;
+``fee`` the fee fraction; ``fees_base``/``fees_quote`` the block's fees in each input token,
+in *millionths* of a lot / tick (exact integers: input times ``fee_pips``);
 ``swaps`` and ``rejected`` the swaps executed and refused; ``volume_base`` (lots) and
 ``volume_quote`` (ticks, fees included) what they traded; ``outside_base``/``outside_quote``
 the venue's outside account (exploits, attackers), `abm.market.amm.venue`.

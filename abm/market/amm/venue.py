@@ -423,10 +423,13 @@ class AmmVenue:
         block.swaps += 1
         block.volume_base += base
         block.volume_quote += quote
+        # the exact fee, in millionths of a unit: ``fee_pips`` millionths of the input (the
+        # swap result's own ``fee`` is a label rounded up to a whole unit)
+        fee = result.amount_in * self._pool().fee_pips
         if is_buy:
-            block.fees_quote += result.fee
+            block.fees_quote += fee
         else:
-            block.fees_base += result.fee
+            block.fees_base += fee
 
     # ----- liquidity --------------------------------------------------------------
 

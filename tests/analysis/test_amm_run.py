@@ -1,0 +1,57 @@
+"""`analysis.amm_run` on a run with a pool.
+
+References: the LP identity ``pnl == rebalancing_pnl + fees - lvr`` of
+`analysis.amm.lp_pnl_decomposition` (exact, segment by segment), the pool's own value change
+(the sum of a segment's ``pnl`` is the change of ``x S + y`` over it), and the fee rule (fees
+are ``fee_pips`` millionths of the pool's inputs, recomputed from the trades).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import abm
+from analysis.amm_run import amm_summary, lp_decomposition, pool_blocks, venue_shares
+
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "amm" / "lp_lvr.yaml"
+
+
+@pytest.fixture(scope="module")
+def result() -> abm.RunResult:
+    return abm.run(abm.load_scenario(SCENARIO).override({"steps": 150}))
+
+
+def test_lp_identity_holds_on_every_block(result: abm.RunResult) -> None:
+    blocks = pool_blocks(result.pools, result.market, 0.01)
+    table = lp_decomposition(blocks, 0.01)
+    assert len(table) == 150
+    error = table["pnl"] - table["rebalancing_pnl"] - table["fees"] + table["lvr"]
+    assert float(np.abs(error).max()) < 1e-9
+    # a segment's pnl sums to its value change at the external price
+    first = blocks[blocks["segment"] == blocks["segment"].iloc[-1]]
+    value = (first["base_after"] * first["price"] + first["quote_after"]) * 0.01 / 1e6
+    start = first["base_before"].iloc[0] * first["price"].iloc[0] + first["quote_before"].iloc[0]
+    rows = table.iloc[first.index]
+    assert rows["pnl"].sum() == pytest.approx(value.iloc[-1] - start * 0.01 / 1e6, abs=1e-6)
+
+
+def test_fees_are_the_fee_rate_of_the_inputs(result: abm.RunResult) -> None:
+    """Taker and arbitrage swaps are every pool input here: fees = 500e-6 of them."""
+    trades = result.trades[result.trades["venue"].astype(str) == "amm"]
+    buys = trades[trades["aggressor"].astype(str) == "buy"]
+    sells = trades[trades["aggressor"].astype(str) == "sell"]
+    quote_in = np.rint(buys["price"] * buys["qty"] / 0.01).sum()
+    pools = result.pools
+    assert pools["fees_base"].sum() == sells["qty"].sum() * 500
+    assert pools["fees_quote"].sum() == pytest.approx(quote_in * 500, rel=1e-9)
+
+
+def test_summary_and_shares(result: abm.RunResult) -> None:
+    summary = amm_summary(result)
+    assert summary["fees_minus_lvr"] == pytest.approx(summary["fees"] - summary["lvr"])
+    assert summary["swaps"] == int(result.pools["swaps"].sum()) > 0
+    shares = venue_shares(result.trades)
+    assert shares.sum() == pytest.approx(1.0) and set(shares.index) <= {"amm", "book"}
