@@ -55,3 +55,16 @@ def test_summary_and_shares(result: abm.RunResult) -> None:
     assert summary["swaps"] == int(result.pools["swaps"].sum()) > 0
     shares = venue_shares(result.trades)
     assert shares.sum() == pytest.approx(1.0) and set(shares.index) <= {"amm", "book"}
+
+
+def test_report_has_an_amm_section_only_with_a_pool(result: abm.RunResult) -> None:
+    from analysis.report_amm import amm_section, has_pool
+    from analysis.report_sections import build_document
+
+    titles = [s.title for s in build_document(result, figures=False).sections]
+    assert "AMM pool" in titles
+    section = amm_section(result, figures=True)
+    assert any(getattr(block, "file_name", "") == "amm_pool.png" for block in section.blocks)
+    empty = abm.run(abm.load_scenario("baseline").override({"steps": 20}))
+    assert not has_pool(empty)
+    assert "AMM pool" not in [s.title for s in build_document(empty, figures=False).sections]
