@@ -84,9 +84,12 @@ def amm_section(result: RunResult, *, figures: bool = True) -> Section:
     blocks: list[Block] = [intro, Table(("Measure", "Value"), rows, "Pool and LPs")]
     costs, cost_error = attempt(lambda: cost_by_size(result.trades, result.market))
     if costs is not None and len(costs):
+        flat = costs.reset_index()
         cost_rows = tuple(
-            (venue, str(size), format_value(float(row["mean"])), str(int(row["count"])))
-            for (venue, size), row in costs.iterrows()
+            (str(venue), str(size), format_value(float(mean)), str(int(count)))
+            for venue, size, mean, count in zip(
+                flat["venue"], flat["size"], flat["mean"], flat["count"], strict=True
+            )
         )
         blocks.append(
             Table(
