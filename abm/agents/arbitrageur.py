@@ -75,12 +75,15 @@ class Arbitrageur(Trader):
         reach = venue.quote_to_price(is_buy, limit)
         if reach is None:
             return
-        # whole lots: a sale stops a lot short of the band's edge (reaching it exactly would
-        # take a fraction of a lot, rounded up against the seller)
-        qty = reach.base_qty if is_buy else reach.base_qty - 1
+        # whole lots: a sale that reaching the edge would need a fraction of a lot for (rounded
+        # up against the seller) stops a lot short of it
+        qty = reach.base_qty
         if spec.max_qty is not None:
             qty = min(qty, spec.max_qty)
         result = venue.quote(is_buy, qty) if qty > 0 else None
+        if result is not None and not is_buy and result.price_after < float(limit):
+            qty -= 1
+            result = venue.quote(is_buy, qty) if qty > 0 else None
         if result is None:
             return
         value = float(target) * qty
