@@ -13,7 +13,9 @@ closed forms and the block decomposition are `analysis.amm`'s. Conventions:
   ``pnl == rebalancing_pnl + fees - lvr`` (price units; sign convention: a gain is positive
   for ``pnl``, ``rebalancing_pnl`` and ``fees``, ``lvr`` is a cost to the LPs);
 * ``fees - lvr`` is the LPs' P&L against the rebalancing portfolio;
-* venue shares and costs are of the takers' trades (``purpose`` taker), by venue.
+* venue shares and costs are of the takers' trades (``purpose`` taker), by venue;
+* price discovery is shared between the book's mid and the pool price at block ends by
+  Gonzalo-Granger component shares (`price_discovery_shares`).
 """
 
 from __future__ import annotations
@@ -22,13 +24,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from analysis.amm import lp_pnl_decomposition
 
 MICRO = 1_000_000
 """Pool units per unit of the ``pools`` fee columns (millionths)."""
 
-__all__ = ["amm_summary", "cost_by_size", "lp_decomposition", "pool_blocks", "venue_shares"]
+__all__ = [
+    "amm_summary",
+    "cost_by_size",
+    "lp_decomposition",
+    "pool_blocks",
+    "price_discovery_shares",
+    "venue_shares",
+]
 
 
 def pool_blocks(pools: pd.DataFrame, market: pd.DataFrame, tick_size: float) -> pd.DataFrame:
@@ -100,6 +110,36 @@ def cost_by_size(
     return takers.groupby(["venue", "size"], observed=True)["cost"].agg(["mean", "count"])
 
 
+def price_discovery_shares(book: ArrayLike, pool: ArrayLike) -> dict[str, float]:
+    """Gonzalo-Granger component shares of price discovery of two cointegrated prices.
+
+    With ``gap = pool - book`` at the previous observation, the error-correction speeds come
+    from ``d book_t = a_book * gap_{t-1} + e`` and ``d pool_t = -a_pool * gap_{t-1} + e``
+    (least squares, no intercept); the venue that corrects less leads: the book's share is
+    ``a_pool / (a_book + a_pool)`` (Gonzalo & Granger 1995; Hasbrouck 1995's companion
+    measure). Speeds below zero are clipped to zero.
+
+    Raises:
+        ValueError: For fewer than 3 joint finite observations or no gap at all.
+    """
+    b = np.asarray(book, dtype=float)
+    p = np.asarray(pool, dtype=float)
+    ok = np.isfinite(b) & np.isfinite(p)
+    b, p = b[ok], p[ok]
+    if len(b) < 3:
+        raise ValueError("price_discovery_shares needs at least 3 joint observations")
+    gap = (p - b)[:-1]
+    denominator = float(gap @ gap)
+    if denominator == 0.0:
+        raise ValueError("the two prices never differ: no price discovery to share")
+    a_book = max(0.0, float(gap @ np.diff(b)) / denominator)
+    a_pool = max(0.0, -float(gap @ np.diff(p)) / denominator)
+    total = a_book + a_pool
+    if total == 0.0:
+        raise ValueError("neither price corrects towards the other")
+    return {"book": a_pool / total, "amm": a_book / total}
+
+
 def amm_summary(result: Any) -> dict[str, float]:
     """Headline AMM figures of a run (a `abm.results.run_result.RunResult` with a pool)."""
     tick = result.scenario.tick_size
@@ -112,6 +152,10 @@ def amm_summary(result: Any) -> dict[str, float]:
     mid = market.set_index("step")["mid"].reindex(pools["step"]).to_numpy(dtype=float)
     gap = np.abs(pools["price"].to_numpy(dtype=float) / mid - 1.0)
     signed = np.where(arb["aggressor"].astype(str) == "buy", -1.0, 1.0)
+    try:
+        discovery = price_discovery_shares(mid, pools["price"].to_numpy(dtype=float))
+    except ValueError:
+        discovery = {"book": np.nan, "amm": np.nan}
     return {
         "fees": float(decomposition["fees"].sum()),
         "lvr": float(decomposition["lvr"].sum()),
@@ -122,4 +166,6 @@ def amm_summary(result: Any) -> dict[str, float]:
         "amm_taker_share": float(shares.get("amm", 0.0)),
         "pool_mid_gap_median": float(np.nanmedian(gap)) if np.isfinite(gap).any() else np.nan,
         "swaps": float(pools["swaps"].sum()),
+        "price_discovery_book": discovery["book"],
+        "price_discovery_amm": discovery["amm"],
     }

@@ -28,6 +28,8 @@ _ROWS = (
     ("swaps", "Swaps executed (count)"),
     ("amm_taker_share", "Pool share of the takers' lots (dimensionless)"),
     ("pool_mid_gap_median", "Median |pool price / mid - 1| at block ends (dimensionless)"),
+    ("price_discovery_book", "Price discovery share of the book, Gonzalo-Granger (dimensionless)"),
+    ("price_discovery_amm", "Price discovery share of the pool (dimensionless)"),
     ("fees", "LP fees (price units, gain)"),
     ("lvr", "LP loss-versus-rebalancing (price units, cost)"),
     ("fees_minus_lvr", "LP P&L against rebalancing, fees - LVR (price units)"),

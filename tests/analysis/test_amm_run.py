@@ -14,7 +14,13 @@ import numpy as np
 import pytest
 
 import abm
-from analysis.amm_run import amm_summary, lp_decomposition, pool_blocks, venue_shares
+from analysis.amm_run import (
+    amm_summary,
+    lp_decomposition,
+    pool_blocks,
+    price_discovery_shares,
+    venue_shares,
+)
 
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "amm" / "lp_lvr.yaml"
 
@@ -68,3 +74,19 @@ def test_report_has_an_amm_section_only_with_a_pool(result: abm.RunResult) -> No
     empty = abm.run(abm.load_scenario("baseline").override({"steps": 20}))
     assert not has_pool(empty)
     assert "AMM pool" not in [s.title for s in build_document(empty, figures=False).sections]
+
+
+def test_price_discovery_goes_to_the_leading_price() -> None:
+    """Synthetic reference: a random walk and a copy that closes half its gap each step."""
+    rng = np.random.default_rng(3)
+    leader = np.cumsum(rng.normal(size=2000))
+    follower = np.empty_like(leader)
+    follower[0] = leader[0]
+    for t in range(1, len(leader)):
+        follower[t] = follower[t - 1] + 0.5 * (leader[t - 1] - follower[t - 1])
+    shares = price_discovery_shares(leader, follower)
+    assert shares["book"] > 0.95 and shares["amm"] == pytest.approx(1 - shares["book"])
+    swapped = price_discovery_shares(follower, leader)
+    assert swapped["amm"] > 0.95
+    with pytest.raises(ValueError, match="never differ"):
+        price_discovery_shares(leader, leader)
