@@ -2,8 +2,10 @@
 
 Shocks to market makers' balance sheets and to the network (losses, defaults,
 inventory, margin hikes, liquidity withdrawal, toxic flow, credit freezes) are applied
-by the contagion layer (`abm.contagion.engine`) and the model; this module only indexes them
-(`ShockSchedule`, filing each kind as its `SHOCKS` entry says).
+by the contagion layer (`abm.contagion.engine`) and the model, and the AMM pool's shocks
+(`POOL_SHOCKS`: exploit, fee change, LP withdrawal, oracle manipulation) by the AMM venue
+(`abm.market.amm.venue`); this module only indexes them (`ShockSchedule`, filing each kind
+as its `SHOCKS` entry says).
 
 A price gap moves the fundamental at the start of its step (step 2 of the model's step
 order), after the fundamental's own move and before any trader acts: standing
@@ -23,9 +25,11 @@ from pydantic import Field, model_validator
 
 from abm.fundamental import FundamentalProcess
 from abm.scenario.types import (
+    _NO_BOOL,
     Float,
     KindSpec,
     NonNegInt,
+    OpenUnitInterval,
     PosFloat,
     PosInt,
     Probability,
@@ -133,6 +137,72 @@ class CreditFreezeShock(_ShockBase):
     )
 
 
+class PoolExploitShock(_ShockBase):
+    """A smart-contract exploit drains ``fraction`` of the AMM pool's reserves at ``step``.
+
+    Constant-product pool: that fraction of the ``token`` reserve (``both``: of each, the price
+    unmoved; ``base`` or ``quote`` alone: the price jumps until arbitrage repairs it). A
+    concentrated pool loses that fraction of every position, both tokens as each holds them.
+    The drained tokens go to the venue's outside account (`abm.market.amm.venue`), so they
+    stay in the conservation sums.
+    """
+
+    kind: Literal["pool_exploit"] = Field(description="Part of the AMM pool's reserves drained.")
+    fraction: OpenUnitInterval = Field(description="Share of the reserve drained, in (0, 1).")
+    token: Literal["base", "quote", "both"] = Field(
+        default="base",
+        description="Constant-product pool: which reserve is drained (`both`: each).",
+    )
+
+
+class FeeChangeShock(_ShockBase):
+    """The AMM pool's swap fee becomes ``fee_pips`` from ``step`` on (a governance vote)."""
+
+    kind: Literal["fee_change"] = Field(description="The AMM pool's fee changes.")
+    fee_pips: NonNegInt = Field(
+        lt=1_000_000, description="The new fee, millionths of the input (3000 = 0.30%)."
+    )
+
+
+class LpWithdrawalShock(_ShockBase):
+    """Every AMM liquidity position withdraws ``fraction`` of its liquidity at ``step``.
+
+    Traders' tokens go back to them; the protocol's initial liquidity leaves to the venue's
+    outside account. (``liquidity_withdrawal`` is the market makers' quoting withdrawal.)
+    """
+
+    kind: Literal["lp_withdrawal"] = Field(description="AMM liquidity providers withdraw.")
+    fraction: UnitFraction = Field(description="Share of every position withdrawn, in (0, 1].")
+
+
+class OracleManipulationShock(_ShockBase):
+    """An attacker pushes the AMM pool price by ``push`` (relative) for one block.
+
+    At the end of the block holding ``step``, after that block's other swaps, the attacker
+    (a flash loan from the venue's outside account) swaps the pool price to ``(1 + push)``
+    times what it was; at the next block, before any other swap, it swaps back what it
+    received. An oracle reading the pool price in between reads the pushed price.
+    """
+
+    kind: Literal["oracle_manipulation"] = Field(
+        description="A one-block push of the AMM pool price."
+    )
+    push: Annotated[float, Field(gt=-1.0, le=10.0, strict=True), _NO_BOOL] = Field(
+        description="Relative price move, in (-1, 10] (0.1: ten per cent up)."
+    )
+
+    @model_validator(mode="after")
+    def _check_push(self) -> OracleManipulationShock:
+        if self.push == 0.0:
+            raise ValueError("push: must not be 0 (a push moves the price)")
+        return self
+
+
+POOL_SHOCKS = ("pool_exploit", "fee_change", "lp_withdrawal", "oracle_manipulation")
+"""The shock kinds the AMM venue applies (`abm.market.amm.venue`); they need an ``amm`` section."""
+
+PoolShock = PoolExploitShock | FeeChangeShock | LpWithdrawalShock | OracleManipulationShock
+
 ShockSpec = Annotated[
     PriceGapShock
     | VolatilityShock
@@ -142,7 +212,11 @@ ShockSpec = Annotated[
     | MarginHikeShock
     | LiquidityWithdrawalShock
     | ToxicFlowShock
-    | CreditFreezeShock,
+    | CreditFreezeShock
+    | PoolExploitShock
+    | FeeChangeShock
+    | LpWithdrawalShock
+    | OracleManipulationShock,
     Field(discriminator="kind"),
 ]
 
@@ -164,6 +238,7 @@ class ShockSchedule:
         self.multiplier_windows: dict[str, list[MarginHikeShock | ToxicFlowShock]] = {}
         self.withdrawal_windows: list[LiquidityWithdrawalShock] = []
         self.credit_freezes: dict[int, list[CreditFreezeShock]] = {}
+        self.pool: dict[int, list[PoolShock]] = {}  # applied by the AMM venue
         for shock in shocks:
             SHOCKS[shock.kind](self, shock)
         self.announced_gap_steps = sorted(
@@ -232,6 +307,7 @@ SHOCKS: Mapping[str, Callable[[ShockSchedule, Any], None]] = MappingProxyType(
         "toxic_flow": lambda schedule, shock: _by_step_kind(schedule, shock),
         "liquidity_withdrawal": lambda schedule, shock: schedule.withdrawal_windows.append(shock),
         "credit_freeze": lambda schedule, shock: _by_step(schedule.credit_freezes, shock),
+        **{kind: (lambda schedule, shock: _by_step(schedule.pool, shock)) for kind in POOL_SHOCKS},
     }
 )
 """Shock kind -> how `ShockSchedule` files it (where the model and contagion layer read it)."""

@@ -33,6 +33,7 @@ from analysis.flash_crash import is_flash_crash_run
 from analysis.formatting import MISSING, format_value, ticks, yes_no
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
+from analysis.report_amm import amm_section, has_pool
 from analysis.report_document import (
     Block,
     Collapsible,
@@ -144,6 +145,8 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         sections.append(flash_crash_section(result, figures=False))
     if has_contagion(result):
         sections.append(contagion_section(result, figures=figures))
+    if has_pool(result):
+        sections.append(amm_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))
     if figures:
         more = more_figures(result, tick, decomposition, decomposition_error)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
+from abm.agents.routing import amm_venue, choose_venue
 from abm.results.events import TradePurpose
 
 if TYPE_CHECKING:
@@ -30,6 +31,9 @@ class InformedTrader(Trader):
     with ``order_type: marketable_limit`` immediate-or-cancel limits at the touch
     plus ``limit_offset_ticks`` (so it never pays beyond that price). The number and
     intensity of informed traders set how toxic the flow is for market makers.
+
+    ``venue: amm`` trades at the AMM pool instead, and ``best`` at whichever venue offers the
+    larger edge (`_act_routed`).
     """
 
     kind = "informed"
@@ -52,6 +56,9 @@ class InformedTrader(Trader):
         book = self.market.book
         tick = self.market.tick_size
         estimate = self.estimate(rng)
+        if spec.venue != "book":
+            self._act_routed(estimate, side)
+            return
         ask_t, bid_t = book.best_ask_ticks(), book.best_bid_ticks()
         buy_edge = -math.inf
         sell_edge = -math.inf
@@ -78,6 +85,46 @@ class InformedTrader(Trader):
             assert touch is not None  # a finite edge implies a quote on that side
             price_t = touch + offset if is_buy else max(1, touch - offset)
             venue.limit(self, is_buy, price_t, size, purpose=TradePurpose.TAKER, ioc=True)
+
+    def _act_routed(self, estimate: float, side: bool | None) -> None:
+        """An arrival trading at the AMM pool (``venue: amm``) or the better venue (``best``).
+
+        The edge at the pool is against its marginal all-in price (``P / gamma`` to buy,
+        ``P * gamma`` to sell: `abm.market.amm.venue.AmmVenue.gamma`); with ``best`` the
+        book's touch competes, and the larger edge sets the side and the size (the book's
+        size rule and position limit), and then the venue where that size costs less all in
+        (`abm.agents.routing.choose_venue`) gets it. At the pool the order is a swap of that
+        size, settled at the block's end; at the book a market order.
+        """
+        spec = self.spec
+        market = self.market
+        pool = amm_venue(market)
+        price, gamma = pool.price(), pool.gamma()
+        edges: list[tuple[float, bool, bool]] = []  # (edge, is_buy, at the pool)
+        if spec.venue == "best":
+            ask_t, bid_t = market.book.best_ask_ticks(), market.book.best_bid_ticks()
+            if ask_t is not None and side is not False:
+                edges.append((estimate - ask_t * market.tick_size, True, False))
+            if bid_t is not None and side is not True:
+                edges.append((bid_t * market.tick_size - estimate, False, False))
+        if side is not False:
+            edges.append((estimate - price / gamma, True, True))
+        if side is not True:
+            edges.append((price * gamma - estimate, False, True))
+        edge, is_buy, at_pool = max(edges, key=lambda choice: choice[0])
+        if edge <= spec.threshold + _EPS:
+            return
+        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge + _EPS))
+        room = spec.position_limit - (self.inventory if is_buy else -self.inventory)
+        size = min(size, room)
+        if size <= 0:
+            return
+        if spec.venue == "best":  # the size's all-in cost decides, not the margin
+            at_pool = choose_venue(market, is_buy, size) == "amm"
+        if at_pool:
+            pool.swap(self, is_buy, size, purpose=TradePurpose.TAKER)
+        else:
+            market.book_venue.market(self, is_buy, size, purpose=TradePurpose.TAKER)
 
 
 def build_informed(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from abm.agents.base import Market, Trader
 from abm.agents.groups import BuiltGroup, GroupKind, GroupRole
+from abm.agents.routing import amm_venue, choose_venue
 from abm.results.events import TradePurpose
 from abm.scenario.schema import (
     DistanceSpec,
@@ -58,7 +59,9 @@ class NoiseTrader(Trader):
     On each arrival the trader picks an action from ``mix`` (market, limit, cancel)
     and a side (buy with probability ``buy_prob``, or the side of a per-side arrival):
 
-    * market: a market order of a random size;
+    * market: a market order of a random size, at the book, or (``venue: amm``) a swap of that
+      size queued at the AMM pool, or (``best``) at whichever costs less for the size now
+      (`abm.agents.routing`);
     * limit: a limit order at the reference price (mid, or the fundamental) minus a
       random distance for a buy and plus it for a sell (``placement: passive``), or the
       other way round (``aggressive``); prices are rounded away from the reference for
@@ -83,6 +86,7 @@ class NoiseTrader(Trader):
         self._fixed_qty = size.qty if size.kind == "fixed" else None
         self._size_bounds = (0, 1) if size.kind == "fixed" else (size.low, size.high + 1)
         self._passive = spec.placement == "passive"
+        self._route = spec.venue
 
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
         """One arrival (see the class docstring)."""
@@ -98,7 +102,12 @@ class NoiseTrader(Trader):
         market = self.market
         venue = market.book_venue
         if u < self._p_market:
-            venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
+            if self._route == "book" or (
+                self._route == "best" and choose_venue(market, is_buy, qty) == "book"
+            ):
+                venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
+            else:
+                amm_venue(market).swap(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
         ref_ticks = market.reference_price(spec.reference) / market.tick_size
         distance = draw_distance_ticks(spec.distance, rng)

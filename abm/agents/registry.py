@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from abm.agents import chartist, informed, market_maker, noise, paddrik, pov
+from abm.agents import (
+    arbitrageur,
+    chartist,
+    informed,
+    liquidity_provider,
+    market_maker,
+    noise,
+    paddrik,
+    pov,
+)
 from abm.agents.groups import GroupKind, GroupRole
 
 GROUP_KINDS: Mapping[str, GroupKind] = MappingProxyType(
@@ -24,6 +33,8 @@ GROUP_KINDS: Mapping[str, GroupKind] = MappingProxyType(
             chartist.GROUP_KIND,
             noise.GROUP_KIND,
             paddrik.GROUP_KIND,
+            liquidity_provider.GROUP_KIND,
+            arbitrageur.GROUP_KIND,
         )
     }
 )

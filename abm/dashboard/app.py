@@ -229,6 +229,7 @@ def _series(model: DashboardModel) -> dict[str, np.ndarray]:
         "spread_ticks": (ask - bid) / model.tick_size,
         "bid_depth": np.array([r.bid_depth for r in rows], dtype=float),
         "ask_depth": np.array([r.ask_depth for r in rows], dtype=float),
+        "pool": column([r.pool_price for r in rows]),
     }
 
 
@@ -268,6 +269,8 @@ def price_figure(model: DashboardModel) -> Figure:
     ax.plot(data["step"], data["fundamental"], color="black", lw=1, ls="--", label="fundamental")
     # the last trade stays visible while one side of the book is empty (no mid)
     ax.plot(data["step"], data["last"], ".", color="#ff7f0e", ms=2.5, label="last trade")
+    if np.isfinite(data["pool"]).any():  # an AMM pool beside the book
+        ax.plot(data["step"], data["pool"], color="#2ca02c", lw=1.2, label="AMM pool price")
     _step_axis(ax, data)
     ax.set_ylabel("price")
     ax.ticklabel_format(axis="y", useOffset=False)

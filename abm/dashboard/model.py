@@ -45,6 +45,7 @@ class MarketSnapshot:
     last_price: float | None
     bid_depth: int
     ask_depth: int
+    pool_price: float | None = None  # the AMM pool's price (price units), if the run has one
 
 
 def resolve_scenario_path(path: str | os.PathLike[str] | None) -> Path:
@@ -273,9 +274,16 @@ class DashboardModel(MarketModel):
                 None if last is None else book.to_price(last),
                 book.total_qty("buy"),
                 book.total_qty("sell"),
+                self._pool_price(),
             )
         )
         self.running = not self.finished
+
+    def _pool_price(self) -> float | None:
+        """The AMM pool's price now (`abm.market.amm.venue.AmmVenue.price`), or None."""
+        venue = self.exchange.venues.get("amm")
+        price = getattr(venue, "price", None)
+        return None if price is None or getattr(venue, "pool", None) is None else price()
 
 
 def pending_controls(

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from abm.results.recorder import Recorder
 
 AccountT = TypeVar("AccountT", bound=Account)
+POOL_ACCOUNT_ID = -1
+"""The ``buyer``/``seller`` id of an AMM pool in its swaps' ``trades`` rows (no agent has it)."""
 INTERDEALER = "interdealer"
 """The ``venue`` label of trades passed between dealers outside any venue (hot potato)."""
 
@@ -309,6 +311,48 @@ class Exchange(Generic[AccountT]):
         own counts).
         """
         settle_dealer(trader, venue, price_ticks, qty)
+
+    def settle_swap(
+        self,
+        trader: Account,
+        venue: Venue,
+        base_qty: int,
+        quote_ticks: int,
+        price: float,
+        purpose: TradePurpose,
+    ) -> None:
+        """Settle an AMM swap between ``trader`` and the pool ``venue``, and write its trade.
+
+        ``base_qty`` lots (signed: > 0 the trader buys) of the underlying against
+        ``quote_ticks`` cash ticks (unsigned, the fee included): both move between the trader
+        and the venue's own account exactly. One ``trades`` row at the average ``price``
+        (price units) with the venue's name, the trader's side as aggressor, the pool as
+        `abm.market.amm.venue.POOL_ACCOUNT_ID` and no order ids. Not the book's tape, last
+        price or volume.
+        """
+        qty = abs(base_qty)
+        buying = base_qty > 0
+        notional = quote_ticks if buying else -quote_ticks
+        trader.cash_ticks -= notional
+        trader.inventory += base_qty
+        venue.cash_ticks += notional
+        venue.position -= base_qty
+        trader_id = trader.unique_id
+        self.recorder.trade(
+            self.step,
+            self._time,
+            price,
+            qty,
+            "buy" if buying else "sell",
+            trader_id if buying else POOL_ACCOUNT_ID,
+            POOL_ACCOUNT_ID if buying else trader_id,
+            venue.name,
+            venue.instrument.name,
+            purpose.value,
+            None,
+            None,
+        )
+        self.fills += 1
 
     def interdealer(self, seller: Account, buyer: Account, price_ticks: int, qty: int) -> None:
         """Settle a bilateral trade of the underlying between two dealers outside the book.

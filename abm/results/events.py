@@ -47,7 +47,8 @@ class TradePurpose(StrEnum):
     Who sends which: market makers' quotes ``quote``, their rebalancing and gap-control
     orders ``rebalance``; noise, informed, chartist and Paddrik orders ``taker``; execution
     programs ``execution``; the contagion layer's forced sales the channel's name
-    (``liquidation``, ``margin_call``) and its dealer-to-dealer passes ``interdealer``.
+    (``liquidation``, ``margin_call``) and its dealer-to-dealer passes ``interdealer``;
+    AMM arbitrageurs ``arbitrage`` (both legs: the pool swap and the book order).
     ``hedge`` labels trades at the hedge venue, which are ``hedge`` events, not ``trades``
     rows.
     """
@@ -60,6 +61,7 @@ class TradePurpose(StrEnum):
     LIQUIDATION = "liquidation"  # selling out a defaulted market maker
     MARGIN_CALL = "margin_call"  # a sale forced by a margin call
     INTERDEALER = "interdealer"  # inventory passed between dealers (hot potato)
+    ARBITRAGE = "arbitrage"  # an arbitrageur's trade between venues (AMM pool and book)
 
 
 class EventFields(TypedDict, total=False):

@@ -77,6 +77,37 @@ AGENT_COLUMNS = (
 EVENT_COLUMNS = ("step", "kind", "agent_id", "counterparty", "amount", *EVENT_FIELD_DTYPES)
 NETWORK_COLUMNS = ("source", "target", "exposure", "capacity")
 DEPTH_COLUMNS = ("step", "side", "level", "price", "qty")
+POOL_COLUMNS = (
+    "step",
+    "venue",
+    "price",
+    "reserve_base",
+    "reserve_quote",
+    "base_before",
+    "quote_before",
+    "liquidity",
+    "fee",
+    "fees_base",
+    "fees_quote",
+    "swaps",
+    "rejected",
+    "volume_base",
+    "volume_quote",
+    "outside_base",
+    "outside_quote",
+)
+"""The ``pools`` table: one row per AMM pool at step 0 and at the end of every block.
+
+``price`` is the pool price after the block (price units, no fee); ``reserve_base`` (lots) and
+``reserve_quote`` (ticks) the pool's reserves after the block's swaps, ``base_before`` and
+``quote_before`` just before them (after the block's deposits and withdrawals); ``liquidity``
+the shares outstanding (constant product) or the active liquidity ``L`` (concentrated);
+``fee`` the fee fraction; ``fees_base``/``fees_quote`` the block's fees in each input token,
+in *millionths* of a lot / tick (exact integers: input times ``fee_pips``);
+``swaps`` and ``rejected`` the swaps executed and refused; ``volume_base`` (lots) and
+``volume_quote`` (ticks, fees included) what they traded; ``outside_base``/``outside_quote``
+the venue's outside account (exploits, attackers), `abm.market.amm.venue`.
+"""
 
 COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -86,6 +117,7 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "events": EVENT_COLUMNS,
         "network": NETWORK_COLUMNS,
         "depth": DEPTH_COLUMNS,
+        "pools": POOL_COLUMNS,
     }
 )
 """The columns of each table, in order."""
@@ -95,6 +127,9 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 _INT64_COLUMNS = frozenset(
     {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
     | {"inventory", "source", "target", "level", "hedge", "net_delta"}
+    | {"reserve_base", "reserve_quote", "base_before", "quote_before", "liquidity"}
+    | {"fees_base", "fees_quote", "swaps", "rejected", "volume_base", "volume_quote"}
+    | {"outside_base", "outside_quote"}
 )
 LABEL_COLUMNS = frozenset(
     {"aggressor", "venue", "instrument", "purpose", "kind", "regime", "status", "group", "side"}
@@ -385,6 +420,51 @@ class Recorder:
     def depth_level(self, step: int, side: str, level: int, price: float, qty: int) -> None:
         """Record one aggregated book level: ``side`` "bid" or "ask", ``level`` 1 = the touch."""
         self._append("depth", (step, side, level, price, qty))
+
+    def pool(
+        self,
+        step: int,
+        venue: str,
+        price: float,
+        reserve_base: int,
+        reserve_quote: int,
+        base_before: int,
+        quote_before: int,
+        liquidity: int,
+        fee: float,
+        fees_base: int,
+        fees_quote: int,
+        swaps: int,
+        rejected: int,
+        volume_base: int,
+        volume_quote: int,
+        outside_base: int,
+        outside_quote: int,
+    ) -> None:
+        """Record one AMM pool's state after a block (`POOL_COLUMNS` says what each is)."""
+        _require_str("pools", "venue", venue)
+        self._append(
+            "pools",
+            (
+                step,
+                venue,
+                price,
+                reserve_base,
+                reserve_quote,
+                base_before,
+                quote_before,
+                liquidity,
+                fee,
+                fees_base,
+                fees_quote,
+                swaps,
+                rejected,
+                volume_base,
+                volume_quote,
+                outside_base,
+                outside_quote,
+            ),
+        )
 
 
 class RecorderDataCollector:

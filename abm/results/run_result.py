@@ -3,7 +3,7 @@
 A `RunResult` is saved as a run directory (DESIGN.md section 8)::
 
     market.parquet trades.parquet agents.parquet events.parquet network.parquet
-    depth.parquet summary.json scenario.yaml meta.json
+    depth.parquet pools.parquet summary.json scenario.yaml meta.json
 
 Tables keep the dtypes of `abm.results.recorder` (the schema). ``meta.json`` carries
 ``results_format_version``, `RESULTS_FORMAT_VERSION`: `RunResult.load` reads only runs of
@@ -32,7 +32,7 @@ import platform
 import shutil
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import pandas as pd
 
 from abm.results.atomic import writer_lock
-from abm.results.recorder import TABLES, Recorder
+from abm.results.recorder import TABLES, Recorder, empty_table
 from abm.results.run_directory import (
     RUN_FILES,
     RunDirectoryBusyError,
@@ -108,6 +108,8 @@ class RunResult:
         network: Contagion graph edges, columns `NETWORK_COLUMNS`.
         depth: Order-book snapshots (top levels of each side at a stride; empty unless the
             scenario asks for them), columns `DEPTH_COLUMNS`; level 1 is the touch.
+        pools: AMM pools, one row per pool at step 0 and after every block, columns
+            `POOL_COLUMNS` (empty without an ``amm`` section).
         summary: Headline metrics (JSON conventions of `abm.results.run_files` applied on
             construction).
         scenario_yaml: The resolved scenario, as YAML text.
@@ -125,6 +127,7 @@ class RunResult:
     summary: dict[str, Any]
     scenario_yaml: str
     meta: dict[str, Any]
+    pools: pd.DataFrame = field(default_factory=lambda: empty_table("pools"))
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenario_yaml, str):
@@ -250,6 +253,7 @@ class RunResult:
             events=tables["events"],
             network=tables["network"],
             depth=tables["depth"],
+            pools=tables["pools"],
             summary=summary,
             scenario_yaml=scenario_yaml,
             meta=meta,

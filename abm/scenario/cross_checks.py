@@ -35,8 +35,10 @@ from abm.scenario.errors import DocumentProblem, ScenarioError, show
 from abm.scenario.groups import AgentGroup, MarketMakerGroup, PovGroup
 from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.types import MAX_PRICE_TICKS
+from abm.shocks import POOL_SHOCKS
 
 __all__ = [
+    "check_amm_section",
     "check_network",
     "check_network_fits_the_market_makers",
     "check_prices_fit_the_tick",
@@ -169,6 +171,37 @@ def check_network_fits_the_market_makers(
                 f"agents.{name}.cash",
                 f"{group.cash!r} is negative; with a network, a market maker's cash "
                 "is its capital and must be >= 0",
+            )
+
+
+def check_amm_section(
+    has_amm: bool, agents: Mapping[str, AgentGroup], shock_kinds: list[str]
+) -> None:
+    """Refuse what needs an AMM pool in a scenario without an ``amm`` section.
+
+    Liquidity-provider and arbitrageur groups, takers routed with ``venue: amm | best`` and
+    the pool shocks (`abm.shocks.POOL_SHOCKS`) all trade at the pool, which would be missing
+    at run time.
+
+    Raises:
+        DocumentProblem: Naming the first group or shock that needs the pool.
+    """
+    if has_amm:
+        return
+    for name, group in agents.items():
+        if group.kind in ("liquidity_provider", "arbitrageur"):
+            raise DocumentProblem(
+                f"agents.{name}.kind", f"{group.kind} needs an amm section (the AMM pool)"
+            )
+        route = getattr(group, "venue", "book")
+        if route != "book":
+            raise DocumentProblem(
+                f"agents.{name}.venue", f"{route!r} needs an amm section (the AMM pool)"
+            )
+    for index, kind in enumerate(shock_kinds):
+        if kind in POOL_SHOCKS:
+            raise DocumentProblem(
+                f"shocks.{index}.kind", f"{kind} needs an amm section (the AMM pool)"
             )
 
 

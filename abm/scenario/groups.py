@@ -15,6 +15,7 @@ from abm.policies import PolicySpec
 from abm.risk.hedging import HedgeSpec, NoHedge
 from abm.risk.rebalancing import NoRebalance, RebalanceSpec
 from abm.risk.regimes import GapControlSpec, RegimeSpec
+from abm.scenario.amm_groups import ArbitrageurGroup, LiquidityProviderGroup
 from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.specs import (
     ArrivalLaw,
@@ -122,6 +123,11 @@ class InformedGroup(GroupBase):
     position_limit: NonNegLots = Field(
         default=100, description="Largest |inventory| it will hold, lots (<= 1e9)."
     )
+    venue: Literal["book", "amm", "best"] = Field(
+        default="book",
+        description="Where it trades (its edge is against that venue's price): `book`, `amm` "
+        "(the pool: needs an amm section) or `best` (the venue with the larger edge).",
+    )
 
     @field_validator("max_size")
     @classmethod
@@ -156,6 +162,12 @@ class NoiseGroup(GroupBase):
     )
     buy_prob: Probability = Field(
         default=0.5, description="Probability that an action is a buy (without per-side arrivals)."
+    )
+    venue: Literal["book", "amm", "best"] = Field(
+        default="book",
+        description="Where its market orders go (limits rest at the book): `book`, `amm` (the "
+        "pool: needs an amm section) or `best` (the lower all-in cost for the size, "
+        "abm.agents.routing).",
     )
 
 
@@ -262,6 +274,8 @@ AgentGroup = Annotated[
     | NoiseGroup
     | ChartistFundamentalistGroup
     | PaddrikGroup
-    | PovGroup,
+    | PovGroup
+    | LiquidityProviderGroup
+    | ArbitrageurGroup,
     Field(discriminator="kind"),
 ]

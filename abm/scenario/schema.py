@@ -36,6 +36,7 @@ from abm.fundamental import (
     MertonSpec,
     RegimeSwitchingSpec,
 )
+from abm.market.amm.spec import AmmSpec
 from abm.market.circuit_breaker import CircuitBreakerSpec
 from abm.market.hedge import HedgeInstrumentSpec
 from abm.market.mark import MarkSpec
@@ -49,6 +50,7 @@ from abm.policies import (
 )
 from abm.scenario.budget import LimitsSpec
 from abm.scenario.cross_checks import (
+    check_amm_section,
     check_network_fits_the_market_makers,
     check_prices_fit_the_tick,
     check_programs_start_within_the_run,
@@ -110,6 +112,7 @@ from abm.shocks import ShockSpec
 
 __all__ = [
     "AgentGroup",
+    "AmmSpec",
     "ArithmeticSpec",
     "ArrivalLaw",
     "ArrivalSpec",
@@ -193,6 +196,7 @@ class Scenario(Spec):
         shocks: Scheduled shocks (price gaps, volatility spikes, losses, defaults, ...).
         network: The market makers' contagion network and channels (None: no links).
         circuit_breaker: The exchange's trading halts (`abm.market.circuit_breaker`; None: none).
+        amm: An AMM pool beside the book (`abm.market.amm.spec.AmmSpec`; None: none).
         record: Recording options.
         limits: Ceilings on the estimated cost (`abm.scenario.budget`); not part of the digest.
     """
@@ -240,6 +244,11 @@ class Scenario(Spec):
     )
     circuit_breaker: CircuitBreakerSpec | None = Field(
         default=None, description="The exchange's trading halts (null: none)."
+    )
+    amm: AmmSpec | None = Field(
+        default=None,
+        description="An AMM pool trading the book's instrument beside the book, settling in "
+        "blocks (abm.market.amm.venue; null: none).",
     )
     record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
     limits: LimitsSpec = Field(
@@ -304,6 +313,11 @@ class Scenario(Spec):
     def _check_network_fits_the_market_makers(self) -> Scenario:
         if self.network is not None:
             check_network_fits_the_market_makers(self.network, self.groups_of("market_maker"))
+        return self
+
+    @model_validator(mode="after")
+    def _check_amm_section(self) -> Scenario:
+        check_amm_section(self.amm is not None, self.agents, [shock.kind for shock in self.shocks])
         return self
 
     @classmethod

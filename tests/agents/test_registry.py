@@ -36,17 +36,20 @@ def test_group_registry_taker_order_is_the_activation_order() -> None:
 
 
 def test_group_registry_roles() -> None:
-    """Market makers and execution programs have their own roles; every other kind is a taker."""
+    """Market makers, execution programs and AMM agents have their own roles; others take."""
     roles = {kind: entry.role for kind, entry in GROUP_KINDS.items()}
     assert roles.pop("market_maker") is GroupRole.MARKET_MAKER
     assert roles.pop("pov") is GroupRole.EXECUTOR
+    assert roles.pop("liquidity_provider") is GroupRole.EXECUTOR
+    assert roles.pop("arbitrageur") is GroupRole.EXECUTOR
     assert set(roles.values()) == {GroupRole.TAKER}
     assert all(GROUP_KINDS[kind].arrival is not None for kind in TAKER_KIND_ORDER)
 
 
 def test_group_registry_unknown_kind_names_the_known_ones() -> None:
     """Looking up a kind no module registers fails with the list of known kinds."""
-    with pytest.raises(KeyError, match="'oracle' is registered; known: \\['chartist"):
+    known = "'oracle' is registered; known: \\['arbitrageur', 'chartist"
+    with pytest.raises(KeyError, match=known):
         group_kind("oracle")
 
 

@@ -242,8 +242,8 @@ def test_record_depth_columns_are_exactly_the_contract() -> None:
 
 
 def test_record_tables_are_design_tables_then_depth() -> None:
-    """Table order is DESIGN.md section 7's five tables, then the depth extension."""
-    assert (*DESIGN_COLUMNS, "depth") == TABLES
+    """Table order is DESIGN.md section 7's five tables, then the depth and pools extensions."""
+    assert (*DESIGN_COLUMNS, "depth", "pools") == TABLES
 
 
 @pytest.mark.parametrize("table", TABLE_NAMES)
@@ -386,10 +386,10 @@ def test_run_result_round_trip_empty(tmp_path: Path) -> None:
 
 
 def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
-    """The run holds DESIGN.md 7's eight files plus depth.parquet, and nothing beside it."""
+    """The run holds DESIGN.md 7's eight files plus depth and pools, and nothing beside it."""
     path = _empty_result().save(tmp_path / "runs" / "a")
     assert path == (tmp_path / "runs" / "a").absolute()
-    expected = [f"{table}.parquet" for table in (*DESIGN_COLUMNS, "depth")]
+    expected = [f"{table}.parquet" for table in (*DESIGN_COLUMNS, "depth", "pools")]
     expected += ["summary.json", "scenario.yaml", "meta.json"]
     assert sorted(RUN_FILES) == sorted(expected)
     assert sorted(p.name for p in path.iterdir()) == sorted(expected)

@@ -30,6 +30,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 CASES = {
     "baseline": (BASELINE, {"steps": 60}),
     "fire_sale": (SCENARIOS / "crisis" / "fire_sale_spiral.yaml", {"steps": 80}),
+    "amm": (SCENARIOS / "amm" / "pool_exploit.yaml", {"steps": 70}),
     "flash_crash": (
         SCENARIOS / "crisis" / "flash_crash_2010.yaml",
         {"steps": 90, "agents.seller.start_step": 20},

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
 from typing import NamedTuple
 
 from abm.market.amm.common import InvalidPoolActionError
@@ -79,7 +80,11 @@ def walk_swap(
         InvalidPoolActionError: If the pool's liquidity runs out before the amount does and no
             limit stops the walk first.
     """
-    remaining, total_in, total_out, total_fee = amount, 0, 0, 0
+    # exact input: fractions of a unit within the walk (`abm.market.amm.swap_step`)
+    remaining: int | Fraction = amount
+    total_in: int | Fraction = 0
+    total_fee: int | Fraction = 0
+    total_out = 0
     crossed: list[tuple[int, int]] = []
     while remaining and sqrt_price != sqrt_limit:
         nxt = _next_tick(initialized, tick, buying)
@@ -103,8 +108,9 @@ def walk_swap(
         total_in += step.amount_in + step.fee
         total_out += step.amount_out
         total_fee += step.fee
-        if liquidity:
-            growth += step.fee * Q128 // liquidity
+        if liquidity and step.fee:
+            fee = Fraction(step.fee)
+            growth += fee.numerator * Q128 // (fee.denominator * liquidity)
         if nxt is not None and step.sqrt_price == sqrt_at(nxt):
             crossed.append((nxt, growth))
             liquidity += net_liquidity[nxt] if buying else -net_liquidity[nxt]
@@ -112,7 +118,18 @@ def walk_swap(
         elif step.sqrt_price != sqrt_price:
             tick = tick_at_sqrt_price(step.sqrt_price)
         sqrt_price = step.sqrt_price
-    return Walk(sqrt_price, tick, liquidity, total_in, total_out, total_fee, growth, crossed)
+    # the trader pays whole units: a fraction left over by a price limit is rounded up (dust
+    # in the pool's favour); the fee is labelled rounded up too
+    return Walk(
+        sqrt_price,
+        tick,
+        liquidity,
+        math.ceil(total_in),
+        total_out,
+        math.ceil(total_fee),
+        growth,
+        crossed,
+    )
 
 
 def base_to_price(

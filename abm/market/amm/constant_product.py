@@ -96,6 +96,39 @@ class ConstantProductPool:
         """Shares held by ``owner`` (0 if none)."""
         return self._shares.get(owner, 0)
 
+    def share_holders(self) -> dict[Hashable, int]:
+        """Every owner's shares (a copy), in the order they first deposited."""
+        return dict(self._shares)
+
+    def set_fee(self, fee_pips: object) -> None:
+        """Change the swap fee (a governance vote), from the next swap on.
+
+        Raises:
+            InvalidPoolActionError: For a fee outside ``[0, 1_000_000)``.
+        """
+        self._fee_pips = check_fee_pips(fee_pips)
+
+    def drain(self, base: object, quote: object) -> None:
+        """Take ``base`` and ``quote`` units out of the reserves for nothing: an exploit.
+
+        Every share loses its part; the price moves unless both leave in proportion.
+
+        Raises:
+            InvalidPoolActionError: For a negative amount, or one that would leave a reserve
+                empty.
+        """
+        base_out = check_int(base, "base", positive=False)
+        quote_out = check_int(quote, "quote", positive=False)
+        if base_out < 0 or quote_out < 0:
+            raise InvalidPoolActionError("base, quote: a drain takes non-negative amounts")
+        if base_out >= self._base or quote_out >= self._quote:
+            raise InvalidPoolActionError(
+                f"base, quote: a drain of {base_out} and {quote_out} would empty a reserve "
+                f"({self._base}, {self._quote})"
+            )
+        self._base -= base_out
+        self._quote -= quote_out
+
     def price_fraction(self) -> Fraction | None:
         """Pool price ``y / x`` as an exact Fraction, or None for an empty pool."""
         return Fraction(self._quote, self._base) if self._base else None

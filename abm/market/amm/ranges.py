@@ -121,6 +121,14 @@ class RangePositions:
         """Swap fee as a fraction of the input."""
         return self._fee_pips / FEE_DENOMINATOR
 
+    def set_fee(self, fee_pips: object) -> None:
+        """Change the swap fee (a governance vote), from the next swap on.
+
+        Raises:
+            InvalidPoolActionError: For a fee outside ``[0, 1_000_000)``.
+        """
+        self._fee_pips = check_fee_pips(fee_pips)
+
     @property
     def tick_spacing(self) -> int:
         """Position bounds are multiples of this many ticks."""

@@ -96,16 +96,27 @@ def amount_quote_delta(sqrt_a: int, sqrt_b: int, liquidity: int, *, round_up: bo
     return _div(liquidity * (high - low), Q96, round_up)
 
 
-def next_sqrt_from_input(sqrt_price: int, liquidity: int, amount: int, *, base_in: bool) -> int:
-    """The sqrt price after ``amount`` (net of fee) goes in at liquidity ``L > 0``.
+def next_sqrt_from_input(
+    sqrt_price: int, liquidity: int, amount: int | Fraction, *, base_in: bool
+) -> int:
+    """The sqrt price after ``amount`` (net of fee; a whole or fractional amount) goes in.
 
-    Base in lowers the price (``1/sqrt P`` rises by ``amount / L``; rounded up, so the price
-    falls less); quote in raises it (``sqrt P`` rises by ``amount / L``; rounded down).
+    At liquidity ``L > 0``: base in lowers the price (``1/sqrt P`` rises by ``amount / L``;
+    rounded up, so the price falls less); quote in raises it (``sqrt P`` rises by
+    ``amount / L``; rounded down).
     """
+    num, den = (
+        (amount.numerator, amount.denominator)
+        if isinstance(amount, Fraction)
+        else (
+            amount,
+            1,
+        )
+    )
     if base_in:
-        scaled = liquidity * Q96
-        return _div(scaled * sqrt_price, scaled + amount * sqrt_price, True)
-    return sqrt_price + amount * Q96 // liquidity
+        scaled = liquidity * Q96 * den
+        return _div(scaled * sqrt_price, scaled + num * sqrt_price, True)
+    return sqrt_price + num * Q96 // (liquidity * den)
 
 
 def next_sqrt_from_output(sqrt_price: int, liquidity: int, amount: int, *, base_out: bool) -> int:
