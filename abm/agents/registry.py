@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from abm.agents import chartist, informed, market_maker, noise, paddrik, pov
+from abm.agents import (
+    chartist,
+    informed,
+    market_maker,
+    noise,
+    option_end_user,
+    option_market_maker,
+    paddrik,
+    pov,
+)
 from abm.agents.groups import GroupKind, GroupRole
 
 GROUP_KINDS: Mapping[str, GroupKind] = MappingProxyType(
@@ -24,6 +33,8 @@ GROUP_KINDS: Mapping[str, GroupKind] = MappingProxyType(
             chartist.GROUP_KIND,
             noise.GROUP_KIND,
             paddrik.GROUP_KIND,
+            option_market_maker.GROUP_KIND,
+            option_end_user.GROUP_KIND,
         )
     }
 )

@@ -77,6 +77,32 @@ AGENT_COLUMNS = (
 EVENT_COLUMNS = ("step", "kind", "agent_id", "counterparty", "amount", *EVENT_FIELD_DTYPES)
 NETWORK_COLUMNS = ("source", "target", "exposure", "capacity")
 DEPTH_COLUMNS = ("step", "side", "level", "price", "qty")
+OPTION_COLUMNS = (
+    "step",
+    "series",
+    "type",
+    "strike",
+    "expiry",
+    "best_bid",
+    "best_ask",
+    "mid",
+    "implied_vol",
+    "open_interest",
+    "volume",
+)
+GREEK_COLUMNS = (
+    "step",
+    "agent_id",
+    "delta",
+    "gamma",
+    "vega",
+    "theta",
+    "pnl_theta",
+    "pnl_gamma",
+    "pnl_vega",
+    "pnl_hedging",
+    "pnl_residual",
+)
 
 COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -86,6 +112,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "events": EVENT_COLUMNS,
         "network": NETWORK_COLUMNS,
         "depth": DEPTH_COLUMNS,
+        "options": OPTION_COLUMNS,
+        "greeks": GREEK_COLUMNS,
     }
 )
 """The columns of each table, in order."""
@@ -95,9 +123,11 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 _INT64_COLUMNS = frozenset(
     {"step", "bid_depth", "ask_depth", "volume", "qty", "buyer", "seller", "agent_id"}
     | {"inventory", "source", "target", "level", "hedge", "net_delta"}
+    | {"expiry", "open_interest"}
 )
 LABEL_COLUMNS = frozenset(
     {"aggressor", "venue", "instrument", "purpose", "kind", "regime", "status", "group", "side"}
+    | {"series", "type"}
 )
 """Columns (in any table that has them) holding labels from a small set: pandas ``category``."""
 _INT, _FLOAT, _NULLABLE_INT, _LABEL = "int64", "float64", "Int64", "category"
@@ -385,6 +415,56 @@ class Recorder:
     def depth_level(self, step: int, side: str, level: int, price: float, qty: int) -> None:
         """Record one aggregated book level: ``side`` "bid" or "ask", ``level`` 1 = the touch."""
         self._append("depth", (step, side, level, price, qty))
+
+    def option(
+        self,
+        step: int,
+        series: str,
+        type: str,
+        strike: float,
+        expiry: int,
+        best_bid: float,
+        best_ask: float,
+        mid: float,
+        implied_vol: float,
+        open_interest: int,
+        volume: int,
+    ) -> None:
+        """Record one option series at one step (`abm.market.options.venue.OptionsVenue.record`).
+
+        ``series`` is the series' instrument name, ``type`` ``"call"`` or ``"put"``, ``strike``
+        in price units, ``expiry`` its expiry step; quotes and ``mid`` in price units (NaN for an
+        empty side); ``implied_vol`` the Black-Scholes volatility of the mid per sqrt(unit of
+        model time) (NaN without one); ``open_interest`` the contracts held long;
+        ``volume`` the contracts traded since the series' previous row.
+        """
+        _require_str("options", "series", series)
+        _require_str("options", "type", type)
+        row = (step, series, type, strike, expiry, best_bid, best_ask, mid, implied_vol)
+        self._append("options", (*row, open_interest, volume))
+
+    def greeks(
+        self,
+        step: int,
+        agent_id: int,
+        delta: float,
+        gamma: float,
+        vega: float,
+        theta: float,
+        pnl_theta: float,
+        pnl_gamma: float,
+        pnl_vega: float,
+        pnl_hedging: float,
+        pnl_residual: float,
+    ) -> None:
+        """Record one option market maker's Greeks and its step's P&L attribution.
+
+        See `abm.agents.option_pnl`: ``delta`` is the net delta in lots (options and spot),
+        ``gamma``, ``vega`` and ``theta`` those of its option positions; the five ``pnl_``
+        terms sum to the step's change in its equity (price units).
+        """
+        row = (step, agent_id, delta, gamma, vega, theta, pnl_theta, pnl_gamma, pnl_vega)
+        self._append("greeks", (*row, pnl_hedging, pnl_residual))
 
 
 class RecorderDataCollector:

@@ -3,7 +3,7 @@
 A `RunResult` is saved as a run directory (DESIGN.md section 8)::
 
     market.parquet trades.parquet agents.parquet events.parquet network.parquet
-    depth.parquet summary.json scenario.yaml meta.json
+    depth.parquet options.parquet greeks.parquet summary.json scenario.yaml meta.json
 
 Tables keep the dtypes of `abm.results.recorder` (the schema). ``meta.json`` carries
 ``results_format_version``, `RESULTS_FORMAT_VERSION`: `RunResult.load` reads only runs of
@@ -108,6 +108,10 @@ class RunResult:
         network: Contagion graph edges, columns `NETWORK_COLUMNS`.
         depth: Order-book snapshots (top levels of each side at a stride; empty unless the
             scenario asks for them), columns `DEPTH_COLUMNS`; level 1 is the touch.
+        options: Option series quotes, implied volatility, open interest and volume (empty
+            without an ``options`` section), columns `OPTION_COLUMNS`.
+        greeks: Option market makers' Greeks and P&L attribution per step (empty without
+            them), columns `GREEK_COLUMNS`.
         summary: Headline metrics (JSON conventions of `abm.results.run_files` applied on
             construction).
         scenario_yaml: The resolved scenario, as YAML text.
@@ -122,6 +126,8 @@ class RunResult:
     events: pd.DataFrame
     network: pd.DataFrame
     depth: pd.DataFrame
+    options: pd.DataFrame
+    greeks: pd.DataFrame
     summary: dict[str, Any]
     scenario_yaml: str
     meta: dict[str, Any]
@@ -250,6 +256,8 @@ class RunResult:
             events=tables["events"],
             network=tables["network"],
             depth=tables["depth"],
+            options=tables["options"],
+            greeks=tables["greeks"],
             summary=summary,
             scenario_yaml=scenario_yaml,
             meta=meta,

@@ -15,6 +15,7 @@ from abm.policies import PolicySpec
 from abm.risk.hedging import HedgeSpec, NoHedge
 from abm.risk.rebalancing import NoRebalance, RebalanceSpec
 from abm.risk.regimes import GapControlSpec, RegimeSpec
+from abm.scenario.option_groups import OptionEndUserGroup, OptionMarketMakerGroup
 from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.specs import (
     ArrivalLaw,
@@ -262,6 +263,8 @@ AgentGroup = Annotated[
     | NoiseGroup
     | ChartistFundamentalistGroup
     | PaddrikGroup
-    | PovGroup,
+    | PovGroup
+    | OptionMarketMakerGroup
+    | OptionEndUserGroup,
     Field(discriminator="kind"),
 ]
