@@ -16,8 +16,10 @@ Each step (an executor: after the book's market makers, before the takers), an
    ``half_spread_ticks`` option ticks times ``1 + widen * usage`` (usage: the larger of
    |gamma| / gamma_limit and |vega| / vega_limit), rounded outward to the option tick; at a
    limit it drops the side that would add to it (a bid adds long gamma and vega, an ask
-   short), and a bid below one option tick. A side is replaced only when its price changes or
-   it has traded away.
+   short), and a bid below one option tick. Quotes are post only: a bid that would reach the
+   best ask rests one option tick below it, an ask one tick above the best bid (dealers never
+   take each other's quotes priced off a spot that has moved since). A side is replaced only
+   when its price changes or it has traded away.
 
 At each record (`BuiltGroup.on_record`) it writes its ``greeks`` row: net delta, its options'
 gamma, vega and theta, and the step's P&L attribution (`abm.agents.option_pnl`).
@@ -172,18 +174,34 @@ class OptionMarketMaker(Trader):
 
     def _place(self, series: OptionSeries, bid_t: int | None, ask_t: int | None) -> None:
         book_venue = self.venue.books[series.name]
+        book = book_venue.book
         state = self._quotes.setdefault(series.name, [None, None, None, None])
         size = self.spec.quote_size
-        for side, want in ((0, bid_t), (2, ask_t)):
+        grid = self.venue.price_step_ticks
+        wanted = ((0, bid_t), (2, ask_t))
+        for side, want in wanted:  # stale quotes leave first: never cross its own
             order_id, price_t = state[side], state[side + 1]
-            live = order_id is not None and order_id in book_venue.book
+            live = order_id is not None and order_id in book
             if live and price_t == want:
                 continue
             if live:
                 book_venue.cancel(cast(int, order_id))
             state[side] = state[side + 1] = None
-            if want is None:
+        for side, want in wanted:
+            if want is None or state[side] is not None:
                 continue
+            # post only: a quote never takes another dealer's (priced off a spot that has
+            # moved since): a bid stays below the best ask, an ask above the best bid
+            if side == 0:
+                best_ask = book.best_ask_ticks()
+                if best_ask is not None and want >= best_ask:
+                    want = best_ask - grid
+                if want <= 0:
+                    continue
+            else:
+                best_bid = book.best_bid_ticks()
+                if best_bid is not None and want <= best_bid:
+                    want = best_bid + grid
             result = book_venue.limit(self, side == 0, want, size, purpose=TradePurpose.QUOTE)
             if result.resting_qty:
                 state[side], state[side + 1] = result.order_id, want
