@@ -117,3 +117,23 @@ def test_pnl_attribution_total_is_each_dealers_pnl() -> None:
     lines = options_summary_lines(result)
     assert lines[0].startswith("options: implied volatility smile at step")
     assert any("P&L attribution" in line for line in lines)
+
+
+def test_report_has_an_options_section_only_for_options_runs(heston_run: RunResult) -> None:
+    """The report of an options run carries the smile and attribution tables and the figure."""
+    from analysis.report_options import OPTIONS_FIGURE, options_section
+    from analysis.report_sections import build_document
+
+    titles = [section.title for section in build_document(heston_run, figures=False).sections]
+    assert "Options" in titles
+    section = options_section(heston_run, figures=True)
+    names = [getattr(block, "file_name", None) for block in section.blocks]
+    assert OPTIONS_FIGURE in names
+    captions = [getattr(block, "caption", None) for block in section.blocks]
+    assert "Implied volatility smile at step 3" in captions
+    plain = abm.run(
+        abm.load_scenario(
+            Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml"
+        ).override({"steps": 30})
+    )
+    assert "Options" not in [s.title for s in build_document(plain, figures=False).sections]
