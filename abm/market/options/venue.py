@@ -271,16 +271,18 @@ class OptionsVenue:
             return out
         strikes = np.array([s.strike for s in series])
         calls = np.array([s.is_call for s in series])
-        out[ok] = implied_volatility(
-            prices[ok],
-            spot,
-            strikes[ok],
-            tau[ok],
-            self.rate,
-            0.0,
-            calls[ok],
-            raise_outside_bounds=False,
-        )
+        # a Newton step over a vanishing vega overflows on the way to NaN: no warning for it
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            out[ok] = implied_volatility(
+                prices[ok],
+                spot,
+                strikes[ok],
+                tau[ok],
+                self.rate,
+                0.0,
+                calls[ok],
+                raise_outside_bounds=False,
+            )
         return out
 
 
