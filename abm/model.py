@@ -274,6 +274,10 @@ class MarketModel(mesa.Model):
         """The fundamental value now (`abm.agents.base.Market.fundamental_value`)."""
         return self.fundamental.value
 
+    def fundamental_volatility(self) -> float:
+        """The fundamental process's volatility now (`abm.agents.base.Market`)."""
+        return self.fundamental.volatility
+
     @property
     def hedge_price(self) -> float:
         """This step's hedge-instrument price (`abm.agents.base.Market.hedge_price`)."""

@@ -9,6 +9,7 @@ renders to Markdown and HTML. Sources of the numbers:
 - market makers, contagion (only for runs with defaults or a network) and the flash crash
   (only for runs with an execution program): see `analysis.report_market_makers`;
 - stylized facts: `analysis.stylized_facts.scorecard` on the mid (Cont 2001);
+- options (only for runs with an options venue): `analysis.report_options`;
 - figures: `analysis.report_figures` (drawn by `analysis.plots` and `analysis.stat_plots`).
 
 Layout: the scenario's question and expected outcome (`scenario_question_and_outcome` reads them
@@ -33,6 +34,7 @@ from analysis.flash_crash import is_flash_crash_run
 from analysis.formatting import MISSING, format_value, ticks, yes_no
 from analysis.market_making import pnl_decomposition
 from analysis.market_quality import market_quality_summary
+from analysis.options import has_options
 from analysis.report_amm import amm_section, has_pool
 from analysis.report_document import (
     Block,
@@ -56,6 +58,7 @@ from analysis.report_market_makers import (
     has_contagion,
     market_maker_section,
 )
+from analysis.report_options import options_section
 from analysis.stylized_facts import scorecard
 
 STYLIZED_FACTS_MIN_RETURNS = 1000
@@ -147,6 +150,8 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         sections.append(contagion_section(result, figures=figures))
     if has_pool(result):
         sections.append(amm_section(result, figures=figures))
+    if has_options(result):
+        sections.append(options_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))
     if figures:
         more = more_figures(result, tick, decomposition, decomposition_error)

@@ -97,6 +97,14 @@ class Market(Protocol):
         """The fundamental value now (after this step's shocks)."""
         ...
 
+    def fundamental_volatility(self) -> float:
+        """The fundamental process's volatility now, price units per sqrt(unit of time).
+
+        The true (not estimated) volatility: what only an agent told the truth may read
+        (the options layer's informed volatility traders).
+        """
+        ...
+
     @property
     def fundamental_history(self) -> Sequence[float]:
         """The fundamental value at the end of every step so far, step 0 first.

@@ -18,6 +18,8 @@ from abm.agents import (
     liquidity_provider,
     market_maker,
     noise,
+    option_end_user,
+    option_market_maker,
     paddrik,
     pov,
 )
@@ -35,6 +37,8 @@ GROUP_KINDS: Mapping[str, GroupKind] = MappingProxyType(
             paddrik.GROUP_KIND,
             liquidity_provider.GROUP_KIND,
             arbitrageur.GROUP_KIND,
+            option_market_maker.GROUP_KIND,
+            option_end_user.GROUP_KIND,
         )
     }
 )

@@ -92,6 +92,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         for line in headline_lines(saved.summary, saved.scenario.tick_size):
             print(line)
+        if saved.scenario.options is not None:  # the smile and the dealers' attribution
+            from abm.results.run_result import RunResult
+            from analysis.options import options_summary_lines
+
+            for line in options_summary_lines(RunResult.load(path)):
+                print(line)
         print(f"results: {path}")
     stale = [name for name in ("report.md", "report.html") if (path / name).is_file()]
     if replacing and stale:

@@ -24,6 +24,7 @@ from typing import Any
 from abm.market.amm.venue import build_amm_venue
 from abm.market.book_venue import build_book_venue
 from abm.market.hedge import build_hedge_venue
+from abm.market.options.venue import build_options_venue
 from abm.market.venue import Venue, VenueContext
 
 VenueBuilder = Callable[[str, VenueContext], Venue]
@@ -33,6 +34,7 @@ VENUE_KINDS: Mapping[str, VenueBuilder] = MappingProxyType(
         "book": build_book_venue,
         "hedge": build_hedge_venue,
         "amm": build_amm_venue,
+        "options": build_options_venue,
     }
 )
 """Venue kind -> builder."""
@@ -40,7 +42,12 @@ VENUE_KINDS: Mapping[str, VenueBuilder] = MappingProxyType(
 SCENARIO_VENUES: tuple[tuple[str, str], ...] = (("book", "book"), ("hedge", "hedge"))
 """The venues of every run, ``(name, kind)``, in build (and per-step opening) order."""
 
-OPTIONAL_VENUES: Mapping[str, tuple[str, str]] = MappingProxyType({"amm": ("amm", "amm")})
+OPTIONAL_VENUES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "amm": ("amm", "amm"),
+        "options": ("options", "options"),
+    }
+)
 """Scenario section -> the ``(name, kind)`` of the venue it turns on (when not None)."""
 
 

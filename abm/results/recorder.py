@@ -108,6 +108,32 @@ in *millionths* of a lot / tick (exact integers: input times ``fee_pips``);
 ``volume_quote`` (ticks, fees included) what they traded; ``outside_base``/``outside_quote``
 the venue's outside account (exploits, attackers), `abm.market.amm.venue`.
 """
+OPTION_COLUMNS = (
+    "step",
+    "series",
+    "type",
+    "strike",
+    "expiry",
+    "best_bid",
+    "best_ask",
+    "mid",
+    "implied_vol",
+    "open_interest",
+    "volume",
+)
+GREEK_COLUMNS = (
+    "step",
+    "agent_id",
+    "delta",
+    "gamma",
+    "vega",
+    "theta",
+    "pnl_theta",
+    "pnl_gamma",
+    "pnl_vega",
+    "pnl_hedging",
+    "pnl_residual",
+)
 
 COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -118,6 +144,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "network": NETWORK_COLUMNS,
         "depth": DEPTH_COLUMNS,
         "pools": POOL_COLUMNS,
+        "options": OPTION_COLUMNS,
+        "greeks": GREEK_COLUMNS,
     }
 )
 """The columns of each table, in order."""
@@ -130,9 +158,11 @@ _INT64_COLUMNS = frozenset(
     | {"reserve_base", "reserve_quote", "base_before", "quote_before", "liquidity"}
     | {"fees_base", "fees_quote", "swaps", "rejected", "volume_base", "volume_quote"}
     | {"outside_base", "outside_quote"}
+    | {"expiry", "open_interest"}
 )
 LABEL_COLUMNS = frozenset(
     {"aggressor", "venue", "instrument", "purpose", "kind", "regime", "status", "group", "side"}
+    | {"series", "type"}
 )
 """Columns (in any table that has them) holding labels from a small set: pandas ``category``."""
 _INT, _FLOAT, _NULLABLE_INT, _LABEL = "int64", "float64", "Int64", "category"
@@ -465,6 +495,56 @@ class Recorder:
                 outside_quote,
             ),
         )
+
+    def option(
+        self,
+        step: int,
+        series: str,
+        type: str,
+        strike: float,
+        expiry: int,
+        best_bid: float,
+        best_ask: float,
+        mid: float,
+        implied_vol: float,
+        open_interest: int,
+        volume: int,
+    ) -> None:
+        """Record one option series at one step (`abm.market.options.venue.OptionsVenue.record`).
+
+        ``series`` is the series' instrument name, ``type`` ``"call"`` or ``"put"``, ``strike``
+        in price units, ``expiry`` its expiry step; quotes and ``mid`` in price units (NaN for an
+        empty side); ``implied_vol`` the Black-Scholes volatility of the mid per sqrt(unit of
+        model time) (NaN without one); ``open_interest`` the contracts held long;
+        ``volume`` the contracts traded since the series' previous row.
+        """
+        _require_str("options", "series", series)
+        _require_str("options", "type", type)
+        row = (step, series, type, strike, expiry, best_bid, best_ask, mid, implied_vol)
+        self._append("options", (*row, open_interest, volume))
+
+    def greeks(
+        self,
+        step: int,
+        agent_id: int,
+        delta: float,
+        gamma: float,
+        vega: float,
+        theta: float,
+        pnl_theta: float,
+        pnl_gamma: float,
+        pnl_vega: float,
+        pnl_hedging: float,
+        pnl_residual: float,
+    ) -> None:
+        """Record one option market maker's Greeks and its step's P&L attribution.
+
+        See `abm.agents.option_pnl`: ``delta`` is the net delta in lots (options and spot),
+        ``gamma``, ``vega`` and ``theta`` those of its option positions; the five ``pnl_``
+        terms sum to the step's change in its equity (price units).
+        """
+        row = (step, agent_id, delta, gamma, vega, theta, pnl_theta, pnl_gamma, pnl_vega)
+        self._append("greeks", (*row, pnl_hedging, pnl_residual))
 
 
 class RecorderDataCollector:

@@ -3,7 +3,8 @@
 A `RunResult` is saved as a run directory (DESIGN.md section 8)::
 
     market.parquet trades.parquet agents.parquet events.parquet network.parquet
-    depth.parquet pools.parquet summary.json scenario.yaml meta.json
+    depth.parquet pools.parquet options.parquet greeks.parquet summary.json scenario.yaml
+    meta.json
 
 Tables keep the dtypes of `abm.results.recorder` (the schema). ``meta.json`` carries
 ``results_format_version``, `RESULTS_FORMAT_VERSION`: `RunResult.load` reads only runs of
@@ -110,6 +111,10 @@ class RunResult:
             scenario asks for them), columns `DEPTH_COLUMNS`; level 1 is the touch.
         pools: AMM pools, one row per pool at step 0 and after every block, columns
             `POOL_COLUMNS` (empty without an ``amm`` section).
+        options: Option series quotes, implied volatility, open interest and volume (empty
+            without an ``options`` section), columns `OPTION_COLUMNS`.
+        greeks: Option market makers' Greeks and P&L attribution per step (empty without
+            them), columns `GREEK_COLUMNS`.
         summary: Headline metrics (JSON conventions of `abm.results.run_files` applied on
             construction).
         scenario_yaml: The resolved scenario, as YAML text.
@@ -124,6 +129,8 @@ class RunResult:
     events: pd.DataFrame
     network: pd.DataFrame
     depth: pd.DataFrame
+    options: pd.DataFrame
+    greeks: pd.DataFrame
     summary: dict[str, Any]
     scenario_yaml: str
     meta: dict[str, Any]
@@ -254,6 +261,8 @@ class RunResult:
             network=tables["network"],
             depth=tables["depth"],
             pools=tables["pools"],
+            options=tables["options"],
+            greeks=tables["greeks"],
             summary=summary,
             scenario_yaml=scenario_yaml,
             meta=meta,

@@ -16,6 +16,7 @@ from abm.risk.hedging import HedgeSpec, NoHedge
 from abm.risk.rebalancing import NoRebalance, RebalanceSpec
 from abm.risk.regimes import GapControlSpec, RegimeSpec
 from abm.scenario.amm_groups import ArbitrageurGroup, LiquidityProviderGroup
+from abm.scenario.option_groups import OptionEndUserGroup, OptionMarketMakerGroup
 from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.specs import (
     ArrivalLaw,
@@ -276,6 +277,8 @@ AgentGroup = Annotated[
     | PaddrikGroup
     | PovGroup
     | LiquidityProviderGroup
-    | ArbitrageurGroup,
+    | ArbitrageurGroup
+    | OptionMarketMakerGroup
+    | OptionEndUserGroup,
     Field(discriminator="kind"),
 ]

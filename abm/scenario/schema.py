@@ -40,6 +40,7 @@ from abm.market.amm.spec import AmmSpec
 from abm.market.circuit_breaker import CircuitBreakerSpec
 from abm.market.hedge import HedgeInstrumentSpec
 from abm.market.mark import MarkSpec
+from abm.market.options.spec import OptionsSpec, check_options_fit_the_tick
 from abm.policies import (
     AvellanedaStoikovSpec,
     GLFTSpec,
@@ -176,6 +177,10 @@ name or a path: no ``/``).
 """
 MAX_NAME_LENGTH = 100
 """The longest scenario ``name`` (file systems allow 255 bytes per name; temporaries add more)."""
+ABSENT_SECTIONS_LEFT_OUT = ("options",)
+"""Optional top-level sections (venues a scenario turns on) left out of `Scenario.digest` and
+`Scenario.to_yaml` when absent (None): a scenario without them keeps the digest and the saved
+``scenario.yaml`` it had before they existed."""
 
 
 class Scenario(Spec):
@@ -197,6 +202,8 @@ class Scenario(Spec):
         network: The market makers' contagion network and channels (None: no links).
         circuit_breaker: The exchange's trading halts (`abm.market.circuit_breaker`; None: none).
         amm: An AMM pool beside the book (`abm.market.amm.spec.AmmSpec`; None: none).
+        options: Option series on the underlying, each with its own book (the options venue,
+            `abm.market.options`; None: none).
         record: Recording options.
         limits: Ceilings on the estimated cost (`abm.scenario.budget`); not part of the digest.
     """
@@ -249,6 +256,11 @@ class Scenario(Spec):
         default=None,
         description="An AMM pool trading the book's instrument beside the book, settling in "
         "blocks (abm.market.amm.venue; null: none).",
+    )
+    options: OptionsSpec | None = Field(
+        default=None,
+        description="Option series on the underlying, traded on the options venue "
+        "(abm.market.options; null: none).",
     )
     record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
     limits: LimitsSpec = Field(
@@ -307,6 +319,11 @@ class Scenario(Spec):
     @model_validator(mode="after")
     def _check_prices_fit_the_tick(self) -> Scenario:
         check_prices_fit_the_tick(self.fundamental, self.agents, self.tick_size)
+        return self
+
+    @model_validator(mode="after")
+    def _check_options_fit_the_tick(self) -> Scenario:
+        check_options_fit_the_tick(self.options, self.tick_size, self.agents)
         return self
 
     @model_validator(mode="after")
@@ -374,6 +391,7 @@ class Scenario(Spec):
         """
         # default limits are left out: they say nothing about the run
         unset = {"limits"} if self.limits == LimitsSpec() else set()
+        unset |= self._absent_sections()
         body = yaml.safe_dump(
             self.model_dump(mode="json", exclude=unset),
             sort_keys=False,
@@ -381,6 +399,9 @@ class Scenario(Spec):
             width=100,
         )
         return self._header + body
+
+    def _absent_sections(self) -> set[str]:
+        return {name for name in ABSENT_SECTIONS_LEFT_OUT if getattr(self, name) is None}
 
     def digest(self) -> str:
         """Return the sha256 hex digest of a canonical JSON dump of the scenario.
@@ -391,7 +412,7 @@ class Scenario(Spec):
         ``limits`` is left out: a ceiling on the cost does not change what the run produces.
         """
         canonical = json.dumps(
-            self.model_dump(mode="json", exclude={"limits"}),
+            self.model_dump(mode="json", exclude={"limits", *self._absent_sections()}),
             separators=(",", ":"),
             ensure_ascii=True,
             allow_nan=False,

@@ -31,17 +31,24 @@ def test_group_registry_covers_every_schema_kind() -> None:
 
 
 def test_group_registry_taker_order_is_the_activation_order() -> None:
-    """Takers act kind by kind: informed, chartist-fundamentalist, noise, then Paddrik."""
-    assert TAKER_KIND_ORDER == ("informed", "chartist_fundamentalist", "noise", "paddrik")
+    """Takers act kind by kind: informed, chartist-fundamentalist, noise, Paddrik, option users."""
+    assert TAKER_KIND_ORDER == (
+        "informed",
+        "chartist_fundamentalist",
+        "noise",
+        "paddrik",
+        "option_end_user",
+    )
 
 
 def test_group_registry_roles() -> None:
-    """Market makers, execution programs and AMM agents have their own roles; others take."""
+    """Market makers and executors (execution programs, AMM agents, option dealers); others take."""
     roles = {kind: entry.role for kind, entry in GROUP_KINDS.items()}
     assert roles.pop("market_maker") is GroupRole.MARKET_MAKER
     assert roles.pop("pov") is GroupRole.EXECUTOR
     assert roles.pop("liquidity_provider") is GroupRole.EXECUTOR
     assert roles.pop("arbitrageur") is GroupRole.EXECUTOR
+    assert roles.pop("option_market_maker") is GroupRole.EXECUTOR
     assert set(roles.values()) == {GroupRole.TAKER}
     assert all(GROUP_KINDS[kind].arrival is not None for kind in TAKER_KIND_ORDER)
 

@@ -99,6 +99,7 @@ SWEEP_SHRINK = {"replicates": 2, "steps": 100, "samples": 4}
 FRAGMENTS = (
     ("rebalance: {kind: threshold", "scenarios/baseline.yaml", "agents.mm"),
     ("topology: {kind: core_periphery", "scenarios/baseline.yaml", "top level"),
+    ("strikes: [99.0, 99.5", "scenarios/options/options_mm.yaml", "top level"),
 )
 SAMPLES_PHRASE = "kind: latin_hypercube"
 SAMPLES_FILE = "sweeps/gamma_informed_lhs.yaml"

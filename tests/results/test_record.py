@@ -207,10 +207,26 @@ def _random_result(seed: int = 1, steps: int = 50) -> RunResult:
     recorder.event(steps, EventKind.CREDIT_FREEZE, None, None, 0.5)
     for source in range(3):
         recorder.network_edge(source, (source + 1) % 3, float(rng.random()), 10.0)
+    _record_random_options(recorder, np.random.default_rng(seed + 1), steps)
     summary = {"sharpe": np.float64(rng.normal()), "n_trades": np.int64(12), "nan_metric": np.nan}
     return RunResult.from_recorder(
         recorder, scenario_yaml=SCENARIO_YAML, summary=summary, meta=_meta()
     )
+
+
+def _record_random_options(recorder: Recorder, rng: np.random.Generator, steps: int) -> None:
+    """Options rows for two series (some sides empty: NaN) and greeks rows for two dealers."""
+    for step in range(0, steps, 3):
+        for series, kind, strike in (("call_100_40", "call", 100.0), ("put_99.5_40", "put", 99.5)):
+            bid = math.nan if rng.random() < 0.2 else float(rng.uniform(0.1, 1.0))
+            ask = math.nan if rng.random() < 0.2 else bid + 0.02 if bid == bid else 0.5
+            mid = 0.5 * (bid + ask)
+            iv = float(rng.uniform(0.1, 0.3)) if mid == mid else math.nan
+            oi, volume = (int(x) for x in rng.integers(0, 100, size=2))
+            recorder.option(step, series, kind, strike, 40, bid, ask, mid, iv, oi, volume)
+        for agent_id in (7, 8):
+            greeks = (float(x) for x in rng.normal(0.0, 5.0, size=9))
+            recorder.greeks(step, agent_id, *greeks)
 
 
 def _record_random_depth(recorder: Recorder, rng: np.random.Generator, step: int) -> None:
@@ -242,8 +258,8 @@ def test_record_depth_columns_are_exactly_the_contract() -> None:
 
 
 def test_record_tables_are_design_tables_then_depth() -> None:
-    """Table order is DESIGN.md section 7's five tables, then the depth and pools extensions."""
-    assert (*DESIGN_COLUMNS, "depth", "pools") == TABLES
+    """Table order: DESIGN.md section 7's five tables, depth, pools, then the options tables."""
+    assert (*DESIGN_COLUMNS, "depth", "pools", "options", "greeks") == TABLES
 
 
 @pytest.mark.parametrize("table", TABLE_NAMES)
@@ -386,10 +402,11 @@ def test_run_result_round_trip_empty(tmp_path: Path) -> None:
 
 
 def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
-    """The run holds DESIGN.md 7's eight files plus depth and pools, and nothing beside it."""
+    """The run holds DESIGN.md 7's eight files plus depth, pools, options and greeks, no more."""
     path = _empty_result().save(tmp_path / "runs" / "a")
     assert path == (tmp_path / "runs" / "a").absolute()
-    expected = [f"{table}.parquet" for table in (*DESIGN_COLUMNS, "depth", "pools")]
+    tables = (*DESIGN_COLUMNS, "depth", "pools", "options", "greeks")
+    expected = [f"{table}.parquet" for table in tables]
     expected += ["summary.json", "scenario.yaml", "meta.json"]
     assert sorted(RUN_FILES) == sorted(expected)
     assert sorted(p.name for p in path.iterdir()) == sorted(expected)

@@ -4,8 +4,9 @@ The reference is the unstreamed path, `abm.run(scenario).save(directory)`, which
 row to the end: with a flush every few steps (many Parquet row groups per table), the loaded
 tables must be equal, dtypes and categories included, and the summary equal but for wall
 time. Scenarios are chosen so that every table has rows (network edges, events, depth
-snapshots, interdealer trades) and one runs an execution program (its flash-crash summary
-reads the tables back from the files). A run that fails part way leaves nothing new.
+snapshots, interdealer trades, option quotes and dealer Greeks) and one runs an execution
+program (its flash-crash summary reads the tables back from the files). A run that fails part
+way leaves nothing new.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ CASES = {
     "flash_crash": (
         SCENARIOS / "crisis" / "flash_crash_2010.yaml",
         {"steps": 90, "agents.seller.start_step": 20},
+    ),
+    "options": (
+        SCENARIOS / "options" / "options_mm.yaml",
+        {"steps": 60, "options.expiries": [30, 90], "options.record_stride": 1},
     ),
 }
 
