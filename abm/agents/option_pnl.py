@@ -34,15 +34,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abm.derivatives.black_scholes import (
-    bsm_delta,
-    bsm_gamma,
-    bsm_price,
-    bsm_theta,
-    bsm_vega,
-    implied_volatility,
-)
-from abm.derivatives.heston import HestonParams, heston_price
 from abm.scenario.option_groups import (
     FixedOptionVolatility,
     HestonOptionModel,
@@ -53,6 +44,7 @@ from abm.scenario.option_groups import (
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from abm.derivatives.heston import HestonParams
     from abm.market.options.series import OptionSeries
 
 
@@ -94,6 +86,8 @@ class OptionPricer:
             self._lam = 0.5 ** (1.0 / spec.halflife_steps)
         else:
             assert isinstance(spec, HestonOptionModel)
+            from abm.derivatives.heston import HestonParams
+
             self._heston = HestonParams(spec.kappa, spec.theta, spec.sigma, spec.rho, spec.v0)
             self._var = spec.v0
 
@@ -112,6 +106,18 @@ class OptionPricer:
 
     def greeks(self, series: Sequence[OptionSeries], spot: float, taus: np.ndarray) -> SeriesGreeks:
         """Prices and Greeks of ``series`` at ``spot`` with ``taus`` model time left (each > 0)."""
+        # imported on first use: abm.derivatives loads scipy, which a run without option
+        # dealers never needs (the agent registry imports this module for every run)
+        from abm.derivatives.black_scholes import (
+            bsm_delta,
+            bsm_gamma,
+            bsm_price,
+            bsm_theta,
+            bsm_vega,
+            implied_volatility,
+        )
+        from abm.derivatives.heston import heston_price
+
         strikes = np.array([s.strike for s in series])
         calls = np.array([s.is_call for s in series])
         r = self.rate

@@ -259,7 +259,10 @@ def regime(sigmas: list[float], rates: list[list[float]], **extra: Any) -> dict[
 
 GM = {"kind": "glosten_milgrom", "v_low": 1.0, "v_high": 3.0, "informed_fraction": 0.1}
 NOISE = minimal_doc()["agents"]["noise"]
-KNOWN_AGENTS = "expected one of: chartist_fundamentalist, informed, market_maker, noise"
+KNOWN_AGENTS = (
+    "expected one of: arbitrageur, chartist_fundamentalist, informed, liquidity_provider, "
+    "market_maker, noise, option_end_user, option_market_maker, paddrik, pov"
+)
 
 BAD_DOCUMENTS = [
     case(
@@ -759,7 +762,7 @@ def test_groups_of_unknown_kind_errors() -> None:
     """Asking for a kind that does not exist is a typo, not an empty answer."""
     with pytest.raises(
         ScenarioError,
-        match="expected one of: chartist_fundamentalist, informed, market_maker, noise",
+        match=KNOWN_AGENTS,
     ):
         load_scenario(FULL).groups_of("market-maker")
 

@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
+from abm.market.options.errors import OptionsError
 from abm.market.options.series import OptionSeries, SeriesBook, series_name
 from abm.market.options.spec import OptionsSpec
-from abm.market.options.venue import OptionsError, OptionsVenue, build_options_venue
+from abm.market.options.venue import OptionsVenue, build_options_venue
 
 __all__ = [
     "OptionSeries",

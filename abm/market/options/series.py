@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from abm.market.book_venue import BookVenue
+from abm.market.options.errors import OptionsError
 from abm.market.orderbook import OrderBook, OrderResult
 from abm.market.venue import Account, Instrument, Settlement
 
@@ -108,8 +109,6 @@ class SeriesBook(BookVenue):
         """
         self._check_open()
         if price_ticks % self.price_step_ticks:
-            from abm.market.options.venue import OptionsError
-
             raise OptionsError(
                 f"{self.series.name}: price {price_ticks} ticks is not a multiple of the "
                 f"option tick ({self.price_step_ticks} ticks)"
@@ -135,8 +134,6 @@ class SeriesBook(BookVenue):
 
     def _check_open(self) -> None:
         if self.expired:
-            from abm.market.options.venue import OptionsError
-
             raise OptionsError(f"{self.series.name}: the series has expired; it takes no orders")
 
     def _note(self, trader: Account, result: OrderResult) -> None:

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from abm.errors import AbmError
 from abm.market.options.series import OptionSeries, SeriesBook
 from abm.market.orderbook import OrderBook
 from abm.market.venue import UNDERLYING, VenueContext
@@ -39,10 +38,6 @@ if TYPE_CHECKING:
     from abm.market.exchange import Exchange
     from abm.market.options.spec import OptionsSpec
     from abm.results.recorder import Recorder
-
-
-class OptionsError(AbmError, ValueError):
-    """An order the options venue cannot take (an expired series, a price off its grid)."""
 
 
 def _ndtr(x: float) -> float:
