@@ -225,7 +225,10 @@ def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict
     - the circuit breaker: ``circuit_breaker`` (whether one was on), ``halts``,
       ``halted_steps``, ``halt_queued_orders``, ``halt_rejected_orders``;
     - conservation: ``cash_conserved``, ``inventory_conserved`` (over traders, hedge venue and
-      the outside world).
+      the outside world), ``holdings_conserved`` (every held instrument: AMM pool shares,
+      option series; each sums to zero over traders and the venue that issues it,
+      `abm.model.MarketModel.holdings_totals`) and ``held_instruments``, how many of them
+      are still open at the end (a settled option series is closed).
 
     Every pnl is equity at the final step's mark (the last ``mark`` of the ``market`` table)
     and hedge price, minus the opening equity: the ``pnl`` of the trader's final ``agents`` row.
@@ -264,6 +267,7 @@ def headline(
         groups.setdefault(trader.group, []).append(pnl(trader))
     cash, inventory = model.totals()
     initial_cash, initial_inventory = model.initial_totals
+    held = model.holdings_totals()
     steps = model.step_index
     breaker = model.exchange.breaker
     return {
@@ -302,6 +306,8 @@ def headline(
         "halt_rejected_orders": model.exchange.rejected_orders,
         "cash_conserved": cash == initial_cash,
         "inventory_conserved": inventory == initial_inventory,
+        "holdings_conserved": all(total == 0 for total in held.values()),
+        "held_instruments": len(held),
     }
 
 

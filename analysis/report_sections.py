@@ -328,8 +328,11 @@ def _stylized_facts_section(market: pd.DataFrame) -> Section:
 
 
 def _accounting_section(summary: Mapping[str, Any]) -> Section:
-    rows = (
+    rows = [
         ("Cash", yes_no(summary.get("cash_conserved"))),
         ("Inventory", yes_no(summary.get("inventory_conserved"))),
-    )
-    return Section("Accounting", (Table(("Check", "Conserved"), rows),))
+    ]
+    if summary.get("held_instruments") or not summary.get("holdings_conserved", True):
+        label = f"Held instruments ({summary['held_instruments']}: pool shares, option series)"
+        rows.append((label, yes_no(summary.get("holdings_conserved"))))
+    return Section("Accounting", (Table(("Check", "Conserved"), tuple(rows)),))

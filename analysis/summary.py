@@ -18,7 +18,8 @@ def summary_lines(result: RunResult) -> list[str]:
     """A few lines for a command line to print after a run.
 
     Covers steps, wall time and steps per second; fills and volume; mean spread (price units
-    and ticks); mean market-maker pnl; and the cash/inventory conservation check.
+    and ticks); mean market-maker pnl; and the conservation checks (cash, inventory, and the
+    held instruments of a run with any).
     """
     return headline_lines(result.summary, result.scenario.tick_size)
 
@@ -36,5 +37,13 @@ def headline_lines(summary: Mapping[str, Any], tick_size: float) -> list[str]:
         f"fills: {fmt(summary.get('fills'))} (volume {fmt(summary.get('volume'))} lots)",
         f"spread mean: {fmt(spread)} ({fmt(ticks(spread, tick))} ticks)",
         f"market-maker pnl mean: {fmt(summary.get('mm_pnl_mean'))}",
-        f"conserved: cash {cash}, inventory {inventory}",
+        f"conserved: cash {cash}, inventory {inventory}{_held(summary)}",
     ]
+
+
+def _held(summary: Mapping[str, Any]) -> str:
+    """The held instruments' check (pool shares, option series), when any is open or it failed."""
+    if not summary.get("held_instruments") and summary.get("holdings_conserved", True):
+        return ""
+    count = summary["held_instruments"]
+    return f", held instruments ({count}) {yes_no(summary.get('holdings_conserved'))}"

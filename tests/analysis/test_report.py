@@ -265,6 +265,14 @@ def test_report_says_no_when_conservation_failed(result: RunResult) -> None:
     text = _markdown(broken)
     assert "| Cash | no |" in text
     assert "| Inventory | yes |" in text
+    assert "Held instruments" not in text  # the baseline holds none: no row
+
+
+def test_report_says_no_when_held_instruments_were_not_conserved(result: RunResult) -> None:
+    """A run with held instruments gets their row, and a failed check reads "no"."""
+    summary = {**result.summary, "held_instruments": 3, "holdings_conserved": False}
+    text = _markdown(dataclasses.replace(result, summary=summary))
+    assert "| Held instruments (3: pool shares, option series) | no |" in text
 
 
 def test_write_report_raises_on_missing_directory(tmp_path: Path) -> None:

@@ -66,6 +66,13 @@ def test_options_mm_runs_end_to_end_and_settles_every_series() -> None:
     assert ((trades["venue"] == "options") & (trades["purpose"] == "taker")).sum() > 200
     assert (trades["purpose"] == "hedge").sum() > 100
     assert result.summary["cash_conserved"] and result.summary["inventory_conserved"]
+    # every series' positions sum to zero over holders and the venue (a conservation law);
+    # all 30 are settled and closed at the end, open mid-run
+    assert result.summary["held_instruments"] == 0
+    assert result.summary["holdings_conserved"]
+    early = abm.run(abm.load_scenario(OPTIONS / "options_mm.yaml").override({"steps": 300}))
+    assert early.summary["held_instruments"] == 30
+    assert early.summary["holdings_conserved"]
     last = result.options[result.options["step"] == result.options["step"].max()]
     assert (last["open_interest"] == 0).all()  # everything expired and settled
     greeks = result.greeks
