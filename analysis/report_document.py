@@ -250,6 +250,18 @@ def attempt(compute: Callable[[], _T]) -> tuple[_T | None, str]:
         return None, str(error) or type(error).__name__
 
 
+def figure_block(label: str, caption: str, file_name: str, draw: Callable[[], Figure]) -> Block:
+    """``draw()``'s figure as a `FigureBlock`, or a paragraph saying why the run has none.
+
+    The paragraph reads "<label> figure unavailable: <reason>" (`attempt` decides which
+    errors mean that the run cannot support the figure).
+    """
+    figure, error = attempt(draw)
+    if figure is None:
+        return Paragraph(f"{label} figure unavailable: {error}")
+    return FigureBlock(caption, file_name, png_bytes(figure))
+
+
 def render_markdown(document: Document, figure_links: Mapping[str, str]) -> str:
     """Return the document as Markdown; figures link to files by relative path.
 

@@ -6,6 +6,7 @@ Measures and windows are those of `analysis.flash_crash` (CFTC/SEC 2010; Kirilen
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from abm.results.flash_crash_phases import HISTORICAL
@@ -20,12 +21,11 @@ from analysis.flash_crash import (
 from analysis.formatting import MISSING, format_value
 from analysis.report_document import (
     Block,
-    FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
-    png_bytes,
+    figure_block,
     scenario_fields,
 )
 
@@ -144,10 +144,7 @@ def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
     )
     blocks.append(Table(header, tuple(class_rows), "Trader classes (shares of trade sides)"))
     if figures:
-        figure, figure_error = attempt(lambda: flash_crash_figure(result))
-        if figure is None:
-            blocks.append(Paragraph(f"Flash-crash figure unavailable: {figure_error}"))
-        else:
-            caption = "Price, bid depth and inventories through the event (program shaded)"
-            blocks.append(FigureBlock(caption, FLASH_CRASH_FIGURE, png_bytes(figure)))
+        caption = "Price, bid depth and inventories through the event (program shaded)"
+        draw = functools.partial(flash_crash_figure, result)
+        blocks.append(figure_block("Flash-crash", caption, FLASH_CRASH_FIGURE, draw))
     return Section(title, tuple(blocks))

@@ -9,6 +9,7 @@ The flash-crash section is in `analysis.report_flash_crash`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Mapping
 from types import ModuleType
@@ -23,12 +24,11 @@ from analysis.formatting import MISSING, format_value
 from analysis.market_making import efficiency_metrics
 from analysis.report_document import (
     Block,
-    FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
-    png_bytes,
+    figure_block,
     scenario_fields,
 )
 from analysis.stat_plots import IDENTITY_COLUMNS
@@ -312,11 +312,8 @@ def _contagion_module_blocks(result: RunResult, *, figures: bool) -> list[Block]
             crisis = _crisis_rows(crisis)
         blocks.append(_any_table(crisis, "Crisis summary (analysis.contagion)"))
     if figures:
-        figure, error = attempt(lambda: module.network_figure(result))
-        if figure is None:
-            blocks.append(Paragraph(f"Network figure unavailable: {error}"))
-        else:
-            blocks.append(FigureBlock("Contagion network", NETWORK_FIGURE, png_bytes(figure)))
+        draw = functools.partial(module.network_figure, result)
+        blocks.append(figure_block("Network", "Contagion network", NETWORK_FIGURE, draw))
     return blocks
 
 

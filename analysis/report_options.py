@@ -22,12 +22,11 @@ from analysis.options import (
 )
 from analysis.report_document import (
     Block,
-    FigureBlock,
     Paragraph,
     Section,
     Table,
     attempt,
-    png_bytes,
+    figure_block,
 )
 
 OPTIONS_FIGURE = "options.png"
@@ -92,12 +91,10 @@ def options_section(result: RunResult, *, figures: bool) -> Section:
         )
         blocks.append(Table(header, rows, "Option market makers' P&L (price units)"))
     if figures:
-        figure, figure_error = attempt(lambda: options_figure(result))
-        if figure is None:
-            blocks.append(Paragraph(f"Options figure unavailable: {figure_error}"))
-        else:
-            caption = "Smile per expiry; option market makers' gamma and net delta"
-            blocks.append(FigureBlock(caption, OPTIONS_FIGURE, png_bytes(figure)))
+        caption = "Smile per expiry; option market makers' gamma and net delta"
+        blocks.append(
+            figure_block("Options", caption, OPTIONS_FIGURE, lambda: options_figure(result))
+        )
     return Section(title, tuple(blocks))
 
 

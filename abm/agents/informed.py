@@ -71,9 +71,7 @@ class InformedTrader(Trader):
         # edges come from float prices: a hair of tolerance keeps exact grid cases exact
         if edge <= spec.threshold + _EPS:
             return
-        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge + _EPS))
-        room = spec.position_limit - (self.inventory if is_buy else -self.inventory)
-        size = min(size, room)
+        size = self._size(edge, is_buy)
         if size <= 0:
             return
         venue = self.market.book_venue
@@ -85,6 +83,13 @@ class InformedTrader(Trader):
             assert touch is not None  # a finite edge implies a quote on that side
             price_t = touch + offset if is_buy else max(1, touch - offset)
             venue.limit(self, is_buy, price_t, size, purpose=TradePurpose.TAKER, ioc=True)
+
+    def _size(self, edge: float, is_buy: bool) -> int:
+        """Lots for an ``edge`` (price units): the size rule, capped by the position limit."""
+        spec = self.spec
+        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge + _EPS))
+        room = spec.position_limit - (self.inventory if is_buy else -self.inventory)
+        return min(size, room)
 
     def _act_routed(self, estimate: float, side: bool | None) -> None:
         """An arrival trading at the AMM pool (``venue: amm``) or the better venue (``best``).
@@ -114,9 +119,7 @@ class InformedTrader(Trader):
         edge, is_buy, at_pool = max(edges, key=lambda choice: choice[0])
         if edge <= spec.threshold + _EPS:
             return
-        size = min(spec.max_size, spec.base_size + math.floor(spec.size_per_edge * edge + _EPS))
-        room = spec.position_limit - (self.inventory if is_buy else -self.inventory)
-        size = min(size, room)
+        size = self._size(edge, is_buy)
         if size <= 0:
             return
         if spec.venue == "best":  # the size's all-in cost decides, not the margin

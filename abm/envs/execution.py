@@ -58,7 +58,7 @@ import numpy as np
 from gymnasium import spaces
 
 from abm.envs.errors import EnvError
-from abm.envs.market_making import episode_seed, scenario_of
+from abm.envs.market_making import EpisodeSeeds, scenario_of
 from abm.market.circuit_breaker import HALTED_ORDER_ID
 from abm.model import MarketModel
 from abm.results.events import EventKind, TradePurpose
@@ -227,8 +227,7 @@ class ExecutionEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             np.array([1, 1, inf, inf, 1, inf, inf], dtype=np.float32),
             dtype=np.float32,
         )
-        self._root_seed = self.scenario.seed
-        self._episode = 0
+        self._seeds = EpisodeSeeds(self.scenario.seed)
         self.model: MarketModel | None = None
         self.trader: PovTrader | None = None
         self._program: _Program | None = None
@@ -247,10 +246,7 @@ class ExecutionEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Build the model, run it to the program's start and fix the arrival price."""
         super().reset(seed=seed)
-        if seed is not None:
-            self._root_seed, self._episode = int(seed), 0
-        model_seed = episode_seed(self._root_seed, self._episode)
-        self._episode += 1
+        model_seed = self._seeds.next(seed)
         self._release()
         model = MarketModel(self.scenario, seed=model_seed)
         traders = [t for t in model.executors if t.group == self.group]

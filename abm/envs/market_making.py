@@ -112,6 +112,28 @@ def episode_seed(root: int, episode: int) -> int:
     return int(sequence.generate_state(1, np.uint64)[0])
 
 
+class EpisodeSeeds:
+    """The model seeds of an env's episodes (module docstring, Seeding).
+
+    ``next(seed)`` gives the next episode's seed: ``seed`` itself restarts the sequence at
+    that root (``reset(seed=s)`` is the market of ``abm run --seed s``); None continues it.
+    """
+
+    __slots__ = ("episode", "root")
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.episode = 0
+
+    def next(self, seed: int | None) -> int:
+        """The seed of the next episode (``seed`` not None: the first of a new root)."""
+        if seed is not None:
+            self.root, self.episode = int(seed), 0
+        model_seed = episode_seed(self.root, self.episode)
+        self.episode += 1
+        return model_seed
+
+
 class MarketMakingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """A Gymnasium environment in which the agent quotes for one market maker of a scenario.
 
@@ -171,8 +193,7 @@ class MarketMakingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
             raise EnvError(f"reward: must be a RewardSpec, got {reward!r}")
         self.action_space = self.action_map.space
         self.observation_space = observation_space()
-        self._root_seed = self.scenario.seed
-        self._episode = 0
+        self._seeds = EpisodeSeeds(self.scenario.seed)
         self.model: MarketModel | None = None
         self.maker: MarketMaker | None = None
         self._quotes = ActionQuotes()
@@ -186,10 +207,7 @@ class MarketMakingEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode: build the scenario's model (seeding: module docstring)."""
         super().reset(seed=seed)
-        if seed is not None:
-            self._root_seed, self._episode = int(seed), 0
-        model_seed = episode_seed(self._root_seed, self._episode)
-        self._episode += 1
+        model_seed = self._seeds.next(seed)
         self._release()
         model = MarketModel(self.scenario, seed=model_seed)
         group = [mm for mm in model.market_makers if mm.group == self.group]
