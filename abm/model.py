@@ -339,17 +339,18 @@ class MarketModel(mesa.Model):
         tick = self.tick_size
         mid = None if bid is None or ask is None else (bid + ask) * 0.5 * tick
         last_price = None if last is None else last * tick
+        step_qty, step_notional = 0, 0.0
         if uses_trades:
             step_trades = exchange.tape_since(self._tape_start)
-            inputs = MarkInputs(
-                fundamental=fundamental,
-                mid=mid,
-                last=last_price,
-                step_qty=sum(qty for _, _, qty in step_trades),
-                step_notional=math.fsum(price * tick * qty for _, price, qty in step_trades),
-            )
-        else:
-            inputs = MarkInputs(fundamental=fundamental, mid=mid, last=last_price)
+            step_qty = sum(qty for _, _, qty in step_trades)
+            step_notional = math.fsum(price * tick * qty for _, price, qty in step_trades)
+        inputs = MarkInputs(
+            fundamental=fundamental,
+            mid=mid,
+            last=last_price,
+            step_qty=step_qty,
+            step_notional=step_notional,
+        )
         self._mark_key, self._mark_inputs_now = key, inputs
         return inputs
 
