@@ -270,13 +270,29 @@ def pnl_decomposition_figure(decomposition: pd.DataFrame) -> Figure:
     ax.set_xticks(positions, [str(group) for group in means.index])
     omitted = [quantity_label(c) for c in terms if c not in shown]
     if omitted:
-        xlabel += f"\nnot drawn, zero for every group: {', '.join(omitted)}"
+        xlabel += "\n" + _wrapped_list("not drawn, zero for every group: ", omitted)
     finish_axes(ax, title, xlabel, ylabel, has_data=True, legend=False)
     # Outside the axes: bars of opposite sign leave no corner free of data.
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     ax.grid(True, axis="y", alpha=0.3)
     ax.grid(False, axis="x")
     return figure
+
+
+def _wrapped_list(lead: str, items: list[str], width: int = 80) -> str:
+    """``lead`` and ``items`` joined by commas, on lines of at most ``width`` characters.
+
+    A line breaks only between items (a name is never split), so an axis label under a
+    narrow figure stays inside it.
+    """
+    lines = [lead.rstrip()]
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if len(lines[-1]) + 1 + len(piece) > width:
+            lines.append(piece)
+        else:
+            lines[-1] += " " + piece
+    return "\n".join(lines)
 
 
 def _student_t_binned_mle(edges: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
