@@ -28,6 +28,7 @@ from abm.errors import AbmError
 from abm.market.mark import describe_mark
 from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
+from abm.results.amm_summary import amm_summary_keys
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
 from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario.budget import check_limits
@@ -149,6 +150,7 @@ def run(
     setup = FlashCrashSetup.of_scenario(scenario)
     if setup.program_starts:  # an execution program (a pov group, even of count 0)
         summary.update(flash_crash_summary(result, setup))
+    summary.update(amm_summary_keys(result, scenario))  # empty without an amm section
     return dataclasses.replace(result, summary=summary)
 
 
@@ -233,7 +235,8 @@ def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict
     Every pnl is equity at the final step's mark (the last ``mark`` of the ``market`` table)
     and hedge price, minus the opening equity: the ``pnl`` of the trader's final ``agents`` row.
     `run` adds `abm.results.flash_crash.flash_crash_summary` for a scenario with an execution
-    program (a ``pov`` group).
+    program (a ``pov`` group), and `abm.results.amm_summary.amm_summary_keys` (the ``amm_``
+    keys) for one with an ``amm`` section.
     """
     return headline(model, result.market, result.trades, wall_time_s)
 

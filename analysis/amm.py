@@ -7,6 +7,10 @@ quote_before`` when the block starts and ``base_after, quote_after`` when it end
 units), the fee paid in the block (``fee_base``, ``fee_quote``) and the arbitrageur's profit
 valued at the external price (``arbitrage_profit``).
 
+The block tables' columns (`BLOCK_TABLE_COLUMNS`) and `lp_pnl_decomposition` are
+`abm.results.amm_summary`'s (the engine writes a run's AMM figures into its summary and must
+not import this module, which loads scipy); they are re-exported here.
+
 Closed forms and where they come from:
 
 * impermanent loss of a constant-product pool, ``2 sqrt(r) / (1 + r) - 1`` for a price ratio
@@ -29,12 +33,17 @@ Closed forms and where they come from:
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
+
+from abm.results.amm_summary import (
+    BLOCK_TABLE_COLUMNS,
+    check_block_table,
+    lp_pnl_decomposition,
+)
 
 __all__ = [
     "BLOCK_TABLE_COLUMNS",
@@ -49,19 +58,6 @@ __all__ = [
     "lp_pnl_decomposition",
     "lvr_rate",
 ]
-
-BLOCK_TABLE_COLUMNS = (
-    "time",
-    "price",
-    "base_before",
-    "quote_before",
-    "base_after",
-    "quote_after",
-    "fee_base",
-    "fee_quote",
-    "arbitrage_profit",
-)
-"""The columns a block table must have (one row per block)."""
 
 
 def _positive(values: ArrayLike, name: str) -> np.ndarray:
@@ -211,14 +207,6 @@ def fixed_block_arbitrage_profit_rate(
     return float(lvr_rate(sigma, pool_value)) * factor
 
 
-def _check_blocks(blocks: pd.DataFrame) -> None:
-    missing = [name for name in BLOCK_TABLE_COLUMNS if name not in blocks.columns]
-    if missing:
-        raise ValueError(f"blocks is missing the columns {missing}")
-    if len(blocks) == 0:
-        raise ValueError("blocks has no rows")
-
-
 def arbitrage_rate(blocks: pd.DataFrame) -> float:
     """Arbitrage profit per unit time per unit of pool value, as measured on a block table.
 
@@ -229,7 +217,7 @@ def arbitrage_rate(blocks: pd.DataFrame) -> float:
     Raises:
         ValueError: For a table without the block columns or without rows.
     """
-    _check_blocks(blocks)
+    check_block_table(blocks)
     price = blocks["price"].to_numpy(dtype=float)
     value = blocks["base_before"].to_numpy(dtype=float) * price + blocks["quote_before"].to_numpy(
         dtype=float
@@ -237,75 +225,3 @@ def arbitrage_rate(blocks: pd.DataFrame) -> float:
     times = blocks["time"].to_numpy(dtype=float)
     exposure = float(np.sum(value * np.diff(np.concatenate([[0.0], times]))))
     return float(blocks["arbitrage_profit"].sum()) / exposure
-
-
-def _scaled_prices(prices: np.ndarray) -> tuple[list[int], int]:
-    """Prices as integers over one power of two, ``prices == scaled / 2**shift`` exactly."""
-    ratios = [float(p).as_integer_ratio() for p in prices]
-    shift = max(den.bit_length() - 1 for _, den in ratios)
-    return [num << (shift - (den.bit_length() - 1)) for num, den in ratios], shift
-
-
-def lp_pnl_decomposition(blocks: pd.DataFrame, *, exact: bool = False) -> pd.DataFrame:
-    """The liquidity providers' P&L, block by block: rebalancing P&L plus fees minus LVR.
-
-    The pool's value is its holdings marked at the external price, ``V = x S + y``. Over the
-    interval that ends with block ``i`` (from the end of block ``i - 1``; the first row covers
-    block 0 alone):
-
-    * ``pnl = V_i(after) - V_{i-1}(after)``, the pool's change in value;
-    * ``rebalancing_pnl = x_{i-1}(after) * (S_i - S_{i-1})``, what a portfolio holding the
-      pool's base position and rebalancing at market prices made (Milionis et al. 2022, the
-      rebalancing strategy; 0 on the first row);
-    * ``fees = fee_base * S_i + fee_quote``, the block's fee income marked at the price;
-    * ``lvr = fees - ((x_after - x_before) S_i + (y_after - y_before))``, what the block's trade
-      cost the pool at market prices before its fee (the arbitrageur's profit plus the fee).
-
-    So ``pnl == rebalancing_pnl + fees - lvr`` on every row: holdings before a block equal
-    those after the previous one. The identity is exact, not up to rounding: float prices are
-    dyadic rationals and the amounts integers, so every term is computed exactly as an integer
-    over one power of two; ``exact=True`` returns those as `fractions.Fraction` objects,
-    otherwise each is rounded once to the nearest float.
-
-    Raises:
-        ValueError: For a table without the block columns or rows, non-positive prices, or
-            holdings that change between blocks (a deposit or withdrawal the identity leaves
-            out).
-    """
-    _check_blocks(blocks)
-    prices = _positive(blocks["price"].to_numpy(dtype=float), "price")
-    ints = {
-        name: [int(v) for v in blocks[name].tolist()]
-        for name in (
-            "base_before",
-            "quote_before",
-            "base_after",
-            "quote_after",
-            "fee_base",
-            "fee_quote",
-        )
-    }
-    base_b, quote_b = ints["base_before"], ints["quote_before"]
-    base_a, quote_a = ints["base_after"], ints["quote_after"]
-    if base_b[1:] != base_a[:-1] or quote_b[1:] != quote_a[:-1]:
-        raise ValueError("holdings change between blocks: the decomposition needs none")
-    scaled, shift = _scaled_prices(prices)
-    unit = 1 << shift
-    rows: dict[str, list[int]] = {"pnl": [], "rebalancing_pnl": [], "fees": [], "lvr": []}
-    for i, s in enumerate(scaled):
-        prev_s = s if i == 0 else scaled[i - 1]
-        value_after = base_a[i] * s + quote_a[i] * unit
-        value_start = base_b[i] * prev_s + quote_b[i] * unit
-        fees = ints["fee_base"][i] * s + ints["fee_quote"][i] * unit
-        trade = (base_a[i] - base_b[i]) * s + (quote_a[i] - quote_b[i]) * unit
-        rows["pnl"].append(value_after - value_start)
-        rows["rebalancing_pnl"].append(base_b[i] * (s - prev_s))
-        rows["fees"].append(fees)
-        rows["lvr"].append(fees - trade)
-    table = pd.DataFrame({"time": blocks["time"].to_numpy(dtype=float)})
-    for name, values in rows.items():
-        if exact:
-            table[name] = pd.Series([Fraction(v, unit) for v in values], dtype=object)
-        else:
-            table[name] = np.array([v / unit for v in values], dtype=float)
-    return table

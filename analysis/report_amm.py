@@ -1,14 +1,19 @@
 """The report's "AMM pool" section, for runs whose scenario has an ``amm`` section.
 
-Figures and tables come from `analysis.amm_run`: the liquidity providers' P&L split into
-rebalancing P&L + fees - LVR (exact, `analysis.amm.lp_pnl_decomposition`), the takers' venue
-shares and costs by size, and the pool price beside the book's mid and the fundamental.
+The headline table shows the run's ``amm_`` summary keys (`abm.results.amm_summary`;
+recomputed for an older run without them); figures and the other tables come from
+`analysis.amm_run`: the liquidity providers' P&L split into rebalancing P&L + fees - LVR
+(exact, `abm.results.amm_summary.lp_pnl_decomposition`), the takers' venue shares and costs
+by size, and the pool price beside the book's mid and the fundamental.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from matplotlib.figure import Figure
 
+from abm.results.amm_summary import AMM_SUMMARY_KEYS
 from abm.results.run_result import RunResult
 from analysis.amm_run import amm_summary, cost_by_size, lp_decomposition, pool_blocks
 from analysis.formatting import format_value
@@ -36,12 +41,24 @@ _ROWS = (
     ("rebalancing_pnl", "Rebalancing P&L of the pool's holdings (price units)"),
     ("pool_pnl", "Pool value change over its blocks (price units)"),
     ("arbitrage_cash", "Arbitrageurs' net cash from their trades (price units)"),
+    ("arbitrage_swaps", "Arbitrageurs' pool swaps (count)"),
+    ("arbitrage_profit", "Arbitrageurs' pool swap profit at the fundamental (price units)"),
+    ("pool_value_mean", "Mean pool value at the fundamental (price units)"),
+    ("lvr_rate", "LVR per unit time per unit of pool value (1/time)"),
+    ("arbitrage_rate", "Arbitrage profit per unit time per unit of pool value (1/time)"),
 )
 
 
 def has_pool(result: RunResult) -> bool:
     """Whether the run has an AMM pool (rows in its ``pools`` table)."""
     return len(result.pools) > 0
+
+
+def _figures(result: RunResult) -> dict[str, Any]:
+    """The run's ``amm_`` summary keys by `amm_summary` name; computed if the summary lacks one."""
+    if not all(key in result.summary for key in AMM_SUMMARY_KEYS.values()):
+        return dict(amm_summary(result))
+    return {name: result.summary[key] for name, key in AMM_SUMMARY_KEYS.items()}
 
 
 def _figure(result: RunResult) -> FigureBlock:
@@ -73,7 +90,7 @@ def _figure(result: RunResult) -> FigureBlock:
 def amm_section(result: RunResult, *, figures: bool = True) -> Section:
     """The "AMM pool" section: headline table, costs by venue and size, and its figure."""
     title = "AMM pool"
-    summary, error = attempt(lambda: amm_summary(result))
+    summary, error = attempt(lambda: _figures(result))
     if summary is None:
         return Section(title, (Paragraph(f"AMM measures unavailable: {error}"),))
     intro = Paragraph(

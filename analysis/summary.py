@@ -18,8 +18,9 @@ def summary_lines(result: RunResult) -> list[str]:
     """A few lines for a command line to print after a run.
 
     Covers steps, wall time and steps per second; fills and volume; mean spread (price units
-    and ticks); mean market-maker pnl; and the conservation checks (cash, inventory, and the
-    held instruments of a run with any).
+    and ticks); mean market-maker pnl; the conservation checks (cash, inventory, and the
+    held instruments of a run with any); and for a run with an AMM pool (``amm_`` keys,
+    `abm.results.amm_summary`) its swaps, the takers' share and the LPs' fees against LVR.
     """
     return headline_lines(result.summary, result.scenario.tick_size)
 
@@ -38,6 +39,24 @@ def headline_lines(summary: Mapping[str, Any], tick_size: float) -> list[str]:
         f"spread mean: {fmt(spread)} ({fmt(ticks(spread, tick))} ticks)",
         f"market-maker pnl mean: {fmt(summary.get('mm_pnl_mean'))}",
         f"conserved: cash {cash}, inventory {inventory}{_held(summary)}",
+        *_pool(summary),
+    ]
+
+
+def _pool(summary: Mapping[str, Any]) -> list[str]:
+    """Two lines on the AMM pool of a run with one (its ``amm_`` summary keys), else none."""
+    if "amm_swaps" not in summary:
+        return []
+    fmt = format_value
+    share = summary.get("amm_taker_share")
+    percent = None if share is None else 100.0 * share
+    return [
+        f"amm pool: {fmt(summary.get('amm_swaps'))} swaps "
+        f"({fmt(summary.get('amm_arbitrage_swaps'))} arbitrage), "
+        f"{fmt(percent)}% of the takers' lots",
+        f"amm LPs: fees {fmt(summary.get('amm_fees'))} - LVR {fmt(summary.get('amm_lvr'))} "
+        f"= {fmt(summary.get('amm_fees_minus_lvr'))} (price units); arbitrage profit "
+        f"{fmt(summary.get('amm_arbitrage_profit'))}",
     ]
 
 

@@ -4,9 +4,10 @@ The reference is the unstreamed path, `abm.run(scenario).save(directory)`, which
 row to the end: with a flush every few steps (many Parquet row groups per table), the loaded
 tables must be equal, dtypes and categories included, and the summary equal but for wall
 time. Scenarios are chosen so that every table has rows (network edges, events, depth
-snapshots, interdealer trades, option quotes and dealer Greeks) and one runs an execution
-program (its flash-crash summary reads the tables back from the files). A run that fails part
-way leaves nothing new.
+snapshots, interdealer trades, option quotes and dealer Greeks); one runs an execution
+program (its flash-crash summary reads the tables back from the files) and two an AMM pool
+(their ``amm_`` summary keys are read back from the files too). A run that fails part way
+leaves nothing new.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from _helpers import BASELINE
 
 import abm
+from abm.results.amm_summary import AMM_SUMMARY_KEYS
 from abm.results.recorder import TABLES, Recorder, RecorderStreamedError
 from abm.results.run_result import WALL_TIME_KEYS, RunResult
 from abm.results.spill import ParquetSpill
@@ -32,6 +34,7 @@ CASES = {
     "baseline": (BASELINE, {"steps": 60}),
     "fire_sale": (SCENARIOS / "crisis" / "fire_sale_spiral.yaml", {"steps": 80}),
     "amm": (SCENARIOS / "amm" / "pool_exploit.yaml", {"steps": 70}),
+    "amm_concentrated": (SCENARIOS / "amm" / "concentrated_ranges.yaml", {"steps": 60}),
     "flash_crash": (
         SCENARIOS / "crisis" / "flash_crash_2010.yaml",
         {"steps": 90, "agents.seller.start_step": 20},
@@ -69,6 +72,8 @@ def test_streamed_run_directory_equals_the_saved_in_memory_run(name: str, tmp_pa
                 assert list(ours[column].cat.categories) == list(theirs[column].cat.categories)
     assert _same_summary(streamed.summary, memory.summary) == []
     assert _same_summary(saved.summary, memory.summary) == []
+    if scenario.amm is not None:  # the pool's figures are compared too, not absent from both
+        assert set(AMM_SUMMARY_KEYS.values()) <= set(saved.summary)
     assert streamed.scenario_yaml == memory.scenario_yaml
     # it did stream: the per-step tables are in many row groups
     market = pq.ParquetFile(saved.path / "market.parquet").metadata.num_row_groups
