@@ -25,6 +25,7 @@ import pandas as pd
 
 from abm.agents.base import Trader
 from abm.errors import AbmError
+from abm.market.amm.lp_ledger import lp_summary_keys
 from abm.market.mark import describe_mark
 from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
@@ -230,7 +231,10 @@ def summarize(model: MarketModel, result: RunResult, wall_time_s: float) -> dict
       the outside world), ``holdings_conserved`` (every held instrument: AMM pool shares,
       option series; each sums to zero over traders and the venue that issues it,
       `abm.model.MarketModel.holdings_totals`) and ``held_instruments``, how many of them
-      are still open at the end (a settled option series is closed).
+      are still open at the end (a settled option series is closed);
+    - liquidity providers of an AMM pool (a run with one): ``amm_lp_by_group`` and
+      ``amm_lp_by_agent``, each owner's fees, LVR, rebalancing and pool P&L
+      (`abm.market.amm.lp_ledger.lp_summary_keys`).
 
     Every pnl is equity at the final step's mark (the last ``mark`` of the ``market`` table)
     and hedge price, minus the opening equity: the ``pnl`` of the trader's final ``agents`` row.
@@ -311,6 +315,11 @@ def headline(
         "inventory_conserved": inventory == initial_inventory,
         "holdings_conserved": all(total == 0 for total in held.values()),
         "held_instruments": len(held),
+        **lp_summary_keys(  # each liquidity provider's fees and LVR (a run with a pool)
+            model.exchange.venues.values(),
+            {trader.unique_id: trader.group for trader in traders},
+            model.scenario.tick_size,
+        ),
     }
 
 

@@ -4,17 +4,22 @@ The headline table shows the run's ``amm_`` summary keys (`abm.results.amm_summa
 recomputed for an older run without them); figures and the other tables come from
 `analysis.amm_run`: the liquidity providers' P&L split into rebalancing P&L + fees - LVR
 (exact, `abm.results.amm_summary.lp_pnl_decomposition`), the takers' venue shares and costs
-by size, and the pool price beside the book's mid and the fundamental.
+by size, and the pool price beside the book's mid and the fundamental. The liquidity
+providers' table (and bar figure) splits the same terms by scenario group, each group one
+range rule, from the summary's ``amm_lp_by_group`` (`abm.market.amm.lp_ledger`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
+from abm.market.amm.venue import PROTOCOL
 from abm.results.amm_summary import AMM_SUMMARY_KEYS
 from abm.results.run_result import RunResult
+from abm.scenario.amm_groups import LiquidityProviderGroup
 from analysis.amm_run import amm_summary, cost_by_size, lp_decomposition, pool_blocks
 from analysis.formatting import format_value
 from analysis.report_document import (
@@ -27,7 +32,7 @@ from analysis.report_document import (
     png_bytes,
 )
 
-__all__ = ["amm_section", "has_pool"]
+__all__ = ["amm_section", "has_pool", "lp_groups", "lp_rule"]
 
 _ROWS = (
     ("swaps", "Swaps executed (count)"),
@@ -87,6 +92,96 @@ def _figure(result: RunResult) -> FigureBlock:
     return FigureBlock("AMM pool: price and LP P&L", "amm_pool.png", png_bytes(fig))
 
 
+_LP_TERMS = (
+    ("fees", "Fees"),
+    ("lvr", "LVR"),
+    ("fees_minus_lvr", "Fees - LVR"),
+    ("rebalancing_pnl", "Rebalancing P&L"),
+    ("pool_pnl", "Pool P&L"),
+)
+
+
+_LP_NOTE = (
+    "Each owner's terms use its own holdings, block by block, at the fundamental; an owner's "
+    "deposit, withdrawal or re-range starts a new segment for it alone, so the groups need "
+    "not add up to the pool's totals above. A concentrated pool credits fees to positions in "
+    "whole token units, rounded down: fees in the base token smaller than a lot per position "
+    "never reach the providers (they stay in the pool), which the pool's totals count as fees."
+)
+
+
+def lp_rule(result: RunResult, group: str) -> str:
+    """How a liquidity-provider group places its liquidity, in words (the scenario's rule)."""
+    spec = result.scenario.agents.get(group)
+    if not isinstance(spec, LiquidityProviderGroup):
+        return "protocol-owned liquidity" if group == PROTOCOL else "not a provider group"
+    pool = result.scenario.amm
+    if pool is not None and pool.pool == "constant_product":
+        return "constant product (full range)"
+    rule = spec.range_rule
+    if rule == "fixed":
+        return f"fixed, +/-{spec.width:.2%}"
+    if rule == "band":
+        return (
+            f"band +/-{spec.width:.2%}, re-centred when left "
+            f"(checked every {spec.check_steps} steps)"
+        )
+    if rule == "volatility":
+        return (
+            f"volatility-scaled, +/-{spec.width_sigmas:g} sigma over {spec.horizon_steps} steps "
+            f"(checked every {spec.check_steps} steps)"
+        )
+    return str(rule)
+
+
+def lp_groups(result: RunResult) -> list[tuple[str, dict[str, Any]]]:
+    """``amm_lp_by_group`` of the summary: scenario groups in document order, the protocol last."""
+    saved = result.summary.get("amm_lp_by_group") or {}
+    order = [name for name in result.scenario.agents if name in saved]
+    return [(name, saved[name]) for name in [*order, *(n for n in saved if n not in order)]]
+
+
+def _lp_table(result: RunResult) -> Table | None:
+    groups = lp_groups(result)
+    if not groups:
+        return None
+    rows = tuple(
+        (
+            name,
+            lp_rule(result, name),
+            format_value(row.get("agents")),
+            *(format_value(row.get(key)) for key, _ in _LP_TERMS),
+        )
+        for name, row in groups
+    )
+    header = ("Group", "Rule", "Owners", *(label for _, label in _LP_TERMS))
+    return Table(
+        header,
+        rows,
+        "Liquidity providers by group (price units, summed over the group; Pool P&L = "
+        "Rebalancing P&L + Fees - LVR exactly; abm.market.amm.lp_ledger)",
+    )
+
+
+def _lp_figure(result: RunResult) -> FigureBlock:
+    groups = lp_groups(result)
+    fig = Figure(figsize=(9, 4))
+    ax = fig.subplots()
+    names = [name for name, _ in groups]
+    positions = np.arange(len(names))
+    width = 0.27
+    for offset, (key, label) in zip((-1, 0, 1), _LP_TERMS[:3], strict=True):
+        values = [float(row.get(key) or 0.0) for _, row in groups]
+        ax.bar(positions + offset * width, values, width, label=label)
+    ax.axhline(0.0, color="0.4", lw=0.6)
+    ax.set_xticks(positions, names)
+    ax.set_ylabel("price units (summed over the group)")
+    ax.set_title("Liquidity providers by rule: fees, LVR (a cost) and fees - LVR")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return FigureBlock("AMM liquidity providers by rule", "amm_lp_groups.png", png_bytes(fig))
+
+
 def amm_section(result: RunResult, *, figures: bool = True) -> Section:
     """The "AMM pool" section: headline table, costs by venue and size, and its figure."""
     title = "AMM pool"
@@ -119,7 +214,14 @@ def amm_section(result: RunResult, *, figures: bool = True) -> Section:
         )
     elif cost_error:
         blocks.append(Paragraph(f"Costs by size unavailable: {cost_error}"))
+    lp_table = _lp_table(result)
+    if lp_table is not None:
+        blocks.append(lp_table)
+        blocks.append(Paragraph(_LP_NOTE))
     if figures:
         figure, figure_error = attempt(lambda: _figure(result))
         blocks.append(figure if figure is not None else Paragraph(figure_error))
+        if lp_table is not None and len(lp_groups(result)) > 1:
+            lp_figure, lp_error = attempt(lambda: _lp_figure(result))
+            blocks.append(lp_figure if lp_figure is not None else Paragraph(lp_error))
     return Section(title, tuple(blocks))

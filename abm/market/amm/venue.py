@@ -57,6 +57,7 @@ from abm.market.amm.common import (
 from abm.market.amm.concentrated import ConcentratedLiquidityPool
 from abm.market.amm.constant_product import ConstantProductPool
 from abm.market.amm.liquidity import liquidity_for_amounts, tick_for_price
+from abm.market.amm.lp_ledger import LpLedger
 from abm.market.exchange import POOL_ACCOUNT_ID
 from abm.market.orderbook import Side
 from abm.market.venue import UNDERLYING, Account, Instrument, VenueContext
@@ -166,6 +167,8 @@ class AmmVenue:
                 self._shocks.setdefault(shock.step, []).append(shock)  # type: ignore[attr-defined]
         self._manipulation: tuple[bool, int] | None = None  # (attacker bought, base held)
         self._push_at_block_end: list[float] = []
+        self.lp_ledger = LpLedger()  # each owner's fees, LVR and P&L (lp_ledger)
+        self._fundamental = 0.0  # the step's external price (price units)
 
     # ----- state ------------------------------------------------------------------
 
@@ -240,6 +243,7 @@ class AmmVenue:
 
     def open_step(self, step: int, fundamental: float) -> None:
         """Open the pool at step 0 (at ``price`` or the fundamental); apply the step's shocks."""
+        self._fundamental = fundamental
         if step == 0 and self.pool is None:
             self._open_pool(fundamental)
             return
@@ -256,6 +260,7 @@ class AmmVenue:
         pool = self._pool()
         block = self._block
         block.base_before, block.quote_before = pool.reserve_base, pool.reserve_quote
+        self.lp_ledger.before_swaps(pool)
         if self._manipulation is not None:  # the attacker swaps back first
             self._reverse_manipulation()
         queue, self._queue = self._queue, []
@@ -322,6 +327,9 @@ class AmmVenue:
             self.outside_base,
             self.outside_quote,
         )
+        if step != 0:
+            price_ticks = self._fundamental / self.tick_size
+            self.lp_ledger.close_block(pool, price_ticks, block.fees_base, block.fees_quote)
         self._block = _Block()
 
     # ----- swaps ------------------------------------------------------------------
