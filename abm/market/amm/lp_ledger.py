@@ -47,11 +47,14 @@ _ZERO = Fraction(0)
 
 
 class _Holding(NamedTuple):
+    """Holdings as integer numerators over ``den`` (token units)."""
+
     owner: Hashable
-    base: Fraction
-    quote: Fraction
-    fees_base: Fraction  # cumulative uncollected fees (concentrated); 0 (constant product)
-    fees_quote: Fraction
+    base: int
+    quote: int
+    fees_base: int  # cumulative uncollected fees (concentrated); 0 (constant product)
+    fees_quote: int
+    den: int
 
 
 @dataclass(slots=True)
@@ -75,14 +78,45 @@ class LpLedger:
     """Every liquidity owner's rebalancing P&L, fees and LVR in one pool (module docstring).
 
     The venue calls `before_swaps` when a block's swaps start and `close_block` when the
-    block's ``pools`` row is written.
+    block's ``pools`` row is written. The sums are kept as integers over ``den * 2**shift``
+    (``den`` the owner's holdings denominator, ``2**shift`` the prices' common one, raised
+    when a price needs it), so no block costs a `fractions.Fraction` operation; `terms`
+    turns them into fractions.
     """
 
     def __init__(self) -> None:
-        self.terms: dict[Hashable, LpTerms] = {}
+        self._sums: dict[Hashable, dict[int, list[int]]] = {}  # owner -> den -> 4 sums
+        self._shift = 0
         self._before: dict[Hashable, _Holding] = {}
-        self._after: dict[Hashable, tuple[Fraction, Fraction]] = {}
-        self._price: Fraction | None = None
+        self._after: dict[Hashable, tuple[int, int, int]] = {}
+        self._price: int | None = None  # the previous block's price, scaled by 2**shift
+
+    @property
+    def terms(self) -> dict[Hashable, LpTerms]:
+        """Each owner's sums (fractions of ticks), in the order owners first held liquidity."""
+        result = {}
+        for owner, by_den in self._sums.items():
+            terms = LpTerms()
+            for den, sums in by_den.items():
+                scale = den << self._shift
+                fees, lvr, rebalancing, pnl = (Fraction(v, scale) for v in sums)
+                terms.add(fees, lvr, rebalancing, pnl)
+            result[owner] = terms
+        return result
+
+    def _scaled(self, price_ticks: float) -> int:
+        """``price_ticks * 2**shift`` exactly, raising the shift (and every sum) if needed."""
+        numerator, denominator = float(price_ticks).as_integer_ratio()
+        bits = denominator.bit_length() - 1
+        if bits > self._shift:
+            grow = bits - self._shift
+            for by_den in self._sums.values():
+                for sums in by_den.values():
+                    sums[:] = [v << grow for v in sums]
+            if self._price is not None:
+                self._price <<= grow
+            self._shift = bits
+        return numerator << (self._shift - bits)
 
     def before_swaps(self, pool: ConstantProductPool | ConcentratedLiquidityPool) -> None:
         """Note every owner's holdings just before the block's swaps."""
@@ -100,54 +134,60 @@ class LpLedger:
         ``fees_base`` and ``fees_quote`` are the block's fees in `FEE_UNITS` (a constant-product
         pool shares them by shares; a concentrated pool's positions carry their own).
         """
-        price = Fraction(price_ticks)
+        price = self._scaled(price_ticks)
+        unit = 1 << self._shift
         after = _holdings(pool)
         shares = pool.share_holders() if isinstance(pool, ConstantProductPool) else None
-        total = pool.total_shares if isinstance(pool, ConstantProductPool) else 0
-        previous = self._after
+        previous, last_price = self._after, self._price
         for key, held in after.items():
             before = self._before.get(key, held)
-            continuing = self._price is not None and previous.get(key) == (
-                before.base,
-                before.quote,
+            den = held.den
+            start = previous.get(key)
+            continuing = (
+                last_price is not None
+                and start is not None
+                and start[0] * before.den == before.base * start[2]
+                and start[1] * before.den == before.quote * start[2]
             )
-            start_price = self._price if continuing and self._price is not None else price
+            start_price = last_price if continuing and last_price is not None else price
+            # numerators over den * 2**shift; before's den is the same (no swap changes it)
             if shares is not None:
-                part = Fraction(shares[held.owner], total * FEE_UNITS)
-                fees = (fees_base * price + fees_quote) * part
-                value_after = held.base * price + held.quote
+                fees = (fees_base * price + fees_quote * unit) * shares[held.owner]
+                value_after = held.base * price + held.quote * unit
             else:
-                fee_base = held.fees_base - before.fees_base
-                fee_quote = held.fees_quote - before.fees_quote
-                fees = fee_base * price + fee_quote
-                value_after = held.base * price + held.quote + fees
+                fees = (held.fees_base - before.fees_base) * price
+                fees += (held.fees_quote - before.fees_quote) * unit
+                value_after = held.base * price + held.quote * unit + fees
             rebalancing = before.base * (price - start_price)
-            lvr = fees - (value_after - before.base * price - before.quote)
-            pnl = value_after - (before.base * start_price + before.quote)
-            self.terms.setdefault(held.owner, LpTerms()).add(fees, lvr, rebalancing, pnl)
-        self._after = {key: (held.base, held.quote) for key, held in after.items()}
+            lvr = fees - (value_after - before.base * price - before.quote * unit)
+            pnl = value_after - (before.base * start_price + before.quote * unit)
+            sums = self._sums.setdefault(held.owner, {}).setdefault(den, [0, 0, 0, 0])
+            sums[0] += fees
+            sums[1] += lvr
+            sums[2] += rebalancing
+            sums[3] += pnl
+        self._after = {key: (held.base, held.quote, held.den) for key, held in after.items()}
         self._price = price
 
 
 def _holdings(pool: ConstantProductPool | ConcentratedLiquidityPool) -> dict[Hashable, _Holding]:
-    """Every owner's (or position's) holdings in ``pool`` now, keyed by owner or position."""
+    """Every owner's (or position's) holdings in ``pool`` now, keyed by owner or position.
+
+    A constant-product owner's are over ``total_shares * FEE_UNITS`` (its part of the
+    reserves, and room for its part of the fees, counted in `FEE_UNITS`); a position's are
+    whole units (``den`` 1).
+    """
     if isinstance(pool, ConstantProductPool):
-        total = pool.total_shares
-        base, quote = pool.reserve_base, pool.reserve_quote
+        den = pool.total_shares * FEE_UNITS
+        base, quote = pool.reserve_base * FEE_UNITS, pool.reserve_quote * FEE_UNITS
         return {
-            owner: _Holding(
-                owner, Fraction(base * shares, total), Fraction(quote * shares, total), _ZERO, _ZERO
-            )
+            owner: _Holding(owner, base * shares, quote * shares, 0, 0, den)
             for owner, shares in pool.share_holders().items()
             if shares
         }
     return {
         (view.owner, view.lower, view.upper): _Holding(
-            view.owner,
-            Fraction(view.base),
-            Fraction(view.quote),
-            Fraction(view.fees_base),
-            Fraction(view.fees_quote),
+            view.owner, view.base, view.quote, view.fees_base, view.fees_quote, 1
         )
         for view in pool.positions()
     }
