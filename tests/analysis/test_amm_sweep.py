@@ -5,7 +5,8 @@ References: the closed forms written out by hand (``sigma**2 / 8``; the fixed-bl
 Nezlobin & Tassy 2025; the Poisson one ``1 / (1 + sqrt(2 lambda) f / sigma)``, Milionis,
 Moallemi & Roughgarden 2023); the replicate means recomputed from ``results.parquet``; and
 for one cell, a run where only the arbitrageur trades the pool, whose arbitrage rate must
-match the fixed-block closed form.
+match the fixed-block closed form and whose profit must be the LPs' loss net of fees (a zero
+sum at the fundamental).
 """
 
 from __future__ import annotations
@@ -130,3 +131,7 @@ def test_arbitrage_alone_earns_the_fixed_block_closed_form() -> None:
     assert summary["amm_arbitrage_rate"] == pytest.approx(expected, rel=0.25)
     assert summary["amm_taker_share"] == 0.0  # the closed form's case: no other pool flow
     assert np.isfinite(summary["amm_lvr_rate"])
+    # zero sum at the fundamental: what the LPs lose net of fees the arbitrageur makes
+    assert summary["amm_fees_minus_lvr"] == pytest.approx(
+        -summary["amm_arbitrage_profit"], rel=1e-9
+    )
