@@ -103,10 +103,12 @@ _LP_TERMS = (
 
 _LP_NOTE = (
     "Each owner's terms use its own holdings, block by block, at the fundamental; an owner's "
-    "deposit, withdrawal or re-range starts a new segment for it alone, so the groups need "
-    "not add up to the pool's totals above. A concentrated pool credits fees to positions in "
-    "whole token units, rounded down: fees in the base token smaller than a lot per position "
-    "never reach the providers (they stay in the pool), which the pool's totals count as fees."
+    "deposit, withdrawal or re-range, or an exploit's drain, starts a new segment for it, and "
+    "what moves between segments (a drain's loss) is in no term: the equity P&L (the group's "
+    "final agents rows, at the run's mark) has it. The groups need not add up to the pool's "
+    "totals above: a concentrated pool credits fees to positions in whole token units, "
+    "rounded down, so base-token fees smaller than a lot per position never reach the "
+    "providers (they stay in the pool), which the pool's totals count as fees."
 )
 
 
@@ -145,16 +147,23 @@ def _lp_table(result: RunResult) -> Table | None:
     groups = lp_groups(result)
     if not groups:
         return None
+    equity = result.summary.get("pnl_by_group") or {}
+
+    def equity_pnl(name: str, count: Any) -> str:
+        mean = equity.get(name)
+        return format_value(None if mean is None or count is None else mean * count)
+
     rows = tuple(
         (
             name,
             lp_rule(result, name),
             format_value(row.get("agents")),
             *(format_value(row.get(key)) for key, _ in _LP_TERMS),
+            equity_pnl(name, row.get("agents")),
         )
         for name, row in groups
     )
-    header = ("Group", "Rule", "Owners", *(label for _, label in _LP_TERMS))
+    header = ("Group", "Rule", "Owners", *(label for _, label in _LP_TERMS), "Equity P&L")
     return Table(
         header,
         rows,
