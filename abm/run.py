@@ -29,6 +29,7 @@ from abm.market.mark import describe_mark
 from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
+from abm.results.lending_summary import lending_summary
 from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario.budget import check_limits
 from abm.scenario.overrides import SOURCE
@@ -149,6 +150,7 @@ def run(
     setup = FlashCrashSetup.of_scenario(scenario)
     if setup.program_starts:  # an execution program (a pov group, even of count 0)
         summary.update(flash_crash_summary(result, setup))
+    summary.update(lending_summary(scenario, lambda: result.lending))
     return dataclasses.replace(result, summary=summary)
 
 
