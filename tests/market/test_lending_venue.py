@@ -85,8 +85,11 @@ def minimal(gap: float = -15.0, **lending: Any) -> Scenario:
 
 
 def test_liquidation_moves_the_hand_computed_amounts() -> None:
-    """Hand-computed: debt 700000 at 8500 ticks/lot repays 350000 (close factor 50%), seizes
-    floor(350000 * 1.05 / 8500) = 43 lots; the liquidator also pays 1000 ticks of gas."""
+    """Hand-computed: a liquidation repays, seizes and charges gas as worked out by hand.
+
+    Debt 700000 at 8500 ticks/lot repays 350000 (close factor 50%) and seizes
+    floor(350000 * 1.05 / 8500) = 43 lots; the liquidator also pays 1000 ticks of gas.
+    """
     model = MarketModel(minimal(liquidation_gas=10.0))
     venue = venue_of(model)
     borrower, liquidator = list(model.exchange.traders.values())
@@ -126,9 +129,12 @@ def test_a_healthy_account_is_refused_and_nothing_moves() -> None:
 
 
 def test_bad_debt_is_written_off_when_the_collateral_runs_out() -> None:
-    """Hand-computed: at 7700 ticks/lot, repaying all of 749000 (close factor 100%) would seize
-    102.1 lots; the 100 held are seized for ceil(100 * 7700 / 1.05) = 733334 and the other
-    15666 ticks written off as bad debt, the borrower's debt holding leaving with them."""
+    """Hand-computed: debt the collateral cannot cover is written off as bad debt.
+
+    At 7700 ticks/lot, repaying all of 749000 (close factor 100%) would seize 102.1 lots; the
+    100 held are seized for ceil(100 * 7700 / 1.05) = 733334 and the other 15666 ticks written
+    off, the borrower's debt holding leaving with them.
+    """
     model = MarketModel(minimal(gap=-23.0, close_factor_bps=10_000))
     venue = venue_of(model)
     borrower, liquidator = list(model.exchange.traders.values())
@@ -167,9 +173,12 @@ def run_summary(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_congestion_turns_a_liquidation_wave_into_bad_debt() -> None:
-    """Direction (issue 22): with blocks carrying no liquidation while the price falls, the
-    accounts sink below debt * (1 + bonus) before anyone can liquidate them, so bad debt
-    appears that the same run without congestion does not have."""
+    """Direction (issue 22): congestion turns a liquidation wave into bad debt.
+
+    With blocks carrying no liquidation while the price falls, the accounts sink below
+    debt * (1 + bonus) before anyone can liquidate them, so bad debt appears that the same run
+    without congestion does not have.
+    """
     congestion = {"kind": "liquidation_congestion", "step": 560, "duration_steps": 450}
     shocks = [*cascade().model_dump()["shocks"], {**congestion, "max_liquidations": 0}]
     free = run_summary({})
@@ -184,20 +193,26 @@ def first_liquidation_step(changes: dict[str, Any]) -> int:
 
 
 def test_a_longer_twap_window_delays_liquidations() -> None:
-    """Direction (issue 22): in a falling market a TWAP averages prices that held before the
-    fall, so its reading lags the pool price by about half its window: the longer the window,
-    the later an account's health factor at the oracle falls below one, and once it has, the
-    collateral seized at the stale (higher) oracle price sells at the market for less than the
-    repayment, so liquidators wait longer still. We find the first liquidation later."""
+    """Direction (issue 22): a longer TWAP window makes the first liquidation come later.
+
+    In a falling market a TWAP averages prices that held before the fall, so its reading lags
+    the pool price by about half its window: the longer the window, the later an account's
+    health factor at the oracle falls below one, and once it has, the collateral seized at the
+    stale (higher) oracle price sells at the market for less than the repayment, so
+    liquidators wait longer still.
+    """
     short = first_liquidation_step({"lending.oracle": {"kind": "amm_twap", "window_s": 600}})
     long = first_liquidation_step({"lending.oracle": {"kind": "amm_twap", "window_s": 14_400}})
     assert short < long
 
 
 def test_a_larger_bonus_clears_underwater_accounts_faster() -> None:
-    """Direction (issue 22): with a gas cost per liquidation, a small bonus leaves liquidating
-    small or thinly-sold positions unprofitable, so accounts stay below a health factor of one
-    for more blocks; a larger bonus pays for them (account-blocks underwater fall)."""
+    """Direction (issue 22): a larger bonus leaves fewer account-blocks underwater.
+
+    With a gas cost per liquidation, a small bonus leaves liquidating small or thinly-sold
+    positions unprofitable, so accounts stay below a health factor of one for more blocks; a
+    larger bonus pays for them.
+    """
 
     def underwater(bonus: int) -> int:
         result = abm.run(
@@ -239,7 +254,7 @@ def test_lending_agents_and_oracles_need_their_sections() -> None:
         if "venue" in group:
             group["venue"] = "book"
     document["lending"]["oracle"] = {"kind": "amm_twap", "window_s": 60}
-    with pytest.raises(ScenarioError, match="lending.oracle.kind"):
+    with pytest.raises(ScenarioError, match=r"lending\.oracle\.kind"):
         Scenario.from_dict(document)
 
 
