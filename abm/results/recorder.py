@@ -131,7 +131,7 @@ LENDING_COLUMNS = (
     "gas_paid",
     "liquidatable",
     "refused",
-    "capacity",
+    "block_capacity",
     "round_index",
 )
 """The ``lending`` table: one row per lending pool at step 0 and at the end of every block.
@@ -146,7 +146,7 @@ block. The block's liquidations: how many (``liquidations``), ``collateral_seize
 ``debt_repaid``, ``bad_debt`` (written off in the block) and ``gas_paid`` (ticks);
 ``liquidatable`` the accounts still below a health factor of one after them, ``refused`` the
 liquidations sent but not settled (healthy by then, over the block's capacity, or unfunded),
-``capacity`` the block's limit (-1: none). ``round_index`` is the cascade round
+``block_capacity`` the block's limit (-1: none). ``round_index`` is the cascade round
 (`abm.results.lending_summary.next_round_index`).
 """
 LIQUIDATION_COLUMNS = (
@@ -224,7 +224,7 @@ _INT64_COLUMNS = frozenset(
     | {"expiry", "open_interest"}
     | {"block", "total_supplied", "total_debt", "pool_cash", "reserves", "deficit"}
     | {"collateral", "liquidations", "collateral_seized", "debt_repaid", "bad_debt"}
-    | {"gas_paid", "liquidatable", "refused", "capacity", "round_index"}
+    | {"gas_paid", "liquidatable", "refused", "block_capacity", "round_index"}
     | {"liquidator", "borrower", "repaid", "gas", "induced"}
 )
 LABEL_COLUMNS = frozenset(
