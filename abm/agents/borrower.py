@@ -80,7 +80,7 @@ class Borrower(Trader):
         if debt > 0 and collateral * price * threshold < Fraction(spec.delever_health) * debt:
             self._delever(pool, collateral, debt, price, threshold)
             return
-        if self.cash_ticks >= price:  # cash from an earlier borrow or sale: buy with it first
+        if self._affordable(price) > 0:  # cash from an earlier borrow or sale: buy with it first
             self._buy(price)
             return
         target = collateral * price * (1 - 1 / Fraction(spec.target_leverage))
@@ -95,17 +95,22 @@ class Borrower(Trader):
         self.borrowed_ticks += amount
         self._buy(price)
 
-    def _buy(self, price: Fraction) -> None:
-        """Buy as many lots as its cash pays for at what it sees now, up to ``max_order``."""
-        market, spec = self.market, self.spec
+    def _affordable(self, price: Fraction) -> int:
+        """Lots its cash pays for at what it sees now (the ask, or the pool's all-in price)."""
+        market = self.market
         per_lot = price
         ask = market.book.best_ask_ticks()
-        if spec.venue == "book" and ask is not None:
+        if self.spec.venue == "book" and ask is not None:
             per_lot = Fraction(ask)
-        elif spec.venue == "amm":
+        elif self.spec.venue == "amm":
             pool = amm_venue(market)
             per_lot = Fraction(pool.price_ticks()) / pool.gamma_fraction()
-        qty = min(spec.max_order, math.floor(self.cash_ticks * _CASH_SHARE / per_lot))
+        return max(0, math.floor(self.cash_ticks * _CASH_SHARE / per_lot))
+
+    def _buy(self, price: Fraction) -> None:
+        """Buy as many lots as its cash pays for, up to ``max_order``, near the oracle price."""
+        spec = self.spec
+        qty = min(spec.max_order, self._affordable(price))
         if qty > 0:
             limit = price * (1 + Fraction(spec.max_slippage_bps, BPS))
             self._busy_until = routed_market_order(
