@@ -278,3 +278,20 @@ def test_the_protocol_supply_is_the_pools_only_supplier_at_the_start() -> None:
     venue = venue_of(model)
     assert venue.pool.supplied_of(PROTOCOL) == round(2_000_000.0 / 0.01)
     assert venue.cash_ticks == venue.pool.cash == round(2_000_000.0 / 0.01)
+
+
+@pytest.mark.slow
+def test_dealer_positions_carry_losses_into_the_contagion_network() -> None:
+    """Dealers whose lots are pledged in the pool default through the fall; free ones do not."""
+    dealers = abm.load_scenario(ROOT / "scenarios" / "defi" / "dealers_leveraged.yaml")
+    model = MarketModel(dealers)
+    model.step()
+    venue = venue_of(model)
+    makers = model.market_makers
+    assert all(venue.collateral_lots(mm) == 150 for mm in makers)
+    assert all(venue.debt_ticks(mm) == 900_000 for mm in makers)
+    check_accounts(model)
+    pledged = abm.run(dealers).summary
+    free = abm.run(dealers.override({"lending.dealer_positions": []})).summary
+    assert pledged["defaults"] > 0 and pledged["holdings_conserved"]
+    assert free["defaults"] == 0
