@@ -29,7 +29,9 @@ class BorrowerGroup(GroupBase):
     and sells the lots that bring ``h`` back to the target's health (as far as the pool lets
     it withdraw); else, below ``target_leverage``, it borrows up to the target debt ``C P (1 -
     1 / target_leverage)`` (within the borrow limit) and buys lots with it, which it deposits
-    at its next action: the loop of a leveraged long (Aave "looping").
+    at its next action: the loop of a leveraged long (Aave "looping"). Its orders stay within
+    ``max_slippage_bps`` of the oracle price (immediate-or-cancel at the book, a price guard at
+    the pool).
     """
 
     kind: Literal["borrower"] = Field(
