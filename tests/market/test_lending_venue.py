@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,13 @@ def test_a_longer_twap_window_delays_liquidations() -> None:
     assert short < long
 
 
+@functools.cache
+def bonus_run(bonus_bps: int) -> abm.RunResult:
+    """The cascade with a gas cost of 40 a liquidation and this bonus (shared by two tests)."""
+    changes = {"lending.liquidation_bonus_bps": bonus_bps, "lending.liquidation_gas": 40.0}
+    return abm.run(cascade(changes))
+
+
 def test_a_larger_bonus_clears_underwater_accounts_faster() -> None:
     """Direction (issue 22): a larger bonus leaves fewer account-blocks underwater.
 
@@ -213,14 +221,19 @@ def test_a_larger_bonus_clears_underwater_accounts_faster() -> None:
     positions unprofitable, so accounts stay below a health factor of one for more blocks; a
     larger bonus pays for them.
     """
+    small, large = bonus_run(100), bonus_run(1000)
+    assert large.lending["liquidatable"].sum() < small.lending["liquidatable"].sum()
 
-    def underwater(bonus: int) -> int:
-        result = abm.run(
-            cascade({"lending.liquidation_bonus_bps": bonus, "lending.liquidation_gas": 40.0})
-        )
-        return int(result.lending["liquidatable"].sum())
 
-    assert underwater(1000) < underwater(100)
+def test_a_larger_bonus_sells_more_collateral_into_the_venues() -> None:
+    """Direction (issue 22): a larger bonus raises the liquidation flow and its price impact.
+
+    Each repayment buys collateral worth repaid * (1 + bonus), so more lots are seized and
+    sold for the same debt, and the AMM pool they are sold into reaches a lower price.
+    """
+    small, large = bonus_run(100), bonus_run(1000)
+    assert large.summary["liquidated_collateral"] > small.summary["liquidated_collateral"]
+    assert large.pools["price"].min() < small.pools["price"].min()
 
 
 @pytest.mark.parametrize(
