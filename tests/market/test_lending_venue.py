@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from pathlib import Path
 from typing import Any
 
@@ -182,15 +181,17 @@ def test_congestion_turns_a_liquidation_wave_into_bad_debt() -> None:
     """
     congestion = {"kind": "liquidation_congestion", "step": 560, "duration_steps": 450}
     shocks = [*cascade().model_dump()["shocks"], {**congestion, "max_liquidations": 0}]
-    free = run_summary({})
-    congested = run_summary({"shocks": shocks})
+    free = run_summary({"steps": 1100})
+    congested = run_summary({"steps": 1100, "shocks": shocks})
     assert free["bad_debt"] == 0
     assert congested["bad_debt"] > 0
 
 
-def first_liquidation_step(changes: dict[str, Any]) -> int:
-    liquidations = abm.run(cascade(changes)).liquidations
-    return int(liquidations["step"].min()) if len(liquidations) else math.inf  # type: ignore[return-value]
+@functools.cache
+def twap_run(window_s: int) -> abm.RunResult:
+    """The cascade to step 1150 with an AMM TWAP oracle of this window (shared by two tests)."""
+    oracle = {"kind": "amm_twap", "window_s": window_s}
+    return abm.run(cascade({"steps": 1150, "lending.oracle": oracle}))
 
 
 def test_a_longer_twap_window_delays_liquidations() -> None:
@@ -202,15 +203,30 @@ def test_a_longer_twap_window_delays_liquidations() -> None:
     stale (higher) oracle price sells at the market for less than the repayment, so
     liquidators wait longer still.
     """
-    short = first_liquidation_step({"lending.oracle": {"kind": "amm_twap", "window_s": 600}})
-    long = first_liquidation_step({"lending.oracle": {"kind": "amm_twap", "window_s": 14_400}})
-    assert short < long
+    short, long = twap_run(600).liquidations, twap_run(14_400).liquidations
+    assert short["step"].min() < long["step"].min()
+
+
+def test_a_longer_twap_window_leaves_bad_debt() -> None:
+    """Direction (issue 22): the lagging oracle turns late liquidations into bad debt.
+
+    While the long TWAP reads above the market, liquidating does not pay (the seized lots,
+    valued at the stale reading, sell for less than the repayment); when the price stops
+    falling and the reading catches up, many accounts are already below debt * (1 + bonus),
+    where a liquidation takes all the collateral and the rest of the debt is written off.
+    """
+    assert twap_run(600).summary["bad_debt"] == 0
+    assert twap_run(14_400).summary["bad_debt"] > 0
 
 
 @functools.cache
 def bonus_run(bonus_bps: int) -> abm.RunResult:
-    """The cascade with a gas cost of 40 a liquidation and this bonus (shared by two tests)."""
-    changes = {"lending.liquidation_bonus_bps": bonus_bps, "lending.liquidation_gas": 40.0}
+    """The cascade to step 1000, gas 40 a liquidation and this bonus (shared by two tests)."""
+    changes = {
+        "steps": 1000,
+        "lending.liquidation_bonus_bps": bonus_bps,
+        "lending.liquidation_gas": 40.0,
+    }
     return abm.run(cascade(changes))
 
 
