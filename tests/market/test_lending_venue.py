@@ -61,7 +61,7 @@ def test_lending_venue_conserves_cash_collateral_and_positions_every_block() -> 
     assert set(sold["venue"]) >= {"amm"}  # seized collateral reached a venue
 
 
-def minimal(gap: float = -15.0, **lending: Any) -> Scenario:
+def minimal(gap: float = -15.0, shocks: tuple[Any, ...] = (), **lending: Any) -> Scenario:
     """A pool, one idle borrower and one liquidator, a fundamental falling by ``gap`` at step 3."""
     return Scenario.from_dict(
         {
@@ -75,7 +75,10 @@ def minimal(gap: float = -15.0, **lending: Any) -> Scenario:
                 "slope2": 0.0,
                 **lending,
             },
-            "shocks": [{"kind": "price_gap", "step": 3, "size": gap, "announced": False}],
+            "shocks": [
+                {"kind": "price_gap", "step": 3, "size": gap, "announced": False},
+                *shocks,
+            ],
             "agents": {
                 "b": {"kind": "borrower", "count": 1, "inventory": 100, "start_step": 1000},
                 "liq": {"kind": "liquidator", "count": 1, "cash": 1_000_000.0},
@@ -111,6 +114,60 @@ def test_liquidation_moves_the_hand_computed_amounts() -> None:
     assert venue.debt_ticks(borrower) == 350_000
     assert venue.gas_ticks == 1000
     check_accounts(model)
+
+
+def underwater_pair(model: MarketModel) -> tuple[Any, Any, Any]:
+    """Borrow 700000 against 100 lots for the borrower; return it, the liquidator, the venue."""
+    venue = venue_of(model)
+    borrower, liquidator = list(model.exchange.traders.values())
+    model.step()
+    venue.deposit_collateral(borrower, 100)
+    venue.borrow(borrower, 700_000)
+    model.step()
+    return borrower, liquidator, venue
+
+
+def test_latency_settles_a_liquidation_whole_blocks_later() -> None:
+    """A request sent at step 2 with latency 2 settles at the end of block 4 (1-step blocks)."""
+    model = MarketModel(minimal())
+    borrower, liquidator, venue = underwater_pair(model)
+    venue.request_liquidation(liquidator, borrower.unique_id, latency_blocks=2)
+    model.step()
+    model.step()
+    assert len(model.recorder.table("liquidations")) == 1
+    assert model.recorder.table("liquidations")["step"].iloc[0] == 4
+
+
+def test_a_block_carries_at_most_its_capacity() -> None:
+    """With max_liquidations_per_block 1, the second request of a block is refused (counted)."""
+    model = MarketModel(minimal(max_liquidations_per_block=1))
+    borrower, liquidator, venue = underwater_pair(model)
+    venue.request_liquidation(liquidator, borrower.unique_id)
+    venue.request_liquidation(liquidator, borrower.unique_id)
+    model.step()
+    last = model.recorder.table("lending").iloc[-1]
+    assert (last["liquidations"], last["refused"], last["block_capacity"]) == (1, 1, 1)
+
+
+def test_congestion_shock_blocks_liquidations_and_raises_gas() -> None:
+    """Inside a liquidation_congestion window: no liquidation fits; after it, gas x 3 is gone."""
+    congestion = {
+        "kind": "liquidation_congestion",
+        "step": 3,
+        "duration_steps": 1,
+        "max_liquidations": 0,
+        "gas_multiplier": 3.0,
+    }
+    model = MarketModel(minimal(shocks=(congestion,), liquidation_gas=10.0))
+    borrower, liquidator, venue = underwater_pair(model)
+    assert venue.gas_ticks_now(3) == 3000 and venue.gas_ticks_now(4) == 1000
+    venue.request_liquidation(liquidator, borrower.unique_id)
+    model.step()
+    assert model.recorder.table("lending").iloc[-1]["refused"] == 1
+    venue.request_liquidation(liquidator, borrower.unique_id)
+    model.step()
+    row = model.recorder.table("liquidations").iloc[0]
+    assert (row["step"], row["gas"]) == (4, 1000)
 
 
 def test_a_healthy_account_is_refused_and_nothing_moves() -> None:
