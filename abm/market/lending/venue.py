@@ -29,11 +29,12 @@ collateral to its inventory, and is one ``liquidations`` row; each block is one 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from abm.market.lending.accounts import PoolAccounts
 from abm.market.lending.params import BPS, RAY, LendingError
 from abm.market.lending.pool import LendingPool
 from abm.market.venue import UNDERLYING, Account, Instrument, VenueContext
@@ -87,8 +88,10 @@ def _ticks(value: float) -> Fraction:
     return Fraction(round(value * _MICRO), _MICRO)
 
 
-class LendingVenue:
-    """A lending pool as a venue: block settlement, held positions, valuation, ``lending`` rows.
+class LendingVenue(PoolAccounts):
+    """A lending pool as a venue: oracle, block settlement, liquidations, ``lending`` rows.
+
+    Its accounts (deposits, borrows, repayments, supply, valuation) are `PoolAccounts`'.
 
     Args:
         name: The venue's name (``"lending"``): the prefix of its held instruments.
@@ -110,22 +113,13 @@ class LendingVenue:
         exchange: Exchange[Any],
         shocks: tuple[object, ...] = (),
     ) -> None:
-        self.name = name
+        pool = LendingPool(spec.rate_model(), spec.risk_params())
+        pool.supply(PROTOCOL, max(1, round(spec.initial_supply / tick_size)))
+        super().__init__(name, pool, tick_size)
         self.spec = spec
         self.block_steps = block_steps
-        self.tick_size = tick_size
         self.exchange = exchange
-        self.holdings: dict[str, int] = {}
-        self.collateral_instrument = Instrument.holding(f"{name}.collateral")
-        self.debt_instrument = Instrument.holding(f"{name}.debt")
-        self.supply_instrument = Instrument.holding(f"{name}.supply")
-        self.pool = LendingPool(spec.rate_model(), spec.risk_params())
-        self.pool.supply(PROTOCOL, max(1, round(spec.initial_supply / tick_size)))
-        self.gas_ticks = 0  # the block producer's account
-        self.cash_ticks = 0
-        self.position = 0
-        self._sync()
-        self.oracle: Oracle = spec.oracle.build()
+        self.oracle = spec.oracle.build()
         self.shadow: Oracle = spec.oracle.build()
         self._threshold = Fraction(spec.liquidation_threshold_bps, BPS)
         self._gas = round(spec.liquidation_gas / tick_size)
@@ -141,11 +135,6 @@ class LendingVenue:
         self._step = 0
 
     # ----- state ------------------------------------------------------------------
-
-    def _sync(self) -> None:
-        """The venue's account is the pool's cash and collateral plus the gas it collected."""
-        self.cash_ticks = self.pool.cash + self.gas_ticks
-        self.position = self.pool.total_collateral
 
     def block_ends(self, step: int) -> bool:
         """Whether ``step`` is the last step of a block (liquidations settle then)."""
@@ -163,16 +152,6 @@ class LendingVenue:
     def oracle_price(self) -> float:
         """The oracle's reading, price units."""
         return float(self.oracle.price) * self.tick_size
-
-    def debt_ticks(self, trader: Account) -> int:
-        """What ``trader`` owes, ticks (0 without a position)."""
-        account = trader.unique_id
-        return self.pool.debt_of(account) if self.pool.has_account(account) else 0
-
-    def collateral_lots(self, trader: Account) -> int:
-        """Lots ``trader`` has deposited as collateral."""
-        account = trader.unique_id
-        return self.pool.collateral_of(account) if self.pool.has_account(account) else 0
 
     def health_factor(self, trader: Account) -> float:
         """``trader``'s health factor at the oracle price (``inf`` without debt)."""
@@ -276,22 +255,6 @@ class LendingVenue:
         self._queue = waiting
         self._round = next_round_index(self._round, block.liquidations, block.induced)
         self._sync()
-
-    def value_holdings(self, holdings: Mapping[str, int]) -> float:
-        """Value (price units) of the venue's instruments in ``holdings`` (module docstring)."""
-        if not holdings:
-            return 0.0
-        value = 0.0
-        collateral = holdings.get(self.collateral_instrument.name, 0)
-        if collateral:
-            value += collateral * float(self.oracle.price)
-        scaled_debt = holdings.get(self.debt_instrument.name, 0)
-        if scaled_debt:
-            value += scaled_debt * self.pool.borrow_index_ray / RAY
-        scaled_supply = holdings.get(self.supply_instrument.name, 0)
-        if scaled_supply:
-            value += scaled_supply * self.pool.liquidity_index_ray / RAY
-        return value * self.tick_size
 
     def record(self, step: int) -> None:
         """One ``lending`` row at step 0 and at every block's last step."""
@@ -403,101 +366,6 @@ class LendingVenue:
         )
         self._sync()
         return True
-
-    # ----- accounts ---------------------------------------------------------------
-
-    def _move(self, trader: Account, instrument: Instrument, qty: int) -> None:
-        """``trader``'s holding of ``instrument`` moves by ``qty``, the venue's by ``-qty``."""
-        if not qty:
-            return
-        name = instrument.name
-        for holdings, change in ((trader.holdings, qty), (self.holdings, -qty)):
-            left = holdings.get(name, 0) + change
-            if left:
-                holdings[name] = left
-            else:
-                holdings.pop(name, None)
-
-    def deposit_collateral(self, trader: Account, lots: int) -> None:
-        """Move ``lots`` of ``trader``'s inventory into the pool as collateral.
-
-        Raises:
-            LendingError: For a quantity that is not a positive integer (nothing moves).
-        """
-        self.pool.deposit_collateral(trader.unique_id, lots)
-        trader.inventory -= lots
-        self._move(trader, self.collateral_instrument, lots)
-        self._sync()
-
-    def withdraw_collateral(self, trader: Account, lots: int) -> None:
-        """Move ``lots`` of collateral back to ``trader``'s inventory.
-
-        Raises:
-            LendingError: If it would leave a health factor below one at the oracle price, or
-                is more than deposited (nothing moves).
-        """
-        self.pool.withdraw_collateral(trader.unique_id, lots, self.oracle.price)
-        trader.inventory += lots
-        self._move(trader, self.collateral_instrument, -lots)
-        self._sync()
-
-    def borrow(self, trader: Account, ticks: int) -> int:
-        """Borrow ``ticks`` of cash against ``trader``'s collateral at the oracle price.
-
-        Raises:
-            LendingError: Past the borrow limit or the pool's cash (nothing moves).
-        """
-        account = trader.unique_id
-        if not self.pool.has_account(account):
-            raise LendingError(f"account: {account} has no collateral in the pool")
-        before = self.pool.scaled_balances(account)[1]
-        self.pool.borrow(account, ticks, self.oracle.price)
-        minted = self.pool.scaled_balances(account)[1] - before
-        trader.cash_ticks += ticks
-        self._move(trader, self.debt_instrument, -minted)
-        self._sync()
-        return ticks
-
-    def borrow_limit_ticks(self, trader: Account) -> int:
-        """The most ``trader`` could borrow now on top of its debt (ticks, at least 0)."""
-        collateral = self.collateral_lots(trader)
-        limit = collateral * self.oracle.price * self.spec.collateral_factor_bps / BPS
-        headroom = math.floor(limit) - self.debt_ticks(trader) - 1
-        return max(0, min(headroom, self.pool.cash))
-
-    def repay(self, trader: Account, ticks: int) -> int:
-        """Repay up to ``ticks`` of ``trader``'s debt from its cash; returns the ticks repaid.
-
-        Raises:
-            LendingError: Without debt or for a quantity that is not positive (nothing moves).
-        """
-        account = trader.unique_id
-        if not self.pool.has_account(account):
-            raise LendingError(f"account: {account} has no debt to repay")
-        before = self.pool.scaled_balances(account)[1]
-        repaid = self.pool.repay(account, ticks)
-        burned = before - self.pool.scaled_balances(account)[1]
-        trader.cash_ticks -= repaid
-        self._move(trader, self.debt_instrument, burned)
-        self._sync()
-        return repaid
-
-    def supply(self, trader: Account, ticks: int) -> None:
-        """Supply ``ticks`` of ``trader``'s cash to the pool (it earns the supply rate)."""
-        minted = self.pool.supply(trader.unique_id, ticks)
-        trader.cash_ticks -= ticks
-        self._move(trader, self.supply_instrument, minted)
-        self._sync()
-
-    def withdraw_supply(self, trader: Account, ticks: int) -> None:
-        """Withdraw ``ticks`` of ``trader``'s supply (refused beyond it or the pool's cash)."""
-        account = trader.unique_id
-        before = self.pool.scaled_balances(account)[0]
-        self.pool.withdraw(account, ticks)
-        burned = before - self.pool.scaled_balances(account)[0]
-        trader.cash_ticks += ticks
-        self._move(trader, self.supply_instrument, -burned)
-        self._sync()
 
     def _open_dealer_positions(self) -> None:
         """The scenario's market-maker positions (`abm.scenario.lending.DealerPosition`)."""
