@@ -37,10 +37,13 @@ __all__ = ["DealerPosition", "LendingSpec"]
 class DealerPosition(Spec):
     """A market maker's own pool position, opened at step 1 (`LendingSpec.dealer_positions`).
 
-    The market maker (``maker``: its node index, creation order) deposits ``collateral`` lots of
-    its inventory and borrows ``borrow`` (price units) against them at the oracle price: its
-    equity then carries the collateral and the debt, so a liquidation's bonus is its loss and
-    flows through the contagion network's channels (margin, defaults) like any other loss.
+    The market maker (``maker``: its index among the traders of the ``market_maker`` groups, in
+    creation order: its network node when they are the only market makers) deposits
+    ``collateral`` lots of its inventory (as many as it holds, if fewer) and borrows ``borrow``
+    (price units; at most what the collateral factor allows at the oracle price then) against
+    them: its equity then carries the collateral and the debt, and pledged lots cannot be
+    quoted away, so the collateral's fall and a liquidation's bonus are its losses and flow
+    through the contagion network's channels (margin, defaults) like any other loss.
     """
 
     maker: NonNegInt = Field(description="Market maker node index (creation order).")
