@@ -31,6 +31,7 @@ from abm.market.measures import book_sidedness, price_dislocations
 from abm.model import MarketModel
 from abm.results.amm_summary import amm_summary_keys
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
+from abm.results.lending_summary import lending_summary
 from abm.results.run_result import WALL_TIME_KEYS, RunResult, collect_meta
 from abm.scenario.budget import check_limits
 from abm.scenario.overrides import SOURCE
@@ -152,6 +153,7 @@ def run(
     if setup.program_starts:  # an execution program (a pov group, even of count 0)
         summary.update(flash_crash_summary(result, setup))
     summary.update(amm_summary_keys(result, scenario))  # empty without an amm section
+    summary.update(lending_summary(scenario, lambda: result.lending))
     return dataclasses.replace(result, summary=summary)
 
 

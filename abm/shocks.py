@@ -4,8 +4,9 @@ Shocks to market makers' balance sheets and to the network (losses, defaults,
 inventory, margin hikes, liquidity withdrawal, toxic flow, credit freezes) are applied
 by the contagion layer (`abm.contagion.engine`) and the model, and the AMM pool's shocks
 (`POOL_SHOCKS`: exploit, fee change, LP withdrawal, oracle manipulation) by the AMM venue
-(`abm.market.amm.venue`); this module only indexes them (`ShockSchedule`, filing each kind
-as its `SHOCKS` entry says).
+(`abm.market.amm.venue`), and the lending pool's (`LENDING_SHOCKS`: liquidation congestion) by
+the lending venue (`abm.market.lending.venue`); this module only indexes them
+(`ShockSchedule`, filing each kind as its `SHOCKS` entry says).
 
 A price gap moves the fundamental at the start of its step (step 2 of the model's step
 order), after the fundamental's own move and before any trader acts: standing
@@ -198,8 +199,27 @@ class OracleManipulationShock(_ShockBase):
         return self
 
 
+class LiquidationCongestionShock(_WindowShock):
+    """For ``duration_steps`` steps, blocks carry at most ``max_liquidations`` liquidations.
+
+    Network congestion (March 12, 2020): the lending venue (`abm.market.lending.venue`) settles
+    no more than ``max_liquidations`` liquidations per block (the tighter of this and the
+    section's ``max_liquidations_per_block``), and each costs ``gas_multiplier`` times the
+    section's ``liquidation_gas``, in blocks whose last step is inside the window.
+    """
+
+    kind: Literal["liquidation_congestion"] = Field(
+        description="Fewer, costlier liquidations per block for a while."
+    )
+    max_liquidations: NonNegInt = Field(description="Liquidations one block can carry.")
+    gas_multiplier: PosFloat = Field(default=1.0, description="Factor on the liquidation gas.")
+
+
 POOL_SHOCKS = ("pool_exploit", "fee_change", "lp_withdrawal", "oracle_manipulation")
 """The shock kinds the AMM venue applies (`abm.market.amm.venue`); they need an ``amm`` section."""
+
+LENDING_SHOCKS = ("liquidation_congestion",)
+"""The shock kinds the lending venue applies; they need a ``lending`` section."""
 
 PoolShock = PoolExploitShock | FeeChangeShock | LpWithdrawalShock | OracleManipulationShock
 
@@ -216,7 +236,8 @@ ShockSpec = Annotated[
     | PoolExploitShock
     | FeeChangeShock
     | LpWithdrawalShock
-    | OracleManipulationShock,
+    | OracleManipulationShock
+    | LiquidationCongestionShock,
     Field(discriminator="kind"),
 ]
 
@@ -239,6 +260,7 @@ class ShockSchedule:
         self.withdrawal_windows: list[LiquidityWithdrawalShock] = []
         self.credit_freezes: dict[int, list[CreditFreezeShock]] = {}
         self.pool: dict[int, list[PoolShock]] = {}  # applied by the AMM venue
+        self.lending: list[LiquidationCongestionShock] = []  # applied by the lending venue
         for shock in shocks:
             SHOCKS[shock.kind](self, shock)
         self.announced_gap_steps = sorted(
@@ -308,6 +330,7 @@ SHOCKS: Mapping[str, Callable[[ShockSchedule, Any], None]] = MappingProxyType(
         "liquidity_withdrawal": lambda schedule, shock: schedule.withdrawal_windows.append(shock),
         "credit_freeze": lambda schedule, shock: _by_step(schedule.credit_freezes, shock),
         **{kind: (lambda schedule, shock: _by_step(schedule.pool, shock)) for kind in POOL_SHOCKS},
+        "liquidation_congestion": lambda schedule, shock: schedule.lending.append(shock),
     }
 )
 """Shock kind -> how `ShockSchedule` files it (where the model and contagion layer read it)."""

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from abm.model import MarketModel
 from abm.results.amm_summary import amm_summary_keys_of_files
 from abm.results.flash_crash import FlashCrashSetup, flash_crash_summary
+from abm.results.lending_summary import lending_summary
 from abm.results.run_files import format_meta, jsonable, read_table, write_run_texts
 from abm.results.run_result import collect_meta, write_run_directory
 from abm.results.spill import ParquetSpill
@@ -140,6 +141,9 @@ def _run_into(
         )
         summary.update(flash_crash_summary(tables, setup))
     summary.update(amm_summary_keys_of_files(staging, scenario))  # empty without an amm section
+    summary.update(
+        lending_summary(scenario, lambda: read_table("lending", staging / "lending.parquet"))
+    )
     summary = jsonable(summary, "summary")
     meta = collect_meta(seed=model.seed, scenario_digest=scenario.digest(), wall_time_s=wall)
     meta = format_meta(meta)

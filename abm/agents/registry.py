@@ -13,8 +13,10 @@ from types import MappingProxyType
 
 from abm.agents import (
     arbitrageur,
+    borrower,
     chartist,
     informed,
+    liquidator,
     liquidity_provider,
     market_maker,
     noise,
@@ -39,6 +41,8 @@ GROUP_KINDS: Mapping[str, GroupKind] = MappingProxyType(
             arbitrageur.GROUP_KIND,
             option_market_maker.GROUP_KIND,
             option_end_user.GROUP_KIND,
+            borrower.GROUP_KIND,
+            liquidator.GROUP_KIND,
         )
     }
 )

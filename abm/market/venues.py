@@ -24,6 +24,7 @@ from typing import Any
 from abm.market.amm.venue import build_amm_venue
 from abm.market.book_venue import build_book_venue
 from abm.market.hedge import build_hedge_venue
+from abm.market.lending.venue import build_lending_venue
 from abm.market.options.venue import build_options_venue
 from abm.market.venue import Venue, VenueContext
 
@@ -35,6 +36,7 @@ VENUE_KINDS: Mapping[str, VenueBuilder] = MappingProxyType(
         "hedge": build_hedge_venue,
         "amm": build_amm_venue,
         "options": build_options_venue,
+        "lending": build_lending_venue,
     }
 )
 """Venue kind -> builder."""
@@ -46,6 +48,7 @@ OPTIONAL_VENUES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
         "amm": ("amm", "amm"),
         "options": ("options", "options"),
+        "lending": ("lending", "lending"),
     }
 )
 """Scenario section -> the ``(name, kind)`` of the venue it turns on (when not None)."""

@@ -108,6 +108,67 @@ in *millionths* of a lot / tick (exact integers: input times ``fee_pips``);
 ``volume_quote`` (ticks, fees included) what they traded; ``outside_base``/``outside_quote``
 the venue's outside account (exploits, attackers), `abm.market.amm.venue`.
 """
+LENDING_COLUMNS = (
+    "step",
+    "block",
+    "oracle_price",
+    "shadow_oracle_price",
+    "utilisation",
+    "borrow_rate",
+    "supply_rate",
+    "borrow_index",
+    "liquidity_index",
+    "total_supplied",
+    "total_debt",
+    "pool_cash",
+    "reserves",
+    "deficit",
+    "collateral",
+    "liquidations",
+    "collateral_seized",
+    "debt_repaid",
+    "bad_debt",
+    "gas_paid",
+    "liquidatable",
+    "refused",
+    "block_capacity",
+    "round_index",
+)
+"""The ``lending`` table: one row per lending pool at step 0 and at the end of every block.
+
+``oracle_price`` is the pool's oracle reading (price units) the block's liquidations used and
+``shadow_oracle_price`` the same oracle design fed the fundamental (what the oracle would read
+without any trading); ``utilisation``, ``borrow_rate`` and ``supply_rate`` (per year) are those
+of the block's accrual; ``borrow_index`` and ``liquidity_index`` the indices after it (1.0 at
+the start); ``total_supplied``, ``total_debt``, ``pool_cash``, ``reserves`` and ``deficit``
+(written-off debt the reserves could not absorb) are ticks, ``collateral`` lots, after the
+block. The block's liquidations: how many (``liquidations``), ``collateral_seized`` (lots),
+``debt_repaid``, ``bad_debt`` (written off in the block) and ``gas_paid`` (ticks);
+``liquidatable`` the accounts still below a health factor of one after them, ``refused`` the
+liquidations sent but not settled (healthy by then, over the block's capacity, or unfunded),
+``block_capacity`` the block's limit (-1: none). ``round_index`` is the cascade round
+(`abm.results.lending_summary.next_round_index`).
+"""
+LIQUIDATION_COLUMNS = (
+    "step",
+    "liquidator",
+    "borrower",
+    "repaid",
+    "collateral_seized",
+    "bad_debt",
+    "gas",
+    "health_factor_before",
+    "oracle_price",
+    "induced",
+)
+"""The ``liquidations`` table: one row per settled liquidation of the lending pool.
+
+``liquidator`` and ``borrower`` are agent ids; ``repaid``, ``bad_debt`` (debt written off
+because no collateral was left) and ``gas`` are ticks, ``collateral_seized`` lots;
+``health_factor_before`` and ``oracle_price`` (price units) are the borrower's at the
+liquidation; ``induced`` is 1 when the borrower would have been healthy at the shadow oracle's
+reading (the liquidation is due to trading, earlier liquidation sales included), else 0.
+"""
 OPTION_COLUMNS = (
     "step",
     "series",
@@ -146,6 +207,8 @@ COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "pools": POOL_COLUMNS,
         "options": OPTION_COLUMNS,
         "greeks": GREEK_COLUMNS,
+        "lending": LENDING_COLUMNS,
+        "liquidations": LIQUIDATION_COLUMNS,
     }
 )
 """The columns of each table, in order."""
@@ -159,6 +222,10 @@ _INT64_COLUMNS = frozenset(
     | {"fees_base", "fees_quote", "swaps", "rejected", "volume_base", "volume_quote"}
     | {"outside_base", "outside_quote"}
     | {"expiry", "open_interest"}
+    | {"block", "total_supplied", "total_debt", "pool_cash", "reserves", "deficit"}
+    | {"collateral", "liquidations", "collateral_seized", "debt_repaid", "bad_debt"}
+    | {"gas_paid", "liquidatable", "refused", "block_capacity", "round_index"}
+    | {"liquidator", "borrower", "repaid", "gas", "induced"}
 )
 LABEL_COLUMNS = frozenset(
     {"aggressor", "venue", "instrument", "purpose", "kind", "regime", "status", "group", "side"}
@@ -495,6 +562,20 @@ class Recorder:
                 outside_quote,
             ),
         )
+
+    def lending(self, row: tuple[Any, ...]) -> None:
+        """Record one lending pool's state after a block: a `LENDING_COLUMNS` tuple."""
+        if len(row) != len(LENDING_COLUMNS):
+            raise TypeError(f"lending row needs {len(LENDING_COLUMNS)} values, got {len(row)}")
+        self._append("lending", row)
+
+    def liquidation(self, row: tuple[Any, ...]) -> None:
+        """Record one settled liquidation: a `LIQUIDATION_COLUMNS` tuple."""
+        if len(row) != len(LIQUIDATION_COLUMNS):
+            raise TypeError(
+                f"liquidations row needs {len(LIQUIDATION_COLUMNS)} values, got {len(row)}"
+            )
+        self._append("liquidations", row)
 
     def option(
         self,

@@ -67,12 +67,13 @@ __all__ = [
     "write_text",
 ]
 
-RESULTS_FORMAT_VERSION = 3
+RESULTS_FORMAT_VERSION = 4
 """The version of the run-directory format this abm writes and reads. Version 2 replaced the
 ``events.detail`` text by typed columns (`abm.results.events.EventFields`); runs saved
 before it carry no version (format 1). Version 3 added the ``pools`` table (AMM pools, one
 row per block) and the ``options`` and ``greeks`` tables (the options venue,
-`abm.market.options`). Raise it whenever a table's columns or meaning change."""
+`abm.market.options`). Version 4 added the ``lending`` and ``liquidations`` tables (the
+lending pool, `abm.market.lending.venue`). Raise it whenever a table's columns or meaning change."""
 FORMAT_KEY = "results_format_version"
 """The ``meta.json`` key holding the run's results-format version."""
 MAX_JSON_DEPTH = 64

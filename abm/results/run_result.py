@@ -3,8 +3,8 @@
 A `RunResult` is saved as a run directory (DESIGN.md section 8)::
 
     market.parquet trades.parquet agents.parquet events.parquet network.parquet
-    depth.parquet pools.parquet options.parquet greeks.parquet summary.json scenario.yaml
-    meta.json
+    depth.parquet pools.parquet options.parquet greeks.parquet lending.parquet
+    liquidations.parquet summary.json scenario.yaml meta.json
 
 Tables keep the dtypes of `abm.results.recorder` (the schema). ``meta.json`` carries
 ``results_format_version``, `RESULTS_FORMAT_VERSION`: `RunResult.load` reads only runs of
@@ -115,6 +115,10 @@ class RunResult:
             without an ``options`` section), columns `OPTION_COLUMNS`.
         greeks: Option market makers' Greeks and P&L attribution per step (empty without
             them), columns `GREEK_COLUMNS`.
+        lending: The lending pool, one row at step 0 and after every block (empty without a
+            ``lending`` section), columns `LENDING_COLUMNS`.
+        liquidations: One row per settled liquidation of the lending pool, columns
+            `LIQUIDATION_COLUMNS`.
         summary: Headline metrics (JSON conventions of `abm.results.run_files` applied on
             construction).
         scenario_yaml: The resolved scenario, as YAML text.
@@ -135,6 +139,8 @@ class RunResult:
     scenario_yaml: str
     meta: dict[str, Any]
     pools: pd.DataFrame = field(default_factory=lambda: empty_table("pools"))
+    lending: pd.DataFrame = field(default_factory=lambda: empty_table("lending"))
+    liquidations: pd.DataFrame = field(default_factory=lambda: empty_table("liquidations"))
 
     def __post_init__(self) -> None:
         if not isinstance(self.scenario_yaml, str):
@@ -263,6 +269,8 @@ class RunResult:
             pools=tables["pools"],
             options=tables["options"],
             greeks=tables["greeks"],
+            lending=tables["lending"],
+            liquidations=tables["liquidations"],
             summary=summary,
             scenario_yaml=scenario_yaml,
             meta=meta,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from abm.contagion.specs import (
     BarabasiAlbertTopology,
@@ -35,10 +36,14 @@ from abm.scenario.errors import DocumentProblem, ScenarioError, show
 from abm.scenario.groups import AgentGroup, MarketMakerGroup, PovGroup
 from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.types import MAX_PRICE_TICKS
-from abm.shocks import POOL_SHOCKS
+from abm.shocks import LENDING_SHOCKS, POOL_SHOCKS
+
+if TYPE_CHECKING:
+    from abm.scenario.lending import LendingSpec
 
 __all__ = [
     "check_amm_section",
+    "check_lending_section",
     "check_network",
     "check_network_fits_the_market_makers",
     "check_prices_fit_the_tick",
@@ -202,6 +207,71 @@ def check_amm_section(
         if kind in POOL_SHOCKS:
             raise DocumentProblem(
                 f"shocks.{index}.kind", f"{kind} needs an amm section (the AMM pool)"
+            )
+
+
+LENDING_KINDS = ("borrower", "liquidator")
+"""Agent kinds that act at the lending pool."""
+
+
+def check_lending_section(
+    lending: LendingSpec | None,
+    has_amm: bool,
+    agents: Mapping[str, AgentGroup],
+    shock_kinds: list[str],
+    makers: Mapping[str, AgentGroup],
+) -> None:
+    """Refuse what needs a lending pool without a ``lending`` section, or an AMM without one.
+
+    Borrower and liquidator groups and the lending shocks (`abm.shocks.LENDING_SHOCKS`) act at
+    the pool; an oracle that reads the AMM pool (``amm_twap``, or ``push`` of source ``amm``)
+    needs an ``amm`` section; a dealer position names a market maker that must exist.
+
+    Raises:
+        DocumentProblem: Naming the first field at fault.
+    """
+    if lending is None:
+        for name, group in agents.items():
+            if group.kind in LENDING_KINDS:
+                raise DocumentProblem(
+                    f"agents.{name}.kind", f"{group.kind} needs a lending section (the pool)"
+                )
+        for index, kind in enumerate(shock_kinds):
+            if kind in LENDING_SHOCKS:
+                raise DocumentProblem(
+                    f"shocks.{index}.kind", f"{kind} needs a lending section (the pool)"
+                )
+        return
+    if lending.oracle.observes == "amm" and not has_amm:
+        raise DocumentProblem(
+            "lending.oracle.kind",
+            f"{lending.oracle.kind!r} reads the AMM pool's price and needs an amm section",
+        )
+    factor = lending.collateral_factor_bps / 10_000
+    threshold = lending.liquidation_threshold_bps / 10_000
+    for name, group in agents.items():
+        if group.kind != "borrower":
+            continue
+        leverage = group.target_leverage
+        if leverage * (1 - factor) >= 1:
+            raise DocumentProblem(
+                f"agents.{name}.target_leverage",
+                f"{leverage!r} is out of reach: the collateral factor "
+                f"{lending.collateral_factor_bps} bp allows below {1 / (1 - factor):.4g}",
+            )
+        target_health = threshold * leverage / (leverage - 1)
+        if group.delever_health >= target_health:
+            raise DocumentProblem(
+                f"agents.{name}.delever_health",
+                f"{group.delever_health!r} must be below the health factor at the target "
+                f"leverage, {target_health:.4g}, or the borrower de-levers as it levers up",
+            )
+    count = sum(group.count for group in makers.values())
+    for index, position in enumerate(lending.dealer_positions):
+        if position.maker >= count:
+            raise DocumentProblem(
+                f"lending.dealer_positions.{index}.maker",
+                f"{position.maker} is not a market maker index (the scenario has {count})",
             )
 
 

@@ -16,6 +16,7 @@ from abm.risk.hedging import HedgeSpec, NoHedge
 from abm.risk.rebalancing import NoRebalance, RebalanceSpec
 from abm.risk.regimes import GapControlSpec, RegimeSpec
 from abm.scenario.amm_groups import ArbitrageurGroup, LiquidityProviderGroup
+from abm.scenario.lending_groups import BorrowerGroup, LiquidatorGroup
 from abm.scenario.option_groups import OptionEndUserGroup, OptionMarketMakerGroup
 from abm.scenario.paddrik import PaddrikGroup
 from abm.scenario.specs import (
@@ -279,6 +280,8 @@ AgentGroup = Annotated[
     | LiquidityProviderGroup
     | ArbitrageurGroup
     | OptionMarketMakerGroup
-    | OptionEndUserGroup,
+    | OptionEndUserGroup
+    | BorrowerGroup
+    | LiquidatorGroup,
     Field(discriminator="kind"),
 ]

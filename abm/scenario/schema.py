@@ -52,6 +52,7 @@ from abm.policies import (
 from abm.scenario.budget import LimitsSpec
 from abm.scenario.cross_checks import (
     check_amm_section,
+    check_lending_section,
     check_network_fits_the_market_makers,
     check_prices_fit_the_tick,
     check_programs_start_within_the_run,
@@ -74,6 +75,7 @@ from abm.scenario.groups import (
     NoiseGroup,
     PovGroup,
 )
+from abm.scenario.lending import LendingSpec
 from abm.scenario.overrides import SOURCE, assign, parse_set_option
 from abm.scenario.paddrik import PaddrikGroup, PaddrikRole, paddrik_role_defaults
 from abm.scenario.specs import (
@@ -177,7 +179,7 @@ name or a path: no ``/``).
 """
 MAX_NAME_LENGTH = 100
 """The longest scenario ``name`` (file systems allow 255 bytes per name; temporaries add more)."""
-ABSENT_SECTIONS_LEFT_OUT = ("options",)
+ABSENT_SECTIONS_LEFT_OUT = ("options", "lending")
 """Optional top-level sections (venues a scenario turns on) left out of `Scenario.digest` and
 `Scenario.to_yaml` when absent (None): a scenario without them keeps the digest and the saved
 ``scenario.yaml`` it had before they existed."""
@@ -204,6 +206,8 @@ class Scenario(Spec):
         amm: An AMM pool beside the book (`abm.market.amm.spec.AmmSpec`; None: none).
         options: Option series on the underlying, each with its own book (the options venue,
             `abm.market.options`; None: none).
+        lending: A lending pool of cash against the underlying (`abm.scenario.lending`, the
+            lending venue `abm.market.lending.venue`; None: none).
         record: Recording options.
         limits: Ceilings on the estimated cost (`abm.scenario.budget`); not part of the digest.
     """
@@ -261,6 +265,11 @@ class Scenario(Spec):
         default=None,
         description="Option series on the underlying, traded on the options venue "
         "(abm.market.options; null: none).",
+    )
+    lending: LendingSpec | None = Field(
+        default=None,
+        description="A lending pool lending cash against the underlying, with an oracle, "
+        "liquidations settling in blocks (abm.market.lending.venue; null: none).",
     )
     record: RecordSpec = Field(default=RecordSpec(), description="Recording options.")
     limits: LimitsSpec = Field(
@@ -335,6 +344,17 @@ class Scenario(Spec):
     @model_validator(mode="after")
     def _check_amm_section(self) -> Scenario:
         check_amm_section(self.amm is not None, self.agents, [shock.kind for shock in self.shocks])
+        return self
+
+    @model_validator(mode="after")
+    def _check_lending_section(self) -> Scenario:
+        check_lending_section(
+            self.lending,
+            self.amm is not None,
+            self.agents,
+            [shock.kind for shock in self.shocks],
+            self.groups_of("market_maker"),
+        )
         return self
 
     @classmethod

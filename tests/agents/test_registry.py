@@ -42,20 +42,22 @@ def test_group_registry_taker_order_is_the_activation_order() -> None:
 
 
 def test_group_registry_roles() -> None:
-    """Market makers and executors (execution programs, AMM agents, option dealers); others take."""
+    """Market makers and executors (programs, AMM, option and lending agents); others take."""
     roles = {kind: entry.role for kind, entry in GROUP_KINDS.items()}
     assert roles.pop("market_maker") is GroupRole.MARKET_MAKER
     assert roles.pop("pov") is GroupRole.EXECUTOR
     assert roles.pop("liquidity_provider") is GroupRole.EXECUTOR
     assert roles.pop("arbitrageur") is GroupRole.EXECUTOR
     assert roles.pop("option_market_maker") is GroupRole.EXECUTOR
+    assert roles.pop("borrower") is GroupRole.EXECUTOR
+    assert roles.pop("liquidator") is GroupRole.EXECUTOR
     assert set(roles.values()) == {GroupRole.TAKER}
     assert all(GROUP_KINDS[kind].arrival is not None for kind in TAKER_KIND_ORDER)
 
 
 def test_group_registry_unknown_kind_names_the_known_ones() -> None:
     """Looking up a kind no module registers fails with the list of known kinds."""
-    known = "'oracle' is registered; known: \\['arbitrageur', 'chartist"
+    known = "'oracle' is registered; known: \\['arbitrageur', 'borrower', 'chartist"
     with pytest.raises(KeyError, match=known):
         group_kind("oracle")
 

@@ -139,6 +139,7 @@ EXTENSION_COLUMNS: dict[str, tuple[str, ...]] = {
     "network": (),
 }
 GROUPS = ("makers", "noise", "informed")
+LENDING_TABLES = ("lending", "liquidations")  # results format 4
 # A valid scenario (a run directory holds one) whose text has unicode and a CRLF line end.
 SCENARIO_YAML = "# unicode and CRLF survive: σ=0.2\r\n" + scenario_text({"dt": 0.01})
 
@@ -258,8 +259,8 @@ def test_record_depth_columns_are_exactly_the_contract() -> None:
 
 
 def test_record_tables_are_design_tables_then_depth() -> None:
-    """Table order: DESIGN.md section 7's five tables, depth, pools, then the options tables."""
-    assert (*DESIGN_COLUMNS, "depth", "pools", "options", "greeks") == TABLES
+    """Table order: DESIGN.md's five tables, depth, pools, the options tables, the lending ones."""
+    assert (*DESIGN_COLUMNS, "depth", "pools", "options", "greeks", *LENDING_TABLES) == TABLES
 
 
 @pytest.mark.parametrize("table", TABLE_NAMES)
@@ -402,10 +403,10 @@ def test_run_result_round_trip_empty(tmp_path: Path) -> None:
 
 
 def test_run_result_save_writes_exactly_the_run_files(tmp_path: Path) -> None:
-    """The run holds DESIGN.md 7's eight files plus depth, pools, options and greeks, no more."""
+    """The run holds DESIGN.md 7's eight files plus depth, pools, options, greeks and lending."""
     path = _empty_result().save(tmp_path / "runs" / "a")
     assert path == (tmp_path / "runs" / "a").absolute()
-    tables = (*DESIGN_COLUMNS, "depth", "pools", "options", "greeks")
+    tables = (*DESIGN_COLUMNS, "depth", "pools", "options", "greeks", *LENDING_TABLES)
     expected = [f"{table}.parquet" for table in tables]
     expected += ["summary.json", "scenario.yaml", "meta.json"]
     assert sorted(RUN_FILES) == sorted(expected)

@@ -39,6 +39,7 @@ CASES = {
         SCENARIOS / "crisis" / "flash_crash_2010.yaml",
         {"steps": 90, "agents.seller.start_step": 20},
     ),
+    "lending": (SCENARIOS / "defi" / "liquidation_cascade.yaml", {"steps": 600}),
     "options": (
         SCENARIOS / "options" / "options_mm.yaml",
         {"steps": 60, "options.expiries": [30, 90], "options.record_stride": 1},

@@ -260,8 +260,8 @@ def regime(sigmas: list[float], rates: list[list[float]], **extra: Any) -> dict[
 GM = {"kind": "glosten_milgrom", "v_low": 1.0, "v_high": 3.0, "informed_fraction": 0.1}
 NOISE = minimal_doc()["agents"]["noise"]
 KNOWN_AGENTS = (
-    "expected one of: arbitrageur, chartist_fundamentalist, informed, liquidity_provider, "
-    "market_maker, noise, option_end_user, option_market_maker, paddrik, pov"
+    "expected one of: arbitrageur, borrower, chartist_fundamentalist, informed, liquidator, "
+    "liquidity_provider, market_maker, noise, option_end_user, option_market_maker, paddrik, pov"
 )
 
 BAD_DOCUMENTS = [

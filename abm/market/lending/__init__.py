@@ -5,7 +5,8 @@ come from (an oracle price is an argument). Modules: `params` (units, errors, ri
 `rates` (the kinked rate model), `records` (frozen results), `pool` (the state machine) and
 `oracles` (the prices a pool values collateral at, fed one observation at a time) and
 `cascade` (a pool, an oracle, liquidators and the `sale_venues` run block by block over a
-price path).
+price path). `venue` is the pool as a venue of the model (`LendingVenue`, a scenario's
+``lending`` section), not imported here.
 """
 
 from abm.market.lending.cascade import (

@@ -57,6 +57,7 @@ from abm.market.lending.params import (
 from abm.market.lending.pool import LendingPool
 from abm.market.lending.rates import KinkedRateModel
 from abm.market.lending.sale_venues import AmmVenue, LinearBookVenue, Venue
+from abm.results.lending_summary import next_round_index
 
 __all__ = [
     "AmmVenue",
@@ -311,12 +312,8 @@ class CascadeSimulator:
                     float(seller.price()),
                 )
             )
-        if not done:
-            round_index = 0
-        elif any(d.induced for d in done) and self._last_round > 0:
-            round_index = self._last_round + 1
-        else:
-            round_index = 1
+        induced = any(d.induced for d in done)
+        round_index = next_round_index(self._last_round, len(done), induced)
         self._last_round = round_index
         health_factors = tuple(
             self.pool.health_factor(loan.name, oracle_price) for loan in self.borrowers

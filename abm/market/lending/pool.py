@@ -99,6 +99,27 @@ class LendingPool:
         """Borrowers' debt in quote units (rounded up)."""
         return _ceil_div(self._scaled_debt * self._borrow_index, RAY)
 
+    @property
+    def total_collateral(self) -> int:
+        """Base units deposited as collateral, over every account."""
+        return self._collateral
+
+    def has_account(self, account: Hashable) -> bool:
+        """Whether ``account`` has ever held a position in the pool."""
+        try:
+            return account in self._accounts
+        except TypeError:
+            return False
+
+    def scaled_balances(self, account: Hashable) -> tuple[int, int, int]:
+        """``(scaled_supply, scaled_debt, collateral)`` of ``account`` (raw, before indices)."""
+        acct = self._account(account)
+        return acct[0], acct[1], acct[2]
+
+    def accounts_with_debt(self) -> list[Hashable]:
+        """The accounts that owe something, in the order they first entered the pool."""
+        return [account for account, acct in self._accounts.items() if acct[1] > 0]
+
     def utilisation_ray(self) -> int:
         """``borrowed / supplied`` in RAY."""
         return utilisation_ray(self.total_borrowed, self.total_supplied)
