@@ -10,6 +10,7 @@ renders to Markdown and HTML. Sources of the numbers:
   (only for runs with an execution program): see `analysis.report_market_makers`;
 - stylized facts: `analysis.stylized_facts.scorecard` on the mid (Cont 2001);
 - options (only for runs with an options venue): `analysis.report_options`;
+- lending (only for runs with a lending pool): `analysis.report_lending`;
 - figures: `analysis.report_figures` (drawn by `analysis.plots` and `analysis.stat_plots`).
 
 Layout: the scenario's question and expected outcome (`scenario_question_and_outcome` reads them
@@ -53,6 +54,7 @@ from analysis.report_figures import (
     more_figures,
 )
 from analysis.report_flash_crash import flash_crash_section
+from analysis.report_lending import has_lending, lending_section
 from analysis.report_market_makers import (
     contagion_section,
     has_contagion,
@@ -152,6 +154,8 @@ def build_document(result: RunResult, *, figures: bool = True) -> Document:
         sections.append(amm_section(result, figures=figures))
     if has_options(result):
         sections.append(options_section(result, figures=figures))
+    if has_lending(result):
+        sections.append(lending_section(result, figures=figures))
     sections.append(_accounting_section(result.summary))
     if figures:
         more = more_figures(result, tick, decomposition, decomposition_error)
