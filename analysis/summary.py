@@ -20,7 +20,9 @@ def summary_lines(result: RunResult) -> list[str]:
     Covers steps, wall time and steps per second; fills and volume; mean spread (price units
     and ticks); mean market-maker pnl; the conservation checks (cash, inventory, and the
     held instruments of a run with any); and for a run with an AMM pool (``amm_`` keys,
-    `abm.results.amm_summary`) its swaps, the takers' share and the LPs' fees against LVR.
+    `abm.results.amm_summary`) its swaps, the takers' share and the LPs' fees against LVR; for
+    a run with a lending pool (`abm.results.lending_summary`) its liquidations, the collateral
+    they seized, bad debt and the cascade's depth.
     """
     return headline_lines(result.summary, result.scenario.tick_size)
 
@@ -40,6 +42,7 @@ def headline_lines(summary: Mapping[str, Any], tick_size: float) -> list[str]:
         f"market-maker pnl mean: {fmt(summary.get('mm_pnl_mean'))}",
         f"conserved: cash {cash}, inventory {inventory}{_held(summary)}",
         *_pool(summary),
+        *_lending(summary),
     ]
 
 
@@ -57,6 +60,19 @@ def _pool(summary: Mapping[str, Any]) -> list[str]:
         f"amm LPs: fees {fmt(summary.get('amm_fees'))} - LVR {fmt(summary.get('amm_lvr'))} "
         f"= {fmt(summary.get('amm_fees_minus_lvr'))} (price units); arbitrage profit "
         f"{fmt(summary.get('amm_arbitrage_profit'))}",
+    ]
+
+
+def _lending(summary: Mapping[str, Any]) -> list[str]:
+    """One line on the lending pool of a run with one (its four summary keys), else none."""
+    if "liquidations" not in summary:
+        return []
+    fmt = format_value
+    return [
+        f"lending pool: {fmt(summary['liquidations'])} liquidations seized "
+        f"{fmt(summary.get('liquidated_collateral'))} lots; bad debt "
+        f"{fmt(summary.get('bad_debt'))} (price units); cascade depth "
+        f"{fmt(summary.get('liquidation_rounds'))} rounds",
     ]
 
 

@@ -99,3 +99,15 @@ def test_impact_slope_recovers_a_known_linear_relation() -> None:
     assert impact["return_without_sales_bps"] == pytest.approx(1.0)
     assert impact["return_with_sales_bps"] == pytest.approx(1.0 - 2.0 * lots[lots > 0].mean())
     assert impact["blocks_with_sales"] == 5
+
+
+def test_cli_summary_has_a_lending_line_only_with_a_pool(result: abm.RunResult) -> None:
+    """`abm run` prints the four summary keys of a lending run, and no lending line otherwise."""
+    from analysis.summary import headline_lines
+
+    lines = headline_lines(result.summary, result.scenario.tick_size)
+    line = next(line for line in lines if line.startswith("lending pool:"))
+    assert line.startswith(f"lending pool: {result.summary['liquidations']} liquidations seized ")
+    assert f"cascade depth {result.summary['liquidation_rounds']} rounds" in line
+    plain = {"steps": 10, "fills": 0}
+    assert not [line for line in headline_lines(plain, 0.01) if line.startswith("lending")]
