@@ -454,12 +454,19 @@ class MarketModel(mesa.Model):
         groups = self._takers_by_kind[kind]
         if len(groups) == 1:  # the common case, without the (trader, rng, side) triples
             group = groups[0]
-            rng = group.rng
-            drawn = group.arrivals.draw(rng)
+            rng, arrivals_law, agents = group.rng, group.arrivals, group.agents
+            if not arrivals_law.per_side:  # no sides either: shuffle the indices themselves
+                who = arrivals_law.draw_unsided(rng)
+                if len(who) > 1:
+                    self.rng.shuffle(who)  # the same swaps: they depend on the length only
+                self.activations += len(who)
+                for i in who:
+                    agents[i].act(rng, None)  # type: ignore[attr-defined]
+                return
+            drawn = arrivals_law.draw(rng)
             if len(drawn) > 1:
                 self.rng.shuffle(drawn)  # the swaps rng.permutation(len(drawn)) would draw
             self.activations += len(drawn)
-            agents = group.agents
             for i, side in drawn:
                 agents[i].act(rng, side)  # type: ignore[attr-defined]
             return
@@ -524,7 +531,8 @@ class MarketModel(mesa.Model):
         )
         for venue in self._recording_venues:
             venue.record(step)
-        self._record_traders(self.market_makers, step, mark)
+        if self.market_makers:
+            self._record_traders(self.market_makers, step, mark)
         stride = self._stride
         if step == 0 or final or (stride is not None and step % stride == 0):
             self._record_traders(self._other_traders, step, mark, quoting=self._others_quote)
