@@ -472,8 +472,11 @@ class MarketModel(mesa.Model):
             return
         arrivals: list[tuple[Trader, np.random.Generator, bool | None]] = []
         for group in groups:
-            agents, rng = group.agents, group.rng
-            arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
+            rng = group.rng
+            drawn = group.arrivals.draw(rng)
+            if drawn:  # most steps of a rarely arriving group: no triples to build
+                agents = group.agents
+                arrivals.extend([(agents[i], rng, side) for i, side in drawn])
         if len(arrivals) > 1:
             self.rng.shuffle(arrivals)  # the swaps rng.permutation(len(arrivals)) would draw
         self.activations += len(arrivals)
