@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 
 _PRUNE_AT = 16  # resting ids kept before finished orders are pruned from the list
+# read once per limit order: module constants rather than attribute look-ups
+_TAKER = TradePurpose.TAKER
+_floor, _ceil = math.floor, math.ceil
 
 
 def draw_distance_ticks(spec: DistanceSpec, rng: np.random.Generator) -> float:
@@ -98,7 +101,8 @@ class NoiseTrader(Trader):
         if u >= self._p_limit:
             self._cancel_one(rng)
             return
-        is_buy = side if side is not None else bool(rng.random() < self._buy_prob)
+        # Generator.random() is a Python float: its comparison is a bool already
+        is_buy = side if side is not None else rng.random() < self._buy_prob
         qty = self._fixed_qty
         if qty is None:
             qty = int(rng.integers(*self._size_bounds))
@@ -116,11 +120,11 @@ class NoiseTrader(Trader):
         distance = draw_distance_ticks(self._distance, rng)
         below = is_buy == self._passive
         target = ref_ticks - distance if below else ref_ticks + distance
-        price_t = math.floor(target + 1e-9) if is_buy else math.ceil(target - 1e-9)
+        price_t = _floor(target + 1e-9) if is_buy else _ceil(target - 1e-9)
         ioc_prob = self._ioc_prob
-        ioc = ioc_prob > 0 and bool(rng.random() < ioc_prob)
+        ioc = ioc_prob > 0 and rng.random() < ioc_prob
         result = venue.limit(
-            self, is_buy, max(price_t, 1), qty, purpose=TradePurpose.TAKER, ioc=ioc
+            self, is_buy, price_t if price_t > 1 else 1, qty, purpose=_TAKER, ioc=ioc
         )
         if result.resting_qty:
             resting = self.resting
