@@ -137,6 +137,7 @@ class MarketModel(mesa.Model):
         self.fundamental_history: MutableSequence[float] = array("d", [self.fundamental.value])
         self._expiries: dict[int, list[int]] = {}
         self.shocks = ShockSchedule(scenario.shocks)
+        self._shocked = bool(scenario.shocks)  # else the step skips the schedule's look-ups
         for venue in self._venues:
             venue.open_step(0, self.fundamental.value)
         network = scenario.network
@@ -366,6 +367,16 @@ class MarketModel(mesa.Model):
 
     # ----- the step ---------------------------------------------------------------
 
+    def _wrapped_step(self, *args: object, **kwargs: object) -> None:
+        """Mesa's wrapper of `step`: count the step, then run it (``mesa.Model._wrapped_step``).
+
+        Mesa 3.3's own wrapper also formats and logs a debug line every step (about a
+        microsecond, a twentieth of a step of the benchmark runs); this one does what it
+        does without the line. ``mesa.Model.__init__`` binds ``model.step`` to it.
+        """
+        self.steps += 1
+        self._user_step(*args, **kwargs)
+
     def step(self) -> None:
         """Advance one step (the order is in the class docstring).
 
@@ -382,8 +393,10 @@ class MarketModel(mesa.Model):
         fundamental = self.fundamental
         previous = fundamental.value
         fundamental.step()
-        # 2. shocks: gaps hit standing inventory before anyone can requote
-        gap = self.shocks.apply(step, fundamental, previous)
+        # 2. shocks: gaps hit standing inventory before anyone can requote (a run without
+        # scheduled shocks skips the schedule's look-ups: no gap, no window, nothing due)
+        shocked = self._shocked
+        gap = self.shocks.apply(step, fundamental, previous) if shocked else 0.0
         if gap:
             self.log_event(EventKind.PRICE_GAP, None, None, gap, fundamental=fundamental.value)
             for mm in self.market_makers:
@@ -401,7 +414,8 @@ class MarketModel(mesa.Model):
         venues = self._venues
         for venue in venues:
             venue.open_step(step, value)
-        self.contagion.apply_shocks(step)
+        if shocked:
+            self.contagion.apply_shocks(step)
         for group, shock in self._arrival_shocks:
             group.arrivals.intensity = self.shocks.window_multiplier(shock, step)
         # 3. traders: expired good-till orders leave first, then market makers requote
@@ -413,8 +427,11 @@ class MarketModel(mesa.Model):
             venue.open_trading(step)
         # Mesa's AgentSet.shuffle_do("step") over the market makers, without its weak references:
         # the same shuffle of the same list (the order they were added) by the same generator
-        makers = self.market_makers.copy()
-        self.random.shuffle(makers)
+        # (a list of fewer than two draws nothing to shuffle)
+        makers = self.market_makers
+        if len(makers) > 1:
+            makers = makers.copy()
+            self.random.shuffle(makers)
         for mm in makers:
             mm.step()
         self.activations += len(makers)
@@ -437,19 +454,29 @@ class MarketModel(mesa.Model):
         groups = self._takers_by_kind[kind]
         if len(groups) == 1:  # the common case, without the (trader, rng, side) triples
             group = groups[0]
-            rng = group.rng
-            drawn = group.arrivals.draw(rng)
+            rng, arrivals_law, agents = group.rng, group.arrivals, group.agents
+            if not arrivals_law.per_side:  # no sides either: shuffle the indices themselves
+                who = arrivals_law.draw_unsided(rng)
+                if len(who) > 1:
+                    self.rng.shuffle(who)  # the same swaps: they depend on the length only
+                self.activations += len(who)
+                for i in who:
+                    agents[i].act(rng, None)  # type: ignore[attr-defined]
+                return
+            drawn = arrivals_law.draw(rng)
             if len(drawn) > 1:
                 self.rng.shuffle(drawn)  # the swaps rng.permutation(len(drawn)) would draw
             self.activations += len(drawn)
-            agents = group.agents
             for i, side in drawn:
                 agents[i].act(rng, side)  # type: ignore[attr-defined]
             return
         arrivals: list[tuple[Trader, np.random.Generator, bool | None]] = []
         for group in groups:
-            agents, rng = group.agents, group.rng
-            arrivals.extend((agents[i], rng, side) for i, side in group.arrivals.draw(rng))
+            rng = group.rng
+            drawn = group.arrivals.draw(rng)
+            if drawn:  # most steps of a rarely arriving group: no triples to build
+                agents = group.agents
+                arrivals.extend([(agents[i], rng, side) for i, side in drawn])
         if len(arrivals) > 1:
             self.rng.shuffle(arrivals)  # the swaps rng.permutation(len(arrivals)) would draw
         self.activations += len(arrivals)
@@ -507,7 +534,8 @@ class MarketModel(mesa.Model):
         )
         for venue in self._recording_venues:
             venue.record(step)
-        self._record_traders(self.market_makers, step, mark)
+        if self.market_makers:
+            self._record_traders(self.market_makers, step, mark)
         stride = self._stride
         if step == 0 or final or (stride is not None and step % stride == 0):
             self._record_traders(self._other_traders, step, mark, quoting=self._others_quote)

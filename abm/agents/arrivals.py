@@ -216,19 +216,34 @@ class GroupArrivals:
         self._excitation = excitation
         return times
 
-    def draw(self, rng: np.random.Generator) -> list[tuple[int, bool | None]]:
-        """Who arrives this step: ``(trader index, side or None)``, in no particular order."""
+    def draw_unsided(self, rng: np.random.Generator) -> list[int]:
+        """Who arrives this step, for a law without sides (not ``per_side``): trader indices.
+
+        The draw of `draw`, from the same variates, without pairing each index with a side
+        of None: ``draw(rng) == [(i, None) for i in draw_unsided(rng)]`` from the same state.
+
+        Raises:
+            ValueError: If the law is ``per_side`` (its arrivals carry sides: use `draw`).
+        """
+        if self.per_side:
+            raise ValueError("a per_side arrival law draws sides: use draw()")
         if self.n == 0 or self.rate == 0:
             return []
         if self.kind == "hawkes":
             self.last_times = self._hawkes_times(rng)
             if not self.last_times:
                 return []
-            who = rng.integers(0, self.n, size=len(self.last_times))
-            return [(i, None) for i in who.tolist()]
-        drawn = self._draw(rng)
+            who: list[int] = rng.integers(0, self.n, size=len(self.last_times)).tolist()
+            return who
+        return self._draw(rng)
+
+    def draw(self, rng: np.random.Generator) -> list[tuple[int, bool | None]]:
+        """Who arrives this step: ``(trader index, side or None)``, in no particular order."""
         if not self.per_side:
-            return [(i, None) for i in drawn]
+            return [(i, None) for i in self.draw_unsided(rng)]
+        if self.n == 0 or self.rate == 0:
+            return []
+        drawn = self._draw(rng)
         n = self.n
         first_sell = bisect_left(drawn, n)
         buys: list[tuple[int, bool | None]] = [(i, True) for i in drawn[:first_sell]]

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 
 _PRUNE_AT = 16  # resting ids kept before finished orders are pruned from the list
+# read once per limit order: module constants rather than attribute look-ups
+_TAKER = TradePurpose.TAKER
+_floor, _ceil = math.floor, math.ceil
 
 
 def draw_distance_ticks(spec: DistanceSpec, rng: np.random.Generator) -> float:
@@ -87,15 +90,19 @@ class NoiseTrader(Trader):
         self._size_bounds = (0, 1) if size.kind == "fixed" else (size.low, size.high + 1)
         self._passive = spec.placement == "passive"
         self._route = spec.venue
+        self._buy_prob = spec.buy_prob
+        self._reference = spec.reference
+        self._ioc_prob = spec.ioc_prob
+        self._distance = spec.distance
 
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
         """One arrival (see the class docstring)."""
-        spec = self.spec
         u = rng.random()
         if u >= self._p_limit:
             self._cancel_one(rng)
             return
-        is_buy = side if side is not None else bool(rng.random() < spec.buy_prob)
+        # Generator.random() is a Python float: its comparison is a bool already
+        is_buy = side if side is not None else rng.random() < self._buy_prob
         qty = self._fixed_qty
         if qty is None:
             qty = int(rng.integers(*self._size_bounds))
@@ -109,14 +116,15 @@ class NoiseTrader(Trader):
             else:
                 amm_venue(market).swap(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
-        ref_ticks = market.reference_price(spec.reference) / market.tick_size
-        distance = draw_distance_ticks(spec.distance, rng)
+        ref_ticks = market.reference_price(self._reference) / market.tick_size
+        distance = draw_distance_ticks(self._distance, rng)
         below = is_buy == self._passive
         target = ref_ticks - distance if below else ref_ticks + distance
-        price_t = math.floor(target + 1e-9) if is_buy else math.ceil(target - 1e-9)
-        ioc = spec.ioc_prob > 0 and bool(rng.random() < spec.ioc_prob)
+        price_t = _floor(target + 1e-9) if is_buy else _ceil(target - 1e-9)
+        ioc_prob = self._ioc_prob
+        ioc = ioc_prob > 0 and rng.random() < ioc_prob
         result = venue.limit(
-            self, is_buy, max(price_t, 1), qty, purpose=TradePurpose.TAKER, ioc=ioc
+            self, is_buy, price_t if price_t > 1 else 1, qty, purpose=_TAKER, ioc=ioc
         )
         if result.resting_qty:
             resting = self.resting
@@ -128,11 +136,12 @@ class NoiseTrader(Trader):
             resting.append(result.order_id)
 
     def _cancel_one(self, rng: np.random.Generator) -> None:
-        resting = self.market.book.still_resting(self.resting)
+        market = self.market
+        resting = market.book.still_resting(self.resting)
         self.resting = resting
         if resting:
             oid = resting.pop(int(rng.integers(len(resting))))
-            self.market.book_venue.cancel(oid)
+            market.book_venue.cancel(oid)
 
 
 def build_noise(

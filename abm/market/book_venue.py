@@ -102,7 +102,15 @@ class BookVenue(PlainVenue):
         self.orders += 1
         if self.halted and self._crosses(is_buy, price_ticks):
             return self._hold(trader, is_buy, price_ticks, qty, ioc, purpose)
-        return self._limit(trader, is_buy, price_ticks, qty, ioc, purpose)
+        # `_limit`, inlined: this is the hot path of every limit order
+        result = self.book.limit_ticks(
+            trader.unique_id, "buy" if is_buy else "sell", price_ticks, qty, ioc=ioc
+        )
+        if result.fills:
+            self._settle(self, result.fills, trader, is_buy, purpose)
+            if self.breaker is not None and not self.halted:
+                self._check_breaker(self.breaker, result.fills)
+        return result
 
     def _limit(
         self,

@@ -279,9 +279,11 @@ class Recorder:
         # rows are appended as tuples (one list append per row, the cheapest record on the
         # hot path) and transposed into columns once, in `table` (or in `flush`)
         self._rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
-        # the tables written once per fill and once per market maker a step, appended to directly
+        # the tables written once per fill, once a step and once per market maker a step,
+        # appended to directly
         self._trades = self._rows["trades"]
         self._agents = self._rows["agents"]
+        self._market = self._rows["market"]
         self._spill: TableSink | None = None
         self._flushed = dict.fromkeys(COLUMNS, 0)
 
@@ -308,7 +310,7 @@ class Recorder:
             if rows:
                 self._spill.write(table, self._columns_of(table))
                 self._flushed[table] += len(rows)
-                rows.clear()  # in place: `_trades` and `_agents` are these lists
+                rows.clear()  # in place: `_trades`, `_agents` and `_market` are these lists
 
     def _columns_of(self, table: str) -> tuple[list[Any], ...]:
         rows = self._rows[table]
@@ -358,13 +360,31 @@ class Recorder:
         (the scenario's ``mark`` methodology, `abm.market.mark`), at which the ``agents`` rows of
         the step value inventory.
         """
-        bid = _price(best_bid)
-        ask = _price(best_ask)
-        both = best_bid is not None and best_ask is not None
-        mid = 0.5 * (bid + ask) if both else math.nan
-        spread = ask - bid if both else math.nan
-        row = (step, time, fundamental, bid, ask, mid, spread, bid_depth, ask_depth)
-        self._append("market", (*row, _price(last_price), volume, hedge_price, mark))
+        # one tuple built in place, the prices converted inline (`_price`): once per step
+        if best_bid is not None and best_ask is not None:
+            bid, ask = float(best_bid), float(best_ask)
+            mid, spread = 0.5 * (bid + ask), ask - bid
+        else:
+            bid = math.nan if best_bid is None else float(best_bid)
+            ask = math.nan if best_ask is None else float(best_ask)
+            mid = spread = math.nan
+        self._market.append(
+            (
+                step,
+                time,
+                fundamental,
+                bid,
+                ask,
+                mid,
+                spread,
+                bid_depth,
+                ask_depth,
+                math.nan if last_price is None else float(last_price),
+                volume,
+                hedge_price,
+                mark,
+            )
+        )
 
     def trade(
         self,

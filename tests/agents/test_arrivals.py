@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from abm.agents.arrivals import SPARSE_MIN_SLOTS, GroupArrivals, poisson_slots, sparse_slots
-from abm.scenario.schema import ArrivalSpec
+from abm.scenario.schema import ArrivalLaw, ArrivalSpec, HawkesArrivalSpec
 
 Z = 5.0  # standard errors allowed for a statistical check
 N_TRADERS = 500
@@ -296,3 +296,39 @@ def test_group_arrivals_draw_sparsely_from_sparse_min_slots(per_side: bool) -> N
     slots = (n - 1) * slots_per_trader
     indices = [i + (n - 1 if side is False else 0) for i, side in small.draw(rng)]
     assert indices == np.flatnonzero(reference.random(slots) < 0.003).tolist()
+
+
+@pytest.mark.parametrize(
+    "law",
+    [
+        ArrivalSpec(kind="bernoulli", rate=0.02),
+        ArrivalSpec(kind="bernoulli", rate=0.3),
+        ArrivalSpec(kind="poisson", rate=0.01),
+        ArrivalSpec(kind="poisson", rate=0.8),
+        HawkesArrivalSpec(kind="hawkes", mu=2.0, branching=0.5, beta=1.5),
+    ],
+    ids=["bernoulli_rare", "bernoulli", "poisson_rare", "poisson", "hawkes"],
+)
+@pytest.mark.parametrize("n", [10, N_TRADERS, 5000])
+def test_draw_unsided_is_draw_without_the_sides(law: ArrivalLaw, n: int) -> None:
+    """`draw_unsided` is `draw`'s indices, from the same variates (a naive reference: `draw`).
+
+    Two groups of the same law drawn from generators in the same state, step after step (the
+    rng state carries over, so every later step checks that both read the same variates).
+    """
+    unsided, paired = GroupArrivals(law, n), GroupArrivals(law, n)
+    rng_a, rng_b = np.random.default_rng(11), np.random.default_rng(11)
+    arrived = 0
+    for _ in range(300):
+        who = unsided.draw_unsided(rng_a)
+        assert paired.draw(rng_b) == [(i, None) for i in who]
+        arrived += len(who)
+    assert arrived > 0
+    assert rng_a.random() == rng_b.random()
+
+
+def test_draw_unsided_refuses_a_per_side_law() -> None:
+    """A per-side law's arrivals carry their sides: `draw_unsided` says to use `draw`."""
+    arrivals = GroupArrivals(_spec("bernoulli", 0.1, per_side=True), 10)
+    with pytest.raises(ValueError, match="per_side"):
+        arrivals.draw_unsided(np.random.default_rng(0))

@@ -12,6 +12,7 @@ leaves nothing new.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from pathlib import Path
@@ -122,6 +123,53 @@ def test_a_failed_first_streamed_run_creates_no_directory(tmp_path: Path) -> Non
     with pytest.raises(KeyboardInterrupt):
         run_to(BASELINE, out, steps=40, flush_steps=5, progress=interrupt)
     assert list(tmp_path.iterdir()) == []  # not even the parent it made
+
+
+def test_run_to_freezes_the_heap_for_the_run_only(tmp_path: Path) -> None:
+    """The objects alive before a run are frozen during it and unfrozen after it.
+
+    The reference is the collector's own count of frozen objects (`gc.get_freeze_count`):
+    above zero throughout the run, zero afterwards, also when the run fails; with the
+    collector off the run freezes nothing.
+    """
+    during: list[int] = []
+
+    def watch(done: int, total: int) -> None:
+        during.append(gc.get_freeze_count())
+
+    assert gc.get_freeze_count() == 0
+    run_to(BASELINE, tmp_path / "run", steps=20, flush_steps=5, progress=watch)
+    assert during and min(during) > 0  # frozen throughout
+    assert gc.get_freeze_count() == 0
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(done: int, total: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        run_to(BASELINE, tmp_path / "failed", steps=20, progress=interrupt)
+    assert gc.get_freeze_count() == 0
+    during.clear()
+    gc.disable()
+    try:
+        run_to(BASELINE, tmp_path / "off", steps=20, flush_steps=5, progress=watch)
+    finally:
+        gc.enable()
+    assert during and set(during) == {0}
+
+
+def test_run_to_keeps_what_the_caller_froze(tmp_path: Path) -> None:
+    """A caller's own `gc.freeze` stands: the run neither adds to it nor unfreezes it."""
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        run_to(BASELINE, tmp_path / "run", steps=10)
+        # a frozen object whose last reference went leaves the count: a few may, no more
+        assert frozen - 100 < gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_recorder_refuses_a_table_it_has_flushed(tmp_path: Path) -> None:
