@@ -42,9 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
-from typing import Final
-
-import pandas as pd
+from typing import TYPE_CHECKING, Final
 
 from abm.market.lending.oracles import Oracle, OracleSpec
 from abm.market.lending.params import (
@@ -58,6 +56,9 @@ from abm.market.lending.pool import LendingPool
 from abm.market.lending.rates import KinkedRateModel
 from abm.market.lending.sale_venues import AmmVenue, LinearBookVenue, Venue
 from abm.results.lending_summary import next_round_index
+
+if TYPE_CHECKING:  # pandas loads only when tables() is asked for: abm validate stays light
+    import pandas as pd
 
 __all__ = [
     "AmmVenue",
@@ -369,6 +370,8 @@ class CascadeSimulator:
         ``liquidations``: one row per `CascadeLiquidation`; ``health``: ``block, account,
         health_factor`` for every borrower after each block (``inf`` without debt).
         """
+        import pandas as pd
+
         block_columns = [f.name for f in fields(CascadeBlock) if f.name != "health_factors"]
         blocks = pd.DataFrame(
             [{k: v for k, v in asdict(b).items() if k != "health_factors"} for b in self.blocks],
