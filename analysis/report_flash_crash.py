@@ -90,10 +90,11 @@ def flash_crash_section(result: RunResult, *, figures: bool) -> Section:
     scenario = scenario_fields(result)
     breaker = scenario.get("circuit_breaker")
     if isinstance(breaker, Mapping) and breaker.get("enabled", True):
+        when = "before the trade (stop logic)" if breaker.get("stop_logic") else "after it"
         switch = (
             f"on: halt {breaker.get('halt_steps')} steps after a {breaker.get('fall_pct')}% "
-            f"fall within {breaker.get('window_steps')} steps; {breaker.get('on_halt')}, "
-            f"reopening by {breaker.get('reopening', 'auction')}"
+            f"fall within {breaker.get('window_steps')} steps, checked {when}; "
+            f"{breaker.get('on_halt')}, reopening by {breaker.get('reopening', 'auction')}"
         )
     else:
         switch = "off"

@@ -135,6 +135,8 @@ class PaddrikTrader(Trader):
             self._cancel_resting()
             if spec.side != "both":
                 self._one_sided(rng, q, ref, side, withdrawn=True)
+            elif spec.stress_flatten and q:
+                self._reduce(rng, q, ref)
         elif spec.side == "both":
             self._two_sided(rng, q, ref)
         else:
@@ -181,12 +183,18 @@ class PaddrikTrader(Trader):
         take = spec.take_prob + spec.inventory_take * abs(fraction)
         if take > 0 and rng.random() < take:
             self._cancel_resting()
-            is_buy = q < 0 if q else bool(rng.random() < 0.5)
+            reduce = q != 0 and (
+                spec.take_direction == "reduce"
+                or rng.random() * take < spec.inventory_take * abs(fraction)
+            )
+            is_buy = q < 0 if reduce else bool(rng.random() < 0.5)
             qty = self.draw_size(rng)
-            if q:
+            if reduce:
                 qty = min(qty, abs(q))  # taking to reduce never flips the position
             elif limit is not None:
-                qty = min(qty, limit)
+                qty = min(qty, limit - (q if is_buy else -q))
+                if qty <= 0:
+                    return
             self.market.book_venue.market(self, is_buy, qty, purpose=TradePurpose.TAKER)
             return
         shift = spec.skew_ticks * fraction

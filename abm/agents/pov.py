@@ -95,7 +95,7 @@ class PovTrader(Trader):
                     self, self.is_buy, want, purpose=TradePurpose.EXECUTION
                 )
                 if result.order_id == HALTED_ORDER_ID and not result.unfilled_qty:
-                    self.pending += want
+                    self.pending += want - result.filled_qty  # stop logic may fill a part
         else:
             self._peg(want)
         self._finish_if_done()

@@ -102,14 +102,19 @@ class BookVenue(PlainVenue):
         self.orders += 1
         if self.halted and self._crosses(is_buy, price_ticks):
             return self._hold(trader, is_buy, price_ticks, qty, ioc, purpose)
+        breaker = self.breaker
+        if breaker is not None and not is_buy and breaker.spec.stop_logic:
+            floor = self._stop_floor(is_buy)
+            if floor is not None and price_ticks < floor and self._crosses(is_buy, price_ticks):
+                return self._stop_logic_sell(trader, price_ticks, qty, ioc, purpose, floor)
         # `_limit`, inlined: this is the hot path of every limit order
         result = self.book.limit_ticks(
             trader.unique_id, "buy" if is_buy else "sell", price_ticks, qty, ioc=ioc
         )
         if result.fills:
             self._settle(self, result.fills, trader, is_buy, purpose)
-            if self.breaker is not None and not self.halted:
-                self._check_breaker(self.breaker, result.fills)
+            if breaker is not None and not self.halted:
+                self._check_breaker(breaker, result.fills)
         return result
 
     def _limit(
@@ -137,6 +142,9 @@ class BookVenue(PlainVenue):
         self.orders += 1
         if self.halted:
             return self._hold(trader, is_buy, None, qty, False, purpose)
+        floor = self._stop_floor(is_buy)
+        if floor is not None:
+            return self._stop_logic_sell(trader, None, qty, False, purpose, floor)
         return self._market(trader, is_buy, qty, purpose)
 
     def _market(
@@ -222,13 +230,15 @@ class BookVenue(PlainVenue):
         asks: list[tuple[int | None, int]] = [
             (to_ticks(price), qty) for price, qty in book.depth("sell", len(book))
         ]
-        for _, is_buy, price_ticks, qty, _, _ in queue:
-            (bids if is_buy else asks).append((price_ticks, qty))
         reference = breaker.last_ticks
         if reference is None:
             bid, ask = book.best_bid_ticks(), book.best_ask_ticks()
             reference = bid if ask is None else ask if bid is None else (bid + ask) // 2
-        return None if reference is None else clearing_price(bids, asks, reference)
+        if reference is None:
+            return None
+        for _, is_buy, price_ticks, qty, _, _ in queue:
+            (bids if is_buy else asks).append((price_ticks, qty))
+        return clearing_price(bids, asks, reference)
 
     def _auction_fill(
         self,
@@ -260,6 +270,70 @@ class BookVenue(PlainVenue):
         return result._replace(fills=fills)
 
     # ----- circuit breaker --------------------------------------------------------
+
+    def _stop_floor(self, is_buy: bool) -> int | None:
+        """With stop logic, the lowest price a sell may trade at now (None: no limit)."""
+        breaker = self.breaker
+        if is_buy or breaker is None or not breaker.spec.stop_logic:
+            return None
+        return breaker.floor_ticks(self._exchange.step)
+
+    def _stop_logic_sell(
+        self,
+        trader: Account,
+        price_ticks: int | None,
+        qty: int,
+        ioc: bool,
+        purpose: TradePurpose,
+        floor: int,
+    ) -> OrderResult:
+        """A sell that may trade below the stop-logic floor: down to the floor, then a halt.
+
+        The order first executes against bids at or above ``floor`` (the lowest price that
+        does not trip the breaker). If what is left would still trade (a market order, or a
+        limit at or below the best bid), the breaker trips without that trade and the rest is
+        held as in any halt (CME Globex Stop Logic); otherwise a limit's rest goes to the book
+        and a market order's rest is unfilled, as without a breaker.
+
+        Returns:
+            The first part's result; when the rest is held, with order id `HALTED_ORDER_ID`,
+            no resting quantity and, if the halt rejects orders, the rest as unfilled.
+        """
+        first = self._limit(trader, False, floor, qty, True, purpose)
+        rest = first.unfilled_qty
+        if not rest:
+            return first
+        bid = self.book.best_bid_ticks()
+        if bid is None or (price_ticks is not None and bid < price_ticks):
+            if price_ticks is None:
+                return first
+            second = self._limit(trader, False, price_ticks, rest, ioc, purpose)
+            return second._replace(
+                fills=(*first.fills, *second.fills),
+                self_trade_cancels=(*first.self_trade_cancels, *second.self_trade_cancels),
+            )
+        breaker = self.breaker
+        assert breaker is not None  # a floor comes from a breaker
+        step = self._exchange.step
+        reference = breaker.reference_ticks(step)
+        breaker.trip(step)
+        self.halted = True
+        to_price = self.book.to_price
+        self._exchange.recorder.event(
+            step,
+            EventKind.HALT,
+            None,
+            None,
+            math.nan if reference is None else (reference - bid) / reference,
+            reference=math.nan if reference is None else to_price(reference),
+            price=to_price(bid),
+            until_step=breaker.halted_until,
+            on_halt=breaker.spec.on_halt,
+        )
+        held = self._hold(trader, False, price_ticks, rest, ioc, purpose)
+        return OrderResult(
+            HALTED_ORDER_ID, first.fills, 0, held.unfilled_qty, first.self_trade_cancels
+        )
 
     def _crosses(self, is_buy: bool, price_ticks: int) -> bool:
         book = self.book

@@ -18,6 +18,7 @@ This module holds the scenario spec and the trigger; it never touches the book.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Annotated, Literal
 
@@ -43,6 +44,10 @@ class CircuitBreakerSpec(Spec):
         halt_steps: Full steps without matching after the trigger step.
         on_halt: What happens to an order that would trade during a halt: ``queue`` (submitted
             in arrival order at the reopening) or ``reject`` (dropped, reported to its sender).
+        stop_logic: Whether the breaker acts before the trade (CME Globex Stop Logic: an
+            order that would trade at or below the trigger price executes only above it, and
+            its rest is held by the halt that begins) instead of after the tripping trade,
+            which may already have swept the book far through the trigger.
         reopening: How queued orders reopen trading: ``auction`` (one uniform price that
             executes the most lots, `abm.market.auction.clearing_price`; the reference for
             the next trigger is that price) or ``release`` (each submitted in arrival order to
@@ -63,6 +68,12 @@ class CircuitBreakerSpec(Spec):
         default="queue",
         description="An order that would trade in a halt: `queue` (sent at the reopening) or "
         "`reject`.",
+    )
+    stop_logic: bool = Field(
+        default=False,
+        description="True: an order that would trade at the trigger or beyond trades only down "
+        "to it; its rest is held and the halt begins (CME Stop Logic); false: the halt follows "
+        "the tripping trade.",
     )
     reopening: Literal["auction", "release"] = Field(
         default="auction",
@@ -118,10 +129,25 @@ class CircuitBreaker:
         highs.append((step, price_ticks))
         if reference is None or price_ticks > reference * self._keep:
             return None
+        self.trip(step)
+        return reference
+
+    def floor_ticks(self, step: int) -> int | None:
+        """The lowest price (ticks) a trade at ``step`` may print without tripping.
+
+        None if there is no reference yet (no trade in the window).
+        """
+        reference = self.reference_ticks(step)
+        if reference is None:
+            return None
+        # the same product as `observe`'s test, so the two never disagree on a tick
+        return math.floor(reference * self._keep) + 1
+
+    def trip(self, step: int) -> None:
+        """Start a halt at ``step``: it lasts until ``step + halt_steps``."""
         self.halted_until = step + self.spec.halt_steps
         self.halts += 1
         self.halted_steps += self.spec.halt_steps + 1
-        return reference
 
     def reopen(self, step: int, price_ticks: int | None = None) -> None:
         """Forget the pre-halt highs; the reopening price (if any) is the next reference.

@@ -136,7 +136,12 @@ class PaddrikGroup(GroupBase):
     * with probability ``take_prob`` it takes liquidity with a market order instead of
       resting; a buy's probability rises by ``value_sensitivity * (F - p) / F`` below the
       fundamental value ``F`` (a sell's falls by as much), and a two-sided trader's by
-      ``inventory_take * |q| / position_limit`` on the side that reduces ``|q|``;
+      ``inventory_take * |q| / position_limit`` on the side that reduces ``|q|``; a
+      two-sided trader's ``take_prob`` orders reduce ``|q|`` too (``take_direction:
+      reduce``) or go to a fair coin's side (``random``: taking that is not inventory
+      control, so that its inventory mean-reverts only as fast as ``skew_ticks`` and
+      ``inventory_take`` make it, the half-life of about two minutes Kirilenko et al. 2017,
+      section 3.C, measured for HFTs, instead of within seconds);
     * a resting order goes ``distance`` ticks behind ``p`` (never through the opposite
       touch); a two-sided trader shifts both quotes by ``-skew_ticks * q / position_limit``
       and keeps a resting quote whose price it wants again (and so its queue position);
@@ -184,6 +189,11 @@ class PaddrikGroup(GroupBase):
         default=0.0,
         description="Rise of a buy's take probability per unit of relative mispricing (F - p)/F.",
     )
+    take_direction: Literal["reduce", "random"] = Field(
+        default="reduce",
+        description="A two-sided trader's take_prob orders: `reduce` |q| (flatten), or a "
+        "`random` side (the inventory_take part always reduces).",
+    )
     inventory_take: NonNegFloat = Field(
         default=0.0,
         description="Rise of the take probability, on the side reducing |q|, at |q| = "
@@ -229,6 +239,11 @@ class PaddrikGroup(GroupBase):
         default=None,
         description="Range r (%) at which half the arrivals step back (cancel, send nothing); "
         "null: never.",
+    )
+    stress_flatten: bool = Field(
+        default=False,
+        description="A two-sided trader that steps back (withdraw_range_pct) also reduces |q| "
+        "as past its limit (market order with reduce_take_prob).",
     )
     widen_range_pct: PosFloat | None = Field(
         default=None,

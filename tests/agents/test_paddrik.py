@@ -413,3 +413,93 @@ def test_paddrik_widening_pushes_quotes_away_under_stress() -> None:
         assert bid is not None and ask is not None
         spreads.append(ask.price - bid.price)
     assert spreads == [pytest.approx(4 * TICK), pytest.approx(8 * TICK)]
+
+
+def test_paddrik_reduce_takes_always_flatten_a_long_two_sided_trader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """take_direction reduce (the default): every take of a long trader is a sell."""
+    model = _market(
+        "hft", take_prob=1.0, inventory_take=0.0, skew_ticks=0.0, position_limit=100, inventory=50
+    )
+    sent = _spy(model, monkeypatch)
+    trader, rng = _trader(model), np.random.default_rng(8)
+    for _ in range(200):
+        _book(model, qty=50)
+        trader.act(rng, None)
+        trader.inventory = 50
+    assert sent and all(kind == "market" and not is_buy for kind, is_buy, _ in sent)
+
+
+def test_paddrik_random_takes_go_to_a_fair_coin_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    """take_direction random: a long trader's takes are buys half the time (binomial bound)."""
+    model = _market(
+        "hft",
+        take_prob=1.0,
+        inventory_take=0.0,
+        skew_ticks=0.0,
+        position_limit=100,
+        inventory=50,
+        take_direction="random",
+    )
+    sent = _spy(model, monkeypatch)
+    trader, rng, n = _trader(model), np.random.default_rng(9), 2000
+    for _ in range(n):
+        _book(model, qty=50)
+        trader.act(rng, None)
+        trader.inventory = 50
+    buys = sum(is_buy for kind, is_buy, _ in sent if kind == "market")
+    assert len(sent) == n
+    assert abs(buys / n - 0.5) < Z * np.sqrt(0.25 / n)
+
+
+def test_paddrik_random_takes_keep_the_inventory_part_reducing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Random side with inventory_take: P(sell) = (tp/2 + it|q|/L) / (tp + it|q|/L) = 3/4."""
+    model = _market(
+        "hft",
+        take_prob=0.5,
+        inventory_take=1.0,
+        skew_ticks=0.0,
+        position_limit=100,
+        inventory=50,
+        take_direction="random",
+    )
+    sent = _spy(model, monkeypatch)
+    trader, rng, n = _trader(model), np.random.default_rng(10), 4000
+    for _ in range(n):
+        _book(model, qty=50)
+        trader.act(rng, None)
+        trader.inventory = 50
+    assert len(sent) == n  # take probability 0.5 + 1.0 * 0.5 = 1
+    sells = sum(not is_buy for _, is_buy, _ in sent)
+    assert abs(sells / n - 0.75) < Z * np.sqrt(0.75 * 0.25 / n)
+
+
+def test_paddrik_stressed_intermediary_flattens_with_stress_flatten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A withdrawn two-sided trader only cancels; with stress_flatten it also sells to reduce."""
+    for flatten in (False, True):
+        model = _market(
+            "hft",
+            inventory_take=0.0,
+            skew_ticks=0.0,
+            position_limit=100,
+            inventory=20,
+            withdraw_range_pct=0.01,
+            stress_steepness=8.0,
+            stress_flatten=flatten,
+        )
+        _book(model, qty=1000)
+        sent = _spy(model, monkeypatch)
+        trader = _trader(model)
+        _stressed(trader, 2.0)
+        trader.act(np.random.default_rng(11), None)
+        assert trader.resting == []
+        if flatten:
+            assert sent and all(kind == "market" and not is_buy for kind, is_buy, _ in sent)
+            assert 0 <= trader.inventory < 20
+        else:
+            assert sent == [] and trader.inventory == 20

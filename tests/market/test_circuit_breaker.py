@@ -334,3 +334,55 @@ def test_exchange_auction_market_remainder_is_reported_unfilled() -> None:
     model.step()
     assert c.inventory == -49
     assert not model.book.owner_orders(c.unique_id)
+
+
+# ----- stop logic: the breaker acts before the trade -----------------------------------------
+
+
+def _sweep(stop_logic: bool) -> tuple[MarketModel, Any]:
+    """A print at 100 sets the reference; then a 10-lot market sell meets bids 100 (5), 98 (50)."""
+    model = _model(stop_logic=stop_logic)
+    model.step()
+    a, b = _trader(model, "a"), _trader(model, "b")
+    exchange = model.exchange
+    exchange.limit(a, True, _ticks(100.0), 6, purpose=TradePurpose.TAKER)
+    exchange.limit(a, True, _ticks(98.0), 50, purpose=TradePurpose.TAKER)
+    exchange.limit(a, False, _ticks(101.0), 50, purpose=TradePurpose.TAKER)
+    exchange.market(b, False, 1, purpose=TradePurpose.TAKER)  # prints 100: the window's high
+    return model, exchange.market(b, False, 10, purpose=TradePurpose.TAKER)
+
+
+def test_exchange_without_stop_logic_the_tripping_order_sweeps_through_the_trigger() -> None:
+    """After-trade breaker: the order prints at 98, 2% below the high, before the halt."""
+    model, result = _sweep(stop_logic=False)
+    assert model.book_venue.halted
+    assert sorted({fill.price for fill in result.fills}) == [98.0, 100.0]
+
+
+def test_exchange_stop_logic_halts_before_the_trade_through_the_trigger() -> None:
+    """CME Stop Logic: 5 lots print at 100, the 5 that would print at 98 wait for the reopening."""
+    model, result = _sweep(stop_logic=True)
+    venue = model.book_venue
+    assert venue.halted and venue.queued_orders == 1
+    assert [fill.price for fill in result.fills] == [100.0]
+    assert (result.order_id, result.filled_qty, result.unfilled_qty) == (HALTED_ORDER_ID, 5, 0)
+    assert model.book.best_bid() == 98.0  # the bid beyond the trigger is untouched
+    events = RunResult.from_recorder(model.recorder, scenario_yaml="", summary={}, meta={}).events
+    halt = events.loc[events["kind"] == "halt"].iloc[0]
+    assert (halt["amount"], halt["price"]) == (pytest.approx(0.02), 98.0)
+    assert model.totals() == model.initial_totals
+
+
+def test_exchange_stop_logic_lets_a_limit_above_the_trigger_rest() -> None:
+    """A sell limit at 99.25 (the lowest untripping price) trades at 100 and rests; no halt."""
+    model = _model(stop_logic=True)
+    model.step()
+    a, b = _trader(model, "a"), _trader(model, "b")
+    exchange = model.exchange
+    exchange.limit(a, True, _ticks(100.0), 6, purpose=TradePurpose.TAKER)
+    exchange.limit(a, True, _ticks(98.0), 50, purpose=TradePurpose.TAKER)
+    exchange.market(b, False, 1, purpose=TradePurpose.TAKER)
+    result = exchange.limit(b, False, _ticks(99.25), 10, purpose=TradePurpose.TAKER)
+    assert not model.book_venue.halted
+    assert (result.filled_qty, result.resting_qty) == (5, 5)
+    assert model.book.best_ask() == 99.25
