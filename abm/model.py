@@ -134,6 +134,8 @@ class MarketModel(mesa.Model):
         self.fundamental: FundamentalProcess = build_fundamental(
             fund, np.random.default_rng(fundamental_seq), dt=scenario.dt
         )
+        # its generator is its own: its normals are drawn in blocks, the same stream
+        self.fundamental.draw_ahead()
         self.fundamental_history: MutableSequence[float] = array("d", [self.fundamental.value])
         self._expiries: dict[int, list[int]] = {}
         self.shocks = ShockSchedule(scenario.shocks)

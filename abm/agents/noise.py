@@ -98,8 +98,12 @@ class NoiseTrader(Trader):
     def act(self, rng: np.random.Generator, side: bool | None) -> None:
         """One arrival (see the class docstring)."""
         u = rng.random()
-        if u >= self._p_limit:
-            self._cancel_one(rng)
+        if u >= self._p_limit:  # cancel one resting order, drawn uniformly (inline: hot path)
+            market = self.market
+            resting = market.book.still_resting(self.resting)
+            self.resting = resting
+            if resting:
+                market.book_venue.cancel(resting.pop(int(rng.integers(len(resting)))))
             return
         # Generator.random() is a Python float: its comparison is a bool already
         is_buy = side if side is not None else rng.random() < self._buy_prob
@@ -134,14 +138,6 @@ class NoiseTrader(Trader):
                 # prune again only once the list has doubled: amortised O(1) per order
                 self._prune_at = max(_PRUNE_AT, 2 * len(resting))
             resting.append(result.order_id)
-
-    def _cancel_one(self, rng: np.random.Generator) -> None:
-        market = self.market
-        resting = market.book.still_resting(self.resting)
-        self.resting = resting
-        if resting:
-            oid = resting.pop(int(rng.integers(len(resting))))
-            market.book_venue.cancel(oid)
 
 
 def build_noise(

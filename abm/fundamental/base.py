@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from abm.errors import AbmError
 from abm.scenario.types import FactorySpec
+
+DRAW_AHEAD_BLOCK = 4096
+"""Standard normals a process with its own generator draws at a time (`draw_ahead`)."""
 
 
 class FundamentalError(AbmError, ValueError):
@@ -132,6 +136,34 @@ class FundamentalProcess(ABC):
         self._rng = rng
         self.value = s0
         self.dt = _real("dt", dt, 0.0, strict=True)
+        # the standard normals drawn ahead, next one last (`draw_ahead`); empty: draw one now
+        self._ahead: list[float] = []
+        self._normal: Callable[[], float] = rng.standard_normal
+
+    def draw_ahead(self, block: int = DRAW_AHEAD_BLOCK) -> None:
+        """Draw this process's standard normals ``block`` at a time, not one a step.
+
+        Only for a generator that nothing else draws from: ``Generator.standard_normal(n)``
+        reads its bit generator exactly as ``n`` single calls do, so the path is bit-identical
+        to the one-at-a-time draw, but the generator runs ahead of the path by up to a block.
+        Kinds whose steps read only standard normals (``arithmetic`` with gaussian steps,
+        ``gbm``, ``heston``) take them from the block; the others ignore it.
+
+        Raises:
+            FundamentalError: If ``block`` is not an integer >= 1.
+        """
+        if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+            raise FundamentalError(f"block must be an integer >= 1, got {block!r}")
+        self._block = block
+        self._normal = self._refill
+
+    def _refill(self) -> float:
+        """The next standard normal, from a new block (the last one is used up)."""
+        ahead = self._rng.standard_normal(self._block).tolist()
+        ahead.reverse()  # popped from the end: the draw order
+        normal: float = ahead.pop()
+        self._ahead = ahead
+        return normal
 
     @abstractmethod
     def step(self) -> float:

@@ -80,7 +80,8 @@ class ArithmeticBrownian(FundamentalProcess):
         if self._binomial:
             move = self._shock if self._rng.random() < 0.5 else -self._shock
         else:
-            move = self._shock * self._rng.standard_normal()
+            ahead = self._ahead
+            move = self._shock * (ahead.pop() if ahead else self._normal())
         self.value += self._drift + move
         return self.value
 
@@ -110,7 +111,9 @@ class GeometricBrownian(FundamentalProcess):
 
     def step(self) -> float:
         """Advance one exact log-normal step."""
-        self.value *= math.exp(self._log_drift + self._shock * self._rng.standard_normal())
+        ahead = self._ahead
+        z = ahead.pop() if ahead else self._normal()
+        self.value *= math.exp(self._log_drift + self._shock * z)
         return self.value
 
     @property

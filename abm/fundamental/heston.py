@@ -59,8 +59,10 @@ class Heston(FundamentalProcess):
     def step(self) -> float:
         """Advance price and variance by one full-truncation Euler step."""
         v_plus = self.variance if self.variance > 0.0 else 0.0
-        z_v = self._rng.standard_normal()
-        z_s = self.rho * z_v + self._rho_perp * self._rng.standard_normal()
+        ahead = self._ahead
+        z_v = ahead.pop() if ahead else self._normal()
+        ahead = self._ahead  # a new block if z_v used up the last one
+        z_s = self.rho * z_v + self._rho_perp * (ahead.pop() if ahead else self._normal())
         root = math.sqrt(v_plus * self.dt)
         self.value *= math.exp((self.mu - 0.5 * v_plus) * self.dt + root * z_s)
         self.variance += self.kappa * (self.theta - v_plus) * self.dt + self.xi * root * z_v
