@@ -69,6 +69,9 @@ class PaddrikTrader(Trader):
             stress.
         reducing: True from when ``|inventory|`` passes ``position_limit`` until it is back
             under half of it; meanwhile the trader only trades to reduce its position.
+        anchor: Its inventory at the end of its last arrival: what its resting quotes took
+            in since is ``inventory - anchor`` (the lots a stressed trader with
+            ``pass_range_pct`` passes on).
         resting: Ids of its orders that may still rest in the book; all are cancelled at
             its next arrival, except that a two-sided trader keeps a quote whose price
             has not changed (keeping its place in the queue).
@@ -86,6 +89,7 @@ class PaddrikTrader(Trader):
         self.role = spec.role
         self.draw_size = SizeDraw(spec.size)
         self.reducing = False
+        self.anchor = self.inventory
         self.resting: list[int] = []
         lifetime = spec.order_lifetime_s
         self._lifetime_steps = None if lifetime is None else max(1, math.ceil(lifetime / market.dt))
@@ -107,6 +111,7 @@ class PaddrikTrader(Trader):
         market = self.market
         gauge = self.gauge
         withdrawn = False
+        passing = False
         if gauge is not None:
             if market.book_venue.halted:
                 gauge.restart()  # a pause breaks the run of prices the traders react to
@@ -118,6 +123,9 @@ class PaddrikTrader(Trader):
                 withdrawn = p > 0.0 and rng.random() < p
             if spec.widen_range_pct is not None:
                 self._widen = 1.0 + (stress / spec.widen_range_pct) ** spec.stress_steepness
+            if spec.pass_range_pct is not None:
+                p = hill(stress, spec.pass_range_pct, spec.stress_steepness)
+                passing = p > 0.0 and rng.random() < p
         if spec.side != "both":
             self._cancel_resting()
         q = self.inventory
@@ -137,10 +145,29 @@ class PaddrikTrader(Trader):
                 self._one_sided(rng, q, ref, side, withdrawn=True)
             elif spec.stress_flatten and q:
                 self._reduce(rng, q, ref)
+        elif passing:
+            if q != self.anchor:
+                q = self._pass_on(q)
+            self._two_sided(rng, q, ref, may_take=False)
         elif spec.side == "both":
             self._two_sided(rng, q, ref)
         else:
             self._one_sided(rng, q, ref, side)
+        self.anchor = self.inventory
+
+    def _pass_on(self, q: int) -> int:
+        """The hot potato: trade back at market what the quotes took in since the last arrival.
+
+        A stressed intermediary that was filled on its bid (ask) sells (buys) the same lots
+        at once with a market order instead of holding them, so its inventory goes back to
+        ``anchor`` (inventory-neutral taking; CFTC/SEC 2010, p. 3; Kirilenko et al. 2017,
+        section 5); it then quotes again but takes nothing else. Returns the inventory
+        after it.
+        """
+        moved = q - self.anchor
+        self._cancel_resting()
+        self.market.book_venue.market(self, moved < 0, abs(moved), purpose=TradePurpose.TAKER)
+        return self.inventory
 
     def _one_sided(
         self,
@@ -176,11 +203,14 @@ class PaddrikTrader(Trader):
         distance = draw_distance_ticks(spec.distance, rng)
         self._rest(is_buy, ref - distance if is_buy else ref + distance, qty)
 
-    def _two_sided(self, rng: np.random.Generator, q: int, ref: float) -> None:
+    def _two_sided(
+        self, rng: np.random.Generator, q: int, ref: float, may_take: bool = True
+    ) -> None:
+        """Take (``take_prob``, ``inventory_take``) or quote both sides around ``ref``."""
         spec = self.spec
         limit = spec.position_limit
         fraction = q / limit if limit else 0.0
-        take = spec.take_prob + spec.inventory_take * abs(fraction)
+        take = spec.take_prob + spec.inventory_take * abs(fraction) if may_take else 0.0
         if take > 0 and rng.random() < take:
             self._cancel_resting()
             reduce = q != 0 and (
@@ -298,7 +328,11 @@ def build_paddrik(
     A group that reacts to stress shares one `RangeGauge` among its traders.
     """
     gauge = None
-    if spec.withdraw_range_pct is not None or spec.widen_range_pct is not None:
+    if (
+        spec.withdraw_range_pct is not None
+        or spec.widen_range_pct is not None
+        or spec.pass_range_pct is not None
+    ):
         gauge = RangeGauge(max(1, round(spec.stress_window_s / market.dt)))
     return BuiltGroup([PaddrikTrader(market, name, spec, gauge) for _ in range(spec.count)])
 

@@ -160,7 +160,14 @@ class PaddrikGroup(GroupBase):
       equals it (the fundamental buyers who stepped back as volatility rose,
       CFTC/SEC 2010, p. 3); with ``widen_range_pct`` set, a two-sided trader's quote
       distances are multiplied by ``1 + (r / widen_range_pct)^n`` (quotes pulled away from
-      the market towards stub quotes, CFTC/SEC 2010, pp. 6-7).
+      the market towards stub quotes, CFTC/SEC 2010, pp. 6-7); with ``pass_range_pct`` set,
+      a trader whose inventory moved since its last arrival (its resting quotes were
+      filled) passes those lots on at once with a market order on the other side, with
+      probability ``r^n / (r^n + pass_range_pct^n)``, before it acts as above: the "hot
+      potato" of CFTC/SEC (2010, p. 3), where HFTs "began to quickly buy and then resell
+      contracts to each other", and of Kirilenko et al. (2017, section 5), so that under
+      stress intermediaries trade much while their net position barely moves, and the
+      volume they pass back and forth feeds a volume-following seller.
     """
 
     # the role validator below fills fields in; the JSON schema must not call them required
@@ -245,6 +252,11 @@ class PaddrikGroup(GroupBase):
         description="A two-sided trader that steps back (withdraw_range_pct) also reduces |q| "
         "as past its limit (market order with reduce_take_prob).",
     )
+    pass_range_pct: PosFloat | None = Field(
+        default=None,
+        description="Stress r (%) at which half the arrivals pass on at market the lots their "
+        "quotes took in since the last arrival (hot potato); null: never.",
+    )
     widen_range_pct: PosFloat | None = Field(
         default=None,
         description="Quote distances times 1 + (r / widen_range_pct)^2 for a two-sided "
@@ -263,6 +275,8 @@ class PaddrikGroup(GroupBase):
 
     @model_validator(mode="after")
     def _check_limit_use(self) -> PaddrikGroup:
+        if self.pass_range_pct is not None and self.side != "both":
+            raise ValueError("pass_range_pct is for two-sided traders (side: both)")
         if self.position_limit is None and (self.inventory_take > 0 or self.skew_ticks > 0):
             raise ValueError(
                 "inventory_take and skew_ticks scale with position_limit; set a position_limit "

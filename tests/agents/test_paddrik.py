@@ -503,3 +503,52 @@ def test_paddrik_stressed_intermediary_flattens_with_stress_flatten(
             assert 0 <= trader.inventory < 20
         else:
             assert sent == [] and trader.inventory == 20
+
+
+def test_paddrik_stressed_intermediary_passes_on_what_its_quote_took_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pass_range_pct: lots bought on its bid since the last arrival are sold at once (net 0)."""
+    model = _market(
+        "hft",
+        take_prob=1.0,
+        inventory_take=0.0,
+        skew_ticks=0.0,
+        position_limit=100,
+        pass_range_pct=0.01,
+        stress_steepness=8.0,
+        take_direction="random",
+        size={"kind": "fixed", "qty": 3},
+        distance={"kind": "uniform", "low_ticks": 1, "high_ticks": 1},
+    )
+    _book(model, bid=99.0, ask=101.0, qty=1000)  # its quotes, one tick off 100.00, lead
+    trader = _trader(model)
+    _stressed(trader, 2.0)  # passing probability 1
+    trader.act(np.random.default_rng(12), None)  # quotes both sides, takes nothing
+    assert trader.inventory == trader.anchor == 0 and len(trader.resting) == 2
+    lp = _trader(model, "lp")
+    model.exchange.market(lp, False, 3, purpose=TradePurpose.TAKER)  # fills its bid, the best
+    assert trader.inventory == 3
+    sent = _spy(model, monkeypatch)
+    trader.act(np.random.default_rng(13), None)
+    assert sent[0] == ("market", False, 3)  # passed on, then quoted again: no other take
+    assert all(kind == "limit" for kind, _, _ in sent[1:])
+    assert trader.inventory == trader.anchor == 0
+
+
+def test_paddrik_calm_intermediary_with_pass_range_keeps_its_fills() -> None:
+    """With no price range the passing probability is 0: filled lots stay in the inventory."""
+    model = _market(
+        "hft", inventory_take=0.0, skew_ticks=0.0, position_limit=100, pass_range_pct=0.5
+    )
+    _book(model, qty=1000)
+    trader = _trader(model)
+    trader.inventory = 5  # as if its bid had been filled since the last arrival
+    trader.act(np.random.default_rng(14), None)
+    assert trader.inventory == 5
+
+
+def test_paddrik_pass_range_needs_a_two_sided_trader() -> None:
+    """pass_range_pct on a one-sided class is a scenario error naming the field."""
+    with pytest.raises(ScenarioError, match="pass_range_pct"):
+        _market("fundamental_buyer", pass_range_pct=0.5)
