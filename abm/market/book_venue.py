@@ -317,19 +317,7 @@ class BookVenue(PlainVenue):
         step = self._exchange.step
         reference = breaker.reference_ticks(step)
         breaker.trip(step)
-        self.halted = True
-        to_price = self.book.to_price
-        self._exchange.recorder.event(
-            step,
-            EventKind.HALT,
-            None,
-            None,
-            math.nan if reference is None else (reference - bid) / reference,
-            reference=math.nan if reference is None else to_price(reference),
-            price=to_price(bid),
-            until_step=breaker.halted_until,
-            on_halt=breaker.spec.on_halt,
-        )
+        self._halt(breaker, step, reference, bid)
         held = self._hold(trader, False, price_ticks, rest, ioc, purpose)
         return OrderResult(
             HALTED_ORDER_ID, first.fills, 0, held.unfilled_qty, first.self_trade_cancels
@@ -375,16 +363,19 @@ class BookVenue(PlainVenue):
                 break
         else:
             return
+        self._halt(breaker, step, reference, fill.price_ticks)
+
+    def _halt(self, breaker: CircuitBreaker, step: int, reference: int | None, price: int) -> None:
+        """Halt the venue and log the ``halt`` event: the move from ``reference`` to ``price``."""
         self.halted = True
-        price = fill.price_ticks
         to_price = self.book.to_price
         self._exchange.recorder.event(
             step,
             EventKind.HALT,
             None,
             None,
-            (reference - price) / reference,
-            reference=to_price(reference),
+            math.nan if reference is None else (reference - price) / reference,
+            reference=math.nan if reference is None else to_price(reference),
             price=to_price(price),
             until_step=breaker.halted_until,
             on_halt=breaker.spec.on_halt,

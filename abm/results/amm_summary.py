@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from abm.market.amm.arbitrage import BLOCK_COLUMNS
+
 if TYPE_CHECKING:
     from abm.scenario.schema import Scenario
 
@@ -58,18 +60,8 @@ __all__ = [
 MICRO = 1_000_000
 """Pool units per unit of the ``pools`` fee columns (millionths)."""
 
-BLOCK_TABLE_COLUMNS = (
-    "time",
-    "price",
-    "base_before",
-    "quote_before",
-    "base_after",
-    "quote_after",
-    "fee_base",
-    "fee_quote",
-    "arbitrage_profit",
-)
-"""The columns a block table must have (one row per block)."""
+BLOCK_TABLE_COLUMNS = BLOCK_COLUMNS
+"""The columns a block table must have (one row per block): the arbitrage simulator's."""
 
 AMM_SUMMARY_KEYS: Mapping[str, str] = {
     "fees": "amm_fees",
