@@ -274,12 +274,18 @@ def flash_crash_figure(result: RunResult, *, smooth_s: float = 1.0) -> Figure:
     reopens = events.loc[events["kind"] == EventKind.REOPEN, "step"].to_numpy(float)
     phases = flash_crash_phases(price, w.start, w.end, w.dt)
     spans = (
-        (phases.phase1_start, phases.phase1_end, "tab:red", 0.12, "phase 1 (plunge)"),
-        (phases.phase2_start, phases.phase2_end, "tab:purple", 0.3, "phase 2 (hot potato)"),
+        (phases.phase1_start, phases.phase1_end, "tab:red", 0.25, "phase 1 (plunge)"),
+        (phases.phase2_start, phases.phase2_end, "tab:purple", 0.45, "phase 2 (hot potato)"),
     )
+    # the phases are also drawn as two stacked strips along the top of the price panel
+    # (phase 1 above phase 2), so that they stay visible where a cluster of pauses covers
+    # their shading
+    for row, (first, last, color, _, _) in enumerate(spans):
+        top = 1.0 - 0.05 * row
+        axes[0].axvspan(first * w.dt, last * w.dt, ymin=top - 0.05, ymax=top, color=color, lw=0)
     for i, ax in enumerate(axes):
         if programs:
-            ax.axvspan(w.start * w.dt, end * w.dt, color="0.85", zorder=0, lw=0)
+            ax.axvspan(w.start * w.dt, end * w.dt, color="0.92", zorder=0, lw=0)
         for first, last, color, alpha, label in spans:
             ax.axvspan(
                 first * w.dt,
