@@ -147,10 +147,14 @@ class LendingPool:
             return None
         return collateral * price * self.risk.liquidation_threshold_bps / (BPS * debt)
 
+    def exact_health(self, account: Hashable, price: object) -> Fraction | None:
+        """`health_factor` as an exact rational (None without debt)."""
+        acct = self._account(account)
+        return self._health(acct[2], self.debt_of(account), check_price(price))
+
     def health_factor(self, account: Hashable, price: object) -> float:
         """``collateral * price * threshold / debt`` (``inf`` without debt), at an oracle price."""
-        acct = self._account(account)
-        health = self._health(acct[2], self.debt_of(account), check_price(price))
+        health = self.exact_health(account, price)
         return math.inf if health is None else float(health)
 
     def state(self) -> PoolState:

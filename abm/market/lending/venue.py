@@ -35,7 +35,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from abm.market.lending.accounts import PoolAccounts
-from abm.market.lending.params import BPS, RAY, LendingError
+from abm.market.lending.params import RAY, LendingError
 from abm.market.lending.pool import LendingPool
 from abm.market.venue import UNDERLYING, Account, Instrument, VenueContext
 from abm.results.lending_summary import next_round_index
@@ -121,7 +121,6 @@ class LendingVenue(PoolAccounts):
         self.exchange = exchange
         self.oracle = spec.oracle.build()
         self.shadow: Oracle = spec.oracle.build()
-        self._threshold = Fraction(spec.liquidation_threshold_bps, BPS)
         self._gas = round(spec.liquidation_gas / tick_size)
         self._congestion: list[LiquidationCongestionShock] = [
             cast("LiquidationCongestionShock", shock)
@@ -188,9 +187,8 @@ class LendingVenue(PoolAccounts):
         for account in pool.accounts_with_debt():
             if not isinstance(account, int):
                 continue
-            debt = pool.debt_of(account)
-            health = pool.collateral_of(account) * price * self._threshold / debt
-            if health < 1:
+            health = pool.exact_health(account, price)
+            if health is not None and health < 1:
                 out.append((health, account))
         out.sort()
         return out
@@ -333,7 +331,7 @@ class LendingVenue(PoolAccounts):
             return False
         trader = self.exchange.traders[borrower]
         debt = pool.debt_of(borrower)
-        shadow_health = pool.collateral_of(borrower) * self.shadow.price * self._threshold / debt
+        shadow_health = pool.exact_health(borrower, self.shadow.price)
         scaled_before = pool.scaled_balances(borrower)[1]
         result = pool.liquidate(liquidator.unique_id, borrower, debt, price)
         burned = scaled_before - pool.scaled_balances(borrower)[1]
@@ -348,7 +346,7 @@ class LendingVenue(PoolAccounts):
         block.debt_repaid += result.repaid
         block.bad_debt += result.bad_debt
         block.gas_paid += gas
-        induced = shadow_health >= 1
+        induced = shadow_health is not None and shadow_health >= 1
         block.induced = block.induced or induced
         self.exchange.recorder.liquidation(
             (
