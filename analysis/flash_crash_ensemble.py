@@ -11,7 +11,6 @@ measured with it. A run of the shipped scenario takes a few seconds.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -87,27 +86,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Command line: run the ensemble and print its table."""
     parser = argparse.ArgumentParser(prog="python -m analysis.flash_crash_ensemble")
     parser.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
-    parser.add_argument("--set", action="append", default=[], metavar="PATH=JSON")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    changes: dict[str, Any] = {}
-    for item in args.set:
-        path, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set {item!r}: expected PATH=VALUE")
-        try:
-            changes[path] = json.loads(value)
-        except json.JSONDecodeError:
-            changes[path] = value
     try:
         seeds = [int(seed) for seed in args.seeds.split(",")]
     except ValueError:
         parser.error(f"--seeds {args.seeds!r}: expected integers separated by commas")
     from abm.errors import AbmError
+    from abm.scenario.overrides import parse_set_option
     from abm.scenario.schema import load_scenario
 
-    try:
+    try:  # --set reads PATH=VALUE as `abm run --set` does (VALUE is YAML)
+        changes: dict[str, Any] = dict(parse_set_option(item) for item in args.set)
         scenario = load_scenario(args.scenario)
         if changes:
             scenario.override(changes)
