@@ -43,6 +43,7 @@ from abm.results.amm_summary import (
     BLOCK_TABLE_COLUMNS,
     check_block_table,
     lp_pnl_decomposition,
+    positive_finite,
 )
 
 __all__ = [
@@ -60,13 +61,6 @@ __all__ = [
 ]
 
 
-def _positive(values: ArrayLike, name: str) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(array) & (array > 0)):
-        raise ValueError(f"{name} must be positive and finite")
-    return array
-
-
 def _scalar_or_array(array: np.ndarray) -> float | np.ndarray:
     return float(array) if array.ndim == 0 else array
 
@@ -80,7 +74,7 @@ def impermanent_loss(price_ratio: ArrayLike) -> float | np.ndarray:
     Raises:
         ValueError: For a ratio that is not positive and finite.
     """
-    ratio = _positive(price_ratio, "price_ratio")
+    ratio = positive_finite(price_ratio, "price_ratio")
     return _scalar_or_array(2.0 * np.sqrt(ratio) / (1.0 + ratio) - 1.0)
 
 
@@ -100,9 +94,10 @@ def concentrated_impermanent_loss(
         ValueError: For a ratio or bound that is not positive and finite, or ``price`` not
             strictly inside ``(lower, upper)``.
     """
-    ratio = _positive(price_ratio, "price_ratio")
+    ratio = positive_finite(price_ratio, "price_ratio")
     pa, pb, p0 = (
-        float(_positive(v, n)) for v, n in ((lower, "lower"), (upper, "upper"), (price, "price"))
+        float(positive_finite(value, name))
+        for value, name in ((lower, "lower"), (upper, "upper"), (price, "price"))
     )
     if not pa < p0 < pb:
         raise ValueError(f"price {p0} must lie strictly inside (lower, upper) = ({pa}, {pb})")

@@ -53,6 +53,7 @@ __all__ = [
     "lp_decomposition",
     "lp_pnl_decomposition",
     "pool_blocks",
+    "positive_finite",
     "price_discovery_shares",
     "venue_shares",
 ]
@@ -101,7 +102,8 @@ class AmmTables(Protocol):
     def pools(self) -> pd.DataFrame: ...
 
 
-def _positive(values: ArrayLike, name: str) -> np.ndarray:
+def positive_finite(values: ArrayLike, name: str) -> np.ndarray:
+    """``values`` as a float array; ``ValueError`` naming ``name`` unless all are finite and > 0."""
     array = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(array) & (array > 0)):
         raise ValueError(f"{name} must be positive and finite")
@@ -151,7 +153,7 @@ def lp_pnl_decomposition(blocks: pd.DataFrame, *, exact: bool = False) -> pd.Dat
             out).
     """
     check_block_table(blocks)
-    prices = _positive(blocks["price"].to_numpy(dtype=float), "price")
+    prices = positive_finite(blocks["price"].to_numpy(dtype=float), "price")
     ints = {
         name: [int(v) for v in blocks[name].tolist()]
         for name in (
