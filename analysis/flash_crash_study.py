@@ -29,6 +29,7 @@ tables. Only runs with status ``ok`` count.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -342,8 +343,24 @@ def write_study(
     return StudyOutputs(cells, factor_table, tuple(files))
 
 
+def log_log_slopes(levels: Sequence[float], values: Sequence[float]) -> list[float]:
+    """The slope of ``log(value)`` against ``log(level)`` between successive levels.
+
+    A slope of 1 is proportional growth, above 1 faster than proportional (convex in the
+    level), below 1 slower; NaN where a level or value is not positive.
+    """
+    slopes = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(zip(levels, values, strict=True)):
+        positive = min(x0, y0, x1, y1) > 0 and x1 != x0
+        slopes.append(math.log(y1 / y0) / math.log(x1 / x0) if positive else math.nan)
+    return slopes
+
+
 def format_marginals(table: pd.DataFrame) -> str:
-    """The marginal table as text: per factor and level, each metric's mean and median."""
+    """The marginal table as text: per factor and level, each metric's mean and median.
+
+    For a numeric factor, a last line per metric gives the `log_log_slopes` of the median.
+    """
     lines = []
     for factor in pd.unique(table["factor"]):
         part = table.loc[table["factor"] == factor]
@@ -358,6 +375,30 @@ def format_marginals(table: pd.DataFrame) -> str:
                     f"{_num(r['ci_high'])}];  {_num(r['median'])} [{_num(r['q40'])}, "
                     f"{_num(r['q60'])}];  n={int(r['n'])}"
                 )
+            levels = list(rows.iloc[order]["level"])
+            if all(_is_number(v) for v in levels):
+                medians = rows.iloc[order]["median"].to_numpy(dtype=float)
+                slopes = log_log_slopes([float(v) for v in levels], list(medians))
+                text = ", ".join(
+                    f"{_show(a)}-{_show(b)} {s:.2f}"
+                    for a, b, s in zip(levels, levels[1:], slopes, strict=False)
+                )
+                lines.append(f"    log-log slope of the median: {text}")
+    return "\n".join(lines)
+
+
+def format_two_way(results: pd.DataFrame, x: str, by: str, metrics: Sequence[str]) -> str:
+    """``metrics`` per level of ``x`` and ``by`` (the others pooled): mean [t] and median."""
+    table = summarize(results, [x, by], metrics)
+    lines = [f"{x} x {by} (the other factors pooled; mean [95% t-interval]; median; n)"]
+    for metric in metrics:
+        lines.append(f"  {metric}")
+        for _, r in table.loc[table["metric"] == metric].iterrows():
+            lines.append(
+                f"    {_show(r[x]):>8} {_show(r[by]):>5}  {_num(r['mean'])} "
+                f"[{_num(r['ci_low'])}, {_num(r['ci_high'])}];  {_num(r['median'])};  "
+                f"n={int(r['n'])}"
+            )
     return "\n".join(lines)
 
 
@@ -380,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EnsembleError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(format_marginals(outputs.marginals))
+    data = load_sweep_results(args.sweep_dir)
+    if PAUSE in data.parameters and PARTICIPATION in data.parameters:
+        pair = [m for m in ("fall_pct", "rebound_fraction") if m in data.results.columns]
+        print(format_two_way(data.results, PARTICIPATION, PAUSE, pair))
     for path in outputs.files:
         print(f"wrote {path}")
     return 0
@@ -398,6 +443,10 @@ def _percent_axis(ax: Axes, key: str) -> None:
     """Show the participation, a fraction, in percent."""
     if key == PARTICIPATION:
         ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
 
 
 def _label(key: str) -> str:

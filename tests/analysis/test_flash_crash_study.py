@@ -26,6 +26,7 @@ from analysis.flash_crash_study import (
     PARTICIPATION,
     PAUSE,
     figure_layouts,
+    log_log_slopes,
     main,
     marginals,
     quantile_band,
@@ -146,6 +147,15 @@ def test_marginals_pool_every_run_at_a_level(tmp_path: Path) -> None:
             assert row[column] == pytest.approx(value), column
 
 
+def test_log_log_slopes_give_the_power_of_a_power_law() -> None:
+    """A power law 3 x^2 has slope 2 everywhere, 5 x slope 1; a zero value has no slope."""
+    levels = [0.02, 0.05, 0.09, 0.3]
+    assert log_log_slopes(levels, [3 * x**2 for x in levels]) == pytest.approx([2.0] * 3)
+    assert log_log_slopes(levels, [5 * x for x in levels]) == pytest.approx([1.0] * 3)
+    slopes = log_log_slopes([1.0, 2.0, 4.0], [0.0, 1.0, 2.0])
+    assert math.isnan(slopes[0]) and slopes[1] == pytest.approx(1.0)
+
+
 def test_figure_layouts_follow_the_shipped_sweeps() -> None:
     """Participation on x; the pause on the panels if varied; each other factor as the lines."""
     issue = ("agents.seller.participation", HFTS, "agents.hft.position_limit", PAUSE)
@@ -222,11 +232,13 @@ def test_main_prints_the_marginals(tmp_path: Path, capsys: pytest.CaptureFixture
     text = capsys.readouterr().out
     assert "agents.seller.participation (mean [95% t-interval]; median [40%, 60%]; n)" in text
     assert f"wrote {out / CELLS_CSV}" in text
+    assert "log-log slope of the median: 0.02-0.09" in text
+    assert "agents.seller.participation x circuit_breaker.enabled" in text
 
 
 @pytest.mark.parametrize(
     ("name", "runs"),
-    [("flash_crash.yaml", 360), ("flash_crash_gao.yaml", 180), ("flash_crash_quick.yaml", 12)],
+    [("flash_crash.yaml", 360), ("flash_crash_gao.yaml", 180), ("flash_crash_quick.yaml", 18)],
 )
 def test_shipped_flash_crash_sweeps_validate_against_the_scenario(name: str, runs: int) -> None:
     """Every grid path of the shipped study sweeps exists in the scenario; the header's count."""
