@@ -12,9 +12,10 @@ the replicates of every cell (parameter point) and of every level of every facto
   compare like for like. Quantiles are ``numpy.quantile``'s default (linear interpolation
   between order statistics, Hyndman and Fan 1996, definition 7).
 
-A factor's marginal pools every run at that level, so the other factors' levels are averaged
-over in the proportions of the grid (equal for a full grid with equal replicates) and their
-spread is part of the interval.
+When a sweep varies both fundamental classes' frequencies, only the points where they are
+equal count, as one factor (`TIES`). A factor's marginal pools every run at that level, so
+the other factors' levels are averaged over in the proportions of the grid (equal for a full
+grid with equal replicates) and their spread is part of the interval.
 
 It writes ``DIR/flash_crash_study_cells.csv`` and ``DIR/flash_crash_study_marginals.csv``
 (one row per cell or level and metric, columns `STAT_COLUMNS`), and into ``DIR/figures/``:
@@ -64,6 +65,13 @@ QUANTILES = (0.4, 0.6)
 """The band around the median that Gao et al. (2024, section 5.2) report."""
 PARTICIPATION = "agents.seller.participation"
 PAUSE = "circuit_breaker.enabled"
+BUYERS_FREQUENCY = "agents.fundamental_buyers.mean_interarrival_s"
+SELLERS_FREQUENCY = "agents.fundamental_sellers.mean_interarrival_s"
+TIES = {SELLERS_FREQUENCY: BUYERS_FREQUENCY}
+"""Parameters studied as one factor: when a sweep varies a key and its value, only the points
+where the two are equal count, under the value's name. A sweep file cannot tie two paths, so
+``sweeps/flash_crash_gao.yaml`` sweeps both fundamental classes' frequencies and the study
+keeps the diagonal: the fundamental traders' frequency of Gao et al. (2024)."""
 STAT_COLUMNS = ("metric", "n", "mean", "ci_low", "ci_high", "median", "q40", "q60")
 """Columns of `summarize` after the grouping columns."""
 CELLS_CSV = "flash_crash_study_cells.csv"
@@ -74,7 +82,8 @@ LABELS = {
     "agents.hft.count": "HFTs",
     "agents.hft.position_limit": "HFT inventory limit (lots)",
     "agents.mm.position_limit": "market makers' inventory limit (lots)",
-    "agents.fundamental_buyers.mean_interarrival_s": "fundamental buyers' mean s between orders",
+    BUYERS_FREQUENCY: "fundamental traders' mean s between orders",
+    SELLERS_FREQUENCY: "fundamental sellers' mean s between orders",
     "fall_pct": "fall (%)",
     "phase1_fall_pct": "phase-1 fall (%)",
     "phase2_fall_pct": "phase-2 fall (%)",
@@ -282,6 +291,21 @@ def marginal_figure(results: pd.DataFrame, metric: str, factors: Sequence[str]) 
     return figure
 
 
+def tie(results: pd.DataFrame, parameters: Sequence[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Apply `TIES`: keep the runs where each tied pair is equal; drop the tied key.
+
+    Returns:
+        The kept rows of ``results`` and the parameters left (in their order); both unchanged
+        when the sweep does not vary both members of a pair.
+    """
+    kept, left = results, list(parameters)
+    for key, partner in TIES.items():
+        if key in left and partner in left:
+            kept = kept.loc[kept[key] == kept[partner]]
+            left.remove(key)
+    return kept, tuple(left)
+
+
 def figure_layouts(parameters: Sequence[str]) -> list[tuple[str, str | None, str | None]]:
     """The ``(x, hue, facet)`` of each study figure for a sweep over ``parameters``.
 
@@ -324,22 +348,23 @@ def write_study(
         raise EnsembleError(f"{root}: measures not in the results: {', '.join(absent)}")
     kept = [m for m in STUDY_METRICS if m in data.results.columns]
     kept += [m for m in metrics if m not in kept]
-    cells = summarize(data.results, data.parameters, kept)
-    factor_table = marginals(data.results, data.parameters, kept)
+    results, parameters = tie(data.results, data.parameters)
+    cells = summarize(results, parameters, kept)
+    factor_table = marginals(results, parameters, kept)
     files = [root / CELLS_CSV, root / MARGINALS_CSV]
     write_atomic(files[0], cells.to_csv(index=False))
     write_atomic(files[1], factor_table.to_csv(index=False))
     figure_dir = root / FIGURES_DIR
     figure_dir.mkdir(exist_ok=True)
     for metric in metrics:
-        for x, hue, facet in figure_layouts(data.parameters):
+        for x, hue, facet in figure_layouts(parameters):
             name = f"flash_crash_study_{metric}_by_{_slug(hue or x)}"
             if facet is not None and PAUSE not in (hue, facet):
                 name += f"_per_{_slug(facet)}"
             files.append(figure_dir / f"{name}.png")
-            write_atomic(files[-1], png_bytes(study_figure(data.results, metric, x, hue, facet)))
+            write_atomic(files[-1], png_bytes(study_figure(results, metric, x, hue, facet)))
         files.append(figure_dir / f"flash_crash_study_{metric}_marginals.png")
-        write_atomic(files[-1], png_bytes(marginal_figure(data.results, metric, data.parameters)))
+        write_atomic(files[-1], png_bytes(marginal_figure(results, metric, parameters)))
     return StudyOutputs(cells, factor_table, tuple(files))
 
 
@@ -420,11 +445,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs = write_study(args.sweep_dir, tuple(args.metric or FIGURE_METRICS))
     except EnsembleError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    print(format_marginals(outputs.marginals))
     data = load_sweep_results(args.sweep_dir)
-    if PAUSE in data.parameters and PARTICIPATION in data.parameters:
-        pair = [m for m in ("fall_pct", "rebound_fraction") if m in data.results.columns]
-        print(format_two_way(data.results, PARTICIPATION, PAUSE, pair))
+    results, parameters = tie(data.results, data.parameters)
+    for key, partner in TIES.items():
+        if key in data.parameters and partner in data.parameters:
+            print(f"{key} tied to {partner}: {len(results)} of {len(data.results)} runs kept")
+    print(format_marginals(outputs.marginals))
+    pair = [m for m in ("fall_pct", "rebound_fraction") if m in data.results.columns]
+    if PAUSE in parameters and PARTICIPATION in parameters:
+        print(format_two_way(results, PARTICIPATION, PAUSE, pair))
+    for key, partner in TIES.items():
+        if key in data.parameters and partner in data.parameters:  # every pair, untied
+            print(format_two_way(data.results, partner, key, pair))
     for path in outputs.files:
         print(f"wrote {path}")
     return 0

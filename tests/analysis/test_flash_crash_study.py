@@ -21,10 +21,12 @@ from abm.experiments.sweep import _SweepDirectory
 from abm.experiments.sweep_spec import SweepPlan, load_sweep
 from analysis.ensemble import EnsembleError
 from analysis.flash_crash_study import (
+    BUYERS_FREQUENCY,
     CELLS_CSV,
     MARGINALS_CSV,
     PARTICIPATION,
     PAUSE,
+    SELLERS_FREQUENCY,
     figure_layouts,
     log_log_slopes,
     main,
@@ -32,6 +34,7 @@ from analysis.flash_crash_study import (
     quantile_band,
     study_figure,
     summarize,
+    tie,
     write_study,
 )
 
@@ -147,6 +150,30 @@ def test_marginals_pool_every_run_at_a_level(tmp_path: Path) -> None:
             assert row[column] == pytest.approx(value), column
 
 
+def test_tie_keeps_the_diagonal_of_the_two_fundamental_frequencies(tmp_path: Path) -> None:
+    """Buyers and sellers swept apart: only equal pairs stay, as the buyers' factor."""
+    base = load_sweep(GRID)
+    grid = (0.02, 0.3), (20.0, 40.0, 80.0), (20.0, 40.0, 80.0)
+    parameters = (PARTICIPATION, BUYERS_FREQUENCY, SELLERS_FREQUENCY)
+    points = tuple(itertools.product(*grid))
+    plan = SweepPlan(base.scenario, parameters, points, 2, 1, ("fall_pct",))
+    out = tmp_path / "sweep"
+    with _SweepDirectory.open(out, plan) as store:
+        for key in plan.runs():
+            _, buyers, sellers = points[key.point]
+            store.write(run_record(key, {"fall_pct": sellers / buyers + key.replicate}))
+        store.write_results()
+    results = pd.read_parquet(out / "results.parquet")
+    kept, left = tie(results, parameters)
+    assert left == (PARTICIPATION, BUYERS_FREQUENCY)
+    assert len(kept) == 2 * 3 * 2  # participation x the diagonal x replicates
+    assert (kept[BUYERS_FREQUENCY] == kept[SELLERS_FREQUENCY]).all()
+    table = write_study(out, ["fall_pct"]).marginals
+    row = table.loc[(table["factor"] == BUYERS_FREQUENCY) & (table["level"] == 40.0)].iloc[0]
+    assert (row["n"], row["mean"]) == (4, pytest.approx(1.5))  # 1 + replicate 0 or 1
+    assert tie(results, (PARTICIPATION, BUYERS_FREQUENCY)) == (results, left)
+
+
 def test_log_log_slopes_give_the_power_of_a_power_law() -> None:
     """A power law 3 x^2 has slope 2 everywhere, 5 x slope 1; a zero value has no slope."""
     levels = [0.02, 0.05, 0.09, 0.3]
@@ -238,7 +265,7 @@ def test_main_prints_the_marginals(tmp_path: Path, capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize(
     ("name", "runs"),
-    [("flash_crash.yaml", 360), ("flash_crash_gao.yaml", 180), ("flash_crash_quick.yaml", 18)],
+    [("flash_crash.yaml", 360), ("flash_crash_gao.yaml", 405), ("flash_crash_quick.yaml", 18)],
 )
 def test_shipped_flash_crash_sweeps_validate_against_the_scenario(name: str, runs: int) -> None:
     """Every grid path of the shipped study sweeps exists in the scenario; the header's count."""
