@@ -196,6 +196,8 @@ def study_figure(
 ) -> Figure:
     """``metric`` against ``x``: means with 95% t bands (top row), medians with 40-60% bands.
 
+    Each row's statistic is named in its y label, each column's ``facet`` level in its title.
+
     One line per level of ``hue`` and one column of panels per level of ``facet``; any other
     varied parameter is averaged over (`summarize` over ``[x, hue, facet]``). The axes of a
     row share their y range.
@@ -228,13 +230,11 @@ def study_figure(
                 )
                 band = part[[low, high]].to_numpy(dtype=float)
                 ax.fill_between(xs, band[:, 0], band[:, 1], color=color, alpha=0.18, lw=0)
-            title = (
-                names[row] if facet is None else f"{_label(facet)} {_show(level_f)}: {names[row]}"
-            )
-            ax.set_title(title, fontsize="small")
+            if row == 0 and facet is not None:
+                ax.set_title(f"{_label(facet)} = {_show(level_f)}", fontsize="small")
             ax.grid(True, alpha=0.3)
             if column == 0:
-                ax.set_ylabel(_label(metric))
+                ax.set_ylabel(f"{_label(metric)}\n{names[row]}", fontsize="small")
             if row == 1:
                 ax.set_xlabel(_label(x))
             _percent_axis(ax, x)
