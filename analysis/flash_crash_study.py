@@ -451,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if key in data.parameters and partner in data.parameters:
             print(f"{key} tied to {partner}: {len(results)} of {len(data.results)} runs kept")
     print(format_marginals(outputs.marginals))
-    pair = [m for m in ("fall_pct", "rebound_fraction") if m in data.results.columns]
+    pair = [m for m in ("fall_pct", "rebound_fraction", "halts") if m in data.results.columns]
     if PAUSE in parameters and PARTICIPATION in parameters:
         print(format_two_way(results, PARTICIPATION, PAUSE, pair))
     for key, partner in TIES.items():
