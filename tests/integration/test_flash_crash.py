@@ -10,7 +10,8 @@ buyers stepping back as the range widens, (d) quotes pulled away under stress, (
 
 By default each check runs the full shipped scenario (one hour, about 5 s a run) at seed
 `FAST_SEED`, a run of the ensemble on which every direction below holds and the HFTs' net is
-under 2% of what they trade in phase 2 (the shipped seed 20100506 is not: 5%); under
+under 2% of what they trade in phase 2 (the shipped seed 20100506 meets every target too,
+but there the pause does not lower the fall nor lead the rebound); under
 ``-m slow``, the shipped seed and seeds 1-8, whose means the scenario header tabulates. The
 thresholds are the measured ones of the header, with margin; the header says which targets
 the ensemble misses.
@@ -77,15 +78,15 @@ def _mean(runs: list[dict[str, Any]], key: str) -> float:
 # to the digits shown; percentages of volume and depth as fractions.
 SHIPPED: dict[str, dict[str, tuple[float, float]]] = {
     "shipped": {
-        "phase1_fall_pct": (5.25, 5.35),  # shipped 5.3%
-        "phase2_hft_volume_share": (0.405, 0.415),  # HFTs 41% of volume
-        "phase2_hft_net_to_gross": (0.0495, 0.0505),  # net 5.0% of what they trade
-        "phase2_bid_depth_ratio": (0.0, 0.0005),  # bid depth 0.0% of before
-        "rebound_fraction": (0.865, 0.875),  # 87% regained within 20 minutes
-        "hft_inventory_half_life_outside_s": (92.0, 93.0),  # 93 s
-        "halts": (9, 9),
+        "phase1_fall_pct": (3.35, 3.45),  # shipped 3.4%
+        "phase2_hft_volume_share": (0.425, 0.435),  # HFTs 43% of volume
+        "phase2_hft_net_to_gross": (0.0, 0.0005),  # net 0.0% of what they trade
+        "phase2_bid_depth_ratio": (0.0035, 0.0045),  # bid depth 0.4% of before
+        "rebound_fraction": (0.975, 0.985),  # 0.98 regained within 20 minutes
+        "hft_inventory_half_life_outside_s": (159.5, 160.5),  # 160 s
+        "halts": (10, 10),
     },
-    "no_pause": {"rebound_fraction": (0.80, 0.81), "fall_pct": (6.2, 6.25)},
+    "no_pause": {"rebound_fraction": (0.945, 0.955), "fall_pct": (6.05, 6.15)},
     "calm": {"fall_pct": (0.09, 0.095), "halts": (0, 0)},
 }
 
