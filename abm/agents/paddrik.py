@@ -177,7 +177,11 @@ class PaddrikTrader(Trader):
         side: bool | None,
         withdrawn: bool = False,
     ) -> None:
-        """Take or rest one order; a withdrawn trader only takes for value, and never rests."""
+        """Take or rest one order; a withdrawn trader only takes for value, and never rests.
+
+        With ``value_limit_pct`` nothing rests while the reference is more than that far on
+        the wrong side of the value (a seller below it, a buyer above it).
+        """
         spec = self.spec
         if spec.side == "buy" or spec.side == "sell":
             is_buy = spec.side == "buy"
@@ -200,6 +204,11 @@ class PaddrikTrader(Trader):
             return
         if withdrawn:
             return
+        if spec.value_limit_pct is not None:
+            value = self.market.fundamental_value
+            discount = (value - ref * self.market.tick_size) / value
+            if 100.0 * (-discount if is_buy else discount) > spec.value_limit_pct:
+                return  # no resting order this far on the wrong side of value
         distance = draw_distance_ticks(spec.distance, rng)
         self._rest(is_buy, ref - distance if is_buy else ref + distance, qty)
 

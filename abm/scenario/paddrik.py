@@ -143,8 +143,15 @@ class PaddrikGroup(GroupBase):
       ``inventory_take`` make it, the half-life of about two minutes Kirilenko et al. 2017,
       section 3.C, measured for HFTs, instead of within seconds);
     * a resting order goes ``distance`` ticks behind ``p`` (never through the opposite
-      touch); a two-sided trader shifts both quotes by ``-skew_ticks * q / position_limit``
-      and keeps a resting quote whose price it wants again (and so its queue position);
+      touch), except that a one-sided trader with ``value_limit_pct`` set rests nothing
+      while ``p`` is more than that many percent on the wrong side of ``F`` (a seller below
+      ``F``, a buyer above it): a fundamental seller does not offer the contract far below
+      what it thinks it is worth, so after a plunge the ask side thins and returning buyers
+      lift the price (the fundamental traders of Paddrik et al. 2012 trade on value; on
+      May 6 prices stabilised after the pause and recovered as buyers returned, CFTC/SEC
+      2010, p. 4); a two-sided trader shifts both quotes by ``-skew_ticks * q /
+      position_limit`` and keeps a resting quote whose price it wants again (and so its
+      queue position);
     * sizes come from ``size``; resting orders expire after ``order_lifetime_s`` if set;
     * past ``position_limit`` (``|q| > limit``) the trader only trades to reduce ``|q|``
       (a market order with probability ``reduce_take_prob``, else a limit at the touch) until
@@ -195,6 +202,11 @@ class PaddrikGroup(GroupBase):
     value_sensitivity: NonNegFloat = Field(
         default=0.0,
         description="Rise of a buy's take probability per unit of relative mispricing (F - p)/F.",
+    )
+    value_limit_pct: PosFloat | None = Field(
+        default=None,
+        description="A one-sided trader rests no order when the price is this many percent "
+        "on the wrong side of the value F (a seller below F, a buyer above it); null: always.",
     )
     take_direction: Literal["reduce", "random"] = Field(
         default="reduce",
@@ -275,6 +287,8 @@ class PaddrikGroup(GroupBase):
 
     @model_validator(mode="after")
     def _check_limit_use(self) -> PaddrikGroup:
+        if self.value_limit_pct is not None and self.side == "both":
+            raise ValueError("value_limit_pct is for one-sided traders (side: buy, sell, either)")
         if self.pass_range_pct is not None and self.side != "both":
             raise ValueError("pass_range_pct is for two-sided traders (side: both)")
         if self.position_limit is None and (self.inventory_take > 0 or self.skew_ticks > 0):

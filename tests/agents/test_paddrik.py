@@ -552,3 +552,35 @@ def test_paddrik_pass_range_needs_a_two_sided_trader() -> None:
     """pass_range_pct on a one-sided class is a scenario error naming the field."""
     with pytest.raises(ScenarioError, match="pass_range_pct"):
         _market("fundamental_buyer", pass_range_pct=0.5)
+
+
+def test_paddrik_seller_rests_no_offer_beyond_its_value_limit() -> None:
+    """value_limit_pct 5: no ask while p is more than 5% below F, as usual within it.
+
+    The reference is the mid 100.00 (no trade yet); (F - p) / F is 5.66% at F = 106 (no
+    order) and 4.76% at F = 105 (an ask 2 ticks above, 100.50), computed by hand.
+    """
+    distance = {"kind": "uniform", "low_ticks": 2, "high_ticks": 2}
+    resting = {}
+    for value in (106.0, 105.0):
+        model = _market(
+            "fundamental_seller",
+            value=value,
+            take_prob=0.0,
+            value_sensitivity=0.0,
+            distance=distance,
+            value_limit_pct=5.0,
+        )
+        _book(model)
+        trader = _trader(model)
+        trader.act(np.random.default_rng(3), None)
+        resting[value] = [model.book.order(i) for i in trader.resting]
+    assert resting[106.0] == []
+    (order,) = resting[105.0]
+    assert order is not None and order.side == "sell" and order.price == pytest.approx(100.5)
+
+
+def test_paddrik_value_limit_needs_a_one_sided_trader() -> None:
+    """value_limit_pct on a two-sided class is a scenario error naming the field."""
+    with pytest.raises(ScenarioError, match="value_limit_pct"):
+        _market("hft", value_limit_pct=5.0)
