@@ -6,7 +6,8 @@ A `ParquetSpill` holds one open ``pyarrow.parquet.ParquetWriter`` per table in a
 one list of values per column; it builds them into Arrow arrays of the table's schema
 (`arrow_table`: the checks `abm.results.recorder.Recorder.table` makes, without a pandas frame
 on the way) and appends them as a row group; `close` writes whatever tables never received a
-row (as empty tables) and fsyncs every file.
+row (as empty tables); the run directory's writer fsyncs them with the run's other files
+before they can appear under the run's name (`abm.results.run_directory.sync_staged`).
 
 Every row group of a table has one Arrow schema, taken from the table's empty frame with
 label columns widened to 32-bit dictionary indices (a row group's own categories are the
@@ -18,7 +19,6 @@ streamed and the unstreamed run directory hold equal tables (``tests/results/tes
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import IO, Any
 
@@ -129,15 +129,13 @@ class ParquetSpill:
         return self._writers[table][1]
 
     def close(self) -> None:
-        """Finish every file (a table with no row gets an empty one) and fsync it."""
+        """Finish and close every file (a table with no row gets an empty one)."""
         for table in TABLES:
             self._writer(table)
         for table in list(self._writers):
             handle, writer = self._writers.pop(table)
             try:
                 writer.close()
-                handle.flush()
-                os.fsync(handle.fileno())
             finally:
                 handle.close()
 
