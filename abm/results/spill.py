@@ -90,6 +90,19 @@ def table_arrow_schema(table: str) -> pa.Schema:
     return schema
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str] | bool:
+    """The columns a row group stores dictionary-encoded: the label columns only.
+
+    Numbers are stored plain. Parquet's default tries a dictionary on every column and falls
+    back to plain once it grows too large, which float columns (prices, times) always do:
+    the attempt cost more than half the writing time of the ZI benchmark's tables (30 ms of
+    the market table's 50,000 rows, 12 ms plain) and gave larger files (1.80 MB against
+    1.70 MB). The values read back are the same either way.
+    """
+    labels = [field.name for field in schema if pa.types.is_dictionary(field.type)]
+    return labels if labels else False
+
+
 class ParquetSpill:
     """Per-table Parquet files in ``directory``, appended one row group per flush.
 
@@ -121,7 +134,10 @@ class ParquetSpill:
         if table not in self._writers:
             handle = open(self.path(table), "xb")  # noqa: SIM115 (closed in close/abort)
             try:
-                writer = pq.ParquetWriter(handle, self._schemas[table])
+                schema = self._schemas[table]
+                writer = pq.ParquetWriter(
+                    handle, schema, use_dictionary=_dictionary_columns(schema)
+                )
             except BaseException:
                 handle.close()
                 raise

@@ -352,3 +352,17 @@ def test_trade_blocks_are_whole_row_groups_within_the_limit(
         memory.trades["venue"].astype(str)
     )
     assert _same_summary(saved.summary, memory.summary) == []
+
+
+def test_spilled_files_dictionary_encode_labels_only(tmp_path: Path) -> None:
+    """Parquet column metadata: label (category) columns are dictionary pages, numbers plain."""
+    saved = run_to(abm.load_scenario(BASELINE), tmp_path / "run", steps=30, flush_steps=7)
+    for table in ("market", "trades", "agents"):
+        metadata = pq.ParquetFile(saved.path / f"{table}.parquet").metadata
+        schema = pq.ParquetFile(saved.path / f"{table}.parquet").schema_arrow
+        group = metadata.row_group(0)
+        for index in range(group.num_columns):
+            column = group.column(index)
+            label = str(schema.field(column.path_in_schema).type).startswith("dictionary")
+            dictionary = any("DICTIONARY" in encoding for encoding in column.encodings)
+            assert dictionary == label, (table, column.path_in_schema, column.encodings)
