@@ -72,8 +72,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     shown = not args.quiet and total >= 5000
     bars: Any = nullcontext()
     if shown:
+        import threading
+
         from tqdm import tqdm
 
+        # a thread lock for the bar's writes: tqdm's default also makes a multiprocessing
+        # lock, which starts multiprocessing's resource-tracker process (35 ms here, and a
+        # process left running to the end) for a bar that only this process draws
+        tqdm.set_lock(threading.RLock())
         bars = tqdm(total=total, unit="step", file=sys.stderr)
     with bars as bar:
 

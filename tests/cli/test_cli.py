@@ -326,3 +326,29 @@ def test_cli_run_quiet_leaves_no_process_behind(tmp_path: Path) -> None:
     assert child.wait(timeout=120) == 0
     left = subprocess.run(["pgrep", "-s", str(child.pid)], capture_output=True, text=True)
     assert left.stdout.strip() == "", left.stdout
+
+
+def test_cli_run_with_a_progress_bar_leaves_no_process_behind(tmp_path: Path) -> None:
+    """`abm run` of 5,000 steps draws a bar, whose lock starts no resource tracker either.
+
+    tqdm's default write lock includes a multiprocessing lock, which starts multiprocessing's
+    resource tracker (a process, 35 ms of the run): the bar gets a thread lock instead.
+    """
+    import shutil
+
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep is not installed")
+    scenario = "bench/zero_intelligence_500"
+    command = [sys.executable, "-m", "abm", "run", scenario, "--steps", "5000"]
+    child = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "run")],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 0
+    assert "5000/5000" in err  # the bar was drawn
+    left = subprocess.run(["pgrep", "-s", str(child.pid)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", left.stdout
