@@ -59,7 +59,8 @@ def _arrow_column(table: str, name: str, dtype: str, values: list[Any], kind: pa
             values = [_nullable_label(value) for value in values]
         else:
             values = [value if type(value) is str else str(value) for value in values]
-        return pa.array(values, type=pa.string()).dictionary_encode().cast(kind)
+        labels = pa.array(values, type=pa.string()).dictionary_encode()
+        return labels if labels.type == kind else labels.cast(kind)
     column = pa.array(values)  # Arrow infers the values' type, reading them in C
     inferred = column.type
     allowed = pa.types.is_integer(inferred) or pa.types.is_null(inferred)
@@ -69,7 +70,9 @@ def _arrow_column(table: str, name: str, dtype: str, values: list[Any], kind: pa
         raise TypeError(f"got values of type {inferred}")
     if column.null_count and dtype != "Int64":
         raise TypeError("got a missing value")
-    return column.cast(kind)  # NaN stays NaN
+    # NaN stays NaN; a column inferred as its type already (int64, float64: nearly all) is
+    # kept as it is, since a cast to the same type still cost as much as building it
+    return column if column.type == kind else column.cast(kind)
 
 
 def _nullable_label(value: Any) -> str | None:
