@@ -352,3 +352,29 @@ def test_cli_run_with_a_progress_bar_leaves_no_process_behind(tmp_path: Path) ->
     assert "5000/5000" in err  # the bar was drawn
     left = subprocess.run(["pgrep", "-s", str(child.pid)], capture_output=True, text=True)
     assert left.stdout.strip() == "", left.stdout
+
+
+_FREEZE_PROBE = """
+import gc, sys
+from abm.cli.main import main
+args = ["run", "baseline", "--steps", "5", "--quiet", "--out"]
+assert main([*args, sys.argv[1]]) == 0
+first = gc.get_freeze_count()
+assert main([*args, sys.argv[1]]) == 0
+print(gc.isenabled(), first > 50_000, gc.get_freeze_count() == first)
+"""
+
+
+def test_cli_run_freezes_the_engine_imports_once(tmp_path: Path) -> None:
+    """The first `abm run` of a process imports the engine with the collector off.
+
+    It then freezes what the imports made (gc.get_freeze_count) and turns the collector on
+    again; a second run in the process freezes nothing more.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _FREEZE_PROBE, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "True", "True"]
