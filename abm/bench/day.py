@@ -283,6 +283,6 @@ __all__ = [
 
 if __name__ == "__main__":
     main()
-    from abm.cli.main import exit_process
+    from abm.cli.common import exit_process
 
     exit_process(0)  # as ``abm run`` ends: without the interpreter's teardown

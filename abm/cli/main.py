@@ -20,12 +20,9 @@ and the version is read from the package metadata only for ``--version``.
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import os
 import select
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,7 +41,7 @@ from abm.cli import (
     sweep,
     validate,
 )
-from abm.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
+from abm.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, exit_process
 from abm.errors import AbmError
 
 COMMANDS = (run, validate, schema, report, study, compare, dashboard, sweep, bench, calibrate)
@@ -102,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     polls cost a ZI benchmark run 4% of its CPU and 7% of its wall time on a 2-core machine
     (alternated pairs). Sweep workers inherit the setting. An in-process caller that
     imported numpy already keeps its pool.
+
+    Called by the ``abm`` console script or ``python -m abm``, it ends the process itself
+    once the command is done (`abm.cli.common.exit_process`: no interpreter teardown); any
+    other caller gets the exit code back.
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
@@ -135,28 +136,6 @@ def _called_by_abm_program(caller: FrameType) -> bool:
     if spec is not None:  # python -m abm
         return bool(spec.name == "abm.__main__")
     return Path(caller.f_code.co_filename).stem == "abm"  # the console script
-
-
-def exit_process(code: int) -> None:
-    """End the process now with exit status ``code``, without the interpreter's teardown.
-
-    What a normal exit does that matters is done first: every `atexit` handler (logging,
-    multiprocessing, temporary directories' finalizers) and a flush of stdout and stderr.
-    What is skipped is freeing every object and module one by one: with numpy, pandas,
-    pyarrow, pydantic, networkx and Mesa loaded that took 0.2-0.25 s of each ``abm run`` on
-    this project's machine, about a tenth of the ZI benchmark's process (numpy alone: 0.02 s).
-    The same as Instagram's ``atexit.register(os._exit, 0)`` (Instagram Engineering, "Dismissing
-    Python Garbage Collection at Instagram", 2017). A process that still runs a non-daemon
-    thread exits the usual way, which waits for it (this returns).
-    """
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
-        return
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to write
-            stream.flush()
-    os._exit(code)
 
 
 def _run_command(argv: Sequence[str] | None) -> int:

@@ -97,7 +97,7 @@ def test_cli_main_lets_other_exceptions_through(monkeypatch: pytest.MonkeyPatch)
 
 _EXIT_PROBE = """
 import atexit, sys, threading
-from abm.cli.main import exit_process
+from abm.cli.common import exit_process
 atexit.register(lambda: sys.stderr.write("handler ran"))
 sys.stdout.write("buffered, unflushed")
 exit_process(int(sys.argv[1]))
