@@ -187,11 +187,24 @@ def _columns(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _trade_blocks(path: Path) -> Iterator[pd.DataFrame]:
-    """The trades table's ``step``, ``price`` and ``venue``, a block of rows at a time."""
+    """The trades table's ``step``, ``price`` and ``venue``, a block of rows at a time.
+
+    A block gathers whole row groups (one per flush) up to `TRADE_BLOCK_ROWS` rows, or one
+    larger group alone: each block costs a frame conversion of a few milliseconds whatever its
+    size, and a run of 50,000 steps has 25 small groups.
+    """
     columns = ["step", "price", "venue"]
     parquet = pq.ParquetFile(path)
     if parquet.metadata.num_rows == 0:
         yield pd.DataFrame({"step": [], "price": [], "venue": []})
         return
-    for batch in parquet.iter_batches(batch_size=TRADE_BLOCK_ROWS, columns=columns):
-        yield batch.to_pandas()
+    groups: list[int] = []
+    rows = 0
+    for group in range(parquet.num_row_groups):
+        size = parquet.metadata.row_group(group).num_rows
+        if groups and rows + size > TRADE_BLOCK_ROWS:
+            yield parquet.read_row_groups(groups, columns=columns).to_pandas()
+            groups, rows = [], 0
+        groups.append(group)
+        rows += size
+    yield parquet.read_row_groups(groups, columns=columns).to_pandas()

@@ -162,6 +162,7 @@ class GroupArrivals:
         if isinstance(spec, HawkesArrivalSpec):
             self.rate = spec.mu
             self.per_side = False
+            self._dense_unsided = False
             self.mu, self.branching, self.beta = spec.mu, spec.branching, spec.beta
             self._excitation = 0.0  # branching * beta * sum of exp(-beta * age) over past events
             self._clock = 0.0
@@ -174,6 +175,15 @@ class GroupArrivals:
                 spec.draws_sparsely(n)
                 if sparse_min_slots is None
                 else self._slots >= sparse_min_slots
+            )
+            # the common draw, which `draw_unsided` takes without `_draw`'s tests: a Bernoulli
+            # group without sides, of `_LOOP_MAX_SLOTS` traders or more, one uniform each
+            self._dense_unsided = (
+                self.kind == "bernoulli"
+                and not self.per_side
+                and not self._sparse
+                and self.rate != 0
+                and self._slots >= _LOOP_MAX_SLOTS
             )
 
     def _draw(self, rng: np.random.Generator) -> list[int]:
@@ -225,6 +235,9 @@ class GroupArrivals:
         Raises:
             ValueError: If the law is ``per_side`` (its arrivals carry sides: use `draw`).
         """
+        if self._dense_unsided:  # `_draw`'s dense Bernoulli draw, the same variates
+            rate = min(self.rate * self.intensity, 1.0)
+            return (rng.random(self._slots) < rate).nonzero()[0].tolist()
         if self.per_side:
             raise ValueError("a per_side arrival law draws sides: use draw()")
         if self.n == 0 or self.rate == 0:

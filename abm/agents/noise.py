@@ -102,8 +102,8 @@ class NoiseTrader(Trader):
             market = self.market
             resting = market.book.still_resting(self.resting)
             self.resting = resting
-            if resting:
-                market.book_venue.cancel(resting.pop(int(rng.integers(len(resting)))))
+            if resting:  # a numpy integer indexes the list as its int would
+                market.book_venue.cancel(resting.pop(rng.integers(len(resting))))
             return
         # Generator.random() is a Python float: its comparison is a bool already
         is_buy = side if side is not None else rng.random() < self._buy_prob

@@ -25,6 +25,8 @@ import select
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from abm.cli import (
@@ -39,7 +41,7 @@ from abm.cli import (
     sweep,
     validate,
 )
-from abm.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
+from abm.cli.common import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, exit_process
 from abm.errors import AbmError
 
 COMMANDS = (run, validate, schema, report, study, compare, dashboard, sweep, bench, calibrate)
@@ -97,18 +99,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     polls cost a ZI benchmark run 4% of its CPU and 7% of its wall time on a 2-core machine
     (alternated pairs). Sweep workers inherit the setting. An in-process caller that
     imported numpy already keeps its pool.
+
+    Called by the ``abm`` console script or ``python -m abm``, it ends the process itself
+    once the command is done (`abm.cli.common.exit_process`: no interpreter teardown); any
+    other caller gets the exit code back.
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         try:
-            return _run_command(argv)
+            code = _run_command(argv)
         finally:
             sys.stdout.flush()
     except BrokenPipeError:
         if not _stdout_reader_gone():
             raise  # some other pipe or socket broke: a real error
         _silence_stdout()
-        return EXIT_BROKEN_PIPE
+        code = EXIT_BROKEN_PIPE
+    if argv is None and _called_by_abm_program(sys._getframe(1)):
+        exit_process(code)  # the program's next step was sys.exit(code)
+    return code
+
+
+def _called_by_abm_program(caller: FrameType) -> bool:
+    """Whether ``caller`` is the top level of the ``abm`` console script or ``python -m abm``.
+
+    Both are ``sys.exit(main())`` and nothing else (``abm/__main__.py``, and the script pip
+    writes for the ``abm = "abm.cli:main"`` entry point), so the process may end as soon as
+    `main` is done. Any other caller (a test, a user's program) gets the code returned.
+    """
+    program = sys.modules.get("__main__")
+    if program is None or caller.f_globals is not vars(program):
+        return False
+    if caller.f_code.co_name != "<module>":
+        return False
+    spec = getattr(program, "__spec__", None)
+    if spec is not None:  # python -m abm
+        return bool(spec.name == "abm.__main__")
+    return Path(caller.f_code.co_filename).stem == "abm"  # the console script
 
 
 def _run_command(argv: Sequence[str] | None) -> int:

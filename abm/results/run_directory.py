@@ -39,8 +39,10 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from abm.errors import AbmError
@@ -209,11 +211,13 @@ def _is_in_target(old: Path, new: Path, recorded: tuple[int, ...]) -> bool:
 def retire(aside: Path, target: Path, carried: dict[str, tuple[int, ...]]) -> None:
     """Clear the replaced directory ``aside`` without losing anything that is not in ``target``.
 
-    The old run's files are deleted; a carried entry is deleted when it is the same file as its
-    copy in ``target`` or unchanged since it was carried; an entry created after the carry is
-    moved into ``target`` when its name is free there. Anything else stays in ``aside``, and a
-    warning names it.
+    The old run's files are deleted (all at once: a deletion waited for its own journal commit
+    here, 3-4 ms each, while concurrent ones share one); a carried entry is deleted when it is
+    the same file as its copy in ``target`` or unchanged since it was carried; an entry created
+    after the carry is moved into ``target`` when its name is free there. Anything else stays
+    in ``aside``, and a warning names it.
     """
+    own: list[Path] = []  # the replaced run's own files, deleted together (`_concurrently`)
     for root, dirs, files in os.walk(aside, topdown=False):
         base = Path(root)
         prefix = base.relative_to(aside).as_posix()
@@ -225,13 +229,14 @@ def retire(aside: Path, target: Path, carried: dict[str, tuple[int, ...]]) -> No
                 if _is_in_target(old, new, carried[rel]):
                     old.unlink()
             elif not prefix and name in RUN_FILES:  # the replaced run's own file
-                old.unlink()
+                own.append(old)
             elif not _lexists(new):
                 new.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(old, new)
         for name in dirs:
             with contextlib.suppress(OSError):  # not empty: something had to stay
                 (base / name).rmdir()
+    _concurrently(os.unlink, own)
     try:
         aside.rmdir()
     except OSError:
@@ -252,6 +257,67 @@ def fsync_directory(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def sync_staged(staging: Path) -> None:
+    """Flush a staged run to disk before it is renamed into place: its files, then its entries.
+
+    What makes the rename safe: once ``staging`` can appear under the run's name, every
+    byte of the run's own files (`RUN_FILES`) and every entry of the directory must already
+    be on disk, or a power failure after the rename could leave a run that looks complete
+    with an empty or short file in it. (A killed process needs no flush: its writes are in
+    the page cache, and the rename is atomic either way.) The rename itself is made durable
+    by the caller's flush of the parent directory after it.
+
+    The flushes run concurrently, one thread each (`fsync` releases the interpreter lock),
+    and all have finished when this returns: a journaling file system (ext4, XFS) commits
+    concurrent flushes together, in a journal transaction or two rather than one each. The
+    files of a run (14 with the texts) took 45-70 ms flushed one after the other on this
+    project's machine and 6-15 ms together. The directory's own entries are flushed with
+    them (on POSIX only, as `fsync_directory`).
+
+    Raises:
+        OSError: The first flush that failed (a full disk: ``ENOSPC``), after all have ended.
+    """
+    paths = [staging / name for name in RUN_FILES if (staging / name).is_file()]
+    if os.name == "posix":  # only POSIX can open a directory
+        paths.append(staging)
+    _concurrently(_fsync_path, paths)
+
+
+def _fsync_path(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY if os.name == "posix" else os.O_RDWR)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _concurrently(operation: Callable[[Path], object], paths: list[Path]) -> None:
+    """``operation(path)`` for every one of ``paths`` at once, one thread each; all end here.
+
+    For file-system calls that wait on the journal (`os.fsync`, `os.unlink` on this
+    machine's ext4 mounted with ``discard``): they release the interpreter lock, and the
+    file system commits concurrent ones together.
+
+    Raises:
+        OSError: The first call that failed, once every call has ended.
+    """
+    errors: list[OSError] = []
+
+    def run(path: Path) -> None:
+        try:
+            operation(path)
+        except OSError as error:
+            errors.append(error)  # list.append is atomic: no lock needed
+
+    threads = [threading.Thread(target=run, args=(path,), daemon=True) for path in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def temporaries(target: Path) -> tuple[list[Path], list[Path]]:

@@ -7,28 +7,30 @@ under ``meta.json``'s `FORMAT_KEY`, `check_format`) and how each kind of file is
 read: Parquet tables (`write_parquet`, `check_table`, `read_table`, `check_steps`), JSON
 objects (`jsonable`, `dump_json`, `read_json_object`, `json_depth`) and text (`write_text`,
 `read_text`, `parse_scenario` for ``scenario.yaml``). It is one idea apart from `RunResult`:
-nothing read from disk is trusted, and nothing written is left unsynced.
+nothing read from disk is trusted.
 
 JSON conventions (``summary.json`` and ``meta.json``, applied by `jsonable`): numpy scalars
 become Python scalars, numpy arrays and tuples become lists, and non-finite floats (NaN,
 +inf, -inf) become ``null`` (``None`` in memory), because JSON has no spelling for them.
 
-Writers create their file exclusively (an existing file is an error, never overwritten) and
-fsync it before returning. Readers turn every way a file can be damaged (not UTF-8, not JSON,
-nested deeper than `MAX_JSON_DEPTH`, wrong columns or dtypes, infinite floats, steps outside
-the run, a scenario that does not validate, another format version) into a one-line
-`RunResultError` naming the path; refusals of the file system stay `OSError` for the caller
-to name. Like `RunResult`, this module never imports the model or the agents.
+Writers create their file exclusively (an existing file is an error, never overwritten) in a
+run's staging directory; they do not flush it to disk themselves: the run directory's writer
+(`abm.results.run_result.write_run_directory`) fsyncs every file of the run together before the
+rename that makes them visible (`abm.results.run_directory.sync_staged`). Readers turn every
+way a file can be damaged (not UTF-8, not JSON, nested deeper than `MAX_JSON_DEPTH`, wrong
+columns or dtypes, infinite floats, steps outside the run, a scenario that does not validate,
+another format version) into a one-line `RunResultError` naming the path; refusals of the file
+system stay `OSError` for the caller to name. Like `RunResult`, this module never imports the
+model or the agents.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -110,7 +112,7 @@ def write_run_files(
     scenario_yaml: str,
     meta: Mapping[str, Any],
 ) -> None:
-    """Write every one of `RUN_FILES` into the existing, empty ``directory``, each fsync'd.
+    """Write every one of `RUN_FILES` into the existing, empty ``directory`` (not yet fsync'd).
 
     ``summary`` and ``meta`` must already be `jsonable`; ``tables`` must hold every name of
     `TABLES` (checked by `check_table` beforehand).
@@ -344,17 +346,15 @@ def json_depth(value: Any) -> int:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to the new file ``path`` as Parquet and fsync it."""
+    """Write ``frame`` to the new file ``path`` as Parquet (the caller fsyncs it)."""
     with open(path, "xb") as handle:
         frame.to_parquet(handle, engine="pyarrow")
-        _sync(handle)
 
 
 def write_text(text: str, path: Path) -> None:
-    """Write ``text`` to the new file ``path`` as UTF-8, byte for byte, and fsync it."""
+    """Write ``text`` to the new file ``path`` as UTF-8, byte for byte (the caller fsyncs it)."""
     with open(path, "x", encoding="utf-8", newline="") as handle:
         handle.write(text)
-        _sync(handle)
 
 
 def read_text(path: Path) -> str:
@@ -367,8 +367,3 @@ def read_text(path: Path) -> str:
         raise RunResultError(
             f"{path} is not UTF-8 text ({error.reason} at byte {error.start})"
         ) from error
-
-
-def _sync(handle: IO[Any]) -> None:
-    handle.flush()
-    os.fsync(handle.fileno())

@@ -59,6 +59,7 @@ from abm.results.run_directory import (
     remove_created,
     retire,
     staging_path,
+    sync_staged,
 )
 from abm.results.run_files import (
     FORMAT_KEY,
@@ -86,6 +87,7 @@ __all__ = [
     "RunResult",
     "RunResultError",
     "collect_meta",
+    "platform_text",
 ]
 
 WALL_TIME_KEYS = ("wall_time_s", "steps_per_s")
@@ -182,19 +184,20 @@ class RunResult:
     ) -> Path:
         """Write the run directory atomically and return its absolute path.
 
-        The save holds the directory's writer lock (`abm.results.atomic.writer_lock`)
-        throughout, and first recovers what a killed writer of it left
+        The save holds the directory's writer lock (`abm.results.atomic.writer_lock`) throughout,
+        and first recovers what a killed writer of it left
         (`abm.results.run_directory.recover`: an interrupted replacement is rolled back,
-        stale temporaries deleted). Every file is written and fsync'd in a hidden temporary
-        sibling directory (same parent, so the final rename is atomic), then renamed into
-        place. When the directory already exists, everything in it that is not one of the
-        run's own files (`RUN_FILES`: a report, notes, figures the user put there) is first
-        hard-linked (copied where links are not possible) into the new directory, so the
-        replacement keeps it. The old directory is then renamed aside, the new one renamed
-        in, and the old run's files deleted. On any failure the temporary directory (and any
-        parent directory the save created) is removed and an existing directory is left as
-        it was; a kill leaves what the next save or load recovers, never a partial directory
-        under the final name.
+        stale temporaries deleted). Every file is written and fsync'd (all together,
+        `abm.results.run_directory.sync_staged`) in a hidden temporary sibling directory
+        (same parent, so the final rename is atomic), then renamed into place. When the
+        directory already exists, everything in it that is not one of the run's own files
+        (`RUN_FILES`: a report, notes, figures the user put there) is first hard-linked
+        (copied where links are not possible) into the new directory, so the replacement
+        keeps it. The old directory is then renamed aside, the new one renamed in, and the
+        old run's files deleted. On any failure the temporary directory (and any parent
+        directory the save created) is removed and an existing directory is left as it was;
+        a kill leaves what the next save or load recovers, never a partial directory under
+        the final name.
 
         Args:
             directory: The run directory to create; its parent is created if needed.
@@ -351,7 +354,8 @@ def write_run_directory(
     What `RunResult.save` does (see there: the writer lock, recovery of a killed writer,
     the hidden staging sibling, the user's files carried over, the renames, the clean-up on
     failure), with the files written by ``fill(staging)`` into the empty staging directory:
-    every one of `RUN_FILES`, each fsync'd. A streamed run (`abm.streamed.run_to`) runs the
+    every one of `RUN_FILES` (fsync'd together before the rename,
+    `abm.results.run_directory.sync_staged`). A streamed run (`abm.streamed.run_to`) runs the
     whole model inside ``fill``, its tables flushed into the staging directory as it goes, so
     the lock is held and nothing appears under ``directory`` until the run is complete; an
     exception from ``fill`` (an interrupt included) removes the staging directory and leaves
@@ -407,7 +411,7 @@ def _write_into(
         if exists:
             carry_over(target, staging, carried)
             shutil.copymode(target, staging)
-        fsync_directory(staging)
+        sync_staged(staging)  # every file and entry on disk before the rename shows them
         pause_for_fault_test("staged")
         if exists:
             os.rename(target, aside)
@@ -453,8 +457,8 @@ def collect_meta(*, seed: int, scenario_digest: str, wall_time_s: float) -> dict
     """Return run metadata: seed, scenario digest, wall time, interpreter and package versions.
 
     Keys: ``seed``, ``scenario_digest``, ``wall_time_s`` (seconds), ``python`` (version),
-    ``platform`` (`platform.platform`), ``results_format_version`` (`RESULTS_FORMAT_VERSION`),
-    and ``versions``, a mapping from each of abm, mesa, numpy,
+    ``platform`` (`platform_text`: `platform.platform`'s text), ``results_format_version``
+    (`RESULTS_FORMAT_VERSION`), and ``versions``, a mapping from each of abm, mesa, numpy,
     pandas, networkx, pydantic and pyarrow to its installed version (``"unknown"`` if absent).
     """
     versions: dict[str, str] = {}
@@ -468,7 +472,31 @@ def collect_meta(*, seed: int, scenario_digest: str, wall_time_s: float) -> dict
         "scenario_digest": str(scenario_digest),
         "wall_time_s": float(wall_time_s),
         "python": platform.python_version(),
-        "platform": platform.platform(),
+        "platform": platform_text(),
         "versions": versions,
         FORMAT_KEY: RESULTS_FORMAT_VERSION,
     }
+
+
+def platform_text() -> str:
+    """`platform.platform`'s text, without the ``uname -p`` process it starts on Linux.
+
+    On Linux, `platform.platform` is ``<system>-<release>-<machine>[-<processor>]-with-<libc>``,
+    where the processor is what the command ``uname -p`` prints, left out when it is
+    ``unknown`` (GNU coreutils, Debian, Alpine) or the machine's own name (Fedora, RHEL,
+    Ubuntu). Starting that process took 5-10 ms of every run here; the text here leaves the
+    processor out, which is the same text on those systems (``tests/results/test_run_format.py``
+    compares the two on the machine that runs the tests). Other systems get
+    `platform.platform` itself.
+    """
+    if platform.system() != "Linux":
+        return platform.platform()
+    libc, version = platform.libc_ver()
+    parts = (platform.system(), platform.release(), platform.machine(), "with", libc + version)
+    text = "-".join(part.strip() for part in parts if part)
+    for character in ' /\\:;"()':  # the file-name cleaning `platform.platform` applies
+        text = text.replace(character, "_" if character == " " else "-")
+    text = text.replace("unknown", "")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")

@@ -332,3 +332,19 @@ def test_draw_unsided_refuses_a_per_side_law() -> None:
     arrivals = GroupArrivals(_spec("bernoulli", 0.1, per_side=True), 10)
     with pytest.raises(ValueError, match="per_side"):
         arrivals.draw_unsided(np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("n", [64, N_TRADERS, 5000])
+def test_draw_unsided_dense_bernoulli_is_one_uniform_per_trader(n: int) -> None:
+    """Dense Bernoulli: trader i arrives when its uniform is below min(rate * intensity, 1).
+
+    The reference is the naive draw in numpy (``rng.random(n)`` compared), across intensity
+    shocks that lift the rate past 1 and down to 0.
+    """
+    arrivals = GroupArrivals(ArrivalSpec(kind="bernoulli", rate=0.02), n)
+    rng, reference = np.random.default_rng(5), np.random.default_rng(5)
+    for step in range(200):
+        arrivals.intensity = (1.0, 3.0, 80.0, 0.0)[step % 4]
+        rate = min(0.02 * arrivals.intensity, 1.0)
+        assert arrivals.draw_unsided(rng) == np.flatnonzero(reference.random(n) < rate).tolist()
+    assert rng.random() == reference.random()

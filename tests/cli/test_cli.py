@@ -326,3 +326,55 @@ def test_cli_run_quiet_leaves_no_process_behind(tmp_path: Path) -> None:
     assert child.wait(timeout=120) == 0
     left = subprocess.run(["pgrep", "-s", str(child.pid)], capture_output=True, text=True)
     assert left.stdout.strip() == "", left.stdout
+
+
+def test_cli_run_with_a_progress_bar_leaves_no_process_behind(tmp_path: Path) -> None:
+    """`abm run` of 5,000 steps draws a bar, whose lock starts no resource tracker either.
+
+    tqdm's default write lock includes a multiprocessing lock, which starts multiprocessing's
+    resource tracker (a process, 35 ms of the run): the bar gets a thread lock instead.
+    """
+    import shutil
+
+    if shutil.which("pgrep") is None:
+        pytest.skip("pgrep is not installed")
+    scenario = "bench/zero_intelligence_500"
+    command = [sys.executable, "-m", "abm", "run", scenario, "--steps", "5000"]
+    child = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "run")],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 0
+    assert "5000/5000" in err  # the bar was drawn
+    left = subprocess.run(["pgrep", "-s", str(child.pid)], capture_output=True, text=True)
+    assert left.stdout.strip() == "", left.stdout
+
+
+_FREEZE_PROBE = """
+import gc, sys
+from abm.cli.main import main
+args = ["run", "baseline", "--steps", "5", "--quiet", "--out"]
+assert main([*args, sys.argv[1]]) == 0
+first = gc.get_freeze_count()
+assert main([*args, sys.argv[1]]) == 0
+print(gc.isenabled(), first > 50_000, gc.get_freeze_count() == first)
+"""
+
+
+def test_cli_run_freezes_the_engine_imports_once(tmp_path: Path) -> None:
+    """The first `abm run` of a process imports the engine with the collector off.
+
+    It then freezes what the imports made (gc.get_freeze_count) and turns the collector on
+    again; a second run in the process freezes nothing more.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _FREEZE_PROBE, str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "True", "True"]

@@ -93,3 +93,82 @@ def test_cli_main_lets_other_exceptions_through(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(validate, "cmd_validate", failing)
     with pytest.raises(ValueError, match="a bug"):
         main(["validate", "whatever.yaml"])
+
+
+_EXIT_PROBE = """
+import atexit, sys, threading
+from abm.cli.common import exit_process
+atexit.register(lambda: sys.stderr.write("handler ran"))
+sys.stdout.write("buffered, unflushed")
+exit_process(int(sys.argv[1]))
+print("returned")
+"""
+
+
+def test_cli_exit_process_runs_exit_handlers_flushes_and_ends_with_the_code() -> None:
+    """exit_process: atexit handlers run, buffered output is written, the status is the code."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_PROBE, "3"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 3
+    assert (done.stdout, done.stderr) == ("buffered, unflushed", "handler ran")
+
+
+def test_cli_exit_process_waits_for_a_running_thread() -> None:
+    """With a non-daemon thread still running, exit_process returns: the usual exit joins it."""
+    import subprocess
+    import sys
+
+    probe = _EXIT_PROBE.replace(
+        "exit_process(",
+        "threading.Thread(target=threading.Event().wait, args=(0.2,)).start()\nexit_process(",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "3"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0
+    assert (done.stdout, done.stderr) == ("buffered, unflushedreturned\n", "handler ran")
+
+
+def test_cli_main_returns_to_any_other_caller() -> None:
+    """main() called from a program's own code (here python -c) returns its code to it."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom abm.cli import main\nprint('code', main())\nprint('after')\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "validate", "/nonexistent.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout == "code 2\nafter\n"
+
+
+@pytest.mark.parametrize("how", ["module", "script"])
+def test_cli_program_exits_with_the_command_code(how: str, tmp_path: Path) -> None:
+    """``python -m abm`` and the console script end with the command's code and full output."""
+    import shutil
+    import subprocess
+    import sys
+
+    if how == "module":
+        program = [sys.executable, "-m", "abm"]
+    else:
+        script = shutil.which("abm", path=str(Path(sys.executable).parent))
+        if script is None:
+            pytest.skip("the abm console script is not installed beside this interpreter")
+        program = [script]
+    bad = subprocess.run(
+        [*program, "validate", "/nonexistent.yaml"], capture_output=True, text=True
+    )
+    assert bad.returncode == EXIT_USAGE and bad.stderr.startswith("abm: error: ")
+    out = tmp_path / "run"
+    run = [*program, "run", "baseline", "--steps", "20", "--out", str(out)]
+    good = subprocess.run(run, capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.splitlines()[-1] == f"results: {out}"
+    assert abm.RunResult.load(out).summary["steps"] == 20

@@ -10,7 +10,13 @@ import pytest
 
 from abm.results.events import EVENT_FIELD_DTYPES, EventKind
 from abm.results.recorder import EVENT_COLUMNS, Recorder
-from abm.results.run_result import RESULTS_FORMAT_VERSION, RunResult, RunResultError
+from abm.results.run_result import (
+    RESULTS_FORMAT_VERSION,
+    RunResult,
+    RunResultError,
+    collect_meta,
+    platform_text,
+)
 from tests._helpers import scenario_text
 
 
@@ -154,3 +160,21 @@ def test_run_result_scenario_invalid_text_raises() -> None:
     )
     with pytest.raises(RunResultError, match="does not validate"):
         _ = result.scenario
+
+
+def test_platform_text_is_platform_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """meta.json's platform is `platform.platform()`'s text here, found without a process."""
+    import platform
+    import subprocess
+
+    platform._platform_cache.clear()  # type: ignore[attr-defined]
+    expected = platform.platform()
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "check_output", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert platform_text() == expected
+    meta = collect_meta(seed=1, scenario_digest="x", wall_time_s=0.5)
+    assert meta["platform"] == expected

@@ -18,6 +18,7 @@ from _helpers import BASELINE, run_baseline
 
 from abm.cli.main import main
 from abm.results.atomic import writer_lock
+from abm.results.run_directory import RUN_FILES
 from abm.results.run_result import (
     RunDirectoryBusyError,
     RunDirectoryExistsError,
@@ -172,3 +173,58 @@ def test_cli_run_out_under_a_file_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and f"{blocker} is not a directory" in err
+
+
+def _record_syncs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[tuple[str, int]]]:
+    """Record every path os.fsync flushes, and at each rename how many were flushed so far."""
+    synced: list[str] = []
+    renames: list[tuple[str, int]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(descriptor: int) -> None:
+        real_fsync(descriptor)
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+
+    def rename(source: Any, target: Any) -> None:
+        renames.append((os.fspath(source), len(synced)))
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    return synced, renames
+
+
+def _check_flushed_before_rename(
+    target: Path, synced: list[str], renames: list[tuple[str, int]]
+) -> None:
+    staged = [(source, n) for source, n in renames if Path(source).name.startswith(".run.")]
+    assert len(staged) == 1, renames
+    source, before = staged[0]
+    expected = {os.path.join(source, name) for name in RUN_FILES} | {source}
+    assert expected <= set(synced[:before])  # every file and the directory, before the rename
+    assert str(target.parent) in synced[before:]  # and the rename itself, after it
+    assert sorted(p.name for p in target.iterdir()) == sorted(RUN_FILES)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name descriptors")
+def test_save_flushes_every_run_file_before_the_rename(
+    result: RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the staged run takes its name, each of RUN_FILES and its directory are fsync'd."""
+    synced, renames = _record_syncs(monkeypatch)
+    target = result.save(tmp_path / "run")
+    monkeypatch.undo()
+    _check_flushed_before_rename(target, synced, renames)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name descriptors")
+def test_streamed_run_flushes_every_run_file_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamed run (abm run) fsyncs its files, spilled and written last, before the rename."""
+    from abm.streamed import run_to
+
+    synced, renames = _record_syncs(monkeypatch)
+    saved = run_to(BASELINE, tmp_path / "run", steps=30, flush_steps=7)
+    monkeypatch.undo()
+    _check_flushed_before_rename(saved.path, synced, renames)

@@ -316,3 +316,53 @@ def test_arrow_block_refuses_values_the_recorder_frame_refuses(
     name = COLUMNS[table][column]
     with pytest.raises(TypeError, match=rf"{table}\.{name} .*{problem}"):
         arrow_table(table, tuple(columns), table_arrow_schema(table))
+
+
+@pytest.mark.parametrize("block_rows", [1, 10, 10_000])
+def test_trade_blocks_are_whole_row_groups_within_the_limit(
+    block_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trade blocks: the file's rows in order, in whole row groups of <= TRADE_BLOCK_ROWS rows.
+
+    A block passes the limit only as one group alone; the summary equals the in-memory run's.
+    """
+    import abm.streamed as streamed_module
+
+    scenario = abm.load_scenario(BASELINE).override({"steps": 60})
+    memory = abm.run(scenario)
+    monkeypatch.setattr(streamed_module, "TRADE_BLOCK_ROWS", block_rows)
+    saved = run_to(scenario, tmp_path / "run", flush_steps=7)
+    path = saved.path / "trades.parquet"
+    sizes = [
+        pq.ParquetFile(path).metadata.row_group(g).num_rows
+        for g in range(pq.ParquetFile(path).num_row_groups)
+    ]
+    blocks = list(streamed_module._trade_blocks(path))
+    assert len(sizes) > 3 and sum(sizes) == len(memory.trades) > 0
+    lengths = [len(block) for block in blocks]
+    assert all(n <= block_rows or n in sizes for n in lengths)
+    if block_rows >= sum(sizes):
+        assert len(blocks) == 1
+    else:
+        assert len(sizes) >= len(blocks) > 1
+    stacked = [row for block in blocks for row in block[["step", "price"]].itertuples(index=False)]
+    expected = list(memory.trades[["step", "price"]].itertuples(index=False))
+    assert stacked == expected
+    assert [str(v) for block in blocks for v in block["venue"]] == list(
+        memory.trades["venue"].astype(str)
+    )
+    assert _same_summary(saved.summary, memory.summary) == []
+
+
+def test_spilled_files_dictionary_encode_labels_only(tmp_path: Path) -> None:
+    """Parquet column metadata: label (category) columns are dictionary pages, numbers plain."""
+    saved = run_to(abm.load_scenario(BASELINE), tmp_path / "run", steps=30, flush_steps=7)
+    for table in ("market", "trades", "agents"):
+        metadata = pq.ParquetFile(saved.path / f"{table}.parquet").metadata
+        schema = pq.ParquetFile(saved.path / f"{table}.parquet").schema_arrow
+        group = metadata.row_group(0)
+        for index in range(group.num_columns):
+            column = group.column(index)
+            label = str(schema.field(column.path_in_schema).type).startswith("dictionary")
+            dictionary = any("DICTIONARY" in encoding for encoding in column.encodings)
+            assert dictionary == label, (table, column.path_in_schema, column.encodings)
