@@ -219,19 +219,13 @@ def _run_one_day(scenario: str, steps: int | None, seed: int | None) -> dict[str
     calls) in a temporary directory removed afterwards, so the process's time and memory
     include writing every table, ``summary.json`` and the rest, as a user's run does.
     """
-    import gc
     import tempfile
 
-    freeze = "abm.streamed" not in sys.modules and gc.isenabled()
-    if freeze:  # as `abm run` imports the engine: no collections, then what stays frozen
-        gc.disable()
-    try:
+    from abm.startup import engine_imports
+
+    with engine_imports():  # as `abm run` imports the engine
         from abm.scenario.schema import load_scenario
         from abm.streamed import run_to
-    finally:
-        if freeze:
-            gc.freeze()
-            gc.enable()
 
     loaded = load_scenario(scenario)
     loop_cpu: list[float] = []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from abm.cli.common import CliError, add_no_limits, check_out, load, positive
+from abm.startup import engine_imports
 
 
 def register(subparsers: Any) -> None:
@@ -50,20 +50,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             ``--no-limits``), an ``--out`` a save would refuse, or model
             parameters that only the run can judge (prefixed with the scenario).
     """
-    # The process's first run imports the engine, leaving ~100k objects that live to the end
-    # of the process: the cyclic collector walked them for nothing while they were made (85
-    # ms of CPU), and frozen (`gc.freeze`) they are left out of every later collection.
-    freeze = "abm.streamed" not in sys.modules and gc.isenabled()
-    if freeze:
-        gc.disable()
-    try:
+    with engine_imports():  # the first run of a process: no collections while importing
         from abm.fundamental import FundamentalError
         from abm.policies import PolicyError
         from abm.streamed import run_to
-    finally:
-        if freeze:
-            gc.freeze()
-            gc.enable()
 
     positive("--steps", args.steps)
     if args.seed is not None and args.seed < 0:
