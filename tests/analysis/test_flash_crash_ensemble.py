@@ -18,8 +18,8 @@ def _run(**values: float) -> dict[str, float]:
 def test_flash_crash_ensemble_table_counts_the_seeds_meeting_each_target() -> None:
     """Mean and range by hand; a NaN measure meets no target (issue 18's thresholds)."""
     runs = [
-        _run(phase1_fall_pct=4.0, phase1_duration_s=250.0, phase2_hft_net_to_gross=0.01),
-        _run(phase1_fall_pct=2.0, phase1_duration_s=250.0, phase2_hft_net_to_gross=0.03),
+        _run(phase1_fall_pct=4.0, phase1_duration_s=250.0, phase2_hft_net_to_gross=0.01, halts=1),
+        _run(phase1_fall_pct=2.0, phase1_duration_s=250.0, phase2_hft_net_to_gross=0.03, halts=6),
     ]
     text = table(runs, [7, 9])
     line = next(row for row in text.splitlines() if row.startswith("phase1_fall_pct"))
@@ -27,7 +27,8 @@ def test_flash_crash_ensemble_table_counts_the_seeds_meeting_each_target() -> No
     assert "phase 1 >= 3% within 5 min           met on 1 of 2: [7]" in text
     assert "phase 2 HFT |net|/gross < 2%         met on 1 of 2: [7]" in text
     assert "rebound >= 1/2 in 20 min             met on 0 of 2: []" in text
-    assert len(TARGETS) == 6
+    assert "one halt a run                       met on 1 of 2: [7]" in text
+    assert len(TARGETS) == 7
 
 
 def test_flash_crash_ensemble_bad_override_exits_2_naming_the_field(
