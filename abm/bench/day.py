@@ -208,6 +208,10 @@ def format_day_bench(result: DayBenchResult) -> str:
         f"{fills / process:,.0f} fills/s",
         f"  throughput, loop         : {messages / loop:,.0f} messages/s, "
         f"{fills / loop:,.0f} fills/s",
+        f"  {peer.name}'s figures are fixed, measured on this kind of machine when issue 17 "
+        "was filed,",
+        "  not timed in this sitting: on a busy machine the ratios drift with the load; "
+        "alternate the two programs for a same-sitting ratio (README, Benchmarks)",
     ]
     return "\n".join(lines)
 

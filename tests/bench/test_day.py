@@ -52,6 +52,7 @@ def test_format_day_bench_compares_with_abides_measured_figures() -> None:
     assert f"{ABIDES_RMSC04.process_s / 2.5:.1f}x faster" in text
     assert "1.50 s wall" in text  # median loop
     assert f"{43_466 / 2.5:,.0f} messages/s" in text
+    assert "figures are fixed" in text  # the peer was not timed in this sitting: said so
 
 
 def test_cli_bench_day_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
