@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abm.bench.child import peak_mib, run_child
+from abm.startup import engine_imports
 
 DEFAULT_SCENARIO = "bench/rmsc04_like"
 """The bundled scenario timed unless another is given (``scenarios/bench/rmsc04_like.yaml``)."""
@@ -208,10 +209,10 @@ def format_day_bench(result: DayBenchResult) -> str:
         f"{fills / process:,.0f} fills/s",
         f"  throughput, loop         : {messages / loop:,.0f} messages/s, "
         f"{fills / loop:,.0f} fills/s",
-        f"  {peer.name}'s figures are fixed, measured on this kind of machine when issue 17 "
-        "was filed,",
-        "  not timed in this sitting: on a busy machine the ratios drift with the load; "
-        "alternate the two programs for a same-sitting ratio (README, Benchmarks)",
+        f"  {peer.name}'s figures are fixed, measured once on a 2-core machine like this one "
+        "and not timed in this sitting:",
+        "  on a busy machine the ratios drift with the load; alternate the two programs for a "
+        "same-sitting ratio (README, Benchmarks)",
     ]
     return "\n".join(lines)
 
@@ -224,8 +225,6 @@ def _run_one_day(scenario: str, steps: int | None, seed: int | None) -> dict[str
     include writing every table, ``summary.json`` and the rest, as a user's run does.
     """
     import tempfile
-
-    from abm.startup import engine_imports
 
     with engine_imports():  # as `abm run` imports the engine
         from abm.scenario.schema import load_scenario
